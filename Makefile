@@ -1,0 +1,26 @@
+# Thin wrapper over CMake so people can type make, make test, make run.
+BUILD ?= build
+SAN_BUILD ?= build-sanitize
+JOBS ?= $(shell nproc 2>/dev/null || echo 2)
+CMAKE_FLAGS ?=
+
+.PHONY: all test test-sanitize run clean
+
+all:
+	@cmake -S . -B $(BUILD) $(CMAKE_FLAGS) >/dev/null
+	@cmake --build $(BUILD) -j $(JOBS)
+
+test: all
+	cd $(BUILD) && ctest --output-on-failure -j $(JOBS)
+
+test-sanitize:
+	@cmake -S . -B $(SAN_BUILD) -DSQ_SANITIZE=ON -DCMAKE_BUILD_TYPE=Debug >/dev/null
+	@cmake --build $(SAN_BUILD) -j $(JOBS)
+	cd $(SAN_BUILD) && ctest --output-on-failure -j $(JOBS)
+
+run: all
+	mkdir -p data
+	./$(BUILD)/synqd -l 127.0.0.1 -p 11300 -b ./data
+
+clean:
+	rm -rf $(BUILD) $(SAN_BUILD)
