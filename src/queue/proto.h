@@ -1,0 +1,104 @@
+/*
+ * proto: the beanstalkd command-line parser (pure: no I/O, no allocation).
+ *
+ * synqd must answer every input byte for byte like beanstalkd 1.12 (Debian's /usr/bin/beanstalkd).
+ * The network layer frames lines with proto_find_line(), hands each line (without its CRLF) to
+ * proto_parse(), and executes the resulting proto_cmd. The acceptance rules, verified against the
+ * real server, are tabulated at the top of proto.c and in docs/protocol.md.
+ *
+ * Thread-safety: every function here is reentrant; nothing keeps state between calls.
+ */
+#ifndef SYNQ_QUEUE_PROTO_H
+#define SYNQ_QUEUE_PROTO_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* The longest tube name beanstalkd accepts, in bytes. */
+#define PROTO_MAX_TUBE_NAME 200
+
+/* The longest command line beanstalkd accepts, including its "\r\n": 224 bytes, so at most 222
+ * bytes of command. It is beanstalkd's input buffer size (enough for "pause-tube <200> <u32>"). */
+#define PROTO_MAX_LINE 224
+
+/* reserve-with-timeout with a negative timeout (after beanstalkd's int conversion) waits forever,
+ * exactly like reserve. Such a timeout is reported as this value; real timeouts are <= INT_MAX. */
+#define PROTO_TIMEOUT_FOREVER UINT32_MAX
+
+typedef enum {
+    CMD_PUT, CMD_USE, CMD_RESERVE, CMD_RESERVE_WITH_TIMEOUT, CMD_RESERVE_JOB, CMD_DELETE,
+    CMD_RELEASE, CMD_BURY, CMD_TOUCH, CMD_WATCH, CMD_IGNORE, CMD_PEEK, CMD_PEEK_READY,
+    CMD_PEEK_DELAYED, CMD_PEEK_BURIED, CMD_KICK, CMD_KICK_JOB, CMD_STATS_JOB, CMD_STATS_TUBE,
+    CMD_STATS, CMD_LIST_TUBES, CMD_LIST_TUBE_USED, CMD_LIST_TUBES_WATCHED, CMD_PAUSE_TUBE,
+    CMD_QUIT,
+    CMD_COUNT_
+} proto_cmd_type;
+
+typedef enum {
+    PROTO_OK = 0,
+    PROTO_BAD_FORMAT,      /* reply "BAD_FORMAT\r\n" (but see CMD_PUT below) */
+    PROTO_UNKNOWN_COMMAND, /* reply "UNKNOWN_COMMAND\r\n" */
+} proto_status;
+
+typedef struct {
+    proto_cmd_type type;
+    uint64_t id;        /* job id: delete/release/bury/touch/peek/kick-job/stats-job/reserve-job */
+    uint32_t pri;       /* put/release/bury */
+    uint32_t delay_s;   /* put/release/pause-tube */
+    uint32_t ttr_s;     /* put (as given; the store maps 0 to 1) */
+    uint32_t timeout_s; /* reserve-with-timeout: 0..INT_MAX, or PROTO_TIMEOUT_FOREVER */
+    uint32_t bound;     /* kick */
+    uint64_t body_len;  /* put: bytes that follow (the caller checks it against -z) */
+    const char *tube;   /* use/watch/ignore/stats-tube/pause-tube: points INTO the line */
+    size_t tube_len;
+    /* beanstalkd increments the command's cmd-* counter (stats, and per tube for pause-tube).
+     * Always true with PROTO_OK; true with PROTO_BAD_FORMAT in exactly two cases, because
+     * beanstalkd counts before its last check: put with trailing bytes after the body size, and
+     * pause-tube whose name is over 200 bytes or starts with '-'. */
+    bool counted;
+} proto_cmd;
+
+/* Parses one command line. `line` is the line WITHOUT its "\r\n", `len` its length; it may contain
+ * any bytes (`line` may be NULL when len is 0). Returns PROTO_OK and fills *cmd, or the error the
+ * server must reply with. Never reads past line[len-1]; no allocation.
+ *
+ * On success only the fields the command uses are meaningful (the others are zeroed); `tube`
+ * borrows from `line` and is valid as long as the line's bytes are.
+ *
+ * On an error, cmd->type is the command beanstalkd recognised (CMD_COUNT_ if none) and
+ * cmd->counted says whether beanstalkd still counts it. One case needs the caller's care:
+ *   PROTO_BAD_FORMAT with type CMD_PUT and counted == true means the four numbers parsed but
+ *   trailing bytes follow them; beanstalkd then checks the body size FIRST: if body_len exceeds
+ *   the server's max job size it replies "JOB_TOO_BIG\r\n" after discarding body_len + 2 bytes,
+ *   exactly as for a well-formed put; otherwise it replies "BAD_FORMAT\r\n" and does not discard
+ *   anything (the would-be body is read as commands).
+ * CMD_QUIT never fails: any line starting with "quit" closes the connection without a reply. */
+proto_status proto_parse(const char *line, size_t len, proto_cmd *cmd);
+
+/* The command's name as it appears in `stats` counters ("cmd-put" etc.) — for the stats module.
+ * Returns NULL for commands beanstalkd keeps no counter for (reserve-job, kick-job, quit) and for
+ * out-of-range values. The string is static. */
+const char *proto_cmd_stat_name(proto_cmd_type t);
+
+/* Scans buf[0..len) for the end of the first line, the way beanstalkd does.
+ *
+ * Returns the line length (without CRLF) and sets *consumed to it + 2 when a full line is present.
+ * Returns -1 when more bytes are needed. Returns -2, with *consumed = PROTO_MAX_LINE, when the
+ * first PROTO_MAX_LINE bytes contain no line end: the line is too long.
+ *
+ * Only "\r\n" ends a line; a bare "\n" is an ordinary byte. beanstalkd only looks at the FIRST '\r'
+ * of its buffer: if the byte after it is not '\n', no line end is seen at all (even if a "\r\n"
+ * comes later) until the buffer fills, which makes the line too long. This function does the same.
+ *
+ * What beanstalkd does with a too-long line (and the caller must do): it does NOT close and does
+ * not reply yet. It drops exactly the first PROTO_MAX_LINE bytes and enters a "skip" mode in which
+ * it calls this function on the following bytes: while it returns -2, drop PROTO_MAX_LINE bytes
+ * again; when it returns a line, drop that line with its CRLF (*consumed bytes), reply
+ * "BAD_FORMAT\r\n" once, and go back to normal command mode for the bytes after it. (A "\r\n" split
+ * exactly across a dropped chunk boundary is not seen, so the skip goes on to the next one.)
+ *
+ * Never reads past buf[len-1]. consumed must not be NULL. */
+long proto_find_line(const char *buf, size_t len, size_t *consumed);
+
+#endif
