@@ -1,0 +1,53 @@
+/*
+ * Internal interface between the loop core (loop.c), its readiness
+ * backends (loop_epoll.c, loop_poll.c, later loop_uring.c) and the other
+ * engine modules (timer.c, tcp.c). Not installed; callers of the library
+ * see only include/synq/.
+ */
+#ifndef SQ_LOOP_INT_H
+#define SQ_LOOP_INT_H
+
+#include "synq/loop.h"
+#include "synq/timer.h"
+
+/*
+ * Deferred work run at step 6 of an iteration (after the before-wait
+ * hooks): tcp.c queues a connection here when it has output to flush or a
+ * close to finish, so all output of an iteration goes out in one writev per
+ * connection, after durable state was made safe by the hooks. A node is
+ * embedded in its owner and queued at most once (queued_ tells).
+ */
+typedef struct sq__deferred sq__deferred;
+struct sq__deferred {
+    sq__deferred *next_;
+    sq__deferred **pprev_;
+    void (*run)(sq_loop *loop, sq__deferred *node);
+    int queued_;
+};
+
+/* Queues node for step 6 of the current iteration (or of the next one,
+ * when called while step 6 runs). No-op when already queued. */
+void sq__loop_defer(sq_loop *loop, sq__deferred *node);
+
+/* Takes node off the queue; no-op when not queued. */
+void sq__loop_undefer(sq_loop *loop, sq__deferred *node);
+
+/*
+ * The backend interface: each backend file implements these with the same
+ * names, compiled only when its SQ_BACKEND_* macro is defined. The backend
+ * keeps its state behind loop->backend_ (see loop.c's struct).
+ */
+int sq__backend_init(sq_loop *loop);
+void sq__backend_free(sq_loop *loop);
+/* Registers, changes or removes (events == 0) the kernel's interest. */
+int sq__backend_set(sq_loop *loop, sq_io *io, unsigned events);
+/* Waits up to timeout_ms (-1 forever) and calls sq__loop_dispatch for
+ * each ready watcher. Returns 0 or -errno (EINTR is not an error). */
+int sq__backend_poll(sq_loop *loop, int timeout_ms);
+const char *sq__backend_name(void);
+
+/* Called by the backend for each ready watcher; skips watchers stopped
+ * earlier in the same iteration. */
+void sq__loop_dispatch(sq_loop *loop, sq_io *io, unsigned events);
+
+#endif
