@@ -1,0 +1,287 @@
+/*
+ * The queue store: all of synqd's queue state and beanstalkd's semantics, with no I/O.
+ *
+ * Model. Jobs live in tubes. A job is in exactly one state:
+ *
+ *     put ──delay>0──> DELAYED ──(deadline / kick)──> READY <──(release, TTR expiry,
+ *      └──delay=0────────────────────────────────────> READY      reserver gone, kick)
+ *     READY ──reserve──> RESERVED ──bury──> BURIED ──kick──> READY
+ *     RESERVED ──release delay>0──> DELAYED;  any state ──delete──> gone
+ *
+ * A client is one protocol session: it uses one tube (put/kick/peek target) and watches a
+ * set of tubes (reserve sources). `reserve` hands out the best ready job (lowest pri, then
+ * lowest id) among the client's watched, unpaused tubes; if there is none the client waits
+ * and a hook answers later. Whenever a job becomes ready, waiting clients are served at once
+ * (beanstalkd's process_queue: the globally best job among tubes that have waiters goes to
+ * the longest-waiting client of its tube).
+ *
+ * Time is injected: hooks->now_ms is a monotonic millisecond clock. The owner arms one timer
+ * for store_next_deadline_ms() and calls store_tick() when it fires.
+ *
+ * Threading: a store and everything it hands out belong to one thread. Hooks run
+ * synchronously inside store calls; a hook must not call back into the store except
+ * read-only accessors (job_*, tube_*, client_*, *_get_stats, store_find_*).
+ *
+ * Pointer lifetimes: a job* is valid until the job is deleted (store_delete, or
+ * store_forget_job); a tube* until no client uses or watches it and it holds no jobs
+ * ("default" lives as long as the store); a client* until store_client_free.
+ */
+#ifndef SYNQ_QUEUE_STORE_H
+#define SYNQ_QUEUE_STORE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define STORE_MAX_TUBE_NAME 200     /* bytes, as beanstalkd */
+#define STORE_URGENT_PRI 1024       /* jobs with pri below this count as urgent */
+#define STORE_SAFETY_MARGIN_MS 1000 /* DEADLINE_SOON margin before a TTR ends */
+
+typedef struct store store;
+typedef struct tube tube;
+typedef struct job job;
+typedef struct client client; /* one protocol session */
+
+typedef enum { JOB_READY, JOB_RESERVED, JOB_DELAYED, JOB_BURIED } job_state;
+
+/* Results. Values are negative except STORE_OK. */
+enum {
+    STORE_OK = 0,
+    STORE_NOT_FOUND = -1,
+    STORE_NOT_IGNORED = -2,
+    STORE_TIMED_OUT = -3,     /* reserve: nothing ready within the timeout (or timeout 0) */
+    STORE_DEADLINE_SOON = -4, /* reserve: a job this client holds is about to expire */
+    STORE_WAITING = -5,       /* reserve: the client now waits; a hook will answer later */
+    STORE_NO_MEMORY = -6,
+    STORE_BURIED = -7,        /* release/put could not make the job ready (beanstalkd's
+                                 BURIED reply for out-of-memory when growing a heap) */
+    STORE_DRAINING = -8,      /* put refused: the store is in drain mode */
+};
+
+/* Journal operations (see store_hooks.journal). */
+enum { STORE_OP_PUT, STORE_OP_DELETE, STORE_OP_STATE }; /* STATE: pri/state/delay changed */
+
+/* Calls from the store to its owner (the network layer). Each receives the client; its owner
+ * pointer is client_owner(c). They run synchronously inside store calls or store_tick(). */
+typedef struct store_hooks {
+    /* A waiting client was handed `j` (it is now reserved by that client): send RESERVED.
+     * The client is no longer waiting. Not called when store_reserve() returns STORE_OK. */
+    void (*reserved)(client *c, job *j, void *data);
+    /* A waiting client holds a job whose TTR ends within the safety margin: send
+     * DEADLINE_SOON. The client is no longer waiting afterwards. */
+    void (*deadline_soon)(client *c, void *data);
+    /* A reserve-with-timeout wait ran out: send TIMED_OUT. The client no longer waits. */
+    void (*wait_timed_out)(client *c, void *data);
+    /* Every change a write-ahead log must record (may be NULL); called after the change.
+     * Fired for: PUT (put; also when put had to bury the job), DELETE (delete: `j` is
+     * already unlinked and is freed right after the call returns), STATE (release — with
+     * or without delay, the new pri/delay are in the job —, bury, kick, kick-job).
+     * NOT fired for reserve, touch, TTR expiry, a reserver's disconnect, delayed->ready
+     * promotion, pause-tube, or store_restore_job/store_forget_job: a log stores reserved
+     * jobs as ready and delayed jobs with their deadline, as beanstalkd's binlog does. */
+    void (*journal)(store *s, const job *j, int op, void *data);
+    /* Clock: monotonic milliseconds. Tests pass a fake one. Required. */
+    uint64_t (*now_ms)(void *data);
+} store_hooks;
+
+/* Creates an empty store with the "default" tube. `hooks` is copied; `data` is passed to
+ * every hook. Returns NULL on ENOMEM. */
+store *store_new(const store_hooks *hooks, void *data);
+/* Frees all jobs, tubes and clients. No hooks run. */
+void store_free(store *s);
+/* In drain mode store_put() answers STORE_DRAINING; everything else works. */
+void store_set_draining(store *s, bool on);
+bool store_draining(const store *s);
+/* The store's clock (hooks->now_ms). */
+uint64_t store_now_ms(const store *s);
+
+/* ---- clients ---- */
+
+/* A new session that uses and watches "default". NULL on ENOMEM. */
+client *store_client_new(store *s, void *owner);
+/* Ends the session: its reserved jobs return to ready at once (not counted as timeouts),
+ * it leaves every waiting list, and its tubes lose a reference. No hooks for `c` run. */
+void store_client_free(store *s, client *c);
+void *client_owner(const client *c);
+const tube *client_used_tube(const client *c);
+size_t client_watch_count(const client *c);
+/* The watched tubes in beanstalkd's list-tubes-watched order: watch order, except that
+ * ignoring a tube moves the last-listed tube into its place (beanstalkd's array delete).
+ * i < client_watch_count(c). */
+const tube *client_watched_at(const client *c, size_t i);
+bool client_is_waiting(const client *c);
+/* Jobs this client has reserved. */
+size_t client_reserved_count(const client *c);
+
+/* ---- tubes: names are validated by the parser; the store only creates/looks up ---- */
+
+/* Makes `c` use the tube (created if missing). OK | NO_MEMORY (c keeps its old tube). */
+int store_use(store *s, client *c, const char *name, size_t len);
+/* Adds the tube (created if missing) to c's watch list; watching twice is a no-op.
+ * *count (may be NULL) is the new watch count. OK | NO_MEMORY. */
+int store_watch(store *s, client *c, const char *name, size_t len, size_t *count);
+/* Removes the tube from c's watch list; a tube not watched (or not existing) is OK.
+ * NOT_IGNORED if it is c's only watched tube. *count (may be NULL) as store_watch. */
+int store_ignore(store *s, client *c, const char *name, size_t len, size_t *count);
+
+/* ---- commands ---- */
+
+/* put into the client's used tube. delay_s and ttr_s as on the wire (ttr 0 becomes 1, as
+ * beanstalkd). The body is copied. On success *out is the new job (id via job_id()).
+ * OK | NO_MEMORY (no job made) | DRAINING | BURIED (job made but buried: *out set). */
+int store_put(store *s, client *c, uint32_t pri, uint32_t delay_s, uint32_t ttr_s,
+              const char *body, size_t body_len, job **out);
+
+/* timeout_ms < 0 waits forever; 0 polls. Returns OK with *out reserved by c, or WAITING (the
+ * hooks answer later), TIMED_OUT, DEADLINE_SOON (c holds a job within the safety margin and
+ * none of its watched tubes — paused or not, as beanstalkd — has a ready job), NO_MEMORY.
+ * c must not already be waiting. */
+int store_reserve(store *s, client *c, int64_t timeout_ms, job **out);
+/* reserve-job: a ready, delayed or buried job becomes reserved by c. OK | NOT_FOUND
+ * (no such job, or it is reserved). */
+int store_reserve_job(store *s, client *c, uint64_t id, job **out);
+/* Ends a client's wait without an answer (e.g. it disconnected). Safe if not waiting. */
+void store_cancel_wait(store *s, client *c);
+
+/* OK | NOT_FOUND. A reserved job can be deleted only by its reserver; ready, delayed and
+ * buried jobs by anyone (beanstalkd). Counts the tube's cmd-delete. */
+int store_delete(store *s, client *c, uint64_t id);
+/* Job must be reserved by c. New pri; delay_s > 0 makes it delayed. OK | BURIED | NOT_FOUND */
+int store_release(store *s, client *c, uint64_t id, uint32_t pri, uint32_t delay_s);
+/* Job must be reserved by c. OK | NOT_FOUND */
+int store_bury(store *s, client *c, uint64_t id, uint32_t pri);
+/* Job must be reserved by c: its TTR restarts now. OK | NOT_FOUND */
+int store_touch(store *s, client *c, uint64_t id);
+/* Kicks up to `bound` jobs in c's used tube: buried jobs (oldest burial first) if there are
+ * any, otherwise delayed jobs (soonest first). *kicked (may be NULL) = how many. OK. */
+int store_kick(store *s, client *c, uint32_t bound, uint32_t *kicked);
+/* A buried or delayed job becomes ready. OK | NOT_FOUND (missing, ready or reserved). */
+int store_kick_job(store *s, uint64_t id);
+/* The tube hands out no jobs for delay_s seconds (0 acts as 1 ms, as beanstalkd's 1 ns).
+ * Re-pausing restarts the pause. OK | NOT_FOUND */
+int store_pause_tube(store *s, const char *name, size_t len, uint32_t delay_s);
+
+/* ---- lookups (peeks never change state) ---- */
+
+job *store_find_job(store *s, uint64_t id);       /* peek <id>; NULL if none */
+job *store_peek_ready(store *s, const client *c); /* in used tube; NULL if none */
+job *store_peek_delayed(store *s, const client *c);
+job *store_peek_buried(store *s, const client *c);
+tube *store_find_tube(store *s, const char *name, size_t len);
+size_t store_tube_count(const store *s);
+/* list-tubes order: creation order, except that destroying a tube moves the last-listed
+ * tube into its place (beanstalkd's array delete). i < store_tube_count(s). */
+const tube *store_tube_at(const store *s, size_t i);
+
+/* ---- time ----
+ * The owner arms one timer for store_next_deadline_ms() (UINT64_MAX = none; a value in the
+ * past means "now") and calls store_tick() when it fires (it may call it any time; it is
+ * idempotent for a given now). Re-read the deadline after every store call.
+ * tick promotes due delayed jobs (at deadline), ends pauses, serves waiting clients, sends
+ * DEADLINE_SOON to waiting clients (at TTR end - 1 s), times out waits, expires TTRs (at
+ * TTR end: the job returns to ready, counting a timeout) and serves waiting clients again. */
+uint64_t store_next_deadline_ms(const store *s);
+void store_tick(store *s);
+
+/* ---- job accessors (read-only views for replies and stats) ---- */
+
+uint64_t job_id(const job *j);
+uint32_t job_pri(const job *j);
+job_state job_get_state(const job *j);
+const char *job_state_name(job_state st); /* "ready", "reserved", "delayed", "buried" */
+const char *job_body(const job *j);       /* job_body_len(j) bytes, exactly as put */
+size_t job_body_len(const job *j);
+const tube *job_tube(const job *j);
+uint32_t job_delay_s(const job *j);       /* the delay of the last put/release */
+uint32_t job_ttr_s(const job *j);
+uint64_t job_created_ms(const job *j);    /* store clock at put */
+/* DELAYED: when it becomes ready; RESERVED: when its TTR ends; otherwise 0. */
+uint64_t job_deadline_ms(const job *j);
+/* The reserving client, or NULL. */
+const client *job_reserver(const job *j);
+/* WAL bookkeeping: the log segment that holds the job's newest full record (0 = none).
+ * The store only keeps the value; it is stats-job's `file`. */
+uint32_t job_log_segment(const job *j);
+void job_set_log_segment(job *j, uint32_t seg);
+
+const char *tube_name(const tube *t); /* NUL-terminated */
+size_t tube_name_len(const tube *t);
+bool tube_is_paused(const tube *t);
+
+/* ---- stats: exactly the values beanstalkd prints; formatting is the caller's ---- */
+
+typedef struct store_stats {
+    uint64_t urgent;       /* current-jobs-urgent (ready jobs with pri < 1024) */
+    uint64_t ready;        /* current-jobs-ready */
+    uint64_t reserved;     /* current-jobs-reserved */
+    uint64_t delayed;      /* current-jobs-delayed */
+    uint64_t buried;       /* current-jobs-buried */
+    uint64_t total_jobs;   /* total-jobs */
+    uint64_t job_timeouts; /* job-timeouts */
+    uint64_t tubes;        /* current-tubes */
+    uint64_t waiting;      /* current-waiting (clients in a reserve wait) */
+    bool draining;         /* draining */
+} store_stats;
+
+typedef struct tube_stats {
+    const char *name; /* NUL-terminated, name_len bytes */
+    size_t name_len;
+    uint64_t urgent, ready, reserved, delayed, buried; /* current-jobs-* */
+    uint64_t total_jobs;                               /* total-jobs */
+    uint64_t using;                                    /* current-using */
+    uint64_t watching;                                 /* current-watching */
+    uint64_t waiting;                                  /* current-waiting */
+    uint64_t cmd_delete;                               /* cmd-delete */
+    uint64_t cmd_pause_tube;                           /* cmd-pause-tube */
+    uint64_t pause_s;                                  /* pause (0 when not paused) */
+    int64_t pause_time_left_s;                         /* pause-time-left */
+} tube_stats;
+
+typedef struct job_stats {
+    uint64_t id;
+    const char *tube; /* NUL-terminated */
+    job_state state;  /* print with job_state_name() */
+    uint32_t pri;
+    int64_t age_s;       /* age */
+    uint32_t delay_s;    /* delay */
+    uint32_t ttr_s;      /* ttr */
+    int64_t time_left_s; /* time-left: reserved/delayed only, else 0 */
+    uint32_t file;       /* file: job_log_segment() */
+    uint32_t reserves, timeouts, releases, buries, kicks;
+} job_stats;
+
+void store_get_stats(const store *s, store_stats *out);
+void tube_get_stats(const store *s, const tube *t, tube_stats *out);
+void job_get_stats(const store *s, const job *j, job_stats *out);
+
+/* ---- write-ahead-log support ---- */
+
+/* One job as a log replays it. A record for an id that exists updates that job in place
+ * (pri, delay, ttr, state, counters; the body and tube stay); otherwise a job is made with
+ * exactly this id, and later puts get ids above the largest seen. */
+typedef struct store_job_record {
+    uint64_t id; /* > 0 */
+    const char *tube_name;
+    size_t tube_name_len;
+    uint32_t pri, delay_s, ttr_s;
+    job_state state;      /* RESERVED is restored as READY (nobody holds it after restart) */
+    uint64_t ready_in_ms; /* DELAYED: ms from now until ready (0 = due at the next tick) */
+    uint64_t age_ms;      /* how old the job already is (its created time is now - age) */
+    uint32_t reserves, timeouts, releases, buries, kicks;
+    uint32_t log_segment;
+    const char *body;
+    size_t body_len;
+} store_job_record;
+
+/* OK | NO_MEMORY. Never fires the journal hook. Serves waiting clients if any. *out (may
+ * be NULL) is the job. */
+int store_restore_job(store *s, const store_job_record *rec, job **out);
+/* Removes a job whatever its state (log replay of a delete). OK | NOT_FOUND. No journal. */
+int store_forget_job(store *s, uint64_t id);
+/* Calls cb for every job, in no particular order, until cb returns non-zero; returns that
+ * value (or 0). cb may change a job's log segment but must not add or remove jobs. */
+int store_foreach_job(store *s, int (*cb)(job *j, void *data), void *data);
+/* Number of jobs in the store. */
+size_t store_job_count(const store *s);
+
+#endif
