@@ -67,11 +67,15 @@ void sq_buf_free(sq_buf *b)
     b->cap = 0;
 }
 
-/* The capacity to grow to for `need` bytes: doubling from the current size
- * keeps the total copying linear in the bytes ever appended. */
+/* The capacity to grow to for `need` bytes: at least double the current
+ * size (even when need would fit after compaction, since growing is chosen
+ * only when the live bytes fill most of the buffer), which keeps the total
+ * copying linear in the bytes ever appended. */
 static size_t sq__buf_grown_cap(const sq_buf *b, size_t need)
 {
-    size_t cap = b->cap > SQ_BUF_MIN_CAP ? b->cap : SQ_BUF_MIN_CAP;
+    size_t cap = SQ_BUF_MIN_CAP;
+    if (b->cap >= SQ_BUF_MIN_CAP)
+        cap = b->cap > ((size_t)-1) / 2 ? (size_t)-1 : b->cap * 2;
     while (cap < need) {
         if (cap > ((size_t)-1) / 2) {
             cap = need;
