@@ -1,0 +1,946 @@
+/*
+ * TCP listeners and connections (contract in include/synq/tcp.h).
+ *
+ * Model. A connection owns one sq_io, one sq_timer and one deferred node,
+ * all embedded. Socket I/O happens in three places only:
+ *  - the io callback (loop step 3) reads, accepts or completes a connect;
+ *    it never writes: a writable socket only queues the deferred node;
+ *  - the deferred node (step 6, after the before-wait hooks) sends the
+ *    output buffer with one send(), half-closes, and finishes closes;
+ *  - the timer (step 4) enforces deadlines and delivers notifications that
+ *    must reach the handler before the hooks run (input held while the
+ *    handler had paused reading, EOF, drain).
+ * Writing only at step 6 is what makes the loop's group-commit guarantee
+ * hold: no byte written during an iteration leaves before the hooks ran.
+ *
+ * State machine of a connection (flags below):
+ *   CONNECTING -> open -> [CLOSING: flush, SHUT_WR, discard input until FIN
+ *   or linger] -> RELEASED (fd closed, on_close queued) -> freed at step 6.
+ * RELEASED is reached from any state by errors, timeouts and abort. The
+ * sq_conn is freed only in the deferred node, after on_close returned, so
+ * a handler may close or abort its connection from on_read and still touch
+ * the sq_conn (and its input buffer) until it returns.
+ *
+ * Timeouts use one timer armed lazily: activity only records times; the
+ * timer is re-armed only when a deadline comes nearer than the one it is
+ * armed for, and on expiry the real deadlines are recomputed.
+ */
+#include "synq/tcp.h"
+
+#include <assert.h>
+#include <errno.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <arpa/inet.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "net/loop_int.h"
+#include "synq/timer.h"
+
+/* Bounded work per wake-up, so one busy peer cannot starve the others. */
+#define ACCEPTS_PER_WAKE 128
+#define READS_PER_WAKE 4
+/* How long accepting pauses when the process is out of descriptors. */
+#define EMFILE_PAUSE_MS 100
+#define DEFAULT_BACKLOG 511
+
+#define container_of(ptr, type, member) ((type *)((char *)(ptr)-offsetof(type, member)))
+
+enum {
+    F_CONNECTING = 1u << 0,   /* outbound connect in progress */
+    F_CONNECT_FAIL = 1u << 1, /* connect failed; cb(NULL, err) at step 6 */
+    F_PAUSED = 1u << 2,       /* handler asked not to get on_read */
+    F_BACKPRESSURE = 1u << 3, /* output passed high water; not reading */
+    F_EOF = 1u << 4,          /* peer FIN seen */
+    F_EOF_TOLD = 1u << 5,     /* on_eof already ran (or was replaced) */
+    F_CLOSING = 1u << 6,      /* graceful close in progress */
+    F_SHUT_WANTED = 1u << 7,  /* SHUT_WR once the output is sent */
+    F_SHUT_DONE = 1u << 8,
+    F_RELEASED = 1u << 9, /* fd closed; on_close pending */
+    F_NOTIFY_INPUT = 1u << 10,
+    F_NOTIFY_DRAIN = 1u << 11,
+    F_OUT_IDLE = 1u << 12, /* output was empty at the last check */
+};
+
+struct sq_conn {
+    sq_loop *loop;
+    sq_io io;
+    sq_timer timer;
+    sq__deferred node;
+    sq_buf in;
+    sq_buf out;
+    sq_conn_opts opts;
+    sq_conn_handlers h;
+    void *data;
+    unsigned flags;
+    int close_err;
+    uint64_t last_io_ms;    /* last byte read or sent (idle timeout) */
+    uint64_t last_read_ms;  /* last byte read (read timeout) */
+    uint64_t last_write_ms; /* last output progress (write timeout, linger) */
+    uint64_t connect_deadline_ms;
+    sq_connect_cb connect_cb;
+    void *connect_data;
+    struct sockaddr_storage peer;
+    socklen_t peer_len;
+};
+
+struct sq_listener {
+    sq_loop *loop;
+    sq_io io;
+    sq_timer resume_timer;
+    sq_accept_cb cb;
+    void *data;
+    sq_conn_opts conn_opts;
+    uint16_t port;
+    uint64_t emfile_count;
+    bool in_accept; /* the accept loop runs: close must not free yet */
+    bool closed;
+};
+
+static void conn_io_cb(sq_loop *loop, sq_io *io, unsigned events);
+static void conn_timer_cb(sq_loop *loop, sq_timer *timer);
+static void conn_run(sq_loop *loop, sq__deferred *node);
+static void conn_update_io(sq_conn *c);
+static void conn_arm_timer(sq_conn *c);
+
+void sq_conn_opts_default(sq_conn_opts *opts)
+{
+    memset(opts, 0, sizeof *opts);
+    opts->read_chunk = 64 * 1024;
+    opts->in_limit = 1024 * 1024;
+    opts->out_high_water = 1024 * 1024;
+    opts->out_low_water = 256 * 1024;
+    opts->out_limit = 64 * 1024 * 1024;
+    opts->linger_ms = 5000;
+}
+
+/* Zero sizes in caller-supplied options mean "default", so a caller can
+ * set only the fields it cares about on a zeroed struct. */
+static void conn_opts_fix(sq_conn_opts *o)
+{
+    sq_conn_opts d;
+    sq_conn_opts_default(&d);
+    if (!o->read_chunk)
+        o->read_chunk = d.read_chunk;
+    if (!o->in_limit)
+        o->in_limit = d.in_limit;
+    if (!o->out_high_water)
+        o->out_high_water = d.out_high_water;
+    if (!o->out_low_water || o->out_low_water > o->out_high_water)
+        o->out_low_water = o->out_high_water / 4;
+    if (!o->out_limit)
+        o->out_limit = d.out_limit;
+    if (o->out_limit < o->out_high_water)
+        o->out_limit = o->out_high_water;
+    if (!o->linger_ms)
+        o->linger_ms = d.linger_ms;
+}
+
+static sq_conn *conn_new(sq_loop *loop, int fd, const sq_conn_opts *opts)
+{
+    sq_conn *c = calloc(1, sizeof *c);
+    if (!c)
+        return NULL;
+    c->loop = loop;
+    if (opts)
+        c->opts = *opts;
+    else
+        sq_conn_opts_default(&c->opts);
+    conn_opts_fix(&c->opts);
+    sq_io_init(&c->io, fd, conn_io_cb, c);
+    sq_timer_init(&c->timer, conn_timer_cb, c);
+    c->node.run = conn_run;
+    /* The input limit is enforced by how much each read asks for, not by
+     * the buffer, so a read never fails for lack of room. */
+    sq_buf_init(&c->in, SQ_BUF_NO_LIMIT);
+    sq_buf_init(&c->out, c->opts.out_limit);
+    c->flags = F_OUT_IDLE;
+    uint64_t now = sq_loop_now_ms(loop);
+    c->last_io_ms = c->last_read_ms = c->last_write_ms = now;
+    return c;
+}
+
+static void conn_free(sq_conn *c)
+{
+    sq__loop_undefer(c->loop, &c->node);
+    sq_timer_stop(c->loop, &c->timer);
+    sq_buf_free(&c->in);
+    sq_buf_free(&c->out);
+    free(c);
+}
+
+static void set_nodelay(int fd, bool no_nodelay)
+{
+    int one = 1;
+    /* Replies are written whole at the end of an iteration; Nagle would
+     * only delay them waiting for an ACK. Failure is harmless. */
+    if (!no_nodelay)
+        (void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+}
+
+/*
+ * Closes the socket now and queues on_close for step 6. reset sends an RST
+ * (SO_LINGER 0) instead of a FIN. Safe from anywhere; the sq_conn stays
+ * valid until the deferred node ran on_close.
+ */
+static void conn_release(sq_conn *c, int err, bool reset)
+{
+    if (c->flags & F_RELEASED)
+        return;
+    c->flags |= F_RELEASED;
+    c->flags &= ~(F_NOTIFY_INPUT | F_NOTIFY_DRAIN);
+    c->close_err = err;
+    sq_io_stop(c->loop, &c->io);
+    sq_timer_stop(c->loop, &c->timer);
+    if (reset) {
+        struct linger lg = {.l_onoff = 1, .l_linger = 0};
+        (void)setsockopt(c->io.fd, SOL_SOCKET, SO_LINGER, &lg, sizeof lg);
+    }
+    close(c->io.fd);
+    c->io.fd = -1;
+    /* Output can no longer be sent; the input buffer is kept because a
+     * handler closing from on_read may still consume from it. */
+    sq_buf_clear(&c->out);
+    sq__loop_defer(c->loop, &c->node);
+}
+
+static void conn_fail_connect(sq_conn *c, int err)
+{
+    c->flags |= F_CONNECT_FAIL;
+    conn_release(c, err, false);
+}
+
+/* The loop's step 6: flush output, half-close, finish closes. */
+static void conn_flush(sq_conn *c)
+{
+    size_t len = sq_buf_len(&c->out);
+    uint64_t now = sq_loop_now_ms(c->loop);
+    if (len > 0) {
+        /* send() rather than write(): MSG_NOSIGNAL turns a write to a reset
+         * connection into EPIPE instead of killing the process. */
+        ssize_t n = send(c->io.fd, sq_buf_peek(&c->out), len, MSG_NOSIGNAL);
+        if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) {
+            conn_release(c, -errno, true);
+            return;
+        }
+        if (n > 0) {
+            sq_buf_consume(&c->out, (size_t)n);
+            c->last_io_ms = c->last_write_ms = now;
+            len -= (size_t)n;
+        }
+    }
+    if (len == 0) {
+        c->flags |= F_OUT_IDLE;
+        if ((c->flags & F_SHUT_WANTED) && !(c->flags & F_SHUT_DONE)) {
+            if (shutdown(c->io.fd, SHUT_WR) < 0 && errno != ENOTCONN) {
+                conn_release(c, -errno, true);
+                return;
+            }
+            c->flags |= F_SHUT_DONE;
+            c->last_write_ms = now; /* linger counts from the FIN */
+        }
+        if ((c->flags & F_CLOSING) && (c->flags & F_EOF)) {
+            conn_release(c, 0, false);
+            return;
+        }
+    }
+    if ((c->flags & F_BACKPRESSURE) && len <= c->opts.out_low_water) {
+        c->flags &= ~F_BACKPRESSURE;
+        if (c->h.on_drain && !(c->flags & F_CLOSING)) {
+            /* on_drain runs from the timer (step 4 of the next iteration)
+             * so what it writes passes the before-wait hooks first. */
+            c->flags |= F_NOTIFY_DRAIN;
+        }
+    }
+    conn_update_io(c);
+    conn_arm_timer(c);
+}
+
+static void conn_run(sq_loop *loop, sq__deferred *node)
+{
+    (void)loop;
+    sq_conn *c = container_of(node, sq_conn, node);
+    if (!(c->flags & F_RELEASED))
+        conn_flush(c);
+    if (!(c->flags & F_RELEASED))
+        return;
+    /* conn_release() inside conn_flush() re-queued the node for the next
+     * pass; we finish here instead, so take it off again. */
+    sq__loop_undefer(c->loop, &c->node);
+    if (c->flags & F_CONNECT_FAIL) {
+        if (c->connect_cb)
+            c->connect_cb(NULL, c->close_err, c->connect_data);
+    } else if (c->h.on_close) {
+        c->h.on_close(c, c->close_err);
+    }
+    conn_free(c);
+}
+
+static bool conn_wants_read(const sq_conn *c)
+{
+    if (c->flags & (F_EOF | F_RELEASED | F_CONNECTING))
+        return false;
+    if (c->flags & F_CLOSING)
+        return true; /* input is discarded while waiting for the FIN */
+    return !(c->flags & F_BACKPRESSURE) && sq_buf_len(&c->in) < c->opts.in_limit;
+}
+
+static void conn_update_io(sq_conn *c)
+{
+    if (c->flags & F_RELEASED)
+        return;
+    unsigned ev = 0;
+    if (c->flags & F_CONNECTING) {
+        ev = SQ_EV_WRITE;
+    } else {
+        if (conn_wants_read(c))
+            ev |= SQ_EV_READ;
+        if (sq_buf_len(&c->out) > 0)
+            ev |= SQ_EV_WRITE;
+    }
+    if (ev == c->io.events_)
+        return;
+    int err = sq_io_set(c->loop, &c->io, ev);
+    if (err < 0) {
+        if (c->flags & F_CONNECTING)
+            conn_fail_connect(c, err);
+        else
+            conn_release(c, err, true);
+    }
+}
+
+/* The nearest deadline, or UINT64_MAX when none applies. */
+static uint64_t conn_deadline(const sq_conn *c)
+{
+    uint64_t d = UINT64_MAX;
+    const sq_conn_opts *o = &c->opts;
+#define SQ_MIN_DEADLINE(x)                                                                         \
+    do {                                                                                           \
+        uint64_t x_ = (x);                                                                         \
+        if (x_ < d)                                                                                \
+            d = x_;                                                                                \
+    } while (0)
+    if (c->flags & F_CONNECTING) {
+        if (c->connect_deadline_ms)
+            SQ_MIN_DEADLINE(c->connect_deadline_ms);
+        return d;
+    }
+    if (c->flags & F_CLOSING) {
+        /* linger runs from the close request or the last output progress,
+         * so a slow but live reader still gets its reply. */
+        SQ_MIN_DEADLINE(c->last_write_ms + o->linger_ms);
+        return d;
+    }
+    if (o->idle_timeout_ms)
+        SQ_MIN_DEADLINE(c->last_io_ms + o->idle_timeout_ms);
+    if (o->read_timeout_ms && sq_buf_len(&c->in) > 0 && conn_wants_read(c))
+        SQ_MIN_DEADLINE(c->last_read_ms + o->read_timeout_ms);
+    if (o->write_timeout_ms && sq_buf_len(&c->out) > 0)
+        SQ_MIN_DEADLINE(c->last_write_ms + o->write_timeout_ms);
+#undef SQ_MIN_DEADLINE
+    return d;
+}
+
+static void conn_arm_timer(sq_conn *c)
+{
+    if (c->flags & F_RELEASED)
+        return;
+    uint64_t due = conn_deadline(c);
+    if (c->flags & (F_NOTIFY_INPUT | F_NOTIFY_DRAIN))
+        due = sq_loop_now_ms(c->loop);
+    if (due == UINT64_MAX)
+        return; /* an armed timer finds nothing due and is not re-armed */
+    if (sq_timer_active(&c->timer) && c->timer.due_ms <= due)
+        return;
+    if (sq_timer_start_at(c->loop, &c->timer, due) < 0)
+        conn_release(c, -ENOMEM, true);
+}
+
+/* What a connection does once the peer will send no more. */
+static void conn_tell_eof(sq_conn *c)
+{
+    if ((c->flags & (F_EOF_TOLD | F_RELEASED | F_PAUSED)) || !(c->flags & F_EOF))
+        return;
+    c->flags |= F_EOF_TOLD;
+    if (c->h.on_eof)
+        c->h.on_eof(c);
+    else
+        sq_conn_close(c);
+}
+
+/* Hands buffered input to the handler; then EOF if it was seen. */
+static void conn_deliver(sq_conn *c)
+{
+    if ((c->flags & (F_PAUSED | F_RELEASED | F_CLOSING)) || !c->h.on_read)
+        return;
+    if (sq_buf_len(&c->in) > 0) {
+        c->h.on_read(c, &c->in);
+        if (c->flags & (F_RELEASED | F_CLOSING))
+            return;
+    }
+    conn_tell_eof(c);
+}
+
+static void conn_timer_cb(sq_loop *loop, sq_timer *timer)
+{
+    sq_conn *c = timer->data;
+    if (c->flags & F_NOTIFY_INPUT) {
+        c->flags &= ~F_NOTIFY_INPUT;
+        conn_deliver(c);
+    }
+    if ((c->flags & F_NOTIFY_DRAIN) && !(c->flags & F_RELEASED)) {
+        c->flags &= ~F_NOTIFY_DRAIN;
+        if (c->h.on_drain && !(c->flags & F_CLOSING))
+            c->h.on_drain(c);
+    }
+    if (c->flags & F_RELEASED)
+        return;
+    if (conn_deadline(c) <= sq_loop_now_ms(loop)) {
+        if (c->flags & F_CONNECTING) {
+            conn_fail_connect(c, -ETIMEDOUT);
+        } else if (c->flags & F_CLOSING) {
+            /* Linger over: whatever was sent, the close is complete only
+             * if nothing stayed queued. */
+            bool all_sent = sq_buf_len(&c->out) == 0;
+            conn_release(c, all_sent ? 0 : -ETIMEDOUT, !all_sent);
+        } else {
+            conn_release(c, -ETIMEDOUT, sq_buf_len(&c->out) > 0);
+        }
+        return;
+    }
+    conn_update_io(c);
+    conn_arm_timer(c);
+}
+
+static void conn_connected(sq_conn *c)
+{
+    int soerr = 0;
+    socklen_t len = sizeof soerr;
+    if (getsockopt(c->io.fd, SOL_SOCKET, SO_ERROR, &soerr, &len) < 0)
+        soerr = errno;
+    if (soerr != 0) {
+        conn_fail_connect(c, -soerr);
+        return;
+    }
+    c->flags &= ~F_CONNECTING;
+    set_nodelay(c->io.fd, c->opts.no_nodelay);
+    c->last_io_ms = c->last_read_ms = c->last_write_ms = sq_loop_now_ms(c->loop);
+    sq_timer_stop(c->loop, &c->timer); /* the connect deadline is gone */
+    c->connect_cb(c, 0, c->connect_data);
+    if (c->flags & F_RELEASED)
+        return;
+    if (!c->h.on_read) {
+        conn_release(c, -EINVAL, true);
+        return;
+    }
+    conn_update_io(c);
+    conn_arm_timer(c);
+}
+
+/* Reads while input is wanted, up to READS_PER_WAKE reads. Returns the
+ * bytes read; sets *eof on FIN. Errors release the connection. */
+static size_t conn_read(sq_conn *c, bool *eof)
+{
+    size_t total = 0;
+    for (int i = 0; i < READS_PER_WAKE && conn_wants_read(c); i++) {
+        size_t want = c->opts.read_chunk;
+        if (!(c->flags & F_CLOSING) && c->opts.in_limit - sq_buf_len(&c->in) < want)
+            want = c->opts.in_limit - sq_buf_len(&c->in);
+        char *dst;
+        size_t avail;
+        int err = sq_buf_reserve(&c->in, want, &dst, &avail);
+        if (err < 0) {
+            conn_release(c, err, true);
+            return total;
+        }
+        ssize_t n = read(c->io.fd, dst, want);
+        if (n < 0) {
+            if (errno == EINTR)
+                continue;
+            if (errno != EAGAIN && errno != EWOULDBLOCK)
+                conn_release(c, -errno, false);
+            return total;
+        }
+        if (n == 0) {
+            *eof = true;
+            return total;
+        }
+        uint64_t now = sq_loop_now_ms(c->loop);
+        c->last_io_ms = c->last_read_ms = now;
+        if (c->flags & F_CLOSING) {
+            /* Closing: input is read only to find the FIN; drop it. */
+            continue;
+        }
+        sq_buf_commit(&c->in, (size_t)n);
+        total += (size_t)n;
+        if ((size_t)n < want)
+            break; /* the socket is most likely drained; spare a syscall */
+    }
+    return total;
+}
+
+static void conn_readable(sq_conn *c)
+{
+    bool eof = false;
+    size_t got = conn_read(c, &eof);
+    if (c->flags & F_RELEASED)
+        return;
+    if (eof) {
+        c->flags |= F_EOF;
+        if (c->flags & F_CLOSING) {
+            /* The peer's FIN ends the graceful close once output is out. */
+            sq__loop_defer(c->loop, &c->node);
+            return;
+        }
+    }
+    if (got > 0 || eof)
+        conn_deliver(c);
+}
+
+static void conn_io_cb(sq_loop *loop, sq_io *io, unsigned events)
+{
+    (void)loop;
+    sq_conn *c = io->data;
+    if (c->flags & F_CONNECTING) {
+        conn_connected(c);
+        return;
+    }
+    if (events & SQ_EV_WRITE)
+        sq__loop_defer(c->loop, &c->node); /* sent at step 6, never here */
+    if ((events & SQ_EV_READ) || ((events & SQ_EV_ERROR) && conn_wants_read(c))) {
+        conn_readable(c);
+    } else if (events & SQ_EV_ERROR) {
+        /* Not reading, so the read will not report it: ask the socket. A
+         * hang-up with both directions shut is a finished close, and
+         * must not be reported again on every iteration. */
+        int soerr = 0;
+        socklen_t len = sizeof soerr;
+        if (getsockopt(c->io.fd, SOL_SOCKET, SO_ERROR, &soerr, &len) == 0 && soerr != 0)
+            conn_release(c, -soerr, false);
+        else if ((c->flags & F_EOF) && (c->flags & F_SHUT_DONE))
+            conn_release(c, 0, false);
+        else if (sq_buf_len(&c->out) > 0)
+            sq__loop_defer(c->loop, &c->node);
+    }
+    conn_update_io(c);
+    conn_arm_timer(c);
+}
+
+/* --- Listener ----------------------------------------------------------- */
+
+static void listener_free(sq_listener *l)
+{
+    free(l);
+}
+
+static void listener_resume_cb(sq_loop *loop, sq_timer *timer)
+{
+    sq_listener *l = timer->data;
+    /* If re-arming fails the listener stays paused; trying again later is
+     * all that can be done without a way to report it. */
+    if (sq_io_set(loop, &l->io, SQ_EV_READ) < 0)
+        (void)sq_timer_start(loop, &l->resume_timer, EMFILE_PAUSE_MS);
+}
+
+static void listener_accepted(sq_listener *l, int fd, const struct sockaddr_storage *ss,
+                              socklen_t sslen)
+{
+    sq_conn *c = conn_new(l->loop, fd, &l->conn_opts);
+    if (!c) {
+        close(fd);
+        return;
+    }
+    set_nodelay(fd, c->opts.no_nodelay);
+    memcpy(&c->peer, ss, sslen);
+    c->peer_len = sslen;
+    l->cb(l, c, l->data);
+    if (c->flags & F_RELEASED)
+        return;
+    if (!c->h.on_read) {
+        conn_release(c, -EINVAL, true);
+        return;
+    }
+    conn_update_io(c);
+    conn_arm_timer(c);
+}
+
+static void listener_io_cb(sq_loop *loop, sq_io *io, unsigned events)
+{
+    (void)events;
+    sq_listener *l = io->data;
+    l->in_accept = true;
+    for (int i = 0; i < ACCEPTS_PER_WAKE && !l->closed; i++) {
+        struct sockaddr_storage ss;
+        socklen_t sslen = sizeof ss;
+        int fd = accept4(l->io.fd, (struct sockaddr *)&ss, &sslen, SOCK_NONBLOCK | SOCK_CLOEXEC);
+        if (fd >= 0) {
+            listener_accepted(l, fd, &ss, sslen);
+            continue;
+        }
+        if (errno == EINTR)
+            continue;
+        if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) {
+            /* The connection stays in the accept queue and the listener
+             * stays readable: watching it now would spin. Pause instead. */
+            if (errno == EMFILE || errno == ENFILE)
+                l->emfile_count++;
+            (void)sq_io_set(loop, &l->io, 0);
+            (void)sq_timer_start(loop, &l->resume_timer, EMFILE_PAUSE_MS);
+            break;
+        }
+        if (errno == EAGAIN || errno == EWOULDBLOCK)
+            break;
+        /* ECONNABORTED, EPROTO, EPERM (firewall) ...: that connection is
+         * gone, the next one may be fine. */
+    }
+    l->in_accept = false;
+    if (l->closed)
+        listener_free(l);
+}
+
+static int listen_socket(const struct addrinfo *ai, const sq_listen_opts *opts, int *out)
+{
+    int one = 1;
+    int fd = socket(ai->ai_family, ai->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC,
+                    ai->ai_protocol);
+    if (fd < 0)
+        return -errno;
+    /* SO_REUSEADDR lets a restarted server bind while old connections of
+     * the previous instance sit in TIME_WAIT on the same port. */
+    if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) < 0)
+        goto fail;
+    if (opts->reuseport && setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof one) < 0)
+        goto fail;
+    /* An IPv6 address listens for IPv6 only; IPv4 gets its own listener,
+     * so the address given says exactly what is served. */
+    if (ai->ai_family == AF_INET6 &&
+        setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof one) < 0)
+        goto fail;
+    if (bind(fd, ai->ai_addr, ai->ai_addrlen) < 0)
+        goto fail;
+    if (listen(fd, opts->backlog > 0 ? opts->backlog : DEFAULT_BACKLOG) < 0)
+        goto fail;
+    *out = fd;
+    return 0;
+fail:;
+    int err = -errno;
+    close(fd);
+    return err;
+}
+
+/* getaddrinfo's EAI_* codes as errno values. */
+static int gai_errno(int rc)
+{
+    switch (rc) {
+    case EAI_SYSTEM:
+        return -errno;
+    case EAI_MEMORY:
+        return -ENOMEM;
+    case EAI_FAMILY:
+        return -EAFNOSUPPORT;
+    case EAI_AGAIN:
+        return -EAGAIN;
+    default:
+        return -EADDRNOTAVAIL;
+    }
+}
+
+static int resolve(const char *host, uint16_t port, int flags, struct addrinfo **res)
+{
+    char service[8];
+    snprintf(service, sizeof service, "%u", (unsigned)port);
+    struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM,
+                             .ai_flags = flags | AI_NUMERICSERV};
+    int rc = getaddrinfo(host ? host : "127.0.0.1", service, &hints, res);
+    return rc == 0 ? 0 : gai_errno(rc);
+}
+
+int sq_tcp_listen(sq_loop *loop, const sq_listen_opts *opts, sq_accept_cb cb, void *data,
+                  sq_listener **out)
+{
+    if (!loop || !opts || !cb || !out)
+        return -EINVAL;
+    struct addrinfo *res = NULL;
+    int err = resolve(opts->host, opts->port, AI_PASSIVE, &res);
+    if (err < 0)
+        return err;
+    int fd = -1;
+    for (struct addrinfo *ai = res; ai; ai = ai->ai_next) {
+        err = listen_socket(ai, opts, &fd);
+        if (err == 0)
+            break;
+    }
+    freeaddrinfo(res);
+    if (fd < 0)
+        return err;
+
+    sq_listener *l = calloc(1, sizeof *l);
+    if (!l) {
+        close(fd);
+        return -ENOMEM;
+    }
+    l->loop = loop;
+    l->cb = cb;
+    l->data = data;
+    l->conn_opts = opts->conn;
+    struct sockaddr_storage ss;
+    socklen_t sslen = sizeof ss;
+    if (getsockname(fd, (struct sockaddr *)&ss, &sslen) == 0)
+        l->port = ntohs(ss.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&ss)->sin6_port
+                                                 : ((struct sockaddr_in *)&ss)->sin_port);
+    sq_io_init(&l->io, fd, listener_io_cb, l);
+    sq_timer_init(&l->resume_timer, listener_resume_cb, l);
+    err = sq_io_set(loop, &l->io, SQ_EV_READ);
+    if (err < 0) {
+        close(fd);
+        free(l);
+        return err;
+    }
+    *out = l;
+    return 0;
+}
+
+uint16_t sq_listener_port(const sq_listener *l)
+{
+    return l->port;
+}
+
+uint64_t sq_listener_emfile_count(const sq_listener *l)
+{
+    return l->emfile_count;
+}
+
+void sq_listener_close(sq_listener *l)
+{
+    if (!l || l->closed)
+        return;
+    l->closed = true;
+    sq_io_stop(l->loop, &l->io);
+    sq_timer_stop(l->loop, &l->resume_timer);
+    close(l->io.fd);
+    l->io.fd = -1;
+    if (!l->in_accept)
+        listener_free(l);
+}
+
+/* --- Outbound connections ---------------------------------------------- */
+
+int sq_tcp_connect(sq_loop *loop, const char *host, uint16_t port, const sq_conn_opts *opts,
+                   uint32_t timeout_ms, sq_connect_cb cb, void *data)
+{
+    if (!loop || !cb || port == 0)
+        return -EINVAL;
+    struct addrinfo *res = NULL;
+    int err = resolve(host, port, 0, &res);
+    if (err < 0)
+        return err;
+    /* The first address is used: trying the next ones on failure (happy
+     * eyeballs) is left to callers that need it. */
+    const struct addrinfo *ai = res;
+    int fd = socket(ai->ai_family, ai->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC,
+                    ai->ai_protocol);
+    if (fd < 0) {
+        err = -errno;
+        freeaddrinfo(res);
+        return err;
+    }
+    sq_conn *c = conn_new(loop, fd, opts);
+    if (!c) {
+        close(fd);
+        freeaddrinfo(res);
+        return -ENOMEM;
+    }
+    memcpy(&c->peer, ai->ai_addr, ai->ai_addrlen);
+    c->peer_len = ai->ai_addrlen;
+    c->connect_cb = cb;
+    c->connect_data = data;
+    c->flags |= F_CONNECTING;
+    int rc = connect(fd, ai->ai_addr, ai->ai_addrlen);
+    int cerr = rc < 0 ? errno : 0;
+    freeaddrinfo(res);
+    if (rc < 0 && cerr != EINPROGRESS) {
+        /* Loopback refuses synchronously; cb still runs from the loop. */
+        conn_fail_connect(c, -cerr);
+        return 0;
+    }
+    if (timeout_ms)
+        c->connect_deadline_ms = sq_loop_now_ms(loop) + timeout_ms;
+    /* Completion (even a synchronous one) is reported by writability. */
+    conn_update_io(c);
+    conn_arm_timer(c);
+    return 0;
+}
+
+/* --- Connection API ---------------------------------------------------- */
+
+void sq_conn_set_handlers(sq_conn *c, const sq_conn_handlers *h, void *data)
+{
+    c->h = *h;
+    c->data = data;
+}
+
+void *sq_conn_data(const sq_conn *c)
+{
+    return c->data;
+}
+
+sq_loop *sq_conn_loop(const sq_conn *c)
+{
+    return c->loop;
+}
+
+int sq_conn_fd(const sq_conn *c)
+{
+    return c->io.fd;
+}
+
+sq_buf *sq_conn_out(sq_conn *c)
+{
+    return &c->out;
+}
+
+/* After output was queued: schedule the flush, watch the water marks. */
+void sq_conn_wrote(sq_conn *c)
+{
+    if (c->flags & F_RELEASED) {
+        sq_buf_clear(&c->out);
+        return;
+    }
+    size_t len = sq_buf_len(&c->out);
+    if (len == 0)
+        return;
+    if (c->flags & F_OUT_IDLE) {
+        /* The write timeout counts from when output started waiting. */
+        c->flags &= ~F_OUT_IDLE;
+        c->last_write_ms = sq_loop_now_ms(c->loop);
+    }
+    sq__loop_defer(c->loop, &c->node);
+    if (len > c->opts.out_high_water && !(c->flags & F_BACKPRESSURE)) {
+        c->flags |= F_BACKPRESSURE;
+        conn_update_io(c);
+    }
+    conn_arm_timer(c);
+}
+
+int sq_conn_write(sq_conn *c, const void *bytes, size_t len)
+{
+    if (c->flags & (F_RELEASED | F_SHUT_WANTED | F_CONNECTING))
+        return -EPIPE;
+    if (len == 0)
+        return 0;
+    int err = sq_buf_append(&c->out, bytes, len);
+    if (err < 0)
+        return err;
+    sq_conn_wrote(c);
+    return 0;
+}
+
+int sq_conn_writev(sq_conn *c, const struct iovec *iov, int iovcnt)
+{
+    if (c->flags & (F_RELEASED | F_SHUT_WANTED | F_CONNECTING))
+        return -EPIPE;
+    size_t total = 0;
+    for (int i = 0; i < iovcnt; i++)
+        total += iov[i].iov_len;
+    /* All or nothing: check the limit before appending any piece. */
+    if (total > c->opts.out_limit - sq_buf_len(&c->out))
+        return -ENOBUFS;
+    char *dst;
+    size_t avail;
+    int err = sq_buf_reserve(&c->out, total, &dst, &avail);
+    if (err < 0)
+        return err;
+    for (int i = 0; i < iovcnt; i++) {
+        memcpy(dst, iov[i].iov_base, iov[i].iov_len);
+        dst += iov[i].iov_len;
+    }
+    sq_buf_commit(&c->out, total);
+    sq_conn_wrote(c);
+    return 0;
+}
+
+size_t sq_conn_pending(const sq_conn *c)
+{
+    return sq_buf_len(&c->out);
+}
+
+void sq_conn_pause_read(sq_conn *c)
+{
+    c->flags |= F_PAUSED;
+}
+
+void sq_conn_resume_read(sq_conn *c)
+{
+    if (!(c->flags & F_PAUSED))
+        return;
+    c->flags &= ~F_PAUSED;
+    if (c->flags & (F_RELEASED | F_CLOSING))
+        return;
+    /* Input that arrived while paused, or a FIN, is delivered from the
+     * timer: never inside the caller's own callback, and before the
+     * hooks of the iteration. */
+    if (sq_buf_len(&c->in) > 0 || ((c->flags & F_EOF) && !(c->flags & F_EOF_TOLD))) {
+        c->flags |= F_NOTIFY_INPUT;
+        conn_arm_timer(c);
+    }
+    conn_update_io(c);
+}
+
+void sq_conn_close(sq_conn *c)
+{
+    if (c->flags & (F_RELEASED | F_CLOSING))
+        return;
+    if (c->flags & F_CONNECTING) {
+        conn_release(c, -ECANCELED, false);
+        return;
+    }
+    c->flags |= F_CLOSING | F_SHUT_WANTED | F_EOF_TOLD;
+    c->flags &= ~(F_NOTIFY_INPUT | F_NOTIFY_DRAIN | F_BACKPRESSURE);
+    c->last_write_ms = sq_loop_now_ms(c->loop);
+    sq__loop_defer(c->loop, &c->node);
+    conn_update_io(c);
+    conn_arm_timer(c);
+}
+
+void sq_conn_shutdown(sq_conn *c)
+{
+    if (c->flags & (F_RELEASED | F_SHUT_WANTED | F_CONNECTING))
+        return;
+    c->flags |= F_SHUT_WANTED;
+    sq__loop_defer(c->loop, &c->node);
+}
+
+void sq_conn_abort(sq_conn *c)
+{
+    conn_release(c, -ECONNABORTED, true);
+}
+
+int sq_conn_peer(const sq_conn *c, char *buf, size_t len)
+{
+    char host[INET6_ADDRSTRLEN];
+    uint16_t port;
+    const void *addr;
+    if (c->peer.ss_family == AF_INET) {
+        const struct sockaddr_in *sin = (const struct sockaddr_in *)&c->peer;
+        addr = &sin->sin_addr;
+        port = ntohs(sin->sin_port);
+    } else if (c->peer.ss_family == AF_INET6) {
+        const struct sockaddr_in6 *sin6 = (const struct sockaddr_in6 *)&c->peer;
+        addr = &sin6->sin6_addr;
+        port = ntohs(sin6->sin6_port);
+    } else {
+        return -EAFNOSUPPORT;
+    }
+    if (!inet_ntop(c->peer.ss_family, addr, host, sizeof host))
+        return -errno;
+    int n = c->peer.ss_family == AF_INET6 ? snprintf(buf, len, "[%s]:%u", host, (unsigned)port)
+                                          : snprintf(buf, len, "%s:%u", host, (unsigned)port);
+    if (n < 0 || (size_t)n >= len)
+        return -ENOSPC;
+    return 0;
+}
