@@ -442,64 +442,66 @@ static void conn_connected(sq_conn *c)
     conn_arm_timer(c);
 }
 
-/* Reads while input is wanted, up to READS_PER_WAKE reads. Returns the
- * bytes read; sets *eof on FIN. Errors release the connection. */
-static size_t conn_read(sq_conn *c, bool *eof)
+/* One read() of at most read_chunk (and never past in_limit). Returns the
+ * bytes kept, 0 on EAGAIN; sets *eof on FIN. Errors release the
+ * connection. While closing, input is read only to find the FIN and is
+ * dropped. */
+static size_t conn_read_once(sq_conn *c, bool *eof)
 {
-    size_t total = 0;
-    for (int i = 0; i < READS_PER_WAKE && conn_wants_read(c); i++) {
-        size_t want = c->opts.read_chunk;
-        if (!(c->flags & F_CLOSING) && c->opts.in_limit - sq_buf_len(&c->in) < want)
-            want = c->opts.in_limit - sq_buf_len(&c->in);
-        char *dst;
-        size_t avail;
-        int err = sq_buf_reserve(&c->in, want, &dst, &avail);
-        if (err < 0) {
-            conn_release(c, err, true);
-            return total;
-        }
-        ssize_t n = read(c->io.fd, dst, want);
-        if (n < 0) {
-            if (errno == EINTR)
-                continue;
-            if (errno != EAGAIN && errno != EWOULDBLOCK)
-                conn_release(c, -errno, false);
-            return total;
-        }
-        if (n == 0) {
-            *eof = true;
-            return total;
-        }
-        uint64_t now = sq_loop_now_ms(c->loop);
-        c->last_io_ms = c->last_read_ms = now;
-        if (c->flags & F_CLOSING) {
-            /* Closing: input is read only to find the FIN; drop it. */
-            continue;
-        }
-        sq_buf_commit(&c->in, (size_t)n);
-        total += (size_t)n;
-        if ((size_t)n < want)
-            break; /* the socket is most likely drained; spare a syscall */
+    size_t want = c->opts.read_chunk;
+    if (!(c->flags & F_CLOSING) && c->opts.in_limit - sq_buf_len(&c->in) < want)
+        want = c->opts.in_limit - sq_buf_len(&c->in);
+    char *dst;
+    size_t avail;
+    int err = sq_buf_reserve(&c->in, want, &dst, &avail);
+    if (err < 0) {
+        conn_release(c, err, true);
+        return 0;
     }
-    return total;
+    ssize_t n;
+    do
+        n = read(c->io.fd, dst, want);
+    while (n < 0 && errno == EINTR);
+    if (n < 0) {
+        if (errno != EAGAIN && errno != EWOULDBLOCK)
+            conn_release(c, -errno, false);
+        return 0;
+    }
+    if (n == 0) {
+        *eof = true;
+        return 0;
+    }
+    c->last_io_ms = c->last_read_ms = sq_loop_now_ms(c->loop);
+    if (c->flags & F_CLOSING)
+        return 0;
+    sq_buf_commit(&c->in, (size_t)n);
+    return (size_t)n;
 }
 
+/* Up to READS_PER_WAKE reads, each handed to on_read before the next, so
+ * the handler's output is checked against the high-water mark after every
+ * chunk: queued output never exceeds out_high_water by more than what one
+ * chunk of input produced. */
 static void conn_readable(sq_conn *c)
 {
-    bool eof = false;
-    size_t got = conn_read(c, &eof);
-    if (c->flags & F_RELEASED)
-        return;
-    if (eof) {
-        c->flags |= F_EOF;
-        if (c->flags & F_CLOSING) {
-            /* The peer's FIN ends the graceful close once output is out. */
-            sq__loop_defer(c->loop, &c->node);
+    for (int i = 0; i < READS_PER_WAKE && conn_wants_read(c); i++) {
+        bool eof = false;
+        size_t got = conn_read_once(c, &eof);
+        if (c->flags & F_RELEASED)
             return;
+        if (eof) {
+            c->flags |= F_EOF;
+            if (c->flags & F_CLOSING) {
+                /* The peer's FIN ends the graceful close once output is out. */
+                sq__loop_defer(c->loop, &c->node);
+                return;
+            }
         }
+        if (got > 0 || eof)
+            conn_deliver(c);
+        if (eof || (got < c->opts.read_chunk && !(c->flags & F_CLOSING)))
+            return; /* EOF, EAGAIN, or most likely drained: spare a syscall */
     }
-    if (got > 0 || eof)
-        conn_deliver(c);
 }
 
 static void conn_io_cb(sq_loop *loop, sq_io *io, unsigned events)
