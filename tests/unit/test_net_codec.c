@@ -163,9 +163,11 @@ TEST(byte_at_a_time_gives_same_frames)
         const char *s;
         size_t len;
     } cases[] = {
-        {SQ_DELIM_CRLF, "a\r\nbb\rb\r\n\nc\r\n\r\n\r\r\nxyz", 24},
-        {SQ_DELIM_LF, "a\nbb\r\n\n\nccc\nd", 14},
-        {SQ_DELIM_NUL, "a\0bb\0\0ccc\0d", 12},
+#define CASE(d, lit) {d, lit, sizeof lit - 1}
+        CASE(SQ_DELIM_CRLF, "a\r\nbb\rb\r\n\nc\r\n\r\n\r\r\nxyz"),
+        CASE(SQ_DELIM_LF, "a\nbb\r\n\n\nccc\nd"),
+        CASE(SQ_DELIM_NUL, "a\0bb\0\0ccc\0d"),
+#undef CASE
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         char whole[64], bytewise[64];
