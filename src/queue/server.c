@@ -1,0 +1,263 @@
+/*
+ * server: wires the store to the engine.
+ *
+ * Per loop iteration: sessions run the commands that arrived (session.c,
+ * cmd.c); the store timer fires store_tick() for delays, TTRs, pauses and
+ * wait timeouts; then the before-wait hook runs the sessions whose reserve
+ * was answered during the iteration (their buffered commands), and re-arms
+ * the store timer for the store's next deadline. The engine sends all
+ * replies after that hook.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "queue/server_int.h"
+
+void server_opts_default(server_opts *o)
+{
+    memset(o, 0, sizeof *o);
+    o->listen_addr = "127.0.0.1";
+    o->port = SERVER_DEFAULT_PORT;
+    o->fsync_ms = SERVER_DEFAULT_FSYNC_MS;
+    o->segment_bytes = SERVER_DEFAULT_SEGMENT_BYTES;
+    o->max_job_bytes = SERVER_DEFAULT_MAX_JOB_BYTES;
+}
+
+/* ---- store hooks: answers to sessions waiting in reserve ---- */
+
+void server_queue_resume(server *srv, session *se)
+{
+    if (se->resume_queued)
+        return;
+    se->resume_queued = true;
+    se->next_resume = NULL;
+    *srv->resume_tail = se;
+    srv->resume_tail = &se->next_resume;
+}
+
+static void end_wait(session *se)
+{
+    se->state = SESSION_COMMAND;
+    server_queue_resume(se->srv, se);
+}
+
+static void hook_reserved(client *c, job *j, void *data)
+{
+    (void)data;
+    session *se = client_owner(c);
+    end_wait(se);
+    session_reply_job(se, "RESERVED", j);
+}
+
+static void hook_deadline_soon(client *c, void *data)
+{
+    (void)data;
+    session *se = client_owner(c);
+    end_wait(se);
+    session_reply_lit(se, "DEADLINE_SOON\r\n");
+}
+
+static void hook_wait_timed_out(client *c, void *data)
+{
+    (void)data;
+    session *se = client_owner(c);
+    end_wait(se);
+    session_reply_lit(se, "TIMED_OUT\r\n");
+}
+
+static uint64_t hook_now_ms(void *data)
+{
+    server *srv = data;
+    return sq_loop_now_ms(srv->loop);
+}
+
+/* ---- time ---- */
+
+static void on_store_timer(sq_loop *loop, sq_timer *t)
+{
+    (void)loop;
+    server *srv = t->data;
+    srv->store_timer_due = UINT64_MAX;
+    store_tick(srv->st);
+}
+
+static void rearm_store_timer(server *srv)
+{
+    uint64_t due = store_next_deadline_ms(srv->st);
+    if (due == srv->store_timer_due)
+        return;
+    srv->store_timer_due = due;
+    if (due == UINT64_MAX) {
+        sq_timer_stop(srv->loop, &srv->store_timer);
+        return;
+    }
+    if (sq_timer_start_at(srv->loop, &srv->store_timer, due) != 0) {
+        /* Without the timer delays and TTRs would stall; try again on the
+         * next iteration rather than give up. */
+        fprintf(stderr, "synqd: arming the store timer: out of memory\n");
+        srv->store_timer_due = 0;
+    }
+}
+
+static void before_wait(sq_loop *loop, void *data)
+{
+    (void)loop;
+    server *srv = data;
+    /* Resuming a session can end other waits (its put serves them), which
+     * queues more sessions: run until the list is empty. */
+    while (srv->resume_head) {
+        session *se = srv->resume_head;
+        srv->resume_head = se->next_resume;
+        if (!srv->resume_head)
+            srv->resume_tail = &srv->resume_head;
+        se->resume_queued = false;
+        session_resume(se);
+    }
+    rearm_store_timer(srv);
+}
+
+/* ---- listener ---- */
+
+static void on_accept(sq_listener *l, sq_conn *c, void *data)
+{
+    (void)l;
+    server *srv = data;
+    if (srv->shutting_down) {
+        sq_conn_close(c);
+        return;
+    }
+    session_accept(srv, c);
+}
+
+void server_binlog_stats_get(const server *srv, server_binlog_stats *out)
+{
+    memset(out, 0, sizeof *out);
+    out->max_size = srv->opts.segment_bytes;
+}
+
+static void make_instance_id(server *srv)
+{
+    unsigned char raw[8] = {0};
+    int fd = open("/dev/urandom", O_RDONLY | O_CLOEXEC);
+    if (fd >= 0) {
+        if (read(fd, raw, sizeof raw) != (ssize_t)sizeof raw)
+            memset(raw, 0, sizeof raw);
+        close(fd);
+    }
+    for (size_t i = 0; i < sizeof raw; i++)
+        snprintf(srv->instance_id + 2 * i, 3, "%02x", raw[i]);
+}
+
+int server_start(sq_loop *loop, const server_opts *o, server **out)
+{
+    server *srv = calloc(1, sizeof *srv);
+    if (!srv) {
+        fprintf(stderr, "synqd: allocating the server: out of memory\n");
+        return -ENOMEM;
+    }
+    srv->loop = loop;
+    srv->opts = *o;
+    srv->resume_tail = &srv->resume_head;
+    srv->store_timer_due = UINT64_MAX;
+    srv->started_ms = sq_loop_now_ms(loop);
+    sq_buf_init(&srv->scratch, SQ_BUF_NO_LIMIT);
+    sq_timer_init(&srv->store_timer, on_store_timer, srv);
+    make_instance_id(srv);
+
+    static const store_hooks hooks = {
+        .reserved = hook_reserved,
+        .deadline_soon = hook_deadline_soon,
+        .wait_timed_out = hook_wait_timed_out,
+        .now_ms = hook_now_ms,
+    };
+    int err = -ENOMEM;
+    srv->st = store_new(&hooks, srv);
+    if (!srv->st) {
+        fprintf(stderr, "synqd: creating the store: out of memory\n");
+        goto fail;
+    }
+    err = sq_loop_add_before_wait(loop, before_wait, srv);
+    if (err) {
+        fprintf(stderr, "synqd: adding the loop hook: %s\n", sq_strerror(err));
+        goto fail;
+    }
+
+    sq_listen_opts lo = {0};
+    lo.host = o->listen_addr;
+    lo.port = o->port;
+    sq_conn_opts_default(&lo.conn);
+    /* A whole put (line, largest body, CRLF) must fit in the input buffer,
+     * plus a read's worth of what was pipelined after it. */
+    lo.conn.in_limit = o->max_job_bytes + 2 + PROTO_MAX_LINE + lo.conn.read_chunk;
+    err = sq_tcp_listen(loop, &lo, on_accept, srv, &srv->listener);
+    if (err) {
+        fprintf(stderr, "synqd: listening on %s:%u: %s\n", o->listen_addr, o->port,
+                sq_strerror(err));
+        sq_loop_remove_before_wait(loop, before_wait, srv);
+        goto fail;
+    }
+    if (o->verbose)
+        fprintf(stderr, "synqd: listening on %s:%u\n", o->listen_addr,
+                sq_listener_port(srv->listener));
+    *out = srv;
+    return 0;
+
+fail:
+    if (srv->st)
+        store_free(srv->st);
+    sq_buf_free(&srv->scratch);
+    free(srv);
+    return err;
+}
+
+uint16_t server_port(const server *s)
+{
+    return s->listener ? sq_listener_port(s->listener) : 0;
+}
+
+void server_set_draining(server *s, bool on)
+{
+    store_set_draining(s->st, on);
+}
+
+void server_shutdown(server *s)
+{
+    if (s->shutting_down)
+        return;
+    s->shutting_down = true;
+    if (s->listener) {
+        sq_listener_close(s->listener);
+        s->listener = NULL;
+    }
+    session_close_all(s, false);
+    sq_timer_stop(s->loop, &s->store_timer);
+    sq_loop_remove_before_wait(s->loop, before_wait, s);
+}
+
+bool server_idle(const server *s)
+{
+    return s->sessions == NULL;
+}
+
+void server_abort_sessions(server *s)
+{
+    session_close_all(s, true);
+}
+
+void server_free(server *s)
+{
+    if (!s)
+        return;
+    server_shutdown(s);
+    /* The caller ran the loop until server_idle(); a session left means
+     * its connection outlives the server, which must not happen. */
+    if (s->sessions)
+        fprintf(stderr, "synqd: freeing the server with sessions open\n");
+    store_free(s->st);
+    sq_buf_free(&s->scratch);
+    free(s);
+}

@@ -1,0 +1,61 @@
+/*
+ * server: synqd's protocol sessions on top of the engine.
+ *
+ * The server owns the listener, one session per connection, the store (all
+ * queue state) and, with -b, the write-ahead log. Sessions read command
+ * lines and job bodies, hand parsed commands to cmd.c, and write replies in
+ * command order. Replies to commands that changed state leave the process
+ * only after the loop's before-wait hooks ran, which is where the log is
+ * written and synced (group commit).
+ */
+#ifndef SYNQ_QUEUE_SERVER_H
+#define SYNQ_QUEUE_SERVER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "synq/loop.h"
+
+#define SERVER_DEFAULT_PORT 11300
+#define SERVER_DEFAULT_MAX_JOB_BYTES 65535u
+#define SERVER_MAX_JOB_BYTES_LIMIT 1073741824u
+#define SERVER_DEFAULT_SEGMENT_BYTES (10u * 1024 * 1024)
+#define SERVER_DEFAULT_FSYNC_MS 50
+
+typedef struct server_opts {
+    const char *listen_addr;  /* default 127.0.0.1 */
+    uint16_t port;            /* default 11300; 0 picks a free one */
+    const char *wal_dir;      /* NULL: no write-ahead log */
+    bool fsync_never;         /* -F */
+    uint32_t fsync_ms;        /* -f: 0 = every change before its reply */
+    uint64_t segment_bytes;   /* -s */
+    size_t max_job_bytes;     /* -z */
+    int verbose;              /* -V count */
+} server_opts;
+
+typedef struct server server;
+
+void server_opts_default(server_opts *o);
+
+/* Creates the server on loop: recovers the log (if any), then listens.
+ * Returns 0 or a negative errno; failures are logged to stderr with their
+ * cause. */
+int server_start(sq_loop *loop, const server_opts *o, server **out);
+
+/* The port the listener bound. */
+uint16_t server_port(const server *s);
+
+/* Drain mode (SIGUSR1): put answers DRAINING. */
+void server_set_draining(server *s, bool on);
+
+/* Stops accepting and closes every session gracefully (queued replies are
+ * still sent). Run the loop until server_idle() (or a deadline, then
+ * server_abort_sessions() and one more iteration) before server_free(). */
+void server_shutdown(server *s);
+bool server_idle(const server *s);
+void server_abort_sessions(server *s);
+/* Flushes and closes the log and frees everything. */
+void server_free(server *s);
+
+#endif
