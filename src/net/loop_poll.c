@@ -1,0 +1,166 @@
+/*
+ * poll(2) backend, for systems without epoll and to check that nothing in
+ * the engine depends on epoll's behaviour. The pollfd array is dense: a
+ * watcher's io->slot_ is its index, adding appends, and removing moves the
+ * last entry into the hole, so both are O(1). Level-triggered only;
+ * SQ_EV_EDGE is ignored, which is correct for callbacks written for edges.
+ *
+ * Stale events: callbacks may add and remove watchers, which reorders the
+ * pollfd array, so after poll() returns the ready watchers are first copied
+ * into `ready` and dispatched from there. Removing a watcher clears its
+ * pointer in the not-yet-dispatched part of `ready`, so a watcher stopped
+ * (and perhaps freed) by an earlier callback is never called.
+ */
+#ifdef SQ_BACKEND_POLL
+
+#include <errno.h>
+#include <poll.h>
+#include <stdlib.h>
+
+#include "net/loop_struct.h"
+
+typedef struct {
+    sq_io *io;
+    unsigned events;
+} ready_event;
+
+typedef struct {
+    struct pollfd *fds;
+    sq_io **ios; /* ios[i] watches fds[i] */
+    ready_event *ready;
+    size_t count;
+    size_t cap;
+    size_t nready; /* collected by the current sq__backend_poll, 0 outside it */
+    size_t next;   /* index of the next ready entry to dispatch */
+} poll_state;
+
+int sq__backend_init(sq_loop *loop)
+{
+    poll_state *st = calloc(1, sizeof *st);
+    if (!st)
+        return -ENOMEM;
+    loop->backend_ = st;
+    return 0;
+}
+
+void sq__backend_free(sq_loop *loop)
+{
+    poll_state *st = loop->backend_;
+    if (!st)
+        return;
+    free(st->fds);
+    free(st->ios);
+    free(st->ready);
+    free(st);
+    loop->backend_ = NULL;
+}
+
+const char *sq__backend_name(void)
+{
+    return "poll";
+}
+
+static short to_poll(unsigned events)
+{
+    short ev = 0;
+    if (events & SQ_EV_READ)
+        ev |= POLLIN;
+    if (events & SQ_EV_WRITE)
+        ev |= POLLOUT;
+    return ev;
+}
+
+/* Grows the three arrays together; `ready` must hold one entry per fd. */
+static int grow(poll_state *st)
+{
+    size_t cap = st->cap ? st->cap * 2 : 16;
+    struct pollfd *fds = realloc(st->fds, cap * sizeof *fds);
+    if (!fds)
+        return -ENOMEM;
+    st->fds = fds;
+    sq_io **ios = realloc(st->ios, cap * sizeof *ios);
+    if (!ios)
+        return -ENOMEM;
+    st->ios = ios;
+    ready_event *ready = realloc(st->ready, cap * sizeof *ready);
+    if (!ready)
+        return -ENOMEM;
+    st->ready = ready;
+    st->cap = cap;
+    return 0;
+}
+
+static void remove_slot(poll_state *st, sq_io *io)
+{
+    size_t slot = (size_t)io->slot_;
+    size_t last = --st->count;
+    if (slot != last) {
+        st->fds[slot] = st->fds[last];
+        st->ios[slot] = st->ios[last];
+        st->ios[slot]->slot_ = (int)slot;
+    }
+    io->slot_ = -1;
+    for (size_t i = st->next; i < st->nready; i++)
+        if (st->ready[i].io == io)
+            st->ready[i].io = NULL;
+}
+
+int sq__backend_set(sq_loop *loop, sq_io *io, unsigned events)
+{
+    poll_state *st = loop->backend_;
+    if (events == 0) {
+        if (io->slot_ >= 0)
+            remove_slot(st, io);
+        io->registered_ = 0;
+        return 0;
+    }
+    if (io->slot_ < 0) {
+        if (st->count == st->cap) {
+            int rc = grow(st);
+            if (rc < 0)
+                return rc;
+        }
+        io->slot_ = (int)st->count++;
+        st->ios[io->slot_] = io;
+        st->fds[io->slot_].fd = io->fd;
+        st->fds[io->slot_].revents = 0;
+    }
+    st->fds[io->slot_].events = to_poll(events);
+    io->registered_ = events;
+    return 0;
+}
+
+int sq__backend_poll(sq_loop *loop, int timeout_ms)
+{
+    poll_state *st = loop->backend_;
+    int n = poll(st->fds, (nfds_t)st->count, timeout_ms);
+    int err = n < 0 ? errno : 0;
+    sq_loop_update_time(loop);
+    if (n < 0)
+        return err == EINTR ? 0 : -err;
+
+    st->nready = 0;
+    for (size_t i = 0; i < st->count && st->nready < (size_t)n; i++) {
+        short re = st->fds[i].revents;
+        if (re == 0)
+            continue;
+        unsigned events = 0;
+        if (re & POLLIN)
+            events |= SQ_EV_READ;
+        if (re & POLLOUT)
+            events |= SQ_EV_WRITE;
+        if (re & (POLLERR | POLLHUP | POLLNVAL))
+            events |= SQ_EV_ERROR;
+        st->ready[st->nready++] = (ready_event){st->ios[i], events};
+    }
+    /* Index, not pointer: a callback adding a watcher may move `ready`. */
+    for (st->next = 0; st->next < st->nready;) {
+        ready_event e = st->ready[st->next++];
+        if (e.io)
+            sq__loop_dispatch(loop, e.io, e.events);
+    }
+    st->nready = st->next = 0;
+    return 0;
+}
+
+#endif /* SQ_BACKEND_POLL */
