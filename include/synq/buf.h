@@ -60,7 +60,7 @@ int sq_buf_append(sq_buf *b, const void *bytes, size_t len);
 
 /* Appends formatted text (no terminating NUL). Same returns. */
 int sq_buf_printf(sq_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-int sq_buf_vprintf(sq_buf *b, const char *fmt, va_list ap);
+int sq_buf_vprintf(sq_buf *b, const char *fmt, va_list ap) __attribute__((format(printf, 2, 0)));
 
 /* Drops n bytes from the front (n <= sq_buf_len). */
 void sq_buf_consume(sq_buf *b, size_t n);

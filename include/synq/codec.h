@@ -41,7 +41,8 @@ void sq_line_codec_init(sq_line_codec *c, sq_delim delim, size_t max_line);
 
 /* Finds the frame at the front of data[0..len). On 1, *frame_len is its
  * length without the delimiter and *consumed includes it. Returns
- * -EMSGSIZE as soon as max_line bytes have arrived without a delimiter:
+ * -EMSGSIZE as soon as more than max_line bytes have arrived without a
+ * delimiter (a frame of exactly max_line bytes is accepted):
  * the caller never has to buffer an over-long line whole. Remembers how far
  * it has searched, so calling again as the same frame grows costs only the
  * new bytes; after a frame (or an error) the caller must consume the bytes
