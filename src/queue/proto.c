@@ -5,7 +5,7 @@
  * Model. beanstalkd recognises a command by the FIRST of its command prefixes that the line starts
  * with (order matters: "reserve-with-timeout " before "reserve"), then each command parses its
  * arguments with one of a few number/name readers. We keep that two-step shape, but group the
- * prefixes by first byte so recognition looks at two or three candidates, not all 25.
+ * prefixes by first byte so recognition looks at a handful of candidates, not all 25.
  *
  * Rules (each verified against /usr/bin/beanstalkd 1.12 over a socket):
  *
@@ -62,7 +62,15 @@ static bool is_name_byte(unsigned char c)
     if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9'))
         return true;
     switch (c) {
-    case '-': case '+': case '/': case ';': case '.': case '$': case '_': case '(': case ')':
+    case '-':
+    case '+':
+    case '/':
+    case ';':
+    case '.':
+    case '$':
+    case '_':
+    case '(':
+    case ')':
         return true;
     default:
         return false;
@@ -90,69 +98,99 @@ typedef struct {
     unsigned char type;
 } cmd_prefix;
 
-#define P(s, a, t) {s, sizeof(s) - 1, a, t}
+#define P(s, a, t)                                                                                 \
+    {                                                                                              \
+        s, sizeof(s) - 1, a, t                                                                     \
+    }
 
-/* Grouped by first byte; inside a group, beanstalkd's matching order (it is first-match, and only
- * prefixes sharing a first byte can overlap, so grouping changes nothing). */
-static const cmd_prefix prefixes[] = {
-    /* 0 */ P("bury ", ARGS_CUSTOM, CMD_BURY),
-    /* 1 */ P("delete ", ARGS_ID, CMD_DELETE),
-    /* 2 */ P("ignore ", ARGS_TUBE, CMD_IGNORE),
-    /* 3 */ P("kick ", ARGS_CUSTOM, CMD_KICK),
-    /* 4 */ P("kick-job ", ARGS_ID, CMD_KICK_JOB),
-    /* 5 */ P("list-tubes-watched", ARGS_NONE_EXACT, CMD_LIST_TUBES_WATCHED),
-    /* 6 */ P("list-tube-used", ARGS_NONE_EXACT, CMD_LIST_TUBE_USED),
-    /* 7 */ P("list-tubes", ARGS_NONE_EXACT, CMD_LIST_TUBES),
-    /* 8 */ P("put ", ARGS_CUSTOM, CMD_PUT),
-    /* 9 */ P("peek ", ARGS_ID, CMD_PEEK),
-    /* 10 */ P("peek-ready", ARGS_NONE_EXACT, CMD_PEEK_READY),
-    /* 11 */ P("peek-delayed", ARGS_NONE_EXACT, CMD_PEEK_DELAYED),
-    /* 12 */ P("peek-buried", ARGS_NONE_EXACT, CMD_PEEK_BURIED),
-    /* 13 */ P("pause-tube", ARGS_CUSTOM, CMD_PAUSE_TUBE),
-    /* 14 */ P("quit", ARGS_CUSTOM, CMD_QUIT),
-    /* 15 */ P("reserve-with-timeout ", ARGS_CUSTOM, CMD_RESERVE_WITH_TIMEOUT),
-    /* 16 */ P("reserve-job ", ARGS_ID, CMD_RESERVE_JOB),
-    /* 17 */ P("reserve", ARGS_NONE_EXACT, CMD_RESERVE),
-    /* 18 */ P("release ", ARGS_CUSTOM, CMD_RELEASE),
-    /* 19 */ P("stats-job ", ARGS_ID, CMD_STATS_JOB),
-    /* 20 */ P("stats-tube ", ARGS_TUBE, CMD_STATS_TUBE),
-    /* 21 */ P("stats", ARGS_NONE_EXACT, CMD_STATS),
-    /* 22 */ P("touch ", ARGS_ID, CMD_TOUCH),
-    /* 23 */ P("use ", ARGS_TUBE, CMD_USE),
-    /* 24 */ P("watch ", ARGS_TUBE, CMD_WATCH),
+/* The prefixes, one array per first byte, each in beanstalkd's matching order. beanstalkd tries
+ * all prefixes first-match in one list; only prefixes sharing a first byte can overlap, so
+ * splitting the list by first byte keeps its answers and looks at six candidates at most. */
+static const cmd_prefix cmds_b[] = {P("bury ", ARGS_CUSTOM, CMD_BURY)};
+static const cmd_prefix cmds_d[] = {P("delete ", ARGS_ID, CMD_DELETE)};
+static const cmd_prefix cmds_i[] = {P("ignore ", ARGS_TUBE, CMD_IGNORE)};
+static const cmd_prefix cmds_k[] = {
+    P("kick ", ARGS_CUSTOM, CMD_KICK),
+    P("kick-job ", ARGS_ID, CMD_KICK_JOB),
 };
+static const cmd_prefix cmds_l[] = {
+    P("list-tubes-watched", ARGS_NONE_EXACT, CMD_LIST_TUBES_WATCHED),
+    P("list-tube-used", ARGS_NONE_EXACT, CMD_LIST_TUBE_USED),
+    P("list-tubes", ARGS_NONE_EXACT, CMD_LIST_TUBES),
+};
+static const cmd_prefix cmds_p[] = {
+    P("put ", ARGS_CUSTOM, CMD_PUT),
+    P("peek ", ARGS_ID, CMD_PEEK),
+    P("peek-ready", ARGS_NONE_EXACT, CMD_PEEK_READY),
+    P("peek-delayed", ARGS_NONE_EXACT, CMD_PEEK_DELAYED),
+    P("peek-buried", ARGS_NONE_EXACT, CMD_PEEK_BURIED),
+    P("pause-tube", ARGS_CUSTOM, CMD_PAUSE_TUBE),
+};
+static const cmd_prefix cmds_q[] = {P("quit", ARGS_CUSTOM, CMD_QUIT)};
+static const cmd_prefix cmds_r[] = {
+    P("reserve-with-timeout ", ARGS_CUSTOM, CMD_RESERVE_WITH_TIMEOUT),
+    P("reserve-job ", ARGS_ID, CMD_RESERVE_JOB),
+    P("reserve", ARGS_NONE_EXACT, CMD_RESERVE),
+    P("release ", ARGS_CUSTOM, CMD_RELEASE),
+};
+static const cmd_prefix cmds_s[] = {
+    P("stats-job ", ARGS_ID, CMD_STATS_JOB),
+    P("stats-tube ", ARGS_TUBE, CMD_STATS_TUBE),
+    P("stats", ARGS_NONE_EXACT, CMD_STATS),
+};
+static const cmd_prefix cmds_t[] = {P("touch ", ARGS_ID, CMD_TOUCH)};
+static const cmd_prefix cmds_u[] = {P("use ", ARGS_TUBE, CMD_USE)};
+static const cmd_prefix cmds_w[] = {P("watch ", ARGS_TUBE, CMD_WATCH)};
 
 #undef P
+
+static const cmd_prefix *first_match(const char *line, size_t len, const cmd_prefix *cands,
+                                     size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (len >= cands[i].prefix_len && memcmp(line, cands[i].prefix, cands[i].prefix_len) == 0)
+            return &cands[i];
+    return NULL;
+}
+
+#define MATCH_IN(group) first_match(line, len, group, sizeof(group) / sizeof(group[0]))
 
 /* Finds the command the line names, or NULL. */
 static const cmd_prefix *which_cmd(const char *line, size_t len)
 {
-    size_t first, last; /* candidate range [first, last) in prefixes[] */
-
     if (len == 0)
         return NULL;
     switch (line[0]) {
-    case 'b': first = 0, last = 1; break;
-    case 'd': first = 1, last = 2; break;
-    case 'i': first = 2, last = 3; break;
-    case 'k': first = 3, last = 5; break;
-    case 'l': first = 5, last = 8; break;
-    case 'p': first = 8, last = 14; break;
-    case 'q': first = 14, last = 15; break;
-    case 'r': first = 15, last = 19; break;
-    case 's': first = 19, last = 22; break;
-    case 't': first = 22, last = 23; break;
-    case 'u': first = 23, last = 24; break;
-    case 'w': first = 24, last = 25; break;
-    default: return NULL;
+    case 'b':
+        return MATCH_IN(cmds_b);
+    case 'd':
+        return MATCH_IN(cmds_d);
+    case 'i':
+        return MATCH_IN(cmds_i);
+    case 'k':
+        return MATCH_IN(cmds_k);
+    case 'l':
+        return MATCH_IN(cmds_l);
+    case 'p':
+        return MATCH_IN(cmds_p);
+    case 'q':
+        return MATCH_IN(cmds_q);
+    case 'r':
+        return MATCH_IN(cmds_r);
+    case 's':
+        return MATCH_IN(cmds_s);
+    case 't':
+        return MATCH_IN(cmds_t);
+    case 'u':
+        return MATCH_IN(cmds_u);
+    case 'w':
+        return MATCH_IN(cmds_w);
+    default:
+        return NULL;
     }
-    for (size_t i = first; i < last; i++) {
-        const cmd_prefix *c = &prefixes[i];
-        if (len >= c->prefix_len && memcmp(line, c->prefix, c->prefix_len) == 0)
-            return c;
-    }
-    return NULL;
 }
+
+#undef MATCH_IN
 
 /* beanstalkd's read_u32/read_u64: skips ' ' only, then requires a digit, then takes all digits.
  * Fails on overflow of 64 bits or a value above `max`. On success advances *pp past the digits;
@@ -192,8 +230,8 @@ static bool read_u32(const char **pp, const char *end, bool to_end, uint32_t *ou
 /* The part of C strtol/strtoul that beanstalkd relies on (base 10): skip isspace, optional sign,
  * digits; what follows is ignored. Sets *any_digits, *negative and the magnitude; fails only when
  * the magnitude exceeds `max_magnitude` (ERANGE). */
-static bool read_c_integer(const char *p, const char *end, uint64_t max_magnitude,
-                           bool *any_digits, bool *negative, uint64_t *magnitude)
+static bool read_c_integer(const char *p, const char *end, uint64_t max_magnitude, bool *any_digits,
+                           bool *negative, uint64_t *magnitude)
 {
     uint64_t v = 0;
     bool overflow = false;

@@ -98,9 +98,9 @@ TEST(id_commands_take_the_id)
         const char *line;
         proto_cmd_type type;
     } cases[] = {
-        {"peek 7", CMD_PEEK},         {"reserve-job 7", CMD_RESERVE_JOB},
-        {"delete 7", CMD_DELETE},     {"kick-job 7", CMD_KICK_JOB},
-        {"touch 7", CMD_TOUCH},       {"stats-job 7", CMD_STATS_JOB},
+        {"peek 7", CMD_PEEK},     {"reserve-job 7", CMD_RESERVE_JOB},
+        {"delete 7", CMD_DELETE}, {"kick-job 7", CMD_KICK_JOB},
+        {"touch 7", CMD_TOUCH},   {"stats-job 7", CMD_STATS_JOB},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         proto_cmd c;
@@ -455,22 +455,23 @@ TEST(tube_name_of_200_bytes_is_accepted_201_rejected)
 TEST(all_valid_tube_name_bytes_are_accepted)
 {
     proto_cmd c;
-    const char *line = "use ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-+/;.$_()";
+    const char *line =
+        "use ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-+/;.$_()";
     ASSERT_EQ(parse(line, &c), PROTO_OK);
     ASSERT_EQ(c.tube_len, strlen(line) - 4);
 }
 
 TEST(every_other_byte_is_rejected_in_a_tube_name)
 {
-    static const char ok[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-+/;.$_()";
+    static const char ok[] =
+        "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-+/;.$_()";
     for (int b = 1; b < 256; b++) {
         char line[8] = "use a?";
         line[5] = (char)b;
         proto_cmd c;
         proto_status want = strchr(ok, b) ? PROTO_OK : PROTO_BAD_FORMAT;
         if (proto_parse(line, 6, &c) != want)
-            TEST_FAIL_("byte 0x%02x: got %d, want %d", b, (int)proto_parse(line, 6, &c),
-                       (int)want);
+            TEST_FAIL_("byte 0x%02x: got %d, want %d", b, (int)proto_parse(line, 6, &c), (int)want);
     }
 }
 
