@@ -284,8 +284,11 @@ TEST(many_clients_pipelining)
     size_t sent[CLIENTS] = {0}, got[CLIENTS] = {0};
     for (int i = 0; i < CLIENTS; i++) {
         fds[i] = client_connect(s.port);
-        for (int m = 0; m < MSGS; m++)
-            snprintf(out[i] + m * MSG_LEN, MSG_LEN + 1, "c%03d m%05d xyz\n", i, m);
+        for (int m = 0; m < MSGS; m++) {
+            char msg[MSG_LEN + 1];
+            snprintf(msg, sizeof msg, "c%03d m%05d xyz\n", i, m);
+            memcpy(out[i] + m * MSG_LEN, msg, MSG_LEN);
+        }
     }
     int done = 0;
     while (done < CLIENTS) {
