@@ -1,0 +1,102 @@
+/*
+ * synq-bench's shared state: the options, the per-connection state machine
+ * (see bench.c for the model) and the pre-built command runs. bench.c runs
+ * the load; bench_cli.c parses the command line, builds the runs and the
+ * connections, and prints the report.
+ */
+#ifndef SYNQ_TOOLS_BENCH_H
+#define SYNQ_TOOLS_BENCH_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "synq/tcp.h"
+#include "synq/timer.h"
+
+#include "hist.h"
+#include "loadgen.h"
+
+#define MAX_TUBES 64
+#define MAX_TUBE_NAME 200        /* beanstalkd's limit */
+#define MAX_REPLY_LINE 256       /* no reply we expect is longer */
+#define MAX_BODY_BYTES (1 << 20) /* -s limit; also bounds foreign bodies */
+#define MAX_ID_DIGITS 20
+#define SETUP_OPS 3 /* use, watch, ignore */
+
+enum workload { WL_PUT, WL_CYCLE, WL_PRODUCE_CONSUME, WL_RESERVE_TIMEOUT };
+extern const char *const workload_names[4];
+
+enum role { ROLE_PRODUCER, ROLE_CYCLER, ROLE_CONSUMER, ROLE_TIMEOUTER };
+
+enum op_kind { OP_USE, OP_WATCH, OP_IGNORE, OP_PUT, OP_RESERVE, OP_RESERVE_TIMEOUT, OP_DELETE };
+#define OP_KINDS 7
+#define OP_FIRST_TIMED OP_PUT /* setup commands are not measured */
+extern const char *const op_names[OP_KINDS];
+
+typedef struct bench bench;
+
+typedef struct bconn {
+    bench *b;
+    sq_conn *conn; /* NULL until connected and after close */
+    bool aborted;  /* reset by us; waiting for on_close */
+    unsigned index;
+    enum role role;
+    const char *tube;
+    unsigned tube_index;
+    unsigned busy; /* slots in flight */
+    /* FIFO of commands awaiting their reply. */
+    uint64_t *ring_sent_ns;
+    uint8_t *ring_kind;
+    unsigned ring_cap, ring_head, ring_len;
+    /* Delete commands gathered while parsing one batch of replies. */
+    char *deletes;
+    size_t deletes_len;
+} bconn;
+
+struct bench {
+    /* Options. */
+    const char *host;
+    uint16_t port;
+    unsigned conns;
+    unsigned pipeline;
+    double duration_s;
+    uint64_t total_jobs; /* 0: run for duration_s */
+    size_t body_bytes;
+    const char *tubes[MAX_TUBES];
+    unsigned ntubes;
+    enum workload workload;
+
+    sq_loop *loop;
+    bconn *bc;
+    unsigned connecting, open;
+    bool started, done;
+    uint64_t start_ns, end_ns;
+    uint64_t jobs, ops, issued;
+    /* produce-consume with -n: each tube's share of the jobs, and the puts
+     * and reserves sent on it (see refill()). */
+    uint64_t tube_quota[MAX_TUBES], tube_puts[MAX_TUBES], tube_reserves[MAX_TUBES];
+    lg_errors errors;
+    hist op_hist[OP_KINDS];
+
+    /* Pre-built command runs: pipeline copies of one unit each. */
+    char *body;
+    char *put_run, *cycle_run, *reserve_run, *rwt_run;
+    size_t put_len, cycle_len, reserve_len, rwt_len;
+
+    sq_timer deadline, progress, linger;
+    uint64_t progress_last_jobs, progress_last_ns;
+};
+
+/* Parses argv into b (defaults already set). Returns 0, or -1 after
+ * printing why; --help prints the usage and exits 0. */
+int bench_parse_options(bench *b, int argc, char **argv);
+
+/* Builds the command runs and the connections' state (rings, buffers).
+ * Returns 0 or -1 when out of memory. Allocated once, for the whole run. */
+int bench_prepare(bench *b);
+
+/* Prints the per-command latency summary and the RESULT line on stdout. */
+void bench_report(const bench *b);
+
+#endif

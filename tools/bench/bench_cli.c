@@ -1,0 +1,263 @@
+/*
+ * synq-bench's command line, setup and report (the load itself is in
+ * bench.c). Everything allocated here is allocated once, before the run,
+ * so the run itself allocates nothing per operation.
+ */
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "bench.h"
+
+/* --- Command runs ---------------------------------------------------- */
+
+/* Repeats unit `count` times into a new buffer. */
+static char *repeat(const char *unit, size_t unit_len, unsigned count)
+{
+    char *run = malloc(unit_len * count);
+    if (!run)
+        return NULL;
+    for (unsigned i = 0; i < count; i++)
+        memcpy(run + (size_t)i * unit_len, unit, unit_len);
+    return run;
+}
+
+static int build_runs(bench *b)
+{
+    b->body = malloc(b->body_bytes + 1);
+    if (!b->body)
+        return -1;
+    for (size_t i = 0; i < b->body_bytes; i++)
+        b->body[i] = (char)('a' + i % 26);
+
+    char head[64];
+    int head_len = snprintf(head, sizeof head, "put 0 0 60 %zu\r\n", b->body_bytes);
+    size_t put_len = (size_t)head_len + b->body_bytes + 2;
+    static const char reserve[] = "reserve\r\n";
+    static const char rwt[] = "reserve-with-timeout 0\r\n";
+    char *put = malloc(put_len + sizeof reserve);
+    if (!put)
+        return -1;
+    memcpy(put, head, (size_t)head_len);
+    memcpy(put + head_len, b->body, b->body_bytes);
+    memcpy(put + head_len + b->body_bytes, "\r\n", 2);
+    memcpy(put + put_len, reserve, sizeof reserve - 1);
+
+    b->put_len = put_len;
+    b->cycle_len = put_len + sizeof reserve - 1;
+    b->reserve_len = sizeof reserve - 1;
+    b->rwt_len = sizeof rwt - 1;
+    b->put_run = repeat(put, b->put_len, b->pipeline);
+    b->cycle_run = repeat(put, b->cycle_len, b->pipeline);
+    b->reserve_run = repeat(reserve, b->reserve_len, b->pipeline);
+    b->rwt_run = repeat(rwt, b->rwt_len, b->pipeline);
+    free(put);
+    return b->put_run && b->cycle_run && b->reserve_run && b->rwt_run ? 0 : -1;
+}
+
+/* --- Options and report ------------------------------------------------------ */
+
+static void usage(FILE *f)
+{
+    fputs("usage: synq-bench [options]\n"
+          "Load generator for the beanstalkd protocol (synqd, beanstalkd).\n"
+          "\n"
+          "  -h HOST         server address (default 127.0.0.1)\n"
+          "  -p PORT         server port (default 11300)\n"
+          "  -c CONNS        connections (default 50)\n"
+          "  -P PIPELINE     commands in flight per connection (default 16)\n"
+          "  -d SECONDS      run this long (default 10)\n"
+          "  -n TOTAL_JOBS   run until this many jobs are done instead\n"
+          "  -s BODY_BYTES   job body size (default 100)\n"
+          "  -t TUBE[,TUBE]  tubes; connection i uses tube i mod count\n"
+          "                  (default synq-bench; synq-bench-empty for reserve-timeout)\n"
+          "  -w WORKLOAD     put | cycle | produce-consume | reserve-timeout (default cycle)\n"
+          "      put              put only; a job = one INSERTED\n"
+          "      cycle            put, reserve, delete per job, pipelined per connection\n"
+          "      produce-consume  half the connections put, half reserve+delete\n"
+          "                       on the same tubes; a job = one DELETED\n"
+          "      reserve-timeout  reserve-with-timeout 0 on an empty tube;\n"
+          "                       a job = one TIMED_OUT\n"
+          "  --help          this text\n"
+          "\n"
+          "Every reply is validated; the exit status is 1 when any error was seen.\n"
+          "Prints per-command latency and, last on stdout, one line:\n"
+          "  RESULT workload=.. conns=.. pipeline=.. body=.. jobs=.. secs=.. jobs_per_s=..\n"
+          "         ops=.. ops_per_s=.. p50_us=.. p90_us=.. p99_us=.. p999_us=.. max_us=.. "
+          "errors=..\n",
+          f);
+}
+
+static int parse_tubes(bench *b, char *list)
+{
+    b->ntubes = 0;
+    for (char *save = NULL, *t = strtok_r(list, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
+        size_t len = strlen(t);
+        if (b->ntubes == MAX_TUBES || len == 0 || len > MAX_TUBE_NAME ||
+            strpbrk(t, " \r\n") != NULL) {
+            fprintf(stderr, "invalid -t: at most %d tube names of 1..%d bytes, no spaces\n",
+                    MAX_TUBES, MAX_TUBE_NAME);
+            return -1;
+        }
+        b->tubes[b->ntubes++] = t;
+    }
+    if (b->ntubes == 0) {
+        fputs("invalid -t: no tube named\n", stderr);
+        return -1;
+    }
+    return 0;
+}
+
+int bench_parse_options(bench *b, int argc, char **argv)
+{
+    static const struct option longopts[] = {{"help", no_argument, NULL, 'H'}, {0, 0, 0, 0}};
+    uint64_t v;
+    bool tubes_given = false;
+    int opt;
+    while ((opt = getopt_long(argc, argv, "h:p:c:P:d:n:s:t:w:", longopts, NULL)) != -1) {
+        switch (opt) {
+        case 'h':
+            b->host = optarg;
+            break;
+        case 'p':
+            if (lg_parse_u64("-p", optarg, 1, 65535, &v) < 0)
+                return -1;
+            b->port = (uint16_t)v;
+            break;
+        case 'c':
+            if (lg_parse_u64("-c", optarg, 1, 100000, &v) < 0)
+                return -1;
+            b->conns = (unsigned)v;
+            break;
+        case 'P':
+            if (lg_parse_u64("-P", optarg, 1, 100000, &v) < 0)
+                return -1;
+            b->pipeline = (unsigned)v;
+            break;
+        case 'd':
+            if (lg_parse_secs("-d", optarg, &b->duration_s) < 0)
+                return -1;
+            break;
+        case 'n':
+            if (lg_parse_u64("-n", optarg, 1, UINT64_MAX / 2, &b->total_jobs) < 0)
+                return -1;
+            break;
+        case 's':
+            if (lg_parse_u64("-s", optarg, 0, MAX_BODY_BYTES, &v) < 0)
+                return -1;
+            b->body_bytes = (size_t)v;
+            break;
+        case 't':
+            if (parse_tubes(b, optarg) < 0)
+                return -1;
+            tubes_given = true;
+            break;
+        case 'w': {
+            unsigned i = 0;
+            while (i < 4 && strcmp(optarg, workload_names[i]) != 0)
+                i++;
+            if (i == 4) {
+                fprintf(stderr, "invalid -w '%s' (see --help)\n", optarg);
+                return -1;
+            }
+            b->workload = (enum workload)i;
+            break;
+        }
+        case 'H':
+            usage(stdout);
+            exit(0);
+        default:
+            usage(stderr);
+            return -1;
+        }
+    }
+    if (optind != argc) {
+        fprintf(stderr, "unexpected argument '%s' (see --help)\n", argv[optind]);
+        return -1;
+    }
+    if (!tubes_given) {
+        b->tubes[0] = b->workload == WL_RESERVE_TIMEOUT ? "synq-bench-empty" : "synq-bench";
+        b->ntubes = 1;
+    }
+    if (b->workload == WL_PRODUCE_CONSUME) {
+        /* Every tube needs a producer and a consumer, or -n could never be
+         * reached (jobs pile up where nobody reserves). */
+        if (b->conns < 2 || b->ntubes > b->conns / 2) {
+            fputs("produce-consume needs -c >= 2 and at most -c/2 tubes\n", stderr);
+            return -1;
+        }
+    }
+    return 0;
+}
+
+static int setup_conns(bench *b)
+{
+    b->bc = calloc(b->conns, sizeof *b->bc);
+    if (!b->bc)
+        return -1;
+    unsigned producers = b->conns / 2;
+    for (unsigned t = 0; t < b->ntubes; t++)
+        b->tube_quota[t] = b->total_jobs / b->ntubes + (t < b->total_jobs % b->ntubes);
+    for (unsigned i = 0; i < b->conns; i++) {
+        bconn *bc = &b->bc[i];
+        bc->b = b;
+        bc->index = i;
+        unsigned tube_index = i;
+        switch (b->workload) {
+        case WL_PUT:
+            bc->role = ROLE_PRODUCER;
+            break;
+        case WL_CYCLE:
+            bc->role = ROLE_CYCLER;
+            break;
+        case WL_PRODUCE_CONSUME:
+            bc->role = i < producers ? ROLE_PRODUCER : ROLE_CONSUMER;
+            tube_index = i < producers ? i : i - producers;
+            break;
+        case WL_RESERVE_TIMEOUT:
+            bc->role = ROLE_TIMEOUTER;
+            break;
+        }
+        bc->tube_index = tube_index % b->ntubes;
+        bc->tube = b->tubes[bc->tube_index];
+        /* Per slot at most two commands wait at once (put+reserve, or
+         * reserve then delete), plus the setup commands. */
+        bc->ring_cap = 2 * b->pipeline + SETUP_OPS;
+        bc->ring_sent_ns = calloc(bc->ring_cap, sizeof *bc->ring_sent_ns);
+        bc->ring_kind = calloc(bc->ring_cap, sizeof *bc->ring_kind);
+        /* At most one delete per reserve in flight, i.e. per slot. */
+        bc->deletes = malloc((size_t)b->pipeline * (7 + MAX_ID_DIGITS + 2));
+        if (!bc->ring_sent_ns || !bc->ring_kind || !bc->deletes)
+            return -1;
+    }
+    return 0;
+}
+
+void bench_report(const bench *b)
+{
+    double secs = b->started && b->end_ns > b->start_ns ? (double)(b->end_ns - b->start_ns) / 1e9
+                                                         : 0.0;
+    hist all;
+    hist_init(&all);
+    printf("synq-bench: %s on %s:%u, %u conns, pipeline %u, body %zu bytes, %u tube(s)\n",
+           workload_names[b->workload], b->host, b->port, b->conns, b->pipeline, b->body_bytes,
+           b->ntubes);
+    for (unsigned k = OP_FIRST_TIMED; k < OP_KINDS; k++) {
+        lg_print_latency_line(stdout, op_names[k], &b->op_hist[k]);
+        hist_merge(&all, &b->op_hist[k]);
+    }
+    lg_print_latency_line(stdout, "all commands", &all);
+    printf("RESULT workload=%s conns=%u pipeline=%u body=%zu jobs=%llu secs=%.2f "
+           "jobs_per_s=%.1f ops=%llu ops_per_s=%.1f",
+           workload_names[b->workload], b->conns, b->pipeline, b->body_bytes,
+           (unsigned long long)b->jobs, secs, secs > 0 ? (double)b->jobs / secs : 0.0,
+           (unsigned long long)b->ops, secs > 0 ? (double)b->ops / secs : 0.0);
+    lg_print_percentiles(stdout, &all);
+    printf(" errors=%llu\n", (unsigned long long)b->errors.count);
+}
+
+int bench_prepare(bench *b)
+{
+    return build_runs(b) == 0 && setup_conns(b) == 0 ? 0 : -1;
+}
