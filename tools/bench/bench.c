@@ -260,8 +260,12 @@ static void handle_reply(bconn *bc, enum op_kind kind, const char *line, size_t 
                    kind == OP_RESERVE_TIMEOUT && body ? "the tube is not empty" : NULL);
     if (kind >= OP_FIRST_TIMED)
         b->ops++;
-    if (kind >= OP_FIRST_TIMED && chain_ends)
+    if (kind >= OP_FIRST_TIMED && chain_ends) {
         bc->busy--;
+        /* In produce-consume a job is settled by its consumer. */
+        if (!(b->workload == WL_PRODUCE_CONSUME && bc->role == ROLE_PRODUCER))
+            b->settled++;
+    }
     if (job_done)
         b->jobs++;
 }
@@ -360,7 +364,7 @@ static void on_read(sq_conn *c, sq_buf *in)
     sq_buf_consume(in, (size_t)used);
     if (bc->deletes_len > 0)
         conn_write(bc, bc->deletes, bc->deletes_len);
-    if (b->total_jobs && b->jobs >= b->total_jobs) {
+    if (b->total_jobs && b->settled >= b->total_jobs) {
         finish(b);
         return;
     }
@@ -408,6 +412,23 @@ static void on_deadline(sq_loop *loop, sq_timer *t)
     finish(t->data);
 }
 
+/* Ends a run that stopped making progress (a server that stopped
+ * answering, or replies lost to errors in an -n run), rather than hang. */
+#define WATCHDOG_IDLE_S 5
+static void on_watchdog(sq_loop *loop, sq_timer *t)
+{
+    bench *b = t->data;
+    if (b->ops != b->watchdog_ops) {
+        b->watchdog_ops = b->ops;
+        b->watchdog_idle_s = 0;
+    } else if (++b->watchdog_idle_s >= WATCHDOG_IDLE_S) {
+        lg_error(&b->errors, "no reply for %d s; giving up", WATCHDOG_IDLE_S);
+        finish(b);
+        return;
+    }
+    sq_timer_start(loop, t, 1000);
+}
+
 static void on_linger(sq_loop *loop, sq_timer *t)
 {
     (void)t;
@@ -428,6 +449,7 @@ static void start_run(bench *b)
         sq_timer_start(b->loop, &b->deadline, (uint64_t)(b->duration_s * 1000.0));
     if (lg_progress_wanted())
         sq_timer_start(b->loop, &b->progress, 1000);
+    sq_timer_start(b->loop, &b->watchdog, 1000);
     for (unsigned i = 0; i < b->conns; i++) {
         bconn *bc = &b->bc[i];
         if (!bc->conn)
@@ -469,6 +491,7 @@ static void finish(bench *b)
     b->end_ns = lg_now_ns();
     sq_timer_stop(b->loop, &b->deadline);
     sq_timer_stop(b->loop, &b->progress);
+    sq_timer_stop(b->loop, &b->watchdog);
     lg_progress_end();
     for (unsigned i = 0; i < b->conns; i++)
         if (b->bc[i].conn)
@@ -506,6 +529,7 @@ int main(int argc, char **argv)
     sq_timer_init(&b.deadline, on_deadline, &b);
     sq_timer_init(&b.progress, on_progress, &b);
     sq_timer_init(&b.linger, on_linger, &b);
+    sq_timer_init(&b.watchdog, on_watchdog, &b);
 
     sq_conn_opts opts;
     sq_conn_opts_default(&opts);

@@ -73,6 +73,7 @@ struct bench {
     bool started, done;
     uint64_t start_ns, end_ns;
     uint64_t jobs, ops, issued;
+    uint64_t settled; /* job chains ended, successfully or not (ends -n runs) */
     /* produce-consume with -n: each tube's share of the jobs, and the puts
      * and reserves sent on it (see refill()). */
     uint64_t tube_quota[MAX_TUBES], tube_puts[MAX_TUBES], tube_reserves[MAX_TUBES];
@@ -84,7 +85,9 @@ struct bench {
     char *put_run, *cycle_run, *reserve_run, *rwt_run;
     size_t put_len, cycle_len, reserve_len, rwt_len;
 
-    sq_timer deadline, progress, linger;
+    sq_timer deadline, progress, linger, watchdog;
+    uint64_t watchdog_ops;
+    unsigned watchdog_idle_s;
     uint64_t progress_last_jobs, progress_last_ns;
 };
 
