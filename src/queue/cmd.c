@@ -279,8 +279,7 @@ void cmd_execute(session *se, proto_status status, const proto_cmd *cmd)
         reply_doc(se, stats_format_server(srv, &srv->scratch));
         break;
     case CMD_QUIT:
-        se->state = SESSION_CLOSED;
-        sq_conn_close(se->conn);
+        session_close(se, false);
         break;
     default:
         execute_tube_command(se, cmd);

@@ -70,6 +70,9 @@ struct server {
 void session_accept(server *srv, sq_conn *conn);
 /* Runs the commands buffered while the session waited. */
 void session_resume(session *se);
+/* Ends the session (jobs released, counters updated) and closes its
+ * connection: gracefully, or with a reset when abort is set. */
+void session_close(session *se, bool abort);
 /* Closes every session: gracefully, or with a reset when abort is set. */
 void session_close_all(server *srv, bool abort);
 

@@ -36,8 +36,7 @@ static void reply_failed(session *se, int err)
         return;
     fprintf(stderr, "synqd: queueing a reply failed (%s): closing the connection\n",
             sq_strerror(err));
-    se->state = SESSION_CLOSED;
-    sq_conn_abort(se->conn);
+    session_close(se, true);
 }
 
 void session_reply(session *se, const char *text, size_t len)
@@ -203,8 +202,7 @@ static void on_eof(sq_conn *c)
         session_reply_lit(se, "TIMED_OUT\r\n");
         session_process(se);
     }
-    se->state = SESSION_CLOSED;
-    sq_conn_close(c);
+    session_close(se, false);
 }
 
 static void unqueue_resume(server *srv, session *se)
@@ -222,25 +220,47 @@ static void unqueue_resume(server *srv, session *se)
     se->resume_queued = false;
 }
 
+/* The session is over for the queue: its reserved jobs return to ready at
+ * once and it stops counting as a connection, as beanstalkd does at the
+ * moment it sees EOF or quit, even though the socket may take a little
+ * longer to finish closing. Idempotent. */
+static void session_end(session *se)
+{
+    server *srv = se->srv;
+    se->state = SESSION_CLOSED;
+    if (!se->cl)
+        return;
+    store_client_free(srv->st, se->cl);
+    se->cl = NULL;
+    unqueue_resume(srv, se);
+    srv->current_connections--;
+    if (se->is_producer)
+        srv->current_producers--;
+    if (se->is_worker)
+        srv->current_workers--;
+}
+
+void session_close(session *se, bool abort)
+{
+    session_end(se);
+    if (abort)
+        sq_conn_abort(se->conn);
+    else
+        sq_conn_close(se->conn);
+}
+
 static void on_close(sq_conn *c, int err)
 {
     (void)err;
     session *se = sq_conn_data(c);
     server *srv = se->srv;
-    /* Reserved jobs go back to ready at once; a waiter leaves the lists. */
-    store_client_free(srv->st, se->cl);
-    unqueue_resume(srv, se);
+    session_end(se);
     if (se->prev)
         se->prev->next = se->next;
     else
         srv->sessions = se->next;
     if (se->next)
         se->next->prev = se->prev;
-    srv->current_connections--;
-    if (se->is_producer)
-        srv->current_producers--;
-    if (se->is_worker)
-        srv->current_workers--;
     free(se);
 }
 
@@ -277,11 +297,6 @@ void session_accept(server *srv, sq_conn *conn)
 
 void session_close_all(server *srv, bool abort)
 {
-    for (session *se = srv->sessions; se; se = se->next) {
-        se->state = SESSION_CLOSED;
-        if (abort)
-            sq_conn_abort(se->conn);
-        else
-            sq_conn_close(se->conn);
-    }
+    for (session *se = srv->sessions; se; se = se->next)
+        session_close(se, abort);
 }

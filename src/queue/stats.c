@@ -2,7 +2,8 @@
  * stats: the YAML documents of stats, stats-tube, stats-job, list-tubes and
  * list-tubes-watched, formatted exactly as beanstalkd formats them: the same
  * fields in the same order, the same number formats, "---\n" first, one
- * "key: value\n" per line. Client libraries parse these with small
+ * "key: value\n" per line, strings unquoted except `version` (as Debian's
+ * beanstalkd 1.12 prints them). Client libraries parse these with small
  * hand-written readers, so a changed space breaks them.
  *
  * With a write-ahead log (-b), synqd appends a few fields of its own at the
@@ -103,9 +104,9 @@ int stats_format_server(server *srv, sq_buf *out)
                          "binlog-max-size: %" PRIu64 "\n"
                          "draining: %s\n"
                          "id: %s\n"
-                         "hostname: \"%s\"\n"
-                         "os: \"%s\"\n"
-                         "platform: \"%s\"\n",
+                         "hostname: %s\n"
+                         "os: %s\n"
+                         "platform: %s\n",
                          bs.oldest_index, bs.current_index, bs.records_migrated,
                          bs.records_written, bs.max_size, ss.draining ? "true" : "false",
                          srv->instance_id, un.nodename, un.version, un.machine);
@@ -125,7 +126,7 @@ int stats_format_tube(server *srv, const tube *t, sq_buf *out)
     tube_get_stats(srv->st, t, &ts);
     int err = sq_buf_printf(out,
                             "---\n"
-                            "name: \"%s\"\n"
+                            "name: %s\n"
                             "current-jobs-urgent: %" PRIu64 "\n"
                             "current-jobs-ready: %" PRIu64 "\n"
                             "current-jobs-reserved: %" PRIu64 "\n"
@@ -152,7 +153,7 @@ int stats_format_job(server *srv, const job *j, sq_buf *out)
     int err = sq_buf_printf(out,
                             "---\n"
                             "id: %" PRIu64 "\n"
-                            "tube: \"%s\"\n"
+                            "tube: %s\n"
                             "state: %s\n"
                             "pri: %u\n"
                             "age: %" PRId64 "\n"
