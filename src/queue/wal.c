@@ -614,8 +614,8 @@ fail:
 
 int wal_close(wal *w)
 {
-    int rc = 0;
-    if (!w->failed) {
+    int rc = w->failed;
+    if (!rc) {
         rc = wal_flush(w);
         if (rc == 0)
             rc = wal_sync(w);

@@ -125,7 +125,8 @@ int wal_open(const wal_opts *o, wal_replay_cb cb, void *data, wal_open_report *r
 
 /*
  * Flushes and syncs what is pending (unless failed), closes the files, frees w.
- * Returns 0 or the error that left data unsynced. w is freed in every case.
+ * Returns 0, or the error that left data unsynced (for a failed wal, its
+ * error). w is freed in every case.
  */
 int wal_close(wal *w);
 
