@@ -545,6 +545,7 @@ int main(int argc, char **argv)
     }
     if (b.connecting == 0)
         start_run(&b);
+    rc = 0;
     if (!b.done || b.open > 0)
         rc = sq_loop_run(b.loop);
     if (rc < 0)
