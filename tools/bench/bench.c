@@ -378,8 +378,10 @@ static void on_close(sq_conn *c, int err)
     bc->conn = NULL;
     b->open--;
     if (!b->done) {
-        lg_error(&b->errors, "conn %u: connection closed during the run: %s", bc->index,
-                 err ? sq_strerror(err) : "closed by the server");
+        /* A connection we reset ourselves was reported when we did. */
+        if (!bc->aborted)
+            lg_error(&b->errors, "conn %u: connection closed during the run: %s", bc->index,
+                     err ? sq_strerror(err) : "closed by the server");
         if (b->open == 0)
             finish(b);
     } else if (b->open == 0) {

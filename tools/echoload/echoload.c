@@ -156,8 +156,10 @@ static void on_close(sq_conn *c, int err)
     ec->conn = NULL;
     e->open--;
     if (!e->done) {
-        lg_error(&e->errors, "conn %u: connection closed during the run: %s", ec->index,
-                 err ? sq_strerror(err) : "closed by the server");
+        /* A connection we reset ourselves was reported when we did. */
+        if (!ec->aborted)
+            lg_error(&e->errors, "conn %u: connection closed during the run: %s", ec->index,
+                     err ? sq_strerror(err) : "closed by the server");
         if (e->open == 0)
             finish(e);
     } else if (e->open == 0) {
