@@ -932,4 +932,189 @@ TEST(failing_fallocate_with_eio_fails_the_wal)
     free(dir);
 }
 
+/* ---- compaction ---------------------------------------------------------------------------- */
+
+typedef struct {
+    uint64_t id;
+    uint32_t seg;
+    bool live;
+} job_model;
+
+/* The caller's side of compaction: migrate live jobs of the target segment in small batches. */
+static uint64_t compact(wal *w, job_model *jobs, size_t njobs)
+{
+    uint64_t moved_total = 0;
+    uint32_t seg;
+    char body[4096];
+    while (wal_compact_target(w, &seg)) {
+        size_t moved = 0;
+        for (size_t i = 0; i < njobs && moved < 4; i++) {
+            if (!jobs[i].live || jobs[i].seg != seg)
+                continue;
+            wal_record r = put_rec(jobs[i].id, body, 100);
+            r.segment = seg;
+            ASSERT_EQ(wal_append_migrate(w, &r, &jobs[i].seg), 0);
+            ASSERT_NE(jobs[i].seg, seg);
+            moved++;
+        }
+        ASSERT_GT(moved, 0); /* the WAL's accounting agrees with the jobs */
+        moved_total += moved;
+        ASSERT_EQ(wal_flush(w), 0);
+        ASSERT_GE(wal_gc(w), 0);
+    }
+    ASSERT_EQ(wal_flush(w), 0);
+    ASSERT_GE(wal_gc(w), 0);
+    return moved_total;
+}
+
+TEST(compaction_keeps_segments_bounded_with_one_old_job)
+{
+    char *dir = tmp_dir();
+    wal_opts o = opts_for(dir, 4096, WAL_FSYNC_INTERVAL);
+    wal *w = open_ok(&o, NULL);
+    enum { NJOBS = 6000 };
+    job_model *jobs = calloc(NJOBS + 1, sizeof *jobs);
+    char body[4096];
+    int max_segments = 0;
+    uint64_t moved = 0;
+    for (uint64_t id = 1; id <= NJOBS; id++) {
+        wal_record r = put_rec(id, body, 100);
+        jobs[id] = (job_model){.id = id, .live = true};
+        ASSERT_EQ(wal_append_put(w, &r, &jobs[id].seg), 0);
+        /* Every job but the first and the multiples of 1000 dies 10 puts later. */
+        if (id > 11 && (id - 10) % 1000 != 0) {
+            job_model *old = &jobs[id - 10];
+            wal_record d = {.type = WAL_REC_DELETE, .id = old->id, .segment = old->seg,
+                            .tube_len = 7, .body_len = make_body(old->id, body, 100)};
+            ASSERT_EQ(wal_append_delete(w, &d), 0);
+            old->live = false;
+        }
+        if (id % 5 == 0) {
+            ASSERT_EQ(wal_flush(w), 0);
+            moved += compact(w, jobs, NJOBS + 1);
+            int n = count_segments(dir);
+            max_segments = n > max_segments ? n : max_segments;
+        }
+    }
+    ASSERT_GT(moved, 0);
+    wal_stats st;
+    wal_get_stats(w, &st);
+    printf("compaction: %" PRIu64 " records migrated, at most %d segments on disk, oldest %u "
+           "current %u, live %" PRIu64 " B dead %" PRIu64 " B\n",
+           st.records_migrated, max_segments, st.oldest_index, st.current_index, st.live_bytes,
+           st.dead_bytes);
+    ASSERT_EQ(st.records_migrated, moved);
+    ASSERT_GT(st.oldest_index, 100);
+    ASSERT_LE(max_segments, 12);
+    ASSERT_EQ(wal_close(w), 0);
+
+    /* Recovery yields exactly the live jobs, with their bodies. */
+    rec_list l = {0};
+    wal_open_report rep;
+    ASSERT_EQ(wal_open(&o, collect_cb, &l, &rep, &w), 0);
+    uint64_t live = 0;
+    for (uint64_t id = 1; id <= NJOBS; id++)
+        live += jobs[id].live;
+    ASSERT_EQ(rep.live_jobs, live);
+    bool *seen = calloc(NJOBS + 1, sizeof *seen);
+    for (size_t i = 0; i < l.n; i++) {
+        const rec_copy *c = &l.v[i];
+        ASSERT_LE(c->id, NJOBS);
+        if (c->type == WAL_REC_PUT) {
+            assert_put_matches(c, c->id, 100);
+            seen[c->id] = true;
+            /* The WAL told the caller where the newest PUT lives. */
+            if (jobs[c->id].live && c->segment == jobs[c->id].seg)
+                ASSERT_GE(wal_segment_live(w, c->segment), 1);
+        } else if (c->type == WAL_REC_DELETE) {
+            seen[c->id] = false;
+        }
+    }
+    for (uint64_t id = 1; id <= NJOBS; id++)
+        ASSERT_EQ(seen[id], jobs[id].live);
+    /* The rebuilt accounting still drives compaction correctly. */
+    for (uint64_t id = NJOBS + 1; id <= NJOBS + 300; id++) {
+        wal_record r = put_rec(id, body, 100);
+        uint32_t seg;
+        ASSERT_EQ(wal_append_put(w, &r, &seg), 0);
+        wal_record d = {.type = WAL_REC_DELETE, .id = id, .segment = seg, .tube_len = 7,
+                        .body_len = r.body_len};
+        ASSERT_EQ(wal_append_delete(w, &d), 0);
+        ASSERT_EQ(wal_flush(w), 0);
+        compact(w, jobs, NJOBS + 1);
+    }
+    ASSERT_LE(count_segments(dir), 12);
+    ASSERT_EQ(wal_close(w), 0);
+    free(seen);
+    free(jobs);
+    rec_list_free(&l);
+    rm_dir(dir);
+    free(dir);
+}
+
+/* ---- scale: recovery time (printed, not asserted) ------------------------------------------- */
+
+static int count_cb(const wal_record *r, void *data)
+{
+    uint64_t *sum = data;
+    *sum += r->body_len + 1;
+    return 0;
+}
+
+static double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+#if defined(__SANITIZE_ADDRESS__)
+#define WAL_BENCH_DEFAULT_JOBS 100000
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define WAL_BENCH_DEFAULT_JOBS 100000
+#endif
+#endif
+#ifndef WAL_BENCH_DEFAULT_JOBS
+#define WAL_BENCH_DEFAULT_JOBS 1000000
+#endif
+
+TEST(recovery_of_many_jobs_is_timed)
+{
+    uint64_t n = WAL_BENCH_DEFAULT_JOBS;
+    const char *env = getenv("WAL_BENCH_JOBS");
+    if (env)
+        n = strtoull(env, NULL, 10);
+    char *dir = tmp_dir();
+    wal_opts o = opts_for(dir, 0, WAL_FSYNC_NEVER);
+    wal *w = open_ok(&o, NULL);
+    char body[100];
+    memset(body, 'j', sizeof body);
+    double t0 = now_s();
+    for (uint64_t id = 1; id <= n; id++) {
+        wal_record r = {.type = WAL_REC_PUT, .id = id, .pri = 1024, .ttr_s = 60,
+                        .tube = "default", .tube_len = 7, .body = body,
+                        .body_len = sizeof body};
+        ASSERT_EQ(wal_append_put(w, &r, NULL), 0);
+        if (id % 1000 == 0)
+            ASSERT_EQ(wal_flush(w), 0);
+    }
+    ASSERT_EQ(wal_close(w), 0);
+    double t1 = now_s();
+    uint64_t sum = 0;
+    wal_open_report rep;
+    ASSERT_EQ(wal_open(&o, count_cb, &sum, &rep, &w), 0);
+    double t2 = now_s();
+    ASSERT_EQ(rep.live_jobs, n);
+    ASSERT_EQ(sum, n * (sizeof body + 1));
+    wal_stats st;
+    wal_get_stats(w, &st);
+    printf("wal scale: %" PRIu64 " puts of 100-byte bodies written in %.2f s; recovered in "
+           "%.2f s (%u segments, %.0f MB)\n",
+           n, t1 - t0, t2 - t1, st.segments, (double)st.disk_bytes / 1e6);
+    ASSERT_EQ(wal_close(w), 0);
+    rm_dir(dir);
+    free(dir);
+}
+
 TEST_MAIN()
