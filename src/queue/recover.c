@@ -245,7 +245,8 @@ static int list_segments(recover_ctx *c)
     closedir(d);
     if (rc < 0)
         return rc;
-    qsort(c->files, c->nfiles, sizeof *c->files, cmp_files);
+    if (c->nfiles > 1)
+        qsort(c->files, c->nfiles, sizeof *c->files, cmp_files);
     for (size_t i = 0; i < c->nfiles; i++) {
         char path[4096];
         wal_segment_path(w, c->files[i].index, path, sizeof path);

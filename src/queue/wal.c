@@ -70,7 +70,7 @@ static uint64_t spare_slots(const wal *w)
 {
     uint64_t slots = 0;
     for (size_t i = w->cur + 1; i < w->nsegs; i++)
-        slots += (w->segs[i].cap - WAL_HDR_BYTES) / WAL_DELETE_BYTES;
+        slots += seg_free(&w->segs[i]) / WAL_DELETE_BYTES;
     return slots;
 }
 
@@ -191,8 +191,8 @@ static int place_record(wal *w, uint64_t n, uint64_t extra, wal_seg **out)
             continue;
         } else if (spare) {
             wal_seg *next = &w->segs[w->cur + 1];
-            uint64_t rest = spare_slots(w) - (next->cap - WAL_HDR_BYTES) / WAL_DELETE_BYTES;
-            if ((next->cap - next->head - n) / WAL_DELETE_BYTES + rest >= need) {
+            uint64_t rest = spare_slots(w) - seg_free(next) / WAL_DELETE_BYTES;
+            if ((seg_free(next) - n) / WAL_DELETE_BYTES + rest >= need) {
                 /* The current segment's unused tail stays zero: a clean end. */
                 w->cur++;
                 *out = next;

@@ -71,6 +71,7 @@ typedef struct {
  *   PUT:    all fields except segment/offset (on replay: set).
  *   STATE:  id, state, pri, deadline_wall_ms.
  *   DELETE: id (and, for wal_append_delete, segment/tube_len/body_len: see there).
+ * On replay, fields a type does not use are zero (tube and body NULL).
  */
 typedef struct {
     uint8_t type;               /* WAL_REC_* */

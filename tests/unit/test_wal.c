@@ -88,10 +88,12 @@ static int collect_cb(const wal_record *r, void *data)
     c->deadline = r->deadline_wall_ms;
     c->created = r->created_wall_ms;
     c->tube_len = r->tube_len;
-    memcpy(c->tube, r->tube, r->tube_len);
+    if (r->tube_len)
+        memcpy(c->tube, r->tube, r->tube_len);
     c->body_len = r->body_len;
     c->body = malloc(r->body_len + 1);
-    memcpy(c->body, r->body, r->body_len);
+    if (r->body_len)
+        memcpy(c->body, r->body, r->body_len);
     return 0;
 }
 
