@@ -77,6 +77,7 @@ static void start_put(session *se, const proto_cmd *cmd)
 void cmd_finish_put(session *se, const char *body, size_t body_len, bool crlf_ok)
 {
     if (!crlf_ok) {
+        store_skip_id(se->srv->st);
         session_reply_lit(se, "EXPECTED_CRLF\r\n");
         return;
     }

@@ -128,9 +128,16 @@ int store_ignore(store *s, client *c, const char *name, size_t len, size_t *coun
 
 /* put into the client's used tube. delay_s and ttr_s as on the wire (ttr 0 becomes 1, as
  * beanstalkd). The body is copied. On success *out is the new job (id via job_id()).
- * OK | NO_MEMORY (no job made) | DRAINING | BURIED (job made but buried: *out set). */
+ * OK | NO_MEMORY (no job made) | DRAINING (an id is used up) | BURIED (job made but
+ * buried: *out set). */
 int store_put(store *s, client *c, uint32_t pri, uint32_t delay_s, uint32_t ttr_s,
               const char *body, size_t body_len, job **out);
+
+/* Uses up the next job id without making a job: beanstalkd assigns the id
+ * when a put's command line arrives, so a put whose body is then refused
+ * (EXPECTED_CRLF) still consumes one. DRAINING puts consume one inside
+ * store_put. */
+void store_skip_id(store *s);
 
 /* timeout_ms < 0 waits forever; 0 polls. Returns OK with *out reserved by c, or WAITING (the
  * hooks answer later), TIMED_OUT, DEADLINE_SOON (c holds a job within the safety margin and

@@ -111,11 +111,20 @@ const tube *store_tube_at(const store *s, size_t i)
 
 /* ---- put / reserve ---- */
 
+void store_skip_id(store *s)
+{
+    s->next_id++;
+}
+
 int store_put(store *s, client *c, uint32_t pri, uint32_t delay_s, uint32_t ttr_s,
               const char *body, size_t body_len, job **out)
 {
-    if (s->draining)
+    if (s->draining) {
+        /* beanstalkd makes the job (taking its id) before it checks for
+         * drain mode, so the ids after a refused put match its. */
+        s->next_id++;
         return STORE_DRAINING;
+    }
     /* Room in the TTR heap for every job, so a later reserve cannot fail. */
     if (!heap_reserve(&s->ttr, s->jobs.len + 1))
         return STORE_NO_MEMORY;
