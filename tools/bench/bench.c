@@ -535,6 +535,9 @@ int main(int argc, char **argv)
 
     sq_conn_opts opts;
     sq_conn_opts_default(&opts);
+    /* A RESERVED reply is parsed only once whole, so input must hold one. */
+    if (opts.in_limit < 2 * b.body_bytes + MAX_REPLY_LINE)
+        opts.in_limit = 2 * b.body_bytes + MAX_REPLY_LINE;
     b.connecting = b.conns;
     for (unsigned i = 0; i < b.conns; i++) {
         rc = sq_tcp_connect(b.loop, b.host, b.port, &opts, 5000, on_connect, &b.bc[i]);
