@@ -315,8 +315,8 @@ static ssize_t parse_replies(bconn *bc, const char *data, size_t len, uint64_t n
         const char *body = NULL;
         int64_t body_len = HAS_PREFIX(line, line_len, "RESERVED ")
                                ? reserved_bytes(line, line_len) : 0;
-        if (body_len < 0 || body_len > MAX_BODY_BYTES) {
-            unexpected(bc, OP_RESERVE, line, line_len, "malformed RESERVED line");
+        if (body_len < 0 || (uint64_t)body_len + used + 2 > b->in_limit) {
+            unexpected(bc, OP_RESERVE, line, line_len, "malformed RESERVED line, or a body too big to buffer");
             return -1;
         }
         if (HAS_PREFIX(line, line_len, "RESERVED ")) {
@@ -538,6 +538,7 @@ int main(int argc, char **argv)
     /* A RESERVED reply is parsed only once whole, so input must hold one. */
     if (opts.in_limit < 2 * b.body_bytes + MAX_REPLY_LINE)
         opts.in_limit = 2 * b.body_bytes + MAX_REPLY_LINE;
+    b.in_limit = opts.in_limit;
     b.connecting = b.conns;
     for (unsigned i = 0; i < b.conns; i++) {
         rc = sq_tcp_connect(b.loop, b.host, b.port, &opts, 5000, on_connect, &b.bc[i]);

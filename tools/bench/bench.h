@@ -20,7 +20,7 @@
 #define MAX_TUBES 64
 #define MAX_TUBE_NAME 200        /* beanstalkd's limit */
 #define MAX_REPLY_LINE 256       /* no reply we expect is longer */
-#define MAX_BODY_BYTES (1 << 20) /* -s limit; also bounds foreign bodies */
+#define MAX_BODY_BYTES (1 << 20) /* -s limit */
 #define MAX_ID_DIGITS 20
 #define SETUP_OPS 3 /* use, watch, ignore */
 
@@ -68,6 +68,7 @@ struct bench {
     enum workload workload;
 
     sq_loop *loop;
+    size_t in_limit; /* connections' input limit: the largest reply we can hold */
     bconn *bc;
     unsigned connecting, open;
     bool started, done;
