@@ -311,6 +311,9 @@ int wal_append_delete(wal *w, const wal_record *r)
         return w->failed;
     if (r->id == 0)
         return -EINVAL;
+    /* Segment 0: the job's PUT never reached the log, so there is nothing to delete. */
+    if (r->segment == 0)
+        return 0;
     int rc = batch_grow(w, WAL_DELETE_BYTES);
     if (rc < 0)
         return rc;

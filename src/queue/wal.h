@@ -154,7 +154,9 @@ int wal_append_state(wal *w, const wal_record *r);
 /*
  * Appends a DELETE for a live job: r->id, r->segment (its newest PUT's
  * segment), r->tube_len and r->body_len (to account the bytes freed). Uses
- * the space reserved at put time: never fails with -ENOSPC. Returns 0,
+ * the space reserved at put time: never fails with -ENOSPC. A job whose PUT
+ * never reached the log (segment 0) needs no DELETE: nothing is appended.
+ * Returns 0,
  * -ENOMEM, -EINVAL or the failed state's error.
  */
 int wal_append_delete(wal *w, const wal_record *r);
