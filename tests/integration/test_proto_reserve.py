@@ -128,16 +128,23 @@ class ReserveTiming:
         c.expect(b"RESERVED 2 4\r\nhigh\r\n")
 
     def test_ttr_expiry_returns_job(self):
+        # beanstalkd 1.12 sometimes fails to expire the job while its owner
+        # is idle when several servers are busy (see NOTES.md).
         a = self.client()
-        self.put(a, b"work", ttr=1)
+        self.put(a, b"work", ttr=2)
         a.send(b"reserve\r\n")
         a.expect(b"RESERVED 1 4\r\nwork\r\n")
         b = self.client()
-        # Poll rather than wait: beanstalkd 1.12 sometimes fails to wake a
-        # waiting reserver when another connection's TTR expires (see NOTES.md).
-        time.sleep(1.3)
-        b.send(b"reserve-with-timeout 0\r\n")
-        b.expect(b"RESERVED 1 4\r\nwork\r\n")
+        t0 = time.monotonic()
+        b.send(b"reserve-with-timeout 5\r\n")
+        line = b.read_line(timeout=6)
+        if line == b"TIMED_OUT\r\n" and self.TARGET == "beanstalkd":
+            # The reference's own bug (NOTES.md); synqd gets no such pass.
+            self.skipTest("beanstalkd 1.12 did not expire the job in time (known flake)")
+        self.assertEqual(line, b"RESERVED 1 4\r\n")
+        b.expect(b"work\r\n")
+        self.assertGreater(time.monotonic() - t0, 1.5)
+        self.assertLess(time.monotonic() - t0, 3.5)
         # the first worker lost it
         self.assertReply(a, b"delete 1", b"NOT_FOUND\r\n")
         job = stats_of(b, b"stats-job 1")
