@@ -4,6 +4,7 @@
  * the store (store.c) decides what happens; this module only maps one onto
  * the other and onto reply lines.
  */
+#include <errno.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -74,16 +75,55 @@ static void start_put(session *se, const proto_cmd *cmd)
     se->state = SESSION_BODY;
 }
 
+/* Refuses a change up front when the log has failed: nothing may be
+ * acknowledged that the log cannot hold. */
+static bool refuse_if_log_failed(session *se)
+{
+    if (!server_log_failed(se->srv))
+        return false;
+    session_reply_lit(se, "INTERNAL_ERROR\r\n");
+    return true;
+}
+
+/* After a change succeeded in memory: true when its log record is in the
+ * batch, else the error reply was written. */
+static bool journaled(session *se)
+{
+    int err = server_journal_result(se->srv, se);
+    if (!err)
+        return true;
+    session_reply_lit(se, "INTERNAL_ERROR\r\n");
+    return false;
+}
+
 void cmd_finish_put(session *se, const char *body, size_t body_len, bool crlf_ok)
 {
+    store *st = se->srv->st;
     if (!crlf_ok) {
-        store_skip_id(se->srv->st);
+        store_skip_id(st);
         session_reply_lit(se, "EXPECTED_CRLF\r\n");
         return;
     }
+    if (refuse_if_log_failed(se))
+        return;
     job *j = NULL;
-    int r = store_put(se->srv->st, se->cl, se->put_pri, se->put_delay_s, se->put_ttr_s, body,
-                      body_len, &j);
+    int r = store_put(st, se->cl, se->put_pri, se->put_delay_s, se->put_ttr_s, body, body_len,
+                      &j);
+    if (r == STORE_OK || r == STORE_BURIED) {
+        int err = server_journal_result(se->srv, se);
+        if (err) {
+            /* Not in the log, so not acknowledged: take the job back unless
+             * a waiting worker already holds it. A full disk is
+             * OUT_OF_MEMORY, as beanstalkd answers. */
+            if (job_get_state(j) != JOB_RESERVED)
+                store_forget_job(st, job_id(j));
+            if (err == -ENOSPC)
+                session_reply_lit(se, "OUT_OF_MEMORY\r\n");
+            else
+                session_reply_lit(se, "INTERNAL_ERROR\r\n");
+            return;
+        }
+    }
     if (r == STORE_OK)
         session_replyf(se, "INSERTED %llu\r\n", (unsigned long long)job_id(j));
     else if (r == STORE_BURIED)
@@ -134,6 +174,20 @@ static void reply_ok_or(session *se, int r, const char *ok_reply)
         reply_store_error(se, r);
 }
 
+/* As reply_ok_or, for a command that changed state the log must hold. */
+static void reply_change(session *se, int r, const char *ok_reply)
+{
+    if (r == STORE_OK && !journaled(se))
+        return;
+    reply_ok_or(se, r, ok_reply);
+}
+
+static bool changes_state(proto_cmd_type t)
+{
+    return t == CMD_DELETE || t == CMD_RELEASE || t == CMD_BURY || t == CMD_KICK ||
+           t == CMD_KICK_JOB;
+}
+
 static void execute_job_command(session *se, const proto_cmd *cmd)
 {
     server *srv = se->srv;
@@ -150,23 +204,25 @@ static void execute_job_command(session *se, const proto_cmd *cmd)
             reply_store_error(se, r);
         break;
     case CMD_DELETE:
-        reply_ok_or(se, store_delete(st, se->cl, cmd->id), "DELETED\r\n");
+        reply_change(se, store_delete(st, se->cl, cmd->id), "DELETED\r\n");
         break;
     case CMD_RELEASE:
         r = store_release(st, se->cl, cmd->id, cmd->pri, cmd->delay_s);
-        if (r == STORE_BURIED)
-            session_reply_lit(se, "BURIED\r\n");
-        else
-            reply_ok_or(se, r, "RELEASED\r\n");
+        if (r == STORE_BURIED) {
+            if (journaled(se))
+                session_reply_lit(se, "BURIED\r\n");
+        } else {
+            reply_change(se, r, "RELEASED\r\n");
+        }
         break;
     case CMD_BURY:
-        reply_ok_or(se, store_bury(st, se->cl, cmd->id, cmd->pri), "BURIED\r\n");
+        reply_change(se, store_bury(st, se->cl, cmd->id, cmd->pri), "BURIED\r\n");
         break;
     case CMD_TOUCH:
         reply_ok_or(se, store_touch(st, se->cl, cmd->id), "TOUCHED\r\n");
         break;
     case CMD_KICK_JOB:
-        reply_ok_or(se, store_kick_job(st, cmd->id), "KICKED\r\n");
+        reply_change(se, store_kick_job(st, cmd->id), "KICKED\r\n");
         break;
     case CMD_PEEK:
         reply_found(se, store_find_job(st, cmd->id));
@@ -239,7 +295,8 @@ static void execute_tube_command(session *se, const proto_cmd *cmd)
     case CMD_KICK: {
         uint32_t kicked = 0;
         store_kick(st, se->cl, cmd->bound, &kicked);
-        session_replyf(se, "KICKED %u\r\n", kicked);
+        if (journaled(se))
+            session_replyf(se, "KICKED %u\r\n", kicked);
         break;
     }
     default:
@@ -268,6 +325,8 @@ void cmd_execute(session *se, proto_status status, const proto_cmd *cmd)
         return;
     }
 
+    if (changes_state(cmd->type) && refuse_if_log_failed(se))
+        return;
     switch (cmd->type) {
     case CMD_PUT:
         start_put(se, cmd);

@@ -72,7 +72,119 @@ static void hook_wait_timed_out(client *c, void *data)
 static uint64_t hook_now_ms(void *data)
 {
     server *srv = data;
-    return sq_loop_now_ms(srv->loop);
+    return sq_loop_now_ms(srv->loop) + SERVER_CLOCK_OFFSET_MS;
+}
+
+static void hook_journal(store *st, const job *j, int op, void *data)
+{
+    (void)st;
+    server *srv = data;
+    if (srv->ps)
+        persist_journal(srv->ps, j, op);
+}
+
+/* ---- the log: group commit ---- */
+
+bool server_log_failed(const server *srv)
+{
+    return srv->ps && wal_failed(persist_wal(srv->ps)) != 0;
+}
+
+int server_journal_result(server *srv, session *se)
+{
+    if (!srv->ps)
+        return 0;
+    int err = persist_take_error(srv->ps);
+    if (err) {
+        fprintf(stderr, "synqd: appending to the write-ahead log: %s%s\n", sq_strerror(err),
+                err == -ENOSPC ? "" : "; no change will be acknowledged any more");
+        return err;
+    }
+    if (!se->unsynced) {
+        se->unsynced = true;
+        se->next_unsynced = srv->unsynced_head;
+        srv->unsynced_head = se;
+    }
+    return 0;
+}
+
+void server_forget_session(server *srv, session *se)
+{
+    if (!se->unsynced)
+        return;
+    session **pp = &srv->unsynced_head;
+    while (*pp && *pp != se)
+        pp = &(*pp)->next_unsynced;
+    if (*pp)
+        *pp = se->next_unsynced;
+    se->unsynced = false;
+}
+
+/* The log could not make this pass's changes durable: the sessions whose
+ * replies acknowledge them must not receive those replies. Resetting the
+ * connection drops the queued output, so the clients see no answer rather
+ * than a false one. */
+static void abort_unsynced(server *srv, int err, const char *what)
+{
+    if (!srv->unsynced_head)
+        return;
+    fprintf(stderr, "synqd: %s the write-ahead log failed: %s; resetting the connections "
+                    "waiting for it, and refusing changes from now on\n",
+            what, sq_strerror(err));
+    while (srv->unsynced_head) {
+        session *se = srv->unsynced_head;
+        srv->unsynced_head = se->next_unsynced;
+        se->unsynced = false;
+        session_close(se, true);
+    }
+}
+
+static void release_unsynced(server *srv)
+{
+    while (srv->unsynced_head) {
+        session *se = srv->unsynced_head;
+        srv->unsynced_head = se->next_unsynced;
+        se->unsynced = false;
+    }
+}
+
+static void on_persist_timer(sq_loop *loop, sq_timer *t)
+{
+    (void)loop;
+    server *srv = t->data;
+    srv->persist_timer_due = UINT64_MAX;
+    if (server_log_failed(srv))
+        return;
+    int err = persist_tick(srv->ps, sq_loop_now_ms(srv->loop));
+    if (err)
+        abort_unsynced(srv, err, "syncing or compacting");
+}
+
+static void rearm_persist_timer(server *srv)
+{
+    if (!srv->ps || server_log_failed(srv))
+        return;
+    uint64_t due = persist_next_deadline_ms(srv->ps);
+    if (due == srv->persist_timer_due)
+        return;
+    srv->persist_timer_due = due;
+    if (due == UINT64_MAX)
+        sq_timer_stop(srv->loop, &srv->persist_timer);
+    else if (sq_timer_start_at(srv->loop, &srv->persist_timer, due) != 0)
+        srv->persist_timer_due = 0; /* out of memory: retry next pass */
+}
+
+static void flush_log(server *srv)
+{
+    if (!srv->ps)
+        return;
+    /* A failed log answers every flush with its error: whatever this pass
+     * appended before the failure is not durable either. */
+    int err = persist_flush(srv->ps);
+    if (err)
+        abort_unsynced(srv, err, "writing");
+    else
+        release_unsynced(srv);
 }
 
 /* ---- time ---- */
@@ -117,7 +229,11 @@ static void before_wait(sq_loop *loop, void *data)
         se->resume_queued = false;
         session_resume(se);
     }
+    /* Group commit: every change of this pass goes to disk in one write
+     * (and one fdatasync with -f 0) before the engine sends the replies. */
+    flush_log(srv);
     rearm_store_timer(srv);
+    rearm_persist_timer(srv);
 }
 
 /* ---- listener ---- */
@@ -137,6 +253,59 @@ void server_binlog_stats_get(const server *srv, server_binlog_stats *out)
 {
     memset(out, 0, sizeof *out);
     out->max_size = srv->opts.segment_bytes;
+    if (!srv->ps)
+        return;
+    wal_stats ws;
+    wal_get_stats(persist_wal(srv->ps), &ws);
+    out->oldest_index = ws.oldest_index;
+    out->current_index = ws.current_index;
+    out->records_migrated = ws.records_migrated;
+    out->records_written = ws.records_written;
+    out->max_size = ws.max_size;
+    out->bytes_live = ws.live_bytes;
+    out->bytes_dead = ws.dead_bytes;
+    out->fsyncs = ws.fsyncs;
+}
+
+static int open_log(server *srv)
+{
+    const server_opts *o = &srv->opts;
+    persist_opts po = {0};
+    po.wal.dir = o->wal_dir;
+    po.wal.segment_bytes = o->segment_bytes;
+    if (o->fsync_never)
+        po.wal.mode = WAL_FSYNC_NEVER;
+    else if (o->fsync_ms == 0)
+        po.wal.mode = WAL_FSYNC_ALWAYS;
+    else
+        po.wal.mode = WAL_FSYNC_INTERVAL;
+    po.wal.interval_ms = o->fsync_ms;
+    po.wal.on_corrupt = WAL_CORRUPT_REFUSE;
+    wal_open_report rep;
+    memset(&rep, 0, sizeof rep);
+    uint64_t started = sq_loop_now_ms(srv->loop);
+    int err = persist_open(&po, srv->st, &rep, &srv->ps);
+    if (err) {
+        if (err == -EBADMSG)
+            fprintf(stderr, "synqd: %s: corrupt record in segment %u at byte %llu; refusing to "
+                            "start rather than lose or invent jobs\n",
+                    o->wal_dir, rep.corrupt_segment, (unsigned long long)rep.corrupt_offset);
+        else
+            fprintf(stderr, "synqd: opening the write-ahead log in %s: %s\n", o->wal_dir,
+                    sq_strerror(err));
+        return err;
+    }
+    store_set_next_id(srv->st, rep.max_id + 1);
+    if (rep.torn_tail)
+        fprintf(stderr, "synqd: %s: the log ended in a partial record (segment %u, byte %llu), "
+                        "cut off there\n",
+                o->wal_dir, rep.torn_segment, (unsigned long long)rep.torn_offset);
+    sq_loop_update_time(srv->loop);
+    if (o->verbose || rep.records)
+        fprintf(stderr, "synqd: recovered %llu jobs from %llu records in %u segments in %llu ms\n",
+                (unsigned long long)rep.live_jobs, (unsigned long long)rep.records,
+                rep.segments, (unsigned long long)(sq_loop_now_ms(srv->loop) - started));
+    return 0;
 }
 
 static void make_instance_id(server *srv)
@@ -166,12 +335,15 @@ int server_start(sq_loop *loop, const server_opts *o, server **out)
     srv->started_ms = sq_loop_now_ms(loop);
     sq_buf_init(&srv->scratch, SQ_BUF_NO_LIMIT);
     sq_timer_init(&srv->store_timer, on_store_timer, srv);
+    sq_timer_init(&srv->persist_timer, on_persist_timer, srv);
+    srv->persist_timer_due = UINT64_MAX;
     make_instance_id(srv);
 
     static const store_hooks hooks = {
         .reserved = hook_reserved,
         .deadline_soon = hook_deadline_soon,
         .wait_timed_out = hook_wait_timed_out,
+        .journal = hook_journal,
         .now_ms = hook_now_ms,
     };
     int err = -ENOMEM;
@@ -180,6 +352,8 @@ int server_start(sq_loop *loop, const server_opts *o, server **out)
         fprintf(stderr, "synqd: creating the store: out of memory\n");
         goto fail;
     }
+    if (o->wal_dir && (err = open_log(srv)) != 0)
+        goto fail;
     err = sq_loop_add_before_wait(loop, before_wait, srv);
     if (err) {
         fprintf(stderr, "synqd: adding the loop hook: %s\n", sq_strerror(err));
@@ -207,6 +381,8 @@ int server_start(sq_loop *loop, const server_opts *o, server **out)
     return 0;
 
 fail:
+    if (srv->ps)
+        persist_close(srv->ps);
     if (srv->st)
         store_free(srv->st);
     sq_buf_free(&srv->scratch);
@@ -235,6 +411,7 @@ void server_shutdown(server *s)
     }
     session_close_all(s, false);
     sq_timer_stop(s->loop, &s->store_timer);
+    sq_timer_stop(s->loop, &s->persist_timer);
     sq_loop_remove_before_wait(s->loop, before_wait, s);
 }
 
@@ -257,6 +434,11 @@ void server_free(server *s)
      * its connection outlives the server, which must not happen. */
     if (s->sessions)
         fprintf(stderr, "synqd: freeing the server with sessions open\n");
+    if (s->ps) {
+        int err = persist_close(s->ps);
+        if (err)
+            fprintf(stderr, "synqd: closing the write-ahead log: %s\n", sq_strerror(err));
+    }
     store_free(s->st);
     sq_buf_free(&s->scratch);
     free(s);

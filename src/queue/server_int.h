@@ -10,6 +10,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "queue/persist.h"
 #include "queue/proto.h"
 #include "queue/server.h"
 #include "queue/store.h"
@@ -43,7 +44,9 @@ struct session {
     bool is_producer; /* has put: counts in current-producers */
     bool is_worker;   /* has reserved: counts in current-workers */
     bool resume_queued;
-    session *next_resume; /* server's list of sessions to resume after a wait */
+    session *next_resume;
+    bool unsynced;          /* acknowledged a change the log has not flushed */
+    session *next_unsynced; /* server's list of such sessions */ /* server's list of sessions to resume after a wait */
     session *prev, *next; /* server's list of all sessions */
 };
 
@@ -57,6 +60,10 @@ struct server {
     session *sessions;
     session *resume_head;
     session **resume_tail;
+    persist *ps; /* NULL without -b */
+    sq_timer persist_timer;
+    uint64_t persist_timer_due;
+    session *unsynced_head;
     uint64_t cmd_counts[CMD_COUNT_];
     uint64_t current_connections, total_connections;
     uint64_t current_producers, current_workers;
@@ -109,6 +116,19 @@ typedef struct server_binlog_stats {
     uint64_t bytes_live, bytes_dead, fsyncs;
 } server_binlog_stats;
 void server_binlog_stats_get(const server *srv, server_binlog_stats *out);
+
+/* server.c: after a store call that changed state. Returns 0 when the change
+ * is in the log's batch (the session's reply will wait for the flush), or
+ * the append error (-ENOSPC: the disk is full; otherwise the log failed). */
+int server_journal_result(server *srv, session *se);
+/* server.c: true when the log has failed and changes must be refused. */
+bool server_log_failed(const server *srv);
+/* server.c: forget a session that is going away. */
+void server_forget_session(server *srv, session *se);
+
+/* The store runs on the loop's monotonic clock shifted by this much, so a
+ * job restored from the log can be older than the machine's uptime. */
+#define SERVER_CLOCK_OFFSET_MS (UINT64_C(1) << 40)
 
 /* server.c: a session ended its wait; run its buffered commands soon (not
  * inside the store hook that ended the wait). */

@@ -233,6 +233,7 @@ static void session_end(session *se)
     store_client_free(srv->st, se->cl);
     se->cl = NULL;
     unqueue_resume(srv, se);
+    server_forget_session(srv, se);
     srv->current_connections--;
     if (se->is_producer)
         srv->current_producers--;

@@ -139,6 +139,10 @@ int store_put(store *s, client *c, uint32_t pri, uint32_t delay_s, uint32_t ttr_
  * store_put. */
 void store_skip_id(store *s);
 
+/* Makes the next put's id at least `id` (after log replay, so ids of jobs
+ * deleted before a restart are never handed out again). */
+void store_set_next_id(store *s, uint64_t id);
+
 /* timeout_ms < 0 waits forever; 0 polls. Returns OK with *out reserved by c, or WAITING (the
  * hooks answer later), TIMED_OUT, DEADLINE_SOON (c holds a job within the safety margin and
  * none of its watched tubes — paused or not, as beanstalkd — has a ready job), NO_MEMORY.

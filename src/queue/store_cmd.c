@@ -116,6 +116,12 @@ void store_skip_id(store *s)
     s->next_id++;
 }
 
+void store_set_next_id(store *s, uint64_t id)
+{
+    if (id > s->next_id)
+        s->next_id = id;
+}
+
 int store_put(store *s, client *c, uint32_t pri, uint32_t delay_s, uint32_t ttr_s,
               const char *body, size_t body_len, job **out)
 {
