@@ -65,6 +65,10 @@ enum {
     F_NOTIFY_INPUT = 1u << 10,
     F_NOTIFY_DRAIN = 1u << 11,
     F_OUT_IDLE = 1u << 12, /* output was empty at the last check */
+    /* The kernel took less than all queued output: wait for writability.
+     * Output that went out whole never asks for EPOLLOUT, which saves two
+     * epoll_ctl calls per request-reply round trip. */
+    F_WRITE_BLOCKED = 1u << 13,
 };
 
 struct sq_conn {
@@ -234,6 +238,10 @@ static void conn_flush(sq_conn *c)
             len -= (size_t)n;
         }
     }
+    if (len > 0)
+        c->flags |= F_WRITE_BLOCKED;
+    else
+        c->flags &= ~F_WRITE_BLOCKED;
     if (len == 0) {
         c->flags |= F_OUT_IDLE;
         if ((c->flags & F_SHUT_WANTED) && !(c->flags & F_SHUT_DONE)) {
@@ -300,7 +308,7 @@ static void conn_update_io(sq_conn *c)
     } else {
         if (conn_wants_read(c))
             ev |= SQ_EV_READ;
-        if (sq_buf_len(&c->out) > 0)
+        if ((c->flags & F_WRITE_BLOCKED) && sq_buf_len(&c->out) > 0)
             ev |= SQ_EV_WRITE;
     }
     if (ev == c->io.events_)
@@ -338,7 +346,10 @@ static uint64_t conn_deadline(const sq_conn *c)
     }
     if (o->idle_timeout_ms)
         SQ_MIN_DEADLINE(c->last_io_ms + o->idle_timeout_ms);
-    if (o->read_timeout_ms && sq_buf_len(&c->in) > 0 && conn_wants_read(c))
+    /* A handler that paused reading, or stopped it by not consuming, is
+     * not waiting for the peer: no read timeout then. */
+    if (o->read_timeout_ms && sq_buf_len(&c->in) > 0 && conn_wants_read(c) &&
+        !(c->flags & F_PAUSED))
         SQ_MIN_DEADLINE(c->last_read_ms + o->read_timeout_ms);
     if (o->write_timeout_ms && sq_buf_len(&c->out) > 0)
         SQ_MIN_DEADLINE(c->last_write_ms + o->write_timeout_ms);
@@ -898,7 +909,7 @@ void sq_conn_close(sq_conn *c)
     if (c->flags & (F_RELEASED | F_CLOSING))
         return;
     if (c->flags & F_CONNECTING) {
-        conn_release(c, -ECANCELED, false);
+        conn_fail_connect(c, -ECANCELED);
         return;
     }
     c->flags |= F_CLOSING | F_SHUT_WANTED | F_EOF_TOLD;

@@ -407,6 +407,35 @@ TEST(backpressure_bounds_queued_output)
     srv_stop(&s);
 }
 
+TEST(write_timeout_when_output_makes_no_progress)
+{
+    sq_conn_opts o;
+    sq_conn_opts_default(&o);
+    o.read_chunk = 16 * 1024;
+    o.out_high_water = 64 * 1024;
+    o.out_low_water = 16 * 1024;
+    o.write_timeout_ms = 200;
+    server s;
+    srv_start(&s, MODE_ECHO, &o);
+    int fd = client_connect(s.port);
+    char chunk[16384];
+    fill_pattern(chunk, sizeof chunk, 5);
+    int stalls = 0;
+    while (stalls < 10) {
+        if (send(fd, chunk, sizeof chunk, MSG_DONTWAIT | MSG_NOSIGNAL) > 0) {
+            stalls = 0;
+        } else {
+            stalls++;
+            usleep(5000);
+        }
+    }
+    ASSERT_EQ(atomic_load(&s.closed), 0); /* not before the timeout */
+    ASSERT_EQ(wait_until(&s.closed, 1, 3000), 1);
+    ASSERT_EQ(atomic_load(&s.last_close_err), -ETIMEDOUT);
+    close(fd);
+    srv_stop(&s);
+}
+
 /* --- Termination -------------------------------------------------------- */
 
 TEST(abort_sends_rst)
@@ -651,6 +680,88 @@ TEST(connect_timeout)
     for (int i = 0; i < 4; i++)
         close(fillers[i]);
     close(lfd);
+    sq_loop_free(loop);
+}
+
+typedef struct pause_state {
+    sq_conn *conn;
+    int reads, eofs, closes;
+    char got[16];
+    size_t got_len;
+} pause_state;
+
+static void pause_read(sq_conn *c, sq_buf *in)
+{
+    pause_state *p = sq_conn_data(c);
+    p->reads++;
+    memcpy(p->got + p->got_len, sq_buf_peek(in), sq_buf_len(in));
+    p->got_len += sq_buf_len(in);
+    sq_buf_consume(in, sq_buf_len(in));
+    sq_conn_pause_read(c);
+}
+
+static void pause_eof(sq_conn *c)
+{
+    pause_state *p = sq_conn_data(c);
+    p->eofs++;
+    sq_conn_close(c);
+}
+
+static void pause_close(sq_conn *c, int err)
+{
+    pause_state *p = sq_conn_data(c);
+    ASSERT_EQ(err, 0);
+    p->closes++;
+}
+
+static void pause_accept(sq_listener *l, sq_conn *c, void *data)
+{
+    (void)l;
+    pause_state *p = data;
+    static const sq_conn_handlers h = {
+        .on_read = pause_read, .on_eof = pause_eof, .on_close = pause_close};
+    p->conn = c;
+    sq_conn_set_handlers(c, &h, p);
+}
+
+TEST(pause_holds_input_and_eof_until_resume)
+{
+    sq_loop *loop;
+    ASSERT_EQ(sq_loop_new(&loop), 0);
+    sq_listen_opts lo = {.host = "127.0.0.1"};
+    sq_conn_opts_default(&lo.conn);
+    pause_state p = {0};
+    sq_listener *l;
+    ASSERT_EQ(sq_tcp_listen(loop, &lo, pause_accept, &p, &l), 0);
+    int fd = client_connect(sq_listener_port(l));
+    ASSERT_EQ(send(fd, "a", 1, 0), 1);
+    pump_until(loop, &p.reads, 2000);
+    ASSERT_EQ(p.reads, 1);
+    ASSERT_EQ(send(fd, "bc", 2, 0), 2);
+    ASSERT_EQ(shutdown(fd, SHUT_WR), 0);
+    for (int i = 0; i < 10; i++)
+        ASSERT_EQ(sq_loop_run_once(loop, 10), 0);
+    ASSERT_EQ(p.reads, 1); /* paused: buffered, not delivered */
+    ASSERT_EQ(p.eofs, 0);  /* EOF waits behind the buffered input */
+    sq_conn_resume_read(p.conn);
+    ASSERT_EQ(p.reads, 1); /* never from inside resume itself */
+    for (int i = 0; i < 200 && p.reads < 2; i++)
+        ASSERT_EQ(sq_loop_run_once(loop, 10), 0);
+    for (int i = 0; i < 5; i++)
+        ASSERT_EQ(sq_loop_run_once(loop, 10), 0);
+    ASSERT_EQ(p.reads, 2);
+    ASSERT_EQ(p.got_len, 3);
+    ASSERT_MEM_EQ(p.got, "abc", 3);
+    ASSERT_EQ(p.eofs, 0); /* paused again inside on_read */
+    ASSERT_EQ(p.closes, 0);
+    sq_conn_resume_read(p.conn);
+    pump_until(loop, &p.closes, 2000);
+    ASSERT_EQ(p.eofs, 1);
+    ASSERT_EQ(p.closes, 1);
+    char b[4];
+    ASSERT_EQ(recv(fd, b, sizeof b, 0), 0);
+    close(fd);
+    sq_listener_close(l);
     sq_loop_free(loop);
 }
 
