@@ -77,17 +77,39 @@ static int real_fsync(void *ctx, int fd)
     return fsync(fd) < 0 ? -errno : 0;
 }
 
+/* Writes zeros over [off, off + len). fallocate() leaves "unwritten"
+ * extents, and the first write into each one makes the next fdatasync
+ * journal an extent conversion too: on ext4 that nearly doubles the cost of
+ * every group commit (measured here: 163 us against 92 us per 5 KB write
+ * and fdatasync). Paying for the conversion once, when the segment is made,
+ * keeps the hot path's fdatasync to the data alone. */
+static int write_zeros(int fd, off_t off, off_t len)
+{
+    static const char zeros[64 * 1024];
+    while (len > 0) {
+        size_t n = len < (off_t)sizeof zeros ? (size_t)len : sizeof zeros;
+        ssize_t w = pwrite(fd, zeros, n, off);
+        if (w < 0) {
+            if (errno == EINTR)
+                continue;
+            return -errno;
+        }
+        off += w;
+        len -= w;
+    }
+    return 0;
+}
+
 static int real_fallocate(void *ctx, int fd, off_t off, off_t len)
 {
     (void)ctx;
-    if (fallocate(fd, 0, off, len) == 0)
-        return 0;
-    /* Some file systems (old tmpfs, NFS) lack fallocate; posix_fallocate then
-     * writes zeros, which reserves the space just as well, only slower. */
-    if (errno != EOPNOTSUPP && errno != ENOSYS)
-        return -errno;
-    int err = posix_fallocate(fd, off, len);
-    return -err;
+    if (fallocate(fd, 0, off, len) != 0) {
+        /* Some file systems (old tmpfs, NFS) lack fallocate; writing zeros
+         * reserves the space just as well. */
+        if (errno != EOPNOTSUPP && errno != ENOSYS)
+            return -errno;
+    }
+    return write_zeros(fd, off, len);
 }
 
 static int real_ftruncate(void *ctx, int fd, off_t len)
