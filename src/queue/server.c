@@ -267,6 +267,35 @@ void server_binlog_stats_get(const server *srv, server_binlog_stats *out)
     out->fsyncs = ws.fsyncs;
 }
 
+/* Testing hook: SYNQD_WAL_FAULT="op:nth:errno[:sticky]" (op one of pwrite,
+ * fdatasync, fallocate; errno EIO or ENOSPC) makes the nth such call of the
+ * log fail, so integration tests can check that a failing disk never yields
+ * a false acknowledgement. Unset in production. Returns false on a bad spec. */
+static bool parse_wal_fault(const char *spec, wal_fault *f)
+{
+    static const struct {
+        const char *name;
+        wal_io_op op;
+    } ops[] = {{"pwrite", WAL_IO_PWRITE},
+               {"fdatasync", WAL_IO_FDATASYNC},
+               {"fallocate", WAL_IO_FALLOCATE}};
+    char name[16], err_name[16], sticky[16] = "";
+    unsigned long long nth;
+    if (sscanf(spec, "%15[a-z]:%llu:%15[A-Z]:%15s", name, &nth, err_name, sticky) < 3)
+        return false;
+    int err = strcmp(err_name, "ENOSPC") == 0 ? ENOSPC : strcmp(err_name, "EIO") == 0 ? EIO : 0;
+    if (!err || nth == 0)
+        return false;
+    for (size_t i = 0; i < sizeof ops / sizeof ops[0]; i++) {
+        if (strcmp(name, ops[i].name) == 0) {
+            wal_fault_init(f);
+            wal_fault_arm(f, ops[i].op, nth, err, strcmp(sticky, "sticky") == 0, 0);
+            return true;
+        }
+    }
+    return false;
+}
+
 static int open_log(server *srv)
 {
     const server_opts *o = &srv->opts;
@@ -281,6 +310,15 @@ static int open_log(server *srv)
         po.wal.mode = WAL_FSYNC_INTERVAL;
     po.wal.interval_ms = o->fsync_ms;
     po.wal.on_corrupt = WAL_CORRUPT_REFUSE;
+    const char *fault_spec = getenv("SYNQD_WAL_FAULT");
+    if (fault_spec) {
+        if (!parse_wal_fault(fault_spec, &srv->wal_fault)) {
+            fprintf(stderr, "synqd: SYNQD_WAL_FAULT: bad spec \"%s\"\n", fault_spec);
+            return -EINVAL;
+        }
+        fprintf(stderr, "synqd: SYNQD_WAL_FAULT=%s: injecting a log I/O fault\n", fault_spec);
+        po.wal.io = &srv->wal_fault.io;
+    }
     wal_open_report rep;
     memset(&rep, 0, sizeof rep);
     uint64_t started = sq_loop_now_ms(srv->loop);

@@ -61,6 +61,7 @@ struct server {
     session *resume_head;
     session **resume_tail;
     persist *ps; /* NULL without -b */
+    wal_fault wal_fault; /* used only with SYNQD_WAL_FAULT (tests) */
     sq_timer persist_timer;
     uint64_t persist_timer_due;
     session *unsynced_head;
