@@ -1,0 +1,269 @@
+/*
+ * synq CLI: operator commands (kick, peek, pause, drain, raw).
+ *
+ * drain is reserve-with-timeout 0 in a loop: the server answers TIMED_OUT as
+ * soon as the watched tube has no ready job, so the loop ends by itself and
+ * never waits on delayed jobs. Without --delete or --bury the jobs stay
+ * reserved by this connection until synq exits, which is what keeps the loop
+ * from seeing the same job twice; the server then returns them to ready.
+ */
+#include <getopt.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+
+/* --- kick ---------------------------------------------------------------- */
+
+static int tube_opt(cli *c, const char *cmd, int opt, void *ctx)
+{
+    (void)c;
+    if (opt != 't')
+        return cli_usage_error(cmd, "bad option");
+    *(const char **)ctx = optarg;
+    return cli_check_tube(cmd, optarg);
+}
+
+int cmd_kick(cli *c, int argc, char **argv)
+{
+    static const struct option longopts[] = {
+        CLI_COMMON_LONGOPTS,
+        {"tube", required_argument, NULL, 't'},
+        {NULL, 0, NULL, 0},
+    };
+    const char *tube = NULL;
+    int rc = cli_parse_opts(c, argc, argv, CLI_COMMON_SHORTOPTS "t:", longopts, tube_opt, &tube);
+    if (rc)
+        return rc;
+    if (argc - optind != 1)
+        return cli_usage_error(argv[0], "expected the number of jobs to kick");
+    uint64_t n;
+    if ((rc = cli_parse_u64(argv[0], "count", argv[optind], UINT32_MAX, &n)))
+        return rc;
+    char *rest;
+    if ((rc = cli_connect(c)) || (rc = cli_use(c, tube)) ||
+        (rc = cli_request(c, "kick", "KICKED", &rest, "kick %llu", (unsigned long long)n)))
+        return rc;
+    if (c->json)
+        printf("{\"kicked\": %s}\n", rest);
+    else
+        printf("%s\n", rest);
+    return CLI_OK;
+}
+
+/* --- peek ---------------------------------------------------------------- */
+
+typedef struct peek_opts {
+    const char *tube;
+    const char *state; /* "ready", "delayed", "buried" or NULL */
+} peek_opts;
+
+static int peek_opt(cli *c, const char *cmd, int opt, void *ctx)
+{
+    (void)c;
+    peek_opts *o = ctx;
+    const char *state = opt == 'r' ? "ready" : opt == 'd' ? "delayed" : opt == 'b' ? "buried" : NULL;
+    if (opt == 't') {
+        o->tube = optarg;
+        return cli_check_tube(cmd, optarg);
+    }
+    if (!state)
+        return cli_usage_error(cmd, "bad option");
+    if (o->state && strcmp(o->state, state) != 0)
+        return cli_usage_error(cmd, "choose one of --ready, --delayed, --buried");
+    o->state = state;
+    return CLI_OK;
+}
+
+int cmd_peek(cli *c, int argc, char **argv)
+{
+    static const struct option longopts[] = {
+        CLI_COMMON_LONGOPTS,
+        {"tube", required_argument, NULL, 't'},
+        {"ready", no_argument, NULL, 'r'},
+        {"delayed", no_argument, NULL, 'd'},
+        {"buried", no_argument, NULL, 'b'},
+        {NULL, 0, NULL, 0},
+    };
+    peek_opts o = {0};
+    int rc = cli_parse_opts(c, argc, argv, CLI_COMMON_SHORTOPTS "t:", longopts, peek_opt, &o);
+    if (rc)
+        return rc;
+    int npos = argc - optind;
+    uint64_t id = 0;
+    if (o.state ? npos != 0 : npos != 1)
+        return cli_usage_error(argv[0], "give either one job ID or one of --ready, --delayed, "
+                                        "--buried");
+    if (!o.state && o.tube)
+        return cli_usage_error(argv[0], "-t applies to --ready, --delayed and --buried");
+    if (!o.state && (rc = cli_parse_id(argv[0], argv[optind], &id)))
+        return rc;
+    if ((rc = cli_connect(c)) || (rc = cli_use(c, o.tube)))
+        return rc;
+
+    char what[64];
+    if (o.state) {
+        snprintf(what, sizeof what, "peek --%s", o.state);
+        rc = cli_sendf(c, "peek-%s", o.state);
+    } else {
+        snprintf(what, sizeof what, "peek %llu", (unsigned long long)id);
+        rc = cli_sendf(c, "peek %llu", (unsigned long long)id);
+    }
+    char *line;
+    cli_job job;
+    if (rc || (rc = cli_read_line(c, &line, 0)) || (rc = cli_read_job(c, what, "FOUND", line, &job)))
+        return rc;
+    out_job(c, &job);
+    free(job.body);
+    return CLI_OK;
+}
+
+/* --- pause --------------------------------------------------------------- */
+
+int cmd_pause(cli *c, int argc, char **argv)
+{
+    static const struct option longopts[] = {
+        CLI_COMMON_LONGOPTS,
+        {"tube", required_argument, NULL, 't'},
+        {NULL, 0, NULL, 0},
+    };
+    const char *tube = NULL;
+    int rc = cli_parse_opts(c, argc, argv, CLI_COMMON_SHORTOPTS "t:", longopts, tube_opt, &tube);
+    if (rc)
+        return rc;
+    if (!tube)
+        return cli_usage_error(argv[0], "which tube? (synq pause -t TUBE SECONDS)");
+    if (argc - optind != 1)
+        return cli_usage_error(argv[0], "expected the pause length in seconds");
+    uint64_t delay_s;
+    if ((rc = cli_parse_u64(argv[0], "seconds", argv[optind], UINT32_MAX, &delay_s)))
+        return rc;
+    char what[256];
+    snprintf(what, sizeof what, "pause %s", tube);
+    if ((rc = cli_connect(c)))
+        return rc;
+    return cli_request(c, what, "PAUSED", NULL, "pause-tube %s %llu", tube,
+                       (unsigned long long)delay_s);
+}
+
+/* --- drain --------------------------------------------------------------- */
+
+static int drain_opt(cli *c, const char *cmd, int opt, void *ctx)
+{
+    (void)c;
+    const char **verb = ctx;
+    const char *want = opt == 'd' ? "delete" : opt == 'b' ? "bury" : NULL;
+    if (!want)
+        return cli_usage_error(cmd, "bad option");
+    if (*verb && strcmp(*verb, want) != 0)
+        return cli_usage_error(cmd, "choose one of --delete, --bury");
+    *verb = want;
+    return CLI_OK;
+}
+
+int cmd_drain(cli *c, int argc, char **argv)
+{
+    static const struct option longopts[] = {
+        CLI_COMMON_LONGOPTS,
+        {"delete", no_argument, NULL, 'd'},
+        {"bury", no_argument, NULL, 'b'},
+        {NULL, 0, NULL, 0},
+    };
+    const char *verb = NULL; /* "delete", "bury" or NULL: only print */
+    int rc = cli_parse_opts(c, argc, argv, CLI_COMMON_SHORTOPTS, longopts, drain_opt, &verb);
+    if (rc)
+        return rc;
+    if (argc - optind != 1)
+        return cli_usage_error(argv[0], "which tube? (synq drain TUBE)");
+    char **tube = &argv[optind];
+    if ((rc = cli_check_tube(argv[0], *tube)) || (rc = cli_connect(c)) ||
+        (rc = cli_watch_only(c, tube, 1)))
+        return rc;
+
+    uint64_t count = 0;
+    for (;;) {
+        char *line;
+        if ((rc = cli_sendf(c, "reserve-with-timeout 0")) || (rc = cli_read_line(c, &line, 0)))
+            return rc;
+        if (strcmp(line, "TIMED_OUT") == 0)
+            break;
+        cli_job job;
+        if ((rc = cli_read_job(c, "drain", "RESERVED", line, &job)))
+            return rc;
+        out_job(c, &job);
+        /* Printed before it is deleted, so an interrupted drain loses nothing
+         * that was not shown. */
+        fflush(stdout);
+        if (verb) {
+            char what[64];
+            snprintf(what, sizeof what, "drain: %s %llu", verb, (unsigned long long)job.id);
+            uint64_t pri = 0;
+            if (strcmp(verb, "delete") == 0)
+                rc = cli_request(c, what, "DELETED", NULL, "delete %llu",
+                                 (unsigned long long)job.id);
+            else if (!(rc = cli_job_pri(c, what, job.id, &pri)))
+                rc = cli_request(c, what, "BURIED", NULL, "bury %llu %llu",
+                                 (unsigned long long)job.id, (unsigned long long)pri);
+        }
+        free(job.body);
+        if (rc)
+            return rc;
+        count++;
+    }
+    if (c->verbose)
+        fprintf(stderr, "synq: drain %s: %llu job%s %s\n", *tube, (unsigned long long)count,
+                count == 1 ? "" : "s", verb ? (strcmp(verb, "delete") ? "buried" : "deleted")
+                                            : "printed (back to ready when synq exits)");
+    return CLI_OK;
+}
+
+/* --- raw ----------------------------------------------------------------- */
+
+/* The data length announced by a reply line that carries data ("OK n",
+ * "RESERVED id n", "FOUND id n"), or -1 when the reply has no data. */
+static long long reply_data_len(const char *line)
+{
+    if (strncmp(line, "OK ", 3) != 0 && strncmp(line, "RESERVED ", 9) != 0 &&
+        strncmp(line, "FOUND ", 6) != 0)
+        return -1;
+    const char *last = strrchr(line, ' ') + 1;
+    char *end;
+    long long n = strtoll(last, &end, 10);
+    return *last >= '0' && *last <= '9' && *end == '\0' ? n : -1;
+}
+
+int cmd_raw(cli *c, int argc, char **argv)
+{
+    /* No option parsing: a raw line may well start with '-' or contain
+     * "--help", and must go to the server untouched. */
+    if (argc < 2)
+        return cli_usage_error(argv[0], "expected a protocol line, e.g. synq raw 'stats-tube default'");
+    int rc;
+    if ((rc = cli_connect(c)))
+        return rc;
+    for (int i = 1; i < argc; i++)
+        if ((rc = cli_send(c, argv[i], strlen(argv[i]))) || (rc = cli_send(c, "\r\n", 2)))
+            return rc;
+    char *line;
+    if ((rc = cli_read_line(c, &line, 0)))
+        return rc;
+    printf("%s\r\n", line);
+    long long n = reply_data_len(line);
+    if (n >= 0) {
+        char *data;
+        if ((rc = cli_read_body(c, (size_t)n, &data)))
+            return rc;
+        fwrite(data, 1, (size_t)n, stdout);
+        printf("\r\n");
+        return CLI_OK;
+    }
+    static const char *const errors[] = {
+        "NOT_FOUND",     "TIMED_OUT",      "DEADLINE_SOON", "JOB_TOO_BIG",    "DRAINING",
+        "OUT_OF_MEMORY", "INTERNAL_ERROR", "NOT_IGNORED",   "BAD_FORMAT",     "UNKNOWN_COMMAND",
+        "EXPECTED_CRLF",
+    };
+    for (size_t i = 0; i < sizeof errors / sizeof errors[0]; i++)
+        if (strcmp(line, errors[i]) == 0)
+            return CLI_NO;
+    return CLI_OK;
+}

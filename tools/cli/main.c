@@ -1,0 +1,318 @@
+/*
+ * synq, the command-line client: global options, the command table, help
+ * text and the small parsing helpers the commands share.
+ *
+ * Command line: synq [GLOBAL OPTIONS] COMMAND [ARGS and OPTIONS]. Global
+ * options stop at the first non-option word (the command), so a command's
+ * own options (reserve's --timeout, for instance) never collide with the
+ * global ones. Each command parses the rest with getopt_long, which permutes,
+ * so options may follow positional arguments ("synq release 7 --pri 10").
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+
+typedef struct command {
+    const char *name;
+    int (*run)(cli *c, int argc, char **argv);
+    const char *usage;
+    const char *summary;
+    const char *details; /* may be NULL */
+} command;
+
+static const command commands[] = {
+    {"put", cmd_put, "put [-t TUBE] [--pri N] [--delay S] [--ttr S] [--lines] [BODY | -]",
+     "put a job and print its id",
+     "  The body is BODY, or standard input when BODY is '-' or absent.\n"
+     "  -t, --tube TUBE   put into TUBE (default: default)\n"
+     "  --pri N           priority, 0 is most urgent (default 1024)\n"
+     "  --delay S         seconds before the job becomes ready (default 0)\n"
+     "  --ttr S           seconds a worker may hold the job (default 60)\n"
+     "  --lines           put each line of standard input as its own job\n"},
+    {"reserve", cmd_reserve, "reserve [-t TUBE]... [--timeout S] [--delete|--bury|--release]",
+     "reserve a job and print its body",
+     "  -t, --tube TUBE   watch TUBE instead of default (repeatable)\n"
+     "  --timeout S       give up after S seconds (exit 1); default: wait forever\n"
+     "  --delete          delete the job after printing it\n"
+     "  --bury            bury it (keeping its priority)\n"
+     "  --release         release it back to ready (keeping its priority)\n"
+     "  Without an action the job returns to ready when synq exits.\n"
+     "  -v prints '<id><TAB><body>'; --json prints {\"id\":..,\"body\":..}.\n"},
+    {"delete", cmd_delete, "delete ID...", "delete jobs", NULL},
+    {"release", cmd_release, "release ID [--pri N] [--delay S]",
+     "move a job (ready, delayed or buried) back to ready, or delay it",
+     "  The job is taken with reserve-job, then released; without --pri it keeps\n"
+     "  its priority. A job reserved by another client cannot be released.\n"},
+    {"bury", cmd_bury, "bury ID [--pri N]", "bury a job that is not reserved by anyone",
+     "  The job is taken with reserve-job, then buried; without --pri it keeps\n"
+     "  its priority.\n"},
+    {"kick", cmd_kick, "kick [-t TUBE] N",
+     "kick up to N buried (or, if none, delayed) jobs; prints the count", NULL},
+    {"kick-job", cmd_kick_job, "kick-job ID", "kick one buried or delayed job", NULL},
+    {"touch", cmd_touch, "touch ID", "ask for more time on a reserved job",
+     "  The protocol only lets the client holding the reservation touch a job, and\n"
+     "  synq holds none, so this succeeds only against servers that relax that rule.\n"},
+    {"peek", cmd_peek, "peek ID | --ready | --delayed | --buried [-t TUBE]",
+     "show a job without reserving it",
+     "  -v prints '<id><TAB><body>'; --json prints {\"id\":..,\"body\":..}.\n"},
+    {"pause", cmd_pause, "pause -t TUBE SECONDS", "pause reservations from a tube", NULL},
+    {"stats", cmd_stats, "stats [KEY]", "server statistics (or the value of one KEY)", NULL},
+    {"stats-tube", cmd_stats_tube, "stats-tube TUBE", "statistics of one tube", NULL},
+    {"stats-job", cmd_stats_job, "stats-job ID", "statistics of one job", NULL},
+    {"tubes", cmd_tubes, "tubes", "table of all tubes and their job counts",
+     "  Columns: tube ready reserved delayed buried urgent waiting paused, where\n"
+     "  paused is the seconds of pause left (0: not paused).\n"},
+    {"top", cmd_top, "top [--interval S] [-n COUNT]",
+     "the tubes table and server rates, refreshed until Ctrl-C",
+     "  --interval S      seconds between refreshes (default 1)\n"
+     "  -n, --count N     stop after N refreshes (default: until Ctrl-C)\n"
+     "  Rates are per second, from the server's cmd-put, cmd-reserve(+with-timeout)\n"
+     "  and cmd-delete counters. The screen is cleared only on a terminal.\n"},
+    {"drain", cmd_drain, "drain TUBE [--bury|--delete]",
+     "reserve every ready job in TUBE and print it",
+     "  --delete          delete each job after printing it\n"
+     "  --bury            bury each job after printing it\n"
+     "  Without an action the jobs are only printed: they go back to ready when\n"
+     "  synq exits. -v adds the count on stderr; --json prints one object a line.\n"},
+    {"raw", cmd_raw, "raw 'COMMAND LINE' [DATA LINE]...",
+     "send a protocol line (and data lines) and print the raw reply",
+     "  Each argument is sent followed by CRLF; one reply is read and written\n"
+     "  exactly as received. Exit status 1 when the reply is an error word.\n"},
+};
+
+#define N_COMMANDS (sizeof commands / sizeof commands[0])
+
+static const command *find_command(const char *name)
+{
+    for (size_t i = 0; i < N_COMMANDS; i++)
+        if (strcmp(commands[i].name, name) == 0)
+            return &commands[i];
+    return NULL;
+}
+
+static void main_help(FILE *f)
+{
+    fprintf(f, "Usage: synq [-H HOST] [-p PORT] [--timeout S] [--json] [-v] COMMAND [ARGS]\n"
+               "\n"
+               "A command-line client for synqd (and any beanstalkd-protocol server).\n"
+               "\n"
+               "Global options:\n"
+               "  -H, --host HOST   server host (env SYNQ_HOST, default 127.0.0.1)\n"
+               "  -p, --port PORT   server port (env SYNQ_PORT, default 11300)\n"
+               "  --timeout S       connect/reply timeout in seconds (default 10)\n"
+               "  --json            machine-readable output\n"
+               "  -v, --verbose     more output\n"
+               "  -h, --help        this help; 'synq COMMAND --help' for a command\n"
+               "  -V, --version     print the version\n"
+               "\n"
+               "Commands:\n");
+    for (size_t i = 0; i < N_COMMANDS; i++)
+        fprintf(f, "  %-12s %s\n", commands[i].name, commands[i].summary);
+    fprintf(f, "\n"
+               "Exit status: 0 ok, 1 the server said no (NOT_FOUND, TIMED_OUT, ...),\n"
+               "2 usage error, 3 connection or protocol error.\n");
+}
+
+void cli_command_help(FILE *f, const char *name)
+{
+    const command *cmd = find_command(name);
+    if (!cmd)
+        return;
+    fprintf(f, "Usage: synq %s\n\n%s.\n", cmd->usage, cmd->summary);
+    if (cmd->details)
+        fprintf(f, "\n%s", cmd->details);
+    fprintf(f, "\nGlobal options (-H, -p, --timeout, --json, -v) go before the command;\n"
+               "--json and -v are also accepted after it.\n");
+}
+
+int cli_usage_error(const char *cmd, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    fprintf(stderr, "synq: %s%s", cmd ? cmd : "", cmd ? ": " : "");
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fprintf(stderr, "\nTry 'synq %s%s--help'.\n", cmd ? cmd : "", cmd ? " " : "");
+    return CLI_USAGE;
+}
+
+int cli_parse_u64(const char *cmd, const char *what, const char *s, uint64_t max, uint64_t *out)
+{
+    /* strtoull accepts "-1" (wrapping) and leading blanks; a count or an id
+     * written that way is a typo, so only plain digits are allowed. */
+    if (!s || *s < '0' || *s > '9')
+        return cli_usage_error(cmd, "invalid %s '%s'", what, s ? s : "");
+    errno = 0;
+    char *end;
+    unsigned long long v = strtoull(s, &end, 10);
+    if (errno || *end || v > max)
+        return cli_usage_error(cmd, "invalid %s '%s'", what, s);
+    *out = v;
+    return CLI_OK;
+}
+
+int cli_parse_id(const char *cmd, const char *s, uint64_t *id)
+{
+    int rc = cli_parse_u64(cmd, "job id", s, UINT64_MAX, id);
+    if (rc == CLI_OK && *id == 0)
+        return cli_usage_error(cmd, "invalid job id '0'");
+    return rc;
+}
+
+int cli_parse_opts(cli *c, int argc, char **argv, const char *shortopts,
+                   const struct option *longopts, cli_opt_fn on_opt, void *ctx)
+{
+    opterr = 0;
+    int opt;
+    while ((opt = getopt_long(argc, argv, shortopts, longopts, NULL)) != -1) {
+        int rc = cli_opt_common(c, argv[0], opt, argv);
+        if (rc < 0)
+            rc = on_opt ? on_opt(c, argv[0], opt, ctx) : cli_usage_error(argv[0], "bad option");
+        if (rc)
+            return rc;
+    }
+    return CLI_OK;
+}
+
+int cli_check_tube(const char *cmd, const char *name)
+{
+    static const char extra[] = "-+/;.$_()";
+    size_t n = strlen(name);
+    bool ok = n >= 1 && n <= 200 && name[0] != '-';
+    for (size_t i = 0; ok && i < n; i++) {
+        char ch = name[i];
+        ok = (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') ||
+             strchr(extra, ch) != NULL;
+    }
+    if (!ok)
+        return cli_usage_error(cmd, "invalid tube name '%s' (1-200 of A-Z a-z 0-9 -+/;.$_(), "
+                                    "not starting with '-')", name);
+    return CLI_OK;
+}
+
+int cli_opt_common(cli *c, const char *cmd, int opt, char **argv)
+{
+    switch (opt) {
+    case 'h':
+        cli_command_help(stdout, cmd);
+        return CLI_HELP_SHOWN;
+    case 'J':
+        c->json = true;
+        return 0;
+    case 'v':
+        c->verbose = true;
+        return 0;
+    case ':':
+        return cli_usage_error(cmd, "option '%s' needs a value", argv[optind - 1]);
+    case '?':
+        return cli_usage_error(cmd, "unknown option '%s'", argv[optind - 1]);
+    default:
+        return -1;
+    }
+}
+
+/* Parses the global options into c; returns the index of the command word,
+ * or -(exit code) when the process should stop (help, version, error). */
+static int parse_global(cli *c, int argc, char **argv)
+{
+    static const struct option longopts[] = {
+        {"host", required_argument, NULL, 'H'}, {"port", required_argument, NULL, 'p'},
+        {"timeout", required_argument, NULL, 'T'}, {"json", no_argument, NULL, 'J'},
+        {"verbose", no_argument, NULL, 'v'},    {"help", no_argument, NULL, 'h'},
+        {"version", no_argument, NULL, 'V'},    {NULL, 0, NULL, 0},
+    };
+    opterr = 0;
+    int opt;
+    while ((opt = getopt_long(argc, argv, "+:H:p:hvV", longopts, NULL)) != -1) {
+        switch (opt) {
+        case 'H':
+            c->host = optarg;
+            break;
+        case 'p':
+            c->port = optarg;
+            break;
+        case 'T': {
+            char *end;
+            errno = 0;
+            c->timeout_s = strtod(optarg, &end);
+            if (errno || *end || end == optarg || !(c->timeout_s > 0 && c->timeout_s < 1e6))
+                return -cli_usage_error(NULL, "invalid --timeout '%s'", optarg);
+            break;
+        }
+        case 'J':
+            c->json = true;
+            break;
+        case 'v':
+            c->verbose = true;
+            break;
+        case 'h':
+            main_help(stdout);
+            return -CLI_OK;
+        case 'V':
+            printf("synq %s\n", CLI_VERSION);
+            return -CLI_OK;
+        case ':':
+            return -cli_usage_error(NULL, "option '%s' needs a value", argv[optind - 1]);
+        default:
+            return -cli_usage_error(NULL, "unknown option '%s'", argv[optind - 1]);
+        }
+    }
+    uint64_t port;
+    if (cli_parse_u64(NULL, "port", c->port, 65535, &port) != CLI_OK || port == 0)
+        return -CLI_USAGE;
+    if (optind >= argc) {
+        main_help(stderr);
+        return -CLI_USAGE;
+    }
+    return optind;
+}
+
+int main(int argc, char **argv)
+{
+    /* A server that closes mid-send must give an error message and exit 3,
+     * not kill us silently with SIGPIPE. (Writes also use MSG_NOSIGNAL; this
+     * covers stdout going to a closed pipe, where exiting quietly is right.) */
+    signal(SIGPIPE, SIG_IGN);
+
+    cli c = {.host = "127.0.0.1", .port = "11300", .timeout_s = 10.0, .fd = -1};
+    const char *env = getenv("SYNQ_HOST");
+    if (env && *env)
+        c.host = env;
+    env = getenv("SYNQ_PORT");
+    if (env && *env)
+        c.port = env;
+
+    int at = parse_global(&c, argc, argv);
+    if (at < 0)
+        return -at;
+    const char *name = argv[at];
+    if (strcmp(name, "help") == 0) {
+        if (at + 1 < argc && find_command(argv[at + 1])) {
+            cli_command_help(stdout, argv[at + 1]);
+        } else {
+            main_help(stdout);
+        }
+        return CLI_OK;
+    }
+    const command *cmd = find_command(name);
+    if (!cmd)
+        return cli_usage_error(NULL, "unknown command '%s'", name);
+
+    snprintf(c.addr, sizeof c.addr, strchr(c.host, ':') ? "[%s]:%s" : "%s:%s", c.host, c.port);
+    optind = 0; /* glibc: 0 re-initialises getopt for the command's own options */
+    int rc = cmd->run(&c, argc - at, argv + at);
+    cli_close(&c);
+    if (rc == CLI_HELP_SHOWN)
+        rc = CLI_OK;
+    if (fflush(stdout) != 0 && rc == CLI_OK && errno != EPIPE) {
+        fprintf(stderr, "synq: cannot write output: %s\n", strerror(errno));
+        rc = CLI_FAIL;
+    }
+    return rc;
+}
