@@ -1,5 +1,6 @@
 /*
- * TCP listeners and connections (contract in include/synq/tcp.h).
+ * TCP connections (contract in include/synq/tcp.h); listeners and
+ * outbound connects, which create them, are in tcp_listen.c.
  *
  * Model. A connection owns one sq_io, one sq_timer and one deferred node,
  * all embedded. Socket I/O happens in three places only:
@@ -27,9 +28,7 @@
  */
 #include "synq/tcp.h"
 
-#include <assert.h>
 #include <errno.h>
-#include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <arpa/inet.h>
@@ -39,72 +38,12 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "net/loop_int.h"
-#include "synq/timer.h"
+#include "net/tcp_int.h"
 
 /* Bounded work per wake-up, so one busy peer cannot starve the others. */
-#define ACCEPTS_PER_WAKE 128
 #define READS_PER_WAKE 4
-/* How long accepting pauses when the process is out of descriptors. */
-#define EMFILE_PAUSE_MS 100
-#define DEFAULT_BACKLOG 511
 
 #define container_of(ptr, type, member) ((type *)((char *)(ptr)-offsetof(type, member)))
-
-enum {
-    F_CONNECTING = 1u << 0,   /* outbound connect in progress */
-    F_CONNECT_FAIL = 1u << 1, /* connect failed; cb(NULL, err) at step 6 */
-    F_PAUSED = 1u << 2,       /* handler asked not to get on_read */
-    F_BACKPRESSURE = 1u << 3, /* output passed high water; not reading */
-    F_EOF = 1u << 4,          /* peer FIN seen */
-    F_EOF_TOLD = 1u << 5,     /* on_eof already ran (or was replaced) */
-    F_CLOSING = 1u << 6,      /* graceful close in progress */
-    F_SHUT_WANTED = 1u << 7,  /* SHUT_WR once the output is sent */
-    F_SHUT_DONE = 1u << 8,
-    F_RELEASED = 1u << 9, /* fd closed; on_close pending */
-    F_NOTIFY_INPUT = 1u << 10,
-    F_NOTIFY_DRAIN = 1u << 11,
-    F_OUT_IDLE = 1u << 12, /* output was empty at the last check */
-    /* The kernel took less than all queued output: wait for writability.
-     * Output that went out whole never asks for EPOLLOUT, which saves two
-     * epoll_ctl calls per request-reply round trip. */
-    F_WRITE_BLOCKED = 1u << 13,
-};
-
-struct sq_conn {
-    sq_loop *loop;
-    sq_io io;
-    sq_timer timer;
-    sq__deferred node;
-    sq_buf in;
-    sq_buf out;
-    sq_conn_opts opts;
-    sq_conn_handlers h;
-    void *data;
-    unsigned flags;
-    int close_err;
-    uint64_t last_io_ms;    /* last byte read or sent (idle timeout) */
-    uint64_t last_read_ms;  /* last byte read (read timeout) */
-    uint64_t last_write_ms; /* last output progress (write timeout, linger) */
-    uint64_t connect_deadline_ms;
-    sq_connect_cb connect_cb;
-    void *connect_data;
-    struct sockaddr_storage peer;
-    socklen_t peer_len;
-};
-
-struct sq_listener {
-    sq_loop *loop;
-    sq_io io;
-    sq_timer resume_timer;
-    sq_accept_cb cb;
-    void *data;
-    sq_conn_opts conn_opts;
-    uint16_t port;
-    uint64_t emfile_count;
-    bool in_accept; /* the accept loop runs: close must not free yet */
-    bool closed;
-};
 
 static void conn_io_cb(sq_loop *loop, sq_io *io, unsigned events);
 static void conn_timer_cb(sq_loop *loop, sq_timer *timer);
@@ -145,7 +84,7 @@ static void conn_opts_fix(sq_conn_opts *o)
         o->linger_ms = d.linger_ms;
 }
 
-static sq_conn *conn_new(sq_loop *loop, int fd, const sq_conn_opts *opts)
+sq_conn *sq__conn_new(sq_loop *loop, int fd, const sq_conn_opts *opts)
 {
     sq_conn *c = calloc(1, sizeof *c);
     if (!c)
@@ -178,7 +117,7 @@ static void conn_free(sq_conn *c)
     free(c);
 }
 
-static void set_nodelay(int fd, bool no_nodelay)
+void sq__set_nodelay(int fd, bool no_nodelay)
 {
     int one = 1;
     /* Replies are written whole at the end of an iteration; Nagle would
@@ -213,7 +152,7 @@ static void conn_release(sq_conn *c, int err, bool reset)
     sq__loop_defer(c->loop, &c->node);
 }
 
-static void conn_fail_connect(sq_conn *c, int err)
+void sq__conn_fail_connect(sq_conn *c, int err)
 {
     c->flags |= F_CONNECT_FAIL;
     conn_release(c, err, false);
@@ -316,7 +255,7 @@ static void conn_update_io(sq_conn *c)
     int err = sq_io_set(c->loop, &c->io, ev);
     if (err < 0) {
         if (c->flags & F_CONNECTING)
-            conn_fail_connect(c, err);
+            sq__conn_fail_connect(c, err);
         else
             conn_release(c, err, true);
     }
@@ -413,7 +352,7 @@ static void conn_timer_cb(sq_loop *loop, sq_timer *timer)
         return;
     if (conn_deadline(c) <= sq_loop_now_ms(loop)) {
         if (c->flags & F_CONNECTING) {
-            conn_fail_connect(c, -ETIMEDOUT);
+            sq__conn_fail_connect(c, -ETIMEDOUT);
         } else if (c->flags & F_CLOSING) {
             /* Linger over: whatever was sent, the close is complete only
              * if nothing stayed queued. */
@@ -435,20 +374,30 @@ static void conn_connected(sq_conn *c)
     if (getsockopt(c->io.fd, SOL_SOCKET, SO_ERROR, &soerr, &len) < 0)
         soerr = errno;
     if (soerr != 0) {
-        conn_fail_connect(c, -soerr);
+        sq__conn_fail_connect(c, -soerr);
         return;
     }
     c->flags &= ~F_CONNECTING;
-    set_nodelay(c->io.fd, c->opts.no_nodelay);
+    sq__set_nodelay(c->io.fd, c->opts.no_nodelay);
     c->last_io_ms = c->last_read_ms = c->last_write_ms = sq_loop_now_ms(c->loop);
     sq_timer_stop(c->loop, &c->timer); /* the connect deadline is gone */
     c->connect_cb(c, 0, c->connect_data);
+    sq__conn_started(c);
+}
+
+void sq__conn_started(sq_conn *c)
+{
     if (c->flags & F_RELEASED)
         return;
     if (!c->h.on_read) {
         conn_release(c, -EINVAL, true);
         return;
     }
+    sq__conn_watch(c);
+}
+
+void sq__conn_watch(sq_conn *c)
+{
     conn_update_io(c);
     conn_arm_timer(c);
 }
@@ -542,251 +491,6 @@ static void conn_io_cb(sq_loop *loop, sq_io *io, unsigned events)
     }
     conn_update_io(c);
     conn_arm_timer(c);
-}
-
-/* --- Listener ----------------------------------------------------------- */
-
-static void listener_free(sq_listener *l)
-{
-    free(l);
-}
-
-static void listener_resume_cb(sq_loop *loop, sq_timer *timer)
-{
-    sq_listener *l = timer->data;
-    /* If re-arming fails the listener stays paused; trying again later is
-     * all that can be done without a way to report it. */
-    if (sq_io_set(loop, &l->io, SQ_EV_READ) < 0)
-        (void)sq_timer_start(loop, &l->resume_timer, EMFILE_PAUSE_MS);
-}
-
-static void listener_accepted(sq_listener *l, int fd, const struct sockaddr_storage *ss,
-                              socklen_t sslen)
-{
-    sq_conn *c = conn_new(l->loop, fd, &l->conn_opts);
-    if (!c) {
-        close(fd);
-        return;
-    }
-    set_nodelay(fd, c->opts.no_nodelay);
-    memcpy(&c->peer, ss, sslen);
-    c->peer_len = sslen;
-    l->cb(l, c, l->data);
-    if (c->flags & F_RELEASED)
-        return;
-    if (!c->h.on_read) {
-        conn_release(c, -EINVAL, true);
-        return;
-    }
-    conn_update_io(c);
-    conn_arm_timer(c);
-}
-
-static void listener_io_cb(sq_loop *loop, sq_io *io, unsigned events)
-{
-    (void)events;
-    sq_listener *l = io->data;
-    l->in_accept = true;
-    for (int i = 0; i < ACCEPTS_PER_WAKE && !l->closed; i++) {
-        struct sockaddr_storage ss;
-        socklen_t sslen = sizeof ss;
-        int fd = accept4(l->io.fd, (struct sockaddr *)&ss, &sslen, SOCK_NONBLOCK | SOCK_CLOEXEC);
-        if (fd >= 0) {
-            listener_accepted(l, fd, &ss, sslen);
-            continue;
-        }
-        if (errno == EINTR)
-            continue;
-        if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) {
-            /* The connection stays in the accept queue and the listener
-             * stays readable: watching it now would spin. Pause instead. */
-            if (errno == EMFILE || errno == ENFILE)
-                l->emfile_count++;
-            (void)sq_io_set(loop, &l->io, 0);
-            (void)sq_timer_start(loop, &l->resume_timer, EMFILE_PAUSE_MS);
-            break;
-        }
-        if (errno == EAGAIN || errno == EWOULDBLOCK)
-            break;
-        /* ECONNABORTED, EPROTO, EPERM (firewall) ...: that connection is
-         * gone, the next one may be fine. */
-    }
-    l->in_accept = false;
-    if (l->closed)
-        listener_free(l);
-}
-
-static int listen_socket(const struct addrinfo *ai, const sq_listen_opts *opts, int *out)
-{
-    int one = 1;
-    int fd = socket(ai->ai_family, ai->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC,
-                    ai->ai_protocol);
-    if (fd < 0)
-        return -errno;
-    /* SO_REUSEADDR lets a restarted server bind while old connections of
-     * the previous instance sit in TIME_WAIT on the same port. */
-    if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) < 0)
-        goto fail;
-    if (opts->reuseport && setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof one) < 0)
-        goto fail;
-    /* An IPv6 address listens for IPv6 only; IPv4 gets its own listener,
-     * so the address given says exactly what is served. */
-    if (ai->ai_family == AF_INET6 &&
-        setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof one) < 0)
-        goto fail;
-    if (bind(fd, ai->ai_addr, ai->ai_addrlen) < 0)
-        goto fail;
-    if (listen(fd, opts->backlog > 0 ? opts->backlog : DEFAULT_BACKLOG) < 0)
-        goto fail;
-    *out = fd;
-    return 0;
-fail:;
-    int err = -errno;
-    close(fd);
-    return err;
-}
-
-/* getaddrinfo's EAI_* codes as errno values. */
-static int gai_errno(int rc)
-{
-    switch (rc) {
-    case EAI_SYSTEM:
-        return -errno;
-    case EAI_MEMORY:
-        return -ENOMEM;
-    case EAI_FAMILY:
-        return -EAFNOSUPPORT;
-    case EAI_AGAIN:
-        return -EAGAIN;
-    default:
-        return -EADDRNOTAVAIL;
-    }
-}
-
-static int resolve(const char *host, uint16_t port, int flags, struct addrinfo **res)
-{
-    char service[8];
-    snprintf(service, sizeof service, "%u", (unsigned)port);
-    struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM,
-                             .ai_flags = flags | AI_NUMERICSERV};
-    int rc = getaddrinfo(host ? host : "127.0.0.1", service, &hints, res);
-    return rc == 0 ? 0 : gai_errno(rc);
-}
-
-int sq_tcp_listen(sq_loop *loop, const sq_listen_opts *opts, sq_accept_cb cb, void *data,
-                  sq_listener **out)
-{
-    if (!loop || !opts || !cb || !out)
-        return -EINVAL;
-    struct addrinfo *res = NULL;
-    int err = resolve(opts->host, opts->port, AI_PASSIVE, &res);
-    if (err < 0)
-        return err;
-    int fd = -1;
-    for (struct addrinfo *ai = res; ai; ai = ai->ai_next) {
-        err = listen_socket(ai, opts, &fd);
-        if (err == 0)
-            break;
-    }
-    freeaddrinfo(res);
-    if (fd < 0)
-        return err;
-
-    sq_listener *l = calloc(1, sizeof *l);
-    if (!l) {
-        close(fd);
-        return -ENOMEM;
-    }
-    l->loop = loop;
-    l->cb = cb;
-    l->data = data;
-    l->conn_opts = opts->conn;
-    struct sockaddr_storage ss;
-    socklen_t sslen = sizeof ss;
-    if (getsockname(fd, (struct sockaddr *)&ss, &sslen) == 0)
-        l->port = ntohs(ss.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&ss)->sin6_port
-                                                 : ((struct sockaddr_in *)&ss)->sin_port);
-    sq_io_init(&l->io, fd, listener_io_cb, l);
-    sq_timer_init(&l->resume_timer, listener_resume_cb, l);
-    err = sq_io_set(loop, &l->io, SQ_EV_READ);
-    if (err < 0) {
-        close(fd);
-        free(l);
-        return err;
-    }
-    *out = l;
-    return 0;
-}
-
-uint16_t sq_listener_port(const sq_listener *l)
-{
-    return l->port;
-}
-
-uint64_t sq_listener_emfile_count(const sq_listener *l)
-{
-    return l->emfile_count;
-}
-
-void sq_listener_close(sq_listener *l)
-{
-    if (!l || l->closed)
-        return;
-    l->closed = true;
-    sq_io_stop(l->loop, &l->io);
-    sq_timer_stop(l->loop, &l->resume_timer);
-    close(l->io.fd);
-    l->io.fd = -1;
-    if (!l->in_accept)
-        listener_free(l);
-}
-
-/* --- Outbound connections ---------------------------------------------- */
-
-int sq_tcp_connect(sq_loop *loop, const char *host, uint16_t port, const sq_conn_opts *opts,
-                   uint32_t timeout_ms, sq_connect_cb cb, void *data)
-{
-    if (!loop || !cb || port == 0)
-        return -EINVAL;
-    struct addrinfo *res = NULL;
-    int err = resolve(host, port, 0, &res);
-    if (err < 0)
-        return err;
-    /* The first address is used: trying the next ones on failure (happy
-     * eyeballs) is left to callers that need it. */
-    const struct addrinfo *ai = res;
-    int fd = socket(ai->ai_family, ai->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC,
-                    ai->ai_protocol);
-    if (fd < 0) {
-        err = -errno;
-        freeaddrinfo(res);
-        return err;
-    }
-    sq_conn *c = conn_new(loop, fd, opts);
-    if (!c) {
-        close(fd);
-        freeaddrinfo(res);
-        return -ENOMEM;
-    }
-    memcpy(&c->peer, ai->ai_addr, ai->ai_addrlen);
-    c->peer_len = ai->ai_addrlen;
-    c->connect_cb = cb;
-    c->connect_data = data;
-    c->flags |= F_CONNECTING;
-    int rc = connect(fd, ai->ai_addr, ai->ai_addrlen);
-    int cerr = rc < 0 ? errno : 0;
-    freeaddrinfo(res);
-    if (rc < 0 && cerr != EINPROGRESS) {
-        /* Loopback refuses synchronously; cb still runs from the loop. */
-        conn_fail_connect(c, -cerr);
-        return 0;
-    }
-    if (timeout_ms)
-        c->connect_deadline_ms = sq_loop_now_ms(loop) + timeout_ms;
-    /* Completion (even a synchronous one) is reported by writability. */
-    conn_update_io(c);
-    conn_arm_timer(c);
-    return 0;
 }
 
 /* --- Connection API ---------------------------------------------------- */
@@ -909,7 +613,7 @@ void sq_conn_close(sq_conn *c)
     if (c->flags & (F_RELEASED | F_CLOSING))
         return;
     if (c->flags & F_CONNECTING) {
-        conn_fail_connect(c, -ECANCELED);
+        sq__conn_fail_connect(c, -ECANCELED);
         return;
     }
     c->flags |= F_CLOSING | F_SHUT_WANTED | F_EOF_TOLD;

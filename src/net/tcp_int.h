@@ -1,0 +1,82 @@
+/*
+ * Internal interface between the two halves of the TCP module: tcp.c (a
+ * connection's life: reading, flushing, timeouts, closing) and
+ * tcp_listen.c (how connections come to exist: listeners, accept, outbound
+ * connect). Not installed.
+ */
+#ifndef SQ_TCP_INT_H
+#define SQ_TCP_INT_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/socket.h>
+
+#include "net/loop_int.h"
+#include "synq/tcp.h"
+#include "synq/timer.h"
+
+/* Connection state flags (the state machine is described in tcp.c). */
+enum {
+    F_CONNECTING = 1u << 0,   /* outbound connect in progress */
+    F_CONNECT_FAIL = 1u << 1, /* connect failed; cb(NULL, err) at step 6 */
+    F_PAUSED = 1u << 2,       /* handler asked not to get on_read */
+    F_BACKPRESSURE = 1u << 3, /* output passed high water; not reading */
+    F_EOF = 1u << 4,          /* peer FIN seen */
+    F_EOF_TOLD = 1u << 5,     /* on_eof already ran (or was replaced) */
+    F_CLOSING = 1u << 6,      /* graceful close in progress */
+    F_SHUT_WANTED = 1u << 7,  /* SHUT_WR once the output is sent */
+    F_SHUT_DONE = 1u << 8,
+    F_RELEASED = 1u << 9, /* fd closed; on_close pending */
+    F_NOTIFY_INPUT = 1u << 10,
+    F_NOTIFY_DRAIN = 1u << 11,
+    F_OUT_IDLE = 1u << 12, /* output was empty at the last check */
+    /* The kernel took less than all queued output: wait for writability.
+     * Output that went out whole never asks for EPOLLOUT, which saves two
+     * epoll_ctl calls per request-reply round trip. */
+    F_WRITE_BLOCKED = 1u << 13,
+};
+
+struct sq_conn {
+    sq_loop *loop;
+    sq_io io;
+    sq_timer timer;
+    sq__deferred node;
+    sq_buf in;
+    sq_buf out;
+    sq_conn_opts opts;
+    sq_conn_handlers h;
+    void *data;
+    unsigned flags;
+    int close_err;
+    uint64_t last_io_ms;    /* last byte read or sent (idle timeout) */
+    uint64_t last_read_ms;  /* last byte read (read timeout) */
+    uint64_t last_write_ms; /* last output progress (write timeout, linger) */
+    uint64_t connect_deadline_ms;
+    sq_connect_cb connect_cb;
+    void *connect_data;
+    struct sockaddr_storage peer;
+    socklen_t peer_len;
+};
+
+/* A connection for a connected or connecting socket fd (owned from now
+ * on), not yet watched. opts NULL means defaults. NULL when out of memory
+ * (fd is then left to the caller). */
+sq_conn *sq__conn_new(sq_loop *loop, int fd, const sq_conn_opts *opts);
+
+/* After the accept or connect callback returned: starts watching the
+ * connection, or aborts it with -EINVAL when the callback installed no
+ * on_read (and did not close it). */
+void sq__conn_started(sq_conn *c);
+
+/* (Re)computes the events watched and arms the timer for the nearest
+ * deadline; for a connecting socket, writability and the connect timeout. */
+void sq__conn_watch(sq_conn *c);
+
+/* Ends a connect attempt: the connect callback gets (NULL, err) from the
+ * loop's deferred step, then the connection is freed. */
+void sq__conn_fail_connect(sq_conn *c, int err);
+
+/* TCP_NODELAY unless no_nodelay; failure is harmless and ignored. */
+void sq__set_nodelay(int fd, bool no_nodelay);
+
+#endif

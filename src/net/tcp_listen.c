@@ -1,0 +1,275 @@
+/*
+ * How connections come to exist (contract in include/synq/tcp.h):
+ * listeners and outbound connects. A listener is a non-blocking listening
+ * socket whose readiness runs a bounded accept loop; when the process runs
+ * out of descriptors it stops watching the socket and resumes from a timer,
+ * because the pending connection keeps the socket readable and watching it
+ * would spin. An outbound connect is an sq_conn in the CONNECTING state:
+ * tcp.c completes it on writability. The connection life itself is tcp.c.
+ */
+#include <errno.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "net/tcp_int.h"
+
+/* Bounded per wake-up, so a burst of connections cannot starve the
+ * established ones. */
+#define ACCEPTS_PER_WAKE 128
+/* How long accepting pauses when the process is out of descriptors. */
+#define EMFILE_PAUSE_MS 100
+#define DEFAULT_BACKLOG 511
+
+struct sq_listener {
+    sq_loop *loop;
+    sq_io io;
+    sq_timer resume_timer;
+    sq_accept_cb cb;
+    void *data;
+    sq_conn_opts conn_opts;
+    uint16_t port;
+    uint64_t emfile_count;
+    bool in_accept; /* the accept loop runs: close must not free yet */
+    bool closed;
+};
+
+static void listener_free(sq_listener *l)
+{
+    free(l);
+}
+
+static void listener_resume_cb(sq_loop *loop, sq_timer *timer)
+{
+    sq_listener *l = timer->data;
+    /* If re-arming fails the listener stays paused; trying again later is
+     * all that can be done without a way to report it. */
+    if (sq_io_set(loop, &l->io, SQ_EV_READ) < 0)
+        (void)sq_timer_start(loop, &l->resume_timer, EMFILE_PAUSE_MS);
+}
+
+static void listener_accepted(sq_listener *l, int fd, const struct sockaddr_storage *ss,
+                              socklen_t sslen)
+{
+    sq_conn *c = sq__conn_new(l->loop, fd, &l->conn_opts);
+    if (!c) {
+        close(fd);
+        return;
+    }
+    sq__set_nodelay(fd, c->opts.no_nodelay);
+    memcpy(&c->peer, ss, sslen);
+    c->peer_len = sslen;
+    l->cb(l, c, l->data);
+    sq__conn_started(c);
+}
+
+static void listener_io_cb(sq_loop *loop, sq_io *io, unsigned events)
+{
+    (void)events;
+    sq_listener *l = io->data;
+    l->in_accept = true;
+    for (int i = 0; i < ACCEPTS_PER_WAKE && !l->closed; i++) {
+        struct sockaddr_storage ss;
+        socklen_t sslen = sizeof ss;
+        int fd = accept4(l->io.fd, (struct sockaddr *)&ss, &sslen, SOCK_NONBLOCK | SOCK_CLOEXEC);
+        if (fd >= 0) {
+            listener_accepted(l, fd, &ss, sslen);
+            continue;
+        }
+        if (errno == EINTR)
+            continue;
+        if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) {
+            /* The connection stays in the accept queue and the listener
+             * stays readable: watching it now would spin. Pause instead. */
+            if (errno == EMFILE || errno == ENFILE)
+                l->emfile_count++;
+            (void)sq_io_set(loop, &l->io, 0);
+            (void)sq_timer_start(loop, &l->resume_timer, EMFILE_PAUSE_MS);
+            break;
+        }
+        if (errno == EAGAIN || errno == EWOULDBLOCK)
+            break;
+        /* ECONNABORTED, EPROTO, EPERM (firewall) ...: that connection is
+         * gone, the next one may be fine. */
+    }
+    l->in_accept = false;
+    if (l->closed)
+        listener_free(l);
+}
+
+static int listen_socket(const struct addrinfo *ai, const sq_listen_opts *opts, int *out)
+{
+    int one = 1;
+    int fd = socket(ai->ai_family, ai->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC,
+                    ai->ai_protocol);
+    if (fd < 0)
+        return -errno;
+    /* SO_REUSEADDR lets a restarted server bind while old connections of
+     * the previous instance sit in TIME_WAIT on the same port. */
+    if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) < 0)
+        goto fail;
+    if (opts->reuseport && setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof one) < 0)
+        goto fail;
+    /* An IPv6 address listens for IPv6 only; IPv4 gets its own listener,
+     * so the address given says exactly what is served. */
+    if (ai->ai_family == AF_INET6 &&
+        setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof one) < 0)
+        goto fail;
+    if (bind(fd, ai->ai_addr, ai->ai_addrlen) < 0)
+        goto fail;
+    if (listen(fd, opts->backlog > 0 ? opts->backlog : DEFAULT_BACKLOG) < 0)
+        goto fail;
+    *out = fd;
+    return 0;
+fail:;
+    int err = -errno;
+    close(fd);
+    return err;
+}
+
+/* getaddrinfo's EAI_* codes as errno values. */
+static int gai_errno(int rc)
+{
+    switch (rc) {
+    case EAI_SYSTEM:
+        return -errno;
+    case EAI_MEMORY:
+        return -ENOMEM;
+    case EAI_FAMILY:
+        return -EAFNOSUPPORT;
+    case EAI_AGAIN:
+        return -EAGAIN;
+    default:
+        return -EADDRNOTAVAIL;
+    }
+}
+
+static int resolve(const char *host, uint16_t port, int flags, struct addrinfo **res)
+{
+    char service[8];
+    snprintf(service, sizeof service, "%u", (unsigned)port);
+    struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM,
+                             .ai_flags = flags | AI_NUMERICSERV};
+    int rc = getaddrinfo(host ? host : "127.0.0.1", service, &hints, res);
+    return rc == 0 ? 0 : gai_errno(rc);
+}
+
+int sq_tcp_listen(sq_loop *loop, const sq_listen_opts *opts, sq_accept_cb cb, void *data,
+                  sq_listener **out)
+{
+    if (!loop || !opts || !cb || !out)
+        return -EINVAL;
+    struct addrinfo *res = NULL;
+    int err = resolve(opts->host, opts->port, AI_PASSIVE, &res);
+    if (err < 0)
+        return err;
+    int fd = -1;
+    for (struct addrinfo *ai = res; ai; ai = ai->ai_next) {
+        err = listen_socket(ai, opts, &fd);
+        if (err == 0)
+            break;
+    }
+    freeaddrinfo(res);
+    if (fd < 0)
+        return err;
+
+    sq_listener *l = calloc(1, sizeof *l);
+    if (!l) {
+        close(fd);
+        return -ENOMEM;
+    }
+    l->loop = loop;
+    l->cb = cb;
+    l->data = data;
+    l->conn_opts = opts->conn;
+    struct sockaddr_storage ss;
+    socklen_t sslen = sizeof ss;
+    if (getsockname(fd, (struct sockaddr *)&ss, &sslen) == 0)
+        l->port = ntohs(ss.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&ss)->sin6_port
+                                                 : ((struct sockaddr_in *)&ss)->sin_port);
+    sq_io_init(&l->io, fd, listener_io_cb, l);
+    sq_timer_init(&l->resume_timer, listener_resume_cb, l);
+    err = sq_io_set(loop, &l->io, SQ_EV_READ);
+    if (err < 0) {
+        close(fd);
+        free(l);
+        return err;
+    }
+    *out = l;
+    return 0;
+}
+
+uint16_t sq_listener_port(const sq_listener *l)
+{
+    return l->port;
+}
+
+uint64_t sq_listener_emfile_count(const sq_listener *l)
+{
+    return l->emfile_count;
+}
+
+void sq_listener_close(sq_listener *l)
+{
+    if (!l || l->closed)
+        return;
+    l->closed = true;
+    sq_io_stop(l->loop, &l->io);
+    sq_timer_stop(l->loop, &l->resume_timer);
+    close(l->io.fd);
+    l->io.fd = -1;
+    if (!l->in_accept)
+        listener_free(l);
+}
+
+/* --- Outbound connections ---------------------------------------------- */
+
+int sq_tcp_connect(sq_loop *loop, const char *host, uint16_t port, const sq_conn_opts *opts,
+                   uint32_t timeout_ms, sq_connect_cb cb, void *data)
+{
+    if (!loop || !cb || port == 0)
+        return -EINVAL;
+    struct addrinfo *res = NULL;
+    int err = resolve(host, port, 0, &res);
+    if (err < 0)
+        return err;
+    /* The first address is used: trying the next ones on failure (happy
+     * eyeballs) is left to callers that need it. */
+    const struct addrinfo *ai = res;
+    int fd = socket(ai->ai_family, ai->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC,
+                    ai->ai_protocol);
+    if (fd < 0) {
+        err = -errno;
+        freeaddrinfo(res);
+        return err;
+    }
+    sq_conn *c = sq__conn_new(loop, fd, opts);
+    if (!c) {
+        close(fd);
+        freeaddrinfo(res);
+        return -ENOMEM;
+    }
+    memcpy(&c->peer, ai->ai_addr, ai->ai_addrlen);
+    c->peer_len = ai->ai_addrlen;
+    c->connect_cb = cb;
+    c->connect_data = data;
+    c->flags |= F_CONNECTING;
+    int rc = connect(fd, ai->ai_addr, ai->ai_addrlen);
+    int cerr = rc < 0 ? errno : 0;
+    freeaddrinfo(res);
+    if (rc < 0 && cerr != EINPROGRESS) {
+        /* Loopback refuses synchronously; cb still runs from the loop. */
+        sq__conn_fail_connect(c, -cerr);
+        return 0;
+    }
+    if (timeout_ms)
+        c->connect_deadline_ms = sq_loop_now_ms(loop) + timeout_ms;
+    /* Completion (even a synchronous one) is reported by writability. */
+    sq__conn_watch(c);
+    return 0;
+}
+
