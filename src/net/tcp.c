@@ -108,8 +108,17 @@ sq_conn *sq__conn_new(sq_loop *loop, int fd, const sq_conn_opts *opts)
     return c;
 }
 
+static void conn_forget_addrs(sq_conn *c)
+{
+    if (c->addrs)
+        freeaddrinfo(c->addrs);
+    c->addrs = NULL;
+    c->next_addr = NULL;
+}
+
 static void conn_free(sq_conn *c)
 {
+    conn_forget_addrs(c);
     sq__loop_undefer(c->loop, &c->node);
     sq_timer_stop(c->loop, &c->timer);
     sq_buf_free(&c->in);
@@ -144,7 +153,8 @@ static void conn_release(sq_conn *c, int err, bool reset)
         struct linger lg = {.l_onoff = 1, .l_linger = 0};
         (void)setsockopt(c->io.fd, SOL_SOCKET, SO_LINGER, &lg, sizeof lg);
     }
-    close(c->io.fd);
+    if (c->io.fd >= 0)
+        close(c->io.fd);
     c->io.fd = -1;
     /* Output can no longer be sent; the input buffer is kept because a
      * handler closing from on_read may still consume from it. */
@@ -374,9 +384,15 @@ static void conn_connected(sq_conn *c)
     if (getsockopt(c->io.fd, SOL_SOCKET, SO_ERROR, &soerr, &len) < 0)
         soerr = errno;
     if (soerr != 0) {
-        sq__conn_fail_connect(c, -soerr);
+        sq_io_stop(c->loop, &c->io);
+        close(c->io.fd);
+        c->io.fd = -1;
+        int err = sq__conn_connect_next(c, -soerr);
+        if (err < 0)
+            sq__conn_fail_connect(c, err);
         return;
     }
+    conn_forget_addrs(c);
     c->flags &= ~F_CONNECTING;
     sq__set_nodelay(c->io.fd, c->opts.no_nodelay);
     c->last_io_ms = c->last_read_ms = c->last_write_ms = sq_loop_now_ms(c->loop);
@@ -389,7 +405,8 @@ void sq__conn_started(sq_conn *c)
 {
     if (c->flags & F_RELEASED)
         return;
-    if (!c->h.on_read) {
+    /* A callback may close at once (after a farewell) without handlers. */
+    if (!c->h.on_read && !(c->flags & F_CLOSING)) {
         conn_release(c, -EINVAL, true);
         return;
     }

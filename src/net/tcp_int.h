@@ -8,6 +8,7 @@
 #define SQ_TCP_INT_H
 
 #include <stdbool.h>
+#include <netdb.h>
 #include <stdint.h>
 #include <sys/socket.h>
 
@@ -52,6 +53,8 @@ struct sq_conn {
     uint64_t last_read_ms;  /* last byte read (read timeout) */
     uint64_t last_write_ms; /* last output progress (write timeout, linger) */
     uint64_t connect_deadline_ms;
+    struct addrinfo *addrs;            /* resolved for an outbound connect */
+    const struct addrinfo *next_addr;  /* next one to try after a failure */
     sq_connect_cb connect_cb;
     void *connect_data;
     struct sockaddr_storage peer;
@@ -75,6 +78,12 @@ void sq__conn_watch(sq_conn *c);
 /* Ends a connect attempt: the connect callback gets (NULL, err) from the
  * loop's deferred step, then the connection is freed. */
 void sq__conn_fail_connect(sq_conn *c, int err);
+
+/* Tries the remaining resolved addresses of a connecting c, in order,
+ * until a connect is under way (returns 0). Returns the last immediate
+ * failure, or err when no address was left to try. c's previous socket
+ * must already be stopped and closed. */
+int sq__conn_connect_next(sq_conn *c, int err);
 
 /* TCP_NODELAY unless no_nodelay; failure is harmless and ignored. */
 void sq__set_nodelay(int fd, bool no_nodelay);

@@ -228,6 +228,39 @@ void sq_listener_close(sq_listener *l)
 
 /* --- Outbound connections ---------------------------------------------- */
 
+/* Starts a non-blocking connect to ai on a fresh socket owned by c.
+ * Returns 0 when under way (or done), else a negative errno. */
+static int connect_start(sq_conn *c, const struct addrinfo *ai)
+{
+    int fd = socket(ai->ai_family, ai->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC,
+                    ai->ai_protocol);
+    if (fd < 0)
+        return -errno;
+    if (connect(fd, ai->ai_addr, ai->ai_addrlen) < 0 && errno != EINPROGRESS) {
+        int err = -errno;
+        close(fd);
+        return err;
+    }
+    sq_io_init(&c->io, fd, c->io.cb, c);
+    memcpy(&c->peer, ai->ai_addr, ai->ai_addrlen);
+    c->peer_len = ai->ai_addrlen;
+    /* Completion, even a synchronous one, is reported by writability. */
+    sq__conn_watch(c);
+    return 0;
+}
+
+int sq__conn_connect_next(sq_conn *c, int err)
+{
+    while (c->next_addr) {
+        const struct addrinfo *ai = c->next_addr;
+        c->next_addr = ai->ai_next;
+        err = connect_start(c, ai);
+        if (err == 0)
+            return 0;
+    }
+    return err;
+}
+
 int sq_tcp_connect(sq_loop *loop, const char *host, uint16_t port, const sq_conn_opts *opts,
                    uint32_t timeout_ms, sq_connect_cb cb, void *data)
 {
@@ -237,39 +270,26 @@ int sq_tcp_connect(sq_loop *loop, const char *host, uint16_t port, const sq_conn
     int err = resolve(host, port, 0, &res);
     if (err < 0)
         return err;
-    /* The first address is used: trying the next ones on failure (happy
-     * eyeballs) is left to callers that need it. */
-    const struct addrinfo *ai = res;
-    int fd = socket(ai->ai_family, ai->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC,
-                    ai->ai_protocol);
-    if (fd < 0) {
-        err = -errno;
-        freeaddrinfo(res);
-        return err;
-    }
-    sq_conn *c = sq__conn_new(loop, fd, opts);
+    sq_conn *c = sq__conn_new(loop, -1, opts);
     if (!c) {
-        close(fd);
         freeaddrinfo(res);
         return -ENOMEM;
     }
-    memcpy(&c->peer, ai->ai_addr, ai->ai_addrlen);
-    c->peer_len = ai->ai_addrlen;
+    /* A name may resolve to several addresses ("localhost": ::1 and
+     * 127.0.0.1); each is tried in getaddrinfo's order until one answers,
+     * all within the one timeout. */
+    c->addrs = res;
+    c->next_addr = res;
     c->connect_cb = cb;
     c->connect_data = data;
     c->flags |= F_CONNECTING;
-    int rc = connect(fd, ai->ai_addr, ai->ai_addrlen);
-    int cerr = rc < 0 ? errno : 0;
-    freeaddrinfo(res);
-    if (rc < 0 && cerr != EINPROGRESS) {
-        /* Loopback refuses synchronously; cb still runs from the loop. */
-        sq__conn_fail_connect(c, -cerr);
-        return 0;
-    }
     if (timeout_ms)
         c->connect_deadline_ms = sq_loop_now_ms(loop) + timeout_ms;
-    /* Completion (even a synchronous one) is reported by writability. */
-    sq__conn_watch(c);
+    err = sq__conn_connect_next(c, -EADDRNOTAVAIL);
+    if (err < 0) {
+        /* Loopback refuses synchronously; cb still runs from the loop. */
+        sq__conn_fail_connect(c, err);
+    }
     return 0;
 }
 

@@ -765,6 +765,46 @@ TEST(pause_holds_input_and_eof_until_resume)
     sq_loop_free(loop);
 }
 
+static void busy_accept(sq_listener *l, sq_conn *c, void *data)
+{
+    (void)l;
+    (void)data;
+    /* Turned away at once, without handlers: the farewell still goes out. */
+    ASSERT_EQ(sq_conn_write(c, "busy\n", 5), 0);
+    sq_conn_close(c);
+}
+
+TEST(close_from_accept_callback_sends_farewell)
+{
+    sq_loop *loop;
+    ASSERT_EQ(sq_loop_new(&loop), 0);
+    sq_listen_opts lo = {.host = "127.0.0.1"};
+    sq_listener *l;
+    ASSERT_EQ(sq_tcp_listen(loop, &lo, busy_accept, NULL, &l), 0);
+    int fd = client_connect(sq_listener_port(l));
+    ASSERT_EQ(fcntl(fd, F_SETFL, O_NONBLOCK), 0);
+    char b[16];
+    size_t got = 0;
+    ssize_t n = -1;
+    for (int i = 0; i < 200; i++) {
+        ASSERT_EQ(sq_loop_run_once(loop, 10), 0);
+        n = recv(fd, b + got, sizeof b - got, 0);
+        if (n > 0)
+            got += (size_t)n;
+        if (n == 0)
+            break;
+    }
+    ASSERT_EQ(n, 0);
+    ASSERT_EQ(got, 5);
+    ASSERT_MEM_EQ(b, "busy\n", 5);
+    close(fd);
+    /* Let the server see our FIN and finish its close. */
+    for (int i = 0; i < 5; i++)
+        ASSERT_EQ(sq_loop_run_once(loop, 10), 0);
+    sq_listener_close(l);
+    sq_loop_free(loop);
+}
+
 static double cpu_seconds(void)
 {
     struct rusage ru;
