@@ -234,8 +234,13 @@ static long long reply_data_len(const char *line)
 
 int cmd_raw(cli *c, int argc, char **argv)
 {
-    /* No option parsing: a raw line may well start with '-' or contain
-     * "--help", and must go to the server untouched. */
+    /* No option parsing: data lines may start with '-' and must go to the
+     * server untouched. A lone --help is the one exception: no protocol
+     * command is spelled that way. */
+    if (argc == 2 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0)) {
+        cli_command_help(stdout, argv[0]);
+        return CLI_HELP_SHOWN;
+    }
     if (argc < 2)
         return cli_usage_error(argv[0], "expected a protocol line, e.g. synq raw 'stats-tube default'");
     int rc;

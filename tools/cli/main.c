@@ -217,9 +217,10 @@ int cli_opt_common(cli *c, const char *cmd, int opt, char **argv)
     }
 }
 
-/* Parses the global options into c; returns the index of the command word,
- * or -(exit code) when the process should stop (help, version, error). */
-static int parse_global(cli *c, int argc, char **argv)
+/* Parses the global options into c and sets *at to the index of the command
+ * word. Returns -1 to go on, or the exit code when the process should stop
+ * (help, version, error). */
+static int parse_global(cli *c, int argc, char **argv, int *at)
 {
     static const struct option longopts[] = {
         {"host", required_argument, NULL, 'H'}, {"port", required_argument, NULL, 'p'},
@@ -242,7 +243,7 @@ static int parse_global(cli *c, int argc, char **argv)
             errno = 0;
             c->timeout_s = strtod(optarg, &end);
             if (errno || *end || end == optarg || !(c->timeout_s > 0 && c->timeout_s < 1e6))
-                return -cli_usage_error(NULL, "invalid --timeout '%s'", optarg);
+                return cli_usage_error(NULL, "invalid --timeout '%s'", optarg);
             break;
         }
         case 'J':
@@ -253,24 +254,25 @@ static int parse_global(cli *c, int argc, char **argv)
             break;
         case 'h':
             main_help(stdout);
-            return -CLI_OK;
+            return CLI_OK;
         case 'V':
             printf("synq %s\n", CLI_VERSION);
-            return -CLI_OK;
+            return CLI_OK;
         case ':':
-            return -cli_usage_error(NULL, "option '%s' needs a value", argv[optind - 1]);
+            return cli_usage_error(NULL, "option '%s' needs a value", argv[optind - 1]);
         default:
-            return -cli_usage_error(NULL, "unknown option '%s'", argv[optind - 1]);
+            return cli_usage_error(NULL, "unknown option '%s'", argv[optind - 1]);
         }
     }
     uint64_t port;
-    if (cli_parse_u64(NULL, "port", c->port, 65535, &port) != CLI_OK || port == 0)
-        return -CLI_USAGE;
-    if (optind >= argc) {
-        main_help(stderr);
-        return -CLI_USAGE;
-    }
-    return optind;
+    if (cli_parse_u64(NULL, "port", c->port, 65535, &port) != CLI_OK)
+        return CLI_USAGE;
+    if (port == 0)
+        return cli_usage_error(NULL, "invalid port '0'");
+    if (optind >= argc)
+        return cli_usage_error(NULL, "missing COMMAND");
+    *at = optind;
+    return -1;
 }
 
 int main(int argc, char **argv)
@@ -288,9 +290,10 @@ int main(int argc, char **argv)
     if (env && *env)
         c.port = env;
 
-    int at = parse_global(&c, argc, argv);
-    if (at < 0)
-        return -at;
+    int at = 0;
+    int rc = parse_global(&c, argc, argv, &at);
+    if (rc >= 0)
+        return rc;
     const char *name = argv[at];
     if (strcmp(name, "help") == 0) {
         if (at + 1 < argc && find_command(argv[at + 1])) {
@@ -306,7 +309,7 @@ int main(int argc, char **argv)
 
     snprintf(c.addr, sizeof c.addr, strchr(c.host, ':') ? "[%s]:%s" : "%s:%s", c.host, c.port);
     optind = 0; /* glibc: 0 re-initialises getopt for the command's own options */
-    int rc = cmd->run(&c, argc - at, argv + at);
+    rc = cmd->run(&c, argc - at, argv + at);
     cli_close(&c);
     if (rc == CLI_HELP_SHOWN)
         rc = CLI_OK;

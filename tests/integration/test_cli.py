@@ -1,0 +1,406 @@
+"""The `synq` command-line client against a real server.
+
+Every test starts a fresh server (synqd, and Debian's beanstalkd as the
+reference when installed: sqharness.register makes one class per target),
+runs the `synq` binary from SQ_BIN_DIR as a subprocess, and checks its real
+stdout, stderr and exit status. Where a command changes server state, the
+state is checked independently over the harness's own protocol client, so a
+CLI that prints the right thing but does the wrong thing still fails.
+
+Exit codes under test: 0 ok, 1 the server said no, 2 usage, 3 connection or
+protocol error. Python 3 standard library only.
+"""
+
+import json
+import os
+import re
+import subprocess
+import sys
+import unittest
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import sqharness  # noqa: E402
+from sqharness import parse_yaml  # noqa: E402
+
+RUN_TIMEOUT_S = 20
+
+
+def synq_binary():
+    bin_dir = os.environ.get("SQ_BIN_DIR")
+    if not bin_dir:
+        raise AssertionError("SQ_BIN_DIR is not set: cannot find synq "
+                             "(run through ctest, or export SQ_BIN_DIR=<build dir>)")
+    path = os.path.join(bin_dir, "synq")
+    if not os.access(path, os.X_OK):
+        raise AssertionError("synq not found or not executable at %s "
+                             "(build the synq-cli target first)" % path)
+    return path
+
+
+class CliMixin:
+    PER_TEST = True
+
+    # ------------------------------------------------------------ helpers
+
+    def synq(self, *args, stdin=b"", port=None, env=None, timeout=RUN_TIMEOUT_S):
+        """Run synq against this test's server; returns CompletedProcess
+        with bytes stdout/stderr."""
+        e = dict(os.environ)
+        e.pop("SYNQ_HOST", None)
+        e["SYNQ_PORT"] = str(self.server.port if port is None else port)
+        if env:
+            e.update(env)
+        return subprocess.run([synq_binary()] + [str(a) for a in args], input=stdin,
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=e,
+                              timeout=timeout)
+
+    def ok(self, *args, **kw):
+        """Run synq, require exit 0, return stdout as text."""
+        p = self.synq(*args, **kw)
+        self.assertEqual(p.returncode, 0, "synq %s failed: stderr %r stdout %r"
+                         % (" ".join(map(str, args)), p.stderr, p.stdout))
+        return p.stdout.decode()
+
+    def job_stats(self, job_id):
+        c = self.client()
+        c.send("stats-job %d\r\n" % job_id)
+        line = c.read_line()
+        if line == b"NOT_FOUND\r\n":
+            return None
+        c.buf = line + c.buf
+        return dict(parse_yaml(c.read_yaml_reply()))
+
+    def tube_stats(self, tube):
+        c = self.client()
+        c.send("stats-tube %s\r\n" % tube)
+        return dict(parse_yaml(c.read_yaml_reply()))
+
+    def peek_body(self, job_id):
+        c = self.client()
+        c.send("peek %d\r\n" % job_id)
+        return c.read_job("FOUND")[1]
+
+    # ------------------------------------------------------------ put / peek
+
+    def test_put_argument_then_peek(self):
+        out = self.ok("put", "hello world")
+        self.assertRegex(out, r"^\d+\n$")
+        job_id = int(out)
+        self.assertEqual(self.peek_body(job_id), b"hello world")
+        self.assertEqual(self.ok("peek", job_id), "hello world\n")
+        self.assertEqual(self.ok("-v", "peek", job_id), "%d\thello world\n" % job_id)
+
+    def test_put_stdin_is_byte_exact(self):
+        body = b"line1\nline2\r\n\x00\xff end"
+        job_id = int(self.ok("put", "-", stdin=body))
+        self.assertEqual(self.peek_body(job_id), body)
+        job_id2 = int(self.ok("put", stdin=b"no dash"))
+        self.assertEqual(self.peek_body(job_id2), b"no dash")
+
+    def test_put_options_reach_the_server(self):
+        job_id = int(self.ok("put", "-t", "work", "--pri", "7", "--delay", "30", "--ttr", "9", "x"))
+        st = self.job_stats(job_id)
+        self.assertEqual((st["tube"], st["pri"], st["delay"], st["ttr"], st["state"]),
+                         ("work", "7", "30", "9", "delayed"))
+
+    def test_put_lines(self):
+        out = self.ok("put", "--lines", "-t", "batch", stdin=b"one\ntwo\r\nthree")
+        ids = [int(x) for x in out.split()]
+        self.assertEqual(len(ids), 3)
+        self.assertEqual([self.peek_body(i) for i in ids], [b"one", b"two", b"three"])
+        self.assertEqual(self.tube_stats("batch")["current-jobs-ready"], "3")
+
+    def test_peek_json_and_states(self):
+        ready = int(self.ok("put", "-t", "p", "r"))
+        delayed = int(self.ok("put", "-t", "p", "--delay", "100", "d"))
+        doc = json.loads(self.ok("--json", "peek", ready))
+        self.assertEqual(doc, {"id": ready, "body": "r"})
+        self.assertEqual(self.ok("-v", "peek", "--ready", "-t", "p"), "%d\tr\n" % ready)
+        self.assertEqual(json.loads(self.ok("peek", "--delayed", "-t", "p", "--json")),
+                         {"id": delayed, "body": "d"})
+        p = self.synq("peek", "--buried", "-t", "p")
+        self.assertEqual(p.returncode, 1)
+        self.assertIn(b"not found", p.stderr)
+
+    def test_json_body_escaping_always_parses(self):
+        body = b'q"\\\t\x01\xc3\xa9\xff'
+        job_id = int(self.ok("put", "-", stdin=body))
+        doc = json.loads(self.ok("--json", "peek", job_id))
+        self.assertEqual(doc["body"], 'q"\\\t\x01\u00e9\u00ff')
+
+    def test_peek_missing_job_exits_1(self):
+        p = self.synq("peek", "424242")
+        self.assertEqual(p.returncode, 1)
+        self.assertEqual(p.stdout, b"")
+        self.assertEqual(p.stderr, b"synq: peek 424242: not found\n")
+
+    # ------------------------------------------------------------ reserve
+
+    def test_reserve_prints_and_deletes(self):
+        job_id = int(self.ok("put", "-t", "r", "payload"))
+        self.assertEqual(self.ok("reserve", "-t", "r", "--delete", "-v"), "%d\tpayload\n" % job_id)
+        self.assertIsNone(self.job_stats(job_id))
+
+    def test_reserve_without_action_returns_job_to_ready(self):
+        job_id = int(self.ok("put", "b"))
+        self.assertEqual(self.ok("reserve", "--timeout", "1"), "b\n")
+        st = self.job_stats(job_id)
+        self.assertEqual((st["state"], st["reserves"]), ("ready", "1"))
+
+    def test_reserve_bury_and_release_keep_priority(self):
+        a = int(self.ok("put", "-t", "rb", "--pri", "33", "a"))
+        self.assertEqual(json.loads(self.ok("reserve", "-t", "rb", "--bury", "--json")),
+                         {"id": a, "body": "a"})
+        st = self.job_stats(a)
+        self.assertEqual((st["state"], st["pri"]), ("buried", "33"))
+        b = int(self.ok("put", "-t", "rb", "--pri", "44", "b"))
+        self.ok("reserve", "-t", "rb", "--release")
+        st = self.job_stats(b)
+        self.assertEqual((st["state"], st["pri"], st["releases"]), ("ready", "44", "1"))
+
+    def test_reserve_watches_several_tubes(self):
+        job_id = int(self.ok("put", "-t", "second", "from-second"))
+        self.ok("put", "in-default")
+        out = self.ok("reserve", "-t", "first", "-t", "second", "--timeout", "0", "-v")
+        self.assertEqual(out, "%d\tfrom-second\n" % job_id)
+
+    def test_reserve_timeout_exits_1(self):
+        p = self.synq("reserve", "-t", "empty", "--timeout", "0")
+        self.assertEqual(p.returncode, 1)
+        self.assertEqual(p.stdout, b"")
+        self.assertEqual(p.stderr, b"synq: reserve: timed out\n")
+
+    def test_reserve_actions_are_exclusive(self):
+        p = self.synq("reserve", "--delete", "--bury")
+        self.assertEqual(p.returncode, 2)
+
+    # ------------------------------------------------------------ job commands
+
+    def test_delete_several_and_missing(self):
+        a = int(self.ok("put", "a"))
+        b = int(self.ok("put", "b"))
+        p = self.synq("delete", a, 999999, b)
+        self.assertEqual(p.returncode, 1)
+        self.assertEqual(p.stderr, b"synq: delete 999999: not found\n")
+        self.assertIsNone(self.job_stats(a))
+        self.assertIsNone(self.job_stats(b))
+
+    def test_release_changes_priority_and_delay(self):
+        job_id = int(self.ok("put", "--pri", "10", "x"))
+        self.ok("release", job_id, "--pri", "3", "--delay", "50")
+        st = self.job_stats(job_id)
+        self.assertEqual((st["state"], st["pri"], st["delay"]), ("delayed", "3", "50"))
+
+    def test_bury_then_kick_job_and_kick(self):
+        a = int(self.ok("put", "-t", "k", "--pri", "12", "a"))
+        b = int(self.ok("put", "-t", "k", "b"))
+        self.ok("bury", a)
+        self.ok("bury", b, "--pri", "5")
+        self.assertEqual((self.job_stats(a)["state"], self.job_stats(a)["pri"]), ("buried", "12"))
+        self.assertEqual(self.job_stats(b)["pri"], "5")
+        self.assertEqual(self.ok("peek", "--buried", "-t", "k"), "a\n")
+        self.ok("kick-job", a)
+        self.assertEqual(self.job_stats(a)["state"], "ready")
+        self.assertEqual(self.ok("kick", "-t", "k", "10"), "1\n")
+        self.assertEqual(self.job_stats(b)["state"], "ready")
+        self.assertEqual(self.ok("kick", "-t", "k", "10"), "0\n")
+
+    def test_missing_job_commands_exit_1(self):
+        for args in (["release", "5000"], ["bury", "5000"], ["kick-job", "5000"],
+                     ["touch", "5000"], ["stats-job", "5000"]):
+            p = self.synq(*args)
+            self.assertEqual(p.returncode, 1, args)
+            self.assertEqual(p.stderr.decode(), "synq: %s: not found\n" % " ".join(args))
+
+    def test_touch_from_another_connection_is_not_found(self):
+        # The protocol ties touch to the reserving connection; synq holds none.
+        job_id = int(self.ok("put", "x"))
+        c = self.client()
+        c.send("reserve\r\n")
+        self.assertEqual(c.read_job("RESERVED")[0], job_id)
+        self.assertEqual(self.synq("touch", job_id).returncode, 1)
+
+    def test_pause(self):
+        self.ok("put", "-t", "pz", "x")
+        self.assertEqual(self.ok("pause", "-t", "pz", "60"), "")
+        self.assertEqual(self.tube_stats("pz")["pause"], "60")
+        p = self.synq("pause", "-t", "nosuchtube", "5")
+        self.assertEqual((p.returncode, p.stderr), (1, b"synq: pause nosuchtube: not found\n"))
+
+    # ------------------------------------------------------------ stats
+
+    def test_stats_key_and_json(self):
+        self.ok("put", "x")
+        self.ok("put", "y")
+        self.assertEqual(self.ok("stats", "cmd-put"), "2\n")
+        doc = json.loads(self.ok("--json", "stats"))
+        self.assertEqual(doc["cmd-put"], 2)
+        self.assertEqual(doc["current-jobs-ready"], 2)
+        self.assertIsInstance(doc["version"], str)
+        self.assertIs(doc["draining"], False)
+        self.assertEqual(json.loads(self.ok("stats", "total-jobs", "--json")), {"total-jobs": 2})
+        p = self.synq("stats", "no-such-key")
+        self.assertEqual(p.returncode, 1)
+
+    def test_stats_text_is_key_value_lines(self):
+        lines = self.ok("stats").splitlines()
+        self.assertIn("current-jobs-ready: 0", lines)
+        self.assertTrue(all(re.fullmatch(r"[a-z-]+: .*", x) for x in lines), lines)
+
+    def test_stats_tube_and_job(self):
+        job_id = int(self.ok("put", "-t", "st", "--pri", "9", "x"))
+        doc = json.loads(self.ok("--json", "stats-tube", "st"))
+        self.assertEqual((doc["name"], doc["current-jobs-ready"], doc["current-jobs-urgent"]),
+                         ("st", 1, 1))
+        self.assertIn("current-jobs-ready: 1\n", self.ok("stats-tube", "st"))
+        doc = json.loads(self.ok("stats-job", job_id, "--json"))
+        self.assertEqual((doc["id"], doc["tube"], doc["state"], doc["pri"]),
+                         (job_id, "st", "ready", 9))
+        p = self.synq("stats-tube", "nope")
+        self.assertEqual((p.returncode, p.stderr), (1, b"synq: stats-tube nope: not found\n"))
+
+    def _seed_tubes(self):
+        for body in ("a", "b", "c"):
+            self.ok("put", "-t", "alpha", body)
+        self.ok("put", "-t", "alpha", "--delay", "100", "d")
+        self.ok("put", "-t", "a-much-longer-tube-name", "--pri", "0", "u")
+        bury_id = int(self.ok("put", "-t", "a-much-longer-tube-name", "--pri", "2000", "z"))
+        self.ok("bury", bury_id)
+        self.ok("pause", "-t", "alpha", "100")
+
+    def test_tubes_table(self):
+        self._seed_tubes()
+        lines = self.ok("tubes").splitlines()
+        header = lines[0].split()
+        self.assertEqual(header, ["TUBE", "READY", "RESERVED", "DELAYED", "BURIED", "URGENT",
+                                  "WAITING", "PAUSED"])
+        rows = {r.split()[0]: r.split()[1:] for r in lines[1:]}
+        self.assertEqual(set(rows), {"default", "alpha", "a-much-longer-tube-name"})
+        self.assertEqual(rows["alpha"][:6], ["3", "0", "1", "0", "0", "0"])
+        self.assertTrue(90 <= int(rows["alpha"][6]) <= 100, rows["alpha"])
+        self.assertEqual(rows["a-much-longer-tube-name"], ["1", "0", "0", "1", "1", "0", "0"])
+        self.assertEqual(rows["default"], ["0"] * 7)
+        # Aligned: every line is as long as the header, and each column's
+        # values end where its heading ends (numbers are right-aligned).
+        self.assertEqual({len(x) for x in lines}, {len(lines[0])}, lines)
+        for name in header[1:]:
+            end = lines[0].index(name) + len(name)
+            for row in lines[1:]:
+                self.assertNotEqual(row[end - 1], " ", (name, row))
+                self.assertTrue(end == len(row) or row[end] == " ", (name, row))
+
+    def test_tubes_json(self):
+        self._seed_tubes()
+        doc = json.loads(self.ok("--json", "tubes"))
+        by_name = {t["name"]: t for t in doc}
+        self.assertEqual(by_name["alpha"]["current-jobs-ready"], 3)
+        self.assertEqual(by_name["alpha"]["pause"], 100)
+        self.assertEqual(by_name["a-much-longer-tube-name"]["current-jobs-buried"], 1)
+
+    def test_top_frames_and_rates(self):
+        self.ok("put", "-t", "tp", "x")
+        p = self.synq("top", "-n", "2", "--interval", "0.2")
+        self.assertEqual(p.returncode, 0, p.stderr)
+        out = p.stdout.decode()
+        self.assertNotIn("\033[", out, "no ANSI codes when stdout is not a terminal")
+        self.assertEqual(out.count("synq top  127.0.0.1:%d" % self.server.port), 2, out)
+        self.assertIn("put/s -  reserve/s -  delete/s -", out)
+        self.assertRegex(out, r"put/s \d+\.\d  reserve/s \d+\.\d  delete/s \d+\.\d")
+        self.assertRegex(out, r"\ntp +1 +0 +0 +0 +0 +0 +0\n")
+
+    def test_top_json_rates_count_commands(self):
+        frames = []
+        proc = subprocess.Popen([synq_binary(), "-p", str(self.server.port), "--json", "top",
+                                 "-n", "2", "--interval", "0.5"], stdout=subprocess.PIPE)
+        try:
+            frames.append(json.loads(proc.stdout.readline()))
+            c = self.client()
+            for _ in range(5):
+                self.put(c, b"x")
+            frames.append(json.loads(proc.stdout.readline()))
+        finally:
+            proc.stdout.close()
+            proc.wait(RUN_TIMEOUT_S)
+        self.assertEqual(proc.returncode, 0)
+        self.assertNotIn("put_per_s", frames[0])
+        # 5 puts in about half a second: a rate well above zero, below 5/0.2.
+        self.assertGreater(frames[1]["put_per_s"], 2.0)
+        self.assertLess(frames[1]["put_per_s"], 25.0)
+        self.assertEqual(frames[1]["delete_per_s"], 0.0)
+        self.assertEqual(frames[1]["tubes"][0]["name"], "default")
+
+    # ------------------------------------------------------------ drain, raw
+
+    def test_drain_prints_without_removing(self):
+        for body in ("1", "2", "3"):
+            self.ok("put", "-t", "dr", body)
+        self.assertEqual(self.ok("drain", "dr"), "1\n2\n3\n")
+        self.assertEqual(self.tube_stats("dr")["current-jobs-ready"], "3")
+
+    def test_drain_delete_and_bury(self):
+        ids = [int(self.ok("put", "-t", "dd", b)) for b in ("x", "y")]
+        self.ok("put", "-t", "dd", "--delay", "100", "later")
+        p = self.synq("drain", "dd", "--delete", "-v")
+        self.assertEqual(p.stdout, b"%d\tx\n%d\ty\n" % (ids[0], ids[1]))
+        self.assertEqual(p.stderr, b"synq: drain dd: 2 jobs deleted\n")
+        st = self.tube_stats("dd")
+        self.assertEqual((st["current-jobs-ready"], st["current-jobs-delayed"]), ("0", "1"))
+        self.ok("put", "-t", "dd", "--pri", "77", "z")
+        lines = self.ok("drain", "dd", "--bury", "--json").splitlines()
+        self.assertEqual([json.loads(x)["body"] for x in lines], ["z"])
+        self.assertEqual(self.job_stats(json.loads(lines[0])["id"])["pri"], "77")
+        self.assertEqual(self.tube_stats("dd")["current-jobs-buried"], "1")
+
+    def test_raw(self):
+        p = self.synq("raw", "list-tube-used")
+        self.assertEqual((p.returncode, p.stdout), (0, b"USING default\r\n"))
+        out = self.synq("raw", "put 0 0 60 2", "hi").stdout
+        self.assertRegex(out, rb"^INSERTED \d+\r\n$")
+        out = self.synq("raw", "list-tubes").stdout
+        self.assertEqual(out, b"OK 14\r\n---\n- default\n\r\n")
+        p = self.synq("raw", "frobnicate")
+        self.assertEqual((p.returncode, p.stdout), (1, b"UNKNOWN_COMMAND\r\n"))
+
+    # ------------------------------------------------------------ CLI surface
+
+    def test_connection_refused(self):
+        port = sqharness._free_port()
+        p = self.synq("stats", port=port)
+        self.assertEqual(p.returncode, 3)
+        self.assertEqual(p.stderr.decode(),
+                         "synq: cannot connect to 127.0.0.1:%d: Connection refused\n" % port)
+
+    def test_host_and_port_options_and_env(self):
+        port = str(self.server.port)
+        self.assertEqual(self.ok("-H", "localhost", "-p", port, "stats", "current-jobs-ready",
+                                 port=1), "0\n")
+        self.assertEqual(self.ok("stats", "current-jobs-ready", port=1,
+                                 env={"SYNQ_HOST": "127.0.0.1", "SYNQ_PORT": port}), "0\n")
+        p = self.synq("-p", "notaport", "stats")
+        self.assertEqual(p.returncode, 2)
+
+    def test_usage_errors_exit_2(self):
+        for args in (["frobnicate"], [], ["put", "--pri", "x", "b"], ["delete"],
+                     ["peek"], ["peek", "1", "--ready"], ["kick"], ["pause", "5"],
+                     ["put", "--nope", "x"], ["stats-job", "abc"], ["put", "-t", "bad name", "x"],
+                     ["reserve", "--timeout"]):
+            p = self.synq(*args)
+            self.assertEqual(p.returncode, 2, (args, p.stderr))
+            self.assertTrue(p.stderr.startswith(b"synq: "), (args, p.stderr))
+            self.assertEqual(p.stdout, b"", args)
+
+    def test_help_and_version(self):
+        out = self.ok("--help")
+        for name in ("put", "reserve", "delete", "release", "bury", "kick", "kick-job", "touch",
+                     "peek", "pause", "stats", "stats-tube", "stats-job", "tubes", "top",
+                     "drain", "raw"):
+            self.assertRegex(out, r"\n  %s +\S" % re.escape(name))
+            self.assertTrue(self.ok(name, "--help").startswith("Usage: synq %s" % name), name)
+        self.assertEqual(self.ok("help", "put"), self.ok("put", "--help"))
+        self.assertRegex(self.ok("--version"), r"^synq \d+\.\d+\.\d+\n$")
+
+
+sqharness.register(globals(), CliMixin)
+
+if __name__ == "__main__":
+    sqharness.main()
