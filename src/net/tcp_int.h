@@ -7,8 +7,8 @@
 #ifndef SQ_TCP_INT_H
 #define SQ_TCP_INT_H
 
-#include <stdbool.h>
 #include <netdb.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <sys/socket.h>
 
@@ -53,8 +53,8 @@ struct sq_conn {
     uint64_t last_read_ms;  /* last byte read (read timeout) */
     uint64_t last_write_ms; /* last output progress (write timeout, linger) */
     uint64_t connect_deadline_ms;
-    struct addrinfo *addrs;            /* resolved for an outbound connect */
-    const struct addrinfo *next_addr;  /* next one to try after a failure */
+    struct addrinfo *addrs;           /* resolved for an outbound connect */
+    const struct addrinfo *next_addr; /* next one to try after a failure */
     sq_connect_cb connect_cb;
     void *connect_data;
     struct sockaddr_storage peer;

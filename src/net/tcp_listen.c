@@ -104,8 +104,7 @@ static void listener_io_cb(sq_loop *loop, sq_io *io, unsigned events)
 static int listen_socket(const struct addrinfo *ai, const sq_listen_opts *opts, int *out)
 {
     int one = 1;
-    int fd = socket(ai->ai_family, ai->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC,
-                    ai->ai_protocol);
+    int fd = socket(ai->ai_family, ai->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC, ai->ai_protocol);
     if (fd < 0)
         return -errno;
     /* SO_REUSEADDR lets a restarted server bind while old connections of
@@ -152,8 +151,8 @@ static int resolve(const char *host, uint16_t port, int flags, struct addrinfo *
 {
     char service[8];
     snprintf(service, sizeof service, "%u", (unsigned)port);
-    struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM,
-                             .ai_flags = flags | AI_NUMERICSERV};
+    struct addrinfo hints = {
+        .ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM, .ai_flags = flags | AI_NUMERICSERV};
     int rc = getaddrinfo(host ? host : "127.0.0.1", service, &hints, res);
     return rc == 0 ? 0 : gai_errno(rc);
 }
@@ -232,8 +231,7 @@ void sq_listener_close(sq_listener *l)
  * Returns 0 when under way (or done), else a negative errno. */
 static int connect_start(sq_conn *c, const struct addrinfo *ai)
 {
-    int fd = socket(ai->ai_family, ai->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC,
-                    ai->ai_protocol);
+    int fd = socket(ai->ai_family, ai->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC, ai->ai_protocol);
     if (fd < 0)
         return -errno;
     if (connect(fd, ai->ai_addr, ai->ai_addrlen) < 0 && errno != EINPROGRESS) {
@@ -292,4 +290,3 @@ int sq_tcp_connect(sq_loop *loop, const char *host, uint16_t port, const sq_conn
     }
     return 0;
 }
-

@@ -172,8 +172,8 @@ static int client_connect(uint16_t port)
 {
     int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
     ASSERT_TRUE(fd >= 0);
-    struct sockaddr_in sin = {.sin_family = AF_INET, .sin_port = htons(port),
-                              .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    struct sockaddr_in sin = {
+        .sin_family = AF_INET, .sin_port = htons(port), .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
     ASSERT_EQ(connect(fd, (struct sockaddr *)&sin, sizeof sin), 0);
     struct timeval tv = {.tv_sec = 10};
     setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
@@ -387,8 +387,8 @@ TEST(backpressure_bounds_queued_output)
             usleep(10000);
         }
     }
-    ASSERT_EQ(stalls, 20);                  /* the flood was stopped */
-    ASSERT_LT(sent, (size_t)32 << 20);      /* by the server, not by memory */
+    ASSERT_EQ(stalls, 20);             /* the flood was stopped */
+    ASSERT_LT(sent, (size_t)32 << 20); /* by the server, not by memory */
     ASSERT_LE(atomic_load(&s.max_pending), o.out_high_water + o.read_chunk);
     ASSERT_GT(atomic_load(&s.max_pending), o.out_high_water); /* it was reached */
     ASSERT_EQ(atomic_load(&s.reads_while_pressured), 0);
@@ -636,8 +636,7 @@ TEST(connect_succeeds_to_listener)
     sq_conn_opts_default(&s.opts.conn);
     ASSERT_EQ(sq_tcp_listen(loop, &s.opts, srv_accept, &s, &s.l), 0);
     connect_result r = {0};
-    ASSERT_EQ(sq_tcp_connect(loop, "localhost", sq_listener_port(s.l), NULL, 1000, on_connect,
-                             &r),
+    ASSERT_EQ(sq_tcp_connect(loop, "localhost", sq_listener_port(s.l), NULL, 1000, on_connect, &r),
               0);
     pump_until(loop, &r.calls, 2000);
     ASSERT_EQ(r.calls, 1);
@@ -672,8 +671,7 @@ TEST(connect_timeout)
     }
     usleep(50000);
     connect_result r = {0};
-    ASSERT_EQ(sq_tcp_connect(loop, "127.0.0.1", ntohs(sin.sin_port), NULL, 200, on_connect, &r),
-              0);
+    ASSERT_EQ(sq_tcp_connect(loop, "127.0.0.1", ntohs(sin.sin_port), NULL, 200, on_connect, &r), 0);
     pump_until(loop, &r.calls, 3000);
     ASSERT_EQ(r.calls, 1);
     ASSERT_EQ(r.err, -ETIMEDOUT);
@@ -880,7 +878,8 @@ TEST(listen_ipv6_and_names)
     }
     ASSERT_EQ(err, 0);
     int fd = socket(AF_INET6, SOCK_STREAM, 0);
-    struct sockaddr_in6 sin6 = {.sin6_family = AF_INET6, .sin6_port = htons(sq_listener_port(s.l)),
+    struct sockaddr_in6 sin6 = {.sin6_family = AF_INET6,
+                                .sin6_port = htons(sq_listener_port(s.l)),
                                 .sin6_addr = IN6ADDR_LOOPBACK_INIT};
     ASSERT_EQ(connect(fd, (struct sockaddr *)&sin6, sizeof sin6), 0);
     for (int i = 0; i < 100 && atomic_load(&s.accepted) < 1; i++)
