@@ -207,7 +207,9 @@ static void rearm_store_timer(server *srv)
         sq_timer_stop(srv->loop, &srv->store_timer);
         return;
     }
-    if (sq_timer_start_at(srv->loop, &srv->store_timer, due) != 0) {
+    /* The store's clock runs SERVER_CLOCK_OFFSET_MS ahead of the loop's. */
+    uint64_t loop_due = due > SERVER_CLOCK_OFFSET_MS ? due - SERVER_CLOCK_OFFSET_MS : 0;
+    if (sq_timer_start_at(srv->loop, &srv->store_timer, loop_due) != 0) {
         /* Without the timer delays and TTRs would stall; try again on the
          * next iteration rather than give up. */
         fprintf(stderr, "synqd: arming the store timer: out of memory\n");
