@@ -55,6 +55,7 @@ typedef struct server {
     atomic_size_t bytes_read;
     atomic_int drains;
     atomic_int reads_while_pressured;
+    atomic_size_t max_in; /* most unconsumed input seen by on_read */
     char peer[64];
 } server;
 
@@ -69,6 +70,8 @@ static void srv_read(sq_conn *c, sq_buf *in)
     server *s = st->srv;
     size_t n = sq_buf_len(in);
     atomic_fetch_add(&s->bytes_read, n);
+    if (n > atomic_load(&s->max_in))
+        atomic_store(&s->max_in, n);
     /* Reading must have stopped above the high-water mark. */
     if (sq_conn_pending(c) > s->opts.conn.out_high_water)
         atomic_fetch_add(&s->reads_while_pressured, 1);
@@ -433,6 +436,74 @@ TEST(write_timeout_when_output_makes_no_progress)
     ASSERT_EQ(atomic_load(&s.last_close_err), -ETIMEDOUT);
     close(fd);
     srv_stop(&s);
+}
+
+TEST(input_limit_stops_reading_until_consumed)
+{
+    sq_conn_opts o;
+    sq_conn_opts_default(&o);
+    o.read_chunk = 4096;
+    o.in_limit = 10000;
+    server s;
+    srv_start(&s, MODE_IDLE, &o); /* never consumes */
+    int fd = client_connect(s.port);
+    char chunk[4096];
+    memset(chunk, 'i', sizeof chunk);
+    size_t sent = 0;
+    int stalls = 0;
+    while (stalls < 20 && sent < (size_t)256 << 20) {
+        ssize_t n = send(fd, chunk, sizeof chunk, MSG_DONTWAIT | MSG_NOSIGNAL);
+        if (n > 0) {
+            sent += (size_t)n;
+            stalls = 0;
+        } else {
+            stalls++;
+            usleep(5000);
+        }
+    }
+    ASSERT_EQ(stalls, 20);
+    ASSERT_EQ(atomic_load(&s.max_in), o.in_limit); /* filled exactly, never past */
+    close(fd);
+    srv_stop(&s);
+}
+
+static void limit_accept(sq_listener *l, sq_conn *c, void *data)
+{
+    (void)l;
+    int *result = data;
+    static char big[3000];
+    struct iovec iov[2] = {{.iov_base = big, .iov_len = 1500}, {.iov_base = big, .iov_len = 1500}};
+    /* out_limit is 4096 (it is raised to out_high_water, also 4096). */
+    ASSERT_EQ(sq_conn_writev(c, iov, 2), 0);
+    ASSERT_EQ(sq_conn_writev(c, iov, 2), -ENOBUFS); /* all or nothing */
+    ASSERT_EQ(sq_conn_pending(c), 3000);
+    ASSERT_EQ(sq_conn_write(c, big, 1096), 0);
+    ASSERT_EQ(sq_conn_write(c, big, 1), -ENOBUFS);
+    ASSERT_EQ(sq_conn_pending(c), 4096);
+    *result = 1;
+    sq_conn_abort(c);
+}
+
+TEST(output_limit_fails_writes_with_enobufs)
+{
+    sq_loop *loop;
+    ASSERT_EQ(sq_loop_new(&loop), 0);
+    sq_listen_opts lo = {.host = "127.0.0.1"};
+    sq_conn_opts_default(&lo.conn);
+    lo.conn.out_high_water = 4096;
+    lo.conn.out_low_water = 1024;
+    lo.conn.out_limit = 4096;
+    int result = 0;
+    sq_listener *l;
+    ASSERT_EQ(sq_tcp_listen(loop, &lo, limit_accept, &result, &l), 0);
+    int fd = client_connect(sq_listener_port(l));
+    for (int i = 0; i < 200 && !result; i++)
+        ASSERT_EQ(sq_loop_run_once(loop, 10), 0);
+    ASSERT_EQ(result, 1);
+    ASSERT_EQ(sq_loop_run_once(loop, 10), 0); /* on_close, free */
+    close(fd);
+    sq_listener_close(l);
+    sq_loop_free(loop);
 }
 
 /* --- Termination -------------------------------------------------------- */
