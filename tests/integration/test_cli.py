@@ -16,6 +16,7 @@ import os
 import re
 import subprocess
 import sys
+import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -70,9 +71,13 @@ class CliMixin:
         c.buf = line + c.buf
         return dict(parse_yaml(c.read_yaml_reply()))
 
-    def tube_stats(self, tube):
+    def tube_stats(self, tube, missing_ok=False):
         c = self.client()
         c.send("stats-tube %s\r\n" % tube)
+        line = c.read_line()
+        if missing_ok and line == b"NOT_FOUND\r\n":
+            return None
+        c.buf = line + c.buf
         return dict(parse_yaml(c.read_yaml_reply()))
 
     def peek_body(self, job_id):
@@ -109,6 +114,13 @@ class CliMixin:
         self.assertEqual(len(ids), 3)
         self.assertEqual([self.peek_body(i) for i in ids], [b"one", b"two", b"three"])
         self.assertEqual(self.tube_stats("batch")["current-jobs-ready"], "3")
+
+    def test_put_too_big_exits_1_and_dash_body(self):
+        p = self.synq("put", "-", stdin=b"z" * 70000)  # default max-job-size 65535
+        self.assertEqual(p.returncode, 1)
+        self.assertEqual(p.stderr, b"synq: put: job too big (larger than the server's max-job-size)\n")
+        job_id = int(self.ok("put", "--", "-5"))
+        self.assertEqual(self.peek_body(job_id), b"-5")
 
     def test_peek_json_and_states(self):
         ready = int(self.ok("put", "-t", "p", "r"))
@@ -163,6 +175,28 @@ class CliMixin:
         self.ok("put", "in-default")
         out = self.ok("reserve", "-t", "first", "-t", "second", "--timeout", "0", "-v")
         self.assertEqual(out, "%d\tfrom-second\n" % job_id)
+
+    def test_reserve_blocks_until_a_job_arrives(self):
+        proc = subprocess.Popen([synq_binary(), "-p", str(self.server.port), "--timeout", "0.5",
+                                 "reserve", "-t", "later", "-v"], stdout=subprocess.PIPE)
+        try:
+            c = self.client()
+            # Wait past the reply timeout: a plain reserve must not give up.
+            deadline = time.monotonic() + 5
+            while (self.tube_stats("later", missing_ok=True) or {}).get("current-waiting") != "1":
+                self.assertLess(time.monotonic(), deadline, "synq never started waiting")
+                time.sleep(0.05)
+            time.sleep(0.8)
+            self.assertIsNone(proc.poll())
+            c.send("use later\r\n")
+            c.read_line()
+            job_id = self.put(c, b"now")
+            out = proc.communicate(timeout=RUN_TIMEOUT_S)[0]
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
+        self.assertEqual((proc.returncode, out), (0, b"%d\tnow\n" % job_id))
 
     def test_reserve_timeout_exits_1(self):
         p = self.synq("reserve", "-t", "empty", "--timeout", "0")
