@@ -144,7 +144,9 @@ void out_job(const cli *c, const cli_job *job);
 #define CLI_COMMON_SHORTOPTS ":hv"
 #define CLI_COMMON_LONGOPTS                                                                        \
     {"help", no_argument, NULL, 'h'}, {"json", no_argument, NULL, 'J'},                            \
-        {"verbose", no_argument, NULL, 'v'}
+    {                                                                                              \
+        "verbose", no_argument, NULL, 'v'                                                          \
+    }
 /* Returned by a command whose --help was printed; main() exits 0. */
 #define CLI_HELP_SHOWN 100
 

@@ -272,7 +272,8 @@ int cmd_reserve(cli *c, int argc, char **argv)
     else
         rc = cli_sendf(c, "reserve");
     char *line;
-    int extra_ms = o.timeout_s >= 0 ? (int)(o.timeout_s * 1000) : -1;
+    /* Beyond ~24 days the wait is as good as forever and would not fit. */
+    int extra_ms = o.timeout_s >= 0 && o.timeout_s < 2000000 ? (int)(o.timeout_s * 1000) : -1;
     if (rc || (rc = cli_read_line(c, &line, extra_ms)))
         return rc;
     cli_job job;

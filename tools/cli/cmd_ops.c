@@ -62,7 +62,10 @@ static int peek_opt(cli *c, const char *cmd, int opt, void *ctx)
 {
     (void)c;
     peek_opts *o = ctx;
-    const char *state = opt == 'r' ? "ready" : opt == 'd' ? "delayed" : opt == 'b' ? "buried" : NULL;
+    const char *state = opt == 'r'   ? "ready"
+                        : opt == 'd' ? "delayed"
+                        : opt == 'b' ? "buried"
+                                     : NULL;
     if (opt == 't') {
         o->tube = optarg;
         return cli_check_tube(cmd, optarg);
@@ -111,7 +114,8 @@ int cmd_peek(cli *c, int argc, char **argv)
     }
     char *line;
     cli_job job;
-    if (rc || (rc = cli_read_line(c, &line, 0)) || (rc = cli_read_job(c, what, "FOUND", line, &job)))
+    if (rc || (rc = cli_read_line(c, &line, 0)) ||
+        (rc = cli_read_job(c, what, "FOUND", line, &job)))
         return rc;
     out_job(c, &job);
     free(job.body);
@@ -212,8 +216,9 @@ int cmd_drain(cli *c, int argc, char **argv)
     }
     if (c->verbose)
         fprintf(stderr, "synq: drain %s: %llu job%s %s\n", *tube, (unsigned long long)count,
-                count == 1 ? "" : "s", verb ? (strcmp(verb, "delete") ? "buried" : "deleted")
-                                            : "printed (back to ready when synq exits)");
+                count == 1 ? "" : "s",
+                verb ? (strcmp(verb, "delete") ? "buried" : "deleted")
+                     : "printed (back to ready when synq exits)");
     return CLI_OK;
 }
 
@@ -242,7 +247,8 @@ int cmd_raw(cli *c, int argc, char **argv)
         return CLI_HELP_SHOWN;
     }
     if (argc < 2)
-        return cli_usage_error(argv[0], "expected a protocol line, e.g. synq raw 'stats-tube default'");
+        return cli_usage_error(argv[0],
+                               "expected a protocol line, e.g. synq raw 'stats-tube default'");
     int rc;
     if ((rc = cli_connect(c)))
         return rc;
@@ -263,9 +269,9 @@ int cmd_raw(cli *c, int argc, char **argv)
         return CLI_OK;
     }
     static const char *const errors[] = {
-        "NOT_FOUND",     "TIMED_OUT",      "DEADLINE_SOON", "JOB_TOO_BIG",    "DRAINING",
-        "OUT_OF_MEMORY", "INTERNAL_ERROR", "NOT_IGNORED",   "BAD_FORMAT",     "UNKNOWN_COMMAND",
-        "EXPECTED_CRLF",
+        "NOT_FOUND",  "TIMED_OUT",       "DEADLINE_SOON",  "JOB_TOO_BIG",
+        "DRAINING",   "OUT_OF_MEMORY",   "INTERNAL_ERROR", "NOT_IGNORED",
+        "BAD_FORMAT", "UNKNOWN_COMMAND", "EXPECTED_CRLF",
     };
     for (size_t i = 0; i < sizeof errors / sizeof errors[0]; i++)
         if (strcmp(line, errors[i]) == 0)

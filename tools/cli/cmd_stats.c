@@ -382,7 +382,8 @@ int cmd_top(cli *c, int argc, char **argv)
         if (o.count && frame + 1 >= o.count)
             break;
         struct timespec left = {.tv_sec = (time_t)o.interval_s,
-                                .tv_nsec = (long)((o.interval_s - (double)(time_t)o.interval_s) * 1e9)};
+                                .tv_nsec =
+                                    (long)((o.interval_s - (double)(time_t)o.interval_s) * 1e9)};
         while (!top_stop && nanosleep(&left, &left) < 0 && errno == EINTR)
             ;
     }

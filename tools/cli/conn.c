@@ -221,8 +221,8 @@ static int fill(cli *c, int64_t deadline, const char *what)
             return CLI_OK;
         }
         if (n == 0) {
-            fprintf(stderr, "synq: %s: connection closed by server while waiting for %s\n",
-                    c->addr, what);
+            fprintf(stderr, "synq: %s: connection closed by server while waiting for %s\n", c->addr,
+                    what);
             return CLI_FAIL;
         }
         if (errno != EINTR && errno != EAGAIN) {
@@ -251,8 +251,10 @@ int cli_read_line(cli *c, char **line, int extra_ms)
             scanned = avail;
         }
         if (avail > CLI_MAX_LINE_BYTES) {
-            fprintf(stderr, "synq: %s: reply line longer than %d bytes: not a beanstalkd-protocol server?\n",
-                    c->addr, CLI_MAX_LINE_BYTES);
+            fprintf(
+                stderr,
+                "synq: %s: reply line longer than %d bytes: not a beanstalkd-protocol server?\n",
+                c->addr, CLI_MAX_LINE_BYTES);
             return CLI_FAIL;
         }
         int rc = fill(c, deadline, "a reply");

@@ -191,8 +191,10 @@ int cli_check_tube(const char *cmd, const char *name)
              strchr(extra, ch) != NULL;
     }
     if (!ok)
-        return cli_usage_error(cmd, "invalid tube name '%s' (1-200 of A-Z a-z 0-9 -+/;.$_(), "
-                                    "not starting with '-')", name);
+        return cli_usage_error(cmd,
+                               "invalid tube name '%s' (1-200 of A-Z a-z 0-9 -+/;.$_(), "
+                               "not starting with '-')",
+                               name);
     return CLI_OK;
 }
 
@@ -223,10 +225,10 @@ int cli_opt_common(cli *c, const char *cmd, int opt, char **argv)
 static int parse_global(cli *c, int argc, char **argv, int *at)
 {
     static const struct option longopts[] = {
-        {"host", required_argument, NULL, 'H'}, {"port", required_argument, NULL, 'p'},
+        {"host", required_argument, NULL, 'H'},    {"port", required_argument, NULL, 'p'},
         {"timeout", required_argument, NULL, 'T'}, {"json", no_argument, NULL, 'J'},
-        {"verbose", no_argument, NULL, 'v'},    {"help", no_argument, NULL, 'h'},
-        {"version", no_argument, NULL, 'V'},    {NULL, 0, NULL, 0},
+        {"verbose", no_argument, NULL, 'v'},       {"help", no_argument, NULL, 'h'},
+        {"version", no_argument, NULL, 'V'},       {NULL, 0, NULL, 0},
     };
     opterr = 0;
     int opt;
