@@ -7,16 +7,22 @@ SAN_CC ?= clang
 JOBS ?= $(shell nproc 2>/dev/null || echo 2)
 CMAKE_FLAGS ?=
 
-.PHONY: all test test-sanitize run clean
+.PHONY: all deps-build deps-test test test-sanitize run clean
 
-all:
+all: deps-build
 	@cmake -S . -B $(BUILD) $(CMAKE_FLAGS) >/dev/null
 	@cmake --build $(BUILD) -j $(JOBS)
 
-test: all
+deps-build:
+	@scripts/deps build
+
+deps-test:
+	@scripts/deps test
+
+test: deps-test all
 	cd $(BUILD) && ctest --output-on-failure -j $(JOBS)
 
-test-sanitize:
+test-sanitize: deps-test
 	@cmake -S . -B $(SAN_BUILD) -DSQ_SANITIZE=ON -DCMAKE_BUILD_TYPE=Debug \
 		-DCMAKE_C_COMPILER=$(SAN_CC) >/dev/null
 	@cmake --build $(SAN_BUILD) -j $(JOBS)
