@@ -460,7 +460,7 @@ check('withUsedTube and withWatchedTube restore the connection state', function 
     truthy(in_array('default', $p->listTubesWatched(true), true), 'default watched again');
 });
 
-check('known client bug: withWatchedTube leaves its tube watched', function () use (&$tubeSeq) {
+check('known client bug: withWatchedTube leaves its tube watched', function () {
     // Pheanstalk 4.0.4's finally block reuses $tube as its loop variable, so
     // the "ignore the scoped tube" test looks at the wrong name. Same result
     // on beanstalkd and synqd; see docs/clients.md. If this check starts
