@@ -125,9 +125,9 @@ void cmd_finish_put(session *se, const char *body, size_t body_len, bool crlf_ok
         }
     }
     if (r == STORE_OK)
-        session_replyf(se, "INSERTED %llu\r\n", (unsigned long long)job_id(j));
+        session_reply_id_lit(se, "INSERTED", job_id(j));
     else if (r == STORE_BURIED)
-        session_replyf(se, "BURIED %llu\r\n", (unsigned long long)job_id(j));
+        session_reply_id_lit(se, "BURIED", job_id(j));
     else
         reply_store_error(se, r);
 }

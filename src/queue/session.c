@@ -60,13 +60,46 @@ void session_replyf(session *se, const char *fmt, ...)
     session_reply(se, line, (size_t)n);
 }
 
+/* Decimal digits of v at p; returns their count. snprintf costs about a
+ * third of the server's instructions per job when it formats every reply. */
+size_t session_fmt_u64(char *p, uint64_t v)
+{
+    char tmp[20];
+    size_t n = 0;
+    do {
+        tmp[n++] = (char)('0' + v % 10);
+        v /= 10;
+    } while (v);
+    for (size_t i = 0; i < n; i++)
+        p[i] = tmp[n - 1 - i];
+    return n;
+}
+
+void session_reply_id(session *se, const char *word, size_t word_len, uint64_t id)
+{
+    char line[48];
+    memcpy(line, word, word_len);
+    size_t n = word_len;
+    line[n++] = ' ';
+    n += session_fmt_u64(line + n, id);
+    line[n++] = '\r';
+    line[n++] = '\n';
+    session_reply(se, line, n);
+}
+
 void session_reply_job(session *se, const char *word, const job *j)
 {
-    char head[96];
-    int n = snprintf(head, sizeof head, "%s %llu %zu\r\n", word, (unsigned long long)job_id(j),
-                     job_body_len(j));
+    char head[64];
+    size_t n = strlen(word);
+    memcpy(head, word, n);
+    head[n++] = ' ';
+    n += session_fmt_u64(head + n, job_id(j));
+    head[n++] = ' ';
+    n += session_fmt_u64(head + n, job_body_len(j));
+    head[n++] = '\r';
+    head[n++] = '\n';
     struct iovec iov[3] = {
-        {head, (size_t)n},
+        {head, n},
         {(void *)job_body(j), job_body_len(j)},
         {"\r\n", 2},
     };
