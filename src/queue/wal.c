@@ -345,12 +345,24 @@ bool wal_has_pending(const wal *w)
     return w->next > 0;
 }
 
-/* Closes descriptors of full, synced segments: they are only unlinked later. */
+/* True when the pending batch still has bytes for segment s. */
+static bool seg_has_pending(const wal *w, const wal_seg *s)
+{
+    for (size_t i = 0; i < w->next; i++)
+        if (w->ext[i].seg_index == s->index)
+            return true;
+    return false;
+}
+
+/* Closes descriptors of full, synced segments: they are only unlinked later.
+ * A segment with records still in the batch keeps its descriptor: a sync can
+ * run between an append and the flush (the interval timer fires while a loop
+ * pass has appended), and the flush must then still reach that segment. */
 static void close_idle(wal *w)
 {
     for (size_t i = 0; i < w->cur; i++) {
         wal_seg *s = &w->segs[i];
-        if (s->fd >= 0 && !s->dirty) {
+        if (s->fd >= 0 && !s->dirty && !seg_has_pending(w, s)) {
             w->io->close(w->io->ctx, s->fd);
             s->fd = -1;
         }
