@@ -5,7 +5,14 @@
  * (job_log_segment). That is what lets the WAL account live bytes per segment
  * without knowing the store, and what the compaction step looks for: the
  * jobs whose segment is the WAL's compaction target are re-appended with
- * their current state and moved to the segment the copy went to.
+ * their current state and moved to the segment the copy went to. The WAL's
+ * per-segment compaction index names the candidates, so a step looks up at
+ * most compact_batch ids however many jobs the store holds.
+ *
+ * Every record carries the job's stats-job counters and original delay, so
+ * they survive a restart as beanstalkd's do. Reserves and timeouts are not
+ * journalled on their own: after a restart they are as of the job's last
+ * logged change (put, release, bury, kick, or a compaction copy).
  */
 #include "queue/persist.h"
 
@@ -60,6 +67,14 @@ static wal_record record_of(const persist *p, const job *j, uint8_t type)
                     .body = job_body(j),
                     .body_len = job_body_len(j),
                     .segment = job_log_segment(j)};
+    job_stats js;
+    job_get_stats(p->s, j, &js);
+    r.delay_s = js.delay_s;
+    r.reserves = js.reserves;
+    r.timeouts = js.timeouts;
+    r.releases = js.releases;
+    r.buries = js.buries;
+    r.kicks = js.kicks;
     if (r.state == WAL_STATE_DELAYED) {
         uint64_t deadline = job_deadline_ms(j);
         r.deadline_wall_ms = wall + (deadline > now ? (int64_t)(deadline - now) : 0);
@@ -119,7 +134,8 @@ static int replay_cb(const wal_record *r, void *data)
     if (rec.state == JOB_DELAYED && r->deadline_wall_ms > wall)
         rec.ready_in_ms = (uint64_t)(r->deadline_wall_ms - wall);
     if (j) {
-        /* Counters and age are not logged: an update keeps the job's own. */
+        /* Age, ttr, tube and body are not in a STATE record, nor the counters
+         * in a format 1 one: an update keeps the job's own. */
         job_stats js;
         job_get_stats(p->s, j, &js);
         rec.reserves = js.reserves;
@@ -146,9 +162,17 @@ static int replay_cb(const wal_record *r, void *data)
         if (!j)
             rec.age_ms = wall > r->created_wall_ms ? (uint64_t)(wall - r->created_wall_ms) : 0;
     }
-    /* The original delay is not logged; what is left of it is the best answer. */
-    if (rec.state == JOB_DELAYED)
+    if (r->has_counters) {
+        rec.delay_s = r->delay_s;
+        rec.reserves = r->reserves;
+        rec.timeouts = r->timeouts;
+        rec.releases = r->releases;
+        rec.buries = r->buries;
+        rec.kicks = r->kicks;
+    } else if (rec.state == JOB_DELAYED) {
+        /* Format 1 did not log the original delay; what is left of it is the best answer. */
         rec.delay_s = (uint32_t)((rec.ready_in_ms + 999) / 1000);
+    }
     return store_restore_job(p->s, &rec, NULL) == STORE_OK ? 0 : -ENOMEM;
 }
 
@@ -185,25 +209,29 @@ int persist_flush(persist *p)
 
 /* ---- compaction -------------------------------------------------------------------------- */
 
-typedef struct {
-    persist *p;
-    uint32_t target;
-    size_t left;
-    int rc;
-} migrate_ctx;
-
-static int migrate_cb(job *j, void *data)
+/*
+ * Migrates the live jobs of segment `target`, looking at no more than
+ * compact_batch ids of its compaction index: stale ids (the job was deleted,
+ * or already moved to a newer segment) count against the batch too, so the
+ * work of one step is bounded whatever the mix. An id is popped only once
+ * handled, so after an error the same job is tried again next time.
+ */
+static int migrate_batch(persist *p, uint32_t target)
 {
-    migrate_ctx *m = data;
-    if (job_log_segment(j) != m->target)
-        return 0;
-    wal_record r = record_of(m->p, j, WAL_REC_PUT);
-    uint32_t seg = 0;
-    m->rc = wal_append_migrate(m->p->w, &r, &seg);
-    if (m->rc < 0)
-        return 1;
-    job_set_log_segment(j, seg);
-    return --m->left == 0;
+    uint64_t id;
+    for (size_t n = 0; n < p->compact_batch && wal_compact_peek_id(p->w, target, &id); n++) {
+        job *j = store_find_job(p->s, id);
+        if (j && job_log_segment(j) == target) {
+            wal_record r = record_of(p, j, WAL_REC_PUT);
+            uint32_t seg = 0;
+            int rc = wal_append_migrate(p->w, &r, &seg);
+            if (rc < 0)
+                return rc;
+            job_set_log_segment(j, seg);
+        }
+        wal_compact_pop_id(p->w, target);
+    }
+    return 0;
 }
 
 int persist_tick(persist *p, uint64_t now_ms)
@@ -212,15 +240,8 @@ int persist_tick(persist *p, uint64_t now_ms)
     if (rc < 0)
         return rc;
     uint32_t target;
-    if (wal_compact_target(p->w, &target)) {
-        uint64_t live = wal_segment_live(p->w, target);
-        migrate_ctx m = {.p = p, .target = target,
-                         .left = live < p->compact_batch ? live : p->compact_batch};
-        /* The store has no index by segment: one scan finds up to a batch, and stops early. */
-        store_foreach_job(p->s, migrate_cb, &m);
-        if (m.rc < 0)
-            return m.rc;
-    }
+    if (wal_compact_target(p->w, &target) && (rc = migrate_batch(p, target)) < 0)
+        return rc;
     rc = wal_flush(p->w);
     if (rc == 0 && !wal_has_pending(p->w))
         rc = wal_gc(p->w);

@@ -21,6 +21,8 @@
  * - A missing segment between two present ones is always refused.
  * - The newest segment file, if its header is missing or all zero, was being
  *   created when the process died; it holds no records and is removed.
+ * - Each segment is decoded in the layout of its header's format version.
+ *   Segments of an older version are read but never appended to again.
  */
 #include "queue/recover.h"
 
@@ -116,8 +118,22 @@ static void live_remove(live_map *m, live_ent *e)
     m->count--;
 }
 
-long wal_decode_record(const unsigned char *p, size_t avail, wal_record *r)
+static void decode_counters(const unsigned char *q, wal_record *r)
 {
+    r->has_counters = true;
+    r->delay_s = wal_get_u32(q);
+    r->reserves = wal_get_u32(q + 4);
+    r->timeouts = wal_get_u32(q + 8);
+    r->releases = wal_get_u32(q + 12);
+    r->buries = wal_get_u32(q + 16);
+    r->kicks = wal_get_u32(q + 20);
+}
+
+long wal_decode_record(const unsigned char *p, size_t avail, uint32_t version, wal_record *r)
+{
+    bool v1 = version < 2;
+    uint32_t put_fixed = v1 ? WAL_V1_PUT_FIXED_BYTES : WAL_PUT_FIXED_BYTES;
+    uint32_t state_len = v1 ? WAL_V1_STATE_PAYLOAD_BYTES : WAL_STATE_PAYLOAD_BYTES;
     size_t hdr = avail < WAL_REC_HDR_BYTES ? avail : WAL_REC_HDR_BYTES;
     bool zero = true;
     for (size_t i = 0; i < hdr; i++)
@@ -132,9 +148,9 @@ long wal_decode_record(const unsigned char *p, size_t avail, wal_record *r)
      * which keeps the search for valid records after a bad one fast. */
     if (len > avail - WAL_REC_HDR_BYTES)
         return -1;
-    if (!(type == WAL_REC_PUT && len >= WAL_PUT_FIXED_BYTES + 1) &&
+    if (!(type == WAL_REC_PUT && len >= put_fixed + 1) &&
         !(type == WAL_REC_DELETE && len == WAL_DELETE_PAYLOAD_BYTES) &&
-        !(type == WAL_REC_STATE && len == WAL_STATE_PAYLOAD_BYTES))
+        !(type == WAL_REC_STATE && len == state_len))
         return -1;
     if (crc32c(0, p + 4, (size_t)len + 5) != wal_get_u32(p))
         return -1;
@@ -151,25 +167,30 @@ long wal_decode_record(const unsigned char *p, size_t avail, wal_record *r)
         r->tube_len = q[17];
         r->deadline_wall_ms = (int64_t)wal_get_u64(q + 20);
         r->created_wall_ms = (int64_t)wal_get_u64(q + 28);
-        if (r->tube_len == 0 || WAL_PUT_FIXED_BYTES + r->tube_len > len || q[18] || q[19])
+        if (r->tube_len == 0 || put_fixed + r->tube_len > len || q[18] || q[19])
             return -1;
-        r->tube = (const char *)q + WAL_PUT_FIXED_BYTES;
+        if (!v1)
+            decode_counters(q + 36, r);
+        r->tube = (const char *)q + put_fixed;
         r->body = r->tube + r->tube_len;
-        r->body_len = len - WAL_PUT_FIXED_BYTES - r->tube_len;
+        r->body_len = len - put_fixed - r->tube_len;
     } else if (type == WAL_REC_STATE) {
         r->pri = wal_get_u32(q + 8);
         r->state = q[12];
         r->deadline_wall_ms = (int64_t)wal_get_u64(q + 16);
         if (q[13] || q[14] || q[15])
             return -1;
+        if (!v1)
+            decode_counters(q + 24, r);
     }
     if (r->state > WAL_STATE_BURIED)
         return -1;
     return (long)(WAL_REC_HDR_BYTES + len);
 }
 
-/* Is there a valid record anywhere in buf[from, size)? */
-static bool valid_record_after(const unsigned char *buf, size_t from, size_t size)
+/* Is there a valid record (of format `version`) anywhere in buf[from, size)? */
+static bool valid_record_after(const unsigned char *buf, size_t from, size_t size,
+                               uint32_t version)
 {
     wal_record r;
     for (size_t o = from; o + WAL_REC_HDR_BYTES <= size; o++) {
@@ -182,7 +203,7 @@ static bool valid_record_after(const unsigned char *buf, size_t from, size_t siz
                 return false;
             o = q >= o + WAL_REC_HDR_BYTES ? q - (WAL_REC_HDR_BYTES - 1) : o;
         }
-        if (wal_decode_record(buf + o, size - o, &r) > 0)
+        if (wal_decode_record(buf + o, size - o, version, &r) > 0)
             return true;
     }
     return false;
@@ -192,6 +213,7 @@ typedef struct {
     uint32_t index;
     int fd;
     uint64_t size;
+    uint32_t version;  /* the header's format version, once checked */
     bool has_records;  /* known after the first record is checked */
 } seg_file;
 
@@ -283,8 +305,12 @@ static int read_file(recover_ctx *c, size_t i)
     return 0;
 }
 
-/* 0 if the header is valid, -EPROTONOSUPPORT for a newer version, 1 if bad, 2 if blank. */
-static int check_header(const unsigned char *h, uint64_t size, uint32_t index)
+/*
+ * 0 if the header is valid (*version set), -EPROTONOSUPPORT for a newer
+ * version, 1 if bad, 2 if blank.
+ */
+static int check_header(const unsigned char *h, uint64_t size, uint32_t index,
+                        uint32_t *version)
 {
     if (size < WAL_HDR_BYTES) {
         for (uint64_t i = 0; i < size; i++)
@@ -304,6 +330,7 @@ static int check_header(const unsigned char *h, uint64_t size, uint32_t index)
     if (wal_get_u32(h + 8) == 0 || wal_get_u32(h + 12) != WAL_HDR_BYTES ||
         wal_get_u64(h + 16) != index)
         return 1;
+    *version = wal_get_u32(h + 8);
     return 0;
 }
 
@@ -315,9 +342,11 @@ static int later_has_records(recover_ctx *c, size_t i)
         if (rc < 0)
             return rc;
         wal_record r;
+        uint32_t version = 0;
         if (c->files[j].size > WAL_HDR_BYTES &&
-            check_header(c->buf, c->files[j].size, c->files[j].index) == 0 &&
-            wal_decode_record(c->buf + WAL_HDR_BYTES, c->files[j].size - WAL_HDR_BYTES, &r) > 0)
+            check_header(c->buf, c->files[j].size, c->files[j].index, &version) == 0 &&
+            wal_decode_record(c->buf + WAL_HDR_BYTES, c->files[j].size - WAL_HDR_BYTES, version,
+                              &r) > 0)
             return 1;
     }
     return 0;
@@ -377,7 +406,8 @@ static int scan_file(recover_ctx *c, size_t i, uint64_t *head)
     uint64_t off = WAL_HDR_BYTES;
     for (;;) {
         wal_record r;
-        long n = off < f->size ? wal_decode_record(c->buf + off, f->size - off, &r) : 0;
+        long n = off < f->size ? wal_decode_record(c->buf + off, f->size - off, f->version, &r)
+                               : 0;
         if (n > 0) {
             r.segment = f->index;
             r.offset = off;
@@ -389,7 +419,7 @@ static int scan_file(recover_ctx *c, size_t i, uint64_t *head)
             continue;
         }
         *head = off;
-        if (off < f->size && valid_record_after(c->buf, off + 1, f->size)) {
+        if (off < f->size && valid_record_after(c->buf, off + 1, f->size, f->version)) {
             *head = f->size;  /* skipped: nothing more is appended here */
             return report_corrupt(c, f->index, off);
         }
@@ -421,7 +451,11 @@ static int build_segments(recover_ctx *c, const uint64_t *heads)
     w->segs_alloc = c->nfiles ? c->nfiles : 1;
     for (size_t i = 0; i < c->nfiles; i++) {
         seg_file *f = &c->files[i];
-        w->segs[i] = (wal_seg){.index = f->index, .fd = f->fd, .cap = f->size, .head = heads[i]};
+        /* A segment of an older format (spares included) counts as full: a
+         * segment's records must all be in its header's layout. Appends move
+         * on to new segments; the old ones go once compaction empties them. */
+        uint64_t head = f->version < WAL_FORMAT_VERSION ? f->size : heads[i];
+        w->segs[i] = (wal_seg){.index = f->index, .fd = f->fd, .cap = f->size, .head = head};
         f->fd = -1;
         if (f->has_records)
             w->cur = i;
@@ -435,6 +469,21 @@ static int build_segments(recover_ctx *c, const uint64_t *heads)
         wal_seg *s = &w->segs[e->seg - first];
         s->live_count++;
         s->live_bytes += e->bytes;
+    }
+    /* The compaction index starts with the live jobs only: exactly sized. */
+    for (size_t i = 0; i < w->nsegs; i++) {
+        wal_seg *s = &w->segs[i];
+        if (s->live_count == 0)
+            continue;
+        s->ids = malloc(s->live_count * sizeof *s->ids);
+        if (!s->ids)
+            return -ENOMEM;
+        s->ids_alloc = s->live_count;
+    }
+    for (size_t k = 0; c->live.slots && k <= c->live.mask; k++) {
+        const live_ent *e = &c->live.slots[k];
+        if (e->id != 0)
+            w->segs[e->seg - first].ids[w->segs[e->seg - first].ids_len++] = e->id;
     }
     w->live_jobs = c->live.count;
     c->rep->live_jobs = c->live.count;
@@ -453,7 +502,7 @@ static int check_file(recover_ctx *c, size_t i)
     if (rc < 0)
         return rc;
     seg_file *f = &c->files[i];
-    int h = check_header(c->buf, f->size, f->index);
+    int h = check_header(c->buf, f->size, f->index, &f->version);
     if (h <= 0)
         return h;
     /* Only the newest file can be unfinished, and then it holds no records. */

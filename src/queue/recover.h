@@ -21,26 +21,36 @@
  *   0  CRC-32C of bytes 4 .. 9+len   u32
  *   4  len: payload bytes            u32
  *   8  type                          u8
- *   9  payload (len bytes):
+ *   9  payload (len bytes), format version 2:
  *      PUT    id u64, pri u32, ttr_s u32, state u8, tube_len u8, zero u16,
- *             deadline_wall_ms i64, created_wall_ms i64, tube, body   (36 + tube + body)
+ *             deadline_wall_ms i64, created_wall_ms i64, delay_s u32,
+ *             reserves u32, timeouts u32, releases u32, buries u32, kicks u32,
+ *             tube, body                                              (60 + tube + body)
  *      DELETE id u64                                                   (8)
- *      STATE  id u64, pri u32, state u8, zero u8[3], deadline_wall_ms i64 (24)
+ *      STATE  id u64, pri u32, state u8, zero u8[3], deadline_wall_ms i64,
+ *             delay_s u32, reserves u32, timeouts u32, releases u32, buries u32,
+ *             kicks u32                                                (48)
+ *   Version 1 had neither delay_s nor the five counters: PUT (36 + tube +
+ *   body) and STATE (24) end where the version 2 fields begin.
  * A record whose first 9 bytes are all zero ends the segment (the
  * preallocated, never-written tail).
  *
  * Versioning rule: a reader accepts segments whose version is <= its own and
  * refuses newer ones. Any change an older reader would misread (a new record
  * type, a new or resized field, a different checksum) increments
- * WAL_FORMAT_VERSION; a newer reader keeps decoding every older version.
+ * WAL_FORMAT_VERSION; a newer reader keeps decoding every older version. A
+ * segment holds records of its header's version only, so recovery never
+ * appends to a segment of an older version (see build_segments).
  */
-#define WAL_FORMAT_VERSION 1u
+#define WAL_FORMAT_VERSION 2u
 #define WAL_MAGIC "SYNQWAL"  /* plus its terminating NUL: 8 bytes */
 #define WAL_HDR_BYTES 32u
 #define WAL_REC_HDR_BYTES 9u
-#define WAL_PUT_FIXED_BYTES 36u
+#define WAL_PUT_FIXED_BYTES 60u
 #define WAL_DELETE_PAYLOAD_BYTES 8u
-#define WAL_STATE_PAYLOAD_BYTES 24u
+#define WAL_STATE_PAYLOAD_BYTES 48u
+#define WAL_V1_PUT_FIXED_BYTES 36u
+#define WAL_V1_STATE_PAYLOAD_BYTES 24u
 #define WAL_DELETE_BYTES (WAL_REC_HDR_BYTES + WAL_DELETE_PAYLOAD_BYTES)
 #define WAL_STATE_BYTES (WAL_REC_HDR_BYTES + WAL_STATE_PAYLOAD_BYTES)
 
@@ -52,6 +62,9 @@ typedef struct wal_seg {
     uint64_t live_count;  /* live jobs whose newest PUT is here */
     uint64_t live_bytes;  /* and the bytes of those PUT records */
     bool dirty;           /* written to the kernel, not yet fdatasync'ed */
+    /* Compaction index (see wal.c): ids of jobs whose PUT went here, read from ids_pos on. */
+    uint64_t *ids;
+    size_t ids_len, ids_alloc, ids_pos;
 } wal_seg;
 
 /* A run of batch bytes destined for one segment. */
@@ -125,12 +138,17 @@ void wal_segment_path(const wal *w, uint32_t index, char *buf, size_t size);
 void wal_encode_header(unsigned char *hdr, uint32_t index);
 
 /*
- * Decodes the record at p (avail bytes readable). Returns its total size, or
- * 0 if p starts the zero-filled end, or -1 if the record is bad (short,
- * checksum mismatch, or invalid fields). On success fills *r (tube/body point
- * into p).
+ * Decodes the record at p (avail bytes readable) in the layout of format
+ * `version` (1..WAL_FORMAT_VERSION: the header's of the segment it is in).
+ * Returns its total size, or 0 if p starts the zero-filled end, or -1 if the
+ * record is bad (short, checksum mismatch, or invalid fields). On success
+ * fills *r (tube/body point into p; has_counters says whether the version
+ * carries delay_s and the counters, which are zero otherwise).
  */
-long wal_decode_record(const unsigned char *p, size_t avail, wal_record *r);
+long wal_decode_record(const unsigned char *p, size_t avail, uint32_t version, wal_record *r);
+
+/* Appends id to s's compaction index. 0 or -ENOMEM (then nothing changed). */
+int wal_seg_add_id(wal_seg *s, uint64_t id);
 
 /* Reads the log back (recover.c): fills w->segs, replays through cb. */
 int wal_recover(wal *w, wal_replay_cb cb, void *data, wal_open_report *rep);

@@ -13,6 +13,20 @@
  * is placed only where the invariant still holds afterwards (with one more
  * live job for a new PUT), allocating spare segments until it does; a DELETE
  * only consumes a slot. So a DELETE never needs to allocate.
+ *
+ * Compaction index. Each segment keeps a vector of the ids whose PUT was
+ * appended to it (recovery fills it with the ids found live there), with
+ * lazy deletion: a deleted or migrated job's id stays until the caller's
+ * compaction step reaches it and sees the job gone or elsewhere. So a step
+ * costs O(its batch), not a scan of every job. The alternative, an intrusive
+ * doubly-linked list per segment, would cost two pointers (16 bytes) in every
+ * job for the life of the server and must live in the store's job struct; the
+ * vector costs 8 bytes per PUT record still on disk, most of them for jobs
+ * that are alive anyway, and its stale entries vanish with their segment.
+ * Because compaction keeps dead bytes near live bytes and a PUT record is at
+ * least 70 bytes, the index stays under about a ninth of the log's size on disk
+ * and is freed, segment by segment, as wal_gc removes them. Job memory is the
+ * figure to keep small, and this adds nothing to it.
  */
 #include "queue/recover.h"
 
@@ -224,6 +238,17 @@ static void finish_record(unsigned char *p, size_t n, uint8_t type)
     wal_put_u32(p, crc32c(0, p + 4, n - 4));
 }
 
+/* The fields format 2 added to PUT and STATE, at q. */
+static void encode_counters(unsigned char *q, const wal_record *r)
+{
+    wal_put_u32(q, r->delay_s);
+    wal_put_u32(q + 4, r->reserves);
+    wal_put_u32(q + 8, r->timeouts);
+    wal_put_u32(q + 12, r->releases);
+    wal_put_u32(q + 16, r->buries);
+    wal_put_u32(q + 20, r->kicks);
+}
+
 static void encode_put(unsigned char *p, const wal_record *r, size_t n)
 {
     unsigned char *q = p + WAL_REC_HDR_BYTES;
@@ -235,6 +260,7 @@ static void encode_put(unsigned char *p, const wal_record *r, size_t n)
     q[18] = q[19] = 0;
     wal_put_u64(q + 20, (uint64_t)r->deadline_wall_ms);
     wal_put_u64(q + 28, (uint64_t)r->created_wall_ms);
+    encode_counters(q + 36, r);
     memcpy(q + WAL_PUT_FIXED_BYTES, r->tube, r->tube_len);
     if (r->body_len)
         memcpy(q + WAL_PUT_FIXED_BYTES + r->tube_len, r->body, r->body_len);
@@ -252,6 +278,8 @@ static int append_put(wal *w, const wal_record *r, bool migrate, uint32_t *segme
     wal_seg *s = NULL;
     if (rc == 0)
         rc = place_record(w, n, migrate ? 0 : 1, &s);
+    if (rc == 0)
+        rc = wal_seg_add_id(s, r->id);
     if (rc < 0)
         return rc;
     encode_put(batch_claim(w, s, n), r, n);
@@ -301,6 +329,7 @@ int wal_append_state(wal *w, const wal_record *r)
     q[12] = r->state;
     q[13] = q[14] = q[15] = 0;
     wal_put_u64(q + 16, (uint64_t)r->deadline_wall_ms);
+    encode_counters(q + 24, r);
     finish_record(p, WAL_STATE_BYTES, WAL_REC_STATE);
     return 0;
 }
@@ -318,9 +347,10 @@ int wal_append_delete(wal *w, const wal_record *r)
     if (rc < 0)
         return rc;
     wal_seg *s = &w->segs[w->cur];
-    if (seg_free(s) < WAL_DELETE_BYTES) {
-        /* The invariant guarantees a spare here while any job is live; a
-         * delete of an unknown job may still find none and then allocates. */
+    while (seg_free(s) < WAL_DELETE_BYTES) {
+        /* The invariant guarantees a spare with room while any job is live
+         * (full ones, from an older format, are passed over); a delete of an
+         * unknown job may still find none and then allocates. */
         if (w->cur + 1 == w->nsegs && (rc = wal_add_segment(w)) < 0)
             return rc;
         s = &w->segs[++w->cur];
@@ -468,7 +498,8 @@ static uint64_t live_bytes(const wal *w)
 
 bool wal_compact_target(const wal *w, uint32_t *segment)
 {
-    if (w->failed || w->cur == 0 || w->segs[0].live_count == 0)
+    if (w->failed || w->cur == 0 || w->segs[0].live_count == 0 ||
+        w->segs[0].ids_pos == w->segs[0].ids_len)
         return false;
     uint64_t used = used_bytes(w), live = live_bytes(w);
     if (used - live <= live)
@@ -481,6 +512,42 @@ uint64_t wal_segment_live(const wal *w, uint32_t segment)
 {
     const wal_seg *s = seg_by_index(w, segment);
     return s ? s->live_count : 0;
+}
+
+int wal_seg_add_id(wal_seg *s, uint64_t id)
+{
+    if (s->ids_len == s->ids_alloc) {
+        size_t n = s->ids_alloc ? s->ids_alloc * 2 : 256;
+        uint64_t *ids = realloc(s->ids, n * sizeof *ids);
+        if (!ids)
+            return -ENOMEM;
+        s->ids = ids;
+        s->ids_alloc = n;
+    }
+    s->ids[s->ids_len++] = id;
+    return 0;
+}
+
+bool wal_compact_peek_id(const wal *w, uint32_t segment, uint64_t *id)
+{
+    const wal_seg *s = seg_by_index(w, segment);
+    if (!s || s->ids_pos == s->ids_len)
+        return false;
+    *id = s->ids[s->ids_pos];
+    return true;
+}
+
+void wal_compact_pop_id(wal *w, uint32_t segment)
+{
+    wal_seg *s = seg_by_index(w, segment);
+    if (s && s->ids_pos < s->ids_len)
+        s->ids_pos++;
+}
+
+size_t wal_compact_pending(const wal *w, uint32_t segment)
+{
+    const wal_seg *s = seg_by_index(w, segment);
+    return s ? s->ids_len - s->ids_pos : 0;
 }
 
 int wal_gc(wal *w)
@@ -503,6 +570,7 @@ int wal_gc(wal *w)
             return removed ? removed : rc;
         if (w->segs[0].fd >= 0)
             w->io->close(w->io->ctx, w->segs[0].fd);
+        free(w->segs[0].ids);
         memmove(&w->segs[0], &w->segs[1], (w->nsegs - 1) * sizeof w->segs[0]);
         w->nsegs--;
         w->cur--;
@@ -542,9 +610,11 @@ void wal_get_stats(const wal *w, wal_stats *st)
 
 static void wal_free(wal *w)
 {
-    for (size_t i = 0; i < w->nsegs; i++)
+    for (size_t i = 0; i < w->nsegs; i++) {
         if (w->segs[i].fd >= 0)
             w->io->close(w->io->ctx, w->segs[i].fd);
+        free(w->segs[i].ids);
+    }
     if (w->dir_fd >= 0)
         w->io->close(w->io->ctx, w->dir_fd);
     /* Closing the lock file's descriptor releases the flock. */

@@ -69,9 +69,15 @@ typedef struct {
  * replay the WAL fills them and `tube`/`body` point into a read buffer that
  * is valid only during the callback (copy what you keep).
  *   PUT:    all fields except segment/offset (on replay: set).
- *   STATE:  id, state, pri, deadline_wall_ms.
+ *   STATE:  id, state, pri, deadline_wall_ms, delay_s and the five counters.
  *   DELETE: id (and, for wal_append_delete, segment/tube_len/body_len: see there).
  * On replay, fields a type does not use are zero (tube and body NULL).
+ *
+ * The counters are stats-job's, as beanstalkd's binlog keeps them. They are as
+ * fresh as the job's last record: reserves and timeouts change without one
+ * (the store journals put, delete, release, bury and kick only), so a restart
+ * shows them as of the job's last logged change. Records read from a format 1
+ * segment have no delay_s or counters: has_counters is false and they are 0.
  */
 typedef struct {
     uint8_t type;               /* WAL_REC_* */
@@ -80,6 +86,9 @@ typedef struct {
     uint32_t pri, ttr_s;
     int64_t deadline_wall_ms;   /* DELAYED: wall-clock ms since the epoch it becomes ready */
     int64_t created_wall_ms;    /* wall-clock ms since the epoch the job was first put */
+    uint32_t delay_s;           /* the delay of the last put/release (stats-job's delay) */
+    uint32_t reserves, timeouts, releases, buries, kicks; /* stats-job's counters */
+    bool has_counters;          /* replay: delay_s and the counters were in the record */
     const char *tube;
     size_t tube_len;            /* 1..WAL_MAX_TUBE_NAME */
     const char *body;
@@ -195,12 +204,34 @@ size_t wal_put_record_bytes(size_t tube_len, size_t body_len);
  *      is seg, wal_append_migrate() and store the new segment in the job;
  *   2. wal_flush(), then wal_gc().
  * wal_compact_target is true when the oldest segment still holds live jobs,
- * is not the current one, and dead bytes exceed live bytes.
+ * is not the current one, dead bytes exceed live bytes, and its compaction
+ * index still has ids to offer (if a caller's accounting ever disagreed with
+ * the index, compaction stops instead of spinning).
  */
 bool wal_compact_target(const wal *w, uint32_t *segment);
 
 /* Live jobs whose newest PUT is in `segment` (0 for unknown segments). */
 uint64_t wal_segment_live(const wal *w, uint32_t segment);
+
+/*
+ * The compaction index, so a compaction step touches the jobs of the target
+ * segment only, never every job. Each segment lists the ids of the jobs whose
+ * PUT (new or migrated) was appended to it, in append order, plus after
+ * wal_open the ids recovery found live there. Deletion is lazy: an id stays
+ * listed when its job is deleted or migrated, so the caller must check that
+ * the job exists and its log segment is still `segment` before migrating it.
+ * The list is freed with its segment (wal_gc). Each segment has a cursor:
+ *   wal_compact_peek_id: the id at the cursor; false when none is left (or
+ *     the segment is unknown).
+ *   wal_compact_pop_id: moves the cursor past it. Pop only after the id was
+ *     handled (migrated or found stale), so a failed migration is retried.
+ *   wal_compact_pending: ids left from the cursor on.
+ * A segment that is neither current nor a spare never receives new ids, so
+ * nothing can appear behind the cursor of a compaction target.
+ */
+bool wal_compact_peek_id(const wal *w, uint32_t segment, uint64_t *id);
+void wal_compact_pop_id(wal *w, uint32_t segment);
+size_t wal_compact_pending(const wal *w, uint32_t segment);
 
 /*
  * Deletes the oldest segments that hold no live job (never the current one).
