@@ -1,0 +1,135 @@
+"""synqd's command line: beanstalkd's flags mean what they mean there, so an
+init script can start synqd instead of beanstalkd unchanged.
+
+Flags that shape behaviour are checked through the protocol (the `stats`
+document shows max-job-size, binlog-max-size and the listen port works);
+informational flags through their output and exit status.
+"""
+
+import os
+import signal
+import socket
+import subprocess
+import tempfile
+import time
+import unittest
+
+import sqharness
+
+
+def synqd_path():
+    bin_dir = os.environ.get("SQ_BIN_DIR")
+    if not bin_dir:
+        raise AssertionError("SQ_BIN_DIR is not set: cannot find synqd")
+    return os.path.join(bin_dir, "synqd")
+
+
+def run(args, timeout=10):
+    return subprocess.run([synqd_path()] + args, stdin=subprocess.DEVNULL,
+                          capture_output=True, timeout=timeout, text=True)
+
+
+def stats_of(port):
+    with sqharness.Client(port) as c:
+        c.send(b"stats\r\n")
+        return dict(sqharness.parse_yaml(c.read_yaml_reply()))
+
+
+class CommandLine(unittest.TestCase):
+    def test_version_flag_prints_version_and_exits_0(self):
+        for flag in ("-v", "--version"):
+            r = run([flag])
+            self.assertEqual(r.returncode, 0, r.stderr)
+            self.assertRegex(r.stdout, r"^synqd \d+\.\d+\.\d+\n$")
+
+    def test_help_lists_every_beanstalkd_flag(self):
+        r = run(["-h"])
+        self.assertEqual(r.returncode, 0, r.stderr)
+        for flag in ("-b,", "-f,", "-F,", "-l,", "-p,", "-u,", "-z,", "-s,", "-c, -n", "-v,",
+                     "-V,", "-h,"):
+            self.assertIn("\n " + flag, r.stdout)
+
+    def test_unknown_flag_and_stray_argument_exit_5_with_usage(self):
+        for args in (["-x"], ["--nope"], ["extra"]):
+            r = run(args)
+            self.assertEqual(r.returncode, 5, args)
+            self.assertIn("Use: synqd", r.stderr)
+
+    def test_bad_numbers_are_refused(self):
+        for args in (["-p", "70000"], ["-p", "-1"], ["-z", "12x"], ["-f", "abc"],
+                     ["-s", "0"]):
+            r = run(args)
+            self.assertEqual(r.returncode, 5, args)
+            self.assertIn("synqd:", r.stderr)
+
+    def test_flags_take_effect(self):
+        with tempfile.TemporaryDirectory() as d:
+            # -c and -n are accepted (with a note), -VV bundles, -f0 attaches.
+            with sqharness.running("synqd", ["-z", "1000", "-s", "5000", "-b", d, "-f0",
+                                             "-c", "-n", "-VV"]) as srv:
+                st = stats_of(srv.port)
+                self.assertEqual(st["max-job-size"], "1000")
+                # -s is rounded up to a multiple of 4096.
+                self.assertEqual(st["binlog-max-size"], "8192")
+                self.assertEqual(st["binlog-current-index"], "1")
+                with sqharness.Client(srv.port) as c:
+                    c.send(b"put 0 0 1 1001\r\n" + b"x" * 1001 + b"\r\n")
+                    c.expect(b"JOB_TOO_BIG\r\n")
+            self.assertTrue(any(n.startswith("wal.") for n in os.listdir(d)))
+
+    def test_long_options(self):
+        with tempfile.TemporaryDirectory() as d:
+            with sqharness.running("synqd", ["--max-job-size", "77", "--wal-dir", d,
+                                             "--no-fsync"]) as srv:
+                st = stats_of(srv.port)
+                self.assertEqual(st["max-job-size"], "77")
+                self.assertEqual(st["binlog-current-index"], "1")
+
+    def test_max_job_size_is_capped_like_beanstalkd(self):
+        with sqharness.running("synqd", ["-z", "5000000000"]) as srv:
+            self.assertEqual(stats_of(srv.port)["max-job-size"], "1073741824")
+
+    def test_default_address_is_loopback_and_default_port_is_11300(self):
+        # Start with no -l/-p: it must listen on 127.0.0.1:11300 (skip if
+        # something else holds that port on this machine).
+        with socket.socket() as probe:
+            try:
+                probe.bind(("127.0.0.1", 11300))
+            except OSError:
+                self.skipTest("port 11300 is busy on this machine")
+        p = subprocess.Popen([synqd_path()], stdin=subprocess.DEVNULL,
+                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        try:
+            deadline = time.monotonic() + 5
+            while True:
+                try:
+                    with socket.create_connection(("127.0.0.1", 11300), timeout=0.5):
+                        break
+                except OSError:
+                    self.assertIsNone(p.poll(), "synqd exited")
+                    self.assertLess(time.monotonic(), deadline, "synqd never listened")
+                    time.sleep(0.05)
+            out = subprocess.run(["ss", "-Hltn", "sport = :11300"], capture_output=True,
+                                 text=True).stdout
+            self.assertIn("127.0.0.1:11300", out)
+            self.assertNotIn("0.0.0.0:11300", out)
+        finally:
+            p.send_signal(signal.SIGTERM)
+            self.assertEqual(p.wait(timeout=5), 0)
+
+    def test_sigterm_exits_0_after_answering(self):
+        with sqharness.running("synqd") as srv:
+            with sqharness.Client(srv.port) as c:
+                c.send(b"put 0 0 1 2\r\nhi\r\n")
+                c.expect(b"INSERTED 1\r\n")
+            srv.signal(signal.SIGTERM)
+            self.assertEqual(srv.proc.wait(timeout=5), 0)
+
+    def test_user_flag_with_unknown_user_fails(self):
+        r = run(["-p", "0", "-u", "no-such-user-synq"])
+        self.assertNotEqual(r.returncode, 0)
+        self.assertIn("no-such-user-synq", r.stderr)
+
+
+if __name__ == "__main__":
+    sqharness.main()
