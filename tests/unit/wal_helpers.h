@@ -63,6 +63,8 @@ typedef struct {
     size_t tube_len;
     char *body;
     size_t body_len;
+    uint32_t delay_s, reserves, timeouts, releases, buries, kicks;
+    bool has_counters;
 } rec_copy;
 
 typedef struct {
@@ -88,6 +90,13 @@ static inline int collect_cb(const wal_record *r, void *data)
     c->segment = r->segment;
     c->deadline = r->deadline_wall_ms;
     c->created = r->created_wall_ms;
+    c->delay_s = r->delay_s;
+    c->reserves = r->reserves;
+    c->timeouts = r->timeouts;
+    c->releases = r->releases;
+    c->buries = r->buries;
+    c->kicks = r->kicks;
+    c->has_counters = r->has_counters;
     c->tube_len = r->tube_len;
     if (r->tube_len)
         memcpy(c->tube, r->tube, r->tube_len);
@@ -141,7 +150,13 @@ static inline wal_record put_rec(uint64_t id, char *body, size_t body_max)
                         .tube = "default",
                         .tube_len = 7,
                         .body = body,
-                        .body_len = make_body(id, body, body_max)};
+                        .body_len = make_body(id, body, body_max),
+                        .delay_s = (uint32_t)(id % 7),
+                        .reserves = (uint32_t)id,
+                        .timeouts = (uint32_t)(id % 3),
+                        .releases = (uint32_t)(id % 5),
+                        .buries = (uint32_t)(id % 2),
+                        .kicks = (uint32_t)(id >> 1)};
 }
 
 static inline void assert_put_matches(const rec_copy *c, uint64_t id, size_t body_max)
@@ -157,6 +172,13 @@ static inline void assert_put_matches(const rec_copy *c, uint64_t id, size_t bod
     ASSERT_MEM_EQ(c->tube, "default", 7);
     ASSERT_EQ(c->body_len, want.body_len);
     ASSERT_MEM_EQ(c->body, body, want.body_len);
+    ASSERT_TRUE(c->has_counters);
+    ASSERT_EQ(c->delay_s, want.delay_s);
+    ASSERT_EQ(c->reserves, want.reserves);
+    ASSERT_EQ(c->timeouts, want.timeouts);
+    ASSERT_EQ(c->releases, want.releases);
+    ASSERT_EQ(c->buries, want.buries);
+    ASSERT_EQ(c->kicks, want.kicks);
 }
 
 static inline uint8_t *read_whole(const char *path, size_t *len)
@@ -183,6 +205,57 @@ static inline void write_whole(const char *path, const uint8_t *b, size_t len)
 static inline void seg_path(const char *dir, uint32_t index, char *buf, size_t size)
 {
     snprintf(buf, size, "%s/wal.%016x", dir, index);
+}
+
+/* ---- format 1 (before delay and counters were logged), written by hand ---------------------- */
+
+/* Encodes r (PUT, STATE or DELETE) in format 1 at p; returns its size. */
+static inline size_t v1_encode(uint8_t *p, const wal_record *r)
+{
+    uint8_t *q = p + WAL_REC_HDR_BYTES;
+    size_t len = r->type == WAL_REC_PUT     ? WAL_V1_PUT_FIXED_BYTES + r->tube_len + r->body_len
+                 : r->type == WAL_REC_STATE ? WAL_V1_STATE_PAYLOAD_BYTES
+                                            : WAL_DELETE_PAYLOAD_BYTES;
+    memset(p, 0, WAL_REC_HDR_BYTES + len);
+    wal_put_u64(q, r->id);
+    if (r->type == WAL_REC_PUT) {
+        wal_put_u32(q + 8, r->pri);
+        wal_put_u32(q + 12, r->ttr_s);
+        q[16] = r->state;
+        q[17] = (uint8_t)r->tube_len;
+        wal_put_u64(q + 20, (uint64_t)r->deadline_wall_ms);
+        wal_put_u64(q + 28, (uint64_t)r->created_wall_ms);
+        memcpy(q + 36, r->tube, r->tube_len);
+        if (r->body_len)
+            memcpy(q + 36 + r->tube_len, r->body, r->body_len);
+    } else if (r->type == WAL_REC_STATE) {
+        wal_put_u32(q + 8, r->pri);
+        q[12] = r->state;
+        wal_put_u64(q + 16, (uint64_t)r->deadline_wall_ms);
+    }
+    wal_put_u32(p + 4, (uint32_t)len);
+    p[8] = r->type;
+    wal_put_u32(p, crc32c(0, p + 4, len + 5));
+    return WAL_REC_HDR_BYTES + len;
+}
+
+/* Writes DIR/wal.<index> as a format 1 segment of seg_bytes holding recs[0..n). */
+static inline void write_v1_segment(const char *dir, uint32_t index, size_t seg_bytes,
+                                    const wal_record *recs, size_t n)
+{
+    uint8_t *b = calloc(1, seg_bytes);
+    ASSERT_TRUE(b);
+    wal_encode_header(b, index);
+    wal_put_u32(b + 8, 1);
+    wal_put_u32(b + 24, crc32c(0, b, 24));
+    size_t off = WAL_HDR_BYTES;
+    for (size_t i = 0; i < n; i++)
+        off += v1_encode(b + off, &recs[i]);
+    ASSERT_LE(off, seg_bytes);
+    char path[4096];
+    snprintf(path, sizeof path, "%s/wal.%016x", dir, index);
+    write_whole(path, b, seg_bytes);
+    free(b);
 }
 
 #endif
