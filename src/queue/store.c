@@ -15,7 +15,7 @@
  *
  * Capacity: the TTR heap is grown to the number of jobs at put time and the tube heaps to the
  * number of tubes at tube creation, so reserving a job or rescheduling a tube never fails
- * for lack of memory. Only ready/delay heap growth can fail; then the job is buried, as
+ * for lack of memory. Only growth of a ready set or delay heap can fail; then the job is buried, as
  * beanstalkd does.
  */
 #include "queue/store_int.h"
@@ -196,7 +196,8 @@ static void sched(heap *h, tube *t, uint32_t pos, bool want)
 
 void store__tube_sched_await(store *s, tube *t)
 {
-    sched(&s->await_tubes, t, t->await_pos, t->ready.len && t->wait_head && !t->pause_ms);
+    bool want = ready_len(&t->ready) && t->wait_head && !t->pause_ms;
+    sched(&s->await_tubes, t, t->await_pos, want);
 }
 
 static void tube_sched_delay(store *s, tube *t)
@@ -406,7 +407,7 @@ size_t client_reserved_count(const client *c)
 bool store__make_ready(store *s, job *j)
 {
     tube *t = j->tube;
-    if (!heap_insert(&t->ready, j))
+    if (!ready_insert(&t->ready, j))
         return false;
     j->state = JOB_READY;
     j->deadline_ms = 0;
@@ -475,7 +476,7 @@ void store__unlink(store *s, job *j)
     tube *t = j->tube;
     switch ((job_state)j->state) {
     case JOB_READY:
-        heap_remove(&t->ready, j->heap_pos);
+        ready_remove(&t->ready, j);
         s->ready_ct--;
         if (j->pri < STORE_URGENT_PRI) {
             s->urgent_ct--;
@@ -525,7 +526,7 @@ void store__serve_waiters(store *s)
     /* The top of await_tubes holds the best ready job among tubes with waiters; it goes to
      * the longest-waiting client of that tube (beanstalkd's next_awaited_job). */
     while ((t = heap_peek(&s->await_tubes))) {
-        job *j = heap_peek(&t->ready);
+        job *j = ready_peek(&t->ready);
         client *c = t->wait_head->c;
         store__unlink(s, j);
         store__client_unwait(s, c);

@@ -168,7 +168,7 @@ static job *best_for(const client *c)
     job *best = NULL;
     for (size_t i = 0; i < c->watch_len; i++) {
         tube *t = c->watches[i]->t;
-        job *j = heap_peek(&t->ready);
+        job *j = ready_peek(&t->ready);
         if (j && !t->pause_ms && (!best || job_pri_less(j, best)))
             best = j;
     }
@@ -178,7 +178,7 @@ static job *best_for(const client *c)
 static bool any_ready(const client *c)
 {
     for (size_t i = 0; i < c->watch_len; i++) {
-        if (c->watches[i]->t->ready.len)
+        if (ready_len(&c->watches[i]->t->ready))
             return true;
     }
     return false;
@@ -330,7 +330,7 @@ int store_kick_job(store *s, uint64_t id)
 job *store_peek_ready(store *s, const client *c)
 {
     (void)s;
-    return heap_peek(&c->use->ready);
+    return ready_peek(&c->use->ready);
 }
 
 job *store_peek_delayed(store *s, const client *c)

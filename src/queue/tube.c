@@ -13,7 +13,7 @@ tube *tube_alloc(const char *name, size_t len)
     tube *t = calloc(1, sizeof(*t) + len + 1);
     if (!t)
         return NULL;
-    heap_init(&t->ready, job_pri_less, job_setpos);
+    ready_init(&t->ready);
     heap_init(&t->delay, job_deadline_less, job_setpos);
     t->delay_pos = t->pause_pos = t->await_pos = HEAP_NO_POS;
     t->name_len = len;
@@ -24,7 +24,7 @@ tube *tube_alloc(const char *name, size_t len)
 
 void tube_destroy(tube *t)
 {
-    heap_dispose(&t->ready);
+    ready_dispose(&t->ready);
     heap_dispose(&t->delay);
     free(t);
 }
@@ -85,8 +85,8 @@ void tube_pause_setpos(void *item, uint32_t pos)
 
 bool tube_await_less(const void *a, const void *b)
 {
-    return job_pri_less(heap_peek(&((const tube *)a)->ready),
-                        heap_peek(&((const tube *)b)->ready));
+    return job_pri_less(ready_peek(&((const tube *)a)->ready),
+                        ready_peek(&((const tube *)b)->ready));
 }
 
 void tube_await_setpos(void *item, uint32_t pos)
@@ -128,7 +128,7 @@ void tube_get_stats(const store *s, const tube *t, tube_stats *out)
     out->name = t->name;
     out->name_len = t->name_len;
     out->urgent = t->urgent_ct;
-    out->ready = t->ready.len;
+    out->ready = ready_len(&t->ready);
     out->reserved = t->reserved_ct;
     out->delayed = t->delay.len;
     out->buried = t->buried_ct;

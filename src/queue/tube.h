@@ -1,6 +1,6 @@
 /*
- * The tube record (internal to the store). A tube owns a ready heap (pri, id), a delay heap
- * (deadline, id), a buried FIFO and the FIFO of clients waiting on it. It also sits in up to
+ * The tube record (internal to the store). A tube owns a ready set (pri, id; see ready.h), a
+ * delay heap (deadline, id), a buried FIFO and the FIFO of clients waiting on it. It also sits in up to
  * three store-wide heaps, each with its own position field:
  *   - delay_tubes, keyed by the deadline of its soonest delayed job (present iff it has one),
  *     which finds the globally soonest delayed job in O(1) and keeps updates O(log tubes);
@@ -20,6 +20,7 @@
 
 #include "queue/heap.h"
 #include "queue/job.h"
+#include "queue/ready.h"
 #include "queue/store.h"
 
 /* One (client, tube) watch. While the client waits it is linked into the tube's waiter
@@ -32,7 +33,8 @@ typedef struct watch {
 } watch;
 
 struct tube {
-    heap ready, delay;
+    ready_set ready;
+    heap delay;
     job_list buried;
     watch *wait_head, *wait_tail;
     uint64_t unpause_ms; /* valid while pause_ms != 0 */

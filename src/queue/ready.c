@@ -1,0 +1,275 @@
+/*
+ * The ready set's two levels (see ready.h). Invariants:
+ *   - every bucket in `buckets` is non-empty, is in `by_pri`, and has pos == its index;
+ *   - every entry's id equals its job's id, and the job's heap_pos is the entry's index;
+ *   - spare buckets are empty and in neither structure.
+ * The bucket heap is keyed by pri alone, which never changes while a bucket lives, so it
+ * is touched only when a bucket appears or disappears, never when jobs come and go.
+ */
+#include "queue/ready.h"
+
+#include <assert.h>
+#include <stdlib.h>
+
+#include "queue/heap.h"
+
+/* A few spare buckets absorb a priority that empties and refills on every command (a
+ * consumer keeping up with its producer); more would only hold memory. An emptied array
+ * larger than SPARE_MAX_CAP entries is shrunk so a drained deep bucket does not pin its
+ * memory. */
+enum { MAX_SPARE = 4, SPARE_MAX_CAP = 1024, FIRST_CAP = 16, ARITY = 4 };
+
+static uint64_t bucket_hash(const void *item)
+{
+    return hashmap_hash_u64(((const ready_bucket *)item)->pri);
+}
+
+static bool bucket_pri_eq(const void *item, const void *key)
+{
+    return ((const ready_bucket *)item)->pri == *(const uint32_t *)key;
+}
+
+void ready_init(ready_set *r)
+{
+    r->buckets = NULL;
+    r->nbuckets = r->bucket_cap = 0;
+    hashmap_init(&r->by_pri, bucket_hash, bucket_pri_eq);
+    r->spare = NULL;
+    r->nspare = 0;
+    r->len = 0;
+}
+
+void ready_dispose(ready_set *r)
+{
+    for (uint32_t i = 0; i < r->nbuckets; i++) {
+        free(r->buckets[i]->items);
+        free(r->buckets[i]);
+    }
+    while (r->spare) {
+        ready_bucket *b = r->spare;
+        r->spare = b->next_free;
+        free(b->items);
+        free(b);
+    }
+    free(r->buckets);
+    hashmap_dispose(&r->by_pri);
+    ready_init(r);
+}
+
+/* ---- one bucket: a 4-ary min-heap of (id, job) ----
+ * Four children share one 64-byte line of entries, so a level costs one cache line and the
+ * tree is half as deep as a binary one: for a million jobs, 10 levels instead of 20. */
+
+static void put_entry(ready_bucket *b, uint32_t pos, ready_entry e)
+{
+    b->items[pos] = e;
+    e.j->heap_pos = pos;
+}
+
+static void bucket_sift_up(ready_bucket *b, uint32_t pos, ready_entry e)
+{
+    while (pos > 0) {
+        uint32_t parent = (pos - 1) / ARITY;
+        if (b->items[parent].id < e.id)
+            break;
+        put_entry(b, pos, b->items[parent]);
+        pos = parent;
+    }
+    put_entry(b, pos, e);
+}
+
+static void bucket_sift_down(ready_bucket *b, uint32_t pos, ready_entry e)
+{
+    for (;;) {
+        uint64_t first = (uint64_t)pos * ARITY + 1;
+        if (first >= b->len)
+            break;
+        uint32_t best = (uint32_t)first;
+        uint32_t end = first + ARITY < b->len ? (uint32_t)first + ARITY : b->len;
+        for (uint32_t c = best + 1; c < end; c++) {
+            if (b->items[c].id < b->items[best].id)
+                best = c;
+        }
+        if (e.id < b->items[best].id)
+            break;
+        put_entry(b, pos, b->items[best]);
+        pos = best;
+    }
+    put_entry(b, pos, e);
+}
+
+static bool bucket_reserve(ready_bucket *b, uint64_t n)
+{
+    if (n <= b->cap)
+        return true;
+    if (n > HEAP_MAX_LEN)
+        return false;
+    uint64_t cap = b->cap ? (uint64_t)b->cap * 2 : FIRST_CAP;
+    while (cap < n)
+        cap *= 2;
+    if (cap > HEAP_MAX_LEN)
+        cap = HEAP_MAX_LEN;
+    ready_entry *items = realloc(b->items, cap * sizeof(*items));
+    if (!items)
+        return false;
+    b->items = items;
+    b->cap = (uint32_t)cap;
+    return true;
+}
+
+/* ---- the bucket heap, by pri ---- */
+
+static void set_bucket(ready_set *r, uint32_t pos, ready_bucket *b)
+{
+    r->buckets[pos] = b;
+    b->pos = pos;
+}
+
+static void buckets_sift_up(ready_set *r, uint32_t pos)
+{
+    ready_bucket *b = r->buckets[pos];
+    while (pos > 0) {
+        uint32_t parent = (pos - 1) / 2;
+        if (r->buckets[parent]->pri < b->pri)
+            break;
+        set_bucket(r, pos, r->buckets[parent]);
+        pos = parent;
+    }
+    set_bucket(r, pos, b);
+}
+
+static void buckets_sift_down(ready_set *r, uint32_t pos)
+{
+    ready_bucket *b = r->buckets[pos];
+    for (;;) {
+        uint64_t left = 2 * (uint64_t)pos + 1;
+        if (left >= r->nbuckets)
+            break;
+        uint32_t child = (uint32_t)left;
+        if (child + 1 < r->nbuckets && r->buckets[child + 1]->pri < r->buckets[child]->pri)
+            child++;
+        if (b->pri < r->buckets[child]->pri)
+            break;
+        set_bucket(r, pos, r->buckets[child]);
+        pos = child;
+    }
+    set_bucket(r, pos, b);
+}
+
+static bool buckets_reserve(ready_set *r, uint64_t n)
+{
+    if (n <= r->bucket_cap)
+        return true;
+    uint64_t cap = r->bucket_cap ? (uint64_t)r->bucket_cap * 2 : 8;
+    if (cap > HEAP_MAX_LEN)
+        return false;
+    ready_bucket **buckets = realloc(r->buckets, cap * sizeof(*buckets));
+    if (!buckets)
+        return false;
+    r->buckets = buckets;
+    r->bucket_cap = (uint32_t)cap;
+    return true;
+}
+
+/* The live bucket for pri, or NULL. The top bucket is checked first: in a tube worked at
+ * one priority it is nearly always the one asked for, and it saves hashing. */
+static ready_bucket *find_bucket(const ready_set *r, uint32_t pri)
+{
+    if (r->nbuckets && r->buckets[0]->pri == pri)
+        return r->buckets[0];
+    return hashmap_find(&r->by_pri, hashmap_hash_u64(pri), &pri);
+}
+
+/* Makes a live (but still empty) bucket for pri, with room for one entry, in both the heap
+ * and the table. NULL on ENOMEM, with nothing changed except possibly grown capacities. */
+static ready_bucket *open_bucket(ready_set *r, uint32_t pri)
+{
+    if (!buckets_reserve(r, (uint64_t)r->nbuckets + 1))
+        return NULL;
+    ready_bucket *b = r->spare;
+    if (b) {
+        r->spare = b->next_free;
+        r->nspare--;
+    } else if (!(b = calloc(1, sizeof(*b)))) {
+        return NULL;
+    }
+    b->pri = pri;
+    b->len = 0;
+    if (!bucket_reserve(b, 1) || !hashmap_insert(&r->by_pri, b)) {
+        b->next_free = r->spare;
+        r->spare = b;
+        r->nspare++;
+        return NULL;
+    }
+    /* An empty bucket is briefly in the heap; its key is pri, so order holds. */
+    r->buckets[r->nbuckets] = b;
+    buckets_sift_up(r, r->nbuckets++);
+    return b;
+}
+
+static void close_bucket(ready_set *r, ready_bucket *b)
+{
+    hashmap_remove(&r->by_pri, b);
+    uint32_t pos = b->pos;
+    r->nbuckets--;
+    if (pos != r->nbuckets) {
+        /* The last bucket fills the hole; it may belong above or below it. */
+        set_bucket(r, pos, r->buckets[r->nbuckets]);
+        if (pos > 0 && r->buckets[pos]->pri < r->buckets[(pos - 1) / 2]->pri)
+            buckets_sift_up(r, pos);
+        else
+            buckets_sift_down(r, pos);
+    }
+    b->pos = HEAP_NO_POS;
+    if (r->nspare >= MAX_SPARE) {
+        free(b->items);
+        free(b);
+        return;
+    }
+    if (b->cap > SPARE_MAX_CAP) {
+        /* Shrinking cannot really fail; if it does, keep the larger array. */
+        ready_entry *items = realloc(b->items, SPARE_MAX_CAP * sizeof(*items));
+        if (items) {
+            b->items = items;
+            b->cap = SPARE_MAX_CAP;
+        }
+    }
+    b->next_free = r->spare;
+    r->spare = b;
+    r->nspare++;
+}
+
+bool ready_insert(ready_set *r, job *j)
+{
+    ready_bucket *b = find_bucket(r, j->pri);
+    if (!b) {
+        if (!(b = open_bucket(r, j->pri)))
+            return false;
+    } else if (b->len == b->cap && !bucket_reserve(b, (uint64_t)b->len + 1)) {
+        return false;
+    }
+    /* The largest id so far stops at the first comparison: FIFO puts are O(1). */
+    bucket_sift_up(b, b->len++, (ready_entry){j->id, j});
+    r->len++;
+    return true;
+}
+
+void ready_remove(ready_set *r, job *j)
+{
+    ready_bucket *b = find_bucket(r, j->pri);
+    assert(b && j->heap_pos < b->len && b->items[j->heap_pos].j == j);
+    uint32_t pos = j->heap_pos;
+    j->heap_pos = HEAP_NO_POS;
+    r->len--;
+    if (--b->len == 0) {
+        close_bucket(r, b);
+        return;
+    }
+    if (pos == b->len)
+        return;
+    ready_entry last = b->items[b->len];
+    if (pos > 0 && last.id < b->items[(pos - 1) / ARITY].id)
+        bucket_sift_up(b, pos, last);
+    else
+        bucket_sift_down(b, pos, last);
+}
