@@ -1,13 +1,15 @@
 /*
  * Tests for src/queue/persist.c: a store's changes go to the WAL through the
  * journal hook and come back after a restart; a full disk refuses puts but
- * not deletes; compaction through persist_tick keeps the log small.
+ * not deletes; compaction through persist_tick keeps the log small, looking
+ * at no more than a batch of jobs per step; stats-job counters and delay
+ * survive a restart, also from a format 1 log.
  */
 #include <dirent.h>
 #include <errno.h>
 
 #include "queue/persist.h"
-#include "test.h"
+#include "wal_helpers.h"
 
 typedef struct {
     uint64_t now_ms;  /* monotonic, for the store */
@@ -15,6 +17,7 @@ typedef struct {
     store *s;
     persist *p;
     client *c;
+    size_t compact_batch; /* 0: persist's default */
 } env;
 
 static uint64_t fake_now(void *data)
@@ -42,7 +45,8 @@ static void env_open(env *e, const char *dir, uint64_t seg_bytes, const wal_io *
     persist_opts o = {.wal = {.dir = dir, .segment_bytes = seg_bytes,
                               .mode = WAL_FSYNC_ALWAYS, .io = io},
                       .wall_ms = fake_wall,
-                      .clock_data = e};
+                      .clock_data = e,
+                      .compact_batch = e->compact_batch};
     ASSERT_EQ(persist_open(&o, e->s, rep, &e->p), 0);
     e->c = store_client_new(e->s, NULL);
     ASSERT_TRUE(e->c);
@@ -53,30 +57,6 @@ static void env_close(env *e)
     ASSERT_EQ(persist_close(e->p), 0);
     store_client_free(e->s, e->c);
     store_free(e->s);
-}
-
-static char *tmp_dir(void)
-{
-    char *d = strdup("/tmp/synq-persist-test-XXXXXX");
-    ASSERT_TRUE(d && mkdtemp(d));
-    return d;
-}
-
-static void rm_dir(char *dir)
-{
-    DIR *d = opendir(dir);
-    struct dirent *de;
-    char path[4096];
-    while (d && (de = readdir(d)) != NULL) {
-        if (de->d_name[0] == '.')
-            continue;
-        snprintf(path, sizeof path, "%s/%s", dir, de->d_name);
-        unlink(path);
-    }
-    if (d)
-        closedir(d);
-    rmdir(dir);
-    free(dir);
 }
 
 static uint64_t put(env *e, uint32_t pri, uint32_t delay_s, const char *body)
@@ -170,6 +150,7 @@ TEST(restart_restores_jobs_states_tubes_and_bodies)
     ASSERT_MEM_EQ(job_body(store_find_job(g.s, e2)), "echo", 4);
     env_close(&g);
     rm_dir(dir);
+    free(dir);
 }
 
 TEST(full_disk_refuses_puts_and_deletes_still_work)
@@ -212,6 +193,7 @@ TEST(full_disk_refuses_puts_and_deletes_still_work)
     ASSERT_EQ(store_job_count(f.s), 0);
     env_close(&f);
     rm_dir(dir);
+    free(dir);
 }
 
 TEST(compaction_through_tick_keeps_the_log_small)
@@ -246,6 +228,257 @@ TEST(compaction_through_tick_keeps_the_log_small)
     ASSERT_MEM_EQ(job_body(j), "the oldest job, kept alive throughout", 37);
     env_close(&f);
     rm_dir(dir);
+    free(dir);
+}
+
+/* ---- stats-job counters and delay ---------------------------------------------------------- */
+
+static job_stats stats_of(env *e, uint64_t id)
+{
+    job *j = store_find_job(e->s, id);
+    ASSERT_TRUE(j);
+    job_stats js;
+    job_get_stats(e->s, j, &js);
+    return js;
+}
+
+static void assert_same_stats(const job_stats *got, const job_stats *want)
+{
+    ASSERT_EQ(got->id, want->id);
+    ASSERT_STR_EQ(got->tube, want->tube);
+    ASSERT_EQ(got->state, want->state);
+    ASSERT_EQ(got->pri, want->pri);
+    ASSERT_EQ(got->delay_s, want->delay_s);
+    ASSERT_EQ(got->ttr_s, want->ttr_s);
+    ASSERT_EQ(got->reserves, want->reserves);
+    ASSERT_EQ(got->timeouts, want->timeouts);
+    ASSERT_EQ(got->releases, want->releases);
+    ASSERT_EQ(got->buries, want->buries);
+    ASSERT_EQ(got->kicks, want->kicks);
+}
+
+TEST(counters_and_delay_survive_a_restart)
+{
+    char *dir = tmp_dir();
+    env e = {.now_ms = 5000, .wall_ms = 1700000000000};
+    env_open(&e, dir, 0, NULL, NULL);
+    uint64_t a = put(&e, 10, 0, "alpha");
+    /* A TTR expiry (a timeout), then release with a delay, kick-job, bury, kick. */
+    ASSERT_EQ(job_id(reserve(&e)), a);
+    e.now_ms += 61000;
+    e.wall_ms += 61000;
+    store_tick(e.s);
+    ASSERT_EQ(job_id(reserve(&e)), a);
+    ASSERT_EQ(store_release(e.s, e.c, a, 11, 20), STORE_OK);
+    ASSERT_EQ(store_kick_job(e.s, a), STORE_OK);
+    ASSERT_EQ(job_id(reserve(&e)), a);
+    ASSERT_EQ(store_bury(e.s, e.c, a, 12), STORE_OK);
+    uint32_t kicked = 0;
+    ASSERT_EQ(store_kick(e.s, e.c, 1, &kicked), STORE_OK);
+    ASSERT_EQ(kicked, 1);
+    /* A second job, still delayed: stats-job's delay is the one it was put with. */
+    uint64_t b = put(&e, 20, 30, "bravo");
+    ASSERT_EQ(persist_take_error(e.p), 0);
+    ASSERT_EQ(persist_flush(e.p), 0);
+    job_stats sa = stats_of(&e, a), sb = stats_of(&e, b);
+    ASSERT_EQ(sa.state, JOB_READY);
+    ASSERT_EQ(sa.pri, 12);
+    ASSERT_EQ(sa.delay_s, 20);
+    ASSERT_EQ(sa.reserves, 3);
+    ASSERT_EQ(sa.timeouts, 1);
+    ASSERT_EQ(sa.releases, 1);
+    ASSERT_EQ(sa.buries, 1);
+    ASSERT_EQ(sa.kicks, 2);
+    ASSERT_EQ(sb.delay_s, 30);
+    env_close(&e);
+
+    env f = {.now_ms = 3600000, .wall_ms = 1700000071000}; /* 10 s after the close */
+    env_open(&f, dir, 0, NULL, NULL);
+    job_stats ra = stats_of(&f, a), rb = stats_of(&f, b);
+    assert_same_stats(&ra, &sa);
+    assert_same_stats(&rb, &sb);
+    ASSERT_EQ(ra.age_s, sa.age_s + 10);
+    ASSERT_EQ(rb.time_left_s, 20); /* the deadline is the remaining time, the delay is not */
+
+    /* Reserves are not journalled on their own: a restart shows them as of the
+     * job's last logged change, as beanstalkd's binlog does. */
+    ASSERT_EQ(job_id(reserve(&f)), a);
+    ASSERT_EQ(stats_of(&f, a).reserves, 4);
+    env_close(&f);
+    env g = {.now_ms = 3600000, .wall_ms = 1700000081000};
+    env_open(&g, dir, 0, NULL, NULL);
+    ASSERT_EQ(stats_of(&g, a).reserves, 3);
+    ASSERT_EQ(stats_of(&g, a).state, JOB_READY);
+    env_close(&g);
+    rm_dir(dir);
+    free(dir);
+}
+
+TEST(compaction_copies_keep_the_counters)
+{
+    char *dir = tmp_dir();
+    env e = {.now_ms = 5000, .wall_ms = 1700000000000};
+    env_open(&e, dir, 4096, NULL, NULL);
+    uint64_t old = put(&e, 1, 0, "old");
+    ASSERT_EQ(job_id(reserve(&e)), old);
+    ASSERT_EQ(store_release(e.s, e.c, old, 2, 7), STORE_OK);
+    ASSERT_EQ(store_kick_job(e.s, old), STORE_OK);
+    job_stats before = stats_of(&e, old);
+    for (int i = 0; i < 500; i++) {
+        uint64_t id = put(&e, 100, 0, "short-lived filler job body");
+        ASSERT_EQ(store_delete(e.s, e.c, id), STORE_OK);
+        ASSERT_EQ(persist_flush(e.p), 0);
+        ASSERT_EQ(persist_tick(e.p, e.now_ms), 0);
+    }
+    wal_stats st;
+    wal_get_stats(persist_wal(e.p), &st);
+    ASSERT_GT(st.oldest_index, 1); /* the job's first PUT and its STATE are gone */
+    env_close(&e);
+    env f = {.now_ms = 1, .wall_ms = 1700000000000};
+    env_open(&f, dir, 4096, NULL, NULL);
+    job_stats after = stats_of(&f, old);
+    assert_same_stats(&after, &before);
+    ASSERT_EQ(after.kicks, 1);
+    ASSERT_EQ(after.delay_s, 7);
+    env_close(&f);
+    rm_dir(dir);
+    free(dir);
+}
+
+TEST(format_1_log_restores_with_zero_counters_then_logs_them)
+{
+    char *dir = tmp_dir();
+    char body[16] = "legacy";
+    wal_record v1[] = {{.type = WAL_REC_PUT, .id = 3, .pri = 5, .ttr_s = 9,
+                        .state = WAL_STATE_READY, .created_wall_ms = 1700000000000,
+                        .tube = "old", .tube_len = 3, .body = body, .body_len = 6},
+                       {.type = WAL_REC_STATE, .id = 3, .pri = 6, .state = WAL_STATE_DELAYED,
+                        .deadline_wall_ms = 1700000025000}};
+    write_v1_segment(dir, 1, 4096, v1, 2);
+    env e = {.now_ms = 3600000, .wall_ms = 1700000010000};
+    wal_open_report rep;
+    env_open(&e, dir, 4096, NULL, &rep);
+    ASSERT_EQ(rep.live_jobs, 1);
+    job_stats js = stats_of(&e, 3);
+    ASSERT_STR_EQ(js.tube, "old");
+    ASSERT_EQ(js.state, JOB_DELAYED);
+    ASSERT_EQ(js.pri, 6);
+    ASSERT_EQ(js.ttr_s, 9);
+    ASSERT_EQ(js.age_s, 10);
+    ASSERT_EQ(js.delay_s, 15); /* format 1 has no delay: what remained of it */
+    ASSERT_EQ(js.reserves + js.timeouts + js.releases + js.buries + js.kicks, 0);
+    ASSERT_EQ(js.file, 1);
+    /* Changes now are logged in format 2, counters included, and survive. */
+    ASSERT_EQ(store_kick_job(e.s, 3), STORE_OK);
+    ASSERT_EQ(store_watch(e.s, e.c, "old", 3, NULL), STORE_OK);
+    ASSERT_EQ(job_id(reserve(&e)), 3);
+    ASSERT_EQ(store_bury(e.s, e.c, 3, 8), STORE_OK);
+    ASSERT_EQ(persist_take_error(e.p), 0);
+    ASSERT_EQ(persist_flush(e.p), 0);
+    job_stats want = stats_of(&e, 3);
+    env_close(&e);
+    env f = {.now_ms = 3600000, .wall_ms = 1700000020000};
+    env_open(&f, dir, 4096, NULL, NULL);
+    job_stats got = stats_of(&f, 3);
+    assert_same_stats(&got, &want);
+    ASSERT_EQ(got.state, JOB_BURIED);
+    ASSERT_EQ(got.kicks, 1);
+    ASSERT_EQ(got.reserves, 1);
+    ASSERT_EQ(got.buries, 1);
+    ASSERT_EQ(got.delay_s, 15);
+    ASSERT_MEM_EQ(job_body(store_find_job(f.s, 3)), "legacy", 6);
+    env_close(&f);
+    rm_dir(dir);
+    free(dir);
+}
+
+/* ---- compaction cost ----------------------------------------------------------------------- */
+
+TEST(compaction_step_looks_at_no_more_than_a_batch_of_jobs)
+{
+    enum { BATCH = 4, KEPT = 1000, CHURN = 3000 };
+    char *dir = tmp_dir();
+    env e = {.now_ms = 5000, .wall_ms = 1700000000000, .compact_batch = BATCH};
+    env_open(&e, dir, 4096, NULL, NULL);
+    /* Segment 1: twenty jobs, every other one deleted (stale index entries). */
+    uint64_t first[20];
+    char text[64];
+    for (int i = 0; i < 20; i++) {
+        snprintf(text, sizeof text, "first %d", i);
+        first[i] = put(&e, 1, 0, text);
+        ASSERT_EQ(job_log_segment(store_find_job(e.s, first[i])), 1);
+    }
+    for (int i = 0; i < 20; i += 2)
+        ASSERT_EQ(store_delete(e.s, e.c, first[i]), STORE_OK);
+    /* Many more jobs that stay, and churn that makes dead bytes dominate. */
+    uint64_t kept[KEPT];
+    for (int i = 0; i < KEPT; i++) {
+        snprintf(text, sizeof text, "kept %d", i);
+        kept[i] = put(&e, 2, 0, text);
+    }
+    for (int i = 0; i < CHURN; i++) {
+        uint64_t id = put(&e, 3, 0, "churn churn churn churn churn churn");
+        ASSERT_EQ(store_delete(e.s, e.c, id), STORE_OK);
+    }
+    ASSERT_EQ(persist_take_error(e.p), 0);
+    ASSERT_EQ(persist_flush(e.p), 0);
+    wal *w = persist_wal(e.p);
+    uint32_t target = 0;
+    ASSERT_TRUE(wal_compact_target(w, &target));
+    ASSERT_EQ(target, 1);
+
+    /* Each step examines at most BATCH index entries (migrated or stale) and
+     * migrates at most BATCH jobs, though the store holds over a thousand. */
+    uint64_t steps = 0, examined = 0;
+    while (wal_compact_target(w, &target)) {
+        ASSERT_LT(steps++, 100000);
+        wal_stats st;
+        wal_get_stats(w, &st);
+        uint64_t migrated = st.records_migrated;
+        size_t pending = wal_compact_pending(w, target);
+        ASSERT_EQ(persist_tick(e.p, e.now_ms), 0);
+        wal_get_stats(w, &st);
+        ASSERT_LE(st.records_migrated - migrated, BATCH);
+        if (st.oldest_index <= target) {
+            ASSERT_GT(pending, wal_compact_pending(w, target)); /* progress */
+            ASSERT_LE(pending - wal_compact_pending(w, target), BATCH);
+            examined += pending - wal_compact_pending(w, target);
+        } else {
+            examined += pending; /* the segment went with what was left */
+        }
+    }
+    /* The whole compaction examined each index entry at most once. */
+    wal_stats st;
+    wal_get_stats(w, &st);
+    ASSERT_GT(st.oldest_index, 1);
+    ASSERT_LE(st.dead_bytes, st.live_bytes + 2 * 4096);
+    ASSERT_LE(examined, st.records_written);
+    ASSERT_EQ(store_job_count(e.s), KEPT + 10);
+    for (int i = 1; i < 20; i += 2)
+        ASSERT_GT(job_log_segment(store_find_job(e.s, first[i])), 1);
+    env_close(&e);
+
+    /* Nothing was lost: every job comes back with its body. */
+    env f = {.now_ms = 1, .wall_ms = 1700000000000};
+    env_open(&f, dir, 4096, NULL, NULL);
+    ASSERT_EQ(store_job_count(f.s), KEPT + 10);
+    for (int i = 0; i < 20; i++) {
+        job *j = store_find_job(f.s, first[i]);
+        ASSERT_EQ(j != NULL, i % 2 == 1);
+        snprintf(text, sizeof text, "first %d", i);
+        if (j)
+            ASSERT_MEM_EQ(job_body(j), text, strlen(text));
+    }
+    for (int i = 0; i < KEPT; i++) {
+        job *j = store_find_job(f.s, kept[i]);
+        ASSERT_TRUE(j);
+        snprintf(text, sizeof text, "kept %d", i);
+        ASSERT_EQ(job_body_len(j), strlen(text));
+        ASSERT_MEM_EQ(job_body(j), text, strlen(text));
+    }
+    env_close(&f);
+    rm_dir(dir);
+    free(dir);
 }
 
 TEST_MAIN()
