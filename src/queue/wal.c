@@ -23,10 +23,10 @@
  * job for the life of the server and must live in the store's job struct; the
  * vector costs 8 bytes per PUT record still on disk, most of them for jobs
  * that are alive anyway, and its stale entries vanish with their segment.
- * Because compaction keeps dead bytes near live bytes and a PUT record is at
- * least 70 bytes, the index stays under about a ninth of the log's size on disk
- * and is freed, segment by segment, as wal_gc removes them. Job memory is the
- * figure to keep small, and this adds nothing to it.
+ * A PUT record is at least 70 bytes, so the index stays under an eighth of
+ * the log's size on disk (plus the vectors' growth slack), which compaction
+ * bounds, and is freed segment by segment as wal_gc removes them. Job memory
+ * is the figure to keep small, and this adds nothing to it.
  */
 #include "queue/recover.h"
 
