@@ -189,8 +189,7 @@ long wal_decode_record(const unsigned char *p, size_t avail, uint32_t version, w
 }
 
 /* Is there a valid record (of format `version`) anywhere in buf[from, size)? */
-static bool valid_record_after(const unsigned char *buf, size_t from, size_t size,
-                               uint32_t version)
+static bool valid_record_after(const unsigned char *buf, size_t from, size_t size, uint32_t version)
 {
     wal_record r;
     for (size_t o = from; o + WAL_REC_HDR_BYTES <= size; o++) {
@@ -309,8 +308,7 @@ static int read_file(recover_ctx *c, size_t i)
  * 0 if the header is valid (*version set), -EPROTONOSUPPORT for a newer
  * version, 1 if bad, 2 if blank.
  */
-static int check_header(const unsigned char *h, uint64_t size, uint32_t index,
-                        uint32_t *version)
+static int check_header(const unsigned char *h, uint64_t size, uint32_t index, uint32_t *version)
 {
     if (size < WAL_HDR_BYTES) {
         for (uint64_t i = 0; i < size; i++)
@@ -406,8 +404,7 @@ static int scan_file(recover_ctx *c, size_t i, uint64_t *head)
     uint64_t off = WAL_HDR_BYTES;
     for (;;) {
         wal_record r;
-        long n = off < f->size ? wal_decode_record(c->buf + off, f->size - off, f->version, &r)
-                               : 0;
+        long n = off < f->size ? wal_decode_record(c->buf + off, f->size - off, f->version, &r) : 0;
         if (n > 0) {
             r.segment = f->index;
             r.offset = off;
