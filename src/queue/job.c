@@ -7,7 +7,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "queue/hashmap.h"
 #include "queue/heap.h"
 #include "queue/tube.h"
 
@@ -71,16 +70,6 @@ bool job_deadline_less(const void *a, const void *b)
 void job_setpos(void *item, uint32_t pos)
 {
     ((job *)item)->heap_pos = pos;
-}
-
-uint64_t job_hash(const void *item)
-{
-    return hashmap_hash_u64(((const job *)item)->id);
-}
-
-bool job_id_eq(const void *item, const void *key)
-{
-    return ((const job *)item)->id == *(const uint64_t *)key;
 }
 
 uint64_t job_id(const job *j)

@@ -51,8 +51,4 @@ bool job_pri_less(const void *a, const void *b);
 bool job_deadline_less(const void *a, const void *b);
 void job_setpos(void *item, uint32_t pos);
 
-/* hashmap callbacks for the id table; the key is a const uint64_t *. */
-uint64_t job_hash(const void *item);
-bool job_id_eq(const void *item, const void *key);
-
 #endif

@@ -62,7 +62,7 @@ store *store_new(const store_hooks *hooks, void *data)
     s->hooks = *hooks;
     s->data = data;
     s->next_id = 1;
-    hashmap_init(&s->jobs, job_hash, job_id_eq);
+    jobtab_init(&s->jobs);
     hashmap_init(&s->names, tube_hash, tube_name_eq);
     heap_init(&s->delay_tubes, tube_delay_less, tube_delay_setpos);
     heap_init(&s->pause_tubes, tube_pause_less, tube_pause_setpos);
@@ -92,11 +92,11 @@ void store_free(store *s)
         free(c);
     }
     for (size_t i = 0; i < s->jobs.cap; i++)
-        free(hashmap_slot(&s->jobs, i));
+        free(jobtab_slot_job(&s->jobs, i));
     for (size_t i = 0; i < s->tube_len; i++)
         tube_destroy(s->tubes[i]);
     free(s->tubes);
-    hashmap_dispose(&s->jobs);
+    jobtab_dispose(&s->jobs);
     hashmap_dispose(&s->names);
     heap_dispose(&s->delay_tubes);
     heap_dispose(&s->pause_tubes);
@@ -513,7 +513,7 @@ void store__unlink(store *s, job *j)
 
 void store__destroy_job(store *s, job *j)
 {
-    hashmap_remove(&s->jobs, j);
+    jobtab_remove(&s->jobs, j);
     store__tube_unref(s, j->tube);
     free(j);
 }

@@ -137,7 +137,7 @@ int store_put(store *s, client *c, uint32_t pri, uint32_t delay_s, uint32_t ttr_
     job *j = job_alloc(s->next_id, body, body_len);
     if (!j)
         return STORE_NO_MEMORY;
-    if (!hashmap_insert(&s->jobs, j)) {
+    if (!jobtab_insert(&s->jobs, j)) {
         free(j);
         return STORE_NO_MEMORY;
     }
@@ -223,7 +223,7 @@ int store_reserve_job(store *s, client *c, uint64_t id, job **out)
 
 job *store_find_job(store *s, uint64_t id)
 {
-    return hashmap_find(&s->jobs, hashmap_hash_u64(id), &id);
+    return jobtab_find(&s->jobs, id);
 }
 
 int store_delete(store *s, client *c, uint64_t id)
@@ -356,7 +356,7 @@ static job *restore_new(store *s, const store_job_record *rec)
         return NULL;
     store__tube_ref(t); /* held from here: a failure below must drop a fresh tube */
     job *j = job_alloc(rec->id, rec->body, rec->body_len);
-    if (!j || !hashmap_insert(&s->jobs, j)) {
+    if (!j || !jobtab_insert(&s->jobs, j)) {
         free(j);
         store__tube_unref(s, t);
         return NULL;
@@ -416,7 +416,7 @@ int store_forget_job(store *s, uint64_t id)
 int store_foreach_job(store *s, int (*cb)(job *j, void *data), void *data)
 {
     for (size_t i = 0; i < s->jobs.cap; i++) {
-        job *j = hashmap_slot(&s->jobs, i);
+        job *j = jobtab_slot_job(&s->jobs, i);
         if (j) {
             int r = cb(j, data);
             if (r)

@@ -8,6 +8,7 @@
 #include "queue/hashmap.h"
 #include "queue/heap.h"
 #include "queue/job.h"
+#include "queue/jobtab.h"
 #include "queue/store.h"
 #include "queue/tube.h"
 
@@ -29,7 +30,7 @@ struct client {
 struct store {
     store_hooks hooks;
     void *data;
-    hashmap jobs;  /* by id */
+    jobtab jobs;   /* by id */
     hashmap names; /* tubes by name */
     tube **tubes;  /* list-tubes order */
     size_t tube_len, tube_cap;

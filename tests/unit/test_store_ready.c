@@ -1,12 +1,13 @@
 /*
- * Unit tests for src/queue/ready.c (a tube's ready set of priority buckets), checked
- * against a naive model, and the store's (pri, id) hand-out order through it with mixed
- * priorities, releases and kicks.
+ * Unit tests for src/queue/ready.c (a tube's ready set of priority buckets) and jobtab.c
+ * (jobs by id), checked against naive models, and the store's (pri, id) hand-out order
+ * with mixed priorities, releases and kicks.
  */
 #include "store_env.h"
 
 #include "queue/heap.h"
 #include "queue/job.h"
+#include "queue/jobtab.h"
 #include "queue/ready.h"
 #include "queue/tube.h"
 
@@ -184,6 +185,48 @@ TEST(ready_random_operations_match_model)
         prev = top;
     }
     ready_dispose(&r);
+    for (int i = 0; i < N; i++)
+        free(js[i]);
+}
+
+TEST(jobtab_random_insert_find_remove_match_model)
+{
+    enum { N = 20000 };
+    static job *js[N];
+    static bool in[N];
+    jobtab t;
+    jobtab_init(&t);
+    for (int i = 0; i < N; i++)
+        js[i] = job_alloc((uint64_t)i * 3 + 1, "", 0); /* ids collide on small tables */
+    size_t count = 0;
+    for (int step = 0; step < 200000; step++) {
+        int i = (int)pick(N);
+        if (in[i]) {
+            ASSERT_TRUE(jobtab_remove(&t, js[i]));
+            ASSERT_TRUE(!jobtab_remove(&t, js[i]));
+            count--;
+        } else {
+            ASSERT_TRUE(jobtab_insert(&t, js[i]));
+            count++;
+        }
+        in[i] = !in[i];
+        int k = (int)pick(N);
+        ASSERT_TRUE(jobtab_find(&t, js[k]->id) == (in[k] ? js[k] : NULL));
+        ASSERT_TRUE(jobtab_find(&t, js[k]->id + 1) == NULL);
+    }
+    ASSERT_EQ(t.len, count);
+    size_t seen = 0;
+    for (size_t s = 0; s < t.cap; s++) {
+        job *j = jobtab_slot_job(&t, s);
+        if (j) {
+            ASSERT_TRUE(in[(j->id - 1) / 3]);
+            seen++;
+        }
+    }
+    ASSERT_EQ(seen, count);
+    for (int k = 0; k < N; k++)
+        ASSERT_TRUE(jobtab_find(&t, js[k]->id) == (in[k] ? js[k] : NULL));
+    jobtab_dispose(&t);
     for (int i = 0; i < N; i++)
         free(js[i]);
 }
