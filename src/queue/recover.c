@@ -397,6 +397,14 @@ static int zero_torn_tail(recover_ctx *c, size_t i, uint64_t from)
     return rc < 0 ? wal_fail(w, rc) : 0;
 }
 
+static bool all_zero(const unsigned char *p, uint64_t n)
+{
+    for (uint64_t k = 0; k < n; k++)
+        if (p[k])
+            return false;
+    return true;
+}
+
 /* Scans file i; sets *head to where appending would continue in it. */
 static int scan_file(recover_ctx *c, size_t i, uint64_t *head)
 {
@@ -420,12 +428,18 @@ static int scan_file(recover_ctx *c, size_t i, uint64_t *head)
             *head = f->size;  /* skipped: nothing more is appended here */
             return report_corrupt(c, f->index, off);
         }
-        if (n == 0)
+        /* Zeros to the end are the clean, never-written tail. Garbage behind a zero header is a
+         * torn write (a later page reached the disk, an earlier one did not): left in place, it
+         * would follow the records appended at `off` and turn into corruption once the log moves
+         * on to the next segment, so in the last segment it is zeroed like a torn record. */
+        if (n == 0 && all_zero(c->buf + off, f->size - off))
             return 0;
         int later = later_has_records(c, i);
         if (later < 0)
             return later;
         if (later) {
+            if (n == 0)
+                return 0;  /* an older segment: never appended to again */
             *head = f->size;
             return report_corrupt(c, f->index, off);
         }
