@@ -24,6 +24,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "queue/server_int.h"
 #include "synq/codec.h"
@@ -326,6 +327,11 @@ static void answer(mconn *mc, int status)
                      "\r\n",
                      status, status_reason(status), type, body_len,
                      status == 405 ? "Allow: GET, HEAD\r\n" : "");
+    if (n < 0 || (size_t)n >= sizeof head) {
+        fprintf(stderr, "synqd: metrics: formatting a reply head failed\n");
+        sq_conn_abort(mc->conn);
+        return;
+    }
     struct iovec iov[2] = {{head, (size_t)n}, {(void *)body, mc->head_only ? 0 : body_len}};
     int err = sq_conn_writev(mc->conn, iov, 2);
     if (err) {
@@ -415,6 +421,11 @@ static bool header_ok(const char *line, size_t len)
 static void handle_line(mconn *mc, const char *line, size_t len)
 {
     if (mc->state == MC_REQUEST_LINE) {
+        /* RFC 9112 2.2: a server should skip empty lines before the
+         * request line (some clients send a CRLF after a previous body).
+         * They still count against the head limit. */
+        if (len == 0)
+            return;
         int status = parse_request_line(mc, line, len);
         if (status)
             answer(mc, status);

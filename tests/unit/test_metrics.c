@@ -233,8 +233,9 @@ static bool has_line(const response *r, const char *line)
             TEST_FAIL_("unexpected \"%s\" in:\n%s", (prefix), (r)->body);                          \
     } while (0)
 
-/* Three jobs in two tubes: default holds job 1 (reserved, then buried) and
- * job 2 (ready, pri 2000: not urgent); emails holds job 3 (delayed) and is
+/* Ten jobs in two tubes, with every state count different so a swapped
+ * field shows: default holds jobs 1 and 2 (buried), 3 (reserved) and 4..7
+ * (ready, pri 2000: not urgent); emails holds 8..10 (delayed) and is
  * paused; a third connection waits in reserve on the empty tube "idle". */
 static void scenario(env *e, int fds[3])
 {
@@ -242,12 +243,23 @@ static void scenario(env *e, int fds[3])
     fds[0] = connect_to(port);
     fds[1] = connect_to(port);
     fds[2] = connect_to(port);
-    bs(e, fds[0], "put 0 0 60 5\r\nhello\r\n", "INSERTED 1\r\n");
-    bs(e, fds[0], "put 2000 0 60 3\r\nabc\r\n", "INSERTED 2\r\n");
-    bs(e, fds[0], "use emails\r\n", "USING emails\r\n");
-    bs(e, fds[0], "put 10 30 60 2\r\nhi\r\n", "INSERTED 3\r\n");
-    bs(e, fds[1], "reserve-with-timeout 0\r\n", "RESERVED 1 5\r\nhello\r\n");
+    bs(e, fds[0], "put 0 0 60 1\r\na\r\n", "INSERTED 1\r\n");
+    bs(e, fds[0], "put 1 0 60 1\r\nb\r\n", "INSERTED 2\r\n");
+    bs(e, fds[1], "reserve-with-timeout 0\r\n", "RESERVED 1 1\r\na\r\n");
     bs(e, fds[1], "bury 1 5\r\n", "BURIED\r\n");
+    bs(e, fds[1], "reserve-with-timeout 0\r\n", "RESERVED 2 1\r\nb\r\n");
+    bs(e, fds[1], "bury 2 5\r\n", "BURIED\r\n");
+    bs(e, fds[0], "put 3 0 60 1\r\nc\r\n", "INSERTED 3\r\n");
+    bs(e, fds[1], "reserve-with-timeout 0\r\n", "RESERVED 3 1\r\nc\r\n");
+    for (int id = 4; id <= 7; id++) {
+        char reply[32];
+        snprintf(reply, sizeof reply, "INSERTED %d\r\n", id);
+        bs(e, fds[0], "put 2000 0 60 1\r\nd\r\n", reply);
+    }
+    bs(e, fds[0], "use emails\r\n", "USING emails\r\n");
+    bs(e, fds[0], "put 10 30 60 2\r\nhi\r\n", "INSERTED 8\r\n");
+    bs(e, fds[0], "put 10 30 60 2\r\nhi\r\n", "INSERTED 9\r\n");
+    bs(e, fds[0], "put 10 30 60 2\r\nhi\r\n", "INSERTED 10\r\n");
     bs(e, fds[1], "pause-tube emails 100\r\n", "PAUSED\r\n");
     bs(e, fds[2], "watch idle\r\n", "WATCHING 2\r\n");
     bs(e, fds[2], "ignore default\r\n", "WATCHING 1\r\n");
@@ -270,20 +282,20 @@ TEST(get_metrics_reports_server_figures)
     ASSERT_EQ(atol(header(&r, "Content-Length", v, sizeof v)), (long)r.body_len);
 
     ASSERT_LINE(&r, "# TYPE synq_jobs gauge");
-    ASSERT_LINE(&r, "synq_jobs{state=\"ready\"} 1");
-    ASSERT_LINE(&r, "synq_jobs{state=\"reserved\"} 0");
-    ASSERT_LINE(&r, "synq_jobs{state=\"delayed\"} 1");
-    ASSERT_LINE(&r, "synq_jobs{state=\"buried\"} 1");
+    ASSERT_LINE(&r, "synq_jobs{state=\"ready\"} 4");
+    ASSERT_LINE(&r, "synq_jobs{state=\"reserved\"} 1");
+    ASSERT_LINE(&r, "synq_jobs{state=\"delayed\"} 3");
+    ASSERT_LINE(&r, "synq_jobs{state=\"buried\"} 2");
     ASSERT_LINE(&r, "synq_jobs{state=\"urgent\"} 0");
     ASSERT_LINE(&r, "# TYPE synq_jobs_total counter");
-    ASSERT_LINE(&r, "synq_jobs_total 3");
+    ASSERT_LINE(&r, "synq_jobs_total 10");
     ASSERT_LINE(&r, "synq_job_timeouts_total 0");
     ASSERT_LINE(&r, "# TYPE synq_commands_total counter");
-    ASSERT_LINE(&r, "synq_commands_total{cmd=\"put\"} 3");
+    ASSERT_LINE(&r, "synq_commands_total{cmd=\"put\"} 10");
     ASSERT_LINE(&r, "synq_commands_total{cmd=\"use\"} 1");
     ASSERT_LINE(&r, "synq_commands_total{cmd=\"reserve\"} 1");
-    ASSERT_LINE(&r, "synq_commands_total{cmd=\"reserve-with-timeout\"} 1");
-    ASSERT_LINE(&r, "synq_commands_total{cmd=\"bury\"} 1");
+    ASSERT_LINE(&r, "synq_commands_total{cmd=\"reserve-with-timeout\"} 3");
+    ASSERT_LINE(&r, "synq_commands_total{cmd=\"bury\"} 2");
     ASSERT_LINE(&r, "synq_commands_total{cmd=\"pause-tube\"} 1");
     ASSERT_LINE(&r, "synq_commands_total{cmd=\"watch\"} 1");
     ASSERT_LINE(&r, "synq_commands_total{cmd=\"ignore\"} 1");
@@ -298,18 +310,20 @@ TEST(get_metrics_reports_server_figures)
     ASSERT_LINE(&r, "synq_workers 2");
     ASSERT_LINE(&r, "synq_waiting 1");
     ASSERT_LINE(&r, "synq_tubes 3");
-    ASSERT_LINE(&r, "synq_tube_jobs{tube=\"default\",state=\"ready\"} 1");
-    ASSERT_LINE(&r, "synq_tube_jobs{tube=\"default\",state=\"buried\"} 1");
+    ASSERT_LINE(&r, "synq_tube_jobs{tube=\"default\",state=\"ready\"} 4");
+    ASSERT_LINE(&r, "synq_tube_jobs{tube=\"default\",state=\"buried\"} 2");
+    ASSERT_LINE(&r, "synq_tube_jobs{tube=\"default\",state=\"reserved\"} 1");
     ASSERT_LINE(&r, "synq_tube_jobs{tube=\"default\",state=\"delayed\"} 0");
-    ASSERT_LINE(&r, "synq_tube_jobs{tube=\"emails\",state=\"delayed\"} 1");
+    ASSERT_LINE(&r, "synq_tube_jobs{tube=\"default\",state=\"urgent\"} 0");
+    ASSERT_LINE(&r, "synq_tube_jobs{tube=\"emails\",state=\"delayed\"} 3");
     ASSERT_LINE(&r, "synq_tube_jobs{tube=\"emails\",state=\"ready\"} 0");
     ASSERT_LINE(&r, "synq_tube_jobs{tube=\"idle\",state=\"urgent\"} 0");
     ASSERT_LINE(&r, "synq_tube_paused{tube=\"default\"} 0");
     ASSERT_LINE(&r, "synq_tube_paused{tube=\"emails\"} 1");
     ASSERT_LINE(&r, "synq_tube_waiting{tube=\"idle\"} 1");
     ASSERT_LINE(&r, "synq_tube_waiting{tube=\"default\"} 0");
-    ASSERT_LINE(&r, "synq_tube_jobs_total{tube=\"default\"} 2");
-    ASSERT_LINE(&r, "synq_tube_jobs_total{tube=\"emails\"} 1");
+    ASSERT_LINE(&r, "synq_tube_jobs_total{tube=\"default\"} 7");
+    ASSERT_LINE(&r, "synq_tube_jobs_total{tube=\"emails\"} 3");
     ASSERT_LINE(&r, "# TYPE synq_uptime_seconds gauge");
     ASSERT_LINE(&r, "synq_uptime_seconds 0");
     ASSERT_LINE(&r, "synq_draining 0");
@@ -318,15 +332,18 @@ TEST(get_metrics_reports_server_figures)
     free(r.raw);
 
     /* Figures are read at each scrape. */
+    bs(&e, fds[0], "put 5 0 60 1\r\nu\r\n", "INSERTED 11\r\n"); /* urgent, in emails */
     server_set_draining(e.srv, true);
-    bs(&e, fds[0], "delete 2\r\n", "DELETED\r\n");
-    bs(&e, fds[1], "delete 2\r\n", "NOT_FOUND\r\n");
+    bs(&e, fds[0], "delete 4\r\n", "DELETED\r\n");
+    bs(&e, fds[1], "delete 4\r\n", "NOT_FOUND\r\n");
     r = http(&e, "GET /metrics HTTP/1.0\r\n\r\n");
     ASSERT_EQ(r.status, 200);
     ASSERT_LINE(&r, "synq_draining 1");
-    ASSERT_LINE(&r, "synq_jobs{state=\"ready\"} 0");
+    ASSERT_LINE(&r, "synq_jobs{state=\"ready\"} 4");
+    ASSERT_LINE(&r, "synq_jobs{state=\"urgent\"} 1");
+    ASSERT_LINE(&r, "synq_tube_jobs{tube=\"emails\",state=\"urgent\"} 1");
     ASSERT_LINE(&r, "synq_commands_total{cmd=\"delete\"} 2");
-    ASSERT_LINE(&r, "synq_tube_jobs{tube=\"default\",state=\"ready\"} 0");
+    ASSERT_LINE(&r, "synq_tube_jobs{tube=\"default\",state=\"ready\"} 3");
     free(r.raw);
     for (int i = 0; i < 3; i++)
         close(fds[i]);
@@ -439,6 +456,14 @@ TEST(binlog_metrics_with_a_log)
     env_stop(&e);
 }
 
+static int status_of(env *e, const char *req)
+{
+    response r = http(e, req);
+    int s = r.status;
+    free(r.raw);
+    return s;
+}
+
 TEST(head_gets_headers_only)
 {
     env e;
@@ -458,6 +483,8 @@ TEST(accepts_query_string_and_absolute_form)
 {
     env e;
     env_start(&e, false);
+    /* Empty lines before the request line are skipped (RFC 9112 2.2). */
+    ASSERT_EQ(status_of(&e, "\r\n\r\nGET /metrics HTTP/1.1\r\n\r\n"), 200);
     response r = http(&e, "GET /metrics?name[]=synq_jobs HTTP/1.1\r\n\r\n");
     ASSERT_EQ(r.status, 200);
     ASSERT_LINE(&r, "synq_jobs_total 0");
@@ -484,14 +511,6 @@ TEST(request_arriving_byte_by_byte)
     free(raw);
     close(fd);
     env_stop(&e);
-}
-
-static int status_of(env *e, const char *req)
-{
-    response r = http(e, req);
-    int s = r.status;
-    free(r.raw);
-    return s;
 }
 
 TEST(other_paths_are_404)
