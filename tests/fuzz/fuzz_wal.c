@@ -48,7 +48,7 @@
 #define CHECK(x)                                                                                   \
     do {                                                                                           \
         if (!(x)) {                                                                                \
-            fprintf(stderr, "fuzz_wal.c:%d: check failed: %s\n", __LINE__, #x);                   \
+            fprintf(stderr, "fuzz_wal.c:%d: check failed: %s\n", __LINE__, #x);                    \
             abort();                                                                               \
         }                                                                                          \
     } while (0)
@@ -82,7 +82,7 @@ typedef struct {
     unsigned cancel_after;
 } fuzz_case;
 
-/* What the test keeps of a replayed (or appended) record: the fields and hashes of tube and body. */
+/* What the test keeps of a replayed (or appended) record: its fields, hashes of tube and body. */
 typedef struct {
     wal_record r; /* tube and body set to NULL */
     uint64_t tube_hash, body_hash;
@@ -100,7 +100,7 @@ typedef struct {
     uint64_t cancel_after; /* fail the callback at this record (1-based); 0 = never */
     rec_sum *v;
     size_t n, alloc;
-    live_job *live;        /* the model of live jobs: a STATE or DELETE must name one */
+    live_job *live; /* the model of live jobs: a STATE or DELETE must name one */
     size_t nlive, live_alloc;
     uint64_t max_id;
     uint32_t last_segment; /* end of the previous record, to check that records never overlap */
@@ -273,8 +273,8 @@ static void model_apply(replay *rp, const wal_record *r)
             }
             j = &rp->live[rp->nlive++];
         }
-        *j = (live_job){.id = r->id, .segment = r->segment, .tube_len = r->tube_len,
-                        .body_len = r->body_len};
+        *j = (live_job){
+            .id = r->id, .segment = r->segment, .tube_len = r->tube_len, .body_len = r->body_len};
         return;
     }
     CHECK(j != NULL); /* the WAL drops STATE and DELETE of unknown ids */
@@ -316,11 +316,10 @@ static bool same_record(const rec_sum *a, const rec_sum *b, bool with_position)
     return x->type == y->type && x->state == y->state && x->id == y->id && x->pri == y->pri &&
            x->ttr_s == y->ttr_s && x->deadline_wall_ms == y->deadline_wall_ms &&
            x->created_wall_ms == y->created_wall_ms && x->delay_s == y->delay_s &&
-           x->reserves == y->reserves && x->timeouts == y->timeouts &&
-           x->releases == y->releases && x->buries == y->buries && x->kicks == y->kicks &&
-           x->has_counters == y->has_counters && x->tube_len == y->tube_len &&
-           x->body_len == y->body_len && a->tube_hash == b->tube_hash &&
-           a->body_hash == b->body_hash &&
+           x->reserves == y->reserves && x->timeouts == y->timeouts && x->releases == y->releases &&
+           x->buries == y->buries && x->kicks == y->kicks && x->has_counters == y->has_counters &&
+           x->tube_len == y->tube_len && x->body_len == y->body_len &&
+           a->tube_hash == b->tube_hash && a->body_hash == b->body_hash &&
            (!with_position || (x->segment == y->segment && x->offset == y->offset));
 }
 
@@ -384,7 +383,9 @@ static void write_case(const fuzz_case *c)
 static int open_log(const fuzz_case *c, replay *rp, wal_open_report *rep, wal **w)
 {
     /* Syncing is the kernel's business and the fuzzer checks logic: skip the cost per input. */
-    wal_opts o = {.dir = g_dir, .segment_bytes = SEG_BYTES, .mode = WAL_FSYNC_NEVER,
+    wal_opts o = {.dir = g_dir,
+                  .segment_bytes = SEG_BYTES,
+                  .mode = WAL_FSYNC_NEVER,
                   .on_corrupt = c->skip ? WAL_CORRUPT_SKIP_SEGMENT : WAL_CORRUPT_REFUSE,
                   .io = &g_io};
     return wal_open(&o, replay_cb, rp, rep, w);
@@ -392,8 +393,8 @@ static int open_log(const fuzz_case *c, replay *rp, wal_open_report *rep, wal **
 
 /* ---- building the files from the input ------------------------------------------------------ */
 
-static void make_file(in_file *f, uint32_t index, bool header, uint32_t version,
-                      const uint8_t *p, size_t n, bool pad)
+static void make_file(in_file *f, uint32_t index, bool header, uint32_t version, const uint8_t *p,
+                      size_t n, bool pad)
 {
     size_t len = (header ? 32 : 0) + n;
     size_t alloc = pad && len < SEG_BYTES ? SEG_BYTES : len;
@@ -430,8 +431,7 @@ static bool build_case(const uint8_t *data, size_t size, fuzz_case *c)
         return false;
     size_t split = (size_t)(rest[0] | rest[1] << 8) % (n - 2 + 1);
     make_file(&c->f[0], 1, true, version, rest + 2, split, pad);
-    make_file(&c->f[1], 2, layout == LAYOUT_HDR_HDR, version, rest + 2 + split, n - 2 - split,
-              pad);
+    make_file(&c->f[1], 2, layout == LAYOUT_HDR_HDR, version, rest + 2 + split, n - 2 - split, pad);
     c->nfiles = 2;
     return true;
 }
@@ -490,8 +490,7 @@ static void check_open_result(const fuzz_case *c, int rc, const wal_open_report 
 }
 
 /* A record the test appends; also summed as the third open must replay it. */
-static void append_one(wal *w, rec_sum **exp, size_t *nexp, size_t *exp_alloc,
-                       const wal_record *r)
+static void append_one(wal *w, rec_sum **exp, size_t *nexp, size_t *exp_alloc, const wal_record *r)
 {
     int rc;
     if (r->type == WAL_REC_PUT)
@@ -518,14 +517,22 @@ static void append_one(wal *w, rec_sum **exp, size_t *nexp, size_t *exp_alloc,
 static void append_records(wal *w, replay *rp, rec_sum **exp, size_t *nexp, size_t *exp_alloc)
 {
     if (rp->nlive >= 1) {
-        wal_record s = {.type = WAL_REC_STATE, .id = rp->live[0].id, .pri = 7,
-                        .state = WAL_STATE_BURIED, .delay_s = 1, .reserves = 2, .buries = 1};
+        wal_record s = {.type = WAL_REC_STATE,
+                        .id = rp->live[0].id,
+                        .pri = 7,
+                        .state = WAL_STATE_BURIED,
+                        .delay_s = 1,
+                        .reserves = 2,
+                        .buries = 1};
         append_one(w, exp, nexp, exp_alloc, &s);
     }
     if (rp->nlive >= 2) {
         const live_job *j = &rp->live[1];
-        wal_record d = {.type = WAL_REC_DELETE, .id = j->id, .segment = j->segment,
-                        .tube_len = j->tube_len, .body_len = j->body_len};
+        wal_record d = {.type = WAL_REC_DELETE,
+                        .id = j->id,
+                        .segment = j->segment,
+                        .tube_len = j->tube_len,
+                        .body_len = j->body_len};
         append_one(w, exp, nexp, exp_alloc, &d);
     }
     if (rp->max_id > UINT64_MAX - MAX_APPENDS)
@@ -537,9 +544,16 @@ static void append_records(wal *w, replay *rp, rec_sum **exp, size_t *nexp, size
     for (uint64_t i = 1; i <= MAX_APPENDS; i++) {
         for (size_t k = 0; k < sizeof body; k++)
             body[k] = (char)(i * 31 + k);
-        wal_record p = {.type = WAL_REC_PUT, .id = rp->max_id + i, .pri = (uint32_t)i,
-                        .ttr_s = 60, .created_wall_ms = 1700000000000, .tube = "fuzz",
-                        .tube_len = 4, .body = body, .body_len = sizeof body, .kicks = 3,
+        wal_record p = {.type = WAL_REC_PUT,
+                        .id = rp->max_id + i,
+                        .pri = (uint32_t)i,
+                        .ttr_s = 60,
+                        .created_wall_ms = 1700000000000,
+                        .tube = "fuzz",
+                        .tube_len = 4,
+                        .body = body,
+                        .body_len = sizeof body,
+                        .kicks = 3,
                         .has_counters = true};
         append_one(w, exp, nexp, exp_alloc, &p);
         wal_get_stats(w, &st);
@@ -642,7 +656,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 typedef struct {
     unsigned char *b;
-    size_t len;   /* header and valid records: where appending would continue */
+    size_t len;      /* header and valid records: where appending would continue */
     size_t ends[64]; /* offset after each record */
     size_t nrecs;
 } seg_image;
@@ -714,12 +728,19 @@ static uint32_t seed_put(wal *w, uint64_t id, const char *tube, size_t body_len,
     char body[256];
     for (size_t i = 0; i < body_len && i < sizeof body; i++)
         body[i] = (char)('a' + (id + i) % 26);
-    wal_record r = {.type = WAL_REC_PUT, .id = id, .pri = (uint32_t)(id * 100), .ttr_s = 120,
-                    .state = state, .tube = tube, .tube_len = strlen(tube), .body = body,
+    wal_record r = {.type = WAL_REC_PUT,
+                    .id = id,
+                    .pri = (uint32_t)(id * 100),
+                    .ttr_s = 120,
+                    .state = state,
+                    .tube = tube,
+                    .tube_len = strlen(tube),
+                    .body = body,
                     .body_len = body_len < sizeof body ? body_len : sizeof body,
                     .created_wall_ms = 1700000000000 + (int64_t)id,
                     .deadline_wall_ms = state == WAL_STATE_DELAYED ? 1700000060000 : 0,
-                    .delay_s = state == WAL_STATE_DELAYED ? 60 : 0, .reserves = (uint32_t)id % 3};
+                    .delay_s = state == WAL_STATE_DELAYED ? 60 : 0,
+                    .reserves = (uint32_t)id % 3};
     uint32_t seg = 0;
     CHECK(wal_append_put(w, &r, &seg) == 0);
     return seg;
@@ -732,11 +753,15 @@ static void seeds_small(const char *out)
     seed_put(w, 1, "default", 5, WAL_STATE_READY);
     uint32_t seg2 = seed_put(w, 2, "emails", 100, WAL_STATE_DELAYED);
     seed_put(w, 3, "default", 0, WAL_STATE_READY);
-    wal_record st = {.type = WAL_REC_STATE, .id = 1, .pri = 5, .state = WAL_STATE_BURIED,
-                     .buries = 1, .reserves = 1};
+    wal_record st = {.type = WAL_REC_STATE,
+                     .id = 1,
+                     .pri = 5,
+                     .state = WAL_STATE_BURIED,
+                     .buries = 1,
+                     .reserves = 1};
     CHECK(wal_append_state(w, &st) == 0);
-    wal_record del = {.type = WAL_REC_DELETE, .id = 2, .segment = seg2, .tube_len = 6,
-                      .body_len = 100};
+    wal_record del = {
+        .type = WAL_REC_DELETE, .id = 2, .segment = seg2, .tube_len = 6, .body_len = 100};
     CHECK(wal_append_delete(w, &del) == 0);
     CHECK(wal_flush(w) == 0 && wal_close(w) == 0);
     seg_image s;
@@ -783,8 +808,8 @@ static void seeds_spill(const char *out)
         id++;
     } while (st.current_index == 1);
     seed_put(w, id, "default", 10, WAL_STATE_READY);
-    wal_record del = {.type = WAL_REC_DELETE, .id = 1, .segment = 1, .tube_len = 7,
-                      .body_len = 200};
+    wal_record del = {
+        .type = WAL_REC_DELETE, .id = 1, .segment = 1, .tube_len = 7, .body_len = 200};
     CHECK(wal_append_delete(w, &del) == 0);
     CHECK(wal_flush(w) == 0 && wal_close(w) == 0);
     seg_image a, b;

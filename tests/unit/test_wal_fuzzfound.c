@@ -22,7 +22,8 @@ static void write_zero_header_then_garbage(const char *dir, uint32_t index)
 {
     uint8_t b[SMALL_SEGMENT_BYTES] = {0};
     wal_encode_header(b, index);
-    memset(b + WAL_HDR_BYTES + WAL_REC_HDR_BYTES, 0xab, sizeof b - WAL_HDR_BYTES - WAL_REC_HDR_BYTES);
+    memset(b + WAL_HDR_BYTES + WAL_REC_HDR_BYTES, 0xab,
+           sizeof b - WAL_HDR_BYTES - WAL_REC_HDR_BYTES);
     char path[4096];
     seg_path(dir, index, path, sizeof path);
     write_whole(path, b, sizeof b);
