@@ -38,7 +38,7 @@ static void env_start(env *e, bool with_log)
     server_opts_default(&o);
     o.port = 0;
     if (with_log) {
-        strcpy(e->wal_dir, "/tmp/synq-test-metrics-XXXXXX");
+        snprintf(e->wal_dir, sizeof e->wal_dir, "/tmp/synq-test-metrics-XXXXXX");
         ASSERT_TRUE(mkdtemp(e->wal_dir) != NULL);
         o.wal_dir = e->wal_dir;
     }
@@ -383,7 +383,7 @@ TEST(document_is_well_formed_exposition)
                 if (strcmp(seen[i], family) == 0)
                     TEST_FAIL_("family %s appears twice", family);
             ASSERT_LT(nseen, 64);
-            strcpy(seen[nseen++], family);
+            snprintf(seen[nseen++], sizeof seen[0], "%s", family);
             expect_type = true;
             continue;
         }
@@ -581,7 +581,7 @@ static char *head_of_size(size_t total)
     p += sprintf(p, "%sX: ", line);
     memset(p, 'a', pad);
     p += pad;
-    strcpy(p, "\r\n\r\n");
+    memcpy(p, "\r\n\r\n", 5);
     ASSERT_EQ(strlen(req), total);
     return req;
 }
@@ -613,14 +613,14 @@ TEST(head_over_8k_is_431)
     char *p = many + sprintf(many, "GET /metrics HTTP/1.1\r\n");
     for (int i = 0; i < 200; i++)
         p += sprintf(p, "X-Header-%03d: %040d\r\n", i, i);
-    strcpy(p, "\r\n");
+    memcpy(p, "\r\n", 3);
     ASSERT_EQ(status_of(&e, many), 431);
     free(many);
 
     /* An over-long request line. */
     memcpy(big, "GET /", 5);
     memset(big + 5, 'm', 9000);
-    strcpy(big + 9005, " HTTP/1.1\r\n\r\n");
+    snprintf(big + 9005, sizeof big - 9005, " HTTP/1.1\r\n\r\n");
     ASSERT_EQ(status_of(&e, big), 431);
     env_stop(&e);
 }
