@@ -19,6 +19,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "queue/metrics.h"
 #include "queue/server.h"
 #include "queue/version.h"
 #include "synq/loop.h"
@@ -39,6 +40,7 @@ static void usage(FILE *out)
             " -z, --max-job-size BYTES maximum job size (default %u, at most %u)\n"
             " -s, --segment-size BYTES size of each log segment (default %u),\n"
             "                          rounded up to a multiple of 4096\n"
+            "     --metrics ADDR:PORT  serve Prometheus metrics over HTTP (docs/metrics.md)\n"
             " -c, -n                   accepted for compatibility (the log is always compacted)\n"
             " -v, --version            show version information\n"
             " -V, --verbose            increase verbosity\n"
@@ -59,6 +61,27 @@ static int parse_u64(const char *s, uint64_t max, uint64_t *out)
     if (errno || *end != '\0' || v > max)
         return -1;
     *out = v;
+    return 0;
+}
+
+/* "ADDR:PORT" or "[IPV6]:PORT" into host (NUL-terminated) and port. */
+static int parse_host_port(const char *spec, char *host, size_t host_len, uint16_t *port)
+{
+    const char *colon = strrchr(spec, ':');
+    uint64_t v;
+    if (!colon || parse_u64(colon + 1, 65535, &v) != 0)
+        return -1;
+    const char *h = spec;
+    size_t n = (size_t)(colon - spec);
+    if (n >= 2 && h[0] == '[' && h[n - 1] == ']') {
+        h++;
+        n -= 2;
+    }
+    if (n == 0 || n >= host_len)
+        return -1;
+    memcpy(host, h, n);
+    host[n] = '\0';
+    *port = (uint16_t)v;
     return 0;
 }
 
@@ -103,6 +126,9 @@ int main(int argc, char **argv)
     server_opts o;
     server_opts_default(&o);
     const char *user = NULL;
+    const char *metrics_spec = NULL;
+    char metrics_host[256];
+    uint16_t metrics_port_num = 0;
 
     static const struct option longopts[] = {
         {"wal-dir", required_argument, NULL, 'b'},
@@ -116,6 +142,7 @@ int main(int argc, char **argv)
         {"version", no_argument, NULL, 'v'},
         {"verbose", no_argument, NULL, 'V'},
         {"help", no_argument, NULL, 'h'},
+        {"metrics", required_argument, NULL, 'M'},
         {NULL, 0, NULL, 0},
     };
     int c;
@@ -179,6 +206,13 @@ int main(int argc, char **argv)
         case 'V':
             o.verbose++;
             break;
+        case 'M':
+            if (parse_host_port(optarg, metrics_host, sizeof metrics_host, &metrics_port_num)) {
+                fprintf(stderr, "synqd: --metrics: expected ADDR:PORT, got %s\n", optarg);
+                return 5;
+            }
+            metrics_spec = optarg;
+            break;
         case 'h':
             usage(stdout);
             return 0;
@@ -202,49 +236,57 @@ int main(int argc, char **argv)
         fprintf(stderr, "synqd: creating the event loop: %s\n", sq_strerror(err));
         return 1;
     }
-    server *srv;
-    err = server_start(loop, &o, &srv);
-    if (err) {
-        sq_loop_free(loop);
-        return 1;
+    server *srv = NULL;
+    metrics *mx = NULL;
+    signal_ctx ctx = {NULL};
+    if ((err = server_start(loop, &o, &srv)) != 0)
+        goto done;
+    ctx.srv = srv;
+    /* Before dropping privileges, like the protocol port. */
+    if (metrics_spec) {
+        if ((err = metrics_start(loop, srv, metrics_host, metrics_port_num, &mx)) != 0)
+            goto done;
+        if (o.verbose)
+            fprintf(stderr, "synqd: metrics on %s:%u\n", metrics_host, metrics_port(mx));
     }
     if (user && become_user(user) != 0) {
-        server_shutdown(srv);
-        server_free(srv);
-        sq_loop_free(loop);
-        return 1;
+        err = -EPERM;
+        goto done;
     }
-
-    signal_ctx ctx = {srv};
     if ((err = sq_loop_watch_signal(loop, SIGTERM, on_terminate, &ctx)) != 0 ||
         (err = sq_loop_watch_signal(loop, SIGINT, on_terminate, &ctx)) != 0 ||
         (err = sq_loop_watch_signal(loop, SIGUSR1, on_drain, &ctx)) != 0) {
         fprintf(stderr, "synqd: watching signals: %s\n", sq_strerror(err));
-        server_shutdown(srv);
-        server_free(srv);
-        sq_loop_free(loop);
-        return 1;
+        goto done;
     }
 
     err = sq_loop_run(loop);
     if (err)
         fprintf(stderr, "synqd: event loop failed: %s\n", sq_strerror(err));
 
+done:
     sq_loop_unwatch_signal(loop, SIGTERM);
     sq_loop_unwatch_signal(loop, SIGINT);
     sq_loop_unwatch_signal(loop, SIGUSR1);
-    server_shutdown(srv);
-    /* Give clients a moment to receive their last replies, then reset the
-     * connections that are still open. */
-    sq_loop_update_time(loop);
-    uint64_t give_up_ms = sq_loop_now_ms(loop) + 1000;
-    while (!server_idle(srv) && sq_loop_now_ms(loop) < give_up_ms)
-        sq_loop_run_once(loop, 50);
-    if (!server_idle(srv)) {
-        server_abort_sessions(srv);
-        sq_loop_run_once(loop, 0);
+    /* Resets open scrapes; their close callbacks (which free the endpoint)
+     * run in the next iteration, which the line after guarantees even when
+     * the server is already idle. */
+    metrics_stop(mx);
+    sq_loop_run_once(loop, 0);
+    if (srv) {
+        server_shutdown(srv);
+        /* Give clients a moment to receive their last replies, then reset
+         * the connections that are still open. */
+        sq_loop_update_time(loop);
+        uint64_t give_up_ms = sq_loop_now_ms(loop) + 1000;
+        while (!server_idle(srv) && sq_loop_now_ms(loop) < give_up_ms)
+            sq_loop_run_once(loop, 50);
+        if (!server_idle(srv)) {
+            server_abort_sessions(srv);
+            sq_loop_run_once(loop, 0);
+        }
+        server_free(srv);
     }
-    server_free(srv);
     sq_loop_free(loop);
     return err ? 1 : 0;
 }

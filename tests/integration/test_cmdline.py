@@ -13,6 +13,8 @@ import subprocess
 import tempfile
 import time
 import unittest
+import urllib.error
+import urllib.request
 
 import sqharness
 
@@ -124,6 +126,38 @@ class CommandLine(unittest.TestCase):
                 c.expect(b"INSERTED 1\r\n")
             srv.signal(signal.SIGTERM)
             self.assertEqual(srv.proc.wait(timeout=5), 0)
+
+    def test_metrics_endpoint_serves_prometheus_text(self):
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            mport = probe.getsockname()[1]
+        with sqharness.running("synqd", ["--metrics", "127.0.0.1:%d" % mport]) as srv:
+            with sqharness.Client(srv.port) as c:
+                for body in (b"a", b"bb"):
+                    c.send(b"put 5 0 60 %d\r\n%s\r\n" % (len(body), body))
+                    self.assertTrue(c.read_line().startswith(b"INSERTED "))
+                c.send(b"put 2000 100 60 1\r\nc\r\n")
+                self.assertTrue(c.read_line().startswith(b"INSERTED "))
+            url = "http://127.0.0.1:%d/metrics" % mport
+            with urllib.request.urlopen(url, timeout=5) as r:
+                self.assertEqual(r.status, 200)
+                self.assertIn("text/plain", r.headers["Content-Type"])
+                text = r.read().decode()
+            lines = set(text.splitlines())
+            for want in ('synq_jobs{state="ready"} 2', 'synq_jobs{state="urgent"} 2',
+                         'synq_jobs{state="delayed"} 1', "synq_jobs_total 3",
+                         'synq_commands_total{cmd="put"} 3',
+                         'synq_tube_jobs{tube="default",state="ready"} 2'):
+                self.assertIn(want, lines)
+            with self.assertRaises(urllib.error.HTTPError) as cm:
+                urllib.request.urlopen("http://127.0.0.1:%d/nope" % mport, timeout=5)
+            self.assertEqual(cm.exception.code, 404)
+            cm.exception.close()
+
+    def test_bad_metrics_address_is_refused(self):
+        r = run(["--metrics", "nonsense"])
+        self.assertEqual(r.returncode, 5)
+        self.assertIn("--metrics", r.stderr)
 
     def test_user_flag_with_unknown_user_fails(self):
         r = run(["-p", "0", "-u", "no-such-user-synq"])
