@@ -449,6 +449,10 @@ void server_shutdown(server *s)
         sq_listener_close(s->listener);
         s->listener = NULL;
     }
+    /* Replies queued earlier in this pass acknowledge changes still in the
+     * log's batch, and the hook that would write it is removed below: make
+     * them durable before the sessions' last output goes. */
+    flush_log(s);
     session_close_all(s, false);
     sq_timer_stop(s->loop, &s->store_timer);
     sq_timer_stop(s->loop, &s->persist_timer);
