@@ -106,6 +106,13 @@ void cmd_finish_put(session *se, const char *body, size_t body_len, bool crlf_ok
     }
     if (refuse_if_log_failed(se))
         return;
+    uint64_t limit = se->srv->opts.max_memory;
+    if (limit && se->srv->job_memory + server_job_cost(body_len) > limit) {
+        /* The configured bound on job memory: refused as beanstalkd
+         * refuses a job it cannot allocate. */
+        session_reply_lit(se, "OUT_OF_MEMORY\r\n");
+        return;
+    }
     job *j = NULL;
     int r = store_put(st, se->cl, se->put_pri, se->put_delay_s, se->put_ttr_s, body, body_len,
                       &j);
@@ -115,8 +122,10 @@ void cmd_finish_put(session *se, const char *body, size_t body_len, bool crlf_ok
             /* Not in the log, so not acknowledged: take the job back unless
              * a waiting worker already holds it. A full disk is
              * OUT_OF_MEMORY, as beanstalkd answers. */
-            if (job_get_state(j) != JOB_RESERVED)
+            if (job_get_state(j) != JOB_RESERVED) {
+                se->srv->job_memory -= server_job_cost(job_body_len(j));
                 store_forget_job(st, job_id(j));
+            }
             if (err == -ENOSPC)
                 session_reply_lit(se, "OUT_OF_MEMORY\r\n");
             else

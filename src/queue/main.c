@@ -41,12 +41,14 @@ static void usage(FILE *out)
             " -s, --segment-size BYTES size of each log segment (default %u),\n"
             "                          rounded up to a multiple of 4096\n"
             "     --metrics ADDR:PORT  serve Prometheus metrics over HTTP (docs/metrics.md)\n"
+            "     --max-memory BYTES   refuse puts (OUT_OF_MEMORY) once jobs would take more\n"
+            "                          (bodies plus %u bytes each); default no limit\n"
             " -c, -n                   accepted for compatibility (the log is always compacted)\n"
             " -v, --version            show version information\n"
             " -V, --verbose            increase verbosity\n"
             " -h, --help               show this help\n",
             SERVER_DEFAULT_FSYNC_MS, SERVER_DEFAULT_PORT, SERVER_DEFAULT_MAX_JOB_BYTES,
-            SERVER_MAX_JOB_BYTES_LIMIT, SERVER_DEFAULT_SEGMENT_BYTES);
+            SERVER_MAX_JOB_BYTES_LIMIT, SERVER_DEFAULT_SEGMENT_BYTES, SERVER_JOB_OVERHEAD_BYTES);
 }
 
 /* Parses a whole decimal number into *out; rejects signs, garbage and
@@ -143,6 +145,7 @@ int main(int argc, char **argv)
         {"verbose", no_argument, NULL, 'V'},
         {"help", no_argument, NULL, 'h'},
         {"metrics", required_argument, NULL, 'M'},
+        {"max-memory", required_argument, NULL, 'm'},
         {NULL, 0, NULL, 0},
     };
     int c;
@@ -205,6 +208,13 @@ int main(int argc, char **argv)
             return 0;
         case 'V':
             o.verbose++;
+            break;
+        case 'm':
+            if (parse_u64(optarg, UINT64_MAX, &v) != 0 || v == 0) {
+                fprintf(stderr, "synqd: --max-memory: invalid size: %s\n", optarg);
+                return 5;
+            }
+            o.max_memory = v;
             break;
         case 'M':
             if (parse_host_port(optarg, metrics_host, sizeof metrics_host, &metrics_port_num)) {

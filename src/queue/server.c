@@ -79,8 +79,22 @@ static void hook_journal(store *st, const job *j, int op, void *data)
 {
     (void)st;
     server *srv = data;
+    /* A job's life begins with a PUT and ends with a DELETE journal call
+     * (jobs restored from the log are counted once after recovery, and a
+     * put taken back for a full disk is uncounted by cmd.c). */
+    if (op == STORE_OP_PUT)
+        srv->job_memory += server_job_cost(job_body_len(j));
+    else if (op == STORE_OP_DELETE)
+        srv->job_memory -= server_job_cost(job_body_len(j));
     if (srv->ps)
         persist_journal(srv->ps, j, op);
+}
+
+static int count_job_memory(job *j, void *data)
+{
+    server *srv = data;
+    srv->job_memory += server_job_cost(job_body_len(j));
+    return 0;
 }
 
 /* ---- the log: group commit ---- */
@@ -394,6 +408,7 @@ int server_start(sq_loop *loop, const server_opts *o, server **out)
     }
     if (o->wal_dir && (err = open_log(srv)) != 0)
         goto fail;
+    store_foreach_job(srv->st, count_job_memory, srv);
     err = sq_loop_add_before_wait(loop, before_wait, srv);
     if (err) {
         fprintf(stderr, "synqd: adding the loop hook: %s\n", sq_strerror(err));

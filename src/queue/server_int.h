@@ -68,6 +68,7 @@ struct server {
     uint64_t cmd_counts[CMD_COUNT_];
     uint64_t current_connections, total_connections;
     uint64_t current_producers, current_workers;
+    uint64_t job_memory; /* what --max-memory counts: bodies + overhead */
     uint64_t started_ms;
     sq_buf scratch; /* reused for stats documents */
     char instance_id[17];
@@ -134,6 +135,12 @@ void server_forget_session(server *srv, session *se);
 /* The store runs on the loop's monotonic clock shifted by this much, so a
  * job restored from the log can be older than the machine's uptime. */
 #define SERVER_CLOCK_OFFSET_MS (UINT64_C(1) << 40)
+
+/* server.c: the bytes --max-memory counts for a job with this body. */
+static inline uint64_t server_job_cost(size_t body_len)
+{
+    return (uint64_t)body_len + SERVER_JOB_OVERHEAD_BYTES;
+}
 
 /* server.c: a session ended its wait; run its buffered commands soon (not
  * inside the store hook that ended the wait). */

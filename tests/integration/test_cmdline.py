@@ -59,7 +59,7 @@ class CommandLine(unittest.TestCase):
 
     def test_bad_numbers_are_refused(self):
         for args in (["-p", "70000"], ["-p", "-1"], ["-z", "12x"], ["-f", "abc"],
-                     ["-s", "0"]):
+                     ["-s", "0"], ["--max-memory", "0"], ["--max-memory", "1k"]):
             r = run(args)
             self.assertEqual(r.returncode, 5, args)
             self.assertIn("synqd:", r.stderr)
@@ -153,6 +153,38 @@ class CommandLine(unittest.TestCase):
                 urllib.request.urlopen("http://127.0.0.1:%d/nope" % mport, timeout=5)
             self.assertEqual(cm.exception.code, 404)
             cm.exception.close()
+
+    def test_max_memory_bounds_jobs_and_frees_on_delete(self):
+        # Each 500-byte job counts 500 + 192 bytes: three fit in 2100, a
+        # fourth does not; deleting one makes room again, also after a
+        # restart from the log (restored jobs are counted).
+        with tempfile.TemporaryDirectory() as d:
+            args = ["--max-memory", "2100", "-b", d]
+            with sqharness.running("synqd", args) as srv:
+                with sqharness.Client(srv.port) as c:
+                    body = b"m" * 500
+                    put = b"put 0 0 60 500\r\n" + body + b"\r\n"
+                    for i in (1, 2, 3):
+                        c.send(put)
+                        c.expect(b"INSERTED %d\r\n" % i)
+                    c.send(put)
+                    c.expect(b"OUT_OF_MEMORY\r\n")
+                    c.send(b"delete 2\r\n")
+                    c.expect(b"DELETED\r\n")
+                    c.send(put)
+                    c.expect(b"INSERTED 4\r\n")
+                    # A refused put leaves the session in step: the next
+                    # command is read as a command, not as a body.
+                    c.send(put + b"list-tube-used\r\n")
+                    c.expect(b"OUT_OF_MEMORY\r\nUSING default\r\n")
+            with sqharness.running("synqd", args) as srv:
+                with sqharness.Client(srv.port) as c:
+                    c.send(b"put 0 0 60 500\r\n" + b"n" * 500 + b"\r\n")
+                    c.expect(b"OUT_OF_MEMORY\r\n")
+                    c.send(b"delete 1\r\n")
+                    c.expect(b"DELETED\r\n")
+                    c.send(b"put 0 0 60 1\r\nx\r\n")
+                    c.expect(b"INSERTED 5\r\n")
 
     def test_bad_metrics_address_is_refused(self):
         r = run(["--metrics", "nonsense"])
