@@ -254,6 +254,12 @@ int metrics_format(server *srv, sq_buf *out)
            (sq_loop_now_ms(srv->loop) - srv->started_ms) / 1000);
     metric(&w, "synq_draining", "gauge", "1 in drain mode (SIGUSR1: put answers DRAINING).",
            ss.draining ? 1 : 0);
+    metric(&w, "synq_job_memory_bytes", "gauge",
+           "Memory counted for the jobs held (bodies plus a fixed cost each): what "
+           "--max-memory bounds.",
+           srv->job_memory);
+    metric(&w, "synq_job_memory_limit_bytes", "gauge",
+           "The --max-memory bound; 0 when there is none.", srv->opts.max_memory);
     /* The log's families exist only with -b, as its fields in `stats`: a
      * zero would read as "a log that never wrote", which is a different
      * thing from "no log". */

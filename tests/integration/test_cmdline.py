@@ -147,7 +147,10 @@ class CommandLine(unittest.TestCase):
             for want in ('synq_jobs{state="ready"} 2', 'synq_jobs{state="urgent"} 2',
                          'synq_jobs{state="delayed"} 1', "synq_jobs_total 3",
                          'synq_commands_total{cmd="put"} 3',
-                         'synq_tube_jobs{tube="default",state="ready"} 2'):
+                         'synq_tube_jobs{tube="default",state="ready"} 2',
+                         # bodies 1 + 2 + 1 bytes, plus 192 per job
+                         "synq_job_memory_bytes %d" % (4 + 3 * 192),
+                         "synq_job_memory_limit_bytes 0"):
                 self.assertIn(want, lines)
             with self.assertRaises(urllib.error.HTTPError) as cm:
                 urllib.request.urlopen("http://127.0.0.1:%d/nope" % mport, timeout=5)

@@ -411,8 +411,8 @@ TEST(document_is_well_formed_exposition)
     }
     ASSERT_TRUE(!expect_type);
     /* 3 job families, commands, 6 client gauges, 4 tube families, uptime,
-     * draining, 6 binlog families. */
-    ASSERT_EQ(nseen, 22);
+     * draining, 2 job memory gauges, 6 binlog families. */
+    ASSERT_EQ(nseen, 24);
     ASSERT_GT(samples, 50);
     free(r.raw);
     for (int i = 0; i < 3; i++)
