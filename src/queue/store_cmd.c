@@ -364,8 +364,9 @@ static job *restore_new(store *s, const store_job_record *rec)
     j->tube = t;
     if (rec->id >= s->next_id)
         s->next_id = rec->id + 1;
-    s->total_jobs++;
-    t->total_jobs++;
+    /* total-jobs counts puts since this process started, as beanstalkd's
+     * does: a job restored from the log was put by an earlier one. (Counting
+     * here would also count every replayed PUT of jobs deleted later.) */
     return j;
 }
 

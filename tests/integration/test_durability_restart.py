@@ -280,6 +280,28 @@ class RestartIds(DurabilityBase):
     def test_ids_continue_after_kill9(self):
         self._ids_continue("kill9")
 
+    def test_total_jobs_counts_puts_of_this_process(self):
+        # Like beanstalkd: after a restart total-jobs starts from 0 (the
+        # restored jobs were put by the earlier process), per tube as well,
+        # while the current-jobs counts include the restored jobs.
+        srv = self.start()
+        c = sqharness.Client(srv.port)
+        self._clients.append(c)
+        ids = [put_on(c, "tt", b"job %d" % i) for i in range(5)]
+        self.assertEqual(c.cmd("delete %d" % ids[0]), b"DELETED\r\n")
+        srv = self.restart(srv, "term")
+        c = sqharness.Client(srv.port)
+        self._clients.append(c)
+        st = yaml_dict(c, "stats")
+        self.assertEqual(st["total-jobs"], "0")
+        self.assertEqual(st["current-jobs-ready"], "4")
+        tube = yaml_dict(c, "stats-tube tt")
+        self.assertEqual(tube["total-jobs"], "0")
+        self.assertEqual(tube["current-jobs-ready"], "4")
+        put_on(c, "tt", b"after")
+        self.assertEqual(yaml_dict(c, "stats")["total-jobs"], "1")
+        self.assertEqual(yaml_dict(c, "stats-tube tt")["total-jobs"], "1")
+
 
 class RestartBinlogStats(DurabilityBase):
     """The binlog-* fields of `stats` move as docs/operations.md says (synqd)."""
