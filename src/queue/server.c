@@ -4,9 +4,12 @@
  * Per loop iteration: sessions run the commands that arrived (session.c,
  * cmd.c); the store timer fires store_tick() for delays, TTRs, pauses and
  * wait timeouts; then the before-wait hook runs the sessions whose reserve
- * was answered during the iteration (their buffered commands), and re-arms
- * the store timer for the store's next deadline. The engine sends all
- * replies after that hook.
+ * was answered during the iteration (their buffered commands), writes the
+ * log's batch of this iteration's changes (and syncs it with -f 0: group
+ * commit), and re-arms the timers. The engine sends all replies after that
+ * hook, so no acknowledgement leaves before its change is as durable as the
+ * fsync mode promises. A failing log resets the sessions whose replies
+ * waited for it (abort_unsynced).
  */
 #include <errno.h>
 #include <fcntl.h>
