@@ -92,7 +92,6 @@ void session_replyf(session *se, const char *fmt, ...) __attribute__((format(pri
 /* "<word> <id>\r\n" for INSERTED and BURIED, without printf. */
 void session_reply_id(session *se, const char *word, size_t word_len, uint64_t id);
 #define session_reply_id_lit(se, lit, id) session_reply_id((se), (lit), sizeof(lit) - 1, (id))
-size_t session_fmt_u64(char *p, uint64_t v);
 /* "<word> <id> <bytes>\r\n<body>\r\n" for RESERVED and FOUND. */
 void session_reply_job(session *se, const char *word, const job *j);
 /* "OK <bytes>\r\n<doc>\r\n" for stats documents. */

@@ -23,6 +23,7 @@
 #include <string.h>
 
 #include "queue/server_int.h"
+#include "synq/codec.h"
 
 static void session_process(session *se);
 
@@ -62,7 +63,7 @@ void session_replyf(session *se, const char *fmt, ...)
 
 /* Decimal digits of v at p; returns their count. snprintf costs about a
  * third of the server's instructions per job when it formats every reply. */
-size_t session_fmt_u64(char *p, uint64_t v)
+static size_t fmt_u64(char *p, uint64_t v)
 {
     char tmp[20];
     size_t n = 0;
@@ -81,7 +82,7 @@ void session_reply_id(session *se, const char *word, size_t word_len, uint64_t i
     memcpy(line, word, word_len);
     size_t n = word_len;
     line[n++] = ' ';
-    n += session_fmt_u64(line + n, id);
+    n += fmt_u64(line + n, id);
     line[n++] = '\r';
     line[n++] = '\n';
     session_reply(se, line, n);
@@ -93,9 +94,9 @@ void session_reply_job(session *se, const char *word, const job *j)
     size_t n = strlen(word);
     memcpy(head, word, n);
     head[n++] = ' ';
-    n += session_fmt_u64(head + n, job_id(j));
+    n += fmt_u64(head + n, job_id(j));
     head[n++] = ' ';
-    n += session_fmt_u64(head + n, job_body_len(j));
+    n += fmt_u64(head + n, job_body_len(j));
     head[n++] = '\r';
     head[n++] = '\n';
     struct iovec iov[3] = {
@@ -170,12 +171,9 @@ static bool process_body(session *se, sq_buf *in)
 
 static bool process_skip_body(session *se, sq_buf *in)
 {
-    size_t len = sq_buf_len(in);
-    if (len == 0)
+    if (sq_buf_len(in) == 0)
         return false;
-    size_t n = se->skip_left < len ? (size_t)se->skip_left : len;
-    sq_buf_consume(in, n);
-    se->skip_left -= n;
+    sq_buf_consume(in, sq_body_skip(&se->skip_left, sq_buf_len(in)));
     if (se->skip_left > 0)
         return false;
     se->state = SESSION_COMMAND;
