@@ -298,6 +298,23 @@ TEST(ids_far_apart)
     jobdir_dispose(&d);
 }
 
+TEST(page_array_shrinks_as_pages_go)
+{
+    jobdir d;
+    jobdir_init(&d);
+    for (uint64_t p = 0; p < 1000; p++)
+        ASSERT_TRUE(jobdir_insert(&d, p * 1000003, val(p * 1000003)));
+    ASSERT_EQ(d.npages, 1000);
+    ASSERT_GE(d.cap, 1000);
+    for (uint64_t p = 1; p < 1000; p++)
+        ASSERT_TRUE(jobdir_remove(&d, p * 1000003) == val(p * 1000003));
+    ASSERT_EQ(d.npages, 1);
+    ASSERT_LE(d.cap, 4);
+    ASSERT_LE(jobdir_footprint(&d), 100 + 4 * sizeof(void *));
+    ASSERT_TRUE(jobdir_get(&d, 0) == val(0));
+    jobdir_dispose(&d);
+}
+
 TEST(insert_below_existing_pages)
 {
     jobdir d;
