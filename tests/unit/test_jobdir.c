@@ -250,8 +250,8 @@ TEST(iteration_in_order_with_gaps_and_across_pages)
     for (size_t i = 0; i < n; i++)
         ASSERT_EQ(got[i], ids[i]);
     /* Starting points that are not present: the next larger id. */
-    static const uint64_t from[][2] = {{2, 5},      {3, 5},        {5, 511},      {510, 511},
-                                       {511, 512},  {513, 1500},   {600, 1500},   {1023, 1500},
+    static const uint64_t from[][2] = {{2, 5},       {3, 5},         {5, 511},       {510, 511},
+                                       {511, 512},   {513, 1500},    {600, 1500},    {1023, 1500},
                                        {1024, 1500}, {1501, 100000}, {99999, 100000}};
     for (size_t i = 0; i < sizeof from / sizeof from[0]; i++) {
         uint64_t id = from[i][0];
