@@ -262,9 +262,11 @@ static uint16_t container_min(const idset_container *c)
 /* The index (from head) of the first container whose key is >= key (n if none). */
 static size_t items_lower_bound(const idset *s, uint64_t key)
 {
-    idset_container *const *it = s->items + s->head;
     size_t lo = 0, hi = s->n;
-    if (hi == 0 || it[hi - 1]->key < key)
+    if (hi == 0)
+        return 0; /* and items may be NULL */
+    idset_container *const *it = s->items + s->head;
+    if (it[hi - 1]->key < key)
         return hi;
     if (it[hi - 1]->key == key)
         return hi - 1;
