@@ -56,25 +56,11 @@ _Static_assert(IDSET_ARRAY_MAX * sizeof(uint16_t) == BITMAP_BYTES,
         }                                                                                          \
     } while (0)
 
-static uint16_t *lows(idset_container *c)
-{
-    return (uint16_t *)(c + 1);
-}
-
-static const uint16_t *clows(const idset_container *c)
-{
-    return (const uint16_t *)(c + 1);
-}
-
-static uint64_t *words(idset_container *c)
-{
-    return (uint64_t *)(c + 1);
-}
-
-static const uint64_t *cwords(const idset_container *c)
-{
-    return (const uint64_t *)(c + 1);
-}
+/* The payload after the header. The const variants keep lookups const-correct. */
+#define LOWS(c) ((uint16_t *)((c) + 1))
+#define WORDS(c) ((uint64_t *)((c) + 1))
+#define CLOWS(c) ((const uint16_t *)((c) + 1))
+#define CWORDS(c) ((const uint64_t *)((c) + 1))
 
 static size_t container_bytes(const idset_container *c)
 {
@@ -82,8 +68,8 @@ static size_t container_bytes(const idset_container *c)
 }
 
 /* Logical slot i of an array container. */
-#define SLOT(c, i) lows(c)[((c)->first + (i)) & ((c)->cap - 1u)]
-#define CSLOT(c, i) clows(c)[((c)->first + (i)) & ((c)->cap - 1u)]
+#define SLOT(c, i) LOWS(c)[((c)->first + (i)) & ((c)->cap - 1u)]
+#define CSLOT(c, i) CLOWS(c)[((c)->first + (i)) & ((c)->cap - 1u)]
 
 /* The first logical slot whose low part is >= low (card if none). Appends and the front
  * are checked first because that is where nearly all traffic goes. */
@@ -120,7 +106,7 @@ static bool arr_grow(idset_container **cp)
     if (!g)
         return false;
     g->cap = (uint16_t)(2u * old_cap);
-    memcpy(lows(g) + old_cap, lows(g), g->first * sizeof(uint16_t));
+    memcpy(LOWS(g) + old_cap, LOWS(g), g->first * sizeof(uint16_t));
     *cp = g;
     return true;
 }
@@ -137,7 +123,7 @@ static void arr_maybe_shrink(idset_container **cp)
     idset_container *s = realloc(c, sizeof(*c) + cap * sizeof(uint16_t));
     if (!s)
         return;
-    memcpy(lows(s), buf, s->card * sizeof(uint16_t));
+    memcpy(LOWS(s), buf, s->card * sizeof(uint16_t));
     s->cap = cap;
     s->first = 0;
     *cp = s;
@@ -148,7 +134,7 @@ static void arr_to_bitmap(idset_container *c)
 {
     uint16_t buf[IDSET_ARRAY_MAX];
     arr_linearize(c, buf);
-    uint64_t *w = words(c);
+    uint64_t *w = WORDS(c);
     for (size_t i = 0; i < BITMAP_WORDS; i++)
         w[i] = 0;
     for (uint32_t i = 0; i < c->card; i++)
@@ -166,7 +152,7 @@ static void bitmap_maybe_to_array(idset_container **cp)
         return;
     uint16_t buf[IDSET_ARRAY_MAX / 2];
     uint32_t n = 0;
-    const uint64_t *w = cwords(c);
+    const uint64_t *w = CWORDS(c);
     for (uint32_t i = c->first; i < BITMAP_WORDS; i++) {
         for (uint64_t word = w[i]; word; word &= word - 1)
             buf[n++] = (uint16_t)(i * 64 + (unsigned)__builtin_ctzll(word));
@@ -175,7 +161,7 @@ static void bitmap_maybe_to_array(idset_container **cp)
     idset_container *a = realloc(c, sizeof(*c) + IDSET_ARRAY_MAX / 2 * sizeof(uint16_t));
     if (!a)
         return;
-    memcpy(lows(a), buf, n * sizeof(uint16_t));
+    memcpy(LOWS(a), buf, n * sizeof(uint16_t));
     a->cap = IDSET_ARRAY_MAX / 2;
     a->first = 0;
     *cp = a;
@@ -187,8 +173,8 @@ static bool container_add(idset_container **cp, uint16_t low)
     idset_container *c = *cp;
     if (c->cap == 0) {
         uint64_t bit = UINT64_C(1) << (low % 64);
-        IDSET_CHECK(!(words(c)[low / 64] & bit), "add of an id already in the set");
-        words(c)[low / 64] |= bit;
+        IDSET_CHECK(!(WORDS(c)[low / 64] & bit), "add of an id already in the set");
+        WORDS(c)[low / 64] |= bit;
         c->card++;
         if (low / 64 < c->first)
             c->first = (uint16_t)(low / 64);
@@ -224,7 +210,7 @@ static bool container_remove(idset_container **cp, uint16_t low)
 {
     idset_container *c = *cp;
     if (c->cap == 0) {
-        uint64_t *w = words(c), bit = UINT64_C(1) << (low % 64);
+        uint64_t *w = WORDS(c), bit = UINT64_C(1) << (low % 64);
         if (!(w[low / 64] & bit))
             return false;
         w[low / 64] &= ~bit;
@@ -255,8 +241,8 @@ static bool container_remove(idset_container **cp, uint16_t low)
 static uint16_t container_min(const idset_container *c)
 {
     if (c->cap)
-        return clows(c)[c->first];
-    return (uint16_t)(c->first * 64u + (unsigned)__builtin_ctzll(cwords(c)[c->first]));
+        return CLOWS(c)[c->first];
+    return (uint16_t)(c->first * 64u + (unsigned)__builtin_ctzll(CWORDS(c)[c->first]));
 }
 
 /* The index (from head) of the first container whose key is >= key (n if none). */
@@ -309,7 +295,7 @@ static idset_container *container_new(idset *s, uint64_t key, uint16_t low)
     c->key = key;
     c->card = 1;
     c->first = 0;
-    lows(c)[0] = low;
+    LOWS(c)[0] = low;
     return c;
 }
 
@@ -428,7 +414,7 @@ bool idset_contains(const idset *s, uint64_t id)
         return false;
     uint16_t low = (uint16_t)(id & LOW_MASK);
     if (c->cap == 0)
-        return (cwords(c)[low / 64] >> (low % 64)) & 1;
+        return (CWORDS(c)[low / 64] >> (low % 64)) & 1;
     uint32_t k = arr_lower_bound(c, low);
     return k < c->card && CSLOT(c, k) == low;
 }

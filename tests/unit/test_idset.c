@@ -76,8 +76,8 @@ TEST(pop_min_returns_ids_in_order_whatever_the_insertion_order)
 
 TEST(keys_far_apart)
 {
-    static const uint64_t ids[] = {UINT64_MAX, UINT64_C(1) << 63, UINT64_C(1) << 40, 65536,
-                                   65535, 1};
+    static const uint64_t ids[] = {UINT64_MAX, UINT64_C(1) << 63, UINT64_C(1) << 40, 65536, 65535,
+                                   1};
     idset s;
     idset_init(&s);
     for (size_t i = 0; i < 6; i++)
@@ -385,12 +385,16 @@ static uint64_t rng(void)
 }
 
 /* The universe: eight keys, sorted, some neighbours and some far apart. A reference slot
- * r * 65536 + low stands for id (base[r] << 16) | low, which keeps the order. */
+ * r * 65536 + low stands for id (region_key[r] << 16) | low, which keeps the order. */
 enum { REGIONS = 8, UNIVERSE = REGIONS * 65536 };
-static const uint64_t region_key[REGIONS] = {
-    0, 1, 2, 7, UINT64_C(1) << 24, (UINT64_C(1) << 47) + 3, (UINT64_C(1) << 48) - 2,
-    (UINT64_C(1) << 48) - 1,
-};
+static const uint64_t region_key[REGIONS] = {0,
+                                             1,
+                                             2,
+                                             7,
+                                             UINT64_C(1) << 24,
+                                             (UINT64_C(1) << 47) + 3,
+                                             (UINT64_C(1) << 48) - 2,
+                                             (UINT64_C(1) << 48) - 1};
 static uint8_t ref[UNIVERSE];
 static size_t ref_len, ref_min = UNIVERSE; /* the lowest present slot, UNIVERSE if none */
 
@@ -422,8 +426,7 @@ static void check_all(const idset *s)
     ASSERT_TRUE(idset_min(s) == (ref_min < UNIVERSE ? slot_id(ref_min) : 0));
     for (size_t slot = 0; slot < UNIVERSE; slot++) {
         if (idset_contains(s, slot_id(slot)) != (ref[slot] != 0))
-            TEST_FAIL_("slot %zu (id %" PRIu64 "): set and reference differ", slot,
-                       slot_id(slot));
+            TEST_FAIL_("slot %zu (id %" PRIu64 "): set and reference differ", slot, slot_id(slot));
     }
     /* Neighbours outside the universe are never members. */
     ASSERT_TRUE(!idset_contains(s, (UINT64_C(3) << 16) | 5));
