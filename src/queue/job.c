@@ -1,80 +1,57 @@
 /*
- * Job allocation, orders and read-only accessors. State changes live in store.c, which keeps
- * the counters and containers consistent with them.
+ * Job lists, orders and read-only accessors (see job.h for the layout). State changes live
+ * in store.c, which keeps the counters and containers consistent with them.
  */
 #include "queue/job.h"
 
-#include <stdlib.h>
 #include <string.h>
 
 #include "queue/heap.h"
+#include "queue/store_int.h"
 #include "queue/tube.h"
 
-job *job_alloc(uint64_t id, const char *body, size_t body_len)
+void job_list_append(job_list *l, job_ext *x)
 {
-    if (body_len > UINT32_MAX)
-        return NULL;
-    job *j = calloc(1, sizeof(*j) + body_len);
-    if (!j)
-        return NULL;
-    j->id = id;
-    j->heap_pos = HEAP_NO_POS;
-    j->body_len = (uint32_t)body_len;
-    if (body_len)
-        memcpy(j->body, body, body_len);
-    return j;
-}
-
-void job_list_append(job_list *l, job *j)
-{
-    j->next = NULL;
-    j->prev = l->tail;
+    x->next = NULL;
+    x->prev = l->tail;
     if (l->tail)
-        l->tail->next = j;
+        l->tail->next = x;
     else
-        l->head = j;
-    l->tail = j;
+        l->head = x;
+    l->tail = x;
     l->len++;
 }
 
-void job_list_remove(job_list *l, job *j)
+void job_list_remove(job_list *l, job_ext *x)
 {
-    if (j->prev)
-        j->prev->next = j->next;
+    if (x->prev)
+        x->prev->next = x->next;
     else
-        l->head = j->next;
-    if (j->next)
-        j->next->prev = j->prev;
+        l->head = x->next;
+    if (x->next)
+        x->next->prev = x->prev;
     else
-        l->tail = j->prev;
-    j->prev = j->next = NULL;
+        l->tail = x->prev;
+    x->prev = x->next = NULL;
     l->len--;
 }
 
-bool job_pri_less(const void *a, const void *b)
+bool job_ext_deadline_less(const void *a, const void *b)
 {
-    const job *x = a, *y = b;
-    if (x->pri != y->pri)
-        return x->pri < y->pri;
-    return x->id < y->id;
-}
-
-bool job_deadline_less(const void *a, const void *b)
-{
-    const job *x = a, *y = b;
+    const job_ext *x = a, *y = b;
     if (x->deadline_ms != y->deadline_ms)
         return x->deadline_ms < y->deadline_ms;
     return x->id < y->id;
 }
 
-void job_setpos(void *item, uint32_t pos)
+void job_ext_setpos(void *item, uint32_t pos)
 {
-    ((job *)item)->heap_pos = pos;
+    ((job_ext *)item)->heap_pos = pos;
 }
 
 uint64_t job_id(const job *j)
 {
-    return j->id;
+    return job_id_of(j);
 }
 
 uint32_t job_pri(const job *j)
@@ -112,44 +89,52 @@ size_t job_body_len(const job *j)
     return j->body_len;
 }
 
-const tube *job_tube(const job *j)
-{
-    return j->tube;
-}
-
-uint32_t job_delay_s(const job *j)
-{
-    return j->delay_s;
-}
-
 uint32_t job_ttr_s(const job *j)
 {
     return j->ttr_s;
 }
 
-uint64_t job_created_ms(const job *j)
+const tube *job_tube(const store *s, const job *j)
 {
-    return j->created_ms;
+    return store__tube_of(s, j);
 }
 
-uint64_t job_deadline_ms(const job *j)
+uint32_t job_delay_s(const store *s, const job *j)
 {
-    return j->deadline_ms;
+    const job_ext *x = store__ext(s, j);
+    return x ? x->delay_s : 0;
 }
 
-const client *job_reserver(const job *j)
+uint64_t job_created_ms(const store *s, const job *j)
 {
-    return j->reserver;
+    return (uint64_t)(s->epoch_ms + ((int64_t)j->created_q << JOB_TIME_SHIFT));
 }
 
+uint64_t job_deadline_ms(const store *s, const job *j)
+{
+    const job_ext *x = store__ext(s, j);
+    return x ? x->deadline_ms : 0;
+}
+
+const client *job_reserver(const store *s, const job *j)
+{
+    const job_ext *x = store__ext(s, j);
+    return x ? x->reserver : NULL;
+}
+
+/* The segment sits after the body, unaligned: copied, never dereferenced. */
 uint32_t job_log_segment(const job *j)
 {
-    return j->log_segment;
+    uint32_t seg = 0;
+    if (j->has_seg)
+        memcpy(&seg, j->body + j->body_len, sizeof(seg));
+    return seg;
 }
 
 void job_set_log_segment(job *j, uint32_t seg)
 {
-    j->log_segment = seg;
+    if (j->has_seg)
+        memcpy(j->body + j->body_len, &seg, sizeof(seg));
 }
 
 /* beanstalkd divides nanoseconds by 1e9 in signed arithmetic, truncating toward zero; the
@@ -162,20 +147,23 @@ static int64_t whole_seconds(uint64_t later_ms, uint64_t earlier_ms)
 void job_get_stats(const store *s, const job *j, job_stats *out)
 {
     uint64_t now = store_now_ms(s);
+    const job_ext *x = store__ext(s, j);
     memset(out, 0, sizeof(*out));
-    out->id = j->id;
-    out->tube = tube_name(j->tube);
+    out->id = job_id_of(j);
+    out->tube = tube_name(store__tube_of(s, j));
     out->state = (job_state)j->state;
     out->pri = j->pri;
-    out->age_s = whole_seconds(now, j->created_ms);
-    out->delay_s = j->delay_s;
+    out->age_s = whole_seconds(now, job_created_ms(s, j));
     out->ttr_s = j->ttr_s;
+    out->file = job_log_segment(j);
+    if (!x)
+        return;
+    out->delay_s = x->delay_s;
     if (j->state == JOB_RESERVED || j->state == JOB_DELAYED)
-        out->time_left_s = whole_seconds(j->deadline_ms, now);
-    out->file = j->log_segment;
-    out->reserves = j->reserves;
-    out->timeouts = j->timeouts;
-    out->releases = j->releases;
-    out->buries = j->buries;
-    out->kicks = j->kicks;
+        out->time_left_s = whole_seconds(x->deadline_ms, now);
+    out->reserves = x->reserves;
+    out->timeouts = x->timeouts;
+    out->releases = x->releases;
+    out->buries = x->buries;
+    out->kicks = x->kicks;
 }

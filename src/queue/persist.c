@@ -55,13 +55,13 @@ static wal_record record_of(const persist *p, const job *j, uint8_t type)
 {
     int64_t wall = p->wall_ms(p->clock_data);
     uint64_t now = store_now_ms(p->s);
-    const tube *t = job_tube(j);
+    const tube *t = job_tube(p->s, j);
     wal_record r = {.type = type,
                     .id = job_id(j),
                     .pri = job_pri(j),
                     .ttr_s = job_ttr_s(j),
                     .state = wal_state_of(job_get_state(j)),
-                    .created_wall_ms = wall - (int64_t)(now - job_created_ms(j)),
+                    .created_wall_ms = wall - (int64_t)(now - job_created_ms(p->s, j)),
                     .tube = tube_name(t),
                     .tube_len = tube_name_len(t),
                     .body = job_body(j),
@@ -76,7 +76,7 @@ static wal_record record_of(const persist *p, const job *j, uint8_t type)
     r.buries = js.buries;
     r.kicks = js.kicks;
     if (r.state == WAL_STATE_DELAYED) {
-        uint64_t deadline = job_deadline_ms(j);
+        uint64_t deadline = job_deadline_ms(p->s, j);
         r.deadline_wall_ms = wall + (deadline > now ? (int64_t)(deadline - now) : 0);
     }
     return r;
@@ -143,11 +143,11 @@ static int replay_cb(const wal_record *r, void *data)
         rec.releases = js.releases;
         rec.buries = js.buries;
         rec.kicks = js.kicks;
-        rec.age_ms = store_now_ms(p->s) - job_created_ms(j);
+        rec.age_ms = store_now_ms(p->s) - job_created_ms(p->s, j);
         rec.ttr_s = job_ttr_s(j);
-        rec.delay_s = job_delay_s(j);
-        rec.tube_name = tube_name(job_tube(j));
-        rec.tube_name_len = tube_name_len(job_tube(j));
+        rec.delay_s = job_delay_s(p->s, j);
+        rec.tube_name = tube_name(job_tube(p->s, j));
+        rec.tube_name_len = tube_name_len(job_tube(p->s, j));
         rec.body = job_body(j);
         rec.body_len = job_body_len(j);
         if (r->type == WAL_REC_STATE)
@@ -183,6 +183,7 @@ int persist_open(const persist_opts *o, store *s, wal_open_report *report, persi
     if (!p)
         return -ENOMEM;
     p->s = s;
+    store_track_log_segments(s); /* before replay makes the first job */
     p->wall_ms = o->wall_ms ? o->wall_ms : real_wall_ms;
     p->clock_data = o->clock_data;
     p->compact_batch = o->compact_batch ? o->compact_batch : 1024;

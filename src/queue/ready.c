@@ -1,7 +1,6 @@
 /*
  * The ready set's two levels (see ready.h). Invariants:
  *   - every bucket in `buckets` is non-empty, is in `by_pri`, and has pos == its index;
- *   - every entry's id equals its job's id, and the job's heap_pos is the entry's index;
  *   - spare buckets are empty and in neither structure.
  * The bucket heap is keyed by pri alone, which never changes while a bucket lives, so it
  * is touched only when a bucket appears or disappears, never when jobs come and go.
@@ -14,10 +13,8 @@
 #include "queue/heap.h"
 
 /* A few spare buckets absorb a priority that empties and refills on every command (a
- * consumer keeping up with its producer); more would only hold memory. An emptied array
- * larger than SPARE_MAX_CAP entries is shrunk so a drained deep bucket does not pin its
- * memory. */
-enum { MAX_SPARE = 4, SPARE_MAX_CAP = 1024, FIRST_CAP = 16, ARITY = 4 };
+ * consumer keeping up with its producer); more would only hold memory. */
+enum { MAX_SPARE = 4 };
 
 static uint64_t bucket_hash(const void *item)
 {
@@ -42,79 +39,17 @@ void ready_init(ready_set *r)
 void ready_dispose(ready_set *r)
 {
     for (uint32_t i = 0; i < r->nbuckets; i++) {
-        free(r->buckets[i]->items);
+        idset_dispose(&r->buckets[i]->ids);
         free(r->buckets[i]);
     }
     while (r->spare) {
         ready_bucket *b = r->spare;
         r->spare = b->next_free;
-        free(b->items);
         free(b);
     }
     free(r->buckets);
     hashmap_dispose(&r->by_pri);
     ready_init(r);
-}
-
-/* ---- one bucket: a 4-ary min-heap of (id, job) ----
- * Four children share one 64-byte line of entries, so a level costs one cache line and the
- * tree is half as deep as a binary one: for a million jobs, 10 levels instead of 20. */
-
-static void put_entry(ready_bucket *b, uint32_t pos, ready_entry e)
-{
-    b->items[pos] = e;
-    e.j->heap_pos = pos;
-}
-
-static void bucket_sift_up(ready_bucket *b, uint32_t pos, ready_entry e)
-{
-    while (pos > 0) {
-        uint32_t parent = (pos - 1) / ARITY;
-        if (b->items[parent].id < e.id)
-            break;
-        put_entry(b, pos, b->items[parent]);
-        pos = parent;
-    }
-    put_entry(b, pos, e);
-}
-
-static void bucket_sift_down(ready_bucket *b, uint32_t pos, ready_entry e)
-{
-    for (;;) {
-        uint64_t first = (uint64_t)pos * ARITY + 1;
-        if (first >= b->len)
-            break;
-        uint32_t best = (uint32_t)first;
-        uint32_t end = first + ARITY < b->len ? (uint32_t)first + ARITY : b->len;
-        for (uint32_t c = best + 1; c < end; c++) {
-            if (b->items[c].id < b->items[best].id)
-                best = c;
-        }
-        if (e.id < b->items[best].id)
-            break;
-        put_entry(b, pos, b->items[best]);
-        pos = best;
-    }
-    put_entry(b, pos, e);
-}
-
-static bool bucket_reserve(ready_bucket *b, uint64_t n)
-{
-    if (n <= b->cap)
-        return true;
-    if (n > HEAP_MAX_LEN)
-        return false;
-    uint64_t cap = b->cap ? (uint64_t)b->cap * 2 : FIRST_CAP;
-    while (cap < n)
-        cap *= 2;
-    if (cap > HEAP_MAX_LEN)
-        cap = HEAP_MAX_LEN;
-    ready_entry *items = realloc(b->items, cap * sizeof(*items));
-    if (!items)
-        return false;
-    b->items = items;
-    b->cap = (uint32_t)cap;
-    return true;
 }
 
 /* ---- the bucket heap, by pri ---- */
@@ -180,8 +115,7 @@ static ready_bucket *find_bucket(const ready_set *r, uint32_t pri)
     return hashmap_find(&r->by_pri, hashmap_hash_u64(pri), &pri);
 }
 
-/* Makes a live (but still empty) bucket for pri, with room for one entry, in both the heap
- * and the table. NULL on ENOMEM, with nothing changed except possibly grown capacities. */
+/* Makes a live (but still empty) bucket for pri, in both the heap and the table. NULL on ENOMEM, with nothing changed except possibly grown capacities. */
 static ready_bucket *open_bucket(ready_set *r, uint32_t pri)
 {
     if (!buckets_reserve(r, (uint64_t)r->nbuckets + 1))
@@ -194,8 +128,8 @@ static ready_bucket *open_bucket(ready_set *r, uint32_t pri)
         return NULL;
     }
     b->pri = pri;
-    b->len = 0;
-    if (!bucket_reserve(b, 1) || !hashmap_insert(&r->by_pri, b)) {
+    idset_init(&b->ids);
+    if (!hashmap_insert(&r->by_pri, b)) {
         b->next_free = r->spare;
         r->spare = b;
         r->nspare++;
@@ -221,55 +155,49 @@ static void close_bucket(ready_set *r, ready_bucket *b)
             buckets_sift_down(r, pos);
     }
     b->pos = HEAP_NO_POS;
+    idset_dispose(&b->ids);
     if (r->nspare >= MAX_SPARE) {
-        free(b->items);
         free(b);
         return;
-    }
-    if (b->cap > SPARE_MAX_CAP) {
-        /* Shrinking cannot really fail; if it does, keep the larger array. */
-        ready_entry *items = realloc(b->items, SPARE_MAX_CAP * sizeof(*items));
-        if (items) {
-            b->items = items;
-            b->cap = SPARE_MAX_CAP;
-        }
     }
     b->next_free = r->spare;
     r->spare = b;
     r->nspare++;
 }
 
-bool ready_insert(ready_set *r, job *j)
+bool ready_insert(ready_set *r, uint32_t pri, uint64_t id)
 {
-    ready_bucket *b = find_bucket(r, j->pri);
+    ready_bucket *b = find_bucket(r, pri);
+    bool opened = false;
     if (!b) {
-        if (!(b = open_bucket(r, j->pri)))
+        if (!(b = open_bucket(r, pri)))
             return false;
-    } else if (b->len == b->cap && !bucket_reserve(b, (uint64_t)b->len + 1)) {
+        opened = true;
+    }
+    if (!idset_add(&b->ids, id)) {
+        if (opened)
+            close_bucket(r, b);
         return false;
     }
-    /* The largest id so far stops at the first comparison: FIFO puts are O(1). */
-    bucket_sift_up(b, b->len++, (ready_entry){j->id, j});
     r->len++;
     return true;
 }
 
-void ready_remove(ready_set *r, job *j)
+void ready_remove(ready_set *r, uint32_t pri, uint64_t id)
 {
-    ready_bucket *b = find_bucket(r, j->pri);
-    assert(b && j->heap_pos < b->len && b->items[j->heap_pos].j == j);
-    uint32_t pos = j->heap_pos;
-    j->heap_pos = HEAP_NO_POS;
+    ready_bucket *b = find_bucket(r, pri);
+    bool found = b && idset_remove(&b->ids, id);
+    assert(found);
+    (void)found;
     r->len--;
-    if (--b->len == 0) {
+    if (idset_len(&b->ids) == 0)
         close_bucket(r, b);
-        return;
-    }
-    if (pos == b->len)
-        return;
-    ready_entry last = b->items[b->len];
-    if (pos > 0 && last.id < b->items[(pos - 1) / ARITY].id)
-        bucket_sift_up(b, pos, last);
-    else
-        bucket_sift_down(b, pos, last);
+}
+
+size_t ready_footprint(const ready_set *r)
+{
+    size_t n = (size_t)r->bucket_cap * sizeof(*r->buckets) + r->by_pri.cap * sizeof(void *);
+    for (uint32_t i = 0; i < r->nbuckets; i++)
+        n += sizeof(ready_bucket) + idset_footprint(&r->buckets[i]->ids);
+    return n + r->nspare * sizeof(ready_bucket);
 }

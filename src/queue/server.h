@@ -22,10 +22,11 @@
 #define SERVER_MAX_JOB_BYTES_LIMIT 1073741824u
 #define SERVER_DEFAULT_SEGMENT_BYTES (10u * 1024 * 1024)
 #define SERVER_DEFAULT_FSYNC_MS 50
-/* What --max-memory counts per job besides its body: the job record, its
- * slots in the id table and the ready or delay structure, and allocator
- * rounding (about 180 bytes measured with 1M jobs), rounded up. */
-#define SERVER_JOB_OVERHEAD_BYTES 192u
+/* What --max-memory counts per job besides its body, for the costliest kind
+ * of job: a record header with its log segment (32 bytes), rounding to 8, the
+ * ext a job gets once it is delayed, reserved or buried (80), its directory
+ * slot (8) and its heap slot (8). A fresh ready job takes about 40 of these. */
+#define SERVER_JOB_OVERHEAD_BYTES 136u
 
 typedef struct server_opts {
     const char *listen_addr;  /* default 127.0.0.1 */

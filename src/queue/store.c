@@ -13,10 +13,11 @@
  * to see: every call that can make a job ready ends by serving waiters, so no client waits
  * while a job it could take is ready (beanstalkd runs process_queue after every enqueue).
  *
- * Capacity: the TTR heap is grown to the number of jobs at put time and the tube heaps to the
- * number of tubes at tube creation, so reserving a job or rescheduling a tube never fails
- * for lack of memory. Only growth of a ready set or delay heap can fail; then the job is buried, as
- * beanstalkd does.
+ * Capacity: the tube heaps are grown to the number of tubes at tube creation, so
+ * rescheduling a tube never fails for lack of memory. A job's ext and room in the TTR heap
+ * are secured before a move that needs them (store__prepare_reserve, store__ext_make), so a
+ * command either fails with nothing changed or completes. Growth of a ready set or delay
+ * heap can fail mid-move; then the job is buried, as beanstalkd does.
  */
 #include "queue/store_int.h"
 
@@ -62,12 +63,19 @@ store *store_new(const store_hooks *hooks, void *data)
     s->hooks = *hooks;
     s->data = data;
     s->next_id = 1;
-    jobtab_init(&s->jobs);
+    /* The epoch is 2^31 quanta before now: creation times fit 8.7 years either side. */
+    s->epoch_ms = (int64_t)store__now(s) - ((int64_t)1 << (31 + JOB_TIME_SHIFT));
+    jobdir_init(&s->dir);
+    s->mem = slab_new();
+    if (!s->mem) {
+        free(s);
+        return NULL;
+    }
     hashmap_init(&s->names, tube_hash, tube_name_eq);
     heap_init(&s->delay_tubes, tube_delay_less, tube_delay_setpos);
     heap_init(&s->pause_tubes, tube_pause_less, tube_pause_setpos);
     heap_init(&s->await_tubes, tube_await_less, tube_await_setpos);
-    heap_init(&s->ttr, job_deadline_less, job_setpos);
+    heap_init(&s->ttr, job_ext_deadline_less, job_ext_setpos);
     heap_init(&s->wait_clients, client_tick_less, client_tick_setpos);
     /* "default" is pinned by the store (beanstalkd holds a reference for new clients). */
     s->default_tube = store__tube_get(s, "default", 7, true);
@@ -91,12 +99,13 @@ void store_free(store *s)
         free(c->watches);
         free(c);
     }
-    for (size_t i = 0; i < s->jobs.cap; i++)
-        free(jobtab_slot_job(&s->jobs, i));
     for (size_t i = 0; i < s->tube_len; i++)
         tube_destroy(s->tubes[i]);
     free(s->tubes);
-    jobtab_dispose(&s->jobs);
+    free(s->tube_slots);
+    free(s->free_ix);
+    jobdir_dispose(&s->dir);
+    slab_destroy(s->mem); /* every job record and ext at once */
     hashmap_dispose(&s->names);
     heap_dispose(&s->delay_tubes);
     heap_dispose(&s->pause_tubes);
@@ -118,10 +127,39 @@ bool store_draining(const store *s)
 
 size_t store_job_count(const store *s)
 {
-    return s->jobs.len;
+    return jobdir_len(&s->dir);
+}
+
+void store_track_log_segments(store *s)
+{
+    s->log_segments = true;
 }
 
 /* ---- tubes ---- */
+
+/* Adds free tube indexes (jobs name their tube by a 24-bit index, see job.h). */
+static bool grow_tube_slots(store *s)
+{
+    uint32_t cap = s->slot_cap ? s->slot_cap * 2 : 16;
+    if (cap > JOB_MAX_TUBES)
+        cap = JOB_MAX_TUBES;
+    if (cap == s->slot_cap)
+        return false;
+    tube **slots = realloc(s->tube_slots, cap * sizeof(*slots));
+    if (!slots)
+        return false;
+    s->tube_slots = slots;
+    uint32_t *free_ix = realloc(s->free_ix, cap * sizeof(*free_ix));
+    if (!free_ix)
+        return false;
+    s->free_ix = free_ix;
+    for (uint32_t ix = cap; ix-- > s->slot_cap;) {
+        slots[ix] = NULL;
+        free_ix[s->nfree++] = ix;
+    }
+    s->slot_cap = cap;
+    return true;
+}
 
 tube *store__tube_get(store *s, const char *name, size_t len, bool create)
 {
@@ -142,6 +180,8 @@ tube *store__tube_get(store *s, const char *name, size_t len, bool create)
         s->tubes = tubes;
         s->tube_cap = cap;
     }
+    if (!s->nfree && !grow_tube_slots(s))
+        return NULL;
     t = tube_alloc(name, len);
     if (!t)
         return NULL;
@@ -149,6 +189,8 @@ tube *store__tube_get(store *s, const char *name, size_t len, bool create)
         tube_destroy(t);
         return NULL;
     }
+    t->ix = s->free_ix[--s->nfree];
+    s->tube_slots[t->ix] = t;
     t->list_pos = (uint32_t)s->tube_len;
     s->tubes[s->tube_len++] = t;
     return t;
@@ -178,6 +220,8 @@ void store__tube_unref(store *s, tube *t)
         heap_remove(&s->delay_tubes, t->delay_pos);
     if (t->await_pos != HEAP_NO_POS)
         heap_remove(&s->await_tubes, t->await_pos);
+    s->tube_slots[t->ix] = NULL;
+    s->free_ix[s->nfree++] = t->ix;
     tube_destroy(t);
 }
 
@@ -234,17 +278,17 @@ int store_pause_tube(store *s, const char *name, size_t len, uint32_t delay_s)
 
 bool store__reserved_by(const client *c, const job *j)
 {
-    return j && j->state == JOB_RESERVED && j->reserver == c;
+    return j && j->state == JOB_RESERVED && store__ext(c->s, j)->reserver == c;
 }
 
-job *store__client_soonest(client *c)
+job_ext *store__client_soonest(client *c)
 {
     /* A client holds few jobs; a scan after an invalidation is cheaper than a heap per
      * client. The cache makes repeated questions O(1). */
     if (!c->soonest) {
-        for (job *j = c->reserved.head; j; j = j->next) {
-            if (!c->soonest || job_deadline_less(j, c->soonest))
-                c->soonest = j;
+        for (job_ext *x = c->reserved.head; x; x = x->next) {
+            if (!c->soonest || job_ext_deadline_less(x, c->soonest))
+                c->soonest = x;
         }
     }
     return c->soonest;
@@ -255,10 +299,10 @@ static void client_resched(store *s, client *c)
     uint64_t at = UINT64_MAX;
     if (c->waiting) {
         at = c->wait_deadline_ms;
-        job *j = store__client_soonest(c);
-        if (j) {
-            uint64_t soon = j->deadline_ms > STORE_SAFETY_MARGIN_MS
-                                ? j->deadline_ms - STORE_SAFETY_MARGIN_MS
+        job_ext *x = store__client_soonest(c);
+        if (x) {
+            uint64_t soon = x->deadline_ms > STORE_SAFETY_MARGIN_MS
+                                ? x->deadline_ms - STORE_SAFETY_MARGIN_MS
                                 : 0;
             if (soon < at)
                 at = soon;
@@ -349,9 +393,9 @@ void store_client_free(store *s, client *c)
     /* beanstalkd puts a vanished worker's jobs back at once, one by one, serving waiters
      * after each; none of this counts as a timeout or a release. */
     while (c->reserved.head) {
-        job *j = c->reserved.head;
-        store__unlink(s, j);
-        store__ready_or_bury(s, j);
+        job_ext *x = c->reserved.head;
+        store__unlink(s, x->j, x);
+        store__ready_or_bury(s, x->j, x);
         store__serve_waiters(s);
     }
     for (size_t i = 0; i < c->watch_len; i++) {
@@ -404,13 +448,35 @@ size_t client_reserved_count(const client *c)
 
 /* ---- container moves ---- */
 
+job_ext *store__ext_make(store *s, job *j)
+{
+    if (j->has_ext)
+        return store__ext(s, j);
+    job_ext *x = slab_alloc(s->mem, sizeof(*x));
+    if (!x)
+        return NULL;
+    memset(x, 0, sizeof(*x));
+    x->j = j;
+    x->id = job_id_of(j);
+    x->heap_pos = HEAP_NO_POS;
+    jobdir_replace(&s->dir, x->id, (void *)((uintptr_t)x | 1));
+    j->has_ext = 1;
+    return x;
+}
+
+job_ext *store__prepare_reserve(store *s, job *j)
+{
+    if (!heap_reserve(&s->ttr, (size_t)s->reserved_ct + 1))
+        return NULL;
+    return store__ext_make(s, j);
+}
+
 bool store__make_ready(store *s, job *j)
 {
-    tube *t = j->tube;
-    if (!ready_insert(&t->ready, j))
+    tube *t = store__tube_of(s, j);
+    if (!ready_insert(&t->ready, j->pri, job_id_of(j)))
         return false;
     j->state = JOB_READY;
-    j->deadline_ms = 0;
     s->ready_ct++;
     if (j->pri < STORE_URGENT_PRI) {
         s->urgent_ct++;
@@ -420,63 +486,63 @@ bool store__make_ready(store *s, job *j)
     return true;
 }
 
-bool store__make_delayed(store *s, job *j, uint64_t deadline_ms)
+bool store__make_delayed(store *s, job *j, job_ext *x, uint64_t deadline_ms)
 {
-    j->deadline_ms = deadline_ms;
-    if (!heap_insert(&j->tube->delay, j)) {
-        j->deadline_ms = 0;
+    tube *t = store__tube_of(s, j);
+    x->deadline_ms = deadline_ms;
+    if (!heap_insert(&t->delay, x)) {
+        x->deadline_ms = 0;
         return false;
     }
     j->state = JOB_DELAYED;
     s->delayed_ct++;
-    tube_sched_delay(s, j->tube);
+    tube_sched_delay(s, t);
     return true;
 }
 
-void store__make_buried(store *s, job *j)
+void store__make_buried(store *s, job *j, job_ext *x)
 {
-    job_list_append(&j->tube->buried, j);
+    tube *t = store__tube_of(s, j);
+    job_list_append(&t->buried, x);
     j->state = JOB_BURIED;
-    j->deadline_ms = 0;
-    j->buries++;
+    x->deadline_ms = 0;
+    x->buries++;
     s->buried_ct++;
-    j->tube->buried_ct++;
+    t->buried_ct++;
 }
 
-int store__ready_or_bury(store *s, job *j)
+int store__ready_or_bury(store *s, job *j, job_ext *x)
 {
     if (store__make_ready(s, j))
         return STORE_OK;
-    store__make_buried(s, j);
+    store__make_buried(s, j, x);
     return STORE_BURIED;
 }
 
-bool store__make_reserved(store *s, client *c, job *j)
+void store__make_reserved(store *s, client *c, job *j, job_ext *x)
 {
-    j->deadline_ms = store__now(s) + (uint64_t)j->ttr_s * 1000;
-    if (!heap_insert(&s->ttr, j)) /* capacity reserved at put: does not fail */
-        return false;
+    x->deadline_ms = store__now(s) + (uint64_t)j->ttr_s * 1000;
+    heap_insert(&s->ttr, x); /* cannot fail: room made by store__prepare_reserve */
     j->state = JOB_RESERVED;
-    j->reserver = c;
-    j->reserves++;
+    x->reserver = c;
+    x->reserves++;
     bool had_jobs = c->reserved.len > 0;
-    job_list_append(&c->reserved, j);
-    /* An unknown soonest (NULL with jobs held) stays unknown; the scan will find j. */
-    if (!had_jobs || (c->soonest && job_deadline_less(j, c->soonest)))
-        c->soonest = j;
+    job_list_append(&c->reserved, x);
+    /* An unknown soonest (NULL with jobs held) stays unknown; the scan will find x. */
+    if (!had_jobs || (c->soonest && job_ext_deadline_less(x, c->soonest)))
+        c->soonest = x;
     s->reserved_ct++;
-    j->tube->reserved_ct++;
+    store__tube_of(s, j)->reserved_ct++;
     if (c->waiting)
         client_resched(s, c);
-    return true;
 }
 
-void store__unlink(store *s, job *j)
+void store__unlink(store *s, job *j, job_ext *x)
 {
-    tube *t = j->tube;
+    tube *t = store__tube_of(s, j);
     switch ((job_state)j->state) {
     case JOB_READY:
-        ready_remove(&t->ready, j);
+        ready_remove(&t->ready, j->pri, job_id_of(j));
         s->ready_ct--;
         if (j->pri < STORE_URGENT_PRI) {
             s->urgent_ct--;
@@ -485,17 +551,17 @@ void store__unlink(store *s, job *j)
         store__tube_sched_await(s, t);
         break;
     case JOB_DELAYED:
-        heap_remove(&t->delay, j->heap_pos);
+        heap_remove(&t->delay, x->heap_pos);
         s->delayed_ct--;
         tube_sched_delay(s, t);
         break;
     case JOB_RESERVED: {
-        client *c = j->reserver;
-        heap_remove(&s->ttr, j->heap_pos);
-        job_list_remove(&c->reserved, j);
-        if (c->soonest == j)
+        client *c = x->reserver;
+        heap_remove(&s->ttr, x->heap_pos);
+        job_list_remove(&c->reserved, x);
+        if (c->soonest == x)
             c->soonest = NULL;
-        j->reserver = NULL;
+        x->reserver = NULL;
         s->reserved_ct--;
         t->reserved_ct--;
         if (c->waiting)
@@ -503,19 +569,22 @@ void store__unlink(store *s, job *j)
         break;
     }
     case JOB_BURIED:
-        job_list_remove(&t->buried, j);
+        job_list_remove(&t->buried, x);
         s->buried_ct--;
         t->buried_ct--;
         break;
     }
-    j->deadline_ms = 0;
+    if (x)
+        x->deadline_ms = 0;
 }
 
 void store__destroy_job(store *s, job *j)
 {
-    jobtab_remove(&s->jobs, j);
-    store__tube_unref(s, j->tube);
-    free(j);
+    void *v = jobdir_remove(&s->dir, job_id_of(j));
+    if ((uintptr_t)v & 1)
+        slab_free(s->mem, (void *)((uintptr_t)v & ~(uintptr_t)1), sizeof(job_ext));
+    store__tube_unref(s, store__tube_of(s, j));
+    slab_free(s->mem, j, job_record_size(j->body_len, j->has_seg));
 }
 
 /* ---- serving and time ---- */
@@ -526,11 +595,15 @@ void store__serve_waiters(store *s)
     /* The top of await_tubes holds the best ready job among tubes with waiters; it goes to
      * the longest-waiting client of that tube (beanstalkd's next_awaited_job). */
     while ((t = heap_peek(&s->await_tubes))) {
-        job *j = ready_peek(&t->ready);
+        uint32_t pri;
+        job *j = store_find_job(s, ready_peek(&t->ready, &pri));
         client *c = t->wait_head->c;
-        store__unlink(s, j);
+        job_ext *x = store__prepare_reserve(s, j);
+        if (!x)
+            break; /* out of memory: the waiters stay; the next change tries again */
+        store__unlink(s, j, x);
         store__client_unwait(s, c);
-        store__make_reserved(s, c, j);
+        store__make_reserved(s, c, j, x);
         if (s->hooks.reserved)
             s->hooks.reserved(c, j, s->data);
     }
@@ -541,15 +614,15 @@ uint64_t store_next_deadline_ms(const store *s)
     uint64_t at = UINT64_MAX;
     const tube *t = heap_peek(&s->delay_tubes);
     if (t) {
-        const job *j = heap_peek(&t->delay);
-        at = j->deadline_ms;
+        const job_ext *x = heap_peek(&t->delay);
+        at = x->deadline_ms;
     }
     t = heap_peek(&s->pause_tubes);
     if (t && t->unpause_ms < at)
         at = t->unpause_ms;
-    const job *j = heap_peek(&s->ttr);
-    if (j && j->deadline_ms < at)
-        at = j->deadline_ms;
+    const job_ext *x = heap_peek(&s->ttr);
+    if (x && x->deadline_ms < at)
+        at = x->deadline_ms;
     const client *c = heap_peek(&s->wait_clients);
     if (c && c->tick_ms < at)
         at = c->tick_ms;
@@ -563,11 +636,11 @@ void store_tick(store *s)
     /* Delayed jobs become ready at their deadline, soonest first, each offered to waiting
      * clients at once (beanstalkd's prottick). */
     while ((t = heap_peek(&s->delay_tubes))) {
-        job *j = heap_peek(&t->delay);
-        if (j->deadline_ms > now)
+        job_ext *x = heap_peek(&t->delay);
+        if (x->deadline_ms > now)
             break;
-        store__unlink(s, j);
-        store__ready_or_bury(s, j);
+        store__unlink(s, x->j, x);
+        store__ready_or_bury(s, x->j, x);
         store__serve_waiters(s);
     }
     store__unpause_due(s, now);
@@ -576,7 +649,7 @@ void store_tick(store *s)
     /* Waiting clients: DEADLINE_SOON wins over a wait timeout, as in beanstalkd. */
     client *c;
     while ((c = heap_peek(&s->wait_clients)) && c->tick_ms <= now) {
-        job *soon = store__client_soonest(c);
+        job_ext *soon = store__client_soonest(c);
         bool deadline_soon = soon && now + STORE_SAFETY_MARGIN_MS >= soon->deadline_ms;
         store__client_unwait(s, c);
         if (deadline_soon) {
@@ -587,12 +660,12 @@ void store_tick(store *s)
         }
     }
 
-    job *j;
-    while ((j = heap_peek(&s->ttr)) && j->deadline_ms <= now) {
-        store__unlink(s, j);
-        j->timeouts++;
+    job_ext *x;
+    while ((x = heap_peek(&s->ttr)) && x->deadline_ms <= now) {
+        store__unlink(s, x->j, x);
+        x->timeouts++;
         s->timeout_ct++;
-        store__ready_or_bury(s, j);
+        store__ready_or_bury(s, x->j, x);
         store__serve_waiters(s);
     }
 }

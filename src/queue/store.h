@@ -202,18 +202,23 @@ job_state job_get_state(const job *j);
 const char *job_state_name(job_state st); /* "ready", "reserved", "delayed", "buried" */
 const char *job_body(const job *j);       /* job_body_len(j) bytes, exactly as put */
 size_t job_body_len(const job *j);
-const tube *job_tube(const job *j);
-uint32_t job_delay_s(const job *j);       /* the delay of the last put/release */
 uint32_t job_ttr_s(const job *j);
-uint64_t job_created_ms(const job *j);    /* store clock at put */
+/* These need the store: a job names its tube by index, and keeps what it needs only after
+ * its first state change in a side record (see job.h). */
+const tube *job_tube(const store *s, const job *j);
+uint32_t job_delay_s(const store *s, const job *j); /* the delay of the last put/release */
+/* Store clock at put, to 128 ms: rounded down, so ages are never understated. */
+uint64_t job_created_ms(const store *s, const job *j);
 /* DELAYED: when it becomes ready; RESERVED: when its TTR ends; otherwise 0. */
-uint64_t job_deadline_ms(const job *j);
+uint64_t job_deadline_ms(const store *s, const job *j);
 /* The reserving client, or NULL. */
-const client *job_reserver(const job *j);
+const client *job_reserver(const store *s, const job *j);
 /* WAL bookkeeping: the log segment that holds the job's newest full record (0 = none).
- * The store only keeps the value; it is stats-job's `file`. */
+ * The store only keeps the value; it is stats-job's `file`. Jobs have room for it only in
+ * a store told so before its first job (store_track_log_segments). */
 uint32_t job_log_segment(const job *j);
 void job_set_log_segment(job *j, uint32_t seg);
+void store_track_log_segments(store *s);
 
 const char *tube_name(const tube *t); /* NUL-terminated */
 size_t tube_name_len(const tube *t);

@@ -122,6 +122,36 @@ void store_set_next_id(store *s, uint64_t id)
         s->next_id = id;
 }
 
+/* A fresh record in the directory, holding a reference on t, with no state yet. NULL on
+ * ENOMEM or a body over 4 GiB. */
+static job *new_job(store *s, uint64_t id, tube *t, const char *body, size_t body_len,
+                    uint64_t now)
+{
+    if (body_len > UINT32_MAX)
+        return NULL;
+    size_t size = job_record_size(body_len, s->log_segments);
+    job *j = slab_alloc(s->mem, size);
+    if (!j)
+        return NULL;
+    memset(j, 0, offsetof(job, body));
+    j->id_lo = (uint32_t)id;
+    j->id_hi = (uint32_t)(id >> 32);
+    j->body_len = (uint32_t)body_len;
+    j->tube_ix = t->ix & (JOB_MAX_TUBES - 1);
+    j->has_seg = s->log_segments;
+    int64_t q = ((int64_t)now - s->epoch_ms) >> JOB_TIME_SHIFT;
+    j->created_q = q < 0 ? 0 : q > UINT32_MAX ? UINT32_MAX : (uint32_t)q;
+    if (body_len)
+        memcpy(j->body, body, body_len);
+    job_set_log_segment(j, 0);
+    if (!jobdir_insert(&s->dir, id, j)) {
+        slab_free(s->mem, j, size);
+        return NULL;
+    }
+    store__tube_ref(t);
+    return j;
+}
+
 int store_put(store *s, client *c, uint32_t pri, uint32_t delay_s, uint32_t ttr_s,
               const char *body, size_t body_len, job **out)
 {
@@ -131,30 +161,33 @@ int store_put(store *s, client *c, uint32_t pri, uint32_t delay_s, uint32_t ttr_
         s->next_id++;
         return STORE_DRAINING;
     }
-    /* Room in the TTR heap for every job, so a later reserve cannot fail. */
-    if (!heap_reserve(&s->ttr, s->jobs.len + 1))
-        return STORE_NO_MEMORY;
-    job *j = job_alloc(s->next_id, body, body_len);
+    uint64_t now = store__now(s);
+    job *j = new_job(s, s->next_id, c->use, body, body_len, now);
     if (!j)
         return STORE_NO_MEMORY;
-    if (!jobtab_insert(&s->jobs, j)) {
-        free(j);
+    j->pri = pri;
+    j->ttr_s = ttr_s ? ttr_s : 1; /* beanstalkd raises a TTR under 1 s to 1 s */
+    /* A delayed job needs its ext from the start; a ready one only if the ready set cannot
+     * take it and it must be buried. Failing either, the put fails with nothing changed. */
+    job_ext *x = NULL;
+    bool placed = false;
+    if (delay_s) {
+        if ((x = store__ext_make(s, j))) {
+            x->delay_s = delay_s;
+            placed = store__make_delayed(s, j, x, now + (uint64_t)delay_s * 1000);
+        }
+    } else {
+        placed = store__make_ready(s, j);
+    }
+    if (!placed && !x && !(x = store__ext_make(s, j))) {
+        store__destroy_job(s, j);
         return STORE_NO_MEMORY;
     }
-    s->next_id++;
-    uint64_t now = store__now(s);
-    j->tube = c->use;
-    store__tube_ref(j->tube);
-    j->pri = pri;
-    j->delay_s = delay_s;
-    j->ttr_s = ttr_s ? ttr_s : 1; /* beanstalkd raises a TTR under 1 s to 1 s */
-    j->created_ms = now;
-    s->total_jobs++;
-    j->tube->total_jobs++;
-    bool placed = delay_s ? store__make_delayed(s, j, now + (uint64_t)delay_s * 1000)
-                          : store__make_ready(s, j);
     if (!placed)
-        store__make_buried(s, j);
+        store__make_buried(s, j, x);
+    s->next_id++;
+    s->total_jobs++;
+    store__tube_of(s, j)->total_jobs++;
     store__journal(s, j, STORE_OP_PUT);
     store__serve_waiters(s);
     if (out)
@@ -163,16 +196,21 @@ int store_put(store *s, client *c, uint32_t pri, uint32_t delay_s, uint32_t ttr_
 }
 
 /* The best ready job among c's watched, unpaused tubes. */
-static job *best_for(const client *c)
+static job *best_for(store *s, const client *c)
 {
-    job *best = NULL;
+    uint64_t best = 0;
+    uint32_t best_pri = 0;
     for (size_t i = 0; i < c->watch_len; i++) {
         tube *t = c->watches[i]->t;
-        job *j = ready_peek(&t->ready);
-        if (j && !t->pause_ms && (!best || job_pri_less(j, best)))
-            best = j;
+        uint32_t pri;
+        uint64_t id = ready_peek(&t->ready, &pri);
+        if (id && !t->pause_ms &&
+            (!best || pri < best_pri || (pri == best_pri && id < best))) {
+            best = id;
+            best_pri = pri;
+        }
     }
-    return best;
+    return best ? store_find_job(s, best) : NULL;
 }
 
 static bool any_ready(const client *c)
@@ -190,15 +228,18 @@ int store_reserve(store *s, client *c, int64_t timeout_ms, job **out)
     store__client_unwait(s, c);
     store__unpause_due(s, now);
     store__serve_waiters(s);
-    job *soon = store__client_soonest(c);
+    job_ext *soon = store__client_soonest(c);
     if (soon && now + STORE_SAFETY_MARGIN_MS >= soon->deadline_ms && !any_ready(c))
         return STORE_DEADLINE_SOON;
     /* Serving waiters after every change means no other client waits on a tube with a ready
      * job, so beanstalkd's "join the waiters, run process_queue" hands c exactly this job. */
-    job *j = best_for(c);
+    job *j = best_for(s, c);
     if (j) {
-        store__unlink(s, j);
-        store__make_reserved(s, c, j);
+        job_ext *x = store__prepare_reserve(s, j);
+        if (!x)
+            return STORE_NO_MEMORY;
+        store__unlink(s, j, x);
+        store__make_reserved(s, c, j, x);
         *out = j;
         return STORE_OK;
     }
@@ -213,8 +254,11 @@ int store_reserve_job(store *s, client *c, uint64_t id, job **out)
     job *j = store_find_job(s, id);
     if (!j || j->state == JOB_RESERVED)
         return STORE_NOT_FOUND;
-    store__unlink(s, j);
-    store__make_reserved(s, c, j);
+    job_ext *x = store__prepare_reserve(s, j);
+    if (!x)
+        return STORE_NO_MEMORY;
+    store__unlink(s, j, x);
+    store__make_reserved(s, c, j, x);
     *out = j;
     return STORE_OK;
 }
@@ -223,16 +267,22 @@ int store_reserve_job(store *s, client *c, uint64_t id, job **out)
 
 job *store_find_job(store *s, uint64_t id)
 {
-    return jobtab_find(&s->jobs, id);
+    uintptr_t v = (uintptr_t)jobdir_get(&s->dir, id);
+    if (v & 1)
+        return ((job_ext *)(v & ~(uintptr_t)1))->j;
+    return (job *)v;
 }
 
 int store_delete(store *s, client *c, uint64_t id)
 {
     job *j = store_find_job(s, id);
-    if (!j || (j->state == JOB_RESERVED && j->reserver != c))
+    if (!j)
         return STORE_NOT_FOUND;
-    j->tube->delete_ct++;
-    store__unlink(s, j);
+    job_ext *x = store__ext(s, j);
+    if (j->state == JOB_RESERVED && x->reserver != c)
+        return STORE_NOT_FOUND;
+    store__tube_of(s, j)->delete_ct++;
+    store__unlink(s, j, x);
     store__journal(s, j, STORE_OP_DELETE);
     store__destroy_job(s, j);
     return STORE_OK;
@@ -243,14 +293,16 @@ int store_release(store *s, client *c, uint64_t id, uint32_t pri, uint32_t delay
     job *j = store_find_job(s, id);
     if (!store__reserved_by(c, j))
         return STORE_NOT_FOUND;
-    store__unlink(s, j);
+    job_ext *x = store__ext(s, j);
+    store__unlink(s, j, x);
     j->pri = pri;
-    j->delay_s = delay_s;
-    j->releases++;
-    bool placed = delay_s ? store__make_delayed(s, j, store__now(s) + (uint64_t)delay_s * 1000)
-                          : store__make_ready(s, j);
+    x->delay_s = delay_s;
+    x->releases++;
+    bool placed = delay_s
+                      ? store__make_delayed(s, j, x, store__now(s) + (uint64_t)delay_s * 1000)
+                      : store__make_ready(s, j);
     if (!placed)
-        store__make_buried(s, j);
+        store__make_buried(s, j, x);
     store__journal(s, j, STORE_OP_STATE);
     store__serve_waiters(s);
     return placed ? STORE_OK : STORE_BURIED;
@@ -261,9 +313,10 @@ int store_bury(store *s, client *c, uint64_t id, uint32_t pri)
     job *j = store_find_job(s, id);
     if (!store__reserved_by(c, j))
         return STORE_NOT_FOUND;
-    store__unlink(s, j);
+    job_ext *x = store__ext(s, j);
+    store__unlink(s, j, x);
     j->pri = pri;
-    store__make_buried(s, j);
+    store__make_buried(s, j, x);
     store__journal(s, j, STORE_OP_STATE);
     return STORE_OK;
 }
@@ -275,18 +328,20 @@ int store_touch(store *s, client *c, uint64_t id)
         return STORE_NOT_FOUND;
     /* Re-reserving restarts the TTR; done as unlink + reserve so the TTR heap, the soonest
      * cache and the client's wait tick all follow. The reserve count must not change. */
-    store__unlink(s, j);
-    store__make_reserved(s, c, j);
-    j->reserves--;
+    job_ext *x = store__ext(s, j);
+    store__unlink(s, j, x); /* leaves room in the TTR heap for the re-insert */
+    store__make_reserved(s, c, j, x);
+    x->reserves--;
     return STORE_OK;
 }
 
 /* Moves a buried or delayed job to ready, as kick does. */
 static void kick_one(store *s, job *j)
 {
-    store__unlink(s, j);
-    j->kicks++;
-    store__ready_or_bury(s, j);
+    job_ext *x = store__ext(s, j);
+    store__unlink(s, j, x);
+    x->kicks++;
+    store__ready_or_bury(s, j, x);
     store__journal(s, j, STORE_OP_STATE);
     store__serve_waiters(s);
 }
@@ -301,14 +356,14 @@ int store_kick(store *s, client *c, uint32_t bound, uint32_t *kicked)
     store__tube_ref(t);
     if (t->buried.head) {
         for (; n < bound && t->buried.head; n++) {
-            job *j = t->buried.head;
+            job *j = t->buried.head->j;
             kick_one(s, j);
             if (j->state == JOB_BURIED) /* could not be made ready: it is back at the tail */
                 break;
         }
     } else {
         for (; n < bound && t->delay.len; n++)
-            kick_one(s, heap_peek(&t->delay));
+            kick_one(s, ((job_ext *)heap_peek(&t->delay))->j);
     }
     store__tube_unref(s, t);
     if (kicked)
@@ -329,39 +384,39 @@ int store_kick_job(store *s, uint64_t id)
 
 job *store_peek_ready(store *s, const client *c)
 {
-    (void)s;
-    return ready_peek(&c->use->ready);
+    uint32_t pri;
+    uint64_t id = ready_peek(&c->use->ready, &pri);
+    return id ? store_find_job(s, id) : NULL;
 }
 
 job *store_peek_delayed(store *s, const client *c)
 {
     (void)s;
-    return heap_peek(&c->use->delay);
+    job_ext *x = heap_peek(&c->use->delay);
+    return x ? x->j : NULL;
 }
 
 job *store_peek_buried(store *s, const client *c)
 {
     (void)s;
-    return c->use->buried.head;
+    return c->use->buried.head ? c->use->buried.head->j : NULL;
 }
 
 /* ---- write-ahead-log support ---- */
 
-static job *restore_new(store *s, const store_job_record *rec)
+static job *restore_new(store *s, const store_job_record *rec, uint64_t now)
 {
-    if (!heap_reserve(&s->ttr, s->jobs.len + 1))
-        return NULL;
     tube *t = store__tube_get(s, rec->tube_name, rec->tube_name_len, true);
     if (!t)
         return NULL;
-    store__tube_ref(t); /* held from here: a failure below must drop a fresh tube */
-    job *j = job_alloc(rec->id, rec->body, rec->body_len);
-    if (!j || !jobtab_insert(&s->jobs, j)) {
-        free(j);
+    uint64_t created = rec->age_ms < now ? now - rec->age_ms : 0;
+    job *j = new_job(s, rec->id, t, rec->body, rec->body_len, created);
+    if (!j) {
+        /* Drop the tube again if this call created it. */
+        store__tube_ref(t);
         store__tube_unref(s, t);
         return NULL;
     }
-    j->tube = t;
     if (rec->id >= s->next_id)
         s->next_id = rec->id + 1;
     /* total-jobs counts puts since this process started, as beanstalkd's
@@ -374,30 +429,47 @@ int store_restore_job(store *s, const store_job_record *rec, job **out)
 {
     uint64_t now = store__now(s);
     job *j = store_find_job(s, rec->id);
-    if (j)
-        store__unlink(s, j);
-    else if (!(j = restore_new(s, rec)))
+    bool fresh = !j;
+    if (fresh && !(j = restore_new(s, rec, now)))
         return STORE_NO_MEMORY;
+    /* Anything but a plain ready job with zero counters needs an ext; it is made before the
+     * job leaves its container, so failing leaves the store as it was. */
+    bool plain = rec->state != JOB_DELAYED && rec->state != JOB_BURIED && !rec->delay_s &&
+                 !rec->reserves && !rec->timeouts && !rec->releases && !rec->buries &&
+                 !rec->kicks;
+    job_ext *x = plain ? store__ext(s, j) : store__ext_make(s, j);
+    if (!plain && !x) {
+        if (fresh)
+            store__destroy_job(s, j);
+        return STORE_NO_MEMORY;
+    }
+    if (!fresh)
+        store__unlink(s, j, x);
     j->pri = rec->pri;
-    j->delay_s = rec->delay_s;
     j->ttr_s = rec->ttr_s ? rec->ttr_s : 1;
-    j->created_ms = rec->age_ms < now ? now - rec->age_ms : 0;
     bool placed = true;
     if (rec->state == JOB_DELAYED)
-        placed = store__make_delayed(s, j, now + rec->ready_in_ms);
+        placed = store__make_delayed(s, j, x, now + rec->ready_in_ms);
     else if (rec->state == JOB_BURIED)
-        store__make_buried(s, j);
+        store__make_buried(s, j, x);
     else
         placed = store__make_ready(s, j);
+    if (!placed && !x && !(x = store__ext_make(s, j))) {
+        store__destroy_job(s, j);
+        return STORE_NO_MEMORY;
+    }
     if (!placed)
-        store__make_buried(s, j);
+        store__make_buried(s, j, x);
     /* Counters come from the record, after the moves that count. */
-    j->reserves = rec->reserves;
-    j->timeouts = rec->timeouts;
-    j->releases = rec->releases;
-    j->buries = rec->buries;
-    j->kicks = rec->kicks;
-    j->log_segment = rec->log_segment;
+    if (x) {
+        x->delay_s = rec->delay_s;
+        x->reserves = rec->reserves;
+        x->timeouts = rec->timeouts;
+        x->releases = rec->releases;
+        x->buries = rec->buries;
+        x->kicks = rec->kicks;
+    }
+    job_set_log_segment(j, rec->log_segment);
     store__serve_waiters(s);
     if (out)
         *out = j;
@@ -409,20 +481,20 @@ int store_forget_job(store *s, uint64_t id)
     job *j = store_find_job(s, id);
     if (!j)
         return STORE_NOT_FOUND;
-    store__unlink(s, j);
+    store__unlink(s, j, store__ext(s, j));
     store__destroy_job(s, j);
     return STORE_OK;
 }
 
 int store_foreach_job(store *s, int (*cb)(job *j, void *data), void *data)
 {
-    for (size_t i = 0; i < s->jobs.cap; i++) {
-        job *j = jobtab_slot_job(&s->jobs, i);
-        if (j) {
-            int r = cb(j, data);
-            if (r)
-                return r;
-        }
+    uint64_t id = 0;
+    uintptr_t v;
+    while ((v = (uintptr_t)jobdir_next(&s->dir, &id))) {
+        job *j = v & 1 ? ((job_ext *)(v & ~(uintptr_t)1))->j : (job *)v;
+        int r = cb(j, data);
+        if (r)
+            return r;
     }
     return 0;
 }

@@ -5,10 +5,13 @@
 #ifndef SYNQ_QUEUE_STORE_INT_H
 #define SYNQ_QUEUE_STORE_INT_H
 
+#include <stdint.h>
+
 #include "queue/hashmap.h"
 #include "queue/heap.h"
 #include "queue/job.h"
-#include "queue/jobtab.h"
+#include "queue/jobdir.h"
+#include "queue/slab.h"
 #include "queue/store.h"
 #include "queue/tube.h"
 
@@ -19,7 +22,7 @@ struct client {
     watch **watches; /* beanstalkd's ms order: append; delete moves the last into the hole */
     size_t watch_len, watch_cap;
     job_list reserved;
-    job *soonest;              /* cached soonest TTR among `reserved`; NULL = recompute */
+    job_ext *soonest;          /* cached soonest TTR among `reserved`; NULL = recompute */
     uint64_t wait_deadline_ms; /* UINT64_MAX = wait forever */
     uint64_t tick_ms;          /* when tick must look at this waiting client */
     uint32_t tick_pos;         /* in store.wait_clients */
@@ -30,7 +33,13 @@ struct client {
 struct store {
     store_hooks hooks;
     void *data;
-    jobtab jobs;   /* by id */
+    slab *mem;     /* job records and exts */
+    jobdir dir;    /* by id: the job, or its ext with the low bit set (see job.h) */
+    tube **tube_slots;  /* by tube ix; NULL = free */
+    uint32_t *free_ix;  /* free tube ixs, a stack */
+    uint32_t nslots, slot_cap, nfree;
+    int64_t epoch_ms;   /* creation times count from here, see JOB_TIME_SHIFT */
+    bool log_segments;  /* records carry a log segment */
     hashmap names; /* tubes by name */
     tube **tubes;  /* list-tubes order */
     size_t tube_len, tube_cap;
@@ -46,22 +55,44 @@ struct store {
 };
 
 uint64_t store__now(const store *s);
+
+static inline tube *store__tube_of(const store *s, const job *j)
+{
+    return s->tube_slots[j->tube_ix];
+}
+
+/* The job's ext, or NULL while it is fresh. The directory's page hint is a cache, so a
+ * lookup through a const store is still a read. */
+static inline job_ext *store__ext(const store *s, const job *j)
+{
+    if (!j->has_ext)
+        return NULL;
+    uintptr_t v = (uintptr_t)jobdir_get((jobdir *)&s->dir, job_id_of(j));
+    return (job_ext *)(v & ~(uintptr_t)1);
+}
+
+/* The job's ext, made if it has none. NULL on ENOMEM. */
+job_ext *store__ext_make(store *s, job *j);
+/* The ext, and room in the TTR heap, for reserving j; NULL on ENOMEM (nothing changed
+ * that matters). */
+job_ext *store__prepare_reserve(store *s, job *j);
 void store__journal(store *s, const job *j, int op);
 tube *store__tube_get(store *s, const char *name, size_t len, bool create);
 void store__tube_ref(tube *t);
 void store__tube_unref(store *s, tube *t);
 
 /* Container moves. Each takes a job in no container (fresh, or after store__unlink) and
- * keeps every counter and store heap consistent. */
+ * keeps every counter and store heap consistent. All but make_ready need the job's ext x;
+ * make_reserved needs room in the TTR heap too (store__prepare_reserve). */
 bool store__make_ready(store *s, job *j);
-bool store__make_delayed(store *s, job *j, uint64_t deadline_ms);
-void store__make_buried(store *s, job *j);
-bool store__make_reserved(store *s, client *c, job *j);
-/* Ready, or buried if the ready heap cannot grow: STORE_OK | STORE_BURIED. */
-int store__ready_or_bury(store *s, job *j);
-/* Takes the job out of its container (by state). */
-void store__unlink(store *s, job *j);
-/* Drops an unlinked job's id-table entry and tube reference, and frees it. */
+bool store__make_delayed(store *s, job *j, job_ext *x, uint64_t deadline_ms);
+void store__make_buried(store *s, job *j, job_ext *x);
+void store__make_reserved(store *s, client *c, job *j, job_ext *x);
+/* Ready, or buried if the ready set cannot grow: STORE_OK | STORE_BURIED. */
+int store__ready_or_bury(store *s, job *j, job_ext *x);
+/* Takes the job out of its container (by state); x is its ext (NULL only if fresh). */
+void store__unlink(store *s, job *j, job_ext *x);
+/* Drops an unlinked job's directory entry and tube reference, and frees it. */
 void store__destroy_job(store *s, job *j);
 
 /* Hands ready jobs to waiting clients (beanstalkd's process_queue). */
@@ -71,7 +102,7 @@ void store__unpause_due(store *s, uint64_t now);
 void store__tube_sched_await(store *s, tube *t);
 void store__client_wait(store *s, client *c, uint64_t deadline_ms);
 void store__client_unwait(store *s, client *c);
-job *store__client_soonest(client *c);
+job_ext *store__client_soonest(client *c);
 bool store__reserved_by(const client *c, const job *j);
 
 #endif

@@ -14,7 +14,7 @@ tube *tube_alloc(const char *name, size_t len)
     if (!t)
         return NULL;
     ready_init(&t->ready);
-    heap_init(&t->delay, job_deadline_less, job_setpos);
+    heap_init(&t->delay, job_ext_deadline_less, job_ext_setpos);
     t->delay_pos = t->pause_pos = t->await_pos = HEAP_NO_POS;
     t->name_len = len;
     memcpy(t->name, name, len);
@@ -61,8 +61,8 @@ void tube_waiter_remove(tube *t, watch *w)
 
 bool tube_delay_less(const void *a, const void *b)
 {
-    return job_deadline_less(heap_peek(&((const tube *)a)->delay),
-                             heap_peek(&((const tube *)b)->delay));
+    return job_ext_deadline_less(heap_peek(&((const tube *)a)->delay),
+                                 heap_peek(&((const tube *)b)->delay));
 }
 
 void tube_delay_setpos(void *item, uint32_t pos)
@@ -85,8 +85,10 @@ void tube_pause_setpos(void *item, uint32_t pos)
 
 bool tube_await_less(const void *a, const void *b)
 {
-    return job_pri_less(ready_peek(&((const tube *)a)->ready),
-                        ready_peek(&((const tube *)b)->ready));
+    uint32_t pa = 0, pb = 0;
+    uint64_t ia = ready_peek(&((const tube *)a)->ready, &pa);
+    uint64_t ib = ready_peek(&((const tube *)b)->ready, &pb);
+    return pa != pb ? pa < pb : ia < ib;
 }
 
 void tube_await_setpos(void *item, uint32_t pos)

@@ -1,6 +1,6 @@
 /*
  * The tube record (internal to the store). A tube owns a ready set (pri, id; see ready.h), a
- * delay heap (deadline, id), a buried FIFO and the FIFO of clients waiting on it. It also sits in up to
+ * delay heap of job exts (deadline, id), a buried FIFO of exts and the FIFO of clients waiting on it. It also sits in up to
  * three store-wide heaps, each with its own position field:
  *   - delay_tubes, keyed by the deadline of its soonest delayed job (present iff it has one),
  *     which finds the globally soonest delayed job in O(1) and keeps updates O(log tubes);
@@ -44,6 +44,7 @@ struct tube {
     uint64_t urgent_ct, reserved_ct, buried_ct, total_jobs, delete_ct, pause_ct;
     uint32_t delay_pos, pause_pos, await_pos; /* positions in the store heaps */
     uint32_t list_pos;                        /* index in the store's tube list */
+    uint32_t ix;                              /* stable index: jobs name their tube by it */
     size_t name_len;
     char name[]; /* NUL-terminated */
 };

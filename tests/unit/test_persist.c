@@ -112,18 +112,18 @@ TEST(restart_restores_jobs_states_tubes_and_bodies)
     ASSERT_TRUE(ja);
     ASSERT_EQ(job_get_state(ja), JOB_DELAYED);
     ASSERT_EQ(job_pri(ja), 11);
-    ASSERT_EQ(job_deadline_ms(ja) - f.now_ms, 20000); /* 30 s delay, 10 s passed */
+    ASSERT_EQ(job_deadline_ms(f.s, ja) - f.now_ms, 20000); /* 30 s delay, 10 s passed */
     ASSERT_MEM_EQ(job_body(ja), "alpha", 5);
 
     job *jb = store_find_job(f.s, b);
     ASSERT_EQ(job_get_state(jb), JOB_READY);
-    ASSERT_STR_EQ(tube_name(job_tube(jb)), "emails");
+    ASSERT_STR_EQ(tube_name(job_tube(f.s, jb)), "emails");
     ASSERT_EQ(job_body_len(jb), 5);
     ASSERT_MEM_EQ(job_body(jb), "bravo", 5);
 
     job *jc = store_find_job(f.s, c);
     ASSERT_EQ(job_get_state(jc), JOB_DELAYED);
-    ASSERT_EQ(job_deadline_ms(jc) - f.now_ms, 90000);
+    ASSERT_EQ(job_deadline_ms(f.s, jc) - f.now_ms, 90000);
     ASSERT_EQ(job_ttr_s(jc), 60);
 
     job *jd = store_find_job(f.s, d);

@@ -33,7 +33,7 @@ TEST(put_assigns_ids_and_copies_body)
     ASSERT_EQ(job_body_len(j), 5);
     ASSERT_EQ(job_pri(j), 5);
     ASSERT_EQ(job_ttr_s(j), 10);
-    ASSERT_STR_EQ(tube_name(job_tube(j)), "default");
+    ASSERT_STR_EQ(tube_name(job_tube(e->s, j)), "default");
     ASSERT_EQ(put(e, c, 0, 0, 0, "x"), 2);
     ASSERT_EQ(job_ttr_s(store_find_job(e->s, 2)), 1); /* ttr 0 becomes 1 */
     ASSERT_TRUE(store_find_job(e->s, 3) == NULL);
@@ -200,7 +200,7 @@ TEST(release_with_delay_and_new_priority)
     job *j = store_find_job(e->s, id);
     ASSERT_EQ(job_get_state(j), JOB_DELAYED);
     ASSERT_EQ(job_pri(j), 7);
-    ASSERT_EQ(job_delay_s(j), 3);
+    ASSERT_EQ(job_delay_s(e->s, j), 3);
     job_stats js;
     job_get_stats(e->s, j, &js);
     ASSERT_EQ(js.releases, 1);
@@ -341,7 +341,7 @@ TEST(waiting_client_is_woken_by_put_from_another_client)
     ASSERT_EQ(e->nreserved, 1);
     ASSERT_TRUE(e->reserved_c[0] == w1); /* longest waiting first */
     ASSERT_EQ(job_id(e->reserved_j[0]), a);
-    ASSERT_TRUE(job_reserver(e->reserved_j[0]) == w1);
+    ASSERT_TRUE(job_reserver(e->s, e->reserved_j[0]) == w1);
     uint64_t b = put(e, p, 0, 0, 60, "b");
     ASSERT_EQ(e->nreserved, 2);
     ASSERT_TRUE(e->reserved_c[1] == w2);
@@ -442,6 +442,7 @@ TEST(delete_rules_follow_beanstalkd)
 TEST(stats_counters_match_states)
 {
     env *e = env_new();
+    store_track_log_segments(e->s); /* jobs get room for a log segment, as with -b */
     client *c = store_client_new(e->s, NULL);
     ASSERT_EQ(store_use(e->s, c, "t", 1), STORE_OK);
     size_t n;
@@ -540,7 +541,7 @@ TEST(reserve_job_takes_any_unreserved_job)
     ASSERT_EQ(store_reserve_job(e->s, o, 77, &j), STORE_NOT_FOUND);
     ASSERT_EQ(store_bury(e->s, c, d, 0), STORE_OK);
     ASSERT_EQ(store_reserve_job(e->s, o, d, &j), STORE_OK);
-    ASSERT_TRUE(job_reserver(j) == o);
+    ASSERT_TRUE(job_reserver(e->s, j) == o);
     ASSERT_EQ(store_reserve_job(e->s, o, r, &j), STORE_OK);
     ASSERT_EQ(client_reserved_count(o), 2);
     env_free(e);
@@ -570,6 +571,7 @@ TEST(journal_records_put_delete_and_state_changes)
 TEST(restore_keeps_ids_and_states_and_continues_numbering)
 {
     env *e = env_new();
+    store_track_log_segments(e->s);
     store_job_record rec = {.id = 40, .tube_name = "r", .tube_name_len = 1, .pri = 9,
                             .ttr_s = 5, .state = JOB_DELAYED, .delay_s = 7,
                             .ready_in_ms = 2000, .age_ms = 10000, .reserves = 3,

@@ -1,13 +1,12 @@
 /*
- * Unit tests for src/queue/ready.c (a tube's ready set of priority buckets) and jobtab.c
- * (jobs by id), checked against naive models, and the store's (pri, id) hand-out order
- * with mixed priorities, releases and kicks.
+ * Unit tests for src/queue/ready.c (a tube's ready set: priority buckets of id sets),
+ * checked against a naive model, and the store's (pri, id) hand-out order with mixed
+ * priorities, releases and kicks.
  */
 #include "store_env.h"
 
 #include "queue/heap.h"
 #include "queue/job.h"
-#include "queue/jobtab.h"
 #include "queue/ready.h"
 #include "queue/tube.h"
 
@@ -20,27 +19,19 @@ static uint32_t pick(uint32_t n)
     return (uint32_t)(rng % n);
 }
 
-/* Every bucket non-empty, in the table, ordered by pri, each a 4-ary heap by id whose
- * entries agree with their jobs' ids, pris and positions. Returns the job count. */
+/* Every bucket non-empty, in the table and ordered by pri. Returns the id count. */
 static size_t check_invariants(const ready_set *r)
 {
     size_t total = 0;
     for (uint32_t i = 0; i < r->nbuckets; i++) {
         const ready_bucket *b = r->buckets[i];
         ASSERT_EQ(b->pos, i);
-        ASSERT_TRUE(b->len > 0);
+        ASSERT_TRUE(idset_len(&b->ids) > 0);
         if (i > 0)
             ASSERT_TRUE(r->buckets[(i - 1) / 2]->pri < b->pri);
         uint32_t pri = b->pri;
         ASSERT_TRUE(hashmap_find(&r->by_pri, hashmap_hash_u64(pri), &pri) == b);
-        for (uint32_t k = 0; k < b->len; k++) {
-            ASSERT_EQ(b->items[k].id, b->items[k].j->id);
-            ASSERT_EQ(b->items[k].j->pri, b->pri);
-            ASSERT_EQ(b->items[k].j->heap_pos, k);
-            if (k > 0)
-                ASSERT_TRUE(b->items[(k - 1) / 4].id < b->items[k].id);
-        }
-        total += b->len;
+        total += idset_len(&b->ids);
     }
     ASSERT_EQ(r->by_pri.len, r->nbuckets);
     ASSERT_EQ(total, ready_len(r));
@@ -48,187 +39,123 @@ static size_t check_invariants(const ready_set *r)
     return total;
 }
 
-static bool pri_id_less(const job *a, const job *b)
-{
-    return a->pri != b->pri ? a->pri < b->pri : a->id < b->id;
-}
-
 TEST(ready_peek_is_lowest_pri_then_lowest_id)
 {
     ready_set r;
     ready_init(&r);
     uint32_t pris[6] = {5, 0, 5, 1000, 0, 1};
-    job *js[6];
-    for (int i = 0; i < 6; i++) {
-        js[i] = job_alloc((uint64_t)i + 1, "", 0);
-        js[i]->pri = pris[i];
-    }
     /* Inserted out of id order within a priority, as a release or kick does. */
     int order[6] = {4, 3, 0, 5, 2, 1};
     for (int i = 0; i < 6; i++)
-        ASSERT_TRUE(ready_insert(&r, js[order[i]]));
+        ASSERT_TRUE(ready_insert(&r, pris[order[i]], (uint64_t)order[i] + 1));
     ASSERT_EQ(r.nbuckets, 4u);
     uint64_t want[6] = {2, 5, 6, 1, 3, 4}; /* (0,2) (0,5) (1,6) (5,1) (5,3) (1000,4) */
+    uint32_t want_pri[6] = {0, 0, 1, 5, 5, 1000};
     for (int i = 0; i < 6; i++) {
-        job *top = ready_peek(&r);
-        ASSERT_TRUE(top != NULL);
-        ASSERT_EQ(top->id, want[i]);
-        ready_remove(&r, top);
-        ASSERT_EQ(top->heap_pos, HEAP_NO_POS);
+        uint32_t pri = 0;
+        ASSERT_EQ(ready_peek(&r, &pri), want[i]);
+        ASSERT_EQ(pri, want_pri[i]);
+        ready_remove(&r, pri, want[i]);
         check_invariants(&r);
     }
-    ASSERT_TRUE(ready_peek(&r) == NULL);
+    uint32_t pri = 77;
+    ASSERT_EQ(ready_peek(&r, &pri), 0);
     ASSERT_EQ(r.nbuckets, 0u);
     ready_dispose(&r);
-    for (int i = 0; i < 6; i++)
-        free(js[i]);
 }
 
-TEST(ready_fifo_puts_into_one_bucket_do_not_sift)
+TEST(ready_fifo_puts_into_one_bucket_come_out_in_order)
 {
-    enum { N = 5000 };
-    static job *js[N];
+    enum { N = 70000 }; /* more than one idset container */
     ready_set r;
     ready_init(&r);
-    for (int i = 0; i < N; i++) {
-        js[i] = job_alloc((uint64_t)i + 1, "", 0);
-        js[i]->pri = 7;
-        ASSERT_TRUE(ready_insert(&r, js[i]));
-        /* Increasing ids land at the end of the array: nobody moves. */
-        ASSERT_EQ(js[i]->heap_pos, (uint32_t)i);
-    }
+    for (uint64_t id = 1; id <= N; id++)
+        ASSERT_TRUE(ready_insert(&r, 7, id));
     check_invariants(&r);
-    for (int i = 0; i < N; i++) {
-        ASSERT_TRUE(ready_peek(&r) == js[i]);
-        ready_remove(&r, js[i]);
+    ASSERT_EQ(r.nbuckets, 1u);
+    for (uint64_t id = 1; id <= N; id++) {
+        uint32_t pri = 0;
+        ASSERT_EQ(ready_peek(&r, &pri), id);
+        ready_remove(&r, pri, id);
     }
     ASSERT_EQ(ready_len(&r), 0u);
     ready_dispose(&r);
-    for (int i = 0; i < N; i++)
-        free(js[i]);
 }
 
 TEST(ready_emptied_buckets_are_reused_and_capped)
 {
     ready_set r;
     ready_init(&r);
-    job *js[10];
-    for (int i = 0; i < 10; i++) {
-        js[i] = job_alloc((uint64_t)i + 1, "", 0);
-        js[i]->pri = (uint32_t)i;
-        ASSERT_TRUE(ready_insert(&r, js[i]));
-    }
+    for (uint32_t i = 0; i < 10; i++)
+        ASSERT_TRUE(ready_insert(&r, i, i + 1));
     ASSERT_EQ(r.nbuckets, 10u);
-    for (int i = 0; i < 10; i++)
-        ready_remove(&r, js[i]);
+    for (uint32_t i = 0; i < 10; i++)
+        ready_remove(&r, i, i + 1);
     ASSERT_EQ(r.nbuckets, 0u);
     ASSERT_EQ(r.nspare, 4u);
-    /* A priority that empties and refills takes a spare bucket, allocating nothing. */
+    /* A priority that empties and refills takes a spare bucket. */
     ready_bucket *spare = r.spare;
-    js[0]->pri = 99;
-    ASSERT_TRUE(ready_insert(&r, js[0]));
+    ASSERT_TRUE(ready_insert(&r, 99, 1));
     ASSERT_TRUE(r.buckets[0] == spare);
     ASSERT_EQ(r.nspare, 3u);
-    ready_remove(&r, js[0]);
+    ready_remove(&r, 99, 1);
     ASSERT_TRUE(r.spare == spare);
     ready_dispose(&r);
-    for (int i = 0; i < 10; i++)
-        free(js[i]);
 }
 
 TEST(ready_random_operations_match_model)
 {
     enum { N = 3000 };
-    static job *js[N];
+    static uint32_t pri_of[N];
     static bool in[N];
     ready_set r;
     ready_init(&r);
-    for (int i = 0; i < N; i++)
-        js[i] = job_alloc((uint64_t)i + 1, "", 0);
     size_t count = 0;
     for (int step = 0; step < 60000; step++) {
         int i = (int)pick(N);
         if (!in[i]) {
             /* Mostly a few priorities (deep buckets), sometimes many (many buckets). */
-            js[i]->pri = pick(3) ? pick(4) * 1000 : pick(200);
-            ASSERT_TRUE(ready_insert(&r, js[i]));
+            pri_of[i] = pick(3) ? pick(4) * 1000 : pick(200);
+            ASSERT_TRUE(ready_insert(&r, pri_of[i], (uint64_t)i + 1));
             in[i] = true;
             count++;
         } else if (pick(3) == 0) {
             /* reserve: take the top, as the store does */
-            job *top = ready_peek(&r);
-            ready_remove(&r, top);
-            in[top->id - 1] = false;
+            uint32_t pri = 0;
+            uint64_t top = ready_peek(&r, &pri);
+            ASSERT_EQ(pri, pri_of[top - 1]);
+            ready_remove(&r, pri, top);
+            in[top - 1] = false;
             count--;
         } else {
-            ready_remove(&r, js[i]);
+            ready_remove(&r, pri_of[i], (uint64_t)i + 1);
             in[i] = false;
             count--;
         }
         ASSERT_EQ(ready_len(&r), count);
-        job *best = NULL;
+        int best = -1;
         for (int k = 0; k < N; k++) {
-            if (in[k] && (!best || pri_id_less(js[k], best)))
-                best = js[k];
+            if (in[k] && (best < 0 || pri_of[k] < pri_of[best]))
+                best = k; /* ties keep the lower id: k ascends */
         }
-        ASSERT_TRUE(ready_peek(&r) == best);
+        uint32_t pri = 0;
+        ASSERT_EQ(ready_peek(&r, &pri), best < 0 ? 0 : (uint64_t)best + 1);
         if (step % 1009 == 0)
             check_invariants(&r);
     }
     check_invariants(&r);
-    job *prev = NULL;
+    uint32_t prev_pri = 0;
+    uint64_t prev = 0;
     while (ready_len(&r)) {
-        job *top = ready_peek(&r);
+        uint32_t pri = 0;
+        uint64_t top = ready_peek(&r, &pri);
         if (prev)
-            ASSERT_TRUE(pri_id_less(prev, top));
-        ready_remove(&r, top);
+            ASSERT_TRUE(prev_pri < pri || (prev_pri == pri && prev < top));
+        ready_remove(&r, pri, top);
         prev = top;
+        prev_pri = pri;
     }
     ready_dispose(&r);
-    for (int i = 0; i < N; i++)
-        free(js[i]);
-}
-
-TEST(jobtab_random_insert_find_remove_match_model)
-{
-    enum { N = 20000 };
-    static job *js[N];
-    static bool in[N];
-    jobtab t;
-    jobtab_init(&t);
-    for (int i = 0; i < N; i++)
-        js[i] = job_alloc((uint64_t)i * 3 + 1, "", 0); /* ids collide on small tables */
-    size_t count = 0;
-    for (int step = 0; step < 200000; step++) {
-        int i = (int)pick(N);
-        if (in[i]) {
-            ASSERT_TRUE(jobtab_remove(&t, js[i]));
-            ASSERT_TRUE(!jobtab_remove(&t, js[i]));
-            count--;
-        } else {
-            ASSERT_TRUE(jobtab_insert(&t, js[i]));
-            count++;
-        }
-        in[i] = !in[i];
-        int k = (int)pick(N);
-        ASSERT_TRUE(jobtab_find(&t, js[k]->id) == (in[k] ? js[k] : NULL));
-        ASSERT_TRUE(jobtab_find(&t, js[k]->id + 1) == NULL);
-    }
-    ASSERT_EQ(t.len, count);
-    size_t seen = 0;
-    for (size_t s = 0; s < t.cap; s++) {
-        job *j = jobtab_slot_job(&t, s);
-        if (j) {
-            ASSERT_TRUE(in[(j->id - 1) / 3]);
-            seen++;
-        }
-    }
-    ASSERT_EQ(seen, count);
-    for (int k = 0; k < N; k++)
-        ASSERT_TRUE(jobtab_find(&t, js[k]->id) == (in[k] ? js[k] : NULL));
-    jobtab_dispose(&t);
-    for (int i = 0; i < N; i++)
-        free(js[i]);
 }
 
 /* ---- through the store ---- */
@@ -318,17 +245,18 @@ TEST(store_deep_bucket_is_untouched_by_work_at_other_priority)
         put(e, c, 1000);
     const tube *t = client_used_tube(c);
     const ready_bucket *deep = t->ready.buckets[0];
-    ASSERT_EQ(deep->len, (uint32_t)DEEP);
-    job *first = deep->items[0].j;
+    ASSERT_EQ(idset_len(&deep->ids), (size_t)DEEP);
+    size_t bytes = idset_footprint(&deep->ids);
     for (int i = 0; i < 1000; i++) {
         uint64_t id = put(e, c, 0);
         ASSERT_EQ(reserve_id(e, c), id);
         ASSERT_EQ(store_delete(e->s, c, id), STORE_OK);
     }
-    /* Same bucket, same top entry, same length: the pri-0 cycle never reached it. */
+    /* Same bucket, same top, same length and size: the pri-0 cycle never reached it. */
     ASSERT_TRUE(t->ready.buckets[0] == deep);
-    ASSERT_TRUE(deep->items[0].j == first);
-    ASSERT_EQ(deep->len, (uint32_t)DEEP);
+    ASSERT_EQ(idset_min(&deep->ids), 1u);
+    ASSERT_EQ(idset_len(&deep->ids), (size_t)DEEP);
+    ASSERT_EQ(idset_footprint(&deep->ids), bytes);
     ASSERT_EQ(ready_len(&t->ready), (size_t)DEEP);
     env_free(e);
 }
