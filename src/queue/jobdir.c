@@ -26,6 +26,7 @@
 struct jobdir_page {
     uint64_t pageno; /* id / JOBDIR_PAGE_IDS */
     uint64_t bits[WORDS];
+    uint16_t below[WORDS]; /* ids present in the words before each word: rank is one popcount */
     uint16_t count, cap;
     void *ptrs[];
 };
@@ -49,14 +50,27 @@ static size_t page_bytes(size_t cap)
     return sizeof(jobdir_page) + cap * sizeof(void *);
 }
 
+/* Without -mpopcnt (Debian's baseline x86-64 has no POPCNT), __builtin_popcountll is a
+ * libgcc call that cost 3% of synqd's time in a cycle benchmark; the bit-parallel sum
+ * is a dozen inline instructions. */
+static inline unsigned popcount64(uint64_t x)
+{
+#ifdef __POPCNT__
+    return (unsigned)__builtin_popcountll(x);
+#else
+    x -= (x >> 1) & UINT64_C(0x5555555555555555);
+    x = (x & UINT64_C(0x3333333333333333)) + ((x >> 2) & UINT64_C(0x3333333333333333));
+    x = (x + (x >> 4)) & UINT64_C(0x0f0f0f0f0f0f0f0f);
+    return (unsigned)((x * UINT64_C(0x0101010101010101)) >> 56);
+#endif
+}
+
 /* The number of present ids below bit in page p: the index of bit's pointer. */
 static unsigned page_rank(const jobdir_page *p, unsigned bit)
 {
-    unsigned w = bit / 64, r = 0;
-    for (unsigned i = 0; i < w; i++)
-        r += (unsigned)__builtin_popcountll(p->bits[i]);
+    unsigned w = bit / 64;
     uint64_t below = (UINT64_C(1) << (bit % 64)) - 1;
-    return r + (unsigned)__builtin_popcountll(p->bits[w] & below);
+    return p->below[w] + popcount64(p->bits[w] & below);
 }
 
 static bool page_has(const jobdir_page *p, unsigned bit)
@@ -204,6 +218,8 @@ bool jobdir_insert(jobdir *d, uint64_t id, void *v)
     memmove(&p->ptrs[r + 1], &p->ptrs[r], (p->count - r) * sizeof *p->ptrs);
     p->ptrs[r] = v;
     p->bits[bit / 64] |= UINT64_C(1) << (bit % 64);
+    for (unsigned w = bit / 64 + 1; w < WORDS; w++)
+        p->below[w]++;
     p->count++;
     d->len++;
     d->last = i;
@@ -257,6 +273,8 @@ void *jobdir_remove(jobdir *d, uint64_t id)
     p->count--;
     memmove(&p->ptrs[r], &p->ptrs[r + 1], (p->count - r) * sizeof *p->ptrs);
     p->bits[bit / 64] &= ~(UINT64_C(1) << (bit % 64));
+    for (unsigned w = bit / 64 + 1; w < WORDS; w++)
+        p->below[w]--;
     d->len--;
     if (p->count == 0) {
         remove_page(d, i);

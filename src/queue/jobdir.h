@@ -6,13 +6,15 @@
  *
  * Model. Ids are grouped in pages of JOBDIR_PAGE_IDS consecutive ids (id / 512). A page
  * has a 512-bit presence bitmap and a packed array of the pointers of the ids present, in
- * id order; the index of id's pointer is the number of present ids below it in the page
- * (popcount over at most 8 words). So a full page costs 8 bytes a job plus 64 bytes, and a
- * page with one job left costs ~100 bytes until it is freed with its last job. Pages sit in
+ * id order; the index of id's pointer is the number of present ids below it in the page:
+ * a per-word count of the ids in the words before it (kept up to date by insert and
+ * remove, at most 7 increments) plus one popcount. So a full page costs 8 bytes a job plus
+ * 96 bytes, and a
+ * page with one job left costs ~120 bytes until it is freed with its last job. Pages sit in
  * an array sorted by page number, found by binary search after a check of the page used
  * last (jobs are put, reserved and deleted mostly in id order, so that check usually hits).
  * The pointer array grows by doubling up to the page size and halves when a quarter full
- * (which is what brings a page with one job left down to ~100 bytes); removal shifts at most
+ * (which is what brings a page with one job left down to ~120 bytes); removal shifts at most
  * 511 pointers.
  *
  * The values are opaque non-NULL pointers; the store may tag the low bit.

@@ -276,11 +276,6 @@ int store_pause_tube(store *s, const char *name, size_t len, uint32_t delay_s)
 
 /* ---- clients and waiting ---- */
 
-bool store__reserved_by(const client *c, const job *j)
-{
-    return j && j->state == JOB_RESERVED && store__ext(c->s, j)->reserver == c;
-}
-
 job_ext *store__client_soonest(client *c)
 {
     /* A client holds few jobs; a scan after an invalidation is cheaper than a heap per

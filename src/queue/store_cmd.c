@@ -267,18 +267,23 @@ int store_reserve_job(store *s, client *c, uint64_t id, job **out)
 
 job *store_find_job(store *s, uint64_t id)
 {
-    uintptr_t v = (uintptr_t)jobdir_get(&s->dir, id);
-    if (v & 1)
-        return ((job_ext *)(v & ~(uintptr_t)1))->j;
-    return (job *)v;
+    job_ext *x;
+    return store__find(s, id, &x);
+}
+
+/* The job with this id if c holds it reserved (and its ext), else NULL. */
+static job *reserved_by(store *s, client *c, uint64_t id, job_ext **x)
+{
+    job *j = store__find(s, id, x);
+    return j && j->state == JOB_RESERVED && (*x)->reserver == c ? j : NULL;
 }
 
 int store_delete(store *s, client *c, uint64_t id)
 {
-    job *j = store_find_job(s, id);
+    job_ext *x;
+    job *j = store__find(s, id, &x);
     if (!j)
         return STORE_NOT_FOUND;
-    job_ext *x = store__ext(s, j);
     if (j->state == JOB_RESERVED && x->reserver != c)
         return STORE_NOT_FOUND;
     store__tube_of(s, j)->delete_ct++;
@@ -290,10 +295,10 @@ int store_delete(store *s, client *c, uint64_t id)
 
 int store_release(store *s, client *c, uint64_t id, uint32_t pri, uint32_t delay_s)
 {
-    job *j = store_find_job(s, id);
-    if (!store__reserved_by(c, j))
+    job_ext *x;
+    job *j = reserved_by(s, c, id, &x);
+    if (!j)
         return STORE_NOT_FOUND;
-    job_ext *x = store__ext(s, j);
     store__unlink(s, j, x);
     j->pri = pri;
     x->delay_s = delay_s;
@@ -310,10 +315,10 @@ int store_release(store *s, client *c, uint64_t id, uint32_t pri, uint32_t delay
 
 int store_bury(store *s, client *c, uint64_t id, uint32_t pri)
 {
-    job *j = store_find_job(s, id);
-    if (!store__reserved_by(c, j))
+    job_ext *x;
+    job *j = reserved_by(s, c, id, &x);
+    if (!j)
         return STORE_NOT_FOUND;
-    job_ext *x = store__ext(s, j);
     store__unlink(s, j, x);
     j->pri = pri;
     store__make_buried(s, j, x);
@@ -323,12 +328,12 @@ int store_bury(store *s, client *c, uint64_t id, uint32_t pri)
 
 int store_touch(store *s, client *c, uint64_t id)
 {
-    job *j = store_find_job(s, id);
-    if (!store__reserved_by(c, j))
+    job_ext *x;
+    job *j = reserved_by(s, c, id, &x);
+    if (!j)
         return STORE_NOT_FOUND;
     /* Re-reserving restarts the TTR; done as unlink + reserve so the TTR heap, the soonest
      * cache and the client's wait tick all follow. The reserve count must not change. */
-    job_ext *x = store__ext(s, j);
     store__unlink(s, j, x); /* leaves room in the TTR heap for the re-insert */
     store__make_reserved(s, c, j, x);
     x->reserves--;

@@ -71,6 +71,18 @@ static inline job_ext *store__ext(const store *s, const job *j)
     return (job_ext *)(v & ~(uintptr_t)1);
 }
 
+/* The job with this id (NULL if none) and its ext (*x, NULL while fresh), in one lookup. */
+static inline job *store__find(const store *s, uint64_t id, job_ext **x)
+{
+    uintptr_t v = (uintptr_t)jobdir_get((jobdir *)&s->dir, id);
+    if (v & 1) {
+        *x = (job_ext *)(v & ~(uintptr_t)1);
+        return (*x)->j;
+    }
+    *x = NULL;
+    return (job *)v;
+}
+
 /* The job's ext, made if it has none. NULL on ENOMEM. */
 job_ext *store__ext_make(store *s, job *j);
 /* The ext, and room in the TTR heap, for reserving j; NULL on ENOMEM (nothing changed
@@ -103,6 +115,5 @@ void store__tube_sched_await(store *s, tube *t);
 void store__client_wait(store *s, client *c, uint64_t deadline_ms);
 void store__client_unwait(store *s, client *c);
 job_ext *store__client_soonest(client *c);
-bool store__reserved_by(const client *c, const job *j);
 
 #endif
