@@ -28,6 +28,7 @@ struct jobdir_page {
     uint64_t bits[WORDS];
     uint16_t below[WORDS]; /* ids present in the words before each word: rank is one popcount */
     uint16_t count, cap;
+    uint16_t start; /* the pointers are ptrs[start, start + count) */
     void *ptrs[];
 };
 
@@ -63,6 +64,13 @@ static inline unsigned popcount64(uint64_t x)
     x = (x + (x >> 4)) & UINT64_C(0x0f0f0f0f0f0f0f0f);
     return (unsigned)((x * UINT64_C(0x0101010101010101)) >> 56);
 #endif
+}
+
+/* Moves the pointers to the front of the array. */
+static void page_compact(jobdir_page *p)
+{
+    memmove(p->ptrs, &p->ptrs[p->start], p->count * sizeof *p->ptrs);
+    p->start = 0;
 }
 
 /* The number of present ids below bit in page p: the index of bit's pointer. */
@@ -158,7 +166,7 @@ void *jobdir_get(jobdir *d, uint64_t id)
     unsigned bit = (unsigned)(id % JOBDIR_PAGE_IDS);
     if (!p || !page_has(p, bit))
         return NULL;
-    return p->ptrs[page_rank(p, bit)];
+    return p->ptrs[p->start + page_rank(p, bit)];
 }
 
 /* Makes room for one more page pointer; false on ENOMEM with nothing changed. */
@@ -205,18 +213,30 @@ bool jobdir_insert(jobdir *d, uint64_t id, void *v)
     }
     jobdir_page *p = d->pages[i];
     JOBDIR_CHECK(!page_has(p, bit), "insert of an id already present");
-    if (p->count == p->cap) {
-        /* cap < JOBDIR_PAGE_IDS here: a full-size page with a free bit has count < cap. */
-        size_t cap = (size_t)p->cap * 2;
-        p = realloc(p, page_bytes(cap));
-        if (!p)
-            return false;
-        p->cap = (uint16_t)cap;
-        d->pages[i] = p;
-    }
     unsigned r = page_rank(p, bit);
-    memmove(&p->ptrs[r + 1], &p->ptrs[r], (p->count - r) * sizeof *p->ptrs);
-    p->ptrs[r] = v;
+    if (p->start > 0 && r < p->count - r) {
+        /* The shorter side moves: the pointers below r step down into the gap. */
+        memmove(&p->ptrs[p->start - 1], &p->ptrs[p->start], r * sizeof *p->ptrs);
+        p->start--;
+    } else {
+        if (p->start + p->count == p->cap) {
+            if (p->count == p->cap) {
+                /* cap < JOBDIR_PAGE_IDS here: a full-size page with a free bit has
+                 * count < cap. */
+                size_t cap = (size_t)p->cap * 2;
+                p = realloc(p, page_bytes(cap));
+                if (!p)
+                    return false;
+                p->cap = (uint16_t)cap;
+                d->pages[i] = p;
+            } else {
+                page_compact(p);
+            }
+        }
+        void **at = &p->ptrs[p->start + r];
+        memmove(at + 1, at, (p->count - r) * sizeof *p->ptrs);
+    }
+    p->ptrs[p->start + r] = v;
     p->bits[bit / 64] |= UINT64_C(1) << (bit % 64);
     for (unsigned w = bit / 64 + 1; w < WORDS; w++)
         p->below[w]++;
@@ -232,7 +252,7 @@ void jobdir_replace(jobdir *d, uint64_t id, void *v)
     jobdir_page *p = find_page(d, id / JOBDIR_PAGE_IDS);
     unsigned bit = (unsigned)(id % JOBDIR_PAGE_IDS);
     JOBDIR_CHECK(p && page_has(p, bit), "replace of an absent id");
-    p->ptrs[page_rank(p, bit)] = v;
+    p->ptrs[p->start + page_rank(p, bit)] = v;
 }
 
 /* Drops the empty page at index i. Shrinking the page array is best effort: a failed
@@ -269,9 +289,16 @@ void *jobdir_remove(jobdir *d, uint64_t id)
     if (!page_has(p, bit))
         return NULL;
     unsigned r = page_rank(p, bit);
-    void *v = p->ptrs[r];
+    void **at = &p->ptrs[p->start + r];
+    void *v = *at;
     p->count--;
-    memmove(&p->ptrs[r], &p->ptrs[r + 1], (p->count - r) * sizeof *p->ptrs);
+    if (r < p->count - r) {
+        /* Jobs leave mostly oldest first: moving the start costs nothing then. */
+        memmove(&p->ptrs[p->start + 1], &p->ptrs[p->start], r * sizeof *p->ptrs);
+        p->start++;
+    } else {
+        memmove(at, at + 1, (p->count - r) * sizeof *p->ptrs);
+    }
     p->bits[bit / 64] &= ~(UINT64_C(1) << (bit % 64));
     for (unsigned w = bit / 64 + 1; w < WORDS; w++)
         p->below[w]--;
@@ -283,6 +310,7 @@ void *jobdir_remove(jobdir *d, uint64_t id)
     d->last = i;
     if (p->cap > PAGE_CAP_MIN && p->count <= p->cap / 4) {
         /* Best effort, as for the page array: the larger page stays valid. */
+        page_compact(p);
         size_t cap = p->cap / 2;
         jobdir_page *q = realloc(p, page_bytes(cap));
         if (q) {
@@ -315,7 +343,7 @@ void *jobdir_next(jobdir *d, uint64_t *id)
     }
     d->last = i;
     *id = p->pageno * JOBDIR_PAGE_IDS + bit;
-    return p->ptrs[page_rank(p, bit)];
+    return p->ptrs[p->start + page_rank(p, bit)];
 }
 
 size_t jobdir_footprint(const jobdir *d)

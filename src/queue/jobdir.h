@@ -14,8 +14,9 @@
  * an array sorted by page number, found by binary search after a check of the page used
  * last (jobs are put, reserved and deleted mostly in id order, so that check usually hits).
  * The pointer array grows by doubling up to the page size and halves when a quarter full
- * (which is what brings a page with one job left down to ~120 bytes); removal shifts at most
- * 511 pointers.
+ * (which is what brings a page with one job left down to ~120 bytes). The pointers sit at a
+ * start offset in the array, so an insert or removal shifts the shorter side (at most 255
+ * pointers), and removing the oldest id of a page, what a queue does, shifts none.
  *
  * The values are opaque non-NULL pointers; the store may tag the low bit.
  */
