@@ -27,6 +27,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "queue/check.h"
+
 #define LOW_BITS 16
 #define LOW_MASK 0xffffu
 #define BITMAP_WORDS 1024 /* 65536 bits */
@@ -46,15 +48,6 @@ _Static_assert((IDSET_ARRAY_MAX & (IDSET_ARRAY_MAX - 1)) == 0, "array caps are p
 _Static_assert(IDSET_ARRAY_MAX * sizeof(uint16_t) == BITMAP_BYTES,
                "a full array turns into a bitmap in place");
 
-/* Adding a present id would corrupt the counts silently; the check is one predictable
- * branch, so it stays on whatever NDEBUG says. */
-#define IDSET_CHECK(cond, what)                                                                    \
-    do {                                                                                           \
-        if (!(cond)) {                                                                             \
-            fprintf(stderr, "idset: %s\n", what);                                                  \
-            abort();                                                                               \
-        }                                                                                          \
-    } while (0)
 
 /* The payload after the header. The const variants keep lookups const-correct. */
 #define LOWS(c) ((uint16_t *)((c) + 1))
@@ -157,7 +150,7 @@ static void bitmap_maybe_to_array(idset_container **cp)
         for (uint64_t word = w[i]; word; word &= word - 1)
             buf[n++] = (uint16_t)(i * 64 + (unsigned)__builtin_ctzll(word));
     }
-    IDSET_CHECK(n == c->card, "bitmap count differs from its bits");
+    SQ_CHECK(n == c->card, "idset: bitmap count differs from its bits");
     idset_container *a = realloc(c, sizeof(*c) + IDSET_ARRAY_MAX / 2 * sizeof(uint16_t));
     if (!a)
         return;
@@ -173,7 +166,7 @@ static bool container_add(idset_container **cp, uint16_t low)
     idset_container *c = *cp;
     if (c->cap == 0) {
         uint64_t bit = UINT64_C(1) << (low % 64);
-        IDSET_CHECK(!(WORDS(c)[low / 64] & bit), "add of an id already in the set");
+        SQ_CHECK(!(WORDS(c)[low / 64] & bit), "idset: add of an id already in the set");
         WORDS(c)[low / 64] |= bit;
         c->card++;
         if (low / 64 < c->first)
@@ -181,7 +174,7 @@ static bool container_add(idset_container **cp, uint16_t low)
         return true;
     }
     uint32_t i = arr_lower_bound(c, low);
-    IDSET_CHECK(i == c->card || SLOT(c, i) != low, "add of an id already in the set");
+    SQ_CHECK(i == c->card || SLOT(c, i) != low, "idset: add of an id already in the set");
     if (c->card == c->cap) {
         if (c->cap == IDSET_ARRAY_MAX) {
             arr_to_bitmap(c);
@@ -434,7 +427,7 @@ uint64_t idset_pop_min(idset *s)
         return 0;
     idset_container **slot = &s->items[s->head];
     bool removed = container_remove(slot, (uint16_t)(id & LOW_MASK));
-    IDSET_CHECK(removed, "the minimum was not in its container");
+    SQ_CHECK(removed, "idset: the minimum was not in its container");
     if ((*slot)->card == 0)
         items_erase(s, 0);
     s->len--;

@@ -19,6 +19,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "queue/check.h"
+
 #define WORDS (JOBDIR_PAGE_IDS / 64)
 #define PAGE_CAP_MIN 2
 #define PAGES_CAP_MIN 4
@@ -35,16 +37,6 @@ struct jobdir_page {
 _Static_assert(JOBDIR_PAGE_IDS % 64 == 0, "the bitmap is whole words");
 _Static_assert(JOBDIR_PAGE_IDS <= UINT16_MAX, "count and cap are uint16_t");
 
-/* A broken caller contract (inserting a present id, replacing an absent one) would corrupt
- * the packed arrays silently; these checks are one predictable branch each, so they stay on
- * whatever NDEBUG says. */
-#define JOBDIR_CHECK(cond, what)                                                                   \
-    do {                                                                                           \
-        if (!(cond)) {                                                                             \
-            fprintf(stderr, "jobdir: %s\n", what);                                                 \
-            abort();                                                                               \
-        }                                                                                          \
-    } while (0)
 
 static size_t page_bytes(size_t cap)
 {
@@ -203,7 +195,7 @@ static bool insert_page(jobdir *d, size_t i, uint64_t pageno)
 
 bool jobdir_insert(jobdir *d, uint64_t id, void *v)
 {
-    JOBDIR_CHECK(v != NULL, "insert of a NULL value");
+    SQ_CHECK(v != NULL, "jobdir: insert of a NULL value");
     uint64_t pageno = id / JOBDIR_PAGE_IDS;
     unsigned bit = (unsigned)(id % JOBDIR_PAGE_IDS);
     size_t i = lower_bound(d, pageno);
@@ -212,7 +204,7 @@ bool jobdir_insert(jobdir *d, uint64_t id, void *v)
             return false;
     }
     jobdir_page *p = d->pages[i];
-    JOBDIR_CHECK(!page_has(p, bit), "insert of an id already present");
+    SQ_CHECK(!page_has(p, bit), "jobdir: insert of an id already present");
     unsigned r = page_rank(p, bit);
     if (p->start > 0 && r < p->count - r) {
         /* The shorter side moves: the pointers below r step down into the gap. */
@@ -248,10 +240,10 @@ bool jobdir_insert(jobdir *d, uint64_t id, void *v)
 
 void jobdir_replace(jobdir *d, uint64_t id, void *v)
 {
-    JOBDIR_CHECK(v != NULL, "replace with a NULL value");
+    SQ_CHECK(v != NULL, "jobdir: replace with a NULL value");
     jobdir_page *p = find_page(d, id / JOBDIR_PAGE_IDS);
     unsigned bit = (unsigned)(id % JOBDIR_PAGE_IDS);
-    JOBDIR_CHECK(p && page_has(p, bit), "replace of an absent id");
+    SQ_CHECK(p && page_has(p, bit), "jobdir: replace of an absent id");
     p->ptrs[p->start + page_rank(p, bit)] = v;
 }
 

@@ -23,6 +23,8 @@
 #include <stdlib.h>
 #include <sys/mman.h>
 
+#include "queue/check.h"
+
 #if defined(__SANITIZE_ADDRESS__)
 #define SLAB_ASAN 1
 #elif defined(__has_feature)
@@ -40,13 +42,6 @@
 #define slab_unpoison(p, n) ((void)(p), (void)(n))
 #endif
 
-/* Contract violations stay checked in release builds (NDEBUG does not remove them): a wrong
- * size passed to slab_free would corrupt another class's lists, far from the bug. */
-#define SLAB_CHECK(cond)                                                                           \
-    do {                                                                                           \
-        if (!(cond))                                                                               \
-            abort();                                                                               \
-    } while (0)
 
 #define CHUNK_BYTES ((size_t)2 << 20)
 #define SLOT_ALIGN 8
@@ -208,7 +203,7 @@ static void big_free(slab *a, void *p)
 
 void *slab_alloc(slab *a, size_t size)
 {
-    SLAB_CHECK(size >= 1);
+    SQ_CHECK(size >= 1, "slab: a record of size 0");
     if (size > SLAB_MAX_SIZE)
         return big_alloc(a, size);
 
@@ -243,7 +238,7 @@ void slab_free(slab *a, void *p, size_t size)
 {
     if (!p)
         return;
-    SLAB_CHECK(size >= 1);
+    SQ_CHECK(size >= 1, "slab: a record of size 0");
     if (size > SLAB_MAX_SIZE) {
         big_free(a, p);
         return;
@@ -253,7 +248,8 @@ void slab_free(slab *a, void *p, size_t size)
     size_class *c = &a->classes[idx];
     chunk *ch = (chunk *)((uintptr_t)p & ~(uintptr_t)(CHUNK_BYTES - 1));
     /* One load from a header the free touches anyway. */
-    SLAB_CHECK(ch->slot_size == (idx + 1) * SLOT_ALIGN && ch->used > 0);
+    SQ_CHECK(ch->slot_size == (idx + 1) * SLOT_ALIGN && ch->used > 0,
+             "slab: freed with a size of another class, or twice");
 
     bool was_full = !chunk_has_room(ch);
     free_slot *s = p;
