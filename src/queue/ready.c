@@ -45,6 +45,7 @@ void ready_dispose(ready_set *r)
     while (r->spare) {
         ready_bucket *b = r->spare;
         r->spare = b->next_free;
+        idset_dispose(&b->ids);
         free(b);
     }
     free(r->buckets);
@@ -124,11 +125,12 @@ static ready_bucket *open_bucket(ready_set *r, uint32_t pri)
     if (b) {
         r->spare = b->next_free;
         r->nspare--;
-    } else if (!(b = calloc(1, sizeof(*b)))) {
+    } else if ((b = calloc(1, sizeof(*b)))) {
+        idset_init(&b->ids);
+    } else {
         return NULL;
     }
     b->pri = pri;
-    idset_init(&b->ids);
     if (!hashmap_insert(&r->by_pri, b)) {
         b->next_free = r->spare;
         r->spare = b;
@@ -155,11 +157,12 @@ static void close_bucket(ready_set *r, ready_bucket *b)
             buckets_sift_down(r, pos);
     }
     b->pos = HEAP_NO_POS;
-    idset_dispose(&b->ids);
     if (r->nspare >= MAX_SPARE) {
+        idset_dispose(&b->ids);
         free(b);
         return;
     }
+    /* The empty set keeps its (small) container: refilling allocates nothing. */
     b->next_free = r->spare;
     r->spare = b;
     r->nspare++;

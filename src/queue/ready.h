@@ -14,8 +14,8 @@
  * Bucket operations are O(log b) in the number of distinct priorities, and only when a
  * bucket appears or disappears.
  *
- * Memory: a bucket that empties is kept on a short free list (capped), so a priority that
- * keeps emptying and refilling allocates little in the steady state.
+ * Memory: a bucket that empties is kept, with its empty id set's container, on a short free
+ * list (capped), so a priority that keeps emptying and refilling allocates nothing.
  */
 #ifndef SYNQ_QUEUE_READY_H
 #define SYNQ_QUEUE_READY_H
