@@ -149,7 +149,10 @@ void store_set_next_id(store *s, uint64_t id);
  * c must not already be waiting. */
 int store_reserve(store *s, client *c, int64_t timeout_ms, job **out);
 /* reserve-job: a ready, delayed or buried job becomes reserved by c. OK | NOT_FOUND
- * (no such job, or it is reserved). */
+ * (no such job, or it is reserved) | NO_MEMORY.
+ * Reserving gives a job its ext record and a TTR heap slot (see job.h); when those cannot
+ * be had, reserve and reserve-job answer NO_MEMORY with the job still where it was, and a
+ * waiting client keeps waiting until a later change serves it. */
 int store_reserve_job(store *s, client *c, uint64_t id, job **out);
 /* Ends a client's wait without an answer (e.g. it disconnected). Safe if not waiting. */
 void store_cancel_wait(store *s, client *c);
