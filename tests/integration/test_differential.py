@@ -1,0 +1,160 @@
+"""Random command streams, sent in lockstep to synqd and to Debian's beanstalkd;
+every reply must be the same bytes.
+
+Where test_compat_session replays one hand-written script, this test makes up
+its own: seeded random sessions on three connections per server that use,
+watch and ignore three tubes and put, reserve, reserve-job, release, bury,
+touch, kick, kick-job, delete and peek jobs by ids that exist, have gone, or
+never were, with stats, stats-job, stats-tube and the list commands checked
+as they go. Each command goes to both servers and both replies are read in
+full before the next command, so the two servers see the same history and
+hand out the same ids.
+
+Kept deterministic: every TTR and every non-zero delay is an hour, so no job
+changes state by itself during a run, and reserves never block (timeout 0).
+Only values that depend on the clock or the process are masked: age and
+time-left in stats-job, and in stats everything but the job, command and
+tube counters. A failure names the seed and shows the last commands."""
+
+import os
+import random
+import re
+import sys
+import unittest
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import sqharness  # noqa: E402
+
+SEEDS = tuple(range(1, 9))
+OPS_PER_SEED = 2000
+TUBES = ("default", "t1", "t2")
+HOUR = 3600
+
+# stats fields that must match; the rest of stats is per process or per clock.
+STATS_COMPARED = re.compile(
+    r"^(current-jobs-\w+|cmd-[\w-]+|job-timeouts|total-jobs|current-tubes|current-waiting"
+    r"|current-using|current-watching): ")
+
+
+def read_reply(client):
+    """One complete reply: a line, plus a job body or YAML document when the
+    line announces one."""
+    line = client.read_line()
+    m = re.fullmatch(rb"(?:RESERVED|FOUND) \d+ (\d+)\r\n|OK (\d+)\r\n", line)
+    if m:
+        n = int(m.group(1) if m.group(1) is not None else m.group(2))
+        return line + client.read_exact(n + 2)
+    return line
+
+
+def masked(cmd, reply):
+    if cmd.startswith(b"stats-job"):
+        reply = re.sub(rb"\n(age|time-left): \d+", rb"\n\1: *", reply)
+        return re.sub(rb"^OK \d+\r\n", b"OK *\r\n", reply)
+    if cmd == b"stats":
+        lines = reply.decode().split("\n")
+        kept = [x for x in lines if STATS_COMPARED.match(x)]
+        return ("\n".join(kept)).encode()
+    return reply
+
+
+class Generator:
+    """Commands chosen from what the session has seen, so that most of them
+    hit real jobs and tubes (and some deliberately do not)."""
+
+    def __init__(self, seed):
+        self.rng = random.Random(seed)
+        self.max_id = 0
+
+    def job_id(self):
+        # mostly an id that was handed out; sometimes one that never was
+        return self.rng.randint(1, self.max_id + 2)
+
+    def body(self):
+        n = self.rng.choice((0, 1, 5, 17, 40))
+        return bytes(self.rng.choice(b"ab\r\n\x00 xyz") for _ in range(n))
+
+    def next(self):
+        r = self.rng
+        pri = r.choice((0, 1, 5, 1023, 1024, 4294967295))
+        delay = r.choice((0, 0, 0, HOUR))
+        op = r.choices(
+            ("put", "reserve", "reserve-job", "release", "bury", "touch", "delete", "kick",
+             "kick-job", "peek", "peek-ready", "peek-delayed", "peek-buried", "use", "watch",
+             "ignore", "stats-job", "stats-tube", "list", "stats"),
+            weights=(16, 10, 2, 6, 4, 2, 8, 3, 2, 2, 1, 1, 1, 3, 3, 2, 4, 2, 1, 1))[0]
+        if op == "put":
+            body = self.body()
+            return b"put %d %d %d %d\r\n%s\r\n" % (pri, delay, HOUR, len(body), body)
+        if op == "reserve":
+            return b"reserve-with-timeout 0\r\n"
+        if op in ("reserve-job", "touch", "delete", "kick-job", "peek", "stats-job"):
+            return b"%s %d\r\n" % (op.encode(), self.job_id())
+        if op == "release":
+            return b"release %d %d %d\r\n" % (self.job_id(), pri, delay)
+        if op == "bury":
+            return b"bury %d %d\r\n" % (self.job_id(), pri)
+        if op == "kick":
+            return b"kick %d\r\n" % r.randint(1, 4)
+        if op.startswith("peek-"):
+            return op.encode() + b"\r\n"
+        if op in ("use", "watch", "ignore", "stats-tube"):
+            return b"%s %s\r\n" % (op.encode(), r.choice(TUBES).encode())
+        if op == "list":
+            return r.choice((b"list-tubes\r\n", b"list-tube-used\r\n", b"list-tubes-watched\r\n"))
+        return b"stats\r\n"
+
+    def saw(self, reply):
+        m = re.match(rb"INSERTED (\d+)\r\n", reply)
+        if m:
+            self.max_id = max(self.max_id, int(m.group(1)))
+
+
+class Differential(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        if not os.path.exists(sqharness.BEANSTALKD):
+            raise unittest.SkipTest("the reference %s is not installed" % sqharness.BEANSTALKD)
+
+    def run_seed(self, seed):
+        gen = Generator(seed)
+        history = []
+        seen = set()
+        with sqharness.running("synqd") as ours, sqharness.running("beanstalkd") as ref:
+            pairs = [(sqharness.Client(ours.port), sqharness.Client(ref.port)) for _ in range(3)]
+            try:
+                for _ in range(OPS_PER_SEED):
+                    who = gen.rng.randrange(len(pairs))
+                    cmd = gen.next()
+                    mine, theirs = pairs[who]
+                    mine.send(cmd)
+                    theirs.send(cmd)
+                    got, want = read_reply(mine), read_reply(theirs)
+                    head = cmd.split(b"\r\n")[0]
+                    history.append("%d> %r\n   beanstalkd: %r\n   synqd:      %r"
+                                   % (who, head, want[:120], got[:120]))
+                    if masked(head, got) != masked(head, want):
+                        self.fail("seed %d: replies differ; last commands:\n%s"
+                                  % (seed, "\n".join(history[-12:])))
+                    gen.saw(want)
+                    seen.add(want.split(b" ")[0].split(b"\r\n")[0])
+            finally:
+                for a, b in pairs:
+                    a.close()
+                    b.close()
+            self.assertTrue(ours.alive(), "synqd exited")
+        return seen
+
+    def test_random_sessions_match_beanstalkd(self):
+        seen = set()
+        for seed in SEEDS:
+            seen |= self.run_seed(seed)
+        # The streams reached the interesting replies, not only errors.
+        for word in (b"INSERTED", b"RESERVED", b"RELEASED", b"BURIED", b"TOUCHED", b"DELETED",
+                     b"KICKED", b"FOUND", b"NOT_FOUND", b"TIMED_OUT", b"USING", b"WATCHING",
+                     b"NOT_IGNORED", b"OK"):
+            self.assertIn(word, seen)
+
+
+if __name__ == "__main__":
+    sqharness.main()
