@@ -41,7 +41,7 @@ bool job_ext_deadline_less(const void *a, const void *b)
     const job_ext *x = a, *y = b;
     if (x->deadline_ms != y->deadline_ms)
         return x->deadline_ms < y->deadline_ms;
-    return x->id < y->id;
+    return x->seq < y->seq;
 }
 
 void job_ext_setpos(void *item, uint32_t pos)

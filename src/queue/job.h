@@ -50,8 +50,8 @@ struct job {
 
 typedef struct job_ext {
     job *j;
-    uint64_t id;          /* the job's, so heap orders never touch the record */
     uint64_t deadline_ms; /* DELAYED: ready time; RESERVED: TTR end; else 0 */
+    uint64_t seq;         /* when deadline_ms was set, in the store's order of events */
     client *reserver;     /* RESERVED only */
     struct job_ext *prev, *next; /* BURIED: tube's list; RESERVED: reserver's list */
     uint32_t heap_pos;    /* in the delay or TTR heap, or HEAP_NO_POS */
@@ -78,7 +78,11 @@ static inline uint64_t job_id_of(const job *j)
     return (uint64_t)j->id_hi << 32 | j->id_lo;
 }
 
-/* Orders: delay and TTR heaps by (deadline_ms, id). */
+/* Orders: delay and TTR heaps by (deadline_ms, seq). beanstalkd keeps deadlines in
+ * nanoseconds, so two jobs given the same delay a moment apart never tie there: the one
+ * scheduled first comes first (peek-delayed, kick). Milliseconds do tie, and breaking the
+ * tie by the order the deadlines were set gives beanstalkd's answer; breaking it by id
+ * did not. */
 bool job_ext_deadline_less(const void *a, const void *b);
 void job_ext_setpos(void *item, uint32_t pos);
 

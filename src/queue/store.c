@@ -452,9 +452,8 @@ job_ext *store__ext_make(store *s, job *j)
         return NULL;
     memset(x, 0, sizeof(*x));
     x->j = j;
-    x->id = job_id_of(j);
     x->heap_pos = HEAP_NO_POS;
-    jobdir_replace(&s->dir, x->id, (void *)((uintptr_t)x | 1));
+    jobdir_replace(&s->dir, job_id_of(j), (void *)((uintptr_t)x | 1));
     j->has_ext = 1;
     return x;
 }
@@ -485,6 +484,7 @@ bool store__make_delayed(store *s, job *j, job_ext *x, uint64_t deadline_ms)
 {
     tube *t = store__tube_of(s, j);
     x->deadline_ms = deadline_ms;
+    x->seq = ++s->deadline_seq;
     if (!heap_insert(&t->delay, x)) {
         x->deadline_ms = 0;
         return false;
@@ -517,6 +517,7 @@ int store__ready_or_bury(store *s, job *j, job_ext *x)
 void store__make_reserved(store *s, client *c, job *j, job_ext *x)
 {
     x->deadline_ms = store__now(s) + (uint64_t)j->ttr_s * 1000;
+    x->seq = ++s->deadline_seq;
     heap_insert(&s->ttr, x); /* cannot fail: room made by store__prepare_reserve */
     j->state = JOB_RESERVED;
     x->reserver = c;

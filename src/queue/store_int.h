@@ -49,6 +49,7 @@ struct store {
     heap wait_clients;                          /* waiting clients by tick_ms */
     client *clients;
     uint64_t next_id;
+    uint64_t deadline_seq; /* orders equal deadlines, see job_ext_deadline_less */
     uint64_t urgent_ct, ready_ct, reserved_ct, delayed_ct, buried_ct;
     uint64_t total_jobs, timeout_ct, waiting_ct;
     bool draining;
