@@ -10,11 +10,11 @@ as they go. Each command goes to both servers and both replies are read in
 full before the next command, so the two servers see the same history and
 hand out the same ids.
 
-Kept deterministic: every TTR and every non-zero delay is an hour, so no job
-changes state by itself during a run, and reserves never block (timeout 0).
-Only values that depend on the clock or the process are masked: age and
-time-left in stats-job, and in stats everything but the job, command and
-tube counters. A failure names the seed and shows the last commands."""
+Kept deterministic: every TTR, non-zero delay and pause is an hour, so no job
+or tube changes state by itself during a run, and reserves never block
+(timeout 0). Only values that depend on the clock or the process are masked:
+age and time-left in stats-job, pause-time-left in stats-tube, and in stats
+everything but the job, command and tube counters. A failure names the seed and shows the last commands."""
 
 import os
 import random
@@ -48,8 +48,8 @@ def read_reply(client):
 
 
 def masked(cmd, reply):
-    if cmd.startswith(b"stats-job"):
-        reply = re.sub(rb"\n(age|time-left): \d+", rb"\n\1: *", reply)
+    if cmd.startswith(b"stats-job") or cmd.startswith(b"stats-tube"):
+        reply = re.sub(rb"\n(age|time-left|pause-time-left): \d+", rb"\n\1: *", reply)
         return re.sub(rb"^OK \d+\r\n", b"OK *\r\n", reply)
     if cmd == b"stats":
         lines = reply.decode().split("\n")
@@ -81,8 +81,8 @@ class Generator:
         op = r.choices(
             ("put", "reserve", "reserve-job", "release", "bury", "touch", "delete", "kick",
              "kick-job", "peek", "peek-ready", "peek-delayed", "peek-buried", "use", "watch",
-             "ignore", "stats-job", "stats-tube", "list", "stats"),
-            weights=(16, 10, 2, 6, 4, 2, 8, 3, 2, 2, 1, 1, 1, 3, 3, 2, 4, 2, 1, 1))[0]
+             "ignore", "stats-job", "stats-tube", "list", "stats", "pause-tube"),
+            weights=(16, 10, 2, 6, 4, 2, 8, 3, 2, 2, 1, 1, 1, 3, 3, 2, 4, 2, 1, 1, 0.05))[0]
         if op == "put":
             body = self.body()
             return b"put %d %d %d %d\r\n%s\r\n" % (pri, delay, HOUR, len(body), body)
@@ -100,6 +100,9 @@ class Generator:
             return op.encode() + b"\r\n"
         if op in ("use", "watch", "ignore", "stats-tube"):
             return b"%s %s\r\n" % (op.encode(), r.choice(TUBES).encode())
+        if op == "pause-tube":
+            # an hour, so it never ends during the run (a tube never used is NOT_FOUND)
+            return b"pause-tube %s %d\r\n" % (r.choice(TUBES + ("t3",)).encode(), HOUR)
         if op == "list":
             return r.choice((b"list-tubes\r\n", b"list-tube-used\r\n", b"list-tubes-watched\r\n"))
         return b"stats\r\n"
@@ -152,7 +155,7 @@ class Differential(unittest.TestCase):
         # The streams reached the interesting replies, not only errors.
         for word in (b"INSERTED", b"RESERVED", b"RELEASED", b"BURIED", b"TOUCHED", b"DELETED",
                      b"KICKED", b"FOUND", b"NOT_FOUND", b"TIMED_OUT", b"USING", b"WATCHING",
-                     b"NOT_IGNORED", b"OK"):
+                     b"NOT_IGNORED", b"PAUSED", b"OK"):
             self.assertIn(word, seen)
 
 
