@@ -66,8 +66,10 @@ static void counted_cb(sq_loop *loop, sq_io *io, unsigned events)
 TEST(backend_name_matches_build)
 {
     sq_loop *loop = new_loop();
-#ifdef SQ_BACKEND_POLL
+#if defined(SQ_BACKEND_POLL)
     ASSERT_STR_EQ(sq_loop_backend(loop), "poll");
+#elif defined(SQ_BACKEND_URING)
+    ASSERT_STR_EQ(sq_loop_backend(loop), "io_uring");
 #else
     ASSERT_STR_EQ(sq_loop_backend(loop), "epoll");
 #endif
