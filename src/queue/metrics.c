@@ -260,6 +260,15 @@ int metrics_format(server *srv, sq_buf *out)
            srv->job_memory);
     metric(&w, "synq_job_memory_limit_bytes", "gauge",
            "The --max-memory bound; 0 when there is none.", srv->opts.max_memory);
+    store_memory sm;
+    store_get_memory(srv->st, &sm);
+    family(&w, "synq_store_memory_bytes", "gauge",
+           "Bytes the job store holds, by part: job records (slab chunks), the id directory, "
+           "the ready sets, the delay and TTR heaps.");
+    metric_labelled(&w, "synq_store_memory_bytes", "part", "records", sm.records);
+    metric_labelled(&w, "synq_store_memory_bytes", "part", "directory", sm.directory);
+    metric_labelled(&w, "synq_store_memory_bytes", "part", "ready", sm.ready);
+    metric_labelled(&w, "synq_store_memory_bytes", "part", "heaps", sm.heaps);
     /* The log's families exist only with -b, as its fields in `stats`: a
      * zero would read as "a log that never wrote", which is a different
      * thing from "no log". */

@@ -668,6 +668,18 @@ void store_tick(store *s)
 
 /* ---- stats ---- */
 
+void store_get_memory(const store *s, store_memory *out)
+{
+    memset(out, 0, sizeof(*out));
+    out->records = slab_footprint(s->mem);
+    out->directory = jobdir_footprint(&s->dir);
+    out->heaps = (uint64_t)s->ttr.cap * sizeof(void *);
+    for (size_t i = 0; i < s->tube_len; i++) {
+        out->ready += ready_footprint(&s->tubes[i]->ready);
+        out->heaps += (uint64_t)s->tubes[i]->delay.cap * sizeof(void *);
+    }
+}
+
 void store_get_stats(const store *s, store_stats *out)
 {
     memset(out, 0, sizeof(*out));

@@ -270,6 +270,16 @@ typedef struct job_stats {
 } job_stats;
 
 void store_get_stats(const store *s, store_stats *out);
+
+/* What the store's own structures hold, in bytes, allocator slack included (for metrics;
+ * O(tubes + jobs / 512)). */
+typedef struct store_memory {
+    uint64_t records;   /* job records and exts: the slab's chunks, and malloc for big ones */
+    uint64_t directory; /* id -> job pages */
+    uint64_t ready;     /* every tube's ready set */
+    uint64_t heaps;     /* the delay heaps' and the TTR heap's arrays */
+} store_memory;
+void store_get_memory(const store *s, store_memory *out);
 void tube_get_stats(const store *s, const tube *t, tube_stats *out);
 void job_get_stats(const store *s, const job *j, job_stats *out);
 

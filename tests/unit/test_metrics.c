@@ -327,6 +327,9 @@ TEST(get_metrics_reports_server_figures)
     ASSERT_LINE(&r, "# TYPE synq_uptime_seconds gauge");
     ASSERT_LINE(&r, "synq_uptime_seconds 0");
     ASSERT_LINE(&r, "synq_draining 0");
+    ASSERT_LINE(&r, "# TYPE synq_store_memory_bytes gauge");
+    /* Records and exts are two size classes: one 2 MiB chunk each. */
+    ASSERT_LINE(&r, "synq_store_memory_bytes{part=\"records\"} 4194304");
     /* No log: no binlog families at all. */
     ASSERT_NO_LINE_PREFIX(&r, "synq_binlog");
     free(r.raw);
@@ -411,8 +414,8 @@ TEST(document_is_well_formed_exposition)
     }
     ASSERT_TRUE(!expect_type);
     /* 3 job families, commands, 6 client gauges, 4 tube families, uptime,
-     * draining, 2 job memory gauges, 6 binlog families. */
-    ASSERT_EQ(nseen, 24);
+     * draining, 2 job memory gauges, store memory, 6 binlog families. */
+    ASSERT_EQ(nseen, 25);
     ASSERT_GT(samples, 50);
     free(r.raw);
     for (int i = 0; i < 3; i++)

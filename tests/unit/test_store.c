@@ -658,4 +658,33 @@ TEST(scale_one_million_jobs)
     env_free(e);
 }
 
+TEST(memory_counts_records_directory_ready_sets_and_heaps)
+{
+    env *e = env_new();
+    client *c = store_client_new(e->s, NULL);
+    store_memory m;
+    store_get_memory(e->s, &m);
+    ASSERT_EQ(m.records, 0u);
+    ASSERT_EQ(m.directory, 0u);
+    ASSERT_EQ(m.heaps, 0u);
+    char body[100];
+    memset(body, 'b', sizeof body);
+    for (int i = 0; i < 1000; i++)
+        ASSERT_EQ(store_put(e->s, c, 5, 0, 60, body, sizeof body, NULL), STORE_OK);
+    store_get_memory(e->s, &m);
+    /* 1000 records of 28 + 100 bytes fit in the first 2 MiB chunk of their class. */
+    ASSERT_EQ(m.records, 2u << 20);
+    ASSERT_TRUE(m.directory >= 1000 * 8 && m.directory <= 1000 * 8 + 4 * 256);
+    ASSERT_TRUE(m.ready > 0 && m.ready <= 1000 * 2 + 1024);
+    ASSERT_EQ(m.heaps, 0u);
+    ASSERT_EQ(reserve_now(e, c), 1u);
+    store_get_memory(e->s, &m);
+    ASSERT_TRUE(m.heaps >= sizeof(void *)); /* the TTR heap now has room */
+    for (uint64_t id = 1; id <= 1000; id++)
+        ASSERT_EQ(store_delete(e->s, c, id), STORE_OK);
+    store_get_memory(e->s, &m);
+    ASSERT_EQ(m.directory, 0u);
+    env_free(e);
+}
+
 TEST_MAIN()
