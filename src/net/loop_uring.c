@@ -37,10 +37,10 @@
 enum { RING_ENTRIES = 1024, REAP_BATCH = 256 };
 
 typedef struct {
-    sq_io *io;        /* NULL when free */
-    uint32_t gen;     /* completions of other generations are stale */
-    unsigned armed;   /* poll mask in the kernel, 0 when none is pending */
-    int next_free;    /* free list link, -1 at the end */
+    sq_io *io;      /* NULL when free */
+    uint32_t gen;   /* completions of other generations are stale */
+    unsigned armed; /* poll mask in the kernel, 0 when none is pending */
+    int next_free;  /* free list link, -1 at the end */
 } uring_slot;
 
 typedef struct {
@@ -219,8 +219,8 @@ int sq__backend_poll(sq_loop *loop, int timeout_ms)
     struct io_uring_cqe *cqe = NULL;
     struct __kernel_timespec ts = {.tv_sec = timeout_ms / 1000,
                                    .tv_nsec = (long long)(timeout_ms % 1000) * 1000000};
-    int rc = io_uring_submit_and_wait_timeout(&st->ring, &cqe, 1, timeout_ms >= 0 ? &ts : NULL,
-                                              NULL);
+    int rc =
+        io_uring_submit_and_wait_timeout(&st->ring, &cqe, 1, timeout_ms >= 0 ? &ts : NULL, NULL);
     sq_loop_update_time(loop);
     if (rc < 0 && rc != -ETIME && rc != -EINTR && rc != -EAGAIN && rc != -EBUSY)
         return rc;
