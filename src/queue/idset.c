@@ -48,7 +48,6 @@ _Static_assert((IDSET_ARRAY_MAX & (IDSET_ARRAY_MAX - 1)) == 0, "array caps are p
 _Static_assert(IDSET_ARRAY_MAX * sizeof(uint16_t) == BITMAP_BYTES,
                "a full array turns into a bitmap in place");
 
-
 /* The payload after the header. The const variants keep lookups const-correct. */
 #define LOWS(c) ((uint16_t *)((c) + 1))
 #define WORDS(c) ((uint64_t *)((c) + 1))

@@ -37,7 +37,6 @@ struct jobdir_page {
 _Static_assert(JOBDIR_PAGE_IDS % 64 == 0, "the bitmap is whole words");
 _Static_assert(JOBDIR_PAGE_IDS <= UINT16_MAX, "count and cap are uint16_t");
 
-
 static size_t page_bytes(size_t cap)
 {
     return sizeof(jobdir_page) + cap * sizeof(void *);

@@ -116,7 +116,8 @@ static ready_bucket *find_bucket(const ready_set *r, uint32_t pri)
     return hashmap_find(&r->by_pri, hashmap_hash_u64(pri), &pri);
 }
 
-/* Makes a live (but still empty) bucket for pri, in both the heap and the table. NULL on ENOMEM, with nothing changed except possibly grown capacities. */
+/* Makes a live (but still empty) bucket for pri, in both the heap and the table. NULL on ENOMEM,
+ * with nothing changed except possibly grown capacities. */
 static ready_bucket *open_bucket(ready_set *r, uint32_t pri)
 {
     if (!buckets_reserve(r, (uint64_t)r->nbuckets + 1))

@@ -42,7 +42,6 @@
 #define slab_unpoison(p, n) ((void)(p), (void)(n))
 #endif
 
-
 #define CHUNK_BYTES ((size_t)2 << 20)
 #define SLOT_ALIGN 8
 #define CLASS_COUNT (SLAB_MAX_SIZE / SLOT_ALIGN)
@@ -127,8 +126,8 @@ static bool chunk_has_room(const chunk *ch)
 static chunk *chunk_map(slab *a, uint32_t slot_size)
 {
     size_t span = 2 * CHUNK_BYTES;
-    unsigned char *raw = mmap(NULL, span, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS,
-                              -1, 0);
+    unsigned char *raw =
+        mmap(NULL, span, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
     if (raw == MAP_FAILED)
         return NULL;
     uintptr_t start = ((uintptr_t)raw + CHUNK_BYTES - 1) & ~(uintptr_t)(CHUNK_BYTES - 1);

@@ -124,8 +124,7 @@ void store_set_next_id(store *s, uint64_t id)
 
 /* A fresh record in the directory, holding a reference on t, with no state yet. NULL on
  * ENOMEM or a body over 4 GiB. */
-static job *new_job(store *s, uint64_t id, tube *t, const char *body, size_t body_len,
-                    uint64_t now)
+static job *new_job(store *s, uint64_t id, tube *t, const char *body, size_t body_len, uint64_t now)
 {
     if (body_len > UINT32_MAX)
         return NULL;
@@ -152,8 +151,8 @@ static job *new_job(store *s, uint64_t id, tube *t, const char *body, size_t bod
     return j;
 }
 
-int store_put(store *s, client *c, uint32_t pri, uint32_t delay_s, uint32_t ttr_s,
-              const char *body, size_t body_len, job **out)
+int store_put(store *s, client *c, uint32_t pri, uint32_t delay_s, uint32_t ttr_s, const char *body,
+              size_t body_len, job **out)
 {
     if (s->draining) {
         /* beanstalkd makes the job (taking its id) before it checks for
@@ -204,8 +203,7 @@ static job *best_for(store *s, const client *c)
         tube *t = c->watches[i]->t;
         uint32_t pri;
         uint64_t id = ready_peek(&t->ready, &pri);
-        if (id && !t->pause_ms &&
-            (!best || pri < best_pri || (pri == best_pri && id < best))) {
+        if (id && !t->pause_ms && (!best || pri < best_pri || (pri == best_pri && id < best))) {
             best = id;
             best_pri = pri;
         }
@@ -303,9 +301,8 @@ int store_release(store *s, client *c, uint64_t id, uint32_t pri, uint32_t delay
     j->pri = pri;
     x->delay_s = delay_s;
     x->releases++;
-    bool placed = delay_s
-                      ? store__make_delayed(s, j, x, store__now(s) + (uint64_t)delay_s * 1000)
-                      : store__make_ready(s, j);
+    bool placed = delay_s ? store__make_delayed(s, j, x, store__now(s) + (uint64_t)delay_s * 1000)
+                          : store__make_ready(s, j);
     if (!placed)
         store__make_buried(s, j, x);
     store__journal(s, j, STORE_OP_STATE);
@@ -440,8 +437,7 @@ int store_restore_job(store *s, const store_job_record *rec, job **out)
     /* Anything but a plain ready job with zero counters needs an ext; it is made before the
      * job leaves its container, so failing leaves the store as it was. */
     bool plain = rec->state != JOB_DELAYED && rec->state != JOB_BURIED && !rec->delay_s &&
-                 !rec->reserves && !rec->timeouts && !rec->releases && !rec->buries &&
-                 !rec->kicks;
+                 !rec->reserves && !rec->timeouts && !rec->releases && !rec->buries && !rec->kicks;
     job_ext *x = plain ? store__ext(s, j) : store__ext_make(s, j);
     if (!plain && !x) {
         if (fresh)

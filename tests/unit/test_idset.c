@@ -11,7 +11,6 @@
 
 #include "test.h"
 
-
 #define HDR 16
 #define BITMAP 8192
 #define ARRAY(cap) ((size_t)HDR + 2 * (size_t)(cap))
