@@ -206,17 +206,26 @@ class Run:
         self.port = self.srv.port
 
     def kill(self):
+        """kill -9 the server; it must have been running (a crash of its own
+        would otherwise pass for one of the test's kills)."""
+        status = self.srv.proc.poll()
+        if status is not None:
+            with self.lock:
+                self.anomalies.append("[seed %s] synqd exited by itself (status %r); output:\n%s"
+                                      % (self.seed, status, self.srv.log_text()))
         self.srv.proc.kill()
         self.srv.proc.wait(5)
         self.srv.stop()
         self.kills += 1
 
     def close(self):
-        if self.srv is not None:
-            self.srv.stop()
+        died = self.srv.stop() if self.srv is not None else None
         for c in self.leftover:
             c.close()
         shutil.rmtree(self.dir, True)
+        if died is not None:
+            self.test.fail("synqd exited by itself (status %r) during the final check; "
+                           "output:\n%s" % (died, self.srv.log_text()))
 
     # ---------------------------------------------------------- bookkeeping
 
