@@ -78,6 +78,7 @@ struct slab {
     size_class classes[CLASS_COUNT];
     big_link *big;
     size_t footprint_bytes;
+    uint64_t fail_in; /* see slab_fail_after: 0 = off, 1 = this allocation fails */
 };
 
 _Static_assert(SLAB_MAX_SIZE % SLOT_ALIGN == 0, "classes are multiples of 8");
@@ -200,9 +201,19 @@ static void big_free(slab *a, void *p)
     free(link);
 }
 
+void slab_fail_after(slab *a, uint64_t n)
+{
+    a->fail_in = n;
+}
+
 void *slab_alloc(slab *a, size_t size)
 {
     SQ_CHECK(size >= 1, "slab: a record of size 0");
+    if (a->fail_in) {
+        if (a->fail_in == 1)
+            return NULL; /* out of memory until told otherwise */
+        a->fail_in--;
+    }
     if (size > SLAB_MAX_SIZE)
         return big_alloc(a, size);
 

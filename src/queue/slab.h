@@ -25,6 +25,7 @@
 #define SYNQ_QUEUE_SLAB_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #define SLAB_MAX_SIZE 1024
 
@@ -38,6 +39,9 @@ void slab_destroy(slab *a);
 void *slab_alloc(slab *a, size_t size);
 /* Returns p, which slab_alloc(a, size) returned; p may be NULL (no-op). */
 void slab_free(slab *a, void *p, size_t size);
+/* Fault injection for tests: the n-th allocation from now on and every one after it fail
+ * (return NULL) until slab_fail_after(a, 0). */
+void slab_fail_after(slab *a, uint64_t n);
 /* Bytes currently mapped or malloc'd on behalf of records (what the records cost the process,
  * slack included). */
 size_t slab_footprint(const slab *a);

@@ -130,6 +130,11 @@ size_t store_job_count(const store *s)
     return jobdir_len(&s->dir);
 }
 
+void store_fail_allocs_after(store *s, uint64_t n)
+{
+    slab_fail_after(s->mem, n);
+}
+
 void store_track_log_segments(store *s)
 {
     s->log_segments = true;

@@ -310,6 +310,9 @@ int store_forget_job(store *s, uint64_t id);
 /* Calls cb for every job, in no particular order, until cb returns non-zero; returns that
  * value (or 0). cb may change a job's log segment but must not add or remove jobs. */
 int store_foreach_job(store *s, int (*cb)(job *j, void *data), void *data);
+/* Fault injection for tests: the n-th allocation of a job record or ext from now on and
+ * every one after it fail, until store_fail_allocs_after(s, 0). */
+void store_fail_allocs_after(store *s, uint64_t n);
 /* Number of jobs in the store. */
 size_t store_job_count(const store *s);
 

@@ -589,4 +589,22 @@ TEST(random_operations_match_a_flat_array_of_live_records)
     slab_destroy(m.a);
 }
 
+TEST(fail_after_fails_the_nth_allocation_and_every_later_one_until_reset)
+{
+    slab *a = slab_new();
+    ASSERT_TRUE(a != NULL);
+    slab_fail_after(a, 3);
+    void *p1 = slab_alloc(a, 64), *p2 = slab_alloc(a, 2000); /* small and big count alike */
+    ASSERT_TRUE(p1 != NULL && p2 != NULL);
+    ASSERT_TRUE(slab_alloc(a, 64) == NULL);
+    ASSERT_TRUE(slab_alloc(a, 8) == NULL);
+    slab_fail_after(a, 0);
+    void *p3 = slab_alloc(a, 64);
+    ASSERT_TRUE(p3 != NULL);
+    slab_free(a, p1, 64);
+    slab_free(a, p2, 2000);
+    slab_free(a, p3, 64);
+    slab_destroy(a);
+}
+
 TEST_MAIN()

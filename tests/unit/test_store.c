@@ -687,4 +687,59 @@ TEST(memory_counts_records_directory_ready_sets_and_heaps)
     env_free(e);
 }
 
+/* Out of memory for job records and exts: every command either completes or answers
+ * NO_MEMORY with nothing changed, and the store works again once memory is back. */
+TEST(out_of_memory_changes_nothing_and_passes)
+{
+    env *e = env_new();
+    client *c = store_client_new(e->s, NULL);
+    store_stats ss;
+    job *j = NULL;
+
+    /* put: the record fails; then the ext of a delayed job fails. */
+    store_fail_allocs_after(e->s, 1);
+    ASSERT_EQ(store_put(e->s, c, 0, 0, 60, "a", 1, &j), STORE_NO_MEMORY);
+    store_fail_allocs_after(e->s, 2);
+    ASSERT_EQ(store_use(e->s, c, "fresh", 5), STORE_OK);
+    ASSERT_EQ(store_put(e->s, c, 0, 5, 60, "b", 1, &j), STORE_NO_MEMORY);
+    ASSERT_EQ(store_use(e->s, c, "default", 7), STORE_OK);
+    store_get_stats(e->s, &ss);
+    ASSERT_EQ(ss.ready + ss.delayed + ss.buried + ss.total_jobs, 0u);
+    ASSERT_EQ(ss.tubes, 1u); /* "fresh" went with its failed job */
+    ASSERT_EQ(store_job_count(e->s), 0u);
+    store_fail_allocs_after(e->s, 0);
+    ASSERT_EQ(put(e, c, 0, 0, 60, "a"), 1u); /* no id was used up */
+
+    /* reserve: the reservation's ext fails; the job stays ready. */
+    store_fail_allocs_after(e->s, 1);
+    ASSERT_EQ(store_reserve(e->s, c, 0, &j), STORE_NO_MEMORY);
+    ASSERT_EQ(store_reserve_job(e->s, c, 1, &j), STORE_NO_MEMORY);
+    store_get_stats(e->s, &ss);
+    ASSERT_EQ(ss.ready, 1u);
+    ASSERT_EQ(ss.reserved, 0u);
+    ASSERT_EQ(job_get_state(store_find_job(e->s, 1)), JOB_READY);
+    store_fail_allocs_after(e->s, 0);
+    ASSERT_EQ(reserve_now(e, c), 1u);
+    ASSERT_EQ(store_release(e->s, c, 1, 3, 0), STORE_OK);
+
+    /* A waiting client cannot be handed a job while exts fail: it keeps waiting, the job
+     * stays ready, and the next change serves it. */
+    client *w = store_client_new(e->s, NULL);
+    ASSERT_EQ(store_delete(e->s, c, 1), STORE_OK);
+    ASSERT_EQ(store_reserve(e->s, w, -1, &j), STORE_WAITING);
+    store_fail_allocs_after(e->s, 2); /* the record of the next put, not the ext */
+    ASSERT_EQ(store_put(e->s, c, 0, 0, 60, "w", 1, &j), STORE_OK);
+    ASSERT_EQ(e->nreserved, 0);
+    ASSERT_TRUE(client_is_waiting(w));
+    store_get_stats(e->s, &ss);
+    ASSERT_EQ(ss.ready, 1u);
+    store_fail_allocs_after(e->s, 0);
+    uint64_t second = put(e, c, 0, 0, 60, "x");
+    ASSERT_EQ(e->nreserved, 1);
+    ASSERT_TRUE(e->reserved_c[0] == w);
+    ASSERT_EQ(job_id(e->reserved_j[0]), second - 1); /* the older job, by (pri, id) */
+    ASSERT_TRUE(!client_is_waiting(w));
+    env_free(e);
+}
+
 TEST_MAIN()
