@@ -60,8 +60,19 @@ struct sq_io {
     int slot_;            /* backend bookkeeping (poll array index); -1 when unused */
 };
 
-/* Creates a loop (backend chosen at build time). *out is set on success. */
+/* Creates a loop on the default backend: the one named by the environment
+ * variable SQ_LOOP_BACKEND when it is set, else the build's default (epoll
+ * on Linux; cmake -DSQ_BACKEND=... changes it). *out is set on success. */
 int sq_loop_new(sq_loop **out);
+
+/* Creates a loop on the named backend: "epoll", "io_uring" or "poll" (NULL
+ * = the default, as sq_loop_new). -ENOENT for a name this build does not
+ * have (see sq_loop_backends); the kernel's error when it refuses the
+ * backend (io_uring can be disabled, e.g. by a seccomp policy). */
+int sq_loop_new_backend(sq_loop **out, const char *backend);
+
+/* The names of the backends this build has, the default first, then NULL. */
+const char *const *sq_loop_backends(void);
 
 /* Frees the loop. Every watcher, timer and connection must be stopped or
  * closed first; the loop does not own them. */
@@ -84,7 +95,7 @@ uint64_t sq_loop_now_ms(const sq_loop *loop);
 /* Re-reads the monotonic clock into the cache (after long computations). */
 void sq_loop_update_time(sq_loop *loop);
 
-/* The backend's name: "epoll" or "poll". */
+/* The backend's name: "epoll", "io_uring" or "poll". */
 const char *sq_loop_backend(const sq_loop *loop);
 
 /* Prepares a watcher for fd. Does not register it with the loop. */

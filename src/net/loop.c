@@ -2,8 +2,9 @@
  * The loop core: the iteration order of loop.h, the cached clock, watcher
  * bookkeeping, before-wait hooks, the deferred-work list of step 6, the
  * cross-thread wake-up and signal delivery. Everything kernel-specific about
- * waiting lives in the backend (loop_epoll.c or loop_poll.c); this file sees
- * it only through the sq__backend_* functions of loop_int.h.
+ * waiting lives in the backend (loop_epoll.c, loop_uring.c or loop_poll.c),
+ * picked per loop; this file sees it only through the sq__backend table of
+ * loop_int.h.
  *
  * One iteration (sq_loop_run_once):
  *   read the clock, compute the wait from the nearest timer (0 when deferred
@@ -13,8 +14,8 @@
  * Stale events: a watcher stopped during an iteration must not be called for
  * an event the backend collected before the stop, and its memory may already
  * be freed. The backends therefore forget every collected event for a
- * watcher when it is removed (sq__backend_set with 0 clears its pointer in
- * the collected array), so dispatch never touches a stopped watcher.
+ * watcher when it is removed (backend->set with 0), so dispatch never
+ * touches a stopped watcher.
  *
  * The wake-up and the signals are ordinary watchers owned by the loop: an
  * eventfd (a pipe where there is none) and one signalfd for every watched
@@ -56,8 +57,53 @@ void sq_loop_update_time(sq_loop *loop)
 
 const char *sq_loop_backend(const sq_loop *loop)
 {
-    (void)loop;
-    return sq__backend_name();
+    return loop->backend->name;
+}
+
+/* ---- backends ------------------------------------------------------------- */
+
+#ifndef SQ_DEFAULT_BACKEND
+#define SQ_DEFAULT_BACKEND "epoll"
+#endif
+
+static const sq__backend *const backends[] = {
+#ifdef __linux__
+    &sq__backend_epoll,
+#endif
+#ifdef SQ_HAVE_URING
+    &sq__backend_uring,
+#endif
+    &sq__backend_poll,
+};
+enum { NBACKENDS = sizeof backends / sizeof backends[0] };
+
+static const sq__backend *backend_named(const char *name)
+{
+    for (size_t i = 0; i < NBACKENDS; i++)
+        if (strcmp(backends[i]->name, name) == 0)
+            return backends[i];
+    return NULL;
+}
+
+static const char *backend_names[NBACKENDS + 1];
+
+static void fill_backend_names(void)
+{
+    const sq__backend *def = backend_named(SQ_DEFAULT_BACKEND);
+    size_t n = 0;
+    if (def)
+        backend_names[n++] = def->name;
+    for (size_t i = 0; i < NBACKENDS; i++)
+        if (backends[i] != def)
+            backend_names[n++] = backends[i]->name;
+    backend_names[n] = NULL;
+}
+
+const char *const *sq_loop_backends(void)
+{
+    static pthread_once_t once = PTHREAD_ONCE_INIT; /* loops live on many threads */
+    pthread_once(&once, fill_backend_names);
+    return backend_names;
 }
 
 const char *sq_strerror(int err)
@@ -89,7 +135,7 @@ int sq_io_set(sq_loop *loop, sq_io *io, unsigned events)
         io->events_ = events;
         return 0;
     }
-    int rc = sq__backend_set(loop, io, events);
+    int rc = loop->backend->set(loop, io, events);
     if (rc < 0)
         return rc;
     io->events_ = events;
@@ -100,7 +146,7 @@ void sq_io_stop(sq_loop *loop, sq_io *io)
 {
     io->events_ = 0;
     if (io->registered_ != 0)
-        sq__backend_set(loop, io, 0);
+        loop->backend->set(loop, io, 0);
 }
 
 void sq__loop_dispatch(sq_loop *loop, sq_io *io, unsigned events)
@@ -411,9 +457,22 @@ void sq_loop_unwatch_signal(sq_loop *loop, int signo)
 
 int sq_loop_new(sq_loop **out)
 {
+    return sq_loop_new_backend(out, NULL);
+}
+
+int sq_loop_new_backend(sq_loop **out, const char *name)
+{
+    if (!name)
+        name = getenv("SQ_LOOP_BACKEND");
+    if (!name || !*name)
+        name = SQ_DEFAULT_BACKEND;
+    const sq__backend *backend = backend_named(name);
+    if (!backend)
+        return -ENOENT;
     sq_loop *loop = calloc(1, sizeof *loop);
     if (!loop)
         return -ENOMEM;
+    loop->backend = backend;
     loop->deferred_tail = &loop->deferred;
     loop->running_tail = &loop->running;
     loop->hook_next = SIZE_MAX;
@@ -422,14 +481,14 @@ int sq_loop_new(sq_loop **out)
     sigemptyset(&loop->signal_mask);
     sq_loop_update_time(loop);
 
-    int rc = sq__backend_init(loop);
+    int rc = loop->backend->init(loop);
     if (rc < 0) {
         free(loop);
         return rc;
     }
     rc = wake_open(loop);
     if (rc < 0) {
-        sq__backend_free(loop);
+        loop->backend->free(loop);
         free(loop);
         return rc;
     }
@@ -446,7 +505,7 @@ void sq_loop_free(sq_loop *loop)
     for (int signo = 1; signo < SQ__MAX_SIGNALS; signo++)
         sq_loop_unwatch_signal(loop, signo);
     wake_close(loop);
-    sq__backend_free(loop);
+    loop->backend->free(loop);
     sq__timers_free(loop);
     free(loop->hooks);
     free(loop);
@@ -463,7 +522,7 @@ int sq_loop_run_once(sq_loop *loop, int timeout_ms)
     if (loop->deferred)
         wait_ms = 0;
 
-    int rc = sq__backend_poll(loop, wait_ms); /* steps 1-3 */
+    int rc = loop->backend->poll(loop, wait_ms); /* steps 1-3 */
     if (rc < 0)
         return rc;
     sq__timers_run(loop);

@@ -11,7 +11,7 @@
  * clears data.ptr in every not-yet-dispatched slot that names it, and the
  * dispatch loop skips cleared slots. The scan is bounded by MAX_EVENTS.
  */
-#ifdef SQ_BACKEND_EPOLL
+#ifdef __linux__
 
 #include <errno.h>
 #include <stdlib.h>
@@ -29,7 +29,7 @@ typedef struct {
     struct epoll_event events[MAX_EVENTS];
 } epoll_state;
 
-int sq__backend_init(sq_loop *loop)
+static int epoll_init(sq_loop *loop)
 {
     epoll_state *st = calloc(1, sizeof *st);
     if (!st)
@@ -44,7 +44,7 @@ int sq__backend_init(sq_loop *loop)
     return 0;
 }
 
-void sq__backend_free(sq_loop *loop)
+static void epoll_free(sq_loop *loop)
 {
     epoll_state *st = loop->backend_;
     if (!st)
@@ -52,11 +52,6 @@ void sq__backend_free(sq_loop *loop)
     close(st->epfd);
     free(st);
     loop->backend_ = NULL;
-}
-
-const char *sq__backend_name(void)
-{
-    return "epoll";
 }
 
 static uint32_t to_epoll(unsigned events)
@@ -78,7 +73,7 @@ static void forget_collected(epoll_state *st, const sq_io *io)
             st->events[i].data.ptr = NULL;
 }
 
-int sq__backend_set(sq_loop *loop, sq_io *io, unsigned events)
+static int epoll_set(sq_loop *loop, sq_io *io, unsigned events)
 {
     epoll_state *st = loop->backend_;
     if (events == 0) {
@@ -106,7 +101,7 @@ int sq__backend_set(sq_loop *loop, sq_io *io, unsigned events)
     return 0;
 }
 
-int sq__backend_poll(sq_loop *loop, int timeout_ms)
+static int epoll_poll(sq_loop *loop, int timeout_ms)
 {
     epoll_state *st = loop->backend_;
     int n = epoll_wait(st->epfd, st->events, MAX_EVENTS, timeout_ms);
@@ -134,4 +129,12 @@ int sq__backend_poll(sq_loop *loop, int timeout_ms)
     return 0;
 }
 
-#endif /* SQ_BACKEND_EPOLL */
+const sq__backend sq__backend_epoll = {
+    .name = "epoll",
+    .init = epoll_init,
+    .free = epoll_free,
+    .set = epoll_set,
+    .poll = epoll_poll,
+};
+
+#endif /* __linux__ */

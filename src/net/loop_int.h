@@ -1,6 +1,6 @@
 /*
  * Internal interface between the loop core (loop.c), its readiness
- * backends (loop_epoll.c, loop_poll.c, later loop_uring.c) and the other
+ * backends (loop_epoll.c, loop_uring.c, loop_poll.c) and the other
  * engine modules (timer.c, tcp.c). Not installed; callers of the library
  * see only include/synq/.
  */
@@ -33,18 +33,28 @@ void sq__loop_defer(sq_loop *loop, sq__deferred *node);
 void sq__loop_undefer(sq_loop *loop, sq__deferred *node);
 
 /*
- * The backend interface: each backend file implements these with the same
- * names, compiled only when its SQ_BACKEND_* macro is defined. The backend
- * keeps its state behind loop->backend_ (see loop.c's struct).
+ * The backend interface: each backend file defines one of these, and a loop
+ * picks one when it is made (sq_loop_new_backend). The backend keeps its
+ * state behind loop->backend_ (see loop_struct.h).
  */
-int sq__backend_init(sq_loop *loop);
-void sq__backend_free(sq_loop *loop);
-/* Registers, changes or removes (events == 0) the kernel's interest. */
-int sq__backend_set(sq_loop *loop, sq_io *io, unsigned events);
-/* Waits up to timeout_ms (-1 forever) and calls sq__loop_dispatch for
- * each ready watcher. Returns 0 or -errno (EINTR is not an error). */
-int sq__backend_poll(sq_loop *loop, int timeout_ms);
-const char *sq__backend_name(void);
+typedef struct sq__backend {
+    const char *name;
+    int (*init)(sq_loop *loop);
+    void (*free)(sq_loop *loop);
+    /* Registers, changes or removes (events == 0) the kernel's interest. */
+    int (*set)(sq_loop *loop, sq_io *io, unsigned events);
+    /* Waits up to timeout_ms (-1 forever) and calls sq__loop_dispatch for
+     * each ready watcher. Returns 0 or -errno (EINTR is not an error). */
+    int (*poll)(sq_loop *loop, int timeout_ms);
+} sq__backend;
+
+#ifdef __linux__
+extern const sq__backend sq__backend_epoll;
+#endif
+#ifdef SQ_HAVE_URING
+extern const sq__backend sq__backend_uring;
+#endif
+extern const sq__backend sq__backend_poll;
 
 /* Called by the backend for each ready watcher; skips watchers stopped
  * earlier in the same iteration. */

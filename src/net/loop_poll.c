@@ -11,7 +11,6 @@
  * pointer in the not-yet-dispatched part of `ready`, so a watcher stopped
  * (and perhaps freed) by an earlier callback is never called.
  */
-#ifdef SQ_BACKEND_POLL
 
 #include <errno.h>
 #include <poll.h>
@@ -34,7 +33,7 @@ typedef struct {
     size_t next;   /* index of the next ready entry to dispatch */
 } poll_state;
 
-int sq__backend_init(sq_loop *loop)
+static int poll_init(sq_loop *loop)
 {
     poll_state *st = calloc(1, sizeof *st);
     if (!st)
@@ -43,7 +42,7 @@ int sq__backend_init(sq_loop *loop)
     return 0;
 }
 
-void sq__backend_free(sq_loop *loop)
+static void poll_free(sq_loop *loop)
 {
     poll_state *st = loop->backend_;
     if (!st)
@@ -53,11 +52,6 @@ void sq__backend_free(sq_loop *loop)
     free(st->ready);
     free(st);
     loop->backend_ = NULL;
-}
-
-const char *sq__backend_name(void)
-{
-    return "poll";
 }
 
 static short to_poll(unsigned events)
@@ -105,7 +99,7 @@ static void remove_slot(poll_state *st, sq_io *io)
             st->ready[i].io = NULL;
 }
 
-int sq__backend_set(sq_loop *loop, sq_io *io, unsigned events)
+static int poll_set(sq_loop *loop, sq_io *io, unsigned events)
 {
     poll_state *st = loop->backend_;
     if (events == 0) {
@@ -130,7 +124,7 @@ int sq__backend_set(sq_loop *loop, sq_io *io, unsigned events)
     return 0;
 }
 
-int sq__backend_poll(sq_loop *loop, int timeout_ms)
+static int poll_poll(sq_loop *loop, int timeout_ms)
 {
     poll_state *st = loop->backend_;
     int n = poll(st->fds, (nfds_t)st->count, timeout_ms);
@@ -163,4 +157,10 @@ int sq__backend_poll(sq_loop *loop, int timeout_ms)
     return 0;
 }
 
-#endif /* SQ_BACKEND_POLL */
+const sq__backend sq__backend_poll = {
+    .name = "poll",
+    .init = poll_init,
+    .free = poll_free,
+    .set = poll_set,
+    .poll = poll_poll,
+};

@@ -36,7 +36,8 @@ typedef struct {
 } sq__signal_slot;
 
 struct sq_loop {
-    void *backend_; /* owned by the backend: epoll fd and event array, or pollfd array */
+    const sq__backend *backend;
+    void *backend_; /* owned by the backend: its fd and event arrays */
     uint64_t now_ms;
     int stop_;
 

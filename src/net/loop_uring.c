@@ -25,7 +25,7 @@
  * right after its watcher stopped is released when the cancel reaches the
  * kernel: at the next submit, which is the start of the next wait.
  */
-#ifdef SQ_BACKEND_URING
+#ifdef SQ_HAVE_URING
 
 #include <errno.h>
 #include <liburing.h>
@@ -50,7 +50,7 @@ typedef struct {
     int free_head;
 } uring_state;
 
-int sq__backend_init(sq_loop *loop)
+static int uring_init(sq_loop *loop)
 {
     uring_state *st = calloc(1, sizeof *st);
     if (!st)
@@ -69,7 +69,7 @@ int sq__backend_init(sq_loop *loop)
     return 0;
 }
 
-void sq__backend_free(sq_loop *loop)
+static void uring_free(sq_loop *loop)
 {
     uring_state *st = loop->backend_;
     if (!st)
@@ -78,11 +78,6 @@ void sq__backend_free(sq_loop *loop)
     free(st->slots);
     free(st);
     loop->backend_ = NULL;
-}
-
-const char *sq__backend_name(void)
-{
-    return "io_uring";
 }
 
 /* A submission entry; a full submission queue is flushed to the kernel
@@ -154,7 +149,7 @@ static int take_slot(uring_state *st, sq_io *io)
     return i;
 }
 
-int sq__backend_set(sq_loop *loop, sq_io *io, unsigned events)
+static int uring_set(sq_loop *loop, sq_io *io, unsigned events)
 {
     uring_state *st = loop->backend_;
     int i = io->slot_;
@@ -213,7 +208,7 @@ static void complete(sq_loop *loop, uring_state *st, uint64_t tag, int res)
         sq__loop_dispatch(loop, io, SQ_EV_ERROR); /* cannot watch it any more: say so */
 }
 
-int sq__backend_poll(sq_loop *loop, int timeout_ms)
+static int uring_poll(sq_loop *loop, int timeout_ms)
 {
     uring_state *st = loop->backend_;
     struct io_uring_cqe *cqe = NULL;
@@ -246,4 +241,12 @@ int sq__backend_poll(sq_loop *loop, int timeout_ms)
     return 0;
 }
 
-#endif /* SQ_BACKEND_URING */
+const sq__backend sq__backend_uring = {
+    .name = "io_uring",
+    .init = uring_init,
+    .free = uring_free,
+    .set = uring_set,
+    .poll = uring_poll,
+};
+
+#endif /* SQ_HAVE_URING */

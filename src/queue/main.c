@@ -24,6 +24,18 @@
 #include "queue/version.h"
 #include "synq/loop.h"
 
+/* "epoll (default), io_uring, poll": what this build has. */
+static const char *backend_list(void)
+{
+    static char buf[128];
+    size_t n = 0;
+    const char *const *names = sq_loop_backends();
+    for (size_t i = 0; names[i] && n < sizeof buf; i++)
+        n += (size_t)snprintf(buf + n, sizeof buf - n, "%s%s%s", i ? ", " : "", names[i],
+                              i ? "" : " (default)");
+    return buf;
+}
+
 static void usage(FILE *out)
 {
     fprintf(out,
@@ -43,12 +55,15 @@ static void usage(FILE *out)
             "     --metrics ADDR:PORT  serve Prometheus metrics over HTTP (docs/metrics.md)\n"
             "     --max-memory BYTES   refuse puts (OUT_OF_MEMORY) once jobs would take more\n"
             "                          (bodies plus %u bytes each); default no limit\n"
+            "     --io-backend NAME    the kernel interface the event loop waits on:\n"
+            "                          %s\n"
             " -c, -n                   accepted for compatibility (the log is always compacted)\n"
             " -v, --version            show version information\n"
             " -V, --verbose            increase verbosity\n"
             " -h, --help               show this help\n",
             SERVER_DEFAULT_FSYNC_MS, SERVER_DEFAULT_PORT, SERVER_DEFAULT_MAX_JOB_BYTES,
-            SERVER_MAX_JOB_BYTES_LIMIT, SERVER_DEFAULT_SEGMENT_BYTES, SERVER_JOB_OVERHEAD_BYTES);
+            SERVER_MAX_JOB_BYTES_LIMIT, SERVER_DEFAULT_SEGMENT_BYTES, SERVER_JOB_OVERHEAD_BYTES,
+            backend_list());
 }
 
 /* Parses a whole decimal number into *out; rejects signs, garbage and
@@ -129,6 +144,7 @@ int main(int argc, char **argv)
     server_opts_default(&o);
     const char *user = NULL;
     const char *metrics_spec = NULL;
+    const char *io_backend = NULL;
     char metrics_host[256];
     uint16_t metrics_port_num = 0;
 
@@ -146,6 +162,7 @@ int main(int argc, char **argv)
         {"help", no_argument, NULL, 'h'},
         {"metrics", required_argument, NULL, 'M'},
         {"max-memory", required_argument, NULL, 'm'},
+        {"io-backend", required_argument, NULL, 'I'},
         {NULL, 0, NULL, 0},
     };
     int c;
@@ -223,6 +240,9 @@ int main(int argc, char **argv)
             }
             metrics_spec = optarg;
             break;
+        case 'I':
+            io_backend = optarg;
+            break;
         case 'h':
             usage(stdout);
             return 0;
@@ -241,11 +261,20 @@ int main(int argc, char **argv)
     signal(SIGPIPE, SIG_IGN);
 
     sq_loop *loop;
-    int err = sq_loop_new(&loop);
+    int err = sq_loop_new_backend(&loop, io_backend);
+    if (err == -ENOENT) {
+        fprintf(stderr, "synqd: %s%s: not in this build (it has %s)\n",
+                io_backend ? "--io-backend " : "SQ_LOOP_BACKEND=",
+                io_backend ? io_backend : getenv("SQ_LOOP_BACKEND"), backend_list());
+        return 5;
+    }
     if (err) {
-        fprintf(stderr, "synqd: creating the event loop: %s\n", sq_strerror(err));
+        fprintf(stderr, "synqd: creating the event loop (%s): %s\n",
+                io_backend ? io_backend : "default backend", sq_strerror(err));
         return 1;
     }
+    if (o.verbose)
+        fprintf(stderr, "synqd: event loop on %s\n", sq_loop_backend(loop));
     server *srv = NULL;
     metrics *mx = NULL;
     signal_ctx ctx = {NULL};

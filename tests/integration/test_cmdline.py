@@ -57,6 +57,24 @@ class CommandLine(unittest.TestCase):
             self.assertEqual(r.returncode, 5, args)
             self.assertIn("Use: synqd", r.stderr)
 
+    def test_io_backend_choice(self):
+        # --help names the backends this build has; each of them serves.
+        r = run(["-h"])
+        line = r.stdout.split("--io-backend NAME")[1].split("\n")[1]
+        names = [x.strip().replace(" (default)", "") for x in line.split(",")]
+        self.assertIn("epoll", names)
+        self.assertIn("poll", names)
+        for name in names:
+            with sqharness.running("synqd", ["--io-backend", name, "-V"]) as srv:
+                with sqharness.Client(srv.port) as c:
+                    c.send(b"put 0 0 60 2\r\nhi\r\nreserve\r\n")
+                    c.expect(b"INSERTED 1\r\nRESERVED 1 2\r\nhi\r\n")
+                srv.stop()
+                self.assertIn("event loop on %s" % name, srv.log_text())
+        r = run(["--io-backend", "kqueue"])
+        self.assertEqual(r.returncode, 5)
+        self.assertIn("--io-backend kqueue: not in this build", r.stderr)
+
     def test_bad_numbers_are_refused(self):
         for args in (["-p", "70000"], ["-p", "-1"], ["-z", "12x"], ["-f", "abc"],
                      ["-s", "0"], ["--max-memory", "0"], ["--max-memory", "1k"]):
