@@ -112,33 +112,17 @@ static int parse_tubes(bench *b, char *list)
 int bench_parse_options(bench *b, int argc, char **argv)
 {
     static const struct option longopts[] = {{"help", no_argument, NULL, 'H'}, {0, 0, 0, 0}};
+    const lg_common common_opts = {&b->host, &b->port, &b->conns, &b->pipeline, &b->duration_s};
     uint64_t v;
     bool tubes_given = false;
     int opt;
     while ((opt = getopt_long(argc, argv, "h:p:c:P:d:n:s:t:w:", longopts, NULL)) != -1) {
+        int common = lg_common_option(&common_opts, opt, optarg);
+        if (common < 0)
+            return -1;
+        if (common > 0)
+            continue;
         switch (opt) {
-        case 'h':
-            b->host = optarg;
-            break;
-        case 'p':
-            if (lg_parse_u64("-p", optarg, 1, 65535, &v) < 0)
-                return -1;
-            b->port = (uint16_t)v;
-            break;
-        case 'c':
-            if (lg_parse_u64("-c", optarg, 1, 100000, &v) < 0)
-                return -1;
-            b->conns = (unsigned)v;
-            break;
-        case 'P':
-            if (lg_parse_u64("-P", optarg, 1, 100000, &v) < 0)
-                return -1;
-            b->pipeline = (unsigned)v;
-            break;
-        case 'd':
-            if (lg_parse_secs("-d", optarg, &b->duration_s) < 0)
-                return -1;
-            break;
         case 'n':
             if (lg_parse_u64("-n", optarg, 1, UINT64_MAX / 2, &b->total_jobs) < 0)
                 return -1;
@@ -236,8 +220,8 @@ static int setup_conns(bench *b)
 
 void bench_report(const bench *b)
 {
-    double secs = b->started && b->end_ns > b->start_ns ? (double)(b->end_ns - b->start_ns) / 1e9
-                                                         : 0.0;
+    double secs =
+        b->started && b->end_ns > b->start_ns ? (double)(b->end_ns - b->start_ns) / 1e9 : 0.0;
     hist all;
     hist_init(&all);
     printf("synq-bench: %s on %s:%u, %u conns, pipeline %u, body %zu bytes, %u tube(s)\n",

@@ -25,8 +25,8 @@ int lg_parse_u64(const char *opt, const char *s, uint64_t min, uint64_t max, uin
     errno = 0;
     unsigned long long v = strtoull(s, &end, 10);
     if (errno != 0 || end == s || *end != '\0' || s[0] == '-' || v < min || v > max) {
-        fprintf(stderr, "invalid value for %s: '%s' (expected an integer in [%llu, %llu])\n",
-                opt, s, (unsigned long long)min, (unsigned long long)max);
+        fprintf(stderr, "invalid value for %s: '%s' (expected an integer in [%llu, %llu])\n", opt,
+                s, (unsigned long long)min, (unsigned long long)max);
         return -1;
     }
     *out = v;
@@ -45,6 +45,31 @@ int lg_parse_secs(const char *opt, const char *s, double *out)
     }
     *out = v;
     return 0;
+}
+
+int lg_common_option(const lg_common *c, int opt, const char *arg)
+{
+    uint64_t v;
+    switch (opt) {
+    case 'h':
+        *c->host = arg;
+        return 1;
+    case 'p':
+        if (lg_parse_u64("-p", arg, 1, 65535, &v) < 0)
+            return -1;
+        *c->port = (uint16_t)v;
+        return 1;
+    case 'c':
+    case 'P':
+        if (lg_parse_u64(opt == 'c' ? "-c" : "-P", arg, 1, 100000, &v) < 0)
+            return -1;
+        *(opt == 'c' ? c->conns : c->pipeline) = (unsigned)v;
+        return 1;
+    case 'd':
+        return lg_parse_secs("-d", arg, c->duration_s) < 0 ? -1 : 1;
+    default:
+        return 0;
+    }
 }
 
 void lg_error(lg_errors *e, const char *fmt, ...)
@@ -104,9 +129,9 @@ void lg_print_latency_line(FILE *f, const char *label, const hist *h)
     fprintf(f,
             "  %-22s n=%-10llu mean=%9.1fus p50=%9.1fus p90=%9.1fus p99=%9.1fus "
             "p99.9=%9.1fus max=%9.1fus\n",
-            label, (unsigned long long)h->count, hist_mean(h) / 1000.0,
-            us(hist_percentile(h, 50)), us(hist_percentile(h, 90)), us(hist_percentile(h, 99)),
-            us(hist_percentile(h, 99.9)), us(h->max));
+            label, (unsigned long long)h->count, hist_mean(h) / 1000.0, us(hist_percentile(h, 50)),
+            us(hist_percentile(h, 90)), us(hist_percentile(h, 99)), us(hist_percentile(h, 99.9)),
+            us(h->max));
 }
 
 bool lg_progress_wanted(void)

@@ -26,6 +26,19 @@ int lg_parse_u64(const char *opt, const char *s, uint64_t min, uint64_t max, uin
 /* Parses a positive number of seconds (fractions allowed). Same returns. */
 int lg_parse_secs(const char *opt, const char *s, double *out);
 
+/* Where the options every load generator takes are stored: -h HOST, -p PORT, -c CONNS,
+ * -P PIPELINE (commands in flight per connection) and -d SECONDS. */
+typedef struct lg_common {
+    const char **host;
+    uint16_t *port;
+    unsigned *conns, *pipeline;
+    double *duration_s;
+} lg_common;
+
+/* Handles getopt's opt if it is one of the common options: 1 when it was and its value
+ * was stored, -1 when its value is bad (with a message), 0 when opt is another option. */
+int lg_common_option(const lg_common *c, int opt, const char *arg);
+
 /* Counts errors; the first LG_ERRORS_SHOWN are also printed to stderr so
  * a run with a million identical errors stays readable. */
 #define LG_ERRORS_SHOWN 10

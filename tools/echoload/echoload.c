@@ -275,36 +275,20 @@ static void usage(FILE *f)
 static int parse_options(echoload *e, int argc, char **argv)
 {
     static const struct option longopts[] = {{"help", no_argument, NULL, 'H'}, {0, 0, 0, 0}};
+    const lg_common common_opts = {&e->host, &e->port, &e->conns, &e->pipeline, &e->duration_s};
     uint64_t v;
     int opt;
     while ((opt = getopt_long(argc, argv, "h:p:c:P:s:d:", longopts, NULL)) != -1) {
+        int common = lg_common_option(&common_opts, opt, optarg);
+        if (common < 0)
+            return -1;
+        if (common > 0)
+            continue;
         switch (opt) {
-        case 'h':
-            e->host = optarg;
-            break;
-        case 'p':
-            if (lg_parse_u64("-p", optarg, 1, 65535, &v) < 0)
-                return -1;
-            e->port = (uint16_t)v;
-            break;
-        case 'c':
-            if (lg_parse_u64("-c", optarg, 1, 100000, &v) < 0)
-                return -1;
-            e->conns = (unsigned)v;
-            break;
-        case 'P':
-            if (lg_parse_u64("-P", optarg, 1, 100000, &v) < 0)
-                return -1;
-            e->pipeline = (unsigned)v;
-            break;
         case 's':
             if (lg_parse_u64("-s", optarg, 1, MAX_MSG_BYTES, &v) < 0)
                 return -1;
             e->msg_bytes = (size_t)v;
-            break;
-        case 'd':
-            if (lg_parse_secs("-d", optarg, &e->duration_s) < 0)
-                return -1;
             break;
         case 'H':
             usage(stdout);
