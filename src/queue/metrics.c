@@ -27,6 +27,7 @@
 #include <strings.h>
 
 #include "queue/server_int.h"
+#include "queue/version.h"
 #include "synq/codec.h"
 #include "synq/tcp.h"
 #include "synq/timer.h"
@@ -254,6 +255,12 @@ int metrics_format(server *srv, sq_buf *out)
            (sq_loop_now_ms(srv->loop) - srv->started_ms) / 1000);
     metric(&w, "synq_draining", "gauge", "1 in drain mode (SIGUSR1: put answers DRAINING).",
            ss.draining ? 1 : 0);
+    family(&w, "synq_build_info", "gauge",
+           "Always 1; the labels say which synqd this is and what its event loop waits on.");
+    const char *backend = sq_loop_backend(srv->loop);
+    label info[2] = {{"version", SYNQ_VERSION, strlen(SYNQ_VERSION)},
+                     {"io_backend", backend, strlen(backend)}};
+    sample(&w, "synq_build_info", info, 2, 1);
     metric(&w, "synq_job_memory_bytes", "gauge",
            "Memory counted for the jobs held (bodies plus a fixed cost each): what "
            "--max-memory bounds.",

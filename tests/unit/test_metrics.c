@@ -13,6 +13,7 @@
 
 #include "queue/metrics.h"
 #include "queue/server.h"
+#include "queue/version.h"
 #include "synq/loop.h"
 #include "test.h"
 
@@ -327,6 +328,10 @@ TEST(get_metrics_reports_server_figures)
     ASSERT_LINE(&r, "# TYPE synq_uptime_seconds gauge");
     ASSERT_LINE(&r, "synq_uptime_seconds 0");
     ASSERT_LINE(&r, "synq_draining 0");
+    char info[128];
+    snprintf(info, sizeof info, "synq_build_info{version=\"%s\",io_backend=\"%s\"} 1", SYNQ_VERSION,
+             sq_loop_backend(e.loop));
+    ASSERT_LINE(&r, info);
     ASSERT_LINE(&r, "# TYPE synq_store_memory_bytes gauge");
     /* Records and exts are two size classes: one 2 MiB chunk each. */
     ASSERT_LINE(&r, "synq_store_memory_bytes{part=\"records\"} 4194304");
@@ -414,8 +419,8 @@ TEST(document_is_well_formed_exposition)
     }
     ASSERT_TRUE(!expect_type);
     /* 3 job families, commands, 6 client gauges, 4 tube families, uptime,
-     * draining, 2 job memory gauges, store memory, 6 binlog families. */
-    ASSERT_EQ(nseen, 25);
+     * draining, build info, 2 job memory gauges, store memory, 6 binlog families. */
+    ASSERT_EQ(nseen, 26);
     ASSERT_GT(samples, 50);
     free(r.raw);
     for (int i = 0; i < 3; i++)
