@@ -133,13 +133,17 @@ int sq_loop_wake(sq_loop *loop);
 
 typedef void (*sq_signal_cb)(sq_loop *loop, int signo, void *data);
 
-/* Delivers signo to cb inside the loop (signalfd on Linux, else a
- * self-pipe). The signal is blocked for ordinary delivery in the calling
- * thread; call this before starting other threads so they inherit the mask.
- * One callback per signal number per loop; a second call replaces it. */
+/* Delivers signo to cb inside the loop. On Linux through a signalfd: the
+ * signal is blocked for ordinary delivery in the calling thread, so call
+ * this before starting other threads, which inherit the mask. Elsewhere
+ * (and in SQ_PORTABLE builds) through a self-pipe that a sigaction handler
+ * writes to: a handler is process-wide, so only one loop at a time may
+ * watch a given signal there (-EBUSY for another). One callback per signal
+ * number per loop; a second call replaces it. 0, -EINVAL (SIGKILL, SIGSTOP,
+ * out of range) or -errno. */
 int sq_loop_watch_signal(sq_loop *loop, int signo, sq_signal_cb cb, void *data);
 
-/* Stops delivering signo and restores its previous mask and disposition. */
+/* Stops delivering signo and restores its previous mask or disposition. */
 void sq_loop_unwatch_signal(sq_loop *loop, int signo);
 
 /* A message for an engine error code, like strerror() for -errno values. */

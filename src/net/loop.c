@@ -18,8 +18,8 @@
  * touches a stopped watcher.
  *
  * The wake-up and the signals are ordinary watchers owned by the loop: an
- * eventfd (a pipe where there is none) and one signalfd for every watched
- * signal.
+ * eventfd (a pipe where there is none) and, in loop_signal.c, one signalfd
+ * for every watched signal (a self-pipe where there is none).
  */
 #include <assert.h>
 #include <errno.h>
@@ -30,13 +30,12 @@
 #include <time.h>
 #include <unistd.h>
 
-#ifdef __linux__
-#include <sys/eventfd.h>
-#include <sys/signalfd.h>
-#endif
-
 #include "net/loop_struct.h"
 #include "net/timer_int.h"
+
+#ifdef SQ__HAVE_EVENTFD /* decided in loop_struct.h */
+#include <sys/eventfd.h>
+#endif
 
 /* ---- clock ---------------------------------------------------------------- */
 
@@ -67,10 +66,10 @@ const char *sq_loop_backend(const sq_loop *loop)
 #endif
 
 static const sq__backend *const backends[] = {
-#ifdef __linux__
+#ifdef SQ__HAVE_EPOLL
     &sq__backend_epoll,
 #endif
-#ifdef SQ_HAVE_URING
+#ifdef SQ__HAVE_URING
     &sq__backend_uring,
 #endif
     &sq__backend_poll,
@@ -87,9 +86,17 @@ static const sq__backend *backend_named(const char *name)
 
 static const char *backend_names[NBACKENDS + 1];
 
-static void fill_backend_names(void)
+/* The build's default, or the first backend when the default is not in this
+ * build (SQ_DEFAULT_BACKEND "epoll" on a system without epoll). */
+static const sq__backend *default_backend(void)
 {
     const sq__backend *def = backend_named(SQ_DEFAULT_BACKEND);
+    return def ? def : backends[0];
+}
+
+static void fill_backend_names(void)
+{
+    const sq__backend *def = default_backend();
     size_t n = 0;
     if (def)
         backend_names[n++] = def->name;
@@ -264,12 +271,28 @@ static void run_hooks(sq_loop *loop)
 
 /* ---- wake-up -------------------------------------------------------------- */
 
+int sq__pipe(int fds[2])
+{
+    /* pipe2 is not POSIX: set the flags one by one. */
+    if (pipe(fds) < 0)
+        return -errno;
+    for (int i = 0; i < 2; i++) {
+        if (fcntl(fds[i], F_SETFL, O_NONBLOCK) < 0 || fcntl(fds[i], F_SETFD, FD_CLOEXEC) < 0) {
+            int err = -errno;
+            close(fds[0]);
+            close(fds[1]);
+            return err;
+        }
+    }
+    return 0;
+}
+
 static void wake_io_cb(sq_loop *loop, sq_io *io, unsigned events)
 {
     (void)events;
     /* Drain so the level-triggered watcher goes quiet; several wakes before
      * this point coalesce into this one callback. */
-#ifdef __linux__
+#ifdef SQ__HAVE_EVENTFD
     uint64_t count; /* one 8-byte read empties an eventfd */
     if (read(io->fd, &count, sizeof count) < 0 && errno != EAGAIN)
         return; /* cannot happen on a live eventfd; never spin on it */
@@ -284,20 +307,24 @@ static void wake_io_cb(sq_loop *loop, sq_io *io, unsigned events)
 
 static int wake_open(sq_loop *loop)
 {
-#ifdef __linux__
+#ifdef SQ__HAVE_EVENTFD
     int fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
     if (fd < 0)
         return -errno;
     loop->wake_wfd = fd;
 #else
     int fds[2];
-    if (pipe2(fds, O_NONBLOCK | O_CLOEXEC) < 0)
-        return -errno;
+    int rc = sq__pipe(fds);
+    if (rc < 0)
+        return rc;
     int fd = fds[0];
     loop->wake_wfd = fds[1];
 #endif
     sq_io_init(&loop->wake_io, fd, wake_io_cb, NULL);
-    int rc = sq_io_set(loop, &loop->wake_io, SQ_EV_READ);
+#ifdef SQ__HAVE_EVENTFD
+    int rc;
+#endif
+    rc = sq_io_set(loop, &loop->wake_io, SQ_EV_READ);
     if (rc < 0) {
         close(fd);
         if (loop->wake_wfd != fd)
@@ -330,7 +357,7 @@ int sq_loop_wake(sq_loop *loop)
      * interrupted code when called from a signal handler. */
     int saved = errno;
     int rc = 0;
-#ifdef __linux__
+#ifdef SQ__HAVE_EVENTFD
     uint64_t one = 1;
     ssize_t n = write(loop->wake_wfd, &one, sizeof one);
 #else
@@ -344,115 +371,6 @@ int sq_loop_wake(sq_loop *loop)
     return rc;
 }
 
-/* ---- signals -------------------------------------------------------------- */
-
-#ifdef __linux__
-static void signal_io_cb(sq_loop *loop, sq_io *io, unsigned events)
-{
-    (void)events;
-    struct signalfd_siginfo info;
-    /* Bounded: at most one read per pending signal kind, since the kernel
-     * coalesces standard signals; stop at EAGAIN. */
-    for (int i = 0; i < SQ__MAX_SIGNALS; i++) {
-        ssize_t n = read(io->fd, &info, sizeof info);
-        if (n != (ssize_t)sizeof info)
-            break;
-        int signo = (int)info.ssi_signo;
-        if (signo <= 0 || signo >= SQ__MAX_SIGNALS)
-            continue;
-        sq__signal_slot *slot = &loop->signals[signo];
-        /* The watch may have been removed by an earlier callback here. */
-        if (slot->cb)
-            slot->cb(loop, signo, slot->data);
-        if (io->fd < 0)
-            break; /* the last watch was removed and the fd closed */
-    }
-}
-
-int sq_loop_watch_signal(sq_loop *loop, int signo, sq_signal_cb cb, void *data)
-{
-    if (signo <= 0 || signo >= SQ__MAX_SIGNALS || signo == SIGKILL || signo == SIGSTOP || !cb)
-        return -EINVAL;
-    sq__signal_slot *slot = &loop->signals[signo];
-    if (slot->cb) {
-        slot->cb = cb;
-        slot->data = data;
-        return 0;
-    }
-
-    sigset_t one, old;
-    sigemptyset(&one);
-    sigaddset(&one, signo);
-    int err = pthread_sigmask(SIG_BLOCK, &one, &old);
-    if (err)
-        return -err;
-    int was_blocked = sigismember(&old, signo) == 1;
-
-    sigaddset(&loop->signal_mask, signo);
-    int fd = signalfd(loop->signal_io.fd, &loop->signal_mask, SFD_NONBLOCK | SFD_CLOEXEC);
-    if (fd < 0) {
-        err = -errno;
-        goto fail;
-    }
-    if (loop->signal_io.fd < 0) {
-        sq_io_init(&loop->signal_io, fd, signal_io_cb, NULL);
-        err = sq_io_set(loop, &loop->signal_io, SQ_EV_READ);
-        if (err < 0) {
-            close(fd);
-            loop->signal_io.fd = -1;
-            goto fail;
-        }
-    }
-    slot->cb = cb;
-    slot->data = data;
-    slot->was_blocked = was_blocked;
-    return 0;
-
-fail:
-    sigdelset(&loop->signal_mask, signo);
-    if (!was_blocked)
-        pthread_sigmask(SIG_UNBLOCK, &one, NULL);
-    return err;
-}
-
-void sq_loop_unwatch_signal(sq_loop *loop, int signo)
-{
-    if (signo <= 0 || signo >= SQ__MAX_SIGNALS || !loop->signals[signo].cb)
-        return;
-    sq__signal_slot *slot = &loop->signals[signo];
-    sigdelset(&loop->signal_mask, signo);
-    if (sigisemptyset(&loop->signal_mask)) {
-        sq_io_stop(loop, &loop->signal_io);
-        close(loop->signal_io.fd);
-        loop->signal_io.fd = -1;
-    } else {
-        /* Narrowing the mask of an existing signalfd only fails on a bad
-         * fd or mask, neither possible here. */
-        signalfd(loop->signal_io.fd, &loop->signal_mask, SFD_NONBLOCK | SFD_CLOEXEC);
-    }
-    if (!slot->was_blocked) {
-        sigset_t one;
-        sigemptyset(&one);
-        sigaddset(&one, signo);
-        pthread_sigmask(SIG_UNBLOCK, &one, NULL);
-    }
-    slot->cb = NULL;
-    slot->data = NULL;
-    slot->was_blocked = 0;
-}
-#else
-int sq_loop_watch_signal(sq_loop *loop, int signo, sq_signal_cb cb, void *data)
-{
-    (void)loop, (void)signo, (void)cb, (void)data;
-    return -ENOSYS; /* the self-pipe variant is not written yet */
-}
-
-void sq_loop_unwatch_signal(sq_loop *loop, int signo)
-{
-    (void)loop, (void)signo;
-}
-#endif
-
 /* ---- lifetime and iteration ----------------------------------------------- */
 
 int sq_loop_new(sq_loop **out)
@@ -464,9 +382,7 @@ int sq_loop_new_backend(sq_loop **out, const char *name)
 {
     if (!name)
         name = getenv("SQ_LOOP_BACKEND");
-    if (!name || !*name)
-        name = SQ_DEFAULT_BACKEND;
-    const sq__backend *backend = backend_named(name);
+    const sq__backend *backend = name && *name ? backend_named(name) : default_backend();
     if (!backend)
         return -ENOENT;
     sq_loop *loop = calloc(1, sizeof *loop);
@@ -477,7 +393,7 @@ int sq_loop_new_backend(sq_loop **out, const char *name)
     loop->running_tail = &loop->running;
     loop->hook_next = SIZE_MAX;
     loop->wake_io.fd = loop->wake_wfd = -1;
-    loop->signal_io.fd = -1;
+    loop->signal_io.fd = loop->signal_wfd = -1;
     sigemptyset(&loop->signal_mask);
     sq_loop_update_time(loop);
 

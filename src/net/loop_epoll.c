@@ -11,7 +11,9 @@
  * clears data.ptr in every not-yet-dispatched slot that names it, and the
  * dispatch loop skips cleared slots. The scan is bounded by MAX_EVENTS.
  */
-#ifdef __linux__
+#include "net/loop_int.h"
+
+#ifdef SQ__HAVE_EPOLL
 
 #include <errno.h>
 #include <stdlib.h>
@@ -137,4 +139,4 @@ const sq__backend sq__backend_epoll = {
     .poll = epoll_poll,
 };
 
-#endif /* __linux__ */
+#endif /* SQ__HAVE_EPOLL */

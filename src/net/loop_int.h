@@ -48,13 +48,20 @@ typedef struct sq__backend {
     int (*poll)(sq_loop *loop, int timeout_ms);
 } sq__backend;
 
-#ifdef __linux__
+/* SQ_PORTABLE builds leave the Linux-only backends out, as a build on
+ * another system would. */
+#if defined(__linux__) && !defined(SQ_PORTABLE)
+#define SQ__HAVE_EPOLL 1
 extern const sq__backend sq__backend_epoll;
 #endif
-#ifdef SQ_HAVE_URING
+#if defined(SQ_HAVE_URING) && !defined(SQ_PORTABLE)
+#define SQ__HAVE_URING 1
 extern const sq__backend sq__backend_uring;
 #endif
 extern const sq__backend sq__backend_poll;
+
+/* A non-blocking, close-on-exec pipe (POSIX has no pipe2). 0 or -errno. */
+int sq__pipe(int fds[2]);
 
 /* Called by the backend for each ready watcher; skips watchers stopped
  * earlier in the same iteration. */

@@ -24,6 +24,14 @@
 /* Signal numbers 1.._NSIG-1 are valid; realtime signals included. */
 #define SQ__MAX_SIGNALS 65
 
+/* Linux's eventfd and signalfd, unless the build asks for the portable code
+ * (SQ_PORTABLE: a pipe and a self-pipe, what every POSIX system has), which
+ * is how that code is tested on Linux. */
+#if defined(__linux__) && !defined(SQ_PORTABLE)
+#define SQ__HAVE_EVENTFD 1
+#define SQ__HAVE_SIGNALFD 1
+#endif
+
 typedef struct {
     sq_hook_cb cb;
     void *data;
@@ -32,7 +40,10 @@ typedef struct {
 typedef struct {
     sq_signal_cb cb;
     void *data;
-    int was_blocked; /* the signal's mask bit before watch, restored by unwatch */
+    int was_blocked; /* signalfd: the signal's mask bit before watch, restored by unwatch */
+#ifndef SQ__HAVE_SIGNALFD
+    struct sigaction old_action; /* self-pipe: the disposition before watch */
+#endif
 } sq__signal_slot;
 
 struct sq_loop {
@@ -71,8 +82,11 @@ struct sq_loop {
     sq_wake_cb wake_cb;
     void *wake_data;
 
-    /* Signals through one signalfd covering every watched signal. */
+    /* Signals through one signalfd covering every watched signal, or the
+     * read end of a self-pipe (signal_wfd its write end) that a handler
+     * writes each signal's number into. */
     sq_io signal_io;
+    int signal_wfd;
     sigset_t signal_mask;
     sq__signal_slot signals[SQ__MAX_SIGNALS];
 };

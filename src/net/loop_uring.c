@@ -25,7 +25,9 @@
  * right after its watcher stopped is released when the cancel reaches the
  * kernel: at the next submit, which is the start of the next wait.
  */
-#ifdef SQ_HAVE_URING
+#include "net/loop_int.h"
+
+#ifdef SQ__HAVE_URING
 
 #include <errno.h>
 #include <liburing.h>
@@ -249,4 +251,4 @@ const sq__backend sq__backend_uring = {
     .poll = uring_poll,
 };
 
-#endif /* SQ_HAVE_URING */
+#endif /* SQ__HAVE_URING */

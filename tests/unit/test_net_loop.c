@@ -477,27 +477,35 @@ static void signal_cb(sq_loop *loop, int signo, void *data)
     *(int *)data = signo;
 }
 
-static int is_blocked(int signo)
+/* Whether the loop has taken signo over: blocked (for its signalfd), or, in a
+ * portable build, given a handler (for its self-pipe). */
+static int is_taken(int signo)
 {
+#ifdef SQ_PORTABLE
+    struct sigaction sa;
+    ASSERT_EQ(sigaction(signo, NULL, &sa), 0);
+    return sa.sa_handler != SIG_DFL;
+#else
     sigset_t cur;
     ASSERT_EQ(pthread_sigmask(SIG_BLOCK, NULL, &cur), 0);
     return sigismember(&cur, signo) == 1;
+#endif
 }
 
 TEST(sigusr1_is_delivered_to_the_callback)
 {
     sq_loop *loop = new_loop();
     int got = 0;
-    ASSERT_TRUE(!is_blocked(SIGUSR1));
+    ASSERT_TRUE(!is_taken(SIGUSR1));
     ASSERT_EQ(sq_loop_watch_signal(loop, SIGUSR1, signal_cb, &got), 0);
-    ASSERT_TRUE(is_blocked(SIGUSR1));
+    ASSERT_TRUE(is_taken(SIGUSR1));
     ASSERT_EQ(kill(getpid(), SIGUSR1), 0);
     for (int i = 0; i < 10 && got == 0; i++)
         ASSERT_EQ(sq_loop_run_once(loop, 1000), 0);
     ASSERT_EQ(got, SIGUSR1);
 
     sq_loop_unwatch_signal(loop, SIGUSR1);
-    ASSERT_TRUE(!is_blocked(SIGUSR1));
+    ASSERT_TRUE(!is_taken(SIGUSR1));
     sq_loop_free(loop);
 }
 
@@ -508,8 +516,8 @@ TEST(two_signals_share_the_loop_and_unwatch_keeps_the_other)
     ASSERT_EQ(sq_loop_watch_signal(loop, SIGUSR1, signal_cb, &got1), 0);
     ASSERT_EQ(sq_loop_watch_signal(loop, SIGUSR2, signal_cb, &got2), 0);
     sq_loop_unwatch_signal(loop, SIGUSR1);
-    ASSERT_TRUE(!is_blocked(SIGUSR1));
-    ASSERT_TRUE(is_blocked(SIGUSR2));
+    ASSERT_TRUE(!is_taken(SIGUSR1));
+    ASSERT_TRUE(is_taken(SIGUSR2));
     ASSERT_EQ(kill(getpid(), SIGUSR2), 0);
     for (int i = 0; i < 10 && got2 == 0; i++)
         ASSERT_EQ(sq_loop_run_once(loop, 1000), 0);
@@ -517,8 +525,29 @@ TEST(two_signals_share_the_loop_and_unwatch_keeps_the_other)
     ASSERT_EQ(got1, 0);
     ASSERT_EQ(sq_loop_watch_signal(loop, SIGKILL, signal_cb, &got1), -EINVAL);
     sq_loop_free(loop); /* unwatches SIGUSR2 */
-    ASSERT_TRUE(!is_blocked(SIGUSR2));
+    ASSERT_TRUE(!is_taken(SIGUSR2));
 }
+
+#ifdef SQ_PORTABLE
+/* A signal handler is process-wide: with the self-pipe, one loop per signal. */
+TEST(self_pipe_signal_belongs_to_one_loop)
+{
+    sq_loop *a = new_loop(), *b = new_loop();
+    int got = 0;
+    ASSERT_STR_EQ(sq_loop_backend(a), "poll");
+    ASSERT_EQ(sq_loop_watch_signal(a, SIGUSR1, signal_cb, &got), 0);
+    ASSERT_EQ(sq_loop_watch_signal(b, SIGUSR1, signal_cb, &got), -EBUSY);
+    sq_loop_unwatch_signal(a, SIGUSR1);
+    ASSERT_EQ(sq_loop_watch_signal(b, SIGUSR1, signal_cb, &got), 0);
+    ASSERT_EQ(kill(getpid(), SIGUSR1), 0);
+    for (int i = 0; i < 10 && got == 0; i++)
+        ASSERT_EQ(sq_loop_run_once(b, 1000), 0);
+    ASSERT_EQ(got, SIGUSR1);
+    sq_loop_free(b);
+    ASSERT_TRUE(!is_taken(SIGUSR1));
+    sq_loop_free(a);
+}
+#endif
 
 TEST(strerror_names_negative_errno)
 {
