@@ -572,10 +572,19 @@ TEST(restore_keeps_ids_and_states_and_continues_numbering)
 {
     env *e = env_new();
     store_track_log_segments(e->s);
-    store_job_record rec = {.id = 40, .tube_name = "r", .tube_name_len = 1, .pri = 9,
-                            .ttr_s = 5, .state = JOB_DELAYED, .delay_s = 7,
-                            .ready_in_ms = 2000, .age_ms = 10000, .reserves = 3,
-                            .log_segment = 2, .body = "abc", .body_len = 3};
+    store_job_record rec = {.id = 40,
+                            .tube_name = "r",
+                            .tube_name_len = 1,
+                            .pri = 9,
+                            .ttr_s = 5,
+                            .state = JOB_DELAYED,
+                            .delay_s = 7,
+                            .ready_in_ms = 2000,
+                            .age_ms = 10000,
+                            .reserves = 3,
+                            .log_segment = 2,
+                            .body = "abc",
+                            .body_len = 3};
     job *j = NULL;
     ASSERT_EQ(store_restore_job(e->s, &rec, &j), STORE_OK);
     ASSERT_EQ(job_id(j), 40);
@@ -739,6 +748,26 @@ TEST(out_of_memory_changes_nothing_and_passes)
     ASSERT_TRUE(e->reserved_c[0] == w);
     ASSERT_EQ(job_id(e->reserved_j[0]), second - 1); /* the older job, by (pri, id) */
     ASSERT_TRUE(!client_is_waiting(w));
+    env_free(e);
+}
+
+/* beanstalkd keeps deadlines in nanoseconds, so of two jobs given the same delay in one
+ * millisecond the one scheduled first is first; here the later-scheduled one has the
+ * lower id, which an order by (deadline, id) would put first. */
+TEST(equal_deadlines_come_out_in_the_order_they_were_set)
+{
+    env *e = env_new();
+    client *c = store_client_new(e->s, NULL);
+    uint64_t older = put(e, c, 0, 0, 60, "a");
+    ASSERT_EQ(reserve_now(e, c), older);
+    uint64_t newer = put(e, c, 0, 5, 60, "b");                /* delayed first */
+    ASSERT_EQ(store_release(e->s, c, older, 0, 5), STORE_OK); /* same ms, same delay */
+    ASSERT_EQ(job_id(store_peek_delayed(e->s, c)), newer);
+    uint32_t kicked = 0;
+    ASSERT_EQ(store_kick(e->s, c, 1, &kicked), STORE_OK);
+    ASSERT_EQ(kicked, 1u);
+    ASSERT_EQ(job_get_state(store_find_job(e->s, newer)), JOB_READY);
+    ASSERT_EQ(job_get_state(store_find_job(e->s, older)), JOB_DELAYED);
     env_free(e);
 }
 

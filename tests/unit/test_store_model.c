@@ -14,16 +14,18 @@ typedef struct mjob {
     uint32_t pri;
     uint64_t deadline, bury_seq;
     uint32_t ttr;
+    uint64_t sched; /* when the deadline was set: orders equal deadlines, as beanstalkd's ns do */
 } mjob;
 
 typedef struct model {
     mjob jobs[M_JOBS];
-    uint64_t next_id, bury_seq;
+    uint64_t next_id, bury_seq, sched;
     int use[M_CLIENTS];
     bool watch[M_CLIENTS][M_TUBES];
 } model;
 
 static uint64_t prng = 0x2545F4914F6CDD1DULL;
+static unsigned refused_puts, refused_reserves; /* NO_MEMORY answers seen */
 static uint32_t pick(uint32_t n)
 {
     prng ^= prng << 13;
@@ -57,8 +59,7 @@ static void m_tick(model *m, uint64_t now)
 {
     for (uint64_t id = 1; id < m->next_id; id++) {
         mjob *j = &m->jobs[id];
-        if (j->live && (j->state == JOB_DELAYED || j->state == JOB_RESERVED) &&
-            j->deadline <= now)
+        if (j->live && (j->state == JOB_DELAYED || j->state == JOB_RESERVED) && j->deadline <= now)
             j->state = JOB_READY;
     }
 }
@@ -103,11 +104,12 @@ static uint32_t m_kick(model *m, int c, uint32_t bound)
             const mjob *j = &m->jobs[id];
             if (!j->live || j->tube != t || j->state != want)
                 continue;
-            uint64_t key = want == JOB_BURIED ? j->bury_seq : j->deadline;
-            uint64_t bkey = best ? (want == JOB_BURIED ? m->jobs[best].bury_seq
-                                                       : m->jobs[best].deadline)
-                                 : 0;
-            if (!best || key < bkey)
+            const mjob *b = &m->jobs[best];
+            bool before = !best || (want == JOB_BURIED
+                                        ? j->bury_seq < b->bury_seq
+                                        : j->deadline < b->deadline ||
+                                              (j->deadline == b->deadline && j->sched < b->sched));
+            if (before)
                 best = id;
         }
         if (!best)
@@ -134,10 +136,21 @@ static void m_step(model *m, env *e, client **cs)
         if (m->next_id >= M_JOBS)
             break;
         uint32_t ttr = 1 + pick(3);
-        ASSERT_EQ(store_put(e->s, cs[c], pri, delay, ttr, "b", 1, &j), STORE_OK);
+        /* Now and then out of memory for the record or the ext: nothing may change. */
+        bool oom = pick(8) == 0;
+        if (oom)
+            store_fail_allocs_after(e->s, 1 + pick(2));
+        int r = store_put(e->s, cs[c], pri, delay, ttr, "b", 1, &j);
+        store_fail_allocs_after(e->s, 0);
+        if (oom && r == STORE_NO_MEMORY) {
+            refused_puts++;
+            break;
+        }
+        ASSERT_EQ(r, STORE_OK);
         ASSERT_EQ(job_id(j), m->next_id);
-        m->jobs[m->next_id++] = (mjob){true, m->use[c], delay ? JOB_DELAYED : JOB_READY, -1,
-                                       pri, delay ? e->now + delay * 1000 : 0, 0, ttr};
+        m->jobs[m->next_id++] = (mjob){true, m->use[c], delay ? JOB_DELAYED : JOB_READY,
+                                       -1,   pri,       delay ? e->now + delay * 1000 : 0,
+                                       0,    ttr,       ++m->sched};
         break;
     }
     case 2: {
@@ -150,9 +163,17 @@ static void m_step(model *m, env *e, client **cs)
         }
         bool any_ready = false;
         for (uint64_t k = 1; k < m->next_id; k++)
-            any_ready |= m->jobs[k].live && m->jobs[k].state == JOB_READY &&
-                         m->watch[c][m->jobs[k].tube];
+            any_ready |=
+                m->jobs[k].live && m->jobs[k].state == JOB_READY && m->watch[c][m->jobs[k].tube];
+        bool oom = pick(8) == 0;
+        if (oom)
+            store_fail_allocs_after(e->s, 1);
         int r = store_reserve(e->s, cs[c], 0, &j);
+        store_fail_allocs_after(e->s, 0);
+        if (oom && r == STORE_NO_MEMORY) {
+            refused_reserves++;
+            break; /* the job stays where it was: m_check says so */
+        }
         if (soon && !any_ready) {
             ASSERT_EQ(r, STORE_DEADLINE_SOON);
         } else if (!want) {
@@ -163,6 +184,7 @@ static void m_step(model *m, env *e, client **cs)
             m->jobs[want].state = JOB_RESERVED;
             m->jobs[want].reserver = c;
             m->jobs[want].deadline = e->now + m->jobs[want].ttr * 1000;
+            m->jobs[want].sched = ++m->sched;
         }
         break;
     }
@@ -179,6 +201,7 @@ static void m_step(model *m, env *e, client **cs)
             mj->pri = pri;
             mj->state = delay ? JOB_DELAYED : JOB_READY;
             mj->deadline = e->now + delay * 1000;
+            mj->sched = ++m->sched;
         }
         break;
     case 5:
@@ -196,8 +219,8 @@ static void m_step(model *m, env *e, client **cs)
         break;
     }
     case 7: {
-        bool ok = id < m->next_id && mj->live &&
-                  (mj->state == JOB_BURIED || mj->state == JOB_DELAYED);
+        bool ok =
+            id < m->next_id && mj->live && (mj->state == JOB_BURIED || mj->state == JOB_DELAYED);
         ASSERT_EQ(store_kick_job(e->s, id), ok ? STORE_OK : STORE_NOT_FOUND);
         if (ok)
             m_kick_job(m, id);
@@ -205,8 +228,10 @@ static void m_step(model *m, env *e, client **cs)
     }
     case 8:
         ASSERT_EQ(store_touch(e->s, cs[c], id), mine ? STORE_OK : STORE_NOT_FOUND);
-        if (mine)
+        if (mine) {
             mj->deadline = e->now + mj->ttr * 1000;
+            mj->sched = ++m->sched;
+        }
         break;
     case 9:
         ASSERT_EQ(store_use(e->s, cs[c], tn, strlen(tn)), STORE_OK);
@@ -246,6 +271,9 @@ TEST(random_operations_match_reference_model)
         m_step(&m, e, cs);
         m_check(&m, e);
     }
+    /* The run went down the out-of-memory paths, not only past them. */
+    ASSERT_GT(refused_puts, 10u);
+    ASSERT_GT(refused_reserves, 0u);
     env_free(e);
 }
 
