@@ -67,8 +67,11 @@ class Generator:
         self.rng = random.Random(seed)
         self.max_id = 0
         # beanstalkd does not log a release without delay (docs/protocol.md,
-        # differences), so with logs every release is delayed.
-        self.release_delays = (HOUR,) if logged else (0, 0, 0, HOUR)
+        # differences), so with logs every release is delayed. And with logs
+        # the delays differ: synqd's log keeps deadlines to the millisecond, so
+        # after a restart two deadlines in one millisecond are ordered by the
+        # replay, where beanstalkd's nanoseconds keep the original order.
+        self.logged = logged
 
     def job_id(self):
         # mostly an id that was handed out; sometimes one that never was
@@ -78,10 +81,16 @@ class Generator:
         n = self.rng.choice((0, 1, 5, 17, 40))
         return bytes(self.rng.choice(b"ab\r\n\x00 xyz") for _ in range(n))
 
+    def delay(self, zero_weight):
+        r = self.rng
+        if r.randrange(zero_weight + 1):
+            return 0
+        return HOUR + r.randrange(100000) if self.logged else HOUR
+
     def next(self):
         r = self.rng
         pri = r.choice((0, 1, 5, 1023, 1024, 4294967295))
-        delay = r.choice((0, 0, 0, HOUR))
+        delay = self.delay(3)
         op = r.choices(
             ("put", "reserve", "reserve-job", "release", "bury", "touch", "delete", "kick",
              "kick-job", "peek", "peek-ready", "peek-delayed", "peek-buried", "use", "watch",
@@ -95,7 +104,8 @@ class Generator:
         if op in ("reserve-job", "touch", "delete", "kick-job", "peek", "stats-job"):
             return b"%s %d\r\n" % (op.encode(), self.job_id())
         if op == "release":
-            return b"release %d %d %d\r\n" % (self.job_id(), pri, r.choice(self.release_delays))
+            return b"release %d %d %d\r\n" % (self.job_id(), pri,
+                                                self.delay(0 if self.logged else 3))
         if op == "bury":
             return b"bury %d %d\r\n" % (self.job_id(), pri)
         if op == "kick":
