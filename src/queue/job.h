@@ -16,9 +16,8 @@
  * and a job whose ext is wanted is found by id.
  *
  * Containers, by state: READY -> its tube's ready set (ids only, see ready.h); DELAYED ->
- * its tube's delay heap; RESERVED -> the store's TTR heap and its reserver's list; BURIED
- * -> its tube's buried list. Heaps and lists hold exts: one heap position and one pair of
- * list links suffice.
+ * its tube's delay heap; RESERVED -> the store's TTR FIFOs (ttrq.h) and its reserver's list;
+ * BURIED -> its tube's buried list. Heaps and lists hold exts.
  */
 #ifndef SYNQ_QUEUE_JOB_H
 #define SYNQ_QUEUE_JOB_H
@@ -54,7 +53,8 @@ typedef struct job_ext {
     uint64_t seq;         /* when deadline_ms was set, in the store's order of events */
     client *reserver;     /* RESERVED only */
     struct job_ext *prev, *next; /* BURIED: tube's list; RESERVED: reserver's list */
-    uint32_t heap_pos;    /* in the delay or TTR heap, or HEAP_NO_POS */
+    struct job_ext *ttr_prev, *ttr_next; /* RESERVED: its TTR value's FIFO (ttrq.h) */
+    uint32_t heap_pos;    /* in its tube's delay heap, or HEAP_NO_POS */
     uint32_t delay_s;
     uint32_t reserves, timeouts, releases, buries, kicks;
 } job_ext;
@@ -78,7 +78,7 @@ static inline uint64_t job_id_of(const job *j)
     return (uint64_t)j->id_hi << 32 | j->id_lo;
 }
 
-/* Orders: delay and TTR heaps by (deadline_ms, seq). beanstalkd keeps deadlines in
+/* Order of the delay heaps and the TTR FIFOs: (deadline_ms, seq). beanstalkd keeps deadlines in
  * nanoseconds, so two jobs given the same delay a moment apart never tie there: the one
  * scheduled first comes first (peek-delayed, kick). Milliseconds do tie, and breaking the
  * tie by the order the deadlines were set gives beanstalkd's answer; breaking it by id

@@ -271,7 +271,7 @@ int metrics_format(server *srv, sq_buf *out)
     store_get_memory(srv->st, &sm);
     family(&w, "synq_store_memory_bytes", "gauge",
            "Bytes the job store holds, by part: job records (slab chunks), the id directory, "
-           "the ready sets, the delay and TTR heaps.");
+           "the ready sets, the delay heaps and TTR FIFOs.");
     metric_labelled(&w, "synq_store_memory_bytes", "part", "records", sm.records);
     metric_labelled(&w, "synq_store_memory_bytes", "part", "directory", sm.directory);
     metric_labelled(&w, "synq_store_memory_bytes", "part", "ready", sm.ready);

@@ -24,9 +24,9 @@
 #define SERVER_DEFAULT_FSYNC_MS 50
 /* What --max-memory counts per job besides its body, for the costliest kind
  * of job: a record header with its log segment (32 bytes), rounding to 8, the
- * ext a job gets once it is delayed, reserved or buried (80), its directory
- * slot (8) and its heap slot (8). A fresh ready job takes about 40 of these. */
-#define SERVER_JOB_OVERHEAD_BYTES 136u
+ * ext a job gets once it is delayed, reserved or buried (96), its directory
+ * slot (8) and its delay-heap slot (8). A fresh ready job takes about 37. */
+#define SERVER_JOB_OVERHEAD_BYTES 152u
 
 typedef struct server_opts {
     const char *listen_addr;  /* default 127.0.0.1 */

@@ -14,7 +14,7 @@
  * while a job it could take is ready (beanstalkd runs process_queue after every enqueue).
  *
  * Capacity: the tube heaps are grown to the number of tubes at tube creation, so
- * rescheduling a tube never fails for lack of memory. A job's ext and room in the TTR heap
+ * rescheduling a tube never fails for lack of memory. A job's ext and its TTR FIFO
  * are secured before a move that needs them (store__prepare_reserve, store__ext_make), so a
  * command either fails with nothing changed or completes. Growth of a ready set or delay
  * heap can fail mid-move; then the job is buried, as beanstalkd does.
@@ -75,7 +75,7 @@ store *store_new(const store_hooks *hooks, void *data)
     heap_init(&s->delay_tubes, tube_delay_less, tube_delay_setpos);
     heap_init(&s->pause_tubes, tube_pause_less, tube_pause_setpos);
     heap_init(&s->await_tubes, tube_await_less, tube_await_setpos);
-    heap_init(&s->ttr, job_ext_deadline_less, job_ext_setpos);
+    ttrq_init(&s->ttr);
     heap_init(&s->wait_clients, client_tick_less, client_tick_setpos);
     /* "default" is pinned by the store (beanstalkd holds a reference for new clients). */
     s->default_tube = store__tube_get(s, "default", 7, true);
@@ -110,7 +110,7 @@ void store_free(store *s)
     heap_dispose(&s->delay_tubes);
     heap_dispose(&s->pause_tubes);
     heap_dispose(&s->await_tubes);
-    heap_dispose(&s->ttr);
+    ttrq_dispose(&s->ttr);
     heap_dispose(&s->wait_clients);
     free(s);
 }
@@ -465,7 +465,7 @@ job_ext *store__ext_make(store *s, job *j)
 
 job_ext *store__prepare_reserve(store *s, job *j)
 {
-    if (!heap_reserve(&s->ttr, (size_t)s->reserved_ct + 1))
+    if (!ttrq_prepare(&s->ttr, j->ttr_s))
         return NULL;
     return store__ext_make(s, j);
 }
@@ -523,7 +523,7 @@ void store__make_reserved(store *s, client *c, job *j, job_ext *x)
 {
     x->deadline_ms = store__now(s) + (uint64_t)j->ttr_s * 1000;
     x->seq = ++s->deadline_seq;
-    heap_insert(&s->ttr, x); /* cannot fail: room made by store__prepare_reserve */
+    ttrq_add(&s->ttr, j->ttr_s, x); /* cannot fail: the FIFO made by store__prepare_reserve */
     j->state = JOB_RESERVED;
     x->reserver = c;
     x->reserves++;
@@ -534,6 +534,17 @@ void store__make_reserved(store *s, client *c, job *j, job_ext *x)
         c->soonest = x;
     s->reserved_ct++;
     store__tube_of(s, j)->reserved_ct++;
+    if (c->waiting)
+        client_resched(s, c);
+}
+
+void store__retouch(store *s, client *c, job *j, job_ext *x)
+{
+    x->deadline_ms = store__now(s) + (uint64_t)j->ttr_s * 1000;
+    x->seq = ++s->deadline_seq;
+    ttrq_requeue(&s->ttr, j->ttr_s, x);
+    if (c->soonest == x)
+        c->soonest = NULL; /* it was the soonest and is now later: recompute */
     if (c->waiting)
         client_resched(s, c);
 }
@@ -558,7 +569,7 @@ void store__unlink(store *s, job *j, job_ext *x)
         break;
     case JOB_RESERVED: {
         client *c = x->reserver;
-        heap_remove(&s->ttr, x->heap_pos);
+        ttrq_remove(&s->ttr, j->ttr_s, x);
         job_list_remove(&c->reserved, x);
         if (c->soonest == x)
             c->soonest = NULL;
@@ -621,7 +632,7 @@ uint64_t store_next_deadline_ms(const store *s)
     t = heap_peek(&s->pause_tubes);
     if (t && t->unpause_ms < at)
         at = t->unpause_ms;
-    const job_ext *x = heap_peek(&s->ttr);
+    const job_ext *x = ttrq_peek(&s->ttr);
     if (x && x->deadline_ms < at)
         at = x->deadline_ms;
     const client *c = heap_peek(&s->wait_clients);
@@ -662,7 +673,7 @@ void store_tick(store *s)
     }
 
     job_ext *x;
-    while ((x = heap_peek(&s->ttr)) && x->deadline_ms <= now) {
+    while ((x = ttrq_peek(&s->ttr)) && x->deadline_ms <= now) {
         store__unlink(s, x->j, x);
         x->timeouts++;
         s->timeout_ct++;
@@ -678,7 +689,7 @@ void store_get_memory(const store *s, store_memory *out)
     memset(out, 0, sizeof(*out));
     out->records = slab_footprint(s->mem);
     out->directory = jobdir_footprint(&s->dir);
-    out->heaps = (uint64_t)s->ttr.cap * sizeof(void *);
+    out->heaps = ttrq_footprint(&s->ttr);
     for (size_t i = 0; i < s->tube_len; i++) {
         out->ready += ready_footprint(&s->tubes[i]->ready);
         out->heaps += (uint64_t)s->tubes[i]->delay.cap * sizeof(void *);

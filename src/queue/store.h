@@ -150,7 +150,7 @@ void store_set_next_id(store *s, uint64_t id);
 int store_reserve(store *s, client *c, int64_t timeout_ms, job **out);
 /* reserve-job: a ready, delayed or buried job becomes reserved by c. OK | NOT_FOUND
  * (no such job, or it is reserved) | NO_MEMORY.
- * Reserving gives a job its ext record and a TTR heap slot (see job.h); when those cannot
+ * Reserving gives a job its ext record and a TTR FIFO (see job.h, ttrq.h); when those cannot
  * be had, reserve and reserve-job answer NO_MEMORY with the job still where it was, and a
  * waiting client keeps waiting until a later change serves it. */
 int store_reserve_job(store *s, client *c, uint64_t id, job **out);
@@ -277,7 +277,7 @@ typedef struct store_memory {
     uint64_t records;   /* job records and exts: the slab's chunks, and malloc for big ones */
     uint64_t directory; /* id -> job pages */
     uint64_t ready;     /* every tube's ready set */
-    uint64_t heaps;     /* the delay heaps' and the TTR heap's arrays */
+    uint64_t heaps;     /* the delay heaps' arrays and the TTR FIFOs */
 } store_memory;
 void store_get_memory(const store *s, store_memory *out);
 void tube_get_stats(const store *s, const tube *t, tube_stats *out);

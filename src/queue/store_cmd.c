@@ -329,11 +329,7 @@ int store_touch(store *s, client *c, uint64_t id)
     job *j = reserved_by(s, c, id, &x);
     if (!j)
         return STORE_NOT_FOUND;
-    /* Re-reserving restarts the TTR; done as unlink + reserve so the TTR heap, the soonest
-     * cache and the client's wait tick all follow. The reserve count must not change. */
-    store__unlink(s, j, x); /* leaves room in the TTR heap for the re-insert */
-    store__make_reserved(s, c, j, x);
-    x->reserves--;
+    store__retouch(s, c, j, x); /* the reserve count does not change */
     return STORE_OK;
 }
 

@@ -13,6 +13,7 @@
 #include "queue/jobdir.h"
 #include "queue/slab.h"
 #include "queue/store.h"
+#include "queue/ttrq.h"
 #include "queue/tube.h"
 
 struct client {
@@ -45,7 +46,7 @@ struct store {
     size_t tube_len, tube_cap;
     tube *default_tube;
     heap delay_tubes, pause_tubes, await_tubes; /* see tube.h */
-    heap ttr;                                   /* reserved jobs by (TTR end, id) */
+    ttrq ttr;                                   /* reserved jobs by (TTR end, seq) */
     heap wait_clients;                          /* waiting clients by tick_ms */
     client *clients;
     uint64_t next_id;
@@ -86,9 +87,11 @@ static inline job *store__find(const store *s, uint64_t id, job_ext **x)
 
 /* The job's ext, made if it has none. NULL on ENOMEM. */
 job_ext *store__ext_make(store *s, job *j);
-/* The ext, and room in the TTR heap, for reserving j; NULL on ENOMEM (nothing changed
- * that matters). */
+/* The ext, and a TTR FIFO, for reserving j; NULL on ENOMEM (nothing changed that
+ * matters). */
 job_ext *store__prepare_reserve(store *s, job *j);
+/* Restarts the TTR of j, reserved by c (touch). */
+void store__retouch(store *s, client *c, job *j, job_ext *x);
 void store__journal(store *s, const job *j, int op);
 tube *store__tube_get(store *s, const char *name, size_t len, bool create);
 void store__tube_ref(tube *t);
@@ -96,7 +99,7 @@ void store__tube_unref(store *s, tube *t);
 
 /* Container moves. Each takes a job in no container (fresh, or after store__unlink) and
  * keeps every counter and store heap consistent. All but make_ready need the job's ext x;
- * make_reserved needs room in the TTR heap too (store__prepare_reserve). */
+ * make_reserved needs its TTR FIFO too (store__prepare_reserve). */
 bool store__make_ready(store *s, job *j);
 bool store__make_delayed(store *s, job *j, job_ext *x, uint64_t deadline_ms);
 void store__make_buried(store *s, job *j, job_ext *x);

@@ -166,8 +166,8 @@ class CommandLine(unittest.TestCase):
                          'synq_jobs{state="delayed"} 1', "synq_jobs_total 3",
                          'synq_commands_total{cmd="put"} 3',
                          'synq_tube_jobs{tube="default",state="ready"} 2',
-                         # bodies 1 + 2 + 1 bytes, plus 136 per job
-                         "synq_job_memory_bytes %d" % (4 + 3 * 136),
+                         # bodies 1 + 2 + 1 bytes, plus 152 per job
+                         "synq_job_memory_bytes %d" % (4 + 3 * 152),
                          "synq_job_memory_limit_bytes 0"):
                 self.assertIn(want, lines)
             with self.assertRaises(urllib.error.HTTPError) as cm:
@@ -176,7 +176,7 @@ class CommandLine(unittest.TestCase):
             cm.exception.close()
 
     def test_max_memory_bounds_jobs_and_frees_on_delete(self):
-        # Each 500-byte job counts 500 + 136 bytes: three fit in 2100, a
+        # Each 500-byte job counts 500 + 152 bytes: three fit in 2100, a
         # fourth does not; deleting one makes room again, also after a
         # restart from the log (restored jobs are counted).
         with tempfile.TemporaryDirectory() as d:
