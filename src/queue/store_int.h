@@ -38,7 +38,7 @@ struct store {
     jobdir dir;    /* by id: the job, or its ext with the low bit set (see job.h) */
     tube **tube_slots;  /* by tube ix; NULL = free */
     uint32_t *free_ix;  /* free tube ixs, a stack */
-    uint32_t nslots, slot_cap, nfree;
+    uint32_t slot_cap, nfree;
     int64_t epoch_ms;   /* creation times count from here, see JOB_TIME_SHIFT */
     bool log_segments;  /* records carry a log segment */
     hashmap names; /* tubes by name */

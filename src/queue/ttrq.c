@@ -1,7 +1,6 @@
 /*
  * TTR FIFOs (see ttrq.h). Invariants: a FIFO is in `heads` iff it is non-empty, at heap_pos;
- * within a FIFO (deadline_ms, seq) increases from head to tail; nempty counts the empty FIFOs
- * still in by_ttr.
+ * within a FIFO (deadline_ms, seq) increases from head to tail.
  */
 #include "queue/ttrq.h"
 
@@ -44,7 +43,6 @@ void ttrq_init(ttrq *q)
 {
     hashmap_init(&q->by_ttr, fifo_hash, fifo_ttr_eq);
     heap_init(&q->heads, fifo_less, fifo_setpos);
-    q->nempty = 0;
 }
 
 void ttrq_dispose(ttrq *q)
@@ -53,7 +51,6 @@ void ttrq_dispose(ttrq *q)
         free(hashmap_slot(&q->by_ttr, i));
     hashmap_dispose(&q->by_ttr);
     heap_dispose(&q->heads);
-    q->nempty = 0;
 }
 
 bool ttrq_prepare(ttrq *q, uint32_t ttr_s)
@@ -71,7 +68,6 @@ bool ttrq_prepare(ttrq *q, uint32_t ttr_s)
         free(f);
         return false;
     }
-    q->nempty++;
     return true;
 }
 
@@ -87,7 +83,6 @@ void ttrq_add(ttrq *q, uint32_t ttr_s, job_ext *x)
         return;
     }
     f->head = f->tail = x;
-    q->nempty--;
     heap_insert(&q->heads, f); /* room reserved by ttrq_prepare when the FIFO was made */
 }
 
@@ -111,10 +106,8 @@ void ttrq_remove(ttrq *q, uint32_t ttr_s, job_ext *x)
         return;
     }
     heap_remove(&q->heads, f->heap_pos);
-    if (q->nempty < TTRQ_SPARE) {
-        q->nempty++;
+    if (ttrq_empty_fifos(q) <= TTRQ_SPARE)
         return;
-    }
     hashmap_remove(&q->by_ttr, f);
     free(f);
 }

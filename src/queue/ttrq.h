@@ -28,8 +28,13 @@
 typedef struct ttrq {
     hashmap by_ttr; /* the FIFOs by TTR value */
     heap heads;     /* the non-empty FIFOs by their first job's (deadline, seq) */
-    uint32_t nempty;
 } ttrq;
+
+/* FIFOs kept while empty: those in by_ttr but not in heads. */
+static inline size_t ttrq_empty_fifos(const ttrq *q)
+{
+    return q->by_ttr.len - q->heads.len;
+}
 
 void ttrq_init(ttrq *q);
 /* Frees the FIFOs (not the exts). */

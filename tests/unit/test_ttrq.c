@@ -77,13 +77,13 @@ TEST(emptied_fifos_are_kept_up_to_the_spare_count_then_freed)
     ASSERT_EQ(q.by_ttr.len, TTRQ_SPARE + 4u);
     for (uint32_t i = 0; i < TTRQ_SPARE + 4; i++)
         ttrq_remove(&q, i + 1, &x[i]);
-    ASSERT_EQ(q.nempty, (uint32_t)TTRQ_SPARE);
+    ASSERT_EQ(ttrq_empty_fifos(&q), (size_t)TTRQ_SPARE);
     ASSERT_EQ(q.by_ttr.len, (size_t)TTRQ_SPARE);
     ASSERT_EQ(q.heads.len, 0u);
     /* A kept FIFO is reused without a new one. */
     reserve_at(&q, &x[0], 0, 1);
     ASSERT_EQ(q.by_ttr.len, (size_t)TTRQ_SPARE);
-    ASSERT_EQ(q.nempty, (uint32_t)TTRQ_SPARE - 1);
+    ASSERT_EQ(ttrq_empty_fifos(&q), (size_t)TTRQ_SPARE - 1);
     ttrq_remove(&q, 1, &x[0]);
     ttrq_dispose(&q);
 }
@@ -127,7 +127,7 @@ TEST(random_reserves_touches_and_removes_match_a_scan)
                 best = &x[k];
         }
         ASSERT_TRUE(ttrq_peek(&q) == best);
-        ASSERT_TRUE(q.nempty <= TTRQ_SPARE);
+        ASSERT_TRUE(ttrq_empty_fifos(&q) <= TTRQ_SPARE);
     }
     ttrq_dispose(&q);
 }
