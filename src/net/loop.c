@@ -30,8 +30,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "net/loop_struct.h"
-#include "net/timer_int.h"
+#include "loop_struct.h"
+#include "timer_int.h"
 
 #ifdef SQ__HAVE_EVENTFD /* decided in loop_struct.h */
 #include <sys/eventfd.h>

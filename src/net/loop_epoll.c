@@ -11,7 +11,7 @@
  * clears data.ptr in every not-yet-dispatched slot that names it, and the
  * dispatch loop skips cleared slots. The scan is bounded by MAX_EVENTS.
  */
-#include "net/loop_int.h"
+#include "loop_int.h"
 
 #ifdef SQ__HAVE_EPOLL
 
@@ -20,7 +20,7 @@
 #include <sys/epoll.h>
 #include <unistd.h>
 
-#include "net/loop_struct.h"
+#include "loop_struct.h"
 
 enum { MAX_EVENTS = 256 };
 

@@ -16,7 +16,7 @@
 #include <poll.h>
 #include <stdlib.h>
 
-#include "net/loop_struct.h"
+#include "loop_struct.h"
 
 typedef struct {
     sq_io *io;

@@ -23,7 +23,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "net/loop_struct.h"
+#include "loop_struct.h"
 
 #ifdef SQ__HAVE_SIGNALFD
 #include <sys/signalfd.h>

@@ -19,7 +19,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "net/loop_int.h"
+#include "loop_int.h"
 
 /* Signal numbers 1.._NSIG-1 are valid; realtime signals included. */
 #define SQ__MAX_SIGNALS 65

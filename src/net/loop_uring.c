@@ -25,7 +25,7 @@
  * right after its watcher stopped is released when the cancel reaches the
  * kernel: at the next submit, which is the start of the next wait.
  */
-#include "net/loop_int.h"
+#include "loop_int.h"
 
 #ifdef SQ__HAVE_URING
 
@@ -34,7 +34,7 @@
 #include <poll.h>
 #include <stdlib.h>
 
-#include "net/loop_struct.h"
+#include "loop_struct.h"
 
 enum { RING_ENTRIES = 1024, REAP_BATCH = 256 };
 

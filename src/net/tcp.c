@@ -38,7 +38,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "net/tcp_int.h"
+#include "tcp_int.h"
 
 /* Bounded work per wake-up, so one busy peer cannot starve the others. */
 #define READS_PER_WAKE 4

@@ -12,7 +12,7 @@
 #include <stdint.h>
 #include <sys/socket.h>
 
-#include "net/loop_int.h"
+#include "loop_int.h"
 #include "synq/tcp.h"
 #include "synq/timer.h"
 

@@ -16,7 +16,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "net/tcp_int.h"
+#include "tcp_int.h"
 
 /* Bounded per wake-up, so a burst of connections cannot starve the
  * established ones. */

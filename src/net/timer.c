@@ -14,8 +14,8 @@
 #include <errno.h>
 #include <stdlib.h>
 
-#include "net/loop_struct.h"
-#include "net/timer_int.h"
+#include "loop_struct.h"
+#include "timer_int.h"
 
 static int timer_less(const sq_timer *a, const sq_timer *b)
 {

@@ -1,11 +1,11 @@
 /*
- * libFuzzer target for src/queue/proto.c. The input is a byte stream from a client: it is framed
+ * libFuzzer target for src/proto/proto.c. The input is a byte stream from a client: it is framed
  * with proto_find_line() exactly as the network layer must (including the too-long-line skip
  * mode) and every line goes through proto_parse(). Besides the sanitizers' checks, it asserts the
  * contracts in proto.h and compares the hand-written number readers with the C library routines
  * beanstalkd itself calls (strtoumax, strtoul, strtol), so a divergence aborts.
  */
-#include "queue/proto.h"
+#include "proto.h"
 
 #include <errno.h>
 #include <inttypes.h>

@@ -1,5 +1,5 @@
 /*
- * libFuzzer target for write-ahead-log replay: src/queue/recover.c, and the parts of wal.c that
+ * libFuzzer target for write-ahead-log replay: src/wal/recover.c, and the parts of wal.c that
  * wal_open, appending and wal_close use. Each input becomes the contents of one or two segment
  * files in a scratch directory (one per process, created once, emptied before every input), which
  * wal_open then replays. Besides the sanitizers' checks, the target asserts what the WAL promises
@@ -42,8 +42,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "queue/recover.h"
-#include "queue/wal.h"
+#include "recover.h"
+#include "wal.h"
 
 #include "fuzz_wal.h"
 

@@ -12,8 +12,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-#include "queue/wal.h"
-#include "queue/walio.h"
+#include "wal.h"
+#include "walio.h"
 
 #define CHECK(x)                                                                                   \
     do {                                                                                           \

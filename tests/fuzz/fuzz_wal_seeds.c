@@ -9,8 +9,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "queue/recover.h"
-#include "queue/wal.h"
+#include "recover.h"
+#include "wal.h"
 
 #include "fuzz_wal.h"
 

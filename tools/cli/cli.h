@@ -23,7 +23,9 @@
 #include <stdint.h>
 #include <stdio.h>
 
-#define CLI_VERSION "0.1.0"
+#include "synq_version.h"
+
+#define CLI_VERSION SYNQ_VERSION
 
 enum { CLI_OK = 0, CLI_NO = 1, CLI_USAGE = 2, CLI_FAIL = 3 };
 

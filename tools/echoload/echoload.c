@@ -23,8 +23,8 @@
 #include "synq/tcp.h"
 #include "synq/timer.h"
 
-#include "../bench/hist.h"
-#include "../bench/loadgen.h"
+#include "hist.h"
+#include "loadgen.h"
 
 #define STAMP_BYTES 8
 #define MAX_MSG_BYTES (1 << 20)

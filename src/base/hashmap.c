@@ -1,0 +1,118 @@
+/*
+ * Linear probing keeps a lookup to a few adjacent cache lines. Deletion shifts later members
+ * of the probe run back into the hole (Knuth's algorithm R), which keeps the invariant that
+ * every element is reachable from its home slot without crossing an empty slot.
+ */
+#include "hashmap.h"
+
+#include <stdlib.h>
+
+void hashmap_init(hashmap *m, uint64_t (*hash)(const void *item),
+                  bool (*eq)(const void *item, const void *key))
+{
+    m->slots = NULL;
+    m->cap = m->len = 0;
+    m->hash = hash;
+    m->eq = eq;
+}
+
+void hashmap_dispose(hashmap *m)
+{
+    free(m->slots);
+    m->slots = NULL;
+    m->cap = m->len = 0;
+}
+
+uint64_t hashmap_hash_u64(uint64_t x)
+{
+    x += 0x9e3779b97f4a7c15ULL;
+    x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ULL;
+    x = (x ^ (x >> 27)) * 0x94d049bb133111ebULL;
+    return x ^ (x >> 31);
+}
+
+uint64_t hashmap_hash_bytes(const void *p, size_t n)
+{
+    const unsigned char *b = p;
+    uint64_t h = 0xcbf29ce484222325ULL;
+    for (size_t i = 0; i < n; i++) {
+        h ^= b[i];
+        h *= 0x100000001b3ULL;
+    }
+    return hashmap_hash_u64(h);
+}
+
+void *hashmap_find(const hashmap *m, uint64_t h, const void *key)
+{
+    if (!m->cap)
+        return NULL;
+    size_t mask = m->cap - 1;
+    for (size_t i = h & mask;; i = (i + 1) & mask) {
+        void *item = m->slots[i];
+        if (!item)
+            return NULL;
+        if (m->eq(item, key))
+            return item;
+    }
+}
+
+static void place(void **slots, size_t mask, void *item, uint64_t h)
+{
+    size_t i = h & mask;
+    while (slots[i])
+        i = (i + 1) & mask;
+    slots[i] = item;
+}
+
+static bool grow(hashmap *m)
+{
+    size_t cap = m->cap ? m->cap * 2 : 64;
+    void **slots = calloc(cap, sizeof(*slots));
+    if (!slots)
+        return false;
+    for (size_t i = 0; i < m->cap; i++) {
+        if (m->slots[i])
+            place(slots, cap - 1, m->slots[i], m->hash(m->slots[i]));
+    }
+    free(m->slots);
+    m->slots = slots;
+    m->cap = cap;
+    return true;
+}
+
+bool hashmap_insert(hashmap *m, void *item)
+{
+    /* Keep the load at most 3/4 so probe runs stay short. */
+    if ((m->len + 1) * 4 > m->cap * 3 && !grow(m))
+        return false;
+    place(m->slots, m->cap - 1, item, m->hash(item));
+    m->len++;
+    return true;
+}
+
+bool hashmap_remove(hashmap *m, const void *item)
+{
+    if (!m->cap)
+        return false;
+    size_t mask = m->cap - 1;
+    size_t i = m->hash(item) & mask;
+    while (m->slots[i] != item) {
+        if (!m->slots[i])
+            return false;
+        i = (i + 1) & mask;
+    }
+    /* Backward shift: move each later run member whose home is not in (hole, j] into the
+     * hole, so no element ends up behind an empty slot. */
+    size_t hole = i;
+    for (size_t j = (i + 1) & mask; m->slots[j]; j = (j + 1) & mask) {
+        size_t home = m->hash(m->slots[j]) & mask;
+        bool home_in_range = hole <= j ? (hole < home && home <= j) : (hole < home || home <= j);
+        if (!home_in_range) {
+            m->slots[hole] = m->slots[j];
+            hole = j;
+        }
+    }
+    m->slots[hole] = NULL;
+    m->len--;
+    return true;
+}

@@ -1,0 +1,467 @@
+/*
+ * proto: parses one beanstalkd command line into a proto_cmd, accepting and rejecting exactly what
+ * beanstalkd 1.12 does. Pure: no I/O, no allocation, no locale, no errno.
+ *
+ * Model. beanstalkd recognises a command by the FIRST of its command prefixes that the line starts
+ * with (order matters: "reserve-with-timeout " before "reserve"), then each command parses its
+ * arguments with one of a few number/name readers. We keep that two-step shape, but group the
+ * prefixes by first byte so recognition looks at a handful of candidates, not all 25.
+ *
+ * Rules (each verified against /usr/bin/beanstalkd 1.12 over a socket):
+ *
+ * | input                                   | beanstalkd does                                    |
+ * |-----------------------------------------|----------------------------------------------------|
+ * | line end                                | only "\r\n"; a bare "\n" is an ordinary byte       |
+ * | a '\r' not followed by '\n'             | only the first '\r' of the buffer is looked at, so |
+ * |                                         | no line end is seen until the line is too long     |
+ * | line longer than 222 bytes + CRLF (224) | no reply yet; drops input in 224-byte chunks until |
+ * |                                         | a "\r\n" is seen, then one BAD_FORMAT; no close    |
+ * | a NUL byte anywhere in the line         | BAD_FORMAT (checked before the command name)       |
+ * | empty line, unknown word, "PUT", "use"  | UNKNOWN_COMMAND (names are case-sensitive, and     |
+ * | (name without its required space)       | "put ", "use ", "peek " etc. include the space)    |
+ * | prefix match without the space:         | "peek-ready" "peek-delayed" "peek-buried"          |
+ * |   no-argument commands                  | "reserve" "stats" "list-tubes" "list-tube-used"    |
+ * |                                         | "list-tubes-watched" must be the whole line, else  |
+ * |                                         | BAD_FORMAT: "peek-readyX", "reserve ", "stats-tube"|
+ * |                                         | "reserve-job", "list-tubes-watchedfoo"             |
+ * | "quit..."                               | any line starting "quit" closes, no reply          |
+ * | "pause-tube..."                         | no space needed: "pause-tubedefault 0" pauses      |
+ * | "kick-job" / "peek" / "watch" (bare)    | UNKNOWN_COMMAND                                    |
+ * | numbers (put, release, bury, ids)       | spaces (only ' ') skipped before each; then a      |
+ * |                                         | digit is required: '+', '-', tab → BAD_FORMAT;     |
+ * |                                         | leading zeros fine; u32 fields > 4294967295 and    |
+ * |                                         | ids > 18446744073709551615 → BAD_FORMAT            |
+ * | trailing bytes (even one space)         | BAD_FORMAT, for every command except quit, kick    |
+ * |                                         | and reserve-with-timeout                           |
+ * | put with trailing bytes                 | counted in cmd-put; JOB_TOO_BIG if the size is too |
+ * |                                         | big, else BAD_FORMAT (body not skipped)            |
+ * | kick N                                  | C strtoul: leading isspace, '+'/'-' allowed, junk  |
+ * |                                         | after the digits ignored, no digits → BAD_FORMAT,  |
+ * |                                         | > 2^64-1 → BAD_FORMAT, then cut to 32 bits         |
+ * |                                         | ("kick -1" = 4294967295, "kick 4294967296" = 0)    |
+ * | reserve-with-timeout N                  | C strtol: like kick, but no digits → 0 (times out  |
+ * |                                         | at once), outside a signed 64-bit → BAD_FORMAT,    |
+ * |                                         | then cut to a signed 32-bit int; negative waits    |
+ * |                                         | forever ("-1", "4294967295", "2147483648")         |
+ * | tube names (use/watch/ignore/stats-tube)| the whole rest of the line: 1..200 bytes of        |
+ * |                                         | A-Z a-z 0-9 - + / ; . $ _ ( ), not starting with   |
+ * |                                         | '-'; else BAD_FORMAT (so no extra or trailing ' ') |
+ * | pause-tube NAME DELAY                   | spaces before the name skipped; name = longest run |
+ * |                                         | of name bytes; then a u32 to the end. A name over  |
+ * |                                         | 200 bytes or starting '-' is BAD_FORMAT but still  |
+ * |                                         | counted in cmd-pause-tube                          |
+ * | pri / delay / ttr / size                | u32 each; ttr 0 is stored as 1 (by the store)      |
+ */
+#include "proto.h"
+
+#include <string.h>
+
+/* The bytes beanstalkd allows in a tube name. */
+static bool is_name_byte(unsigned char c)
+{
+    if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9'))
+        return true;
+    switch (c) {
+    case '-':
+    case '+':
+    case '/':
+    case ';':
+    case '.':
+    case '$':
+    case '_':
+    case '(':
+    case ')':
+        return true;
+    default:
+        return false;
+    }
+}
+
+/* isspace() in the C locale, which is what strtol/strtoul skip (beanstalkd never sets a locale). */
+static bool is_c_space(unsigned char c)
+{
+    return c == ' ' || (c >= '\t' && c <= '\r');
+}
+
+/* How a command's arguments are read once its prefix matched. */
+typedef enum {
+    ARGS_NONE_EXACT, /* the prefix must be the whole line */
+    ARGS_ID,         /* one u64 to the end of the line */
+    ARGS_TUBE,       /* the rest of the line is a tube name */
+    ARGS_CUSTOM,     /* put, release, bury, kick, reserve-with-timeout, pause-tube, quit */
+} args_kind;
+
+typedef struct {
+    const char *prefix;
+    unsigned char prefix_len;
+    unsigned char args;
+    unsigned char type;
+} cmd_prefix;
+
+#define P(s, a, t)                                                                                 \
+    {                                                                                              \
+        s, sizeof(s) - 1, a, t                                                                     \
+    }
+
+/* The prefixes, one array per first byte, each in beanstalkd's matching order. beanstalkd tries
+ * all prefixes first-match in one list; only prefixes sharing a first byte can overlap, so
+ * splitting the list by first byte keeps its answers and looks at six candidates at most. */
+static const cmd_prefix cmds_b[] = {P("bury ", ARGS_CUSTOM, CMD_BURY)};
+static const cmd_prefix cmds_d[] = {P("delete ", ARGS_ID, CMD_DELETE)};
+static const cmd_prefix cmds_i[] = {P("ignore ", ARGS_TUBE, CMD_IGNORE)};
+static const cmd_prefix cmds_k[] = {
+    P("kick ", ARGS_CUSTOM, CMD_KICK),
+    P("kick-job ", ARGS_ID, CMD_KICK_JOB),
+};
+static const cmd_prefix cmds_l[] = {
+    P("list-tubes-watched", ARGS_NONE_EXACT, CMD_LIST_TUBES_WATCHED),
+    P("list-tube-used", ARGS_NONE_EXACT, CMD_LIST_TUBE_USED),
+    P("list-tubes", ARGS_NONE_EXACT, CMD_LIST_TUBES),
+};
+static const cmd_prefix cmds_p[] = {
+    P("put ", ARGS_CUSTOM, CMD_PUT),
+    P("peek ", ARGS_ID, CMD_PEEK),
+    P("peek-ready", ARGS_NONE_EXACT, CMD_PEEK_READY),
+    P("peek-delayed", ARGS_NONE_EXACT, CMD_PEEK_DELAYED),
+    P("peek-buried", ARGS_NONE_EXACT, CMD_PEEK_BURIED),
+    P("pause-tube", ARGS_CUSTOM, CMD_PAUSE_TUBE),
+};
+static const cmd_prefix cmds_q[] = {P("quit", ARGS_CUSTOM, CMD_QUIT)};
+static const cmd_prefix cmds_r[] = {
+    P("reserve-with-timeout ", ARGS_CUSTOM, CMD_RESERVE_WITH_TIMEOUT),
+    P("reserve-job ", ARGS_ID, CMD_RESERVE_JOB),
+    P("reserve", ARGS_NONE_EXACT, CMD_RESERVE),
+    P("release ", ARGS_CUSTOM, CMD_RELEASE),
+};
+static const cmd_prefix cmds_s[] = {
+    P("stats-job ", ARGS_ID, CMD_STATS_JOB),
+    P("stats-tube ", ARGS_TUBE, CMD_STATS_TUBE),
+    P("stats", ARGS_NONE_EXACT, CMD_STATS),
+};
+static const cmd_prefix cmds_t[] = {P("touch ", ARGS_ID, CMD_TOUCH)};
+static const cmd_prefix cmds_u[] = {P("use ", ARGS_TUBE, CMD_USE)};
+static const cmd_prefix cmds_w[] = {P("watch ", ARGS_TUBE, CMD_WATCH)};
+
+#undef P
+
+static const cmd_prefix *first_match(const char *line, size_t len, const cmd_prefix *cands,
+                                     size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (len >= cands[i].prefix_len && memcmp(line, cands[i].prefix, cands[i].prefix_len) == 0)
+            return &cands[i];
+    return NULL;
+}
+
+#define MATCH_IN(group) first_match(line, len, group, sizeof(group) / sizeof(group[0]))
+
+/* Finds the command the line names, or NULL. */
+static const cmd_prefix *which_cmd(const char *line, size_t len)
+{
+    if (len == 0)
+        return NULL;
+    switch (line[0]) {
+    case 'b':
+        return MATCH_IN(cmds_b);
+    case 'd':
+        return MATCH_IN(cmds_d);
+    case 'i':
+        return MATCH_IN(cmds_i);
+    case 'k':
+        return MATCH_IN(cmds_k);
+    case 'l':
+        return MATCH_IN(cmds_l);
+    case 'p':
+        return MATCH_IN(cmds_p);
+    case 'q':
+        return MATCH_IN(cmds_q);
+    case 'r':
+        return MATCH_IN(cmds_r);
+    case 's':
+        return MATCH_IN(cmds_s);
+    case 't':
+        return MATCH_IN(cmds_t);
+    case 'u':
+        return MATCH_IN(cmds_u);
+    case 'w':
+        return MATCH_IN(cmds_w);
+    default:
+        return NULL;
+    }
+}
+
+#undef MATCH_IN
+
+/* beanstalkd's read_u32/read_u64: skips ' ' only, then requires a digit, then takes all digits.
+ * Fails on overflow of 64 bits or a value above `max`. On success advances *pp past the digits;
+ * if `to_end`, the digits must end the line. */
+static bool read_unsigned(const char **pp, const char *end, uint64_t max, bool to_end,
+                          uint64_t *out)
+{
+    const char *p = *pp;
+    uint64_t v = 0;
+
+    while (p < end && *p == ' ')
+        p++;
+    if (p == end || *p < '0' || *p > '9')
+        return false;
+    for (; p < end && *p >= '0' && *p <= '9'; p++) {
+        unsigned d = (unsigned)(*p - '0');
+        if (v > (UINT64_MAX - d) / 10)
+            return false; /* strtoumax sets ERANGE */
+        v = v * 10 + d;
+    }
+    if (v > max || (to_end && p != end))
+        return false;
+    *pp = p;
+    *out = v;
+    return true;
+}
+
+static bool read_u32(const char **pp, const char *end, bool to_end, uint32_t *out)
+{
+    uint64_t v;
+    if (!read_unsigned(pp, end, UINT32_MAX, to_end, &v))
+        return false;
+    *out = (uint32_t)v;
+    return true;
+}
+
+/* The part of C strtol/strtoul that beanstalkd relies on (base 10): skip isspace, optional sign,
+ * digits; what follows is ignored. Sets *any_digits, *negative and the magnitude; fails only when
+ * the magnitude exceeds `max_magnitude` (ERANGE). */
+static bool read_c_integer(const char *p, const char *end, uint64_t max_magnitude, bool *any_digits,
+                           bool *negative, uint64_t *magnitude)
+{
+    uint64_t v = 0;
+    bool overflow = false;
+
+    while (p < end && is_c_space((unsigned char)*p))
+        p++;
+    *negative = false;
+    if (p < end && (*p == '+' || *p == '-')) {
+        *negative = *p == '-';
+        p++;
+    }
+    *any_digits = p < end && *p >= '0' && *p <= '9';
+    for (; p < end && *p >= '0' && *p <= '9'; p++) {
+        unsigned d = (unsigned)(*p - '0');
+        if (v > (UINT64_MAX - d) / 10)
+            overflow = true;
+        else
+            v = v * 10 + d;
+    }
+    if (overflow || v > max_magnitude)
+        return false;
+    *magnitude = v;
+    return true;
+}
+
+/* kick: beanstalkd stores strtoul's unsigned long in an unsigned int. */
+static proto_status parse_kick(const char *p, const char *end, proto_cmd *cmd)
+{
+    bool any, neg;
+    uint64_t mag;
+
+    if (!read_c_integer(p, end, UINT64_MAX, &any, &neg, &mag) || !any)
+        return PROTO_BAD_FORMAT;
+    /* strtoul negates in unsigned arithmetic, so "-1" is ULONG_MAX; the cast keeps 32 bits. */
+    cmd->bound = (uint32_t)(neg ? (uint64_t)0 - mag : mag);
+    return PROTO_OK;
+}
+
+/* reserve-with-timeout: beanstalkd stores strtol's long in an int; a negative int means "no
+ * timeout". No digits at all is not an error for strtol: it is a timeout of 0. */
+static proto_status parse_reserve_timeout(const char *p, const char *end, proto_cmd *cmd)
+{
+    bool any, neg;
+    uint64_t mag;
+
+    /* LONG_MIN's magnitude is one more than LONG_MAX's. */
+    if (!read_c_integer(p, end, (uint64_t)INT64_MAX + 1, &any, &neg, &mag))
+        return PROTO_BAD_FORMAT;
+    if (!neg && mag > (uint64_t)INT64_MAX)
+        return PROTO_BAD_FORMAT;
+    uint64_t as_long = neg ? (uint64_t)0 - mag : mag;
+    /* The conversion to int keeps the low 32 bits (two's complement, as gcc defines it). */
+    uint32_t as_int = (uint32_t)as_long;
+    cmd->timeout_s = (as_int & 0x80000000u) ? PROTO_TIMEOUT_FOREVER : as_int;
+    (void)any;
+    return PROTO_OK;
+}
+
+/* A complete tube name as use/watch/ignore/stats-tube take it. */
+static bool is_valid_tube(const char *name, size_t len)
+{
+    if (len == 0 || len > PROTO_MAX_TUBE_NAME || name[0] == '-')
+        return false;
+    for (size_t i = 0; i < len; i++)
+        if (!is_name_byte((unsigned char)name[i]))
+            return false;
+    return true;
+}
+
+static proto_status parse_pause_tube(const char *p, const char *end, proto_cmd *cmd)
+{
+    while (p < end && *p == ' ')
+        p++;
+    const char *name = p;
+    while (p < end && is_name_byte((unsigned char)*p))
+        p++;
+    size_t name_len = (size_t)(p - name);
+    if (name_len == 0 || !read_u32(&p, end, true, &cmd->delay_s))
+        return PROTO_BAD_FORMAT;
+    /* beanstalkd counts the command before it checks the name's length and first byte. */
+    cmd->counted = true;
+    if (name_len > PROTO_MAX_TUBE_NAME || name[0] == '-')
+        return PROTO_BAD_FORMAT;
+    cmd->tube = name;
+    cmd->tube_len = name_len;
+    return PROTO_OK;
+}
+
+static proto_status parse_put(const char *p, const char *end, proto_cmd *cmd)
+{
+    uint32_t body_len;
+
+    if (!read_u32(&p, end, false, &cmd->pri) || !read_u32(&p, end, false, &cmd->delay_s) ||
+        !read_u32(&p, end, false, &cmd->ttr_s) || !read_u32(&p, end, false, &body_len))
+        return PROTO_BAD_FORMAT;
+    /* From here beanstalkd has counted the put, and it checks the size against -z before it looks
+     * for trailing bytes; the caller needs body_len to do the same (see proto.h). */
+    cmd->counted = true;
+    cmd->body_len = body_len;
+    if (p != end)
+        return PROTO_BAD_FORMAT;
+    return PROTO_OK;
+}
+
+static proto_status parse_custom(const cmd_prefix *c, const char *p, const char *end,
+                                 proto_cmd *cmd)
+{
+    uint64_t id;
+
+    switch ((proto_cmd_type)c->type) {
+    case CMD_PUT:
+        return parse_put(p, end, cmd);
+    case CMD_RELEASE:
+        if (!read_unsigned(&p, end, UINT64_MAX, false, &id) ||
+            !read_u32(&p, end, false, &cmd->pri) || !read_u32(&p, end, true, &cmd->delay_s))
+            return PROTO_BAD_FORMAT;
+        cmd->id = id;
+        return PROTO_OK;
+    case CMD_BURY:
+        if (!read_unsigned(&p, end, UINT64_MAX, false, &id) || !read_u32(&p, end, true, &cmd->pri))
+            return PROTO_BAD_FORMAT;
+        cmd->id = id;
+        return PROTO_OK;
+    case CMD_KICK:
+        return parse_kick(p, end, cmd);
+    case CMD_RESERVE_WITH_TIMEOUT:
+        return parse_reserve_timeout(p, end, cmd);
+    case CMD_PAUSE_TUBE:
+        return parse_pause_tube(p, end, cmd);
+    case CMD_QUIT:
+        return PROTO_OK; /* beanstalkd ignores whatever follows "quit" */
+    default:
+        return PROTO_BAD_FORMAT; /* unreachable: the table only marks the above custom */
+    }
+}
+
+proto_status proto_parse(const char *line, size_t len, proto_cmd *cmd)
+{
+    memset(cmd, 0, sizeof(*cmd));
+    cmd->type = CMD_COUNT_;
+
+    /* beanstalkd NUL-terminates the line and rejects it if strlen() disagrees, before it even
+     * looks at the command name. */
+    if (len > 0 && memchr(line, '\0', len) != NULL)
+        return PROTO_BAD_FORMAT;
+
+    const cmd_prefix *c = which_cmd(line, len);
+    if (c == NULL)
+        return PROTO_UNKNOWN_COMMAND;
+    cmd->type = (proto_cmd_type)c->type;
+
+    const char *p = line + c->prefix_len;
+    const char *end = line + len;
+    proto_status st;
+    switch ((args_kind)c->args) {
+    case ARGS_NONE_EXACT:
+        st = p == end ? PROTO_OK : PROTO_BAD_FORMAT;
+        break;
+    case ARGS_ID:
+        st = read_unsigned(&p, end, UINT64_MAX, true, &cmd->id) ? PROTO_OK : PROTO_BAD_FORMAT;
+        break;
+    case ARGS_TUBE:
+        st = is_valid_tube(p, (size_t)(end - p)) ? PROTO_OK : PROTO_BAD_FORMAT;
+        if (st == PROTO_OK) {
+            cmd->tube = p;
+            cmd->tube_len = (size_t)(end - p);
+        }
+        break;
+    default:
+        st = parse_custom(c, p, end, cmd);
+        break;
+    }
+    if (st == PROTO_OK)
+        cmd->counted = true;
+    return st;
+}
+
+const char *proto_cmd_stat_name(proto_cmd_type t)
+{
+    static const char *const names[CMD_COUNT_] = {
+        [CMD_PUT] = "cmd-put",
+        [CMD_USE] = "cmd-use",
+        [CMD_RESERVE] = "cmd-reserve",
+        [CMD_RESERVE_WITH_TIMEOUT] = "cmd-reserve-with-timeout",
+        [CMD_RESERVE_JOB] = NULL,
+        [CMD_DELETE] = "cmd-delete",
+        [CMD_RELEASE] = "cmd-release",
+        [CMD_BURY] = "cmd-bury",
+        [CMD_TOUCH] = "cmd-touch",
+        [CMD_WATCH] = "cmd-watch",
+        [CMD_IGNORE] = "cmd-ignore",
+        [CMD_PEEK] = "cmd-peek",
+        [CMD_PEEK_READY] = "cmd-peek-ready",
+        [CMD_PEEK_DELAYED] = "cmd-peek-delayed",
+        [CMD_PEEK_BURIED] = "cmd-peek-buried",
+        [CMD_KICK] = "cmd-kick",
+        [CMD_KICK_JOB] = NULL,
+        [CMD_STATS_JOB] = "cmd-stats-job",
+        [CMD_STATS_TUBE] = "cmd-stats-tube",
+        [CMD_STATS] = "cmd-stats",
+        [CMD_LIST_TUBES] = "cmd-list-tubes",
+        [CMD_LIST_TUBE_USED] = "cmd-list-tube-used",
+        [CMD_LIST_TUBES_WATCHED] = "cmd-list-tubes-watched",
+        [CMD_PAUSE_TUBE] = "cmd-pause-tube",
+        [CMD_QUIT] = NULL,
+    };
+
+    if ((unsigned)t >= CMD_COUNT_)
+        return NULL;
+    return names[t];
+}
+
+long proto_find_line(const char *buf, size_t len, size_t *consumed)
+{
+    /* beanstalkd never holds more than PROTO_MAX_LINE bytes of a line, and it searches all but
+     * the last byte of them for '\r' (the byte after it must be there to be checked). */
+    size_t window = len < PROTO_MAX_LINE ? len : PROTO_MAX_LINE;
+
+    if (window >= 2) {
+        const char *cr = memchr(buf, '\r', window - 1);
+        /* Only the first '\r' counts: if it is not followed by '\n' beanstalkd sees no line end
+         * at all, and neither do we. */
+        if (cr != NULL && cr[1] == '\n') {
+            *consumed = (size_t)(cr - buf) + 2;
+            return (long)(cr - buf);
+        }
+    }
+    if (len >= PROTO_MAX_LINE) {
+        *consumed = PROTO_MAX_LINE;
+        return -2;
+    }
+    return -1;
+}

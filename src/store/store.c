@@ -1,0 +1,712 @@
+/*
+ * The store's state machine: containers, counters, tube lifetimes, waiting clients and time.
+ * The commands built on these moves are in store_cmd.c.
+ *
+ * Invariants kept by every move (store__make_*, store__unlink):
+ *   - a job is in exactly the container its state names (see job.h), and the global and
+ *     per-tube counters equal the container sizes;
+ *   - a tube is in delay_tubes iff it has delayed jobs, in pause_tubes iff paused, and in
+ *     await_tubes iff it has ready jobs, waiting clients and no pause;
+ *   - a client is in wait_clients iff it waits and has something to time out (a wait
+ *     deadline, or a reserved job whose DEADLINE_SOON moment will come).
+ * Outside a store call, await_tubes is empty except for what store__serve_waiters() has yet
+ * to see: every call that can make a job ready ends by serving waiters, so no client waits
+ * while a job it could take is ready (beanstalkd runs process_queue after every enqueue).
+ *
+ * Capacity: the tube heaps are grown to the number of tubes at tube creation, so
+ * rescheduling a tube never fails for lack of memory. A job's ext and its TTR FIFO
+ * are secured before a move that needs them (store__prepare_reserve, store__ext_make), so a
+ * command either fails with nothing changed or completes. Growth of a ready set or delay
+ * heap can fail mid-move; then the job is buried, as beanstalkd does.
+ */
+#include "store_int.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+uint64_t store__now(const store *s)
+{
+    return s->hooks.now_ms(s->data);
+}
+
+uint64_t store_now_ms(const store *s)
+{
+    return store__now(s);
+}
+
+void store__journal(store *s, const job *j, int op)
+{
+    if (s->hooks.journal)
+        s->hooks.journal(s, j, op, s->data);
+}
+
+/* ---- store lifecycle ---- */
+
+static bool client_tick_less(const void *a, const void *b)
+{
+    const client *x = a, *y = b;
+    if (x->tick_ms != y->tick_ms)
+        return x->tick_ms < y->tick_ms;
+    return x < y;
+}
+
+static void client_tick_setpos(void *item, uint32_t pos)
+{
+    ((client *)item)->tick_pos = pos;
+}
+
+store *store_new(const store_hooks *hooks, void *data)
+{
+    store *s = calloc(1, sizeof(*s));
+    if (!s)
+        return NULL;
+    s->hooks = *hooks;
+    s->data = data;
+    s->next_id = 1;
+    /* The epoch is 2^31 quanta before now: creation times fit 8.7 years either side. */
+    s->epoch_ms = (int64_t)store__now(s) - ((int64_t)1 << (31 + JOB_TIME_SHIFT));
+    jobdir_init(&s->dir);
+    s->mem = slab_new();
+    if (!s->mem) {
+        free(s);
+        return NULL;
+    }
+    hashmap_init(&s->names, tube_hash, tube_name_eq);
+    heap_init(&s->delay_tubes, tube_delay_less, tube_delay_setpos);
+    heap_init(&s->pause_tubes, tube_pause_less, tube_pause_setpos);
+    heap_init(&s->await_tubes, tube_await_less, tube_await_setpos);
+    ttrq_init(&s->ttr);
+    heap_init(&s->wait_clients, client_tick_less, client_tick_setpos);
+    /* "default" is pinned by the store (beanstalkd holds a reference for new clients). */
+    s->default_tube = store__tube_get(s, "default", 7, true);
+    if (!s->default_tube) {
+        store_free(s);
+        return NULL;
+    }
+    store__tube_ref(s->default_tube);
+    return s;
+}
+
+void store_free(store *s)
+{
+    if (!s)
+        return;
+    while (s->clients) {
+        client *c = s->clients;
+        s->clients = c->next;
+        for (size_t i = 0; i < c->watch_len; i++)
+            free(c->watches[i]);
+        free(c->watches);
+        free(c);
+    }
+    for (size_t i = 0; i < s->tube_len; i++)
+        tube_destroy(s->tubes[i]);
+    free(s->tubes);
+    free(s->tube_slots);
+    free(s->free_ix);
+    jobdir_dispose(&s->dir);
+    slab_destroy(s->mem); /* every job record and ext at once */
+    hashmap_dispose(&s->names);
+    heap_dispose(&s->delay_tubes);
+    heap_dispose(&s->pause_tubes);
+    heap_dispose(&s->await_tubes);
+    ttrq_dispose(&s->ttr);
+    heap_dispose(&s->wait_clients);
+    free(s);
+}
+
+void store_set_draining(store *s, bool on)
+{
+    s->draining = on;
+}
+
+bool store_draining(const store *s)
+{
+    return s->draining;
+}
+
+size_t store_job_count(const store *s)
+{
+    return jobdir_len(&s->dir);
+}
+
+void store_fail_allocs_after(store *s, uint64_t n)
+{
+    slab_fail_after(s->mem, n);
+}
+
+void store_track_log_segments(store *s)
+{
+    s->log_segments = true;
+}
+
+/* ---- tubes ---- */
+
+/* Adds free tube indexes (jobs name their tube by a 24-bit index, see job.h). */
+static bool grow_tube_slots(store *s)
+{
+    uint32_t cap = s->slot_cap ? s->slot_cap * 2 : 16;
+    if (cap > JOB_MAX_TUBES)
+        cap = JOB_MAX_TUBES;
+    if (cap == s->slot_cap)
+        return false;
+    tube **slots = realloc(s->tube_slots, cap * sizeof(*slots));
+    if (!slots)
+        return false;
+    s->tube_slots = slots;
+    uint32_t *free_ix = realloc(s->free_ix, cap * sizeof(*free_ix));
+    if (!free_ix)
+        return false;
+    s->free_ix = free_ix;
+    for (uint32_t ix = cap; ix-- > s->slot_cap;) {
+        slots[ix] = NULL;
+        free_ix[s->nfree++] = ix;
+    }
+    s->slot_cap = cap;
+    return true;
+}
+
+tube *store__tube_get(store *s, const char *name, size_t len, bool create)
+{
+    tube_key key = {name, len};
+    tube *t = hashmap_find(&s->names, hashmap_hash_bytes(name, len), &key);
+    if (t || !create)
+        return t;
+    size_t n = s->tube_len + 1;
+    /* Reserve room in every tube heap now so that scheduling never fails later. */
+    if (!heap_reserve(&s->delay_tubes, n) || !heap_reserve(&s->pause_tubes, n) ||
+        !heap_reserve(&s->await_tubes, n))
+        return NULL;
+    if (s->tube_len == s->tube_cap) {
+        size_t cap = s->tube_cap ? s->tube_cap * 2 : 8;
+        tube **tubes = realloc(s->tubes, cap * sizeof(*tubes));
+        if (!tubes)
+            return NULL;
+        s->tubes = tubes;
+        s->tube_cap = cap;
+    }
+    if (!s->nfree && !grow_tube_slots(s))
+        return NULL;
+    t = tube_alloc(name, len);
+    if (!t)
+        return NULL;
+    if (!hashmap_insert(&s->names, t)) {
+        tube_destroy(t);
+        return NULL;
+    }
+    t->ix = s->free_ix[--s->nfree];
+    s->tube_slots[t->ix] = t;
+    t->list_pos = (uint32_t)s->tube_len;
+    s->tubes[s->tube_len++] = t;
+    return t;
+}
+
+void store__tube_ref(tube *t)
+{
+    t->refs++;
+}
+
+/* A tube created for a command that then failed has no refs: callers drop it through here
+ * too, so an unreferenced tube never survives a store call. */
+void store__tube_unref(store *s, tube *t)
+{
+    if (t->refs > 0)
+        t->refs--;
+    if (t->refs > 0)
+        return;
+    hashmap_remove(&s->names, t);
+    /* beanstalkd's array delete: the last tube takes the freed slot. */
+    tube *last = s->tubes[--s->tube_len];
+    s->tubes[t->list_pos] = last;
+    last->list_pos = t->list_pos;
+    if (t->pause_pos != HEAP_NO_POS)
+        heap_remove(&s->pause_tubes, t->pause_pos);
+    if (t->delay_pos != HEAP_NO_POS)
+        heap_remove(&s->delay_tubes, t->delay_pos);
+    if (t->await_pos != HEAP_NO_POS)
+        heap_remove(&s->await_tubes, t->await_pos);
+    s->tube_slots[t->ix] = NULL;
+    s->free_ix[s->nfree++] = t->ix;
+    tube_destroy(t);
+}
+
+/* Keeps t's membership in a store heap equal to `want`, and its position right. */
+static void sched(heap *h, tube *t, uint32_t pos, bool want)
+{
+    if (pos != HEAP_NO_POS) {
+        if (want)
+            heap_fix(h, pos);
+        else
+            heap_remove(h, pos);
+    } else if (want) {
+        heap_insert(h, t); /* cannot fail: capacity reserved at tube creation */
+    }
+}
+
+void store__tube_sched_await(store *s, tube *t)
+{
+    bool want = ready_len(&t->ready) && t->wait_head && !t->pause_ms;
+    sched(&s->await_tubes, t, t->await_pos, want);
+}
+
+static void tube_sched_delay(store *s, tube *t)
+{
+    sched(&s->delay_tubes, t, t->delay_pos, t->delay.len > 0);
+}
+
+void store__unpause_due(store *s, uint64_t now)
+{
+    tube *t;
+    while ((t = heap_peek(&s->pause_tubes)) && t->unpause_ms <= now) {
+        heap_remove(&s->pause_tubes, t->pause_pos);
+        t->pause_ms = 0;
+        t->unpause_ms = 0;
+        store__tube_sched_await(s, t);
+    }
+}
+
+int store_pause_tube(store *s, const char *name, size_t len, uint32_t delay_s)
+{
+    tube *t = store__tube_get(s, name, len, false);
+    if (!t)
+        return STORE_NOT_FOUND;
+    /* beanstalkd pauses at least 1 ns so that waiting clients wake when it ends. */
+    t->pause_ms = delay_s ? (uint64_t)delay_s * 1000 : 1;
+    t->unpause_ms = store__now(s) + t->pause_ms;
+    t->pause_ct++;
+    sched(&s->pause_tubes, t, t->pause_pos, true);
+    store__tube_sched_await(s, t);
+    return STORE_OK;
+}
+
+/* ---- clients and waiting ---- */
+
+job_ext *store__client_soonest(client *c)
+{
+    /* A client holds few jobs; a scan after an invalidation is cheaper than a heap per
+     * client. The cache makes repeated questions O(1). */
+    if (!c->soonest) {
+        for (job_ext *x = c->reserved.head; x; x = x->next) {
+            if (!c->soonest || job_ext_deadline_less(x, c->soonest))
+                c->soonest = x;
+        }
+    }
+    return c->soonest;
+}
+
+static void client_resched(store *s, client *c)
+{
+    uint64_t at = UINT64_MAX;
+    if (c->waiting) {
+        at = c->wait_deadline_ms;
+        job_ext *x = store__client_soonest(c);
+        if (x) {
+            uint64_t soon = x->deadline_ms > STORE_SAFETY_MARGIN_MS
+                                ? x->deadline_ms - STORE_SAFETY_MARGIN_MS
+                                : 0;
+            if (soon < at)
+                at = soon;
+        }
+    }
+    c->tick_ms = at;
+    bool want = at != UINT64_MAX;
+    if (c->tick_pos != HEAP_NO_POS) {
+        if (want)
+            heap_fix(&s->wait_clients, c->tick_pos);
+        else
+            heap_remove(&s->wait_clients, c->tick_pos);
+    } else if (want) {
+        heap_insert(&s->wait_clients, c); /* capacity reserved at client creation */
+    }
+}
+
+void store__client_wait(store *s, client *c, uint64_t deadline_ms)
+{
+    c->waiting = true;
+    c->wait_deadline_ms = deadline_ms;
+    s->waiting_ct++;
+    for (size_t i = 0; i < c->watch_len; i++) {
+        tube_waiter_append(c->watches[i]->t, c->watches[i]);
+        store__tube_sched_await(s, c->watches[i]->t);
+    }
+    client_resched(s, c);
+}
+
+void store__client_unwait(store *s, client *c)
+{
+    if (!c->waiting)
+        return;
+    c->waiting = false;
+    s->waiting_ct--;
+    for (size_t i = 0; i < c->watch_len; i++) {
+        tube_waiter_remove(c->watches[i]->t, c->watches[i]);
+        store__tube_sched_await(s, c->watches[i]->t);
+    }
+    client_resched(s, c);
+}
+
+void store_cancel_wait(store *s, client *c)
+{
+    store__client_unwait(s, c);
+}
+
+client *store_client_new(store *s, void *owner)
+{
+    size_t nclients = 1;
+    for (client *o = s->clients; o; o = o->next)
+        nclients++;
+    client *c = calloc(1, sizeof(*c));
+    watch *w = calloc(1, sizeof(*w));
+    watch **ws = calloc(4, sizeof(*ws));
+    if (!c || !w || !ws || !heap_reserve(&s->wait_clients, nclients))
+        goto fail;
+    c->s = s;
+    c->owner = owner;
+    c->tick_pos = HEAP_NO_POS;
+    c->wait_deadline_ms = UINT64_MAX;
+    c->use = s->default_tube;
+    store__tube_ref(c->use);
+    c->use->using_ct++;
+    w->t = s->default_tube;
+    w->c = c;
+    store__tube_ref(w->t);
+    w->t->watching_ct++;
+    ws[0] = w;
+    c->watches = ws;
+    c->watch_len = 1;
+    c->watch_cap = 4;
+    c->next = s->clients;
+    if (s->clients)
+        s->clients->prev = c;
+    s->clients = c;
+    return c;
+fail:
+    free(ws);
+    free(w);
+    free(c);
+    return NULL;
+}
+
+void store_client_free(store *s, client *c)
+{
+    store__client_unwait(s, c);
+    /* beanstalkd puts a vanished worker's jobs back at once, one by one, serving waiters
+     * after each; none of this counts as a timeout or a release. */
+    while (c->reserved.head) {
+        job_ext *x = c->reserved.head;
+        store__unlink(s, x->j, x);
+        store__ready_or_bury(s, x->j, x);
+        store__serve_waiters(s);
+    }
+    for (size_t i = 0; i < c->watch_len; i++) {
+        tube *t = c->watches[i]->t;
+        free(c->watches[i]);
+        t->watching_ct--;
+        store__tube_unref(s, t);
+    }
+    free(c->watches);
+    c->use->using_ct--;
+    store__tube_unref(s, c->use);
+    if (c->prev)
+        c->prev->next = c->next;
+    else
+        s->clients = c->next;
+    if (c->next)
+        c->next->prev = c->prev;
+    free(c);
+}
+
+void *client_owner(const client *c)
+{
+    return c->owner;
+}
+
+const tube *client_used_tube(const client *c)
+{
+    return c->use;
+}
+
+size_t client_watch_count(const client *c)
+{
+    return c->watch_len;
+}
+
+const tube *client_watched_at(const client *c, size_t i)
+{
+    return i < c->watch_len ? c->watches[i]->t : NULL;
+}
+
+bool client_is_waiting(const client *c)
+{
+    return c->waiting;
+}
+
+size_t client_reserved_count(const client *c)
+{
+    return c->reserved.len;
+}
+
+/* ---- container moves ---- */
+
+job_ext *store__ext_make(store *s, job *j)
+{
+    if (j->has_ext)
+        return store__ext(s, j);
+    job_ext *x = slab_alloc(s->mem, sizeof(*x));
+    if (!x)
+        return NULL;
+    memset(x, 0, sizeof(*x));
+    x->j = j;
+    x->heap_pos = HEAP_NO_POS;
+    jobdir_replace(&s->dir, job_id_of(j), (void *)((uintptr_t)x | 1));
+    j->has_ext = 1;
+    return x;
+}
+
+job_ext *store__prepare_reserve(store *s, job *j)
+{
+    if (!ttrq_prepare(&s->ttr, j->ttr_s))
+        return NULL;
+    return store__ext_make(s, j);
+}
+
+bool store__make_ready(store *s, job *j)
+{
+    tube *t = store__tube_of(s, j);
+    if (!ready_insert(&t->ready, j->pri, job_id_of(j)))
+        return false;
+    j->state = JOB_READY;
+    s->ready_ct++;
+    if (j->pri < STORE_URGENT_PRI) {
+        s->urgent_ct++;
+        t->urgent_ct++;
+    }
+    store__tube_sched_await(s, t);
+    return true;
+}
+
+bool store__make_delayed(store *s, job *j, job_ext *x, uint64_t deadline_ms)
+{
+    tube *t = store__tube_of(s, j);
+    x->deadline_ms = deadline_ms;
+    x->seq = ++s->deadline_seq;
+    if (!heap_insert(&t->delay, x)) {
+        x->deadline_ms = 0;
+        return false;
+    }
+    j->state = JOB_DELAYED;
+    s->delayed_ct++;
+    tube_sched_delay(s, t);
+    return true;
+}
+
+void store__make_buried(store *s, job *j, job_ext *x)
+{
+    tube *t = store__tube_of(s, j);
+    job_list_append(&t->buried, x);
+    j->state = JOB_BURIED;
+    x->deadline_ms = 0;
+    x->buries++;
+    s->buried_ct++;
+    t->buried_ct++;
+}
+
+int store__ready_or_bury(store *s, job *j, job_ext *x)
+{
+    if (store__make_ready(s, j))
+        return STORE_OK;
+    store__make_buried(s, j, x);
+    return STORE_BURIED;
+}
+
+void store__make_reserved(store *s, client *c, job *j, job_ext *x)
+{
+    x->deadline_ms = store__now(s) + (uint64_t)j->ttr_s * 1000;
+    x->seq = ++s->deadline_seq;
+    ttrq_add(&s->ttr, j->ttr_s, x); /* cannot fail: the FIFO made by store__prepare_reserve */
+    j->state = JOB_RESERVED;
+    x->reserver = c;
+    x->reserves++;
+    bool had_jobs = c->reserved.len > 0;
+    job_list_append(&c->reserved, x);
+    /* An unknown soonest (NULL with jobs held) stays unknown; the scan will find x. */
+    if (!had_jobs || (c->soonest && job_ext_deadline_less(x, c->soonest)))
+        c->soonest = x;
+    s->reserved_ct++;
+    store__tube_of(s, j)->reserved_ct++;
+    if (c->waiting)
+        client_resched(s, c);
+}
+
+void store__retouch(store *s, client *c, job *j, job_ext *x)
+{
+    x->deadline_ms = store__now(s) + (uint64_t)j->ttr_s * 1000;
+    x->seq = ++s->deadline_seq;
+    ttrq_requeue(&s->ttr, j->ttr_s, x);
+    if (c->soonest == x)
+        c->soonest = NULL; /* it was the soonest and is now later: recompute */
+    if (c->waiting)
+        client_resched(s, c);
+}
+
+void store__unlink(store *s, job *j, job_ext *x)
+{
+    tube *t = store__tube_of(s, j);
+    switch ((job_state)j->state) {
+    case JOB_READY:
+        ready_remove(&t->ready, j->pri, job_id_of(j));
+        s->ready_ct--;
+        if (j->pri < STORE_URGENT_PRI) {
+            s->urgent_ct--;
+            t->urgent_ct--;
+        }
+        store__tube_sched_await(s, t);
+        break;
+    case JOB_DELAYED:
+        heap_remove(&t->delay, x->heap_pos);
+        s->delayed_ct--;
+        tube_sched_delay(s, t);
+        break;
+    case JOB_RESERVED: {
+        client *c = x->reserver;
+        ttrq_remove(&s->ttr, j->ttr_s, x);
+        job_list_remove(&c->reserved, x);
+        if (c->soonest == x)
+            c->soonest = NULL;
+        x->reserver = NULL;
+        s->reserved_ct--;
+        t->reserved_ct--;
+        if (c->waiting)
+            client_resched(s, c);
+        break;
+    }
+    case JOB_BURIED:
+        job_list_remove(&t->buried, x);
+        s->buried_ct--;
+        t->buried_ct--;
+        break;
+    }
+    if (x)
+        x->deadline_ms = 0;
+}
+
+void store__destroy_job(store *s, job *j)
+{
+    void *v = jobdir_remove(&s->dir, job_id_of(j));
+    if ((uintptr_t)v & 1)
+        slab_free(s->mem, (void *)((uintptr_t)v & ~(uintptr_t)1), sizeof(job_ext));
+    store__tube_unref(s, store__tube_of(s, j));
+    slab_free(s->mem, j, job_record_size(j->body_len, j->has_seg));
+}
+
+/* ---- serving and time ---- */
+
+void store__serve_waiters(store *s)
+{
+    tube *t;
+    /* The top of await_tubes holds the best ready job among tubes with waiters; it goes to
+     * the longest-waiting client of that tube (beanstalkd's next_awaited_job). */
+    while ((t = heap_peek(&s->await_tubes))) {
+        uint32_t pri;
+        job *j = store_find_job(s, ready_peek(&t->ready, &pri));
+        client *c = t->wait_head->c;
+        job_ext *x = store__prepare_reserve(s, j);
+        if (!x)
+            break; /* out of memory: the waiters stay; the next change tries again */
+        store__unlink(s, j, x);
+        store__client_unwait(s, c);
+        store__make_reserved(s, c, j, x);
+        if (s->hooks.reserved)
+            s->hooks.reserved(c, j, s->data);
+    }
+}
+
+uint64_t store_next_deadline_ms(const store *s)
+{
+    uint64_t at = UINT64_MAX;
+    const tube *t = heap_peek(&s->delay_tubes);
+    if (t) {
+        const job_ext *x = heap_peek(&t->delay);
+        at = x->deadline_ms;
+    }
+    t = heap_peek(&s->pause_tubes);
+    if (t && t->unpause_ms < at)
+        at = t->unpause_ms;
+    const job_ext *x = ttrq_peek(&s->ttr);
+    if (x && x->deadline_ms < at)
+        at = x->deadline_ms;
+    const client *c = heap_peek(&s->wait_clients);
+    if (c && c->tick_ms < at)
+        at = c->tick_ms;
+    return at;
+}
+
+void store_tick(store *s)
+{
+    uint64_t now = store__now(s);
+    tube *t;
+    /* Delayed jobs become ready at their deadline, soonest first, each offered to waiting
+     * clients at once (beanstalkd's prottick). */
+    while ((t = heap_peek(&s->delay_tubes))) {
+        job_ext *x = heap_peek(&t->delay);
+        if (x->deadline_ms > now)
+            break;
+        store__unlink(s, x->j, x);
+        store__ready_or_bury(s, x->j, x);
+        store__serve_waiters(s);
+    }
+    store__unpause_due(s, now);
+    store__serve_waiters(s);
+
+    /* Waiting clients: DEADLINE_SOON wins over a wait timeout, as in beanstalkd. */
+    client *c;
+    while ((c = heap_peek(&s->wait_clients)) && c->tick_ms <= now) {
+        job_ext *soon = store__client_soonest(c);
+        bool deadline_soon = soon && now + STORE_SAFETY_MARGIN_MS >= soon->deadline_ms;
+        store__client_unwait(s, c);
+        if (deadline_soon) {
+            if (s->hooks.deadline_soon)
+                s->hooks.deadline_soon(c, s->data);
+        } else if (s->hooks.wait_timed_out) {
+            s->hooks.wait_timed_out(c, s->data);
+        }
+    }
+
+    job_ext *x;
+    while ((x = ttrq_peek(&s->ttr)) && x->deadline_ms <= now) {
+        store__unlink(s, x->j, x);
+        x->timeouts++;
+        s->timeout_ct++;
+        store__ready_or_bury(s, x->j, x);
+        store__serve_waiters(s);
+    }
+}
+
+/* ---- stats ---- */
+
+void store_get_memory(const store *s, store_memory *out)
+{
+    memset(out, 0, sizeof(*out));
+    out->records = slab_footprint(s->mem);
+    out->directory = jobdir_footprint(&s->dir);
+    out->heaps = ttrq_footprint(&s->ttr);
+    for (size_t i = 0; i < s->tube_len; i++) {
+        out->ready += ready_footprint(&s->tubes[i]->ready);
+        out->heaps += (uint64_t)s->tubes[i]->delay.cap * sizeof(void *);
+    }
+}
+
+void store_get_stats(const store *s, store_stats *out)
+{
+    memset(out, 0, sizeof(*out));
+    out->urgent = s->urgent_ct;
+    out->ready = s->ready_ct;
+    out->reserved = s->reserved_ct;
+    out->delayed = s->delayed_ct;
+    out->buried = s->buried_ct;
+    out->total_jobs = s->total_jobs;
+    out->job_timeouts = s->timeout_ct;
+    out->tubes = s->tube_len;
+    out->waiting = s->waiting_ct;
+    out->draining = s->draining;
+}

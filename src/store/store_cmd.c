@@ -1,0 +1,497 @@
+/*
+ * The store's commands: each is a few container moves from store.c plus beanstalkd's rules
+ * about who may do what (a reserved job belongs to its reserver; kick prefers buried jobs;
+ * the last watched tube cannot be ignored). Every command that can make a job ready journals
+ * first and then serves waiting clients, so a log write precedes handing the job out.
+ */
+#include "store_int.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+/* ---- tubes ---- */
+
+int store_use(store *s, client *c, const char *name, size_t len)
+{
+    tube *t = store__tube_get(s, name, len, true);
+    if (!t)
+        return STORE_NO_MEMORY;
+    store__tube_ref(t); /* before dropping the old tube: it may be the same one */
+    t->using_ct++;
+    c->use->using_ct--;
+    store__tube_unref(s, c->use);
+    c->use = t;
+    return STORE_OK;
+}
+
+static size_t find_watch(const client *c, const tube *t)
+{
+    for (size_t i = 0; i < c->watch_len; i++) {
+        if (c->watches[i]->t == t)
+            return i;
+    }
+    return SIZE_MAX;
+}
+
+int store_watch(store *s, client *c, const char *name, size_t len, size_t *count)
+{
+    tube *t = store__tube_get(s, name, len, true);
+    if (!t)
+        return STORE_NO_MEMORY;
+    if (find_watch(c, t) == SIZE_MAX) {
+        watch *w = calloc(1, sizeof(*w));
+        if (w && c->watch_len == c->watch_cap) {
+            watch **ws = realloc(c->watches, c->watch_cap * 2 * sizeof(*ws));
+            if (ws) {
+                c->watches = ws;
+                c->watch_cap *= 2;
+            } else {
+                free(w);
+                w = NULL;
+            }
+        }
+        if (!w) {
+            /* Drop the tube again if this call created it. */
+            store__tube_ref(t);
+            store__tube_unref(s, t);
+            return STORE_NO_MEMORY;
+        }
+        w->t = t;
+        w->c = c;
+        store__tube_ref(t);
+        t->watching_ct++;
+        c->watches[c->watch_len++] = w;
+        if (c->waiting) {
+            tube_waiter_append(t, w);
+            store__tube_sched_await(s, t);
+            store__serve_waiters(s);
+        }
+    }
+    if (count)
+        *count = c->watch_len;
+    return STORE_OK;
+}
+
+int store_ignore(store *s, client *c, const char *name, size_t len, size_t *count)
+{
+    tube *t = store__tube_get(s, name, len, false);
+    size_t i = t ? find_watch(c, t) : SIZE_MAX;
+    if (i != SIZE_MAX) {
+        if (c->watch_len < 2)
+            return STORE_NOT_IGNORED;
+        watch *w = c->watches[i];
+        c->watches[i] = c->watches[--c->watch_len]; /* beanstalkd's ms_delete order */
+        if (w->linked) {
+            tube_waiter_remove(t, w);
+            store__tube_sched_await(s, t);
+        }
+        free(w);
+        t->watching_ct--;
+        store__tube_unref(s, t);
+    }
+    if (count)
+        *count = c->watch_len;
+    return STORE_OK;
+}
+
+tube *store_find_tube(store *s, const char *name, size_t len)
+{
+    return store__tube_get(s, name, len, false);
+}
+
+size_t store_tube_count(const store *s)
+{
+    return s->tube_len;
+}
+
+const tube *store_tube_at(const store *s, size_t i)
+{
+    return i < s->tube_len ? s->tubes[i] : NULL;
+}
+
+/* ---- put / reserve ---- */
+
+void store_skip_id(store *s)
+{
+    s->next_id++;
+}
+
+void store_set_next_id(store *s, uint64_t id)
+{
+    if (id > s->next_id)
+        s->next_id = id;
+}
+
+/* A fresh record in the directory, holding a reference on t, with no state yet. NULL on
+ * ENOMEM or a body over 4 GiB. */
+static job *new_job(store *s, uint64_t id, tube *t, const char *body, size_t body_len, uint64_t now)
+{
+    if (body_len > UINT32_MAX)
+        return NULL;
+    size_t size = job_record_size(body_len, s->log_segments);
+    job *j = slab_alloc(s->mem, size);
+    if (!j)
+        return NULL;
+    memset(j, 0, offsetof(job, body));
+    j->id_lo = (uint32_t)id;
+    j->id_hi = (uint32_t)(id >> 32);
+    j->body_len = (uint32_t)body_len;
+    j->tube_ix = t->ix & (JOB_MAX_TUBES - 1);
+    j->has_seg = s->log_segments;
+    int64_t q = ((int64_t)now - s->epoch_ms) >> JOB_TIME_SHIFT;
+    j->created_q = q < 0 ? 0 : q > UINT32_MAX ? UINT32_MAX : (uint32_t)q;
+    if (body_len)
+        memcpy(j->body, body, body_len);
+    job_set_log_segment(j, 0);
+    if (!jobdir_insert(&s->dir, id, j)) {
+        slab_free(s->mem, j, size);
+        return NULL;
+    }
+    store__tube_ref(t);
+    return j;
+}
+
+int store_put(store *s, client *c, uint32_t pri, uint32_t delay_s, uint32_t ttr_s, const char *body,
+              size_t body_len, job **out)
+{
+    if (s->draining) {
+        /* beanstalkd makes the job (taking its id) before it checks for
+         * drain mode, so the ids after a refused put match its. */
+        s->next_id++;
+        return STORE_DRAINING;
+    }
+    uint64_t now = store__now(s);
+    job *j = new_job(s, s->next_id, c->use, body, body_len, now);
+    if (!j)
+        return STORE_NO_MEMORY;
+    j->pri = pri;
+    j->ttr_s = ttr_s ? ttr_s : 1; /* beanstalkd raises a TTR under 1 s to 1 s */
+    /* A delayed job needs its ext from the start; a ready one only if the ready set cannot
+     * take it and it must be buried. Failing either, the put fails with nothing changed. */
+    job_ext *x = NULL;
+    bool placed = false;
+    if (delay_s) {
+        if ((x = store__ext_make(s, j))) {
+            x->delay_s = delay_s;
+            placed = store__make_delayed(s, j, x, now + (uint64_t)delay_s * 1000);
+        }
+    } else {
+        placed = store__make_ready(s, j);
+    }
+    if (!placed && !x && !(x = store__ext_make(s, j))) {
+        store__destroy_job(s, j);
+        return STORE_NO_MEMORY;
+    }
+    if (!placed)
+        store__make_buried(s, j, x);
+    s->next_id++;
+    s->total_jobs++;
+    store__tube_of(s, j)->total_jobs++;
+    store__journal(s, j, STORE_OP_PUT);
+    store__serve_waiters(s);
+    if (out)
+        *out = j;
+    return placed ? STORE_OK : STORE_BURIED;
+}
+
+/* The best ready job among c's watched, unpaused tubes. */
+static job *best_for(store *s, const client *c)
+{
+    uint64_t best = 0;
+    uint32_t best_pri = 0;
+    for (size_t i = 0; i < c->watch_len; i++) {
+        tube *t = c->watches[i]->t;
+        uint32_t pri;
+        uint64_t id = ready_peek(&t->ready, &pri);
+        if (id && !t->pause_ms && (!best || pri < best_pri || (pri == best_pri && id < best))) {
+            best = id;
+            best_pri = pri;
+        }
+    }
+    return best ? store_find_job(s, best) : NULL;
+}
+
+static bool any_ready(const client *c)
+{
+    for (size_t i = 0; i < c->watch_len; i++) {
+        if (ready_len(&c->watches[i]->t->ready))
+            return true;
+    }
+    return false;
+}
+
+int store_reserve(store *s, client *c, int64_t timeout_ms, job **out)
+{
+    uint64_t now = store__now(s);
+    store__client_unwait(s, c);
+    store__unpause_due(s, now);
+    store__serve_waiters(s);
+    job_ext *soon = store__client_soonest(c);
+    if (soon && now + STORE_SAFETY_MARGIN_MS >= soon->deadline_ms && !any_ready(c))
+        return STORE_DEADLINE_SOON;
+    /* Serving waiters after every change means no other client waits on a tube with a ready
+     * job, so beanstalkd's "join the waiters, run process_queue" hands c exactly this job. */
+    job *j = best_for(s, c);
+    if (j) {
+        job_ext *x = store__prepare_reserve(s, j);
+        if (!x)
+            return STORE_NO_MEMORY;
+        store__unlink(s, j, x);
+        store__make_reserved(s, c, j, x);
+        *out = j;
+        return STORE_OK;
+    }
+    if (timeout_ms == 0)
+        return STORE_TIMED_OUT;
+    store__client_wait(s, c, timeout_ms < 0 ? UINT64_MAX : now + (uint64_t)timeout_ms);
+    return STORE_WAITING;
+}
+
+int store_reserve_job(store *s, client *c, uint64_t id, job **out)
+{
+    job *j = store_find_job(s, id);
+    if (!j || j->state == JOB_RESERVED)
+        return STORE_NOT_FOUND;
+    job_ext *x = store__prepare_reserve(s, j);
+    if (!x)
+        return STORE_NO_MEMORY;
+    store__unlink(s, j, x);
+    store__make_reserved(s, c, j, x);
+    *out = j;
+    return STORE_OK;
+}
+
+/* ---- commands on one job ---- */
+
+job *store_find_job(store *s, uint64_t id)
+{
+    job_ext *x;
+    return store__find(s, id, &x);
+}
+
+/* The job with this id if c holds it reserved (and its ext), else NULL. */
+static job *reserved_by(store *s, client *c, uint64_t id, job_ext **x)
+{
+    job *j = store__find(s, id, x);
+    return j && j->state == JOB_RESERVED && (*x)->reserver == c ? j : NULL;
+}
+
+int store_delete(store *s, client *c, uint64_t id)
+{
+    job_ext *x;
+    job *j = store__find(s, id, &x);
+    if (!j)
+        return STORE_NOT_FOUND;
+    if (j->state == JOB_RESERVED && x->reserver != c)
+        return STORE_NOT_FOUND;
+    store__tube_of(s, j)->delete_ct++;
+    store__unlink(s, j, x);
+    store__journal(s, j, STORE_OP_DELETE);
+    store__destroy_job(s, j);
+    return STORE_OK;
+}
+
+int store_release(store *s, client *c, uint64_t id, uint32_t pri, uint32_t delay_s)
+{
+    job_ext *x;
+    job *j = reserved_by(s, c, id, &x);
+    if (!j)
+        return STORE_NOT_FOUND;
+    store__unlink(s, j, x);
+    j->pri = pri;
+    x->delay_s = delay_s;
+    x->releases++;
+    bool placed = delay_s ? store__make_delayed(s, j, x, store__now(s) + (uint64_t)delay_s * 1000)
+                          : store__make_ready(s, j);
+    if (!placed)
+        store__make_buried(s, j, x);
+    store__journal(s, j, STORE_OP_STATE);
+    store__serve_waiters(s);
+    return placed ? STORE_OK : STORE_BURIED;
+}
+
+int store_bury(store *s, client *c, uint64_t id, uint32_t pri)
+{
+    job_ext *x;
+    job *j = reserved_by(s, c, id, &x);
+    if (!j)
+        return STORE_NOT_FOUND;
+    store__unlink(s, j, x);
+    j->pri = pri;
+    store__make_buried(s, j, x);
+    store__journal(s, j, STORE_OP_STATE);
+    return STORE_OK;
+}
+
+int store_touch(store *s, client *c, uint64_t id)
+{
+    job_ext *x;
+    job *j = reserved_by(s, c, id, &x);
+    if (!j)
+        return STORE_NOT_FOUND;
+    store__retouch(s, c, j, x); /* the reserve count does not change */
+    return STORE_OK;
+}
+
+/* Moves a buried or delayed job to ready, as kick does. */
+static void kick_one(store *s, job *j)
+{
+    job_ext *x = store__ext(s, j);
+    store__unlink(s, j, x);
+    x->kicks++;
+    store__ready_or_bury(s, j, x);
+    store__journal(s, j, STORE_OP_STATE);
+    store__serve_waiters(s);
+}
+
+int store_kick(store *s, client *c, uint32_t bound, uint32_t *kicked)
+{
+    tube *t = c->use;
+    uint32_t n = 0;
+    /* beanstalkd kicks buried jobs if there are any, and delayed jobs only otherwise; the
+     * choice is made once, so one kick never mixes the two. Holding a ref keeps t alive
+     * even if serving waiters empties it. */
+    store__tube_ref(t);
+    if (t->buried.head) {
+        for (; n < bound && t->buried.head; n++) {
+            job *j = t->buried.head->j;
+            kick_one(s, j);
+            if (j->state == JOB_BURIED) /* could not be made ready: it is back at the tail */
+                break;
+        }
+    } else {
+        for (; n < bound && t->delay.len; n++)
+            kick_one(s, ((job_ext *)heap_peek(&t->delay))->j);
+    }
+    store__tube_unref(s, t);
+    if (kicked)
+        *kicked = n;
+    return STORE_OK;
+}
+
+int store_kick_job(store *s, uint64_t id)
+{
+    job *j = store_find_job(s, id);
+    if (!j || (j->state != JOB_BURIED && j->state != JOB_DELAYED))
+        return STORE_NOT_FOUND;
+    kick_one(s, j);
+    return STORE_OK;
+}
+
+/* ---- peeks ---- */
+
+job *store_peek_ready(store *s, const client *c)
+{
+    uint32_t pri;
+    uint64_t id = ready_peek(&c->use->ready, &pri);
+    return id ? store_find_job(s, id) : NULL;
+}
+
+job *store_peek_delayed(store *s, const client *c)
+{
+    (void)s;
+    job_ext *x = heap_peek(&c->use->delay);
+    return x ? x->j : NULL;
+}
+
+job *store_peek_buried(store *s, const client *c)
+{
+    (void)s;
+    return c->use->buried.head ? c->use->buried.head->j : NULL;
+}
+
+/* ---- write-ahead-log support ---- */
+
+static job *restore_new(store *s, const store_job_record *rec, uint64_t now)
+{
+    tube *t = store__tube_get(s, rec->tube_name, rec->tube_name_len, true);
+    if (!t)
+        return NULL;
+    uint64_t created = rec->age_ms < now ? now - rec->age_ms : 0;
+    job *j = new_job(s, rec->id, t, rec->body, rec->body_len, created);
+    if (!j) {
+        /* Drop the tube again if this call created it. */
+        store__tube_ref(t);
+        store__tube_unref(s, t);
+        return NULL;
+    }
+    if (rec->id >= s->next_id)
+        s->next_id = rec->id + 1;
+    /* total-jobs counts puts since this process started, as beanstalkd's
+     * does: a job restored from the log was put by an earlier one. (Counting
+     * here would also count every replayed PUT of jobs deleted later.) */
+    return j;
+}
+
+int store_restore_job(store *s, const store_job_record *rec, job **out)
+{
+    uint64_t now = store__now(s);
+    job *j = store_find_job(s, rec->id);
+    bool fresh = !j;
+    if (fresh && !(j = restore_new(s, rec, now)))
+        return STORE_NO_MEMORY;
+    /* Anything but a plain ready job with zero counters needs an ext; it is made before the
+     * job leaves its container, so failing leaves the store as it was. */
+    bool plain = rec->state != JOB_DELAYED && rec->state != JOB_BURIED && !rec->delay_s &&
+                 !rec->reserves && !rec->timeouts && !rec->releases && !rec->buries && !rec->kicks;
+    job_ext *x = plain ? store__ext(s, j) : store__ext_make(s, j);
+    if (!plain && !x) {
+        if (fresh)
+            store__destroy_job(s, j);
+        return STORE_NO_MEMORY;
+    }
+    if (!fresh)
+        store__unlink(s, j, x);
+    j->pri = rec->pri;
+    j->ttr_s = rec->ttr_s ? rec->ttr_s : 1;
+    bool placed = true;
+    if (rec->state == JOB_DELAYED)
+        placed = store__make_delayed(s, j, x, now + rec->ready_in_ms);
+    else if (rec->state == JOB_BURIED)
+        store__make_buried(s, j, x);
+    else
+        placed = store__make_ready(s, j);
+    if (!placed && !x && !(x = store__ext_make(s, j))) {
+        store__destroy_job(s, j);
+        return STORE_NO_MEMORY;
+    }
+    if (!placed)
+        store__make_buried(s, j, x);
+    /* Counters come from the record, after the moves that count. */
+    if (x) {
+        x->delay_s = rec->delay_s;
+        x->reserves = rec->reserves;
+        x->timeouts = rec->timeouts;
+        x->releases = rec->releases;
+        x->buries = rec->buries;
+        x->kicks = rec->kicks;
+    }
+    job_set_log_segment(j, rec->log_segment);
+    store__serve_waiters(s);
+    if (out)
+        *out = j;
+    return STORE_OK;
+}
+
+int store_forget_job(store *s, uint64_t id)
+{
+    job *j = store_find_job(s, id);
+    if (!j)
+        return STORE_NOT_FOUND;
+    store__unlink(s, j, store__ext(s, j));
+    store__destroy_job(s, j);
+    return STORE_OK;
+}
+
+int store_foreach_job(store *s, int (*cb)(job *j, void *data), void *data)
+{
+    uint64_t id = 0;
+    uintptr_t v;
+    while ((v = (uintptr_t)jobdir_next(&s->dir, &id))) {
+        job *j = v & 1 ? ((job_ext *)(v & ~(uintptr_t)1))->j : (job *)v;
+        int r = cb(j, data);
+        if (r)
+            return r;
+    }
+    return 0;
+}

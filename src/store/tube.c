@@ -1,0 +1,148 @@
+/*
+ * Tube allocation, the orders of the store-wide tube heaps, and tube accessors and stats.
+ */
+#include "tube.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "hashmap.h"
+
+tube *tube_alloc(const char *name, size_t len)
+{
+    tube *t = calloc(1, sizeof(*t) + len + 1);
+    if (!t)
+        return NULL;
+    ready_init(&t->ready);
+    heap_init(&t->delay, job_ext_deadline_less, job_ext_setpos);
+    t->delay_pos = t->pause_pos = t->await_pos = HEAP_NO_POS;
+    t->name_len = len;
+    memcpy(t->name, name, len);
+    t->name[len] = '\0';
+    return t;
+}
+
+void tube_destroy(tube *t)
+{
+    ready_dispose(&t->ready);
+    heap_dispose(&t->delay);
+    free(t);
+}
+
+void tube_waiter_append(tube *t, watch *w)
+{
+    w->next = NULL;
+    w->prev = t->wait_tail;
+    if (t->wait_tail)
+        t->wait_tail->next = w;
+    else
+        t->wait_head = w;
+    t->wait_tail = w;
+    w->linked = true;
+    t->waiting_ct++;
+}
+
+void tube_waiter_remove(tube *t, watch *w)
+{
+    if (!w->linked)
+        return;
+    if (w->prev)
+        w->prev->next = w->next;
+    else
+        t->wait_head = w->next;
+    if (w->next)
+        w->next->prev = w->prev;
+    else
+        t->wait_tail = w->prev;
+    w->prev = w->next = NULL;
+    w->linked = false;
+    t->waiting_ct--;
+}
+
+bool tube_delay_less(const void *a, const void *b)
+{
+    return job_ext_deadline_less(heap_peek(&((const tube *)a)->delay),
+                                 heap_peek(&((const tube *)b)->delay));
+}
+
+void tube_delay_setpos(void *item, uint32_t pos)
+{
+    ((tube *)item)->delay_pos = pos;
+}
+
+bool tube_pause_less(const void *a, const void *b)
+{
+    const tube *x = a, *y = b;
+    if (x->unpause_ms != y->unpause_ms)
+        return x->unpause_ms < y->unpause_ms;
+    return x < y; /* any fixed tie-break will do: all due tubes are unpaused together */
+}
+
+void tube_pause_setpos(void *item, uint32_t pos)
+{
+    ((tube *)item)->pause_pos = pos;
+}
+
+bool tube_await_less(const void *a, const void *b)
+{
+    uint32_t pa = 0, pb = 0;
+    uint64_t ia = ready_peek(&((const tube *)a)->ready, &pa);
+    uint64_t ib = ready_peek(&((const tube *)b)->ready, &pb);
+    return pa != pb ? pa < pb : ia < ib;
+}
+
+void tube_await_setpos(void *item, uint32_t pos)
+{
+    ((tube *)item)->await_pos = pos;
+}
+
+uint64_t tube_hash(const void *item)
+{
+    const tube *t = item;
+    return hashmap_hash_bytes(t->name, t->name_len);
+}
+
+bool tube_name_eq(const void *item, const void *key)
+{
+    const tube *t = item;
+    const tube_key *k = key;
+    return t->name_len == k->len && memcmp(t->name, k->name, k->len) == 0;
+}
+
+const char *tube_name(const tube *t)
+{
+    return t->name;
+}
+
+size_t tube_name_len(const tube *t)
+{
+    return t->name_len;
+}
+
+bool tube_is_paused(const tube *t)
+{
+    return t->pause_ms != 0;
+}
+
+void tube_get_stats(const store *s, const tube *t, tube_stats *out)
+{
+    memset(out, 0, sizeof(*out));
+    out->name = t->name;
+    out->name_len = t->name_len;
+    out->urgent = t->urgent_ct;
+    out->ready = ready_len(&t->ready);
+    out->reserved = t->reserved_ct;
+    out->delayed = t->delay.len;
+    out->buried = t->buried_ct;
+    out->total_jobs = t->total_jobs;
+    out->using = t->using_ct;
+    out->watching = t->watching_ct;
+    out->waiting = t->waiting_ct;
+    out->cmd_delete = t->delete_ct;
+    out->cmd_pause_tube = t->pause_ct;
+    if (t->pause_ms) {
+        out->pause_s = t->pause_ms / 1000;
+        int64_t left = (int64_t)t->unpause_ms - (int64_t)store_now_ms(s);
+        out->pause_time_left_s = left > 0 ? left / 1000 : 0;
+    }
+}

@@ -1,0 +1,76 @@
+/*
+ * The tube record (internal to the store). A tube owns a ready set (pri, id; see ready.h), a
+ * delay heap of job exts (deadline, id), a buried FIFO of exts and the FIFO of clients waiting on it. It also sits in up to
+ * three store-wide heaps, each with its own position field:
+ *   - delay_tubes, keyed by the deadline of its soonest delayed job (present iff it has one),
+ *     which finds the globally soonest delayed job in O(1) and keeps updates O(log tubes);
+ *   - pause_tubes, keyed by unpause_ms (present iff paused);
+ *   - await_tubes, keyed by its best ready job (present iff it has ready jobs, waiting
+ *     clients and is not paused): the top is the job beanstalkd's process_queue hands out.
+ *
+ * Lifetime: refs counts clients using it, clients watching it, its jobs, and the store's pin
+ * on "default". At zero the store destroys it.
+ */
+#ifndef SYNQ_QUEUE_TUBE_H
+#define SYNQ_QUEUE_TUBE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "heap.h"
+#include "job.h"
+#include "ready.h"
+#include "store.h"
+
+/* One (client, tube) watch. While the client waits it is linked into the tube's waiter
+ * FIFO through prev/next. */
+typedef struct watch {
+    tube *t;
+    client *c;
+    struct watch *prev, *next;
+    bool linked;
+} watch;
+
+struct tube {
+    ready_set ready;
+    heap delay;
+    job_list buried;
+    watch *wait_head, *wait_tail;
+    uint64_t unpause_ms; /* valid while pause_ms != 0 */
+    uint64_t pause_ms;   /* length of the current pause; 0 = not paused */
+    uint64_t refs;
+    uint64_t using_ct, watching_ct, waiting_ct;
+    uint64_t urgent_ct, reserved_ct, buried_ct, total_jobs, delete_ct, pause_ct;
+    uint32_t delay_pos, pause_pos, await_pos; /* positions in the store heaps */
+    uint32_t list_pos;                        /* index in the store's tube list */
+    uint32_t ix;                              /* stable index: jobs name their tube by it */
+    size_t name_len;
+    char name[]; /* NUL-terminated */
+};
+
+/* A tube with no jobs, no refs and a copy of the name. NULL on ENOMEM. */
+tube *tube_alloc(const char *name, size_t len);
+/* Frees the tube's arrays and the tube (jobs and watches are the store's business). */
+void tube_destroy(tube *t);
+
+void tube_waiter_append(tube *t, watch *w);
+void tube_waiter_remove(tube *t, watch *w);
+
+/* Store-heap orders and position callbacks (see the module comment). */
+bool tube_delay_less(const void *a, const void *b);
+void tube_delay_setpos(void *item, uint32_t pos);
+bool tube_pause_less(const void *a, const void *b);
+void tube_pause_setpos(void *item, uint32_t pos);
+bool tube_await_less(const void *a, const void *b);
+void tube_await_setpos(void *item, uint32_t pos);
+
+/* hashmap callbacks for the name table; the key is a const tube_key *. */
+typedef struct tube_key {
+    const char *name;
+    size_t len;
+} tube_key;
+uint64_t tube_hash(const void *item);
+bool tube_name_eq(const void *item, const void *key);
+
+#endif

@@ -1,0 +1,621 @@
+/*
+ * metrics: the Prometheus endpoint (contract and state machine in
+ * metrics.h). Two halves: the exposition document, built from the same
+ * store and server accessors as `stats`; and a deliberately small HTTP/1.x
+ * reader that frames the request head with the engine's CRLF line codec,
+ * answers once and closes.
+ *
+ * Why so little HTTP: a scraper sends one GET and reads until the server
+ * closes, so keep-alive, chunked bodies and request bodies buy nothing here
+ * and would each be a way for a peer to hold resources. Everything a
+ * connection can make the server hold is bounded: the head by
+ * METRICS_MAX_HEAD_BYTES, the time by METRICS_REQUEST_TIMEOUT_MS, the
+ * number of connections by METRICS_MAX_CONNS.
+ *
+ * The document is formatted into one buffer owned by the metrics object and
+ * reused for every scrape, so a scrape allocates only when the document
+ * outgrows the largest one so far.
+ */
+#include "metrics.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "server_int.h"
+#include "synq_version.h"
+#include "synq/codec.h"
+#include "synq/tcp.h"
+#include "synq/timer.h"
+
+typedef enum {
+    MC_REQUEST_LINE,
+    MC_HEADERS,
+    MC_ANSWERED, /* the reply is queued and the connection is closing */
+} mconn_state;
+
+typedef struct mconn mconn;
+struct mconn {
+    metrics *m;
+    sq_conn *conn;
+    sq_line_codec codec;
+    mconn_state state;
+    size_t head_bytes; /* request-head bytes consumed so far, CRLFs included */
+    bool head_only;    /* HEAD: the same headers, no body */
+    sq_timer deadline; /* whole-head deadline, armed at accept */
+    mconn *prev, *next;
+};
+
+struct metrics {
+    sq_loop *loop;
+    server *srv;
+    sq_listener *listener;
+    mconn *conns;
+    size_t conn_count;
+    sq_buf doc; /* the exposition document, reused for every scrape */
+    bool stopping;
+};
+
+/* ---- the exposition document ---- */
+
+/* Appends stop at the first error, which is kept: the formatting code reads
+ * as a list of metrics instead of a list of error checks. */
+typedef struct writer {
+    sq_buf *out;
+    int err;
+} writer;
+
+typedef struct label {
+    const char *key;
+    const char *value;
+    size_t value_len;
+} label;
+
+static void put_bytes(writer *w, const char *s, size_t len)
+{
+    if (!w->err)
+        w->err = sq_buf_append(w->out, s, len);
+}
+
+static void put_str(writer *w, const char *s)
+{
+    put_bytes(w, s, strlen(s));
+}
+
+int metrics_escape_label(sq_buf *out, const char *s, size_t len)
+{
+    size_t start = 0;
+    for (size_t i = 0; i < len; i++) {
+        const char *esc = s[i] == '\\'   ? "\\\\"
+                          : s[i] == '"'  ? "\\\""
+                          : s[i] == '\n' ? "\\n"
+                                         : NULL;
+        if (!esc)
+            continue;
+        int err = sq_buf_append(out, s + start, i - start);
+        if (!err)
+            err = sq_buf_append(out, esc, 2);
+        if (err)
+            return err;
+        start = i + 1;
+    }
+    return sq_buf_append(out, s + start, len - start);
+}
+
+/* "# HELP" and "# TYPE" for a family; its samples must follow at once,
+ * since the format wants every sample of a family in one group. */
+static void family(writer *w, const char *name, const char *type, const char *help)
+{
+    if (!w->err)
+        w->err = sq_buf_printf(w->out, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
+}
+
+/* name{k="v",...} value */
+static void sample(writer *w, const char *name, const label *labels, size_t nlabels, uint64_t v)
+{
+    put_str(w, name);
+    for (size_t i = 0; i < nlabels; i++) {
+        put_str(w, i == 0 ? "{" : ",");
+        put_str(w, labels[i].key);
+        put_bytes(w, "=\"", 2);
+        if (!w->err)
+            w->err = metrics_escape_label(w->out, labels[i].value, labels[i].value_len);
+        put_bytes(w, "\"", 1);
+    }
+    if (nlabels)
+        put_bytes(w, "}", 1);
+    if (!w->err)
+        w->err = sq_buf_printf(w->out, " %" PRIu64 "\n", v);
+}
+
+static void metric(writer *w, const char *name, const char *type, const char *help, uint64_t v)
+{
+    family(w, name, type, help);
+    sample(w, name, NULL, 0, v);
+}
+
+static void metric_labelled(writer *w, const char *name, const char *key, const char *value,
+                            uint64_t v)
+{
+    label l = {key, value, strlen(value)};
+    sample(w, name, &l, 1, v);
+}
+
+static void format_jobs(writer *w, const store_stats *ss)
+{
+    family(w, "synq_jobs", "gauge",
+           "Jobs by state (urgent: ready jobs with priority below 1024, a subset of ready).");
+    metric_labelled(w, "synq_jobs", "state", "ready", ss->ready);
+    metric_labelled(w, "synq_jobs", "state", "reserved", ss->reserved);
+    metric_labelled(w, "synq_jobs", "state", "delayed", ss->delayed);
+    metric_labelled(w, "synq_jobs", "state", "buried", ss->buried);
+    metric_labelled(w, "synq_jobs", "state", "urgent", ss->urgent);
+    metric(
+        w, "synq_jobs_total", "counter",
+        "Jobs put since the server started, plus jobs restored from the log (total-jobs of stats).",
+        ss->total_jobs);
+    metric(w, "synq_job_timeouts_total", "counter",
+           "Reservations that ended because the job's time-to-run ran out.", ss->job_timeouts);
+}
+
+static void format_commands(writer *w, const server *srv)
+{
+    family(w, "synq_commands_total", "counter",
+           "Protocol commands received, as the cmd-* counters of stats.");
+    for (int t = 0; t < CMD_COUNT_; t++) {
+        const char *name = proto_cmd_stat_name((proto_cmd_type)t);
+        if (name && strncmp(name, "cmd-", 4) == 0)
+            metric_labelled(w, "synq_commands_total", "cmd", name + 4, srv->cmd_counts[t]);
+    }
+}
+
+static void format_clients(writer *w, const server *srv, const store_stats *ss)
+{
+    metric(w, "synq_connections", "gauge", "Open protocol connections.", srv->current_connections);
+    metric(w, "synq_connections_total", "counter", "Protocol connections accepted.",
+           srv->total_connections);
+    metric(w, "synq_producers", "gauge", "Open connections that have issued a put.",
+           srv->current_producers);
+    metric(w, "synq_workers", "gauge", "Open connections that have issued a reserve.",
+           srv->current_workers);
+    metric(w, "synq_waiting", "gauge", "Connections waiting in reserve for a job.", ss->waiting);
+    metric(w, "synq_tubes", "gauge", "Tubes that exist.", ss->tubes);
+}
+
+/* One pass over the tubes per family keeps each family's samples together,
+ * as the format requires, without buffering every tube's stats first. */
+static void format_tubes(writer *w, const store *st)
+{
+    static const char *const states[] = {"ready", "reserved", "delayed", "buried", "urgent"};
+    size_t n = store_tube_count(st);
+    tube_stats ts;
+
+    family(w, "synq_tube_jobs", "gauge",
+           "Jobs in the tube by state (urgent is a subset of ready).");
+    for (size_t i = 0; i < n && !w->err; i++) {
+        tube_get_stats(st, store_tube_at(st, i), &ts);
+        const uint64_t counts[] = {ts.ready, ts.reserved, ts.delayed, ts.buried, ts.urgent};
+        for (size_t k = 0; k < sizeof states / sizeof states[0]; k++) {
+            label l[2] = {{"tube", ts.name, ts.name_len}, {"state", states[k], strlen(states[k])}};
+            sample(w, "synq_tube_jobs", l, 2, counts[k]);
+        }
+    }
+    static const struct {
+        const char *name, *type, *help;
+    } fams[] = {
+        {"synq_tube_paused", "gauge", "1 while the tube is paused (pause-tube), else 0."},
+        {"synq_tube_waiting", "gauge", "Connections waiting in reserve on the tube."},
+        {"synq_tube_jobs_total", "counter", "Jobs put into the tube since it was created."},
+    };
+    for (size_t f = 0; f < sizeof fams / sizeof fams[0]; f++) {
+        family(w, fams[f].name, fams[f].type, fams[f].help);
+        for (size_t i = 0; i < n && !w->err; i++) {
+            tube_get_stats(st, store_tube_at(st, i), &ts);
+            uint64_t v = f == 0 ? (ts.pause_s > 0) : f == 1 ? ts.waiting : ts.total_jobs;
+            label l = {"tube", ts.name, ts.name_len};
+            sample(w, fams[f].name, &l, 1, v);
+        }
+    }
+}
+
+static void format_binlog(writer *w, const server *srv)
+{
+    server_binlog_stats bs;
+    server_binlog_stats_get(srv, &bs);
+    metric(w, "synq_binlog_records_written_total", "counter",
+           "Records appended to the write-ahead log.", bs.records_written);
+    metric(w, "synq_binlog_records_migrated_total", "counter",
+           "Records rewritten into newer segments by compaction.", bs.records_migrated);
+    family(w, "synq_binlog_bytes", "gauge",
+           "Bytes in log segments: live records still needed, dead ones awaiting compaction.");
+    metric_labelled(w, "synq_binlog_bytes", "kind", "live", bs.bytes_live);
+    metric_labelled(w, "synq_binlog_bytes", "kind", "dead", bs.bytes_dead);
+    metric(w, "synq_binlog_fsyncs_total", "counter", "fdatasync calls made by the log.", bs.fsyncs);
+    metric(w, "synq_binlog_current_index", "gauge", "Index of the segment being appended to.",
+           bs.current_index);
+    metric(w, "synq_binlog_oldest_index", "gauge", "Index of the oldest segment kept.",
+           bs.oldest_index);
+}
+
+int metrics_format(server *srv, sq_buf *out)
+{
+    writer w = {out, 0};
+    store_stats ss;
+    store_get_stats(srv->st, &ss);
+
+    format_jobs(&w, &ss);
+    format_commands(&w, srv);
+    format_clients(&w, srv, &ss);
+    format_tubes(&w, srv->st);
+    metric(&w, "synq_uptime_seconds", "gauge", "Seconds since the server started.",
+           (sq_loop_now_ms(srv->loop) - srv->started_ms) / 1000);
+    metric(&w, "synq_draining", "gauge", "1 in drain mode (SIGUSR1: put answers DRAINING).",
+           ss.draining ? 1 : 0);
+    family(&w, "synq_build_info", "gauge",
+           "Always 1; the labels say which synqd this is and what its event loop waits on.");
+    const char *backend = sq_loop_backend(srv->loop);
+    label info[2] = {{"version", SYNQ_VERSION, strlen(SYNQ_VERSION)},
+                     {"io_backend", backend, strlen(backend)}};
+    sample(&w, "synq_build_info", info, 2, 1);
+    metric(&w, "synq_job_memory_bytes", "gauge",
+           "Memory counted for the jobs held (bodies plus a fixed cost each): what "
+           "--max-memory bounds.",
+           srv->job_memory);
+    metric(&w, "synq_job_memory_limit_bytes", "gauge",
+           "The --max-memory bound; 0 when there is none.", srv->opts.max_memory);
+    store_memory sm;
+    store_get_memory(srv->st, &sm);
+    family(&w, "synq_store_memory_bytes", "gauge",
+           "Bytes the job store holds, by part: job records (slab chunks), the id directory, "
+           "the ready sets, the delay heaps and TTR FIFOs.");
+    metric_labelled(&w, "synq_store_memory_bytes", "part", "records", sm.records);
+    metric_labelled(&w, "synq_store_memory_bytes", "part", "directory", sm.directory);
+    metric_labelled(&w, "synq_store_memory_bytes", "part", "ready", sm.ready);
+    metric_labelled(&w, "synq_store_memory_bytes", "part", "heaps", sm.heaps);
+    /* The log's families exist only with -b, as its fields in `stats`: a
+     * zero would read as "a log that never wrote", which is a different
+     * thing from "no log". */
+    if (srv->ps)
+        format_binlog(&w, srv);
+    return w.err;
+}
+
+/* ---- HTTP ---- */
+
+static const char *status_reason(int status)
+{
+    switch (status) {
+    case 200:
+        return "OK";
+    case 400:
+        return "Bad Request";
+    case 404:
+        return "Not Found";
+    case 405:
+        return "Method Not Allowed";
+    case 408:
+        return "Request Timeout";
+    case 431:
+        return "Request Header Fields Too Large";
+    case 500:
+        return "Internal Server Error";
+    case 505:
+        return "HTTP Version Not Supported";
+    default:
+        return "Error";
+    }
+}
+
+/* Queues the reply and closes gracefully: the engine sends it, half-closes
+ * and discards whatever else the client sends until its FIN. */
+static void answer(mconn *mc, int status)
+{
+    metrics *m = mc->m;
+    mc->state = MC_ANSWERED;
+    sq_timer_stop(m->loop, &mc->deadline);
+
+    const char *type = "text/plain; charset=utf-8";
+    const char *body = NULL;
+    size_t body_len = 0;
+    char err_body[64];
+    if (status == 200) {
+        sq_buf_clear(&m->doc);
+        int err = metrics_format(m->srv, &m->doc);
+        if (err) {
+            fprintf(stderr, "synqd: metrics: formatting the document: %s\n", sq_strerror(err));
+            status = 500;
+        } else {
+            type = "text/plain; version=0.0.4";
+            body = sq_buf_peek(&m->doc);
+            body_len = sq_buf_len(&m->doc);
+        }
+    }
+    if (status != 200) {
+        int n = snprintf(err_body, sizeof err_body, "%d %s\n", status, status_reason(status));
+        body = err_body;
+        body_len = n > 0 ? (size_t)n : 0;
+    }
+    char head[256];
+    int n = snprintf(head, sizeof head,
+                     "HTTP/1.1 %d %s\r\n"
+                     "Content-Type: %s\r\n"
+                     "Content-Length: %zu\r\n"
+                     "%s"
+                     "Connection: close\r\n"
+                     "\r\n",
+                     status, status_reason(status), type, body_len,
+                     status == 405 ? "Allow: GET, HEAD\r\n" : "");
+    if (n < 0 || (size_t)n >= sizeof head) {
+        fprintf(stderr, "synqd: metrics: formatting a reply head failed\n");
+        sq_conn_abort(mc->conn);
+        return;
+    }
+    struct iovec iov[2] = {{head, (size_t)n}, {(void *)body, mc->head_only ? 0 : body_len}};
+    int err = sq_conn_writev(mc->conn, iov, 2);
+    if (err) {
+        fprintf(stderr, "synqd: metrics: queueing a %zu-byte reply: %s\n", body_len,
+                sq_strerror(err));
+        sq_conn_abort(mc->conn);
+        return;
+    }
+    sq_conn_close(mc->conn);
+}
+
+/* RFC 9110 token characters (methods and header names). */
+static bool is_tchar(unsigned char ch)
+{
+    return (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') ||
+           (ch && strchr("!#$%&'*+-.^_`|~", ch));
+}
+
+static bool bytes_eq(const char *s, size_t len, const char *lit)
+{
+    return len == strlen(lit) && memcmp(s, lit, len) == 0;
+}
+
+/* The status a request line earns: 0 to go on reading headers (GET or HEAD
+ * of /metrics), else the error to answer at once. Checked in the order a
+ * server can trust its reading: syntax, version, method, then path. */
+static int parse_request_line(mconn *mc, const char *line, size_t len)
+{
+    const char *sp1 = memchr(line, ' ', len);
+    if (!sp1 || sp1 == line)
+        return 400;
+    const char *target = sp1 + 1;
+    const char *sp2 = memchr(target, ' ', len - (size_t)(target - line));
+    if (!sp2 || sp2 == target)
+        return 400;
+    const char *version = sp2 + 1;
+    size_t method_len = (size_t)(sp1 - line), target_len = (size_t)(sp2 - target);
+    size_t version_len = len - (size_t)(version - line);
+    for (size_t i = 0; i < method_len; i++)
+        if (!is_tchar((unsigned char)line[i]))
+            return 400;
+    for (size_t i = 0; i < target_len; i++)
+        if ((unsigned char)target[i] <= 0x20 || (unsigned char)target[i] >= 0x7f)
+            return 400;
+    if (version_len != 8 || memcmp(version, "HTTP/", 5) != 0 || version[6] != '.' ||
+        version[5] < '0' || version[5] > '9' || version[7] < '0' || version[7] > '9')
+        return 400;
+    if (version[5] != '1')
+        return 505;
+
+    mc->head_only = bytes_eq(line, method_len, "HEAD");
+    if (!mc->head_only && !bytes_eq(line, method_len, "GET"))
+        return 405;
+    /* absolute-form ("http://host:port/metrics"), which servers must
+     * accept: only the path after the authority matters here. */
+    if (target_len > 7 && strncasecmp(target, "http://", 7) == 0) {
+        const char *slash = memchr(target + 7, '/', target_len - 7);
+        size_t skip = slash ? (size_t)(slash - target) : target_len;
+        target += skip;
+        target_len -= skip;
+    }
+    const char *query = memchr(target, '?', target_len);
+    size_t path_len = query ? (size_t)(query - target) : target_len;
+    return bytes_eq(target, path_len, "/metrics") ? 0 : 404;
+}
+
+/* A header field line: a token name, a colon, then a value without control
+ * characters other than tab. A leading space or tab is obsolete line
+ * folding, which RFC 9112 lets a server reject with 400. */
+static bool header_ok(const char *line, size_t len)
+{
+    const char *colon = memchr(line, ':', len);
+    if (!colon || colon == line)
+        return false;
+    for (const char *p = line; p < colon; p++)
+        if (!is_tchar((unsigned char)*p))
+            return false;
+    for (const char *p = colon + 1; p < line + len; p++) {
+        unsigned char ch = (unsigned char)*p;
+        if ((ch < 0x20 && ch != '\t') || ch == 0x7f)
+            return false;
+    }
+    return true;
+}
+
+/* One line of the head (without its CRLF); may answer. */
+static void handle_line(mconn *mc, const char *line, size_t len)
+{
+    if (mc->state == MC_REQUEST_LINE) {
+        /* RFC 9112 2.2: a server should skip empty lines before the
+         * request line (some clients send a CRLF after a previous body).
+         * They still count against the head limit. */
+        if (len == 0)
+            return;
+        int status = parse_request_line(mc, line, len);
+        if (status)
+            answer(mc, status);
+        else
+            mc->state = MC_HEADERS;
+        return;
+    }
+    if (len == 0)
+        answer(mc, 200);
+    else if (!header_ok(line, len))
+        answer(mc, 400);
+}
+
+/* Sets the codec up for the next line: it may use what is left of the head
+ * budget, keeping two bytes for its CRLF. The codec then refuses an
+ * over-long line as soon as it has arrived, without buffering it whole.
+ * False when not even an empty line (the end of the head) would fit. */
+static bool limit_line(mconn *mc)
+{
+    size_t budget = METRICS_MAX_HEAD_BYTES - mc->head_bytes;
+    if (budget < 2)
+        return false;
+    sq_line_codec_init(&mc->codec, SQ_DELIM_CRLF, budget - 2);
+    return true;
+}
+
+static void on_read(sq_conn *c, sq_buf *in)
+{
+    mconn *mc = sq_conn_data(c);
+    while (mc->state != MC_ANSWERED) {
+        size_t frame_len, used;
+        int r = sq_line_decode(&mc->codec, sq_buf_peek(in), sq_buf_len(in), &frame_len, &used);
+        if (r == 0) {
+            /* No CRLF in what has arrived, so any LF is a bare one: a
+             * malformed request, not one still on its way. */
+            if (memchr(sq_buf_peek(in), '\n', sq_buf_len(in)))
+                answer(mc, 400);
+            break;
+        }
+        if (r < 0) {
+            answer(mc, r == -EMSGSIZE ? 431 : 400);
+            break;
+        }
+        mc->head_bytes += used;
+        handle_line(mc, sq_buf_peek(in), frame_len);
+        sq_buf_consume(in, used);
+        if (mc->state != MC_ANSWERED && !limit_line(mc))
+            answer(mc, 431);
+    }
+    if (mc->state == MC_ANSWERED)
+        sq_buf_consume(in, sq_buf_len(in));
+}
+
+static void on_deadline(sq_loop *loop, sq_timer *t)
+{
+    (void)loop;
+    mconn *mc = t->data;
+    if (mc->state != MC_ANSWERED)
+        answer(mc, 408);
+}
+
+static void metrics_free(metrics *m)
+{
+    sq_buf_free(&m->doc);
+    free(m);
+}
+
+static void on_close(sq_conn *c, int err)
+{
+    (void)err;
+    mconn *mc = sq_conn_data(c);
+    metrics *m = mc->m;
+    sq_timer_stop(m->loop, &mc->deadline);
+    if (mc->prev)
+        mc->prev->next = mc->next;
+    else
+        m->conns = mc->next;
+    if (mc->next)
+        mc->next->prev = mc->prev;
+    m->conn_count--;
+    free(mc);
+    if (m->stopping && !m->conns)
+        metrics_free(m);
+}
+
+static void on_accept(sq_listener *l, sq_conn *c, void *data)
+{
+    (void)l;
+    metrics *m = data;
+    if (m->conn_count >= METRICS_MAX_CONNS) {
+        sq_conn_close(c);
+        return;
+    }
+    mconn *mc = calloc(1, sizeof *mc);
+    if (!mc) {
+        fprintf(stderr, "synqd: metrics: accepting a connection: out of memory\n");
+        sq_conn_abort(c);
+        return;
+    }
+    mc->m = m;
+    mc->conn = c;
+    mc->state = MC_REQUEST_LINE;
+    limit_line(mc);
+    sq_timer_init(&mc->deadline, on_deadline, mc);
+    if (sq_timer_start(m->loop, &mc->deadline, METRICS_REQUEST_TIMEOUT_MS) != 0) {
+        fprintf(stderr, "synqd: metrics: arming a request timer: out of memory\n");
+        free(mc);
+        sq_conn_abort(c);
+        return;
+    }
+    static const sq_conn_handlers handlers = {.on_read = on_read, .on_close = on_close};
+    sq_conn_set_handlers(c, &handlers, mc);
+    mc->next = m->conns;
+    if (m->conns)
+        m->conns->prev = mc;
+    m->conns = mc;
+    m->conn_count++;
+}
+
+int metrics_start(sq_loop *loop, server *srv, const char *host, uint16_t port, metrics **out)
+{
+    metrics *m = calloc(1, sizeof *m);
+    if (!m) {
+        fprintf(stderr, "synqd: metrics: allocating the endpoint: out of memory\n");
+        return -ENOMEM;
+    }
+    m->loop = loop;
+    m->srv = srv;
+    sq_buf_init(&m->doc, SQ_BUF_NO_LIMIT);
+
+    sq_listen_opts lo = {0};
+    lo.host = host;
+    lo.port = port;
+    sq_conn_opts_default(&lo.conn);
+    /* Lines are consumed as they complete, so the buffer holds at most one
+     * partial line of the head plus one read. */
+    lo.conn.read_chunk = 4096;
+    lo.conn.in_limit = METRICS_MAX_HEAD_BYTES + lo.conn.read_chunk;
+    int err = sq_tcp_listen(loop, &lo, on_accept, m, &m->listener);
+    if (err) {
+        fprintf(stderr, "synqd: metrics: listening on %s:%u: %s\n", host ? host : "127.0.0.1",
+                (unsigned)port, sq_strerror(err));
+        metrics_free(m);
+        return err;
+    }
+    *out = m;
+    return 0;
+}
+
+uint16_t metrics_port(const metrics *m)
+{
+    return sq_listener_port(m->listener);
+}
+
+void metrics_stop(metrics *m)
+{
+    if (!m)
+        return;
+    m->stopping = true;
+    sq_listener_close(m->listener);
+    m->listener = NULL;
+    if (!m->conns) {
+        metrics_free(m);
+        return;
+    }
+    /* on_close runs later, from the loop, so the list stays intact here. */
+    for (mconn *mc = m->conns; mc; mc = mc->next) {
+        sq_timer_stop(m->loop, &mc->deadline);
+        sq_conn_abort(mc->conn);
+    }
+}

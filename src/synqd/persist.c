@@ -1,0 +1,263 @@
+/*
+ * persist: the glue between the store and the WAL (see persist.h).
+ *
+ * Each job carries the index of the segment holding its newest full PUT
+ * (job_log_segment). That is what lets the WAL account live bytes per segment
+ * without knowing the store, and what the compaction step looks for: the
+ * jobs whose segment is the WAL's compaction target are re-appended with
+ * their current state and moved to the segment the copy went to. The WAL's
+ * per-segment compaction index names the candidates, so a step looks up at
+ * most compact_batch ids however many jobs the store holds.
+ *
+ * Every record carries the job's stats-job counters and original delay, so
+ * they survive a restart as beanstalkd's do. Reserves and timeouts are not
+ * journalled on their own: after a restart they are as of the job's last
+ * logged change (put, release, bury, kick, or a compaction copy).
+ */
+#include "persist.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+struct persist {
+    wal *w;
+    store *s;
+    int64_t (*wall_ms)(void *data);
+    void *clock_data;
+    size_t compact_batch;
+    int error;
+};
+
+static int64_t real_wall_ms(void *data)
+{
+    (void)data;
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static uint8_t wal_state_of(job_state st)
+{
+    switch (st) {
+    case JOB_DELAYED:
+        return WAL_STATE_DELAYED;
+    case JOB_BURIED:
+        return WAL_STATE_BURIED;
+    default:
+        return WAL_STATE_READY; /* a reserved job is logged as ready */
+    }
+}
+
+/* The full record of a job's current state; monotonic store times become wall times. */
+static wal_record record_of(const persist *p, const job *j, uint8_t type)
+{
+    int64_t wall = p->wall_ms(p->clock_data);
+    uint64_t now = store_now_ms(p->s);
+    const tube *t = job_tube(p->s, j);
+    wal_record r = {.type = type,
+                    .id = job_id(j),
+                    .pri = job_pri(j),
+                    .ttr_s = job_ttr_s(j),
+                    .state = wal_state_of(job_get_state(j)),
+                    .created_wall_ms = wall - (int64_t)(now - job_created_ms(p->s, j)),
+                    .tube = tube_name(t),
+                    .tube_len = tube_name_len(t),
+                    .body = job_body(j),
+                    .body_len = job_body_len(j),
+                    .segment = job_log_segment(j)};
+    job_stats js;
+    job_get_stats(p->s, j, &js);
+    r.delay_s = js.delay_s;
+    r.reserves = js.reserves;
+    r.timeouts = js.timeouts;
+    r.releases = js.releases;
+    r.buries = js.buries;
+    r.kicks = js.kicks;
+    if (r.state == WAL_STATE_DELAYED) {
+        uint64_t deadline = job_deadline_ms(p->s, j);
+        r.deadline_wall_ms = wall + (deadline > now ? (int64_t)(deadline - now) : 0);
+    }
+    return r;
+}
+
+static void note_error(persist *p, int rc)
+{
+    if (rc < 0 && p->error == 0)
+        p->error = rc;
+}
+
+void persist_journal(persist *p, const job *j, int op)
+{
+    int rc;
+    if (op == STORE_OP_PUT) {
+        wal_record r = record_of(p, j, WAL_REC_PUT);
+        uint32_t seg = 0;
+        rc = wal_append_put(p->w, &r, &seg);
+        /* The hook gets a const job; the store owns the mutable one. */
+        job *mj = store_find_job(p->s, job_id(j));
+        if (rc == 0 && mj)
+            job_set_log_segment(mj, seg);
+    } else if (op == STORE_OP_DELETE) {
+        wal_record r = record_of(p, j, WAL_REC_DELETE);
+        rc = wal_append_delete(p->w, &r);
+    } else {
+        wal_record r = record_of(p, j, WAL_REC_STATE);
+        rc = wal_append_state(p->w, &r);
+    }
+    note_error(p, rc);
+}
+
+int persist_take_error(persist *p)
+{
+    int rc = p->error;
+    p->error = 0;
+    return rc;
+}
+
+/* ---- replay ---------------------------------------------------------------------------- */
+
+static int replay_cb(const wal_record *r, void *data)
+{
+    persist *p = data;
+    if (r->type == WAL_REC_DELETE) {
+        store_forget_job(p->s, r->id);
+        return 0;
+    }
+    int64_t wall = p->wall_ms(p->clock_data);
+    job *j = store_find_job(p->s, r->id);
+    store_job_record rec = {.id = r->id, .pri = r->pri, .log_segment = r->segment};
+    rec.state = r->state == WAL_STATE_DELAYED  ? JOB_DELAYED
+                : r->state == WAL_STATE_BURIED ? JOB_BURIED
+                                               : JOB_READY;
+    if (rec.state == JOB_DELAYED && r->deadline_wall_ms > wall)
+        rec.ready_in_ms = (uint64_t)(r->deadline_wall_ms - wall);
+    if (j) {
+        /* Age, ttr, tube and body are not in a STATE record, nor the counters
+         * in a format 1 one: an update keeps the job's own. */
+        job_stats js;
+        job_get_stats(p->s, j, &js);
+        rec.reserves = js.reserves;
+        rec.timeouts = js.timeouts;
+        rec.releases = js.releases;
+        rec.buries = js.buries;
+        rec.kicks = js.kicks;
+        rec.age_ms = store_now_ms(p->s) - job_created_ms(p->s, j);
+        rec.ttr_s = job_ttr_s(j);
+        rec.delay_s = job_delay_s(p->s, j);
+        rec.tube_name = tube_name(job_tube(p->s, j));
+        rec.tube_name_len = tube_name_len(job_tube(p->s, j));
+        rec.body = job_body(j);
+        rec.body_len = job_body_len(j);
+        if (r->type == WAL_REC_STATE)
+            rec.log_segment = job_log_segment(j);
+    }
+    if (r->type == WAL_REC_PUT) {
+        rec.ttr_s = r->ttr_s;
+        rec.tube_name = r->tube;
+        rec.tube_name_len = r->tube_len;
+        rec.body = r->body;
+        rec.body_len = r->body_len;
+        if (!j)
+            rec.age_ms = wall > r->created_wall_ms ? (uint64_t)(wall - r->created_wall_ms) : 0;
+    }
+    if (r->has_counters) {
+        rec.delay_s = r->delay_s;
+        rec.reserves = r->reserves;
+        rec.timeouts = r->timeouts;
+        rec.releases = r->releases;
+        rec.buries = r->buries;
+        rec.kicks = r->kicks;
+    } else if (rec.state == JOB_DELAYED) {
+        /* Format 1 did not log the original delay; what is left of it is the best answer. */
+        rec.delay_s = (uint32_t)((rec.ready_in_ms + 999) / 1000);
+    }
+    return store_restore_job(p->s, &rec, NULL) == STORE_OK ? 0 : -ENOMEM;
+}
+
+int persist_open(const persist_opts *o, store *s, wal_open_report *report, persist **out)
+{
+    *out = NULL;
+    persist *p = calloc(1, sizeof *p);
+    if (!p)
+        return -ENOMEM;
+    p->s = s;
+    store_track_log_segments(s); /* before replay makes the first job */
+    p->wall_ms = o->wall_ms ? o->wall_ms : real_wall_ms;
+    p->clock_data = o->clock_data;
+    p->compact_batch = o->compact_batch ? o->compact_batch : 1024;
+    int rc = wal_open(&o->wal, replay_cb, p, report, &p->w);
+    if (rc < 0) {
+        free(p);
+        return rc;
+    }
+    *out = p;
+    return 0;
+}
+
+int persist_close(persist *p)
+{
+    int rc = wal_close(p->w);
+    free(p);
+    return rc;
+}
+
+int persist_flush(persist *p)
+{
+    return wal_flush(p->w);
+}
+
+/* ---- compaction -------------------------------------------------------------------------- */
+
+/*
+ * Migrates the live jobs of segment `target`, looking at no more than
+ * compact_batch ids of its compaction index: stale ids (the job was deleted,
+ * or already moved to a newer segment) count against the batch too, so the
+ * work of one step is bounded whatever the mix. An id is popped only once
+ * handled, so after an error the same job is tried again next time.
+ */
+static int migrate_batch(persist *p, uint32_t target)
+{
+    uint64_t id;
+    for (size_t n = 0; n < p->compact_batch && wal_compact_peek_id(p->w, target, &id); n++) {
+        job *j = store_find_job(p->s, id);
+        if (j && job_log_segment(j) == target) {
+            wal_record r = record_of(p, j, WAL_REC_PUT);
+            uint32_t seg = 0;
+            int rc = wal_append_migrate(p->w, &r, &seg);
+            if (rc < 0)
+                return rc;
+            job_set_log_segment(j, seg);
+        }
+        wal_compact_pop_id(p->w, target);
+    }
+    return 0;
+}
+
+int persist_tick(persist *p, uint64_t now_ms)
+{
+    int rc = wal_sync_due(p->w, now_ms);
+    if (rc < 0)
+        return rc;
+    uint32_t target;
+    if (wal_compact_target(p->w, &target) && (rc = migrate_batch(p, target)) < 0)
+        return rc;
+    rc = wal_flush(p->w);
+    if (rc == 0 && !wal_has_pending(p->w))
+        rc = wal_gc(p->w);
+    return rc < 0 ? rc : 0;
+}
+
+uint64_t persist_next_deadline_ms(const persist *p)
+{
+    uint32_t target;
+    if (wal_compact_target(p->w, &target))
+        return 0;
+    return wal_sync_deadline_ms(p->w);
+}
+
+wal *persist_wal(persist *p)
+{
+    return p->w;
+}

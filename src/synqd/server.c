@@ -1,0 +1,507 @@
+/*
+ * server: wires the store to the engine.
+ *
+ * Per loop iteration: sessions run the commands that arrived (session.c,
+ * cmd.c); the store timer fires store_tick() for delays, TTRs, pauses and
+ * wait timeouts; then the before-wait hook runs the sessions whose reserve
+ * was answered during the iteration (their buffered commands), writes the
+ * log's batch of this iteration's changes (and syncs it with -f 0: group
+ * commit), and re-arms the timers. The engine sends all replies after that
+ * hook, so no acknowledgement leaves before its change is as durable as the
+ * fsync mode promises. A failing log resets the sessions whose replies
+ * waited for it (abort_unsynced).
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "server_int.h"
+
+void server_opts_default(server_opts *o)
+{
+    memset(o, 0, sizeof *o);
+    o->listen_addr = "127.0.0.1";
+    o->port = SERVER_DEFAULT_PORT;
+    o->fsync_ms = SERVER_DEFAULT_FSYNC_MS;
+    o->segment_bytes = SERVER_DEFAULT_SEGMENT_BYTES;
+    o->max_job_bytes = SERVER_DEFAULT_MAX_JOB_BYTES;
+}
+
+/* ---- store hooks: answers to sessions waiting in reserve ---- */
+
+void server_queue_resume(server *srv, session *se)
+{
+    if (se->resume_queued)
+        return;
+    se->resume_queued = true;
+    se->next_resume = NULL;
+    *srv->resume_tail = se;
+    srv->resume_tail = &se->next_resume;
+}
+
+static void end_wait(session *se)
+{
+    se->state = SESSION_COMMAND;
+    server_queue_resume(se->srv, se);
+}
+
+static void hook_reserved(client *c, job *j, void *data)
+{
+    (void)data;
+    session *se = client_owner(c);
+    end_wait(se);
+    session_reply_job(se, "RESERVED", j);
+}
+
+static void hook_deadline_soon(client *c, void *data)
+{
+    (void)data;
+    session *se = client_owner(c);
+    end_wait(se);
+    session_reply_lit(se, "DEADLINE_SOON\r\n");
+}
+
+static void hook_wait_timed_out(client *c, void *data)
+{
+    (void)data;
+    session *se = client_owner(c);
+    end_wait(se);
+    session_reply_lit(se, "TIMED_OUT\r\n");
+}
+
+static uint64_t hook_now_ms(void *data)
+{
+    server *srv = data;
+    return sq_loop_now_ms(srv->loop) + SERVER_CLOCK_OFFSET_MS;
+}
+
+static void hook_journal(store *st, const job *j, int op, void *data)
+{
+    (void)st;
+    server *srv = data;
+    /* A job's life begins with a PUT and ends with a DELETE journal call
+     * (jobs restored from the log are counted once after recovery, and a
+     * put taken back for a full disk is uncounted by cmd.c). */
+    if (op == STORE_OP_PUT)
+        srv->job_memory += server_job_cost(job_body_len(j));
+    else if (op == STORE_OP_DELETE)
+        srv->job_memory -= server_job_cost(job_body_len(j));
+    if (srv->ps)
+        persist_journal(srv->ps, j, op);
+}
+
+static int count_job_memory(job *j, void *data)
+{
+    server *srv = data;
+    srv->job_memory += server_job_cost(job_body_len(j));
+    return 0;
+}
+
+/* ---- the log: group commit ---- */
+
+bool server_log_failed(const server *srv)
+{
+    return srv->ps && wal_failed(persist_wal(srv->ps)) != 0;
+}
+
+int server_journal_result(server *srv, session *se)
+{
+    if (!srv->ps)
+        return 0;
+    int err = persist_take_error(srv->ps);
+    if (err) {
+        fprintf(stderr, "synqd: appending to the write-ahead log: %s%s\n", sq_strerror(err),
+                err == -ENOSPC ? "" : "; no change will be acknowledged any more");
+        return err;
+    }
+    if (!se->unsynced) {
+        se->unsynced = true;
+        se->next_unsynced = srv->unsynced_head;
+        srv->unsynced_head = se;
+    }
+    return 0;
+}
+
+void server_forget_session(server *srv, session *se)
+{
+    if (!se->unsynced)
+        return;
+    session **pp = &srv->unsynced_head;
+    while (*pp && *pp != se)
+        pp = &(*pp)->next_unsynced;
+    if (*pp)
+        *pp = se->next_unsynced;
+    se->unsynced = false;
+}
+
+/* The log could not make this pass's changes durable: the sessions whose
+ * replies acknowledge them must not receive those replies. Resetting the
+ * connection drops the queued output, so the clients see no answer rather
+ * than a false one. */
+static void abort_unsynced(server *srv, int err, const char *what)
+{
+    if (!srv->unsynced_head)
+        return;
+    fprintf(stderr, "synqd: %s the write-ahead log failed: %s; resetting the connections "
+                    "waiting for it, and refusing changes from now on\n",
+            what, sq_strerror(err));
+    while (srv->unsynced_head) {
+        session *se = srv->unsynced_head;
+        srv->unsynced_head = se->next_unsynced;
+        se->unsynced = false;
+        session_close(se, true);
+    }
+}
+
+static void release_unsynced(server *srv)
+{
+    while (srv->unsynced_head) {
+        session *se = srv->unsynced_head;
+        srv->unsynced_head = se->next_unsynced;
+        se->unsynced = false;
+    }
+}
+
+static void on_persist_timer(sq_loop *loop, sq_timer *t)
+{
+    (void)loop;
+    server *srv = t->data;
+    srv->persist_timer_due = UINT64_MAX;
+    if (server_log_failed(srv))
+        return;
+    int err = persist_tick(srv->ps, sq_loop_now_ms(srv->loop));
+    if (err)
+        abort_unsynced(srv, err, "syncing or compacting");
+}
+
+static void rearm_persist_timer(server *srv)
+{
+    if (!srv->ps || server_log_failed(srv))
+        return;
+    uint64_t due = persist_next_deadline_ms(srv->ps);
+    if (due == srv->persist_timer_due)
+        return;
+    srv->persist_timer_due = due;
+    if (due == UINT64_MAX)
+        sq_timer_stop(srv->loop, &srv->persist_timer);
+    else if (sq_timer_start_at(srv->loop, &srv->persist_timer, due) != 0)
+        srv->persist_timer_due = 0; /* out of memory: retry next pass */
+}
+
+static void flush_log(server *srv)
+{
+    if (!srv->ps)
+        return;
+    /* A failed log answers every flush with its error: whatever this pass
+     * appended before the failure is not durable either. */
+    int err = persist_flush(srv->ps);
+    if (err)
+        abort_unsynced(srv, err, "writing");
+    else
+        release_unsynced(srv);
+}
+
+/* ---- time ---- */
+
+static void on_store_timer(sq_loop *loop, sq_timer *t)
+{
+    (void)loop;
+    server *srv = t->data;
+    srv->store_timer_due = UINT64_MAX;
+    store_tick(srv->st);
+}
+
+static void rearm_store_timer(server *srv)
+{
+    uint64_t due = store_next_deadline_ms(srv->st);
+    if (due == srv->store_timer_due)
+        return;
+    srv->store_timer_due = due;
+    if (due == UINT64_MAX) {
+        sq_timer_stop(srv->loop, &srv->store_timer);
+        return;
+    }
+    /* The store's clock runs SERVER_CLOCK_OFFSET_MS ahead of the loop's. */
+    uint64_t loop_due = due > SERVER_CLOCK_OFFSET_MS ? due - SERVER_CLOCK_OFFSET_MS : 0;
+    if (sq_timer_start_at(srv->loop, &srv->store_timer, loop_due) != 0) {
+        /* Without the timer delays and TTRs would stall; try again on the
+         * next iteration rather than give up. */
+        fprintf(stderr, "synqd: arming the store timer: out of memory\n");
+        srv->store_timer_due = 0;
+    }
+}
+
+static void before_wait(sq_loop *loop, void *data)
+{
+    (void)loop;
+    server *srv = data;
+    /* Resuming a session can end other waits (its put serves them), which
+     * queues more sessions: run until the list is empty. */
+    while (srv->resume_head) {
+        session *se = srv->resume_head;
+        srv->resume_head = se->next_resume;
+        if (!srv->resume_head)
+            srv->resume_tail = &srv->resume_head;
+        se->resume_queued = false;
+        session_resume(se);
+    }
+    /* Group commit: every change of this pass goes to disk in one write
+     * (and one fdatasync with -f 0) before the engine sends the replies. */
+    flush_log(srv);
+    rearm_store_timer(srv);
+    rearm_persist_timer(srv);
+}
+
+/* ---- listener ---- */
+
+static void on_accept(sq_listener *l, sq_conn *c, void *data)
+{
+    (void)l;
+    server *srv = data;
+    if (srv->shutting_down) {
+        sq_conn_close(c);
+        return;
+    }
+    session_accept(srv, c);
+}
+
+void server_binlog_stats_get(const server *srv, server_binlog_stats *out)
+{
+    memset(out, 0, sizeof *out);
+    out->max_size = srv->opts.segment_bytes;
+    if (!srv->ps)
+        return;
+    wal_stats ws;
+    wal_get_stats(persist_wal(srv->ps), &ws);
+    out->oldest_index = ws.oldest_index;
+    out->current_index = ws.current_index;
+    out->records_migrated = ws.records_migrated;
+    out->records_written = ws.records_written;
+    out->max_size = ws.max_size;
+    out->bytes_live = ws.live_bytes;
+    out->bytes_dead = ws.dead_bytes;
+    out->fsyncs = ws.fsyncs;
+}
+
+/* Testing hook: SYNQD_WAL_FAULT="op:nth:errno[:sticky]" (op one of pwrite,
+ * fdatasync, fallocate; errno EIO or ENOSPC) makes the nth such call of the
+ * log fail, so integration tests can check that a failing disk never yields
+ * a false acknowledgement. Unset in production. Returns false on a bad spec. */
+static bool parse_wal_fault(const char *spec, wal_fault *f)
+{
+    static const struct {
+        const char *name;
+        wal_io_op op;
+    } ops[] = {{"pwrite", WAL_IO_PWRITE},
+               {"fdatasync", WAL_IO_FDATASYNC},
+               {"fallocate", WAL_IO_FALLOCATE}};
+    char name[16], err_name[16], sticky[16] = "";
+    unsigned long long nth;
+    if (sscanf(spec, "%15[a-z]:%llu:%15[A-Z]:%15s", name, &nth, err_name, sticky) < 3)
+        return false;
+    int err = strcmp(err_name, "ENOSPC") == 0 ? ENOSPC : strcmp(err_name, "EIO") == 0 ? EIO : 0;
+    if (!err || nth == 0)
+        return false;
+    for (size_t i = 0; i < sizeof ops / sizeof ops[0]; i++) {
+        if (strcmp(name, ops[i].name) == 0) {
+            wal_fault_init(f);
+            wal_fault_arm(f, ops[i].op, nth, err, strcmp(sticky, "sticky") == 0, 0);
+            return true;
+        }
+    }
+    return false;
+}
+
+static int open_log(server *srv)
+{
+    const server_opts *o = &srv->opts;
+    persist_opts po = {0};
+    po.wal.dir = o->wal_dir;
+    po.wal.segment_bytes = o->segment_bytes;
+    if (o->fsync_never)
+        po.wal.mode = WAL_FSYNC_NEVER;
+    else if (o->fsync_ms == 0)
+        po.wal.mode = WAL_FSYNC_ALWAYS;
+    else
+        po.wal.mode = WAL_FSYNC_INTERVAL;
+    po.wal.interval_ms = o->fsync_ms;
+    po.wal.on_corrupt = WAL_CORRUPT_REFUSE;
+    const char *fault_spec = getenv("SYNQD_WAL_FAULT");
+    if (fault_spec) {
+        if (!parse_wal_fault(fault_spec, &srv->wal_fault)) {
+            fprintf(stderr, "synqd: SYNQD_WAL_FAULT: bad spec \"%s\"\n", fault_spec);
+            return -EINVAL;
+        }
+        fprintf(stderr, "synqd: SYNQD_WAL_FAULT=%s: injecting a log I/O fault\n", fault_spec);
+        po.wal.io = &srv->wal_fault.io;
+    }
+    wal_open_report rep;
+    memset(&rep, 0, sizeof rep);
+    uint64_t started = sq_loop_now_ms(srv->loop);
+    int err = persist_open(&po, srv->st, &rep, &srv->ps);
+    if (err) {
+        if (err == -EBADMSG)
+            fprintf(stderr, "synqd: %s: corrupt record in segment %u at byte %llu; refusing to "
+                            "start rather than lose or invent jobs\n",
+                    o->wal_dir, rep.corrupt_segment, (unsigned long long)rep.corrupt_offset);
+        else
+            fprintf(stderr, "synqd: opening the write-ahead log in %s: %s\n", o->wal_dir,
+                    sq_strerror(err));
+        return err;
+    }
+    store_set_next_id(srv->st, rep.max_id + 1);
+    if (rep.torn_tail)
+        fprintf(stderr, "synqd: %s: the log ended in a partial record (segment %u, byte %llu), "
+                        "cut off there\n",
+                o->wal_dir, rep.torn_segment, (unsigned long long)rep.torn_offset);
+    sq_loop_update_time(srv->loop);
+    if (o->verbose || rep.records)
+        fprintf(stderr, "synqd: recovered %llu jobs from %llu records in %u segments in %llu ms\n",
+                (unsigned long long)rep.live_jobs, (unsigned long long)rep.records,
+                rep.segments, (unsigned long long)(sq_loop_now_ms(srv->loop) - started));
+    return 0;
+}
+
+static void make_instance_id(server *srv)
+{
+    unsigned char raw[8] = {0};
+    int fd = open("/dev/urandom", O_RDONLY | O_CLOEXEC);
+    if (fd >= 0) {
+        if (read(fd, raw, sizeof raw) != (ssize_t)sizeof raw)
+            memset(raw, 0, sizeof raw);
+        close(fd);
+    }
+    for (size_t i = 0; i < sizeof raw; i++)
+        snprintf(srv->instance_id + 2 * i, 3, "%02x", raw[i]);
+}
+
+int server_start(sq_loop *loop, const server_opts *o, server **out)
+{
+    server *srv = calloc(1, sizeof *srv);
+    if (!srv) {
+        fprintf(stderr, "synqd: allocating the server: out of memory\n");
+        return -ENOMEM;
+    }
+    srv->loop = loop;
+    srv->opts = *o;
+    srv->resume_tail = &srv->resume_head;
+    srv->store_timer_due = UINT64_MAX;
+    srv->started_ms = sq_loop_now_ms(loop);
+    sq_buf_init(&srv->scratch, SQ_BUF_NO_LIMIT);
+    sq_timer_init(&srv->store_timer, on_store_timer, srv);
+    sq_timer_init(&srv->persist_timer, on_persist_timer, srv);
+    srv->persist_timer_due = UINT64_MAX;
+    make_instance_id(srv);
+
+    static const store_hooks hooks = {
+        .reserved = hook_reserved,
+        .deadline_soon = hook_deadline_soon,
+        .wait_timed_out = hook_wait_timed_out,
+        .journal = hook_journal,
+        .now_ms = hook_now_ms,
+    };
+    int err = -ENOMEM;
+    srv->st = store_new(&hooks, srv);
+    if (!srv->st) {
+        fprintf(stderr, "synqd: creating the store: out of memory\n");
+        goto fail;
+    }
+    if (o->wal_dir && (err = open_log(srv)) != 0)
+        goto fail;
+    store_foreach_job(srv->st, count_job_memory, srv);
+    err = sq_loop_add_before_wait(loop, before_wait, srv);
+    if (err) {
+        fprintf(stderr, "synqd: adding the loop hook: %s\n", sq_strerror(err));
+        goto fail;
+    }
+
+    sq_listen_opts lo = {0};
+    lo.host = o->listen_addr;
+    lo.port = o->port;
+    sq_conn_opts_default(&lo.conn);
+    /* A whole put (line, largest body, CRLF) must fit in the input buffer,
+     * plus a read's worth of what was pipelined after it. */
+    lo.conn.in_limit = o->max_job_bytes + 2 + PROTO_MAX_LINE + lo.conn.read_chunk;
+    err = sq_tcp_listen(loop, &lo, on_accept, srv, &srv->listener);
+    if (err) {
+        fprintf(stderr, "synqd: listening on %s:%u: %s\n", o->listen_addr, o->port,
+                sq_strerror(err));
+        sq_loop_remove_before_wait(loop, before_wait, srv);
+        goto fail;
+    }
+    if (o->verbose)
+        fprintf(stderr, "synqd: listening on %s:%u\n", o->listen_addr,
+                sq_listener_port(srv->listener));
+    *out = srv;
+    return 0;
+
+fail:
+    if (srv->ps)
+        persist_close(srv->ps);
+    if (srv->st)
+        store_free(srv->st);
+    sq_buf_free(&srv->scratch);
+    free(srv);
+    return err;
+}
+
+uint16_t server_port(const server *s)
+{
+    return s->listener ? sq_listener_port(s->listener) : 0;
+}
+
+void server_set_draining(server *s, bool on)
+{
+    store_set_draining(s->st, on);
+}
+
+void server_shutdown(server *s)
+{
+    if (s->shutting_down)
+        return;
+    s->shutting_down = true;
+    if (s->listener) {
+        sq_listener_close(s->listener);
+        s->listener = NULL;
+    }
+    /* Replies queued earlier in this pass acknowledge changes still in the
+     * log's batch, and the hook that would write it is removed below: make
+     * them durable before the sessions' last output goes. */
+    flush_log(s);
+    session_close_all(s, false);
+    sq_timer_stop(s->loop, &s->store_timer);
+    sq_timer_stop(s->loop, &s->persist_timer);
+    sq_loop_remove_before_wait(s->loop, before_wait, s);
+}
+
+bool server_idle(const server *s)
+{
+    return s->sessions == NULL;
+}
+
+void server_abort_sessions(server *s)
+{
+    session_close_all(s, true);
+}
+
+void server_free(server *s)
+{
+    if (!s)
+        return;
+    server_shutdown(s);
+    /* The caller ran the loop until server_idle(); a session left means
+     * its connection outlives the server, which must not happen. */
+    if (s->sessions)
+        fprintf(stderr, "synqd: freeing the server with sessions open\n");
+    if (s->ps) {
+        int err = persist_close(s->ps);
+        if (err)
+            fprintf(stderr, "synqd: closing the write-ahead log: %s\n", sq_strerror(err));
+    }
+    store_free(s->st);
+    sq_buf_free(&s->scratch);
+    free(s);
+}

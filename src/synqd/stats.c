@@ -1,0 +1,186 @@
+/*
+ * stats: the YAML documents of stats, stats-tube, stats-job, list-tubes and
+ * list-tubes-watched, formatted exactly as beanstalkd formats them: the same
+ * fields in the same order, the same number formats, "---\n" first, one
+ * "key: value\n" per line, strings unquoted except `version` (as Debian's
+ * beanstalkd 1.12 prints them). Client libraries parse these with small
+ * hand-written readers, so a changed space breaks them.
+ *
+ * With a write-ahead log (-b), synqd appends a few fields of its own at the
+ * end of `stats`, after beanstalkd's last field, where readers that stop at
+ * known keys or read every key into a map both keep working. Without -b the
+ * document has exactly beanstalkd's fields.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <sys/resource.h>
+#include <sys/utsname.h>
+#include <unistd.h>
+
+#include "server_int.h"
+#include "synq_version.h"
+
+static int check(int err)
+{
+    return err ? -ENOMEM : 0;
+}
+
+int stats_format_server(server *srv, sq_buf *out)
+{
+    store_stats ss;
+    store_get_stats(srv->st, &ss);
+    server_binlog_stats bs;
+    server_binlog_stats_get(srv, &bs);
+    struct rusage ru = {0};
+    getrusage(RUSAGE_SELF, &ru);
+    struct utsname un = {0};
+    uname(&un);
+    const uint64_t *n = srv->cmd_counts;
+    uint64_t uptime_s = (sq_loop_now_ms(srv->loop) - srv->started_ms) / 1000;
+
+    int err = sq_buf_printf(out,
+                            "---\n"
+                            "current-jobs-urgent: %" PRIu64 "\n"
+                            "current-jobs-ready: %" PRIu64 "\n"
+                            "current-jobs-reserved: %" PRIu64 "\n"
+                            "current-jobs-delayed: %" PRIu64 "\n"
+                            "current-jobs-buried: %" PRIu64 "\n",
+                            ss.urgent, ss.ready, ss.reserved, ss.delayed, ss.buried);
+    err |= sq_buf_printf(
+        out,
+        "cmd-put: %" PRIu64 "\n"
+        "cmd-peek: %" PRIu64 "\n"
+        "cmd-peek-ready: %" PRIu64 "\n"
+        "cmd-peek-delayed: %" PRIu64 "\n"
+        "cmd-peek-buried: %" PRIu64 "\n"
+        "cmd-reserve: %" PRIu64 "\n"
+        "cmd-reserve-with-timeout: %" PRIu64 "\n"
+        "cmd-delete: %" PRIu64 "\n"
+        "cmd-release: %" PRIu64 "\n"
+        "cmd-use: %" PRIu64 "\n"
+        "cmd-watch: %" PRIu64 "\n"
+        "cmd-ignore: %" PRIu64 "\n"
+        "cmd-bury: %" PRIu64 "\n"
+        "cmd-kick: %" PRIu64 "\n"
+        "cmd-touch: %" PRIu64 "\n"
+        "cmd-stats: %" PRIu64 "\n"
+        "cmd-stats-job: %" PRIu64 "\n"
+        "cmd-stats-tube: %" PRIu64 "\n"
+        "cmd-list-tubes: %" PRIu64 "\n"
+        "cmd-list-tube-used: %" PRIu64 "\n"
+        "cmd-list-tubes-watched: %" PRIu64 "\n"
+        "cmd-pause-tube: %" PRIu64 "\n",
+        n[CMD_PUT], n[CMD_PEEK], n[CMD_PEEK_READY], n[CMD_PEEK_DELAYED], n[CMD_PEEK_BURIED],
+        n[CMD_RESERVE], n[CMD_RESERVE_WITH_TIMEOUT], n[CMD_DELETE], n[CMD_RELEASE], n[CMD_USE],
+        n[CMD_WATCH], n[CMD_IGNORE], n[CMD_BURY], n[CMD_KICK], n[CMD_TOUCH], n[CMD_STATS],
+        n[CMD_STATS_JOB], n[CMD_STATS_TUBE], n[CMD_LIST_TUBES], n[CMD_LIST_TUBE_USED],
+        n[CMD_LIST_TUBES_WATCHED], n[CMD_PAUSE_TUBE]);
+    err |= sq_buf_printf(out,
+                         "job-timeouts: %" PRIu64 "\n"
+                         "total-jobs: %" PRIu64 "\n"
+                         "max-job-size: %zu\n"
+                         "current-tubes: %" PRIu64 "\n"
+                         "current-connections: %" PRIu64 "\n"
+                         "current-producers: %" PRIu64 "\n"
+                         "current-workers: %" PRIu64 "\n"
+                         "current-waiting: %" PRIu64 "\n"
+                         "total-connections: %" PRIu64 "\n"
+                         "pid: %ld\n"
+                         "version: \"%s\"\n"
+                         "rusage-utime: %d.%06d\n"
+                         "rusage-stime: %d.%06d\n"
+                         "uptime: %" PRIu64 "\n",
+                         ss.job_timeouts, ss.total_jobs, srv->opts.max_job_bytes, ss.tubes,
+                         srv->current_connections, srv->current_producers, srv->current_workers,
+                         ss.waiting, srv->total_connections, (long)getpid(), SYNQ_VERSION,
+                         (int)ru.ru_utime.tv_sec, (int)ru.ru_utime.tv_usec,
+                         (int)ru.ru_stime.tv_sec, (int)ru.ru_stime.tv_usec, uptime_s);
+    err |= sq_buf_printf(out,
+                         "binlog-oldest-index: %" PRIu64 "\n"
+                         "binlog-current-index: %" PRIu64 "\n"
+                         "binlog-records-migrated: %" PRIu64 "\n"
+                         "binlog-records-written: %" PRIu64 "\n"
+                         "binlog-max-size: %" PRIu64 "\n"
+                         "draining: %s\n"
+                         "id: %s\n"
+                         "hostname: %s\n"
+                         "os: %s\n"
+                         "platform: %s\n",
+                         bs.oldest_index, bs.current_index, bs.records_migrated,
+                         bs.records_written, bs.max_size, ss.draining ? "true" : "false",
+                         srv->instance_id, un.nodename, un.version, un.machine);
+    if (!srv->opts.wal_dir)
+        return check(err);
+    err |= sq_buf_printf(out,
+                         "binlog-bytes-live: %" PRIu64 "\n"
+                         "binlog-bytes-dead: %" PRIu64 "\n"
+                         "binlog-fsyncs: %" PRIu64 "\n",
+                         bs.bytes_live, bs.bytes_dead, bs.fsyncs);
+    return check(err);
+}
+
+int stats_format_tube(server *srv, const tube *t, sq_buf *out)
+{
+    tube_stats ts;
+    tube_get_stats(srv->st, t, &ts);
+    int err = sq_buf_printf(out,
+                            "---\n"
+                            "name: %s\n"
+                            "current-jobs-urgent: %" PRIu64 "\n"
+                            "current-jobs-ready: %" PRIu64 "\n"
+                            "current-jobs-reserved: %" PRIu64 "\n"
+                            "current-jobs-delayed: %" PRIu64 "\n"
+                            "current-jobs-buried: %" PRIu64 "\n"
+                            "total-jobs: %" PRIu64 "\n"
+                            "current-using: %" PRIu64 "\n"
+                            "current-watching: %" PRIu64 "\n"
+                            "current-waiting: %" PRIu64 "\n"
+                            "cmd-delete: %" PRIu64 "\n"
+                            "cmd-pause-tube: %" PRIu64 "\n"
+                            "pause: %" PRIu64 "\n"
+                            "pause-time-left: %" PRId64 "\n",
+                            ts.name, ts.urgent, ts.ready, ts.reserved, ts.delayed, ts.buried,
+                            ts.total_jobs, ts.using, ts.watching, ts.waiting, ts.cmd_delete,
+                            ts.cmd_pause_tube, ts.pause_s, ts.pause_time_left_s);
+    return check(err);
+}
+
+int stats_format_job(server *srv, const job *j, sq_buf *out)
+{
+    job_stats js;
+    job_get_stats(srv->st, j, &js);
+    int err = sq_buf_printf(out,
+                            "---\n"
+                            "id: %" PRIu64 "\n"
+                            "tube: %s\n"
+                            "state: %s\n"
+                            "pri: %u\n"
+                            "age: %" PRId64 "\n"
+                            "delay: %u\n"
+                            "ttr: %u\n"
+                            "time-left: %" PRId64 "\n"
+                            "file: %u\n"
+                            "reserves: %u\n"
+                            "timeouts: %u\n"
+                            "releases: %u\n"
+                            "buries: %u\n"
+                            "kicks: %u\n",
+                            js.id, js.tube, job_state_name(js.state), js.pri, js.age_s, js.delay_s,
+                            js.ttr_s, js.time_left_s, js.file, js.reserves, js.timeouts,
+                            js.releases, js.buries, js.kicks);
+    return check(err);
+}
+
+int stats_format_tube_list(server *srv, const client *cl, bool watched_only, sq_buf *out)
+{
+    int err = sq_buf_append(out, "---\n", 4);
+    size_t n = watched_only ? client_watch_count(cl) : store_tube_count(srv->st);
+    for (size_t i = 0; i < n && !err; i++) {
+        const tube *t = watched_only ? client_watched_at(cl, i) : store_tube_at(srv->st, i);
+        err |= sq_buf_append(out, "- ", 2);
+        err |= sq_buf_append(out, tube_name(t), tube_name_len(t));
+        err |= sq_buf_append(out, "\n", 1);
+    }
+    return check(err);
+}

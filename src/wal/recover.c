@@ -1,0 +1,579 @@
+/*
+ * Reading the write-ahead log back at open: the segments are scanned in
+ * index order, every valid record is resolved against a table of live jobs
+ * (id -> segment of its newest PUT) and handed to the caller, and the WAL is
+ * left ready to append after the last valid record.
+ *
+ * Policy for bad records (see docs/wal-format.md):
+ * - A record is bad if it is cut short, its CRC-32C does not match, or its
+ *   fields are invalid. A segment ends at its first all-zero record header.
+ * - When a segment ends (bad record or zeros) at offset X, the rest of the
+ *   segment is searched for a valid record. If one exists, X is corruption.
+ * - A bad record with nothing valid after it is a torn tail if no later
+ *   segment holds records: the log ends there, the torn bytes are zeroed (so
+ *   they cannot resurface behind later appends) and appending continues at X.
+ *   In an older segment it is corruption: wal_flush syncs a segment before
+ *   writing into the next, so an older segment cannot be torn by a crash.
+ * - Corruption makes wal_open fail with -EBADMSG, or under
+ *   WAL_CORRUPT_SKIP_SEGMENT skips the rest of that segment. Either way it is
+ *   reported with segment index and byte offset. A bad record is never
+ *   replayed: a record is used only if its checksum and fields are valid.
+ * - A missing segment between two present ones is always refused.
+ * - The newest segment file, if its header is missing or all zero, was being
+ *   created when the process died; it holds no records and is removed.
+ * - Each segment is decoded in the layout of its header's format version.
+ *   Segments of an older version are read but never appended to again.
+ */
+#include "recover.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "crc32c.h"
+
+/* The live-job table: open addressing, linear probing, backward-shift removal. */
+typedef struct {
+    uint64_t id;  /* 0 = empty slot; record ids are >= 1 */
+    uint32_t seg;
+    uint32_t bytes;
+} live_ent;
+
+typedef struct {
+    live_ent *slots;
+    size_t mask, count;
+} live_map;
+
+static size_t live_hash(const live_map *m, uint64_t id)
+{
+    return (size_t)((id * 0x9E3779B97F4A7C15ull) >> 17) & m->mask;
+}
+
+static live_ent *live_find(live_map *m, uint64_t id)
+{
+    if (!m->slots)
+        return NULL;
+    for (size_t i = live_hash(m, id);; i = (i + 1) & m->mask) {
+        if (m->slots[i].id == id)
+            return &m->slots[i];
+        if (m->slots[i].id == 0)
+            return NULL;
+    }
+}
+
+static int live_grow(live_map *m)
+{
+    size_t n = m->slots ? (m->mask + 1) * 2 : 1024;
+    live_ent *old = m->slots;
+    size_t old_n = old ? m->mask + 1 : 0;
+    m->slots = calloc(n, sizeof *m->slots);
+    if (!m->slots) {
+        m->slots = old;
+        return -ENOMEM;
+    }
+    m->mask = n - 1;
+    for (size_t i = 0; i < old_n; i++) {
+        if (old[i].id == 0)
+            continue;
+        size_t j = live_hash(m, old[i].id);
+        while (m->slots[j].id != 0)
+            j = (j + 1) & m->mask;
+        m->slots[j] = old[i];
+    }
+    free(old);
+    return 0;
+}
+
+/* Inserts an id known to be absent. */
+static live_ent *live_insert(live_map *m, uint64_t id)
+{
+    if (!m->slots || (m->count + 1) * 4 > (m->mask + 1) * 3) {
+        if (live_grow(m) < 0)
+            return NULL;
+    }
+    size_t i = live_hash(m, id);
+    while (m->slots[i].id != 0)
+        i = (i + 1) & m->mask;
+    m->slots[i].id = id;
+    m->count++;
+    return &m->slots[i];
+}
+
+static void live_remove(live_map *m, live_ent *e)
+{
+    size_t i = (size_t)(e - m->slots);
+    /* Shift later members of the probe run back so lookups never stop early. */
+    for (size_t j = (i + 1) & m->mask; m->slots[j].id != 0; j = (j + 1) & m->mask) {
+        size_t home = live_hash(m, m->slots[j].id);
+        bool movable = i <= j ? (home <= i || home > j) : (home <= i && home > j);
+        if (movable) {
+            m->slots[i] = m->slots[j];
+            i = j;
+        }
+    }
+    m->slots[i].id = 0;
+    m->count--;
+}
+
+static void decode_counters(const unsigned char *q, wal_record *r)
+{
+    r->has_counters = true;
+    r->delay_s = wal_get_u32(q);
+    r->reserves = wal_get_u32(q + 4);
+    r->timeouts = wal_get_u32(q + 8);
+    r->releases = wal_get_u32(q + 12);
+    r->buries = wal_get_u32(q + 16);
+    r->kicks = wal_get_u32(q + 20);
+}
+
+long wal_decode_record(const unsigned char *p, size_t avail, uint32_t version, wal_record *r)
+{
+    bool v1 = version < 2;
+    uint32_t put_fixed = v1 ? WAL_V1_PUT_FIXED_BYTES : WAL_PUT_FIXED_BYTES;
+    uint32_t state_len = v1 ? WAL_V1_STATE_PAYLOAD_BYTES : WAL_STATE_PAYLOAD_BYTES;
+    size_t hdr = avail < WAL_REC_HDR_BYTES ? avail : WAL_REC_HDR_BYTES;
+    bool zero = true;
+    for (size_t i = 0; i < hdr; i++)
+        zero = zero && p[i] == 0;
+    if (zero)
+        return 0;
+    if (avail < WAL_REC_HDR_BYTES)
+        return -1;
+    uint32_t len = wal_get_u32(p + 4);
+    uint8_t type = p[8];
+    /* Field checks come before the checksum: they reject most garbage cheaply,
+     * which keeps the search for valid records after a bad one fast. */
+    if (len > avail - WAL_REC_HDR_BYTES)
+        return -1;
+    if (!(type == WAL_REC_PUT && len >= put_fixed + 1) &&
+        !(type == WAL_REC_DELETE && len == WAL_DELETE_PAYLOAD_BYTES) &&
+        !(type == WAL_REC_STATE && len == state_len))
+        return -1;
+    if (crc32c(0, p + 4, (size_t)len + 5) != wal_get_u32(p))
+        return -1;
+    const unsigned char *q = p + WAL_REC_HDR_BYTES;
+    memset(r, 0, sizeof *r);
+    r->type = type;
+    r->id = wal_get_u64(q);
+    if (r->id == 0)
+        return -1;
+    if (type == WAL_REC_PUT) {
+        r->pri = wal_get_u32(q + 8);
+        r->ttr_s = wal_get_u32(q + 12);
+        r->state = q[16];
+        r->tube_len = q[17];
+        r->deadline_wall_ms = (int64_t)wal_get_u64(q + 20);
+        r->created_wall_ms = (int64_t)wal_get_u64(q + 28);
+        if (r->tube_len == 0 || put_fixed + r->tube_len > len || q[18] || q[19])
+            return -1;
+        if (!v1)
+            decode_counters(q + 36, r);
+        r->tube = (const char *)q + put_fixed;
+        r->body = r->tube + r->tube_len;
+        r->body_len = len - put_fixed - r->tube_len;
+    } else if (type == WAL_REC_STATE) {
+        r->pri = wal_get_u32(q + 8);
+        r->state = q[12];
+        r->deadline_wall_ms = (int64_t)wal_get_u64(q + 16);
+        if (q[13] || q[14] || q[15])
+            return -1;
+        if (!v1)
+            decode_counters(q + 24, r);
+    }
+    if (r->state > WAL_STATE_BURIED)
+        return -1;
+    return (long)(WAL_REC_HDR_BYTES + len);
+}
+
+/* Is there a valid record (of format `version`) anywhere in buf[from, size)? */
+static bool valid_record_after(const unsigned char *buf, size_t from, size_t size, uint32_t version)
+{
+    wal_record r;
+    for (size_t o = from; o + WAL_REC_HDR_BYTES <= size; o++) {
+        /* A record header is never all zero: jump over zero runs. */
+        if (buf[o] == 0) {
+            size_t q = o;
+            while (q < size && buf[q] == 0)
+                q++;
+            if (q == size)
+                return false;
+            o = q >= o + WAL_REC_HDR_BYTES ? q - (WAL_REC_HDR_BYTES - 1) : o;
+        }
+        if (wal_decode_record(buf + o, size - o, version, &r) > 0)
+            return true;
+    }
+    return false;
+}
+
+typedef struct {
+    uint32_t index;
+    int fd;
+    uint64_t size;
+    uint32_t version;  /* the header's format version, once checked */
+    bool has_records;  /* known after the first record is checked */
+} seg_file;
+
+typedef struct {
+    wal *w;
+    wal_replay_cb cb;
+    void *data;
+    wal_open_report *rep;
+    live_map live;
+    seg_file *files;
+    size_t nfiles;
+    unsigned char *buf;
+    size_t buf_size;
+} recover_ctx;
+
+static int cmp_files(const void *a, const void *b)
+{
+    uint32_t x = ((const seg_file *)a)->index, y = ((const seg_file *)b)->index;
+    return (x > y) - (x < y);
+}
+
+/* Lists DIR/wal.<16 hex> and opens each, sorted by index. */
+static int list_segments(recover_ctx *c)
+{
+    wal *w = c->w;
+    DIR *d = opendir(w->dir);
+    if (!d)
+        return -errno;
+    int rc = 0;
+    size_t alloc = 0;
+    struct dirent *de;
+    while ((de = readdir(d)) != NULL) {
+        const char *n = de->d_name;
+        if (strncmp(n, "wal.", 4) != 0 || strlen(n) != 20 ||
+            strspn(n + 4, "0123456789abcdef") != 16)
+            continue;
+        uint64_t index = strtoull(n + 4, NULL, 16);
+        if (index == 0 || index > UINT32_MAX)
+            continue;
+        if (c->nfiles == alloc) {
+            alloc = alloc ? alloc * 2 : 16;
+            seg_file *f = realloc(c->files, alloc * sizeof *f);
+            if (!f) {
+                rc = -ENOMEM;
+                break;
+            }
+            c->files = f;
+        }
+        c->files[c->nfiles++] = (seg_file){.index = (uint32_t)index, .fd = -1};
+    }
+    closedir(d);
+    if (rc < 0)
+        return rc;
+    if (c->nfiles > 1)
+        qsort(c->files, c->nfiles, sizeof *c->files, cmp_files);
+    for (size_t i = 0; i < c->nfiles; i++) {
+        char path[4096];
+        wal_segment_path(w, c->files[i].index, path, sizeof path);
+        int fd = w->io->open(w->io->ctx, path, O_RDWR, 0);
+        if (fd < 0)
+            return fd;
+        c->files[i].fd = fd;
+        off_t size = w->io->fsize(w->io->ctx, fd);
+        if (size < 0)
+            return (int)size;
+        c->files[i].size = (uint64_t)size;
+    }
+    return 0;
+}
+
+/* Reads file i whole into c->buf. */
+static int read_file(recover_ctx *c, size_t i)
+{
+    seg_file *f = &c->files[i];
+    if (f->size > WAL_MAX_SEGMENT_BYTES)
+        return -EFBIG;
+    if (f->size > c->buf_size) {
+        unsigned char *b = realloc(c->buf, f->size);
+        if (!b)
+            return -ENOMEM;
+        c->buf = b;
+        c->buf_size = f->size;
+    }
+    ssize_t n = c->w->io->pread(c->w->io->ctx, f->fd, c->buf, f->size, 0);
+    if (n < 0)
+        return (int)n;
+    if ((uint64_t)n != f->size)
+        return -EIO;
+    return 0;
+}
+
+/*
+ * 0 if the header is valid (*version set), -EPROTONOSUPPORT for a newer
+ * version, 1 if bad, 2 if blank.
+ */
+static int check_header(const unsigned char *h, uint64_t size, uint32_t index, uint32_t *version)
+{
+    if (size < WAL_HDR_BYTES) {
+        for (uint64_t i = 0; i < size; i++)
+            if (h[i])
+                return 1;
+        return 2;
+    }
+    bool zero = true;
+    for (size_t i = 0; i < WAL_HDR_BYTES; i++)
+        zero = zero && h[i] == 0;
+    if (zero)
+        return 2;
+    if (memcmp(h, WAL_MAGIC, sizeof WAL_MAGIC) != 0 || crc32c(0, h, 24) != wal_get_u32(h + 24))
+        return 1;
+    if (wal_get_u32(h + 8) > WAL_FORMAT_VERSION)
+        return -EPROTONOSUPPORT;
+    if (wal_get_u32(h + 8) == 0 || wal_get_u32(h + 12) != WAL_HDR_BYTES ||
+        wal_get_u64(h + 16) != index)
+        return 1;
+    *version = wal_get_u32(h + 8);
+    return 0;
+}
+
+/* Does any file after i hold a valid first record? */
+static int later_has_records(recover_ctx *c, size_t i)
+{
+    for (size_t j = i + 1; j < c->nfiles; j++) {
+        int rc = read_file(c, j);
+        if (rc < 0)
+            return rc;
+        wal_record r;
+        uint32_t version = 0;
+        if (c->files[j].size > WAL_HDR_BYTES &&
+            check_header(c->buf, c->files[j].size, c->files[j].index, &version) == 0 &&
+            wal_decode_record(c->buf + WAL_HDR_BYTES, c->files[j].size - WAL_HDR_BYTES, version,
+                              &r) > 0)
+            return 1;
+    }
+    return 0;
+}
+
+static int apply_record(recover_ctx *c, wal_record *r, long size)
+{
+    c->rep->records++;
+    if (r->id > c->rep->max_id)
+        c->rep->max_id = r->id;
+    live_ent *e = live_find(&c->live, r->id);
+    if (r->type == WAL_REC_PUT) {
+        if (!e && !(e = live_insert(&c->live, r->id)))
+            return -ENOMEM;
+        e->seg = r->segment;
+        e->bytes = (uint32_t)size;
+    } else if (!e) {
+        /* STATE or DELETE of a job whose PUT went away with a compacted segment. */
+        return 0;
+    } else if (r->type == WAL_REC_DELETE) {
+        live_remove(&c->live, e);
+    }
+    return c->cb(r, c->data);
+}
+
+static int report_corrupt(recover_ctx *c, uint32_t index, uint64_t off)
+{
+    if (c->rep->corrupt++ == 0) {
+        c->rep->corrupt_segment = index;
+        c->rep->corrupt_offset = off;
+    }
+    return c->w->on_corrupt == WAL_CORRUPT_SKIP_SEGMENT ? 0 : -EBADMSG;
+}
+
+/* Zeroes the torn bytes [from, end of non-zero data) and syncs them. */
+static int zero_torn_tail(recover_ctx *c, size_t i, uint64_t from)
+{
+    uint64_t end = c->files[i].size;
+    while (end > from && c->buf[end - 1] == 0)
+        end--;
+    if (end == from)
+        return 0;
+    memset(c->buf + from, 0, end - from);
+    wal *w = c->w;
+    int rc = w->io->pwrite(w->io->ctx, c->files[i].fd, c->buf + from, end - from, (off_t)from);
+    if (rc == 0) {
+        w->fsyncs++;
+        rc = w->io->fdatasync(w->io->ctx, c->files[i].fd);
+    }
+    return rc < 0 ? wal_fail(w, rc) : 0;
+}
+
+static bool all_zero(const unsigned char *p, uint64_t n)
+{
+    for (uint64_t k = 0; k < n; k++)
+        if (p[k])
+            return false;
+    return true;
+}
+
+/* Scans file i; sets *head to where appending would continue in it. */
+static int scan_file(recover_ctx *c, size_t i, uint64_t *head)
+{
+    seg_file *f = &c->files[i];
+    uint64_t off = WAL_HDR_BYTES;
+    for (;;) {
+        wal_record r;
+        long n = off < f->size ? wal_decode_record(c->buf + off, f->size - off, f->version, &r) : 0;
+        if (n > 0) {
+            r.segment = f->index;
+            r.offset = off;
+            f->has_records = true;
+            int rc = apply_record(c, &r, n);
+            if (rc < 0)
+                return rc;
+            off += (uint64_t)n;
+            continue;
+        }
+        *head = off;
+        if (off < f->size && valid_record_after(c->buf, off + 1, f->size, f->version)) {
+            *head = f->size;  /* skipped: nothing more is appended here */
+            return report_corrupt(c, f->index, off);
+        }
+        /* Zeros to the end are the clean, never-written tail. Garbage behind a zero header is a
+         * torn write (a later page reached the disk, an earlier one did not): left in place, it
+         * would follow the records appended at `off` and turn into corruption once the log moves
+         * on to the next segment, so in the last segment it is zeroed like a torn record. */
+        if (n == 0 && all_zero(c->buf + off, f->size - off))
+            return 0;
+        int later = later_has_records(c, i);
+        if (later < 0)
+            return later;
+        if (later) {
+            if (n == 0)
+                return 0;  /* an older segment: never appended to again */
+            *head = f->size;
+            return report_corrupt(c, f->index, off);
+        }
+        if (read_file(c, i) < 0)  /* later_has_records reused the buffer */
+            return -EIO;
+        c->rep->torn_tail = true;
+        c->rep->torn_segment = f->index;
+        c->rep->torn_offset = off;
+        return zero_torn_tail(c, i, off);
+    }
+}
+
+/* Turns the scanned files into w->segs, using the live table for accounting. */
+static int build_segments(recover_ctx *c, const uint64_t *heads)
+{
+    wal *w = c->w;
+    w->segs = calloc(c->nfiles ? c->nfiles : 1, sizeof *w->segs);
+    if (!w->segs)
+        return -ENOMEM;
+    w->segs_alloc = c->nfiles ? c->nfiles : 1;
+    for (size_t i = 0; i < c->nfiles; i++) {
+        seg_file *f = &c->files[i];
+        /* A segment of an older format (spares included) counts as full: a
+         * segment's records must all be in its header's layout. Appends move
+         * on to new segments; the old ones go once compaction empties them. */
+        uint64_t head = f->version < WAL_FORMAT_VERSION ? f->size : heads[i];
+        w->segs[i] = (wal_seg){.index = f->index, .fd = f->fd, .cap = f->size, .head = head};
+        f->fd = -1;
+        if (f->has_records)
+            w->cur = i;
+    }
+    w->nsegs = c->nfiles;
+    uint32_t first = c->nfiles ? c->files[0].index : 0;
+    for (size_t k = 0; c->live.slots && k <= c->live.mask; k++) {
+        const live_ent *e = &c->live.slots[k];
+        if (e->id == 0)
+            continue;
+        wal_seg *s = &w->segs[e->seg - first];
+        s->live_count++;
+        s->live_bytes += e->bytes;
+    }
+    /* The compaction index starts with the live jobs only: exactly sized. */
+    for (size_t i = 0; i < w->nsegs; i++) {
+        wal_seg *s = &w->segs[i];
+        if (s->live_count == 0)
+            continue;
+        s->ids = malloc(s->live_count * sizeof *s->ids);
+        if (!s->ids)
+            return -ENOMEM;
+        s->ids_alloc = s->live_count;
+    }
+    for (size_t k = 0; c->live.slots && k <= c->live.mask; k++) {
+        const live_ent *e = &c->live.slots[k];
+        if (e->id != 0)
+            w->segs[e->seg - first].ids[w->segs[e->seg - first].ids_len++] = e->id;
+    }
+    w->live_jobs = c->live.count;
+    c->rep->live_jobs = c->live.count;
+    /* Segments before the current one are complete; only spares stay open. */
+    for (size_t i = 0; i < w->cur; i++) {
+        w->io->close(w->io->ctx, w->segs[i].fd);
+        w->segs[i].fd = -1;
+    }
+    return 0;
+}
+
+/* Checks headers; drops an unfinished newest file. Returns 1 to skip file i entirely. */
+static int check_file(recover_ctx *c, size_t i)
+{
+    int rc = read_file(c, i);
+    if (rc < 0)
+        return rc;
+    seg_file *f = &c->files[i];
+    int h = check_header(c->buf, f->size, f->index, &f->version);
+    if (h <= 0)
+        return h;
+    /* Only the newest file can be unfinished, and then it holds no records. */
+    bool blank = true;
+    for (uint64_t k = WAL_HDR_BYTES; k < f->size && blank; k++)
+        blank = c->buf[k] == 0;
+    if (blank && i + 1 == c->nfiles) {
+        char path[4096];
+        wal_segment_path(c->w, f->index, path, sizeof path);
+        c->w->io->close(c->w->io->ctx, f->fd);
+        c->nfiles--;
+        rc = c->w->io->unlink(c->w->io->ctx, path);
+        return rc < 0 ? rc : 1;
+    }
+    rc = report_corrupt(c, f->index, 0);
+    return rc < 0 ? rc : 1;
+}
+
+int wal_recover(wal *w, wal_replay_cb cb, void *data, wal_open_report *rep)
+{
+    recover_ctx c = {.w = w, .cb = cb, .data = data, .rep = rep};
+    uint64_t *heads = NULL;
+    int rc = list_segments(&c);
+    if (rc < 0)
+        goto done;
+    rep->segments = (uint32_t)c.nfiles;
+    for (size_t i = 1; i < c.nfiles; i++) {
+        if (c.files[i].index != c.files[i - 1].index + 1) {
+            report_corrupt(&c, c.files[i - 1].index + 1, 0);
+            rc = -EBADMSG;
+            goto done;
+        }
+    }
+    heads = calloc(c.nfiles ? c.nfiles : 1, sizeof *heads);
+    if (!heads) {
+        rc = -ENOMEM;
+        goto done;
+    }
+    for (size_t i = 0; i < c.nfiles; i++) {
+        rc = check_file(&c, i);
+        if (rc < 0)
+            goto done;
+        if (i >= c.nfiles)
+            break;  /* the unfinished newest file was removed */
+        if (rc == 1) {
+            heads[i] = c.files[i].size;  /* unreadable header: never appended to */
+            continue;
+        }
+        rc = scan_file(&c, i, &heads[i]);
+        if (rc < 0)
+            goto done;
+    }
+    rc = build_segments(&c, heads);
+done:
+    for (size_t i = 0; i < c.nfiles; i++)
+        if (c.files[i].fd >= 0)
+            w->io->close(w->io->ctx, c.files[i].fd);
+    free(c.files);
+    free(c.buf);
+    free(c.live.slots);
+    free(heads);
+    return rc;
+}

@@ -1,0 +1,710 @@
+/*
+ * The write-ahead log: appending, group commit, space reservation, segment
+ * management and compaction. Reading the log back lives in recover.c; the
+ * byte format is in recover.h and docs/wal-format.md.
+ *
+ * Appends encode into w->batch and remember, per segment touched, one extent
+ * (file offset, batch range). Records are placed in a segment at append time,
+ * because the caller must learn at once which segment holds a job's PUT.
+ *
+ * Reservation invariant: the delete slots still free in allocated space —
+ * floor(free bytes of the current segment / WAL_DELETE_BYTES) plus the same
+ * for every spare segment — are at least w->live_jobs. A PUT or STATE record
+ * is placed only where the invariant still holds afterwards (with one more
+ * live job for a new PUT), allocating spare segments until it does; a DELETE
+ * only consumes a slot. So a DELETE never needs to allocate.
+ *
+ * Compaction index. Each segment keeps a vector of the ids whose PUT was
+ * appended to it (recovery fills it with the ids found live there), with
+ * lazy deletion: a deleted or migrated job's id stays until the caller's
+ * compaction step reaches it and sees the job gone or elsewhere. So a step
+ * costs O(its batch), not a scan of every job. The alternative, an intrusive
+ * doubly-linked list per segment, would cost two pointers (16 bytes) in every
+ * job for the life of the server and must live in the store's job struct; the
+ * vector costs 8 bytes per PUT record still on disk, most of them for jobs
+ * that are alive anyway, and its stale entries vanish with their segment.
+ * A PUT record is at least 70 bytes, so the index stays under an eighth of
+ * the log's size on disk (plus the vectors' growth slack), which compaction
+ * bounds, and is freed segment by segment as wal_gc removes them. Job memory
+ * is the figure to keep small, and this adds nothing to it.
+ */
+#include "recover.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+
+#include "crc32c.h"
+
+int wal_fail(wal *w, int err)
+{
+    if (w->failed == 0)
+        w->failed = err;
+    return w->failed;
+}
+
+void wal_segment_path(const wal *w, uint32_t index, char *buf, size_t size)
+{
+    snprintf(buf, size, "%s/wal.%016" PRIx64, w->dir, (uint64_t)index);
+}
+
+void wal_encode_header(unsigned char *hdr, uint32_t index)
+{
+    memset(hdr, 0, WAL_HDR_BYTES);
+    memcpy(hdr, WAL_MAGIC, sizeof WAL_MAGIC);
+    wal_put_u32(hdr + 8, WAL_FORMAT_VERSION);
+    wal_put_u32(hdr + 12, WAL_HDR_BYTES);
+    wal_put_u64(hdr + 16, index);
+    wal_put_u32(hdr + 24, crc32c(0, hdr, 24));
+}
+
+size_t wal_put_record_bytes(size_t tube_len, size_t body_len)
+{
+    return WAL_REC_HDR_BYTES + WAL_PUT_FIXED_BYTES + tube_len + body_len;
+}
+
+static wal_seg *seg_by_index(const wal *w, uint32_t index)
+{
+    if (w->nsegs == 0 || index < w->segs[0].index || index - w->segs[0].index >= w->nsegs)
+        return NULL;
+    return &w->segs[index - w->segs[0].index];
+}
+
+static uint64_t seg_free(const wal_seg *s)
+{
+    return s->cap - s->head;
+}
+
+/* Delete slots in all spare segments (those after the current one). */
+static uint64_t spare_slots(const wal *w)
+{
+    uint64_t slots = 0;
+    for (size_t i = w->cur + 1; i < w->nsegs; i++)
+        slots += seg_free(&w->segs[i]) / WAL_DELETE_BYTES;
+    return slots;
+}
+
+static int fsync_dir(wal *w)
+{
+    w->fsyncs++;
+    return w->io->fsync(w->io->ctx, w->dir_fd);
+}
+
+int wal_add_segment(wal *w)
+{
+    const wal_io *io = w->io;
+    uint32_t index = w->nsegs ? w->segs[w->nsegs - 1].index + 1 : 1;
+    if (w->nsegs == w->segs_alloc) {
+        size_t n = w->segs_alloc ? w->segs_alloc * 2 : 8;
+        wal_seg *segs = realloc(w->segs, n * sizeof *segs);
+        if (!segs)
+            return -ENOMEM;
+        w->segs = segs;
+        w->segs_alloc = n;
+    }
+    char path[4096];
+    wal_segment_path(w, index, path, sizeof path);
+    int fd = io->open(io->ctx, path, O_RDWR | O_CREAT | O_EXCL, 0644);
+    if (fd < 0)
+        return fd;
+    unsigned char hdr[WAL_HDR_BYTES];
+    wal_encode_header(hdr, index);
+    /* The header is written and synced before the segment is counted, so a
+     * segment that exists at recovery either has a valid header or was being
+     * created when the process died (then it holds no records). */
+    int rc = io->fallocate(io->ctx, fd, 0, (off_t)w->seg_bytes);
+    if (rc < 0) {
+        io->close(io->ctx, fd);
+        io->unlink(io->ctx, path);
+        /* A full disk refuses this allocation only; anything else is an I/O
+         * failure that poisons the log. */
+        return rc == -ENOSPC ? rc : wal_fail(w, rc);
+    }
+    rc = io->pwrite(io->ctx, fd, hdr, sizeof hdr, 0);
+    if (rc == 0) {
+        w->fsyncs++;
+        rc = io->fdatasync(io->ctx, fd);
+    }
+    if (rc == 0)
+        rc = fsync_dir(w);
+    if (rc < 0) {
+        io->close(io->ctx, fd);
+        return wal_fail(w, rc);
+    }
+    w->segs[w->nsegs++] = (wal_seg){
+        .index = index, .fd = fd, .cap = w->seg_bytes, .head = WAL_HDR_BYTES};
+    return 0;
+}
+
+/* Makes room for `more` bytes in the batch without changing anything else. */
+static int batch_grow(wal *w, size_t more)
+{
+    if (w->batch_len + more > w->batch_alloc) {
+        size_t n = w->batch_alloc ? w->batch_alloc : 64 * 1024;
+        while (n < w->batch_len + more)
+            n *= 2;
+        unsigned char *b = realloc(w->batch, n);
+        if (!b)
+            return -ENOMEM;
+        w->batch = b;
+        w->batch_alloc = n;
+    }
+    if (w->next == w->ext_alloc) {
+        size_t n = w->ext_alloc ? w->ext_alloc * 2 : 8;
+        wal_extent *e = realloc(w->ext, n * sizeof *e);
+        if (!e)
+            return -ENOMEM;
+        w->ext = e;
+        w->ext_alloc = n;
+    }
+    return 0;
+}
+
+/* Claims n bytes at the head of s in the batch. batch_grow(w, n) must have succeeded. */
+static unsigned char *batch_claim(wal *w, wal_seg *s, size_t n)
+{
+    wal_extent *last = w->next ? &w->ext[w->next - 1] : NULL;
+    if (last && last->seg_index == s->index && last->file_off + last->len == s->head) {
+        last->len += n;
+    } else {
+        w->ext[w->next++] =
+            (wal_extent){.seg_index = s->index, .file_off = s->head, .buf_off = w->batch_len,
+                         .len = n};
+    }
+    unsigned char *p = w->batch + w->batch_len;
+    w->batch_len += n;
+    s->head += n;
+    w->batch_records++;
+    return p;
+}
+
+/*
+ * Chooses the segment for a non-DELETE record of n bytes that adds `extra`
+ * live jobs, allocating spares and moving to the next segment as the
+ * reservation invariant requires. On error nothing was placed.
+ */
+static int place_record(wal *w, uint64_t n, uint64_t extra, wal_seg **out)
+{
+    uint64_t need = w->live_jobs + extra;
+    for (;;) {
+        wal_seg *s = &w->segs[w->cur];
+        bool spare = w->cur + 1 < w->nsegs;
+        if (n <= seg_free(s)) {
+            if ((seg_free(s) - n) / WAL_DELETE_BYTES + spare_slots(w) >= need) {
+                *out = s;
+                return 0;
+            }
+        } else if (spare && n > seg_free(&w->segs[w->cur + 1])) {
+            /* A spare smaller than this record (its size came from an older
+             * configuration): pass over it, it stays an empty segment. */
+            w->cur++;
+            continue;
+        } else if (spare) {
+            wal_seg *next = &w->segs[w->cur + 1];
+            uint64_t rest = spare_slots(w) - seg_free(next) / WAL_DELETE_BYTES;
+            if ((seg_free(next) - n) / WAL_DELETE_BYTES + rest >= need) {
+                /* The current segment's unused tail stays zero: a clean end. */
+                w->cur++;
+                *out = next;
+                return 0;
+            }
+        }
+        int rc = wal_add_segment(w);
+        if (rc < 0)
+            return rc;
+    }
+}
+
+static int check_record(const wal *w, const wal_record *r, size_t n)
+{
+    if (r->id == 0 || r->state > WAL_STATE_BURIED)
+        return -EINVAL;
+    if (r->type == WAL_REC_PUT &&
+        (r->tube_len == 0 || r->tube_len > WAL_MAX_TUBE_NAME || (r->body_len && !r->body)))
+        return -EINVAL;
+    if (n > w->seg_bytes - WAL_HDR_BYTES || n > UINT32_MAX)
+        return -EFBIG;
+    return 0;
+}
+
+static void finish_record(unsigned char *p, size_t n, uint8_t type)
+{
+    wal_put_u32(p + 4, (uint32_t)(n - WAL_REC_HDR_BYTES));
+    p[8] = type;
+    wal_put_u32(p, crc32c(0, p + 4, n - 4));
+}
+
+/* The fields format 2 added to PUT and STATE, at q. */
+static void encode_counters(unsigned char *q, const wal_record *r)
+{
+    wal_put_u32(q, r->delay_s);
+    wal_put_u32(q + 4, r->reserves);
+    wal_put_u32(q + 8, r->timeouts);
+    wal_put_u32(q + 12, r->releases);
+    wal_put_u32(q + 16, r->buries);
+    wal_put_u32(q + 20, r->kicks);
+}
+
+static void encode_put(unsigned char *p, const wal_record *r, size_t n)
+{
+    unsigned char *q = p + WAL_REC_HDR_BYTES;
+    wal_put_u64(q, r->id);
+    wal_put_u32(q + 8, r->pri);
+    wal_put_u32(q + 12, r->ttr_s);
+    q[16] = r->state;
+    q[17] = (unsigned char)r->tube_len;
+    q[18] = q[19] = 0;
+    wal_put_u64(q + 20, (uint64_t)r->deadline_wall_ms);
+    wal_put_u64(q + 28, (uint64_t)r->created_wall_ms);
+    encode_counters(q + 36, r);
+    memcpy(q + WAL_PUT_FIXED_BYTES, r->tube, r->tube_len);
+    if (r->body_len)
+        memcpy(q + WAL_PUT_FIXED_BYTES + r->tube_len, r->body, r->body_len);
+    finish_record(p, n, WAL_REC_PUT);
+}
+
+static int append_put(wal *w, const wal_record *r, bool migrate, uint32_t *segment_out)
+{
+    if (w->failed)
+        return w->failed;
+    size_t n = wal_put_record_bytes(r->tube_len, r->body_len);
+    int rc = check_record(w, r, n);
+    if (rc == 0)
+        rc = batch_grow(w, n);
+    wal_seg *s = NULL;
+    if (rc == 0)
+        rc = place_record(w, n, migrate ? 0 : 1, &s);
+    if (rc == 0)
+        rc = wal_seg_add_id(s, r->id);
+    if (rc < 0)
+        return rc;
+    encode_put(batch_claim(w, s, n), r, n);
+    if (migrate) {
+        wal_seg *old = seg_by_index(w, r->segment);
+        if (old && old->live_count > 0) {
+            old->live_count--;
+            old->live_bytes -= old->live_bytes < n ? old->live_bytes : n;
+        }
+        w->batch_migrated++;
+    } else {
+        w->live_jobs++;
+    }
+    s->live_count++;
+    s->live_bytes += n;
+    if (segment_out)
+        *segment_out = s->index;
+    return 0;
+}
+
+int wal_append_put(wal *w, const wal_record *r, uint32_t *segment_out)
+{
+    return append_put(w, r, false, segment_out);
+}
+
+int wal_append_migrate(wal *w, const wal_record *r, uint32_t *segment_out)
+{
+    return append_put(w, r, true, segment_out);
+}
+
+int wal_append_state(wal *w, const wal_record *r)
+{
+    if (w->failed)
+        return w->failed;
+    int rc = check_record(w, r, WAL_STATE_BYTES);
+    if (rc == 0)
+        rc = batch_grow(w, WAL_STATE_BYTES);
+    wal_seg *s = NULL;
+    if (rc == 0)
+        rc = place_record(w, WAL_STATE_BYTES, 0, &s);
+    if (rc < 0)
+        return rc;
+    unsigned char *p = batch_claim(w, s, WAL_STATE_BYTES);
+    unsigned char *q = p + WAL_REC_HDR_BYTES;
+    wal_put_u64(q, r->id);
+    wal_put_u32(q + 8, r->pri);
+    q[12] = r->state;
+    q[13] = q[14] = q[15] = 0;
+    wal_put_u64(q + 16, (uint64_t)r->deadline_wall_ms);
+    encode_counters(q + 24, r);
+    finish_record(p, WAL_STATE_BYTES, WAL_REC_STATE);
+    return 0;
+}
+
+int wal_append_delete(wal *w, const wal_record *r)
+{
+    if (w->failed)
+        return w->failed;
+    if (r->id == 0)
+        return -EINVAL;
+    /* Segment 0: the job's PUT never reached the log, so there is nothing to delete. */
+    if (r->segment == 0)
+        return 0;
+    int rc = batch_grow(w, WAL_DELETE_BYTES);
+    if (rc < 0)
+        return rc;
+    wal_seg *s = &w->segs[w->cur];
+    while (seg_free(s) < WAL_DELETE_BYTES) {
+        /* The invariant guarantees a spare with room while any job is live
+         * (full ones, from an older format, are passed over); a delete of an
+         * unknown job may still find none and then allocates. */
+        if (w->cur + 1 == w->nsegs && (rc = wal_add_segment(w)) < 0)
+            return rc;
+        s = &w->segs[++w->cur];
+    }
+    unsigned char *p = batch_claim(w, s, WAL_DELETE_BYTES);
+    wal_put_u64(p + WAL_REC_HDR_BYTES, r->id);
+    finish_record(p, WAL_DELETE_BYTES, WAL_REC_DELETE);
+
+    size_t n = wal_put_record_bytes(r->tube_len, r->body_len);
+    wal_seg *old = seg_by_index(w, r->segment);
+    if (old && old->live_count > 0) {
+        old->live_count--;
+        old->live_bytes -= old->live_bytes < n ? old->live_bytes : n;
+    }
+    if (w->live_jobs > 0)
+        w->live_jobs--;
+    return 0;
+}
+
+bool wal_has_pending(const wal *w)
+{
+    return w->next > 0;
+}
+
+/* True when the pending batch still has bytes for segment s. */
+static bool seg_has_pending(const wal *w, const wal_seg *s)
+{
+    for (size_t i = 0; i < w->next; i++)
+        if (w->ext[i].seg_index == s->index)
+            return true;
+    return false;
+}
+
+/* Closes descriptors of full, synced segments: they are only unlinked later.
+ * A segment with records still in the batch keeps its descriptor: a sync can
+ * run between an append and the flush (the interval timer fires while a loop
+ * pass has appended), and the flush must then still reach that segment. */
+static void close_idle(wal *w)
+{
+    for (size_t i = 0; i < w->cur; i++) {
+        wal_seg *s = &w->segs[i];
+        if (s->fd >= 0 && !s->dirty && !seg_has_pending(w, s)) {
+            w->io->close(w->io->ctx, s->fd);
+            s->fd = -1;
+        }
+    }
+}
+
+static int sync_seg(wal *w, wal_seg *s)
+{
+    if (!s->dirty)
+        return 0;
+    w->fsyncs++;
+    int rc = w->io->fdatasync(w->io->ctx, s->fd);
+    if (rc < 0)
+        return wal_fail(w, rc);
+    s->dirty = false;
+    return 0;
+}
+
+int wal_sync(wal *w)
+{
+    if (w->failed)
+        return w->failed;
+    for (size_t i = 0; i < w->nsegs; i++) {
+        int rc = sync_seg(w, &w->segs[i]);
+        if (rc < 0)
+            return rc;
+    }
+    w->unsynced = false;
+    close_idle(w);
+    return 0;
+}
+
+int wal_flush(wal *w)
+{
+    if (w->failed)
+        return w->failed;
+    if (w->next == 0)
+        return 0;
+    for (size_t i = 0; i < w->next; i++) {
+        const wal_extent *e = &w->ext[i];
+        wal_seg *s = seg_by_index(w, e->seg_index);
+        int rc = w->io->pwrite(w->io->ctx, s->fd, w->batch + e->buf_off, e->len,
+                               (off_t)e->file_off);
+        if (rc < 0)
+            return wal_fail(w, rc);
+        s->dirty = true;
+        w->unsynced = true;
+        /* A segment is complete on disk before the next one receives a record,
+         * in every mode: recovery may then treat a bad record in any segment
+         * but the last as corruption, never as a torn tail. */
+        if (i + 1 < w->next && (rc = sync_seg(w, s)) < 0)
+            return rc;
+    }
+    w->records_written += w->batch_records;
+    w->records_migrated += w->batch_migrated;
+    w->batch_records = w->batch_migrated = 0;
+    w->batch_len = 0;
+    w->next = 0;
+    if (w->mode == WAL_FSYNC_ALWAYS)
+        return wal_sync(w);
+    return 0;
+}
+
+int wal_sync_due(wal *w, uint64_t now_ms)
+{
+    if (w->failed)
+        return w->failed;
+    if (w->mode == WAL_FSYNC_NEVER || !w->unsynced ||
+        now_ms - w->last_sync_ms < w->interval_ms)
+        return 0;
+    w->last_sync_ms = now_ms;
+    return wal_sync(w);
+}
+
+uint64_t wal_sync_deadline_ms(const wal *w)
+{
+    if (w->mode == WAL_FSYNC_NEVER || !w->unsynced || w->failed)
+        return UINT64_MAX;
+    return w->last_sync_ms + w->interval_ms;
+}
+
+int wal_failed(const wal *w)
+{
+    return w->failed;
+}
+
+/* Record bytes in use in segments up to the current one (batched ones included). */
+static uint64_t used_bytes(const wal *w)
+{
+    uint64_t used = 0;
+    for (size_t i = 0; i <= w->cur && i < w->nsegs; i++)
+        used += w->segs[i].head - WAL_HDR_BYTES;
+    return used;
+}
+
+static uint64_t live_bytes(const wal *w)
+{
+    uint64_t live = 0;
+    for (size_t i = 0; i < w->nsegs; i++)
+        live += w->segs[i].live_bytes;
+    return live;
+}
+
+bool wal_compact_target(const wal *w, uint32_t *segment)
+{
+    if (w->failed || w->cur == 0 || w->segs[0].live_count == 0 ||
+        w->segs[0].ids_pos == w->segs[0].ids_len)
+        return false;
+    uint64_t used = used_bytes(w), live = live_bytes(w);
+    if (used - live <= live)
+        return false;
+    *segment = w->segs[0].index;
+    return true;
+}
+
+uint64_t wal_segment_live(const wal *w, uint32_t segment)
+{
+    const wal_seg *s = seg_by_index(w, segment);
+    return s ? s->live_count : 0;
+}
+
+int wal_seg_add_id(wal_seg *s, uint64_t id)
+{
+    if (s->ids_len == s->ids_alloc) {
+        size_t n = s->ids_alloc ? s->ids_alloc * 2 : 256;
+        uint64_t *ids = realloc(s->ids, n * sizeof *ids);
+        if (!ids)
+            return -ENOMEM;
+        s->ids = ids;
+        s->ids_alloc = n;
+    }
+    s->ids[s->ids_len++] = id;
+    return 0;
+}
+
+bool wal_compact_peek_id(const wal *w, uint32_t segment, uint64_t *id)
+{
+    const wal_seg *s = seg_by_index(w, segment);
+    if (!s || s->ids_pos == s->ids_len)
+        return false;
+    *id = s->ids[s->ids_pos];
+    return true;
+}
+
+void wal_compact_pop_id(wal *w, uint32_t segment)
+{
+    wal_seg *s = seg_by_index(w, segment);
+    if (s && s->ids_pos < s->ids_len)
+        s->ids_pos++;
+}
+
+size_t wal_compact_pending(const wal *w, uint32_t segment)
+{
+    const wal_seg *s = seg_by_index(w, segment);
+    return s ? s->ids_len - s->ids_pos : 0;
+}
+
+int wal_gc(wal *w)
+{
+    if (w->failed)
+        return w->failed;
+    if (w->next > 0)
+        return 0;
+    int removed = 0;
+    while (w->cur > 0 && w->segs[0].live_count == 0) {
+        if (w->unsynced) {
+            int rc = wal_sync(w);
+            if (rc < 0)
+                return rc;
+        }
+        char path[4096];
+        wal_segment_path(w, w->segs[0].index, path, sizeof path);
+        int rc = w->io->unlink(w->io->ctx, path);
+        if (rc < 0 && rc != -ENOENT)
+            return removed ? removed : rc;
+        if (w->segs[0].fd >= 0)
+            w->io->close(w->io->ctx, w->segs[0].fd);
+        free(w->segs[0].ids);
+        memmove(&w->segs[0], &w->segs[1], (w->nsegs - 1) * sizeof w->segs[0]);
+        w->nsegs--;
+        w->cur--;
+        removed++;
+    }
+    /* A removal lost to a crash is harmless: the segment comes back holding
+     * only records that later ones supersede. So a failing directory fsync is
+     * reported but does not fail the log. */
+    if (removed > 0) {
+        int rc = fsync_dir(w);
+        if (rc < 0)
+            return rc;
+    }
+    return removed;
+}
+
+void wal_get_stats(const wal *w, wal_stats *st)
+{
+    memset(st, 0, sizeof *st);
+    if (w->nsegs > 0) {
+        st->oldest_index = w->segs[0].index;
+        st->current_index = w->segs[w->cur].index;
+    }
+    st->records_written = w->records_written;
+    st->records_migrated = w->records_migrated;
+    st->max_size = w->seg_bytes;
+    st->live_bytes = live_bytes(w);
+    uint64_t used = used_bytes(w);
+    st->dead_bytes = used > st->live_bytes ? used - st->live_bytes : 0;
+    for (size_t i = 0; i < w->nsegs; i++)
+        st->disk_bytes += w->segs[i].cap;
+    st->segments = (uint32_t)w->nsegs;
+    st->live_jobs = w->live_jobs;
+    st->fsyncs = w->fsyncs;
+    st->failed = w->failed;
+}
+
+static void wal_free(wal *w)
+{
+    for (size_t i = 0; i < w->nsegs; i++) {
+        if (w->segs[i].fd >= 0)
+            w->io->close(w->io->ctx, w->segs[i].fd);
+        free(w->segs[i].ids);
+    }
+    if (w->dir_fd >= 0)
+        w->io->close(w->io->ctx, w->dir_fd);
+    /* Closing the lock file's descriptor releases the flock. */
+    if (w->lock_fd >= 0)
+        w->io->close(w->io->ctx, w->lock_fd);
+    free(w->segs);
+    free(w->batch);
+    free(w->ext);
+    free(w->dir);
+    free(w);
+}
+
+/* Allocates spares until the recovered live jobs have their delete slots. */
+static int reserve_recovered(wal *w)
+{
+    wal_seg *s = &w->segs[w->cur];
+    while (seg_free(s) / WAL_DELETE_BYTES + spare_slots(w) < w->live_jobs) {
+        int rc = wal_add_segment(w);
+        if (rc < 0)
+            return rc;
+        s = &w->segs[w->cur];
+    }
+    return 0;
+}
+
+int wal_open(const wal_opts *o, wal_replay_cb cb, void *data, wal_open_report *report,
+             wal **out)
+{
+    wal_open_report scratch;
+    if (!report)
+        report = &scratch;
+    memset(report, 0, sizeof *report);
+    *out = NULL;
+    if (!o->dir || !cb)
+        return -EINVAL;
+    wal *w = calloc(1, sizeof *w);
+    if (!w)
+        return -ENOMEM;
+    w->io = o->io ? o->io : wal_io_default();
+    w->dir_fd = w->lock_fd = -1;
+    w->seg_bytes = o->segment_bytes ? o->segment_bytes : WAL_DEFAULT_SEGMENT_BYTES;
+    if (w->seg_bytes < WAL_MIN_SEGMENT_BYTES)
+        w->seg_bytes = WAL_MIN_SEGMENT_BYTES;
+    if (w->seg_bytes > WAL_MAX_SEGMENT_BYTES)
+        w->seg_bytes = WAL_MAX_SEGMENT_BYTES;
+    w->mode = o->mode;
+    w->interval_ms = o->interval_ms;
+    w->on_corrupt = o->on_corrupt;
+    int rc = -ENOMEM;
+    w->dir = strdup(o->dir);
+    if (!w->dir)
+        goto fail;
+    rc = w->io->open(w->io->ctx, w->dir, O_RDONLY | O_DIRECTORY, 0);
+    if (rc < 0)
+        goto fail;
+    w->dir_fd = rc;
+    char path[4096];
+    snprintf(path, sizeof path, "%s/lock", w->dir);
+    rc = w->io->open(w->io->ctx, path, O_RDWR | O_CREAT, 0644);
+    if (rc < 0)
+        goto fail;
+    w->lock_fd = rc;
+    rc = w->io->flock(w->io->ctx, w->lock_fd, LOCK_EX | LOCK_NB);
+    if (rc == -EWOULDBLOCK)
+        rc = -EBUSY;
+    if (rc < 0)
+        goto fail;
+    rc = wal_recover(w, cb, data, report);
+    if (rc < 0)
+        goto fail;
+    if (w->nsegs == 0 && (rc = wal_add_segment(w)) < 0)
+        goto fail;
+    rc = reserve_recovered(w);
+    if (rc < 0)
+        goto fail;
+    *out = w;
+    return 0;
+fail:
+    wal_free(w);
+    return rc;
+}
+
+int wal_close(wal *w)
+{
+    int rc = w->failed;
+    if (!rc) {
+        rc = wal_flush(w);
+        if (rc == 0)
+            rc = wal_sync(w);
+    }
+    wal_free(w);
+    return rc;
+}

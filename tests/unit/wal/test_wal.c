@@ -1,0 +1,713 @@
+/*
+ * Tests for the write-ahead log's format and recovery (src/wal/wal.c,
+ * recover.c): round trips, recovery across segments, torn tails at every byte
+ * offset, random bit flips, corruption reports. Fault injection, compaction
+ * and the timed recovery are in test_wal_faults.c.
+ */
+#include "wal_helpers.h"
+
+/* ---- format and round trips ---------------------------------------------------------------- */
+
+TEST(round_trip_every_record_type)
+{
+    char *dir = tmp_dir();
+    wal_opts o = opts_for(dir, 0, WAL_FSYNC_ALWAYS);
+    wal *w = open_ok(&o, NULL);
+    const char body[] = "hello\0world\r\n";
+    wal_record p = {.type = WAL_REC_PUT, .id = 42, .pri = 4294967295u, .ttr_s = 120,
+                    .state = WAL_STATE_DELAYED, .deadline_wall_ms = 1700000123456,
+                    .created_wall_ms = 1700000000001, .tube = "emails", .tube_len = 6,
+                    .body = body, .body_len = sizeof body - 1, .delay_s = 4294967295u,
+                    .reserves = 1, .timeouts = 2, .releases = 3, .buries = 4, .kicks = 5};
+    uint32_t seg = 0;
+    ASSERT_EQ(wal_append_put(w, &p, &seg), 0);
+    ASSERT_EQ(seg, 1);
+    wal_record p2 = p;
+    p2.id = 43;
+    p2.state = WAL_STATE_READY;
+    p2.body_len = 0;
+    ASSERT_EQ(wal_append_put(w, &p2, NULL), 0);
+    wal_record s = {.type = WAL_REC_STATE, .id = 42, .pri = 7, .state = WAL_STATE_BURIED,
+                    .deadline_wall_ms = -5, .delay_s = 30, .reserves = 6, .timeouts = 7,
+                    .releases = 8, .buries = 9, .kicks = 4000000000u};
+    ASSERT_EQ(wal_append_state(w, &s), 0);
+    wal_record d = {.type = WAL_REC_DELETE, .id = 43, .segment = seg, .tube_len = 6};
+    ASSERT_EQ(wal_append_delete(w, &d), 0);
+    ASSERT_TRUE(wal_has_pending(w));
+    ASSERT_EQ(wal_flush(w), 0);
+    ASSERT_TRUE(!wal_has_pending(w));
+    ASSERT_EQ(wal_close(w), 0);
+
+    rec_list l = {0};
+    wal_open_report rep;
+    ASSERT_EQ(wal_open(&o, collect_cb, &l, &rep, &w), 0);
+    ASSERT_EQ(l.n, 4);
+    ASSERT_EQ(rep.records, 4);
+    ASSERT_EQ(rep.live_jobs, 1);
+    ASSERT_EQ(rep.max_id, 43);
+    ASSERT_TRUE(!rep.torn_tail);
+    ASSERT_EQ(l.v[0].type, WAL_REC_PUT);
+    ASSERT_EQ(l.v[0].id, 42);
+    ASSERT_EQ(l.v[0].pri, 4294967295u);
+    ASSERT_EQ(l.v[0].ttr_s, 120);
+    ASSERT_EQ(l.v[0].state, WAL_STATE_DELAYED);
+    ASSERT_EQ(l.v[0].deadline, 1700000123456);
+    ASSERT_EQ(l.v[0].created, 1700000000001);
+    ASSERT_EQ(l.v[0].segment, 1);
+    ASSERT_EQ(l.v[0].tube_len, 6);
+    ASSERT_MEM_EQ(l.v[0].tube, "emails", 6);
+    ASSERT_EQ(l.v[0].body_len, sizeof body - 1);
+    ASSERT_MEM_EQ(l.v[0].body, body, sizeof body - 1);
+    ASSERT_TRUE(l.v[0].has_counters);
+    ASSERT_EQ(l.v[0].delay_s, 4294967295u);
+    ASSERT_EQ(l.v[0].reserves, 1);
+    ASSERT_EQ(l.v[0].timeouts, 2);
+    ASSERT_EQ(l.v[0].releases, 3);
+    ASSERT_EQ(l.v[0].buries, 4);
+    ASSERT_EQ(l.v[0].kicks, 5);
+    ASSERT_EQ(l.v[1].id, 43);
+    ASSERT_EQ(l.v[1].body_len, 0);
+    ASSERT_EQ(l.v[2].type, WAL_REC_STATE);
+    ASSERT_EQ(l.v[2].id, 42);
+    ASSERT_EQ(l.v[2].pri, 7);
+    ASSERT_EQ(l.v[2].state, WAL_STATE_BURIED);
+    ASSERT_EQ(l.v[2].deadline, -5);
+    ASSERT_TRUE(l.v[2].has_counters);
+    ASSERT_EQ(l.v[2].delay_s, 30);
+    ASSERT_EQ(l.v[2].reserves, 6);
+    ASSERT_EQ(l.v[2].timeouts, 7);
+    ASSERT_EQ(l.v[2].releases, 8);
+    ASSERT_EQ(l.v[2].buries, 9);
+    ASSERT_EQ(l.v[2].kicks, 4000000000u);
+    ASSERT_TRUE(!l.v[3].has_counters);
+    ASSERT_EQ(l.v[3].type, WAL_REC_DELETE);
+    ASSERT_EQ(l.v[3].id, 43);
+    wal_stats st;
+    wal_get_stats(w, &st);
+    ASSERT_EQ(st.live_jobs, 1);
+    ASSERT_EQ(st.oldest_index, 1);
+    ASSERT_EQ(st.current_index, 1);
+    ASSERT_EQ(st.max_size, WAL_DEFAULT_SEGMENT_BYTES);
+    ASSERT_EQ(st.live_bytes, wal_put_record_bytes(6, sizeof body - 1));
+    ASSERT_EQ(wal_close(w), 0);
+    rec_list_free(&l);
+    rm_dir(dir);
+    free(dir);
+}
+
+TEST(segment_file_is_preallocated_with_header)
+{
+    char *dir = tmp_dir();
+    wal_opts o = opts_for(dir, 64 * 1024, WAL_FSYNC_ALWAYS);
+    wal *w = open_ok(&o, NULL);
+    char path[4096];
+    seg_path(dir, 1, path, sizeof path);
+    struct stat st;
+    ASSERT_EQ(stat(path, &st), 0);
+    ASSERT_EQ(st.st_size, 64 * 1024);
+    size_t len;
+    uint8_t *b = read_whole(path, &len);
+    ASSERT_MEM_EQ(b, "SYNQWAL\0", 8);
+    ASSERT_EQ(wal_get_u32(b + 8), WAL_FORMAT_VERSION);
+    ASSERT_EQ(wal_get_u64(b + 16), 1);
+    free(b);
+    ASSERT_EQ(wal_close(w), 0);
+    rm_dir(dir);
+    free(dir);
+}
+
+TEST(second_open_of_a_directory_is_refused)
+{
+    char *dir = tmp_dir();
+    wal_opts o = opts_for(dir, 0, WAL_FSYNC_ALWAYS);
+    wal *w = open_ok(&o, NULL);
+    wal *w2 = NULL;
+    rec_list l = {0};
+    ASSERT_EQ(wal_open(&o, collect_cb, &l, NULL, &w2), -EBUSY);
+    ASSERT_EQ(wal_close(w), 0);
+    w2 = open_ok(&o, NULL);
+    ASSERT_EQ(wal_close(w2), 0);
+    rm_dir(dir);
+    free(dir);
+}
+
+TEST(invalid_records_are_refused)
+{
+    char *dir = tmp_dir();
+    wal_opts o = opts_for(dir, 8192, WAL_FSYNC_ALWAYS);
+    wal *w = open_ok(&o, NULL);
+    char body[9000];
+    wal_record r = put_rec(1, body, 10);
+    r.id = 0;
+    ASSERT_EQ(wal_append_put(w, &r, NULL), -EINVAL);
+    r.id = 1;
+    r.tube_len = 0;
+    ASSERT_EQ(wal_append_put(w, &r, NULL), -EINVAL);
+    r.tube_len = 7;
+    r.body_len = sizeof body;
+    memset(body, 'x', sizeof body);
+    ASSERT_EQ(wal_append_put(w, &r, NULL), -EFBIG);
+    ASSERT_EQ(wal_failed(w), 0);
+    ASSERT_TRUE(!wal_has_pending(w));
+    ASSERT_EQ(wal_close(w), 0);
+    rm_dir(dir);
+    free(dir);
+}
+
+/* Writes `n` puts (ids 1..n) and deletes every id divisible by `del_every`. */
+static void write_log(const wal_opts *o, uint64_t n, uint64_t del_every, size_t body_max)
+{
+    wal *w = open_ok(o, NULL);
+    char body[4096];
+    uint32_t *segs = calloc(n + 1, sizeof *segs);
+    for (uint64_t id = 1; id <= n; id++) {
+        wal_record r = put_rec(id, body, body_max);
+        ASSERT_EQ(wal_append_put(w, &r, &segs[id]), 0);
+        if (id % 16 == 0)
+            ASSERT_EQ(wal_flush(w), 0);
+    }
+    for (uint64_t id = del_every; del_every && id <= n; id += del_every) {
+        wal_record d = {.type = WAL_REC_DELETE, .id = id, .segment = segs[id], .tube_len = 7,
+                        .body_len = make_body(id, body, body_max)};
+        ASSERT_EQ(wal_append_delete(w, &d), 0);
+    }
+    ASSERT_EQ(wal_close(w), 0);
+    free(segs);
+}
+
+TEST(recovery_across_many_segments)
+{
+    char *dir = tmp_dir();
+    wal_opts o = opts_for(dir, 4096, WAL_FSYNC_NEVER);
+    write_log(&o, 2000, 3, 200);
+    ASSERT_GT(count_segments(dir), 20);
+    rec_list l = {0};
+    wal_open_report rep;
+    wal *w = NULL;
+    ASSERT_EQ(wal_open(&o, collect_cb, &l, &rep, &w), 0);
+    ASSERT_EQ(rep.records, 2000 + 666);
+    ASSERT_EQ(rep.live_jobs, 2000 - 666);
+    ASSERT_EQ(l.n, 2000 + 666);
+    for (uint64_t id = 1; id <= 2000; id++)
+        assert_put_matches(&l.v[id - 1], id, 200);
+    for (size_t i = 2000; i < l.n; i++) {
+        ASSERT_EQ(l.v[i].type, WAL_REC_DELETE);
+        ASSERT_EQ(l.v[i].id, (i - 2000 + 1) * 3);
+    }
+    /* Segments are consecutive and records land in increasing segments. */
+    for (size_t i = 1; i < l.n; i++)
+        ASSERT_GE(l.v[i].segment, l.v[i - 1].segment);
+    wal_stats st;
+    wal_get_stats(w, &st);
+    ASSERT_EQ(st.live_jobs, 2000 - 666);
+    ASSERT_EQ(st.oldest_index, 1);
+    ASSERT_EQ(wal_close(w), 0);
+    rec_list_free(&l);
+    rm_dir(dir);
+    free(dir);
+}
+
+TEST(appending_continues_after_reopen)
+{
+    char *dir = tmp_dir();
+    wal_opts o = opts_for(dir, 4096, WAL_FSYNC_ALWAYS);
+    write_log(&o, 100, 0, 100);
+    wal *w = open_ok(&o, NULL);
+    char body[4096];
+    for (uint64_t id = 101; id <= 200; id++) {
+        wal_record r = put_rec(id, body, 100);
+        ASSERT_EQ(wal_append_put(w, &r, NULL), 0);
+    }
+    ASSERT_EQ(wal_close(w), 0);
+    rec_list l = {0};
+    w = open_ok(&o, &l);
+    ASSERT_EQ(l.n, 200);
+    for (uint64_t id = 1; id <= 200; id++)
+        assert_put_matches(&l.v[id - 1], id, 100);
+    ASSERT_EQ(wal_close(w), 0);
+    rec_list_free(&l);
+    rm_dir(dir);
+    free(dir);
+}
+
+
+/* ---- torn tails and corruption -------------------------------------------------------------- */
+
+/* A small single-segment log of puts, states and deletes; returns its reference replay. */
+static void small_log(const char *dir, rec_list *ref, size_t *data_end)
+{
+    wal_opts o = opts_for(dir, 4096, WAL_FSYNC_ALWAYS);
+    wal *w = open_ok(&o, NULL);
+    char body[4096];
+    uint32_t seg;
+    for (uint64_t id = 1; id <= 12; id++) {
+        wal_record r = put_rec(id, body, 60);
+        ASSERT_EQ(wal_append_put(w, &r, &seg), 0);
+        if (id % 3 == 0) {
+            wal_record s = {.type = WAL_REC_STATE, .id = id - 1, .pri = 9,
+                            .state = WAL_STATE_BURIED, .delay_s = 3, .reserves = (uint32_t)id,
+                            .buries = 1, .kicks = 2};
+            ASSERT_EQ(wal_append_state(w, &s), 0);
+            wal_record d = {.type = WAL_REC_DELETE, .id = id - 2, .segment = seg,
+                            .tube_len = 7, .body_len = make_body(id - 2, body, 60)};
+            ASSERT_EQ(wal_append_delete(w, &d), 0);
+        }
+        ASSERT_EQ(wal_flush(w), 0);
+    }
+    wal_stats st;
+    wal_get_stats(w, &st);
+    *data_end = WAL_HDR_BYTES + st.live_bytes + st.dead_bytes;
+    ASSERT_EQ(st.current_index, 1);
+    ASSERT_EQ(wal_close(w), 0);
+    w = open_ok(&o, ref);
+    ASSERT_EQ(ref->n, 20);
+    ASSERT_EQ(wal_close(w), 0);
+}
+
+static bool same_record(const rec_copy *a, const rec_copy *b)
+{
+    return a->type == b->type && a->id == b->id && a->pri == b->pri && a->state == b->state &&
+           a->ttr_s == b->ttr_s && a->deadline == b->deadline && a->created == b->created &&
+           a->tube_len == b->tube_len && memcmp(a->tube, b->tube, a->tube_len) == 0 &&
+           a->body_len == b->body_len && memcmp(a->body, b->body, a->body_len) == 0 &&
+           a->has_counters == b->has_counters && a->delay_s == b->delay_s &&
+           a->reserves == b->reserves && a->timeouts == b->timeouts &&
+           a->releases == b->releases && a->buries == b->buries && a->kicks == b->kicks;
+}
+
+/* Record end offsets of the reference log, computed from the record sizes. */
+static size_t record_ends(const rec_list *ref, size_t *ends)
+{
+    size_t off = WAL_HDR_BYTES;
+    for (size_t i = 0; i < ref->n; i++) {
+        const rec_copy *c = &ref->v[i];
+        off += c->type == WAL_REC_PUT      ? wal_put_record_bytes(c->tube_len, c->body_len)
+               : c->type == WAL_REC_STATE ? WAL_STATE_BYTES
+                                          : WAL_DELETE_BYTES;
+        ends[i] = off;
+    }
+    return off;
+}
+
+TEST(torn_tail_at_every_byte_offset_yields_longest_valid_prefix)
+{
+    char *src = tmp_dir();
+    rec_list ref = {0};
+    size_t data_end;
+    small_log(src, &ref, &data_end);
+    size_t ends[64];
+    ASSERT_EQ(record_ends(&ref, ends), data_end);
+    char path[4096];
+    seg_path(src, 1, path, sizeof path);
+    size_t len;
+    uint8_t *orig = read_whole(path, &len);
+    ASSERT_EQ(len, 4096);
+    uint8_t *copy = malloc(len);
+    for (int truncate = 0; truncate <= 1; truncate++) {
+        for (size_t cut = 0; cut <= data_end; cut++) {
+            char *dir = tmp_dir();
+            memset(copy, 0, len);
+            memcpy(copy, orig, cut);
+            seg_path(dir, 1, path, sizeof path);
+            /* Zero-filled preallocated tail, or a file that simply ends at the cut. */
+            write_whole(path, copy, truncate ? cut : len);
+            rec_list got = {0};
+            wal_open_report rep;
+            wal *w = NULL;
+            int rc = wal_open(&(wal_opts){.dir = dir, .segment_bytes = 4096}, collect_cb,
+                              &got, &rep, &w);
+            ASSERT_EQ(rc, 0);
+            /* A record survives if none of its bytes were lost; with a zero-filled
+             * tail, bytes that were zero anyway are not lost. */
+            size_t lost = cut;
+            while (!truncate && lost < len && orig[lost] == 0)
+                lost++;
+            size_t want = 0;
+            while (want < ref.n && ends[want] <= lost)
+                want++;
+            if (got.n != want)
+                TEST_FAIL_("cut %zu: %zu records, want %zu", cut, got.n, want);
+            for (size_t i = 0; i < got.n; i++)
+                ASSERT_TRUE(same_record(&got.v[i], &ref.v[i]));
+            /* Torn: part of the next record is on disk (non-zero), not all of it. */
+            size_t start = want ? ends[want - 1] : WAL_HDR_BYTES;
+            bool partial = false;
+            for (size_t k = start; k < cut && want < ref.n; k++)
+                partial = partial || orig[k] != 0;
+            if (cut < WAL_HDR_BYTES)
+                partial = false;
+            ASSERT_EQ(rep.torn_tail, partial);
+            ASSERT_EQ(rep.corrupt, 0);
+            /* The log stays appendable right after the valid prefix. */
+            char body[64];
+            wal_record r = put_rec(1000, body, 60);
+            ASSERT_EQ(wal_append_put(w, &r, NULL), 0);
+            ASSERT_EQ(wal_close(w), 0);
+            rec_list again = {0};
+            w = open_ok(&(wal_opts){.dir = dir, .segment_bytes = 4096}, &again);
+            ASSERT_EQ(again.n, want + 1);
+            ASSERT_EQ(again.v[want].id, 1000);
+            ASSERT_EQ(wal_close(w), 0);
+            rec_list_free(&again);
+            rec_list_free(&got);
+            rm_dir(dir);
+            free(dir);
+        }
+    }
+    free(copy);
+    free(orig);
+    rec_list_free(&ref);
+    rm_dir(src);
+    free(src);
+}
+
+/* Is every record in got equal to some record of ref, in order (a subsequence)? */
+static bool is_subsequence(const rec_list *got, const rec_list *ref)
+{
+    size_t j = 0;
+    for (size_t i = 0; i < got->n; i++) {
+        while (j < ref->n && !same_record(&got->v[i], &ref->v[j]))
+            j++;
+        if (j == ref->n)
+            return false;
+        j++;
+    }
+    return true;
+}
+
+TEST(random_bit_flips_never_yield_a_wrong_record)
+{
+    char *src = tmp_dir();
+    rec_list ref = {0};
+    size_t data_end;
+    small_log(src, &ref, &data_end);
+    char path[4096];
+    seg_path(src, 1, path, sizeof path);
+    size_t len;
+    uint8_t *orig = read_whole(path, &len);
+    uint8_t *copy = malloc(len);
+    uint32_t seed = 20240601;
+    int refused = 0, skipped = 0;
+    for (int trial = 0; trial < 400; trial++) {
+        memcpy(copy, orig, len);
+        int flips = 1 + trial % 3;
+        for (int k = 0; k < flips; k++) {
+            seed = seed * 1103515245u + 12345u;
+            size_t bit = (seed >> 8) % (data_end * 8);
+            copy[bit / 8] ^= (uint8_t)(1u << (bit % 8));
+        }
+        for (int policy = 0; policy <= 1; policy++) {
+            char *dir = tmp_dir();
+            seg_path(dir, 1, path, sizeof path);
+            write_whole(path, copy, len);
+            rec_list got = {0};
+            wal *w = NULL;
+            wal_opts o = {.dir = dir, .segment_bytes = 4096,
+                          .on_corrupt = policy ? WAL_CORRUPT_SKIP_SEGMENT : WAL_CORRUPT_REFUSE};
+            int rc = wal_open(&o, collect_cb, &got, NULL, &w);
+            ASSERT_TRUE(rc == 0 || rc == -EBADMSG);
+            refused += rc != 0;
+            if (!is_subsequence(&got, &ref))
+                TEST_FAIL_("trial %d: a replayed record is not in the original log", trial);
+            if (rc == 0) {
+                skipped += got.n < ref.n;
+                ASSERT_EQ(wal_close(w), 0);
+            }
+            rec_list_free(&got);
+            rm_dir(dir);
+            free(dir);
+        }
+    }
+    printf("bit flips: %d opens refused, %d recovered a shorter log\n", refused, skipped);
+    ASSERT_GT(refused, 0);
+    free(copy);
+    free(orig);
+    rec_list_free(&ref);
+    rm_dir(src);
+    free(src);
+}
+
+TEST(corruption_in_an_older_segment_is_reported_with_offset)
+{
+    char *dir = tmp_dir();
+    wal_opts o = opts_for(dir, 4096, WAL_FSYNC_NEVER);
+    write_log(&o, 300, 0, 100);
+    ASSERT_GT(count_segments(dir), 3);
+    /* Damage the body of the second record of segment 2 (valid records follow). */
+    rec_list ref = {0};
+    wal *w = open_ok(&o, &ref);
+    ASSERT_EQ(wal_close(w), 0);
+    size_t first = 0;
+    while (ref.v[first].segment != 2)
+        first++;
+    uint64_t off = WAL_HDR_BYTES + wal_put_record_bytes(7, ref.v[first].body_len);
+    char path[4096];
+    seg_path(dir, 2, path, sizeof path);
+    size_t len;
+    uint8_t *b = read_whole(path, &len);
+    b[off + WAL_REC_HDR_BYTES + WAL_PUT_FIXED_BYTES + 7] ^= 0x40;
+    write_whole(path, b, len);
+    free(b);
+
+    rec_list got = {0};
+    wal_open_report rep;
+    ASSERT_EQ(wal_open(&o, collect_cb, &got, &rep, &w), -EBADMSG);
+    ASSERT_EQ(rep.corrupt, 1);
+    ASSERT_EQ(rep.corrupt_segment, 2);
+    ASSERT_EQ(rep.corrupt_offset, off);
+    ASSERT_TRUE(is_subsequence(&got, &ref));
+    rec_list_free(&got);
+
+    o.on_corrupt = WAL_CORRUPT_SKIP_SEGMENT;
+    ASSERT_EQ(wal_open(&o, collect_cb, &got, &rep, &w), 0);
+    ASSERT_EQ(rep.corrupt, 1);
+    ASSERT_EQ(rep.corrupt_offset, off);
+    ASSERT_TRUE(is_subsequence(&got, &ref));
+    /* Everything but the rest of segment 2 came back. */
+    size_t seg2 = 0;
+    for (size_t i = 0; i < ref.n; i++)
+        seg2 += ref.v[i].segment == 2;
+    ASSERT_EQ(got.n, ref.n - (seg2 - 1));
+    ASSERT_EQ(wal_close(w), 0);
+    rec_list_free(&got);
+    rec_list_free(&ref);
+    rm_dir(dir);
+    free(dir);
+}
+
+TEST(missing_middle_segment_is_refused)
+{
+    char *dir = tmp_dir();
+    wal_opts o = opts_for(dir, 4096, WAL_FSYNC_NEVER);
+    write_log(&o, 300, 0, 100);
+    char path[4096];
+    seg_path(dir, 3, path, sizeof path);
+    ASSERT_EQ(unlink(path), 0);
+    rec_list got = {0};
+    wal_open_report rep;
+    wal *w = NULL;
+    ASSERT_EQ(wal_open(&o, collect_cb, &got, &rep, &w), -EBADMSG);
+    ASSERT_EQ(rep.corrupt_segment, 3);
+    rec_list_free(&got);
+    rm_dir(dir);
+    free(dir);
+}
+
+TEST(newer_format_version_is_refused)
+{
+    char *dir = tmp_dir();
+    wal_opts o = opts_for(dir, 4096, WAL_FSYNC_NEVER);
+    write_log(&o, 10, 0, 100);
+    char path[4096];
+    seg_path(dir, 1, path, sizeof path);
+    size_t len;
+    uint8_t *b = read_whole(path, &len);
+    wal_put_u32(b + 8, WAL_FORMAT_VERSION + 1);
+    wal_put_u32(b + 24, crc32c(0, b, 24));
+    write_whole(path, b, len);
+    free(b);
+    rec_list got = {0};
+    wal *w = NULL;
+    ASSERT_EQ(wal_open(&o, collect_cb, &got, NULL, &w), -EPROTONOSUPPORT);
+    ASSERT_EQ(got.n, 0);
+    rm_dir(dir);
+    free(dir);
+}
+
+/* ---- format 1 segments (before delay and counters were logged) ------------------------------ */
+
+TEST(format_1_segments_are_read_with_zero_counters_and_never_appended_to)
+{
+    char *dir = tmp_dir();
+    char body[4096], body6[4096];
+    wal_record v1[] = {put_rec(5, body, 100), put_rec(6, body6, 100),
+                       {.type = WAL_REC_STATE, .id = 5, .pri = 9, .state = WAL_STATE_DELAYED,
+                        .deadline_wall_ms = 1700000099000},
+                       {.type = WAL_REC_DELETE, .id = 6}};
+    write_v1_segment(dir, 1, 4096, v1, 4);
+    write_v1_segment(dir, 2, 4096, NULL, 0); /* an empty format 1 spare */
+    char path1[4096], path2[4096];
+    seg_path(dir, 1, path1, sizeof path1);
+    seg_path(dir, 2, path2, sizeof path2);
+    size_t len1, len2;
+    uint8_t *before1 = read_whole(path1, &len1), *before2 = read_whole(path2, &len2);
+
+    wal_opts o = opts_for(dir, 4096, WAL_FSYNC_ALWAYS);
+    rec_list l = {0};
+    wal_open_report rep;
+    wal *w = NULL;
+    ASSERT_EQ(wal_open(&o, collect_cb, &l, &rep, &w), 0);
+    ASSERT_EQ(l.n, 4);
+    ASSERT_EQ(rep.live_jobs, 1);
+    ASSERT_EQ(rep.max_id, 6);
+    ASSERT_TRUE(!rep.torn_tail);
+    ASSERT_EQ(rep.corrupt, 0);
+    ASSERT_EQ(l.v[0].type, WAL_REC_PUT);
+    ASSERT_EQ(l.v[0].id, 5);
+    ASSERT_EQ(l.v[0].pri, 15);
+    ASSERT_EQ(l.v[0].ttr_s, 60);
+    ASSERT_EQ(l.v[0].created, 1700000000005);
+    ASSERT_MEM_EQ(l.v[0].tube, "default", 7);
+    ASSERT_GT(l.v[0].body_len, 0);
+    ASSERT_EQ(l.v[0].body_len, v1[0].body_len);
+    ASSERT_MEM_EQ(l.v[0].body, body, l.v[0].body_len);
+    for (size_t i = 0; i < 4; i++) {
+        ASSERT_TRUE(!l.v[i].has_counters);
+        ASSERT_EQ(l.v[i].delay_s, 0);
+        ASSERT_EQ(l.v[i].reserves, 0);
+        ASSERT_EQ(l.v[i].kicks, 0);
+    }
+    ASSERT_EQ(l.v[2].type, WAL_REC_STATE);
+    ASSERT_EQ(l.v[2].pri, 9);
+    ASSERT_EQ(l.v[2].state, WAL_STATE_DELAYED);
+    ASSERT_EQ(l.v[2].deadline, 1700000099000);
+    ASSERT_EQ(l.v[3].type, WAL_REC_DELETE);
+    ASSERT_EQ(l.v[3].id, 6);
+
+    /* New records go to a new format 2 segment: not into segment 1, not into the spare. */
+    wal_record p = put_rec(7, body, 100);
+    uint32_t seg = 0;
+    ASSERT_EQ(wal_append_put(w, &p, &seg), 0);
+    ASSERT_EQ(seg, 3);
+    wal_record st = {.type = WAL_REC_STATE, .id = 5, .pri = 10, .state = WAL_STATE_BURIED,
+                     .delay_s = 2, .reserves = 3, .buries = 1};
+    ASSERT_EQ(wal_append_state(w, &st), 0);
+    ASSERT_EQ(wal_close(w), 0);
+    size_t len;
+    uint8_t *after = read_whole(path1, &len);
+    ASSERT_EQ(len, len1);
+    ASSERT_MEM_EQ(after, before1, len1);
+    free(after);
+    after = read_whole(path2, &len);
+    ASSERT_EQ(len, len2);
+    ASSERT_MEM_EQ(after, before2, len2);
+    free(after);
+    char path3[4096];
+    seg_path(dir, 3, path3, sizeof path3);
+    after = read_whole(path3, &len);
+    ASSERT_EQ(wal_get_u32(after + 8), WAL_FORMAT_VERSION);
+    free(after);
+
+    /* Both formats replay together; the new records carry their counters. */
+    rec_list_free(&l);
+    ASSERT_EQ(wal_open(&o, collect_cb, &l, &rep, &w), 0);
+    ASSERT_EQ(l.n, 6);
+    ASSERT_EQ(rep.live_jobs, 2);
+    ASSERT_TRUE(!l.v[0].has_counters);
+    assert_put_matches(&l.v[4], 7, 100);
+    ASSERT_EQ(l.v[4].segment, 3);
+    ASSERT_EQ(l.v[5].type, WAL_REC_STATE);
+    ASSERT_TRUE(l.v[5].has_counters);
+    ASSERT_EQ(l.v[5].reserves, 3);
+    ASSERT_EQ(l.v[5].buries, 1);
+    ASSERT_EQ(l.v[5].delay_s, 2);
+
+    /* Migrating job 5 out of segment 1 lets both format 1 segments go. */
+    wal_record m = put_rec(5, body, 100);
+    m.segment = 1;
+    ASSERT_EQ(wal_append_migrate(w, &m, &seg), 0);
+    ASSERT_EQ(seg, 3);
+    ASSERT_EQ(wal_flush(w), 0);
+    ASSERT_EQ(wal_gc(w), 2);
+    wal_stats ws;
+    wal_get_stats(w, &ws);
+    ASSERT_EQ(ws.oldest_index, 3);
+    ASSERT_EQ(wal_close(w), 0);
+    free(before1);
+    free(before2);
+    rec_list_free(&l);
+    rm_dir(dir);
+    free(dir);
+}
+
+/* ---- the compaction index ------------------------------------------------------------------- */
+
+TEST(compaction_index_lists_a_segments_puts_and_rebuilds_live_ones_on_reopen)
+{
+    char *dir = tmp_dir();
+    wal_opts o = opts_for(dir, 4096, WAL_FSYNC_NEVER);
+    wal *w = open_ok(&o, NULL);
+    char body[4096];
+    uint32_t segs[200] = {0};
+    uint64_t in_first = 0;
+    for (uint64_t id = 1; id < 200; id++) {
+        wal_record r = put_rec(id, body, 100);
+        ASSERT_EQ(wal_append_put(w, &r, &segs[id]), 0);
+        in_first += segs[id] == 1;
+    }
+    ASSERT_GT(in_first, 3);
+    ASSERT_LT(in_first, 199);
+    ASSERT_EQ(wal_compact_pending(w, 1), in_first);
+    ASSERT_EQ(wal_compact_pending(w, 0), 0);
+    ASSERT_EQ(wal_compact_pending(w, 1000), 0);
+    uint64_t id = 0;
+    ASSERT_TRUE(!wal_compact_peek_id(w, 1000, &id));
+    /* Append order; peek does not move the cursor, pop does. */
+    ASSERT_TRUE(wal_compact_peek_id(w, 1, &id));
+    ASSERT_EQ(id, 1);
+    ASSERT_TRUE(wal_compact_peek_id(w, 1, &id));
+    ASSERT_EQ(id, 1);
+    wal_compact_pop_id(w, 1);
+    ASSERT_TRUE(wal_compact_peek_id(w, 1, &id));
+    ASSERT_EQ(id, 2);
+    ASSERT_EQ(wal_compact_pending(w, 1), in_first - 1);
+    /* Deletion is lazy: deleting job 3 leaves its id listed. */
+    wal_record d = {.type = WAL_REC_DELETE, .id = 3, .segment = 1, .tube_len = 7,
+                    .body_len = make_body(3, body, 100)};
+    ASSERT_EQ(wal_append_delete(w, &d), 0);
+    ASSERT_EQ(wal_compact_pending(w, 1), in_first - 1);
+    ASSERT_EQ(wal_close(w), 0);
+
+    /* Reopened, the index holds exactly the live jobs of each segment. */
+    w = open_ok(&o, NULL);
+    ASSERT_EQ(wal_compact_pending(w, 1), in_first - 1);
+    bool seen[200] = {false};
+    while (wal_compact_peek_id(w, 1, &id)) {
+        ASSERT_LT(id, 200);
+        ASSERT_TRUE(!seen[id]);
+        ASSERT_EQ(segs[id], 1);
+        ASSERT_NE(id, 3);
+        seen[id] = true;
+        wal_compact_pop_id(w, 1);
+    }
+    ASSERT_EQ(wal_compact_pending(w, 1), 0);
+    wal_compact_pop_id(w, 1); /* popping an exhausted index is harmless */
+    ASSERT_EQ(wal_compact_pending(w, 1), 0);
+    ASSERT_EQ(wal_close(w), 0);
+    rm_dir(dir);
+    free(dir);
+}
+
+TEST(compaction_stops_when_the_index_is_exhausted_instead_of_spinning)
+{
+    char *dir = tmp_dir();
+    wal_opts o = opts_for(dir, 4096, WAL_FSYNC_NEVER);
+    wal *w = open_ok(&o, NULL);
+    char body[4096];
+    /* Job 1 stays in segment 1; many short-lived jobs make the dead bytes dominate. */
+    wal_record r = put_rec(1, body, 100);
+    uint32_t seg;
+    ASSERT_EQ(wal_append_put(w, &r, &seg), 0);
+    for (uint64_t id = 2; id < 200; id++) {
+        r = put_rec(id, body, 100);
+        ASSERT_EQ(wal_append_put(w, &r, &seg), 0);
+        wal_record d = {.type = WAL_REC_DELETE, .id = id, .segment = seg, .tube_len = 7,
+                        .body_len = r.body_len};
+        ASSERT_EQ(wal_append_delete(w, &d), 0);
+    }
+    uint32_t target = 0;
+    ASSERT_TRUE(wal_compact_target(w, &target));
+    ASSERT_EQ(target, 1);
+    /* A caller that skipped every id (its accounting disagrees with the WAL's)
+     * gets no target any more, rather than being asked again forever. */
+    uint64_t id;
+    while (wal_compact_peek_id(w, 1, &id))
+        wal_compact_pop_id(w, 1);
+    ASSERT_EQ(wal_segment_live(w, 1), 1);
+    ASSERT_TRUE(!wal_compact_target(w, &target));
+    ASSERT_EQ(wal_close(w), 0);
+    rm_dir(dir);
+    free(dir);
+}
+
+TEST_MAIN()
