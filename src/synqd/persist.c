@@ -28,6 +28,8 @@ struct persist {
     void *clock_data;
     size_t compact_batch;
     int error;
+    /* During replay: the wall clock read once, when it began (see replay_cb). */
+    int64_t replay_wall_ms;
 };
 
 static int64_t real_wall_ms(void *data)
@@ -125,7 +127,12 @@ static int replay_cb(const wal_record *r, void *data)
         store_forget_job(p->s, r->id);
         return 0;
     }
-    int64_t wall = p->wall_ms(p->clock_data);
+    /* One wall-clock reading for the whole replay, paired with the store's clock, which
+     * does not move during it either (the loop's cached time). Reading the wall clock
+     * afresh per record would let it run ahead of the store's clock while a long log
+     * replays (or a segment is zero-filled), and every delayed job would come back that
+     * much early. */
+    int64_t wall = p->replay_wall_ms;
     job *j = store_find_job(p->s, r->id);
     store_job_record rec = {.id = r->id, .pri = r->pri, .log_segment = r->segment};
     rec.state = r->state == WAL_STATE_DELAYED  ? JOB_DELAYED
@@ -187,6 +194,7 @@ int persist_open(const persist_opts *o, store *s, wal_open_report *report, persi
     p->wall_ms = o->wall_ms ? o->wall_ms : real_wall_ms;
     p->clock_data = o->clock_data;
     p->compact_batch = o->compact_batch ? o->compact_batch : 1024;
+    p->replay_wall_ms = p->wall_ms(p->clock_data);
     int rc = wal_open(&o->wal, replay_cb, p, report, &p->w);
     if (rc < 0) {
         free(p);

@@ -11,7 +11,11 @@
  *
  * Times: the store runs on a monotonic clock; the log stores wall-clock
  * milliseconds (a delayed job's deadline must survive a restart), converted
- * here with the wall clock at the moment of the append or replay.
+ * here with the wall clock at the moment of the append or replay. The store's
+ * clock must be current when persist_open() is called (for the server, just
+ * after sq_loop_update_time()): the replay pairs it with one wall-clock reading
+ * taken then, so the time the replay itself takes cannot make a delayed job's
+ * deadline come early.
  *
  * Errors: the journal hook cannot return one, so persist keeps the first
  * append error of the current command for persist_take_error(). A put that

@@ -340,6 +340,10 @@ static int open_log(server *srv)
     }
     wal_open_report rep;
     memset(&rep, 0, sizeof rep);
+    /* The replay pairs the store's clock with the wall clock (persist.h): the loop's
+     * cached time may be as old as the loop, and a stale clock would restore every
+     * delayed job early by its age. */
+    sq_loop_update_time(srv->loop);
     uint64_t started = sq_loop_now_ms(srv->loop);
     int err = persist_open(&po, srv->st, &rep, &srv->ps);
     if (err) {

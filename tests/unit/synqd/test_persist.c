@@ -14,6 +14,7 @@
 typedef struct {
     uint64_t now_ms;  /* monotonic, for the store */
     int64_t wall_ms;  /* wall clock, for the log */
+    int64_t wall_step_ms; /* how much later each reading of the wall clock is */
     store *s;
     persist *p;
     client *c;
@@ -27,7 +28,10 @@ static uint64_t fake_now(void *data)
 
 static int64_t fake_wall(void *data)
 {
-    return ((env *)data)->wall_ms;
+    env *e = data;
+    int64_t now = e->wall_ms;
+    e->wall_ms += e->wall_step_ms;
+    return now;
 }
 
 static void on_journal(store *s, const job *j, int op, void *data)
@@ -149,6 +153,33 @@ TEST(restart_restores_jobs_states_tubes_and_bodies)
     ASSERT_TRUE(store_find_job(g.s, b) == NULL);
     ASSERT_MEM_EQ(job_body(store_find_job(g.s, e2)), "echo", 4);
     env_close(&g);
+    rm_dir(dir);
+    free(dir);
+}
+
+/* The store's clock (the loop's cached time) stands still while the log replays, but the wall
+ * clock does not: a replay that took its time must not bring delayed jobs back early. */
+TEST(a_slow_replay_brings_no_delayed_job_back_early)
+{
+    char *dir = tmp_dir();
+    env e = {.now_ms = 5000, .wall_ms = 1700000000000};
+    env_open(&e, dir, 0, NULL, NULL);
+    uint64_t ids[5];
+    for (size_t i = 0; i < 5; i++)
+        ids[i] = put(&e, 1, 30, "late");
+    env_close(&e);
+
+    /* Ten seconds later; every reading of the wall clock is 100 ms after the one before. */
+    env f = {.now_ms = 3600000, .wall_ms = 1700000010000, .wall_step_ms = 100};
+    wal_open_report rep;
+    env_open(&f, dir, 0, NULL, &rep);
+    for (size_t i = 0; i < 5; i++) {
+        job *j = store_find_job(f.s, ids[i]);
+        ASSERT_TRUE(j);
+        ASSERT_EQ(job_get_state(j), JOB_DELAYED);
+        ASSERT_EQ(job_deadline_ms(f.s, j) - f.now_ms, 20000);
+    }
+    env_close(&f);
     rm_dir(dir);
     free(dir);
 }
