@@ -13,8 +13,10 @@
  * line the codec is told the longest line that what is left can hold, so an
  * over-long line is refused as soon as that many bytes are in, never
  * buffered whole. Line ends are CRLF only: a bare LF is refused with 400
- * rather than left for the request timeout to catch, and a CR not followed
- * by LF is a control character, which no line accepts either.
+ * as soon as it is seen, rather than left for the request timeout to catch,
+ * and a CR not followed by LF is a control character, which no line accepts
+ * either. The verdict depends on the bytes only, never on how they were
+ * split between calls (tests/fuzz/fuzz_http.c checks it).
  *
  * Why not Debian's http_parser (libhttp-parser-dev 2.9): it was tried on
  * the requests tests/unit/synqd/test_metrics.c pins, and would change five
@@ -178,13 +180,21 @@ http_head_result http_head_feed(http_head *h, const char *bytes, size_t len, siz
         const char *rest = bytes + *used;
         size_t rest_len = len - *used, frame_len, frame_used;
         int r = sq_line_decode(&h->line_, rest, rest_len, &frame_len, &frame_used);
-        if (r == 0) {
-            /* No CRLF in what has arrived, so any LF is a bare one: a
-             * malformed request, not one still on its way. */
-            return memchr(rest, '\n', rest_len) ? refuse(h, 400) : HTTP_HEAD_MORE;
-        }
-        if (r < 0)
+        if (r <= 0) {
+            /* No CRLF ends a line within the budget. An LF among the
+             * first line_max bytes is a bare one: a malformed request, not
+             * one still on its way. It is refused as such even when the
+             * same call also finds the line past its bound, so that the
+             * verdict does not hang on where a read happened to end. An
+             * LF after them comes when the line is already too long,
+             * and is answered as that, as it always was. */
+            size_t scan = rest_len < line_max(h) ? rest_len : line_max(h);
+            if (memchr(rest, '\n', scan))
+                return refuse(h, 400);
+            if (r == 0)
+                return HTTP_HEAD_MORE;
             return refuse(h, r == -EMSGSIZE ? 431 : 400);
+        }
         http_head_result verdict = judge_line(h, rest, frame_len);
         if (verdict == HTTP_HEAD_ERROR)
             return verdict;

@@ -101,7 +101,8 @@ void http_head_init(http_head *h);
  *   refused one.
  *
  * DONE and ERROR are final: later calls return the same verdict and set
- * *used to 0. */
+ * *used to 0. The verdict and *used do not depend on how the bytes were
+ * split between calls. */
 http_head_result http_head_feed(http_head *h, const char *bytes, size_t len, size_t *used);
 
 #endif

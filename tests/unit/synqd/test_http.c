@@ -385,6 +385,34 @@ TEST(bare_lf_is_400_as_soon_as_it_arrives)
     ASSERT_EQ(status_of("GET /metrics\nHTTP/1.1\r\n\r\n"), 400);
 }
 
+/* Before, the answer hung on where a read ended: 400 if the LF came in a
+ * read of its own, 431 if the same read also pushed the line past its
+ * bound. Now the LF wins either way. */
+TEST(bare_lf_in_a_line_past_its_bound_is_400_however_it_arrives)
+{
+    const size_t bound = HTTP_MAX_HEAD_BYTES - 2;
+    char *req = request_line_of_size(bound + 100);
+    req[5000] = '\n';
+    outcome o = run_whole(req, bound + 100);
+    ASSERT_EQ(o.result, HTTP_HEAD_ERROR);
+    ASSERT_EQ(o.status, 400);
+    size_t cut = 4096;
+    o = run_cuts(req, bound + 100, &cut, 1);
+    ASSERT_EQ(o.status, 400);
+    /* The last byte a line may have is the last place for it. */
+    req[5000] = 'm';
+    req[bound - 1] = '\n';
+    ASSERT_EQ(run_whole(req, bound + 100).status, 400);
+    /* Past it the line is already too long. */
+    req[bound - 1] = 'm';
+    req[bound] = '\n';
+    ASSERT_EQ(run_whole(req, bound + 100).status, 431);
+    ASSERT_EQ(run_cuts(req, bound + 100, &cut, 1).status, 431);
+    cut = bound;
+    ASSERT_EQ(run_cuts(req, bound + 100, &cut, 1).status, 431);
+    free(req);
+}
+
 TEST(cr_without_lf_is_400)
 {
     ASSERT_EQ(status_of("GET /metrics HTTP/1.1\r\nA: b\rc\r\n\r\n"), 400);
