@@ -60,7 +60,8 @@ typedef struct http_head {
      * ("http://host:port/metrics") the part from the first '/' after the
      * authority (empty when there is none), and without any "?query". Both
      * point into the bytes passed to the call that returned
-     * HTTP_HEAD_REQUEST and stay valid as long as those bytes do. */
+     * HTTP_HEAD_REQUEST: they are borrowed, valid until the caller drops
+     * or moves those bytes (which the request line's *used asks it to). */
     http_method method;
     const char *target, *path;
     size_t target_len, path_len;
@@ -76,9 +77,9 @@ typedef struct http_head {
 /* Makes h ready for a new request head. */
 void http_head_init(http_head *h);
 
-/* Reads bytes[0..len): the bytes the connection has sent since the last
- * *used consumed (a caller that passes other bytes gets nonsense verdicts,
- * never a read outside bytes[0..len)). Sets *used to the number of leading
+/* Reads bytes[0..len): every byte the connection has sent that the caller
+ * has not dropped yet (a caller that passes other bytes gets meaningless
+ * verdicts, but never a read outside bytes[0..len)). Sets *used to the number of leading
  * bytes the reader is done with (0 <= *used <= len), which the caller must
  * drop before the next call, and returns:
  *
