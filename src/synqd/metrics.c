@@ -1,9 +1,9 @@
 /*
  * metrics: the Prometheus endpoint (contract and state machine in
  * metrics.h). Two halves: the exposition document, built from the same
- * store and server accessors as `stats`; and a deliberately small HTTP/1.x
- * reader that frames the request head with the engine's CRLF line codec,
- * answers once and closes.
+ * store and server accessors as `stats`; and the connection handling of a
+ * deliberately small HTTP/1.x server, which reads the request head with
+ * the pure reader in http.c, answers once and closes.
  *
  * Why so little HTTP: a scraper sends one GET and reads until the server
  * closes, so keep-alive, chunked bodies and request bodies buy nothing here
@@ -24,17 +24,15 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 
+#include "http.h"
 #include "server_int.h"
-#include "synq_version.h"
-#include "synq/codec.h"
 #include "synq/tcp.h"
 #include "synq/timer.h"
+#include "synq_version.h"
 
 typedef enum {
-    MC_REQUEST_LINE,
-    MC_HEADERS,
+    MC_READING,  /* the request head is arriving */
     MC_ANSWERED, /* the reply is queued and the connection is closing */
 } mconn_state;
 
@@ -42,9 +40,8 @@ typedef struct mconn mconn;
 struct mconn {
     metrics *m;
     sq_conn *conn;
-    sq_line_codec codec;
+    http_head head;
     mconn_state state;
-    size_t head_bytes; /* request-head bytes consumed so far, CRLFs included */
     bool head_only;    /* HEAD: the same headers, no body */
     sq_timer deadline; /* whole-head deadline, armed at accept */
     mconn *prev, *next;
@@ -365,137 +362,31 @@ static void answer(mconn *mc, int status)
     sq_conn_close(mc->conn);
 }
 
-/* RFC 9110 token characters (methods and header names). */
-static bool is_tchar(unsigned char ch)
+/* The path this endpoint serves, decided as soon as the request line is
+ * in, before any header: a wrong path is answered 404 at once. */
+static bool path_ok(const http_head *h)
 {
-    return (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') ||
-           (ch && strchr("!#$%&'*+-.^_`|~", ch));
-}
-
-static bool bytes_eq(const char *s, size_t len, const char *lit)
-{
-    return len == strlen(lit) && memcmp(s, lit, len) == 0;
-}
-
-/* The status a request line earns: 0 to go on reading headers (GET or HEAD
- * of /metrics), else the error to answer at once. Checked in the order a
- * server can trust its reading: syntax, version, method, then path. */
-static int parse_request_line(mconn *mc, const char *line, size_t len)
-{
-    const char *sp1 = memchr(line, ' ', len);
-    if (!sp1 || sp1 == line)
-        return 400;
-    const char *target = sp1 + 1;
-    const char *sp2 = memchr(target, ' ', len - (size_t)(target - line));
-    if (!sp2 || sp2 == target)
-        return 400;
-    const char *version = sp2 + 1;
-    size_t method_len = (size_t)(sp1 - line), target_len = (size_t)(sp2 - target);
-    size_t version_len = len - (size_t)(version - line);
-    for (size_t i = 0; i < method_len; i++)
-        if (!is_tchar((unsigned char)line[i]))
-            return 400;
-    for (size_t i = 0; i < target_len; i++)
-        if ((unsigned char)target[i] <= 0x20 || (unsigned char)target[i] >= 0x7f)
-            return 400;
-    if (version_len != 8 || memcmp(version, "HTTP/", 5) != 0 || version[6] != '.' ||
-        version[5] < '0' || version[5] > '9' || version[7] < '0' || version[7] > '9')
-        return 400;
-    if (version[5] != '1')
-        return 505;
-
-    mc->head_only = bytes_eq(line, method_len, "HEAD");
-    if (!mc->head_only && !bytes_eq(line, method_len, "GET"))
-        return 405;
-    /* absolute-form ("http://host:port/metrics"), which servers must
-     * accept: only the path after the authority matters here. */
-    if (target_len > 7 && strncasecmp(target, "http://", 7) == 0) {
-        const char *slash = memchr(target + 7, '/', target_len - 7);
-        size_t skip = slash ? (size_t)(slash - target) : target_len;
-        target += skip;
-        target_len -= skip;
-    }
-    const char *query = memchr(target, '?', target_len);
-    size_t path_len = query ? (size_t)(query - target) : target_len;
-    return bytes_eq(target, path_len, "/metrics") ? 0 : 404;
-}
-
-/* A header field line: a token name, a colon, then a value without control
- * characters other than tab. A leading space or tab is obsolete line
- * folding, which RFC 9112 lets a server reject with 400. */
-static bool header_ok(const char *line, size_t len)
-{
-    const char *colon = memchr(line, ':', len);
-    if (!colon || colon == line)
-        return false;
-    for (const char *p = line; p < colon; p++)
-        if (!is_tchar((unsigned char)*p))
-            return false;
-    for (const char *p = colon + 1; p < line + len; p++) {
-        unsigned char ch = (unsigned char)*p;
-        if ((ch < 0x20 && ch != '\t') || ch == 0x7f)
-            return false;
-    }
-    return true;
-}
-
-/* One line of the head (without its CRLF); may answer. */
-static void handle_line(mconn *mc, const char *line, size_t len)
-{
-    if (mc->state == MC_REQUEST_LINE) {
-        /* RFC 9112 2.2: a server should skip empty lines before the
-         * request line (some clients send a CRLF after a previous body).
-         * They still count against the head limit. */
-        if (len == 0)
-            return;
-        int status = parse_request_line(mc, line, len);
-        if (status)
-            answer(mc, status);
-        else
-            mc->state = MC_HEADERS;
-        return;
-    }
-    if (len == 0)
-        answer(mc, 200);
-    else if (!header_ok(line, len))
-        answer(mc, 400);
-}
-
-/* Sets the codec up for the next line: it may use what is left of the head
- * budget, keeping two bytes for its CRLF. The codec then refuses an
- * over-long line as soon as it has arrived, without buffering it whole.
- * False when not even an empty line (the end of the head) would fit. */
-static bool limit_line(mconn *mc)
-{
-    size_t budget = METRICS_MAX_HEAD_BYTES - mc->head_bytes;
-    if (budget < 2)
-        return false;
-    sq_line_codec_init(&mc->codec, SQ_DELIM_CRLF, budget - 2);
-    return true;
+    return h->path_len == strlen("/metrics") && memcmp(h->path, "/metrics", h->path_len) == 0;
 }
 
 static void on_read(sq_conn *c, sq_buf *in)
 {
     mconn *mc = sq_conn_data(c);
     while (mc->state != MC_ANSWERED) {
-        size_t frame_len, used;
-        int r = sq_line_decode(&mc->codec, sq_buf_peek(in), sq_buf_len(in), &frame_len, &used);
-        if (r == 0) {
-            /* No CRLF in what has arrived, so any LF is a bare one: a
-             * malformed request, not one still on its way. */
-            if (memchr(sq_buf_peek(in), '\n', sq_buf_len(in)))
-                answer(mc, 400);
-            break;
+        size_t used;
+        http_head_result r = http_head_feed(&mc->head, sq_buf_peek(in), sq_buf_len(in), &used);
+        if (r == HTTP_HEAD_REQUEST) {
+            mc->head_only = mc->head.method == HTTP_HEAD;
+            if (!path_ok(&mc->head))
+                answer(mc, 404);
+        } else if (r == HTTP_HEAD_DONE) {
+            answer(mc, 200);
+        } else if (r == HTTP_HEAD_ERROR) {
+            answer(mc, mc->head.status);
         }
-        if (r < 0) {
-            answer(mc, r == -EMSGSIZE ? 431 : 400);
-            break;
-        }
-        mc->head_bytes += used;
-        handle_line(mc, sq_buf_peek(in), frame_len);
         sq_buf_consume(in, used);
-        if (mc->state != MC_ANSWERED && !limit_line(mc))
-            answer(mc, 431);
+        if (r == HTTP_HEAD_MORE)
+            break;
     }
     if (mc->state == MC_ANSWERED)
         sq_buf_consume(in, sq_buf_len(in));
@@ -549,8 +440,8 @@ static void on_accept(sq_listener *l, sq_conn *c, void *data)
     }
     mc->m = m;
     mc->conn = c;
-    mc->state = MC_REQUEST_LINE;
-    limit_line(mc);
+    mc->state = MC_READING;
+    http_head_init(&mc->head);
     sq_timer_init(&mc->deadline, on_deadline, mc);
     if (sq_timer_start(m->loop, &mc->deadline, METRICS_REQUEST_TIMEOUT_MS) != 0) {
         fprintf(stderr, "synqd: metrics: arming a request timer: out of memory\n");

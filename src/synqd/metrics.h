@@ -24,13 +24,14 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "http.h"
 #include "server.h"
 #include "synq/buf.h"
 #include "synq/loop.h"
 
 /* The request line and headers together, CRLFs included, are at most this
  * many bytes; a request that needs more is answered 431. */
-#define METRICS_MAX_HEAD_BYTES 8192
+#define METRICS_MAX_HEAD_BYTES HTTP_MAX_HEAD_BYTES
 /* A connection must deliver its whole request head within this time of
  * being accepted (a slow client cannot hold a descriptor by trickling). */
 #define METRICS_REQUEST_TIMEOUT_MS 5000
