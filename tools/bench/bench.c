@@ -186,8 +186,9 @@ static bool has_prefix(const char *line, size_t len, const char *prefix, size_t 
 {
     return len >= prefix_len && memcmp(line, prefix, prefix_len) == 0;
 }
-#define HAS_PREFIX(line, len, lit) has_prefix(line, len, lit, sizeof lit - 1)
-#define IS_LINE(line, len, lit) ((len) == sizeof lit - 1 && memcmp(line, lit, sizeof lit - 1) == 0)
+#define HAS_PREFIX(line, len, lit) has_prefix((line), (len), (lit), sizeof(lit) - 1)
+#define IS_LINE(line, len, lit)                                                                    \
+    ((len) == sizeof(lit) - 1 && memcmp((line), (lit), sizeof(lit) - 1) == 0)
 
 /* A run of 1..MAX_ID_DIGITS decimal digits starting at p (within len);
  * returns its length, 0 if there is none. */

@@ -28,6 +28,9 @@
 #include "synq/timer.h"
 #include "test.h"
 
+/* Sizes are size_t so that a product of them is computed in size_t. */
+#define KIB ((size_t)1024)
+
 /* --- A test server ------------------------------------------------------ */
 
 enum mode {

@@ -162,7 +162,7 @@ TEST(byte_at_a_time_gives_same_frames)
         const char *s;
         size_t len;
     } cases[] = {
-#define CASE(d, lit) {d, lit, sizeof lit - 1}
+#define CASE(d, lit) {(d), (lit), sizeof(lit) - 1}
         CASE(SQ_DELIM_CRLF, "a\r\nbb\rb\r\n\nc\r\n\r\n\r\r\nxyz"),
         CASE(SQ_DELIM_LF, "a\nbb\r\n\n\nccc\nd"),
         CASE(SQ_DELIM_NUL, "a\0bb\0\0ccc\0d"),
