@@ -155,9 +155,12 @@ static bool number_option(const char *flag, const char *what, const char *arg, u
     return false;
 }
 
+/* apply_option()'s answer when parsing goes on. */
+#define NEXT_OPTION (-1)
+
 /* Applies the option c (getopt_long's answer) with its argument arg.
- * Returns -1 to go on parsing, or the status to exit with right away (-h,
- * -v, an invalid value: the message is printed). */
+ * Returns NEXT_OPTION, or the status to exit with right away (-h, -v, an
+ * invalid value: the message is printed). */
 static int apply_option(options *opt, int c, const char *arg)
 {
     server_opts *o = &opt->server;
@@ -165,27 +168,27 @@ static int apply_option(options *opt, int c, const char *arg)
     switch (c) {
     case 'b':
         o->wal_dir = arg;
-        return -1;
+        return NEXT_OPTION;
     case 'f':
         if (!number_option("-f", "milliseconds", arg, 0, UINT32_MAX, &v))
             return SYNQD_EXIT_USAGE;
         o->fsync_ms = (uint32_t)v;
         o->fsync_never = false;
-        return -1;
+        return NEXT_OPTION;
     case 'F':
         o->fsync_never = true;
-        return -1;
+        return NEXT_OPTION;
     case 'l':
         o->listen_addr = arg;
-        return -1;
+        return NEXT_OPTION;
     case 'p':
         if (!number_option("-p", "port", arg, 0, 65535, &v))
             return SYNQD_EXIT_USAGE;
         o->port = (uint16_t)v;
-        return -1;
+        return NEXT_OPTION;
     case 'u':
         opt->user = arg;
-        return -1;
+        return NEXT_OPTION;
     case 'z':
         if (!number_option("-z", "size", arg, 0, UINT64_MAX, &v))
             return SYNQD_EXIT_USAGE;
@@ -194,39 +197,39 @@ static int apply_option(options *opt, int c, const char *arg)
             v = SERVER_MAX_JOB_BYTES_LIMIT;
         }
         o->max_job_bytes = (size_t)v;
-        return -1;
+        return NEXT_OPTION;
     case 's':
         if (!number_option("-s", "size", arg, 1, UINT64_MAX / 2, &v))
             return SYNQD_EXIT_USAGE;
         o->segment_bytes =
             (v + SEGMENT_ROUND_BYTES - 1) / SEGMENT_ROUND_BYTES * SEGMENT_ROUND_BYTES;
-        return -1;
+        return NEXT_OPTION;
     case 'c':
     case 'n':
         fprintf(stderr, "synqd: -%c is accepted for compatibility; the log is always compacted\n",
                 c);
-        return -1;
+        return NEXT_OPTION;
     case 'v':
         printf("synqd %s\n", SYNQ_VERSION);
         return SYNQD_EXIT_OK;
     case 'V':
         o->verbose++;
-        return -1;
+        return NEXT_OPTION;
     case 'm':
         if (!number_option("--max-memory", "size", arg, 1, UINT64_MAX, &v))
             return SYNQD_EXIT_USAGE;
         o->max_memory = v;
-        return -1;
+        return NEXT_OPTION;
     case 'M':
         if (parse_host_port(arg, opt->metrics_host, sizeof opt->metrics_host, &opt->metrics_port)) {
             fprintf(stderr, "synqd: --metrics: expected ADDR:PORT, got %s\n", arg);
             return SYNQD_EXIT_USAGE;
         }
         opt->metrics = true;
-        return -1;
+        return NEXT_OPTION;
     case 'I':
         opt->io_backend = arg;
-        return -1;
+        return NEXT_OPTION;
     case 'h':
         usage(stdout);
         return SYNQD_EXIT_OK;
@@ -261,7 +264,7 @@ static bool parse_options(int argc, char **argv, options *opt, int *status)
     server_opts_default(&opt->server);
     int c;
     while ((c = getopt_long(argc, argv, "b:f:Fl:p:u:z:s:cnvVh", longopts, NULL)) != -1) {
-        if ((*status = apply_option(opt, c, optarg)) >= 0)
+        if ((*status = apply_option(opt, c, optarg)) != NEXT_OPTION)
             return false;
     }
     if (optind < argc) {
