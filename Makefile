@@ -7,7 +7,7 @@ SAN_CC ?= clang
 JOBS ?= $(shell nproc 2>/dev/null || echo 2)
 CMAKE_FLAGS ?=
 
-.PHONY: all deps-build deps-test test test-sanitize run clean
+.PHONY: all deps-build deps-test test test-sanitize lint run clean
 
 all: deps-build
 	@cmake -S . -B $(BUILD) $(CMAKE_FLAGS) >/dev/null
@@ -28,9 +28,14 @@ test-sanitize: deps-test
 	@cmake --build $(SAN_BUILD) -j $(JOBS)
 	cd $(SAN_BUILD) && ctest --output-on-failure -j $(JOBS)
 
+# clang-format and clang-tidy (scripts/lint; .ci/run runs it too). Not part
+# of make test, which only builds and runs the tests.
+lint: deps-test
+	@scripts/lint
+
 run: all
 	mkdir -p data
 	./$(BUILD)/synqd -l 127.0.0.1 -p 11300 -b ./data
 
 clean:
-	rm -rf $(BUILD) $(SAN_BUILD)
+	rm -rf $(BUILD) $(SAN_BUILD) build-lint

@@ -26,7 +26,9 @@
 #include "synq/tcp.h"
 
 #define MAX_LINE_BYTES 4096
-#define SLOW_READER_BYTES (256 * 1024) /* queued output that marks a reader as too slow */
+/* Sizes are size_t so that a product of them is computed in size_t. */
+#define KIB ((size_t)1024)
+#define SLOW_READER_BYTES (256 * KIB) /* queued output that marks a reader as too slow */
 
 typedef struct client {
     sq_conn *conn;
@@ -131,7 +133,7 @@ int main(int argc, char **argv)
 {
     sq_listen_opts opts = {.host = "127.0.0.1", .port = 7000};
     sq_conn_opts_default(&opts.conn);
-    opts.conn.in_limit = 64 * 1024; /* lines are short; hold little input */
+    opts.conn.in_limit = 64 * KIB; /* lines are short; hold little input */
     opts.conn.out_high_water = SLOW_READER_BYTES;
     opts.conn.out_low_water = SLOW_READER_BYTES / 4;
     int ch;

@@ -4,8 +4,9 @@
  * A connection reads into its input buffer and calls on_read with
  * everything not yet consumed; the handler consumes what it can parse and
  * leaves partial frames for the next call. Output written with
- * sq_conn_write() is queued and sent at the end of the loop iteration (see
- * loop.h) with one writev(); what the kernel does not take stays queued and
+ * sq_conn_write() or sq_conn_writev() is appended to the connection's output
+ * buffer and sent at the end of the loop iteration (see loop.h) with one
+ * send() of the whole buffer; what the kernel does not take stays queued and
  * is sent when the socket becomes writable.
  *
  * Backpressure: when queued output exceeds the high-water mark the engine
@@ -60,20 +61,20 @@ typedef struct sq_conn_handlers {
 } sq_conn_handlers;
 
 typedef struct sq_conn_opts {
-    size_t read_chunk;        /* bytes asked of each read(); default 64 KiB */
-    size_t in_limit;          /* most unconsumed input held; default 1 MiB */
-    size_t out_high_water;    /* stop reading above this; default 1 MiB */
-    size_t out_low_water;     /* resume reading below this; default 256 KiB */
-    size_t out_limit;         /* most queued output; past it writes fail
-                                 with -ENOBUFS; default 64 MiB */
-    uint32_t idle_timeout_ms; /* close after no I/O for this long; 0 = never */
-    uint32_t read_timeout_ms; /* close when a started frame (input pending)
-                                 sees no new bytes for this long; 0 = never */
+    size_t read_chunk;         /* bytes asked of each read(); default 64 KiB */
+    size_t in_limit;           /* most unconsumed input held; default 1 MiB */
+    size_t out_high_water;     /* stop reading above this; default 1 MiB */
+    size_t out_low_water;      /* resume reading below this; default 256 KiB */
+    size_t out_limit;          /* most queued output; past it writes fail
+                                  with -ENOBUFS; default 64 MiB */
+    uint32_t idle_timeout_ms;  /* close after no I/O for this long; 0 = never */
+    uint32_t read_timeout_ms;  /* close when a started frame (input pending)
+                                  sees no new bytes for this long; 0 = never */
     uint32_t write_timeout_ms; /* close when queued output makes no progress
                                   for this long; 0 = never */
-    uint32_t linger_ms;       /* graceful close waits this long for the
-                                 peer's FIN; default 5000 */
-    bool no_nodelay;          /* TCP_NODELAY is on unless this is set */
+    uint32_t linger_ms;        /* graceful close waits this long for the
+                                  peer's FIN; default 5000 */
+    bool no_nodelay;           /* TCP_NODELAY is on unless this is set */
 } sq_conn_opts;
 
 /* Fills opts with the defaults above. */
@@ -118,9 +119,14 @@ void *sq_conn_data(const sq_conn *c);
 sq_loop *sq_conn_loop(const sq_conn *c);
 int sq_conn_fd(const sq_conn *c);
 
-/* Queues bytes for sending at the end of the iteration. Returns 0, or
- * -ENOBUFS past out_limit, -ENOMEM, -EPIPE after close/abort. */
+/* Queues bytes for sending at the end of the iteration (they are copied:
+ * bytes may be reused on return). Returns 0, or -ENOBUFS past out_limit,
+ * -ENOMEM, -EPIPE after close/abort. */
 int sq_conn_write(sq_conn *c, const void *bytes, size_t len);
+/* sq_conn_write() of the iovcnt pieces one after the other, all or nothing:
+ * past out_limit none of them is queued. The pieces are copied into the
+ * output buffer, which goes out in the same one send() as any other output
+ * (no writev() is made). */
 int sq_conn_writev(sq_conn *c, const struct iovec *iov, int iovcnt);
 
 /* The output buffer, for formatting replies in place; call

@@ -45,8 +45,8 @@ int sq_line_decode(sq_line_codec *c, const char *data, size_t len, size_t *frame
     const char last = c->delim == SQ_DELIM_NUL ? '\0' : '\n';
     /* The longest prefix that can hold a valid frame with its delimiter
      * (saturating: max_line may be SIZE_MAX for "no limit"). */
-    const size_t window = c->max_line > ((size_t)-1) - delim_len ? (size_t)-1
-                                                                  : c->max_line + delim_len;
+    const size_t window =
+        c->max_line > ((size_t)-1) - delim_len ? (size_t)-1 : c->max_line + delim_len;
     const size_t end = len < window ? len : window;
 
     /* A caller that consumed less than it was told, or handed in other
@@ -69,8 +69,8 @@ int sq_line_decode(sq_line_codec *c, const char *data, size_t len, size_t *frame
     if (len > c->max_line) {
         /* The one wait still allowed past max_line: a CRLF line of exactly
          * max_line bytes whose "\n" has not arrived yet. */
-        int cr_pending = c->delim == SQ_DELIM_CRLF && len == c->max_line + 1 &&
-                         data[c->max_line] == '\r';
+        int cr_pending =
+            c->delim == SQ_DELIM_CRLF && len == c->max_line + 1 && data[c->max_line] == '\r';
         if (!cr_pending) {
             c->scanned_ = 0;
             return -EMSGSIZE;

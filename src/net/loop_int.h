@@ -13,8 +13,9 @@
 /*
  * Deferred work run at step 6 of an iteration (after the before-wait
  * hooks): tcp.c queues a connection here when it has output to flush or a
- * close to finish, so all output of an iteration goes out in one writev per
- * connection, after durable state was made safe by the hooks. A node is
+ * close to finish, so all output of an iteration goes out in one send() per
+ * connection (of its whole output buffer), after durable state was made safe
+ * by the hooks. A node is
  * embedded in its owner and queued at most once (queued_ tells).
  */
 typedef struct sq__deferred sq__deferred;

@@ -72,7 +72,7 @@ static int grow(poll_state *st)
     if (!fds)
         return -ENOMEM;
     st->fds = fds;
-    sq_io **ios = realloc(st->ios, cap * sizeof *ios);
+    sq_io **ios = realloc(st->ios, cap * sizeof(sq_io *));
     if (!ios)
         return -ENOMEM;
     st->ios = ios;

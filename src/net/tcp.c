@@ -43,6 +43,10 @@
 /* Bounded work per wake-up, so one busy peer cannot starve the others. */
 #define READS_PER_WAKE 4
 
+/* Sizes are size_t so that a product of them is computed in size_t. */
+#define KIB ((size_t)1024)
+#define MIB (1024 * KIB)
+
 #define container_of(ptr, type, member) ((type *)((char *)(ptr)-offsetof(type, member)))
 
 static void conn_io_cb(sq_loop *loop, sq_io *io, unsigned events);
@@ -54,11 +58,11 @@ static void conn_arm_timer(sq_conn *c);
 void sq_conn_opts_default(sq_conn_opts *opts)
 {
     memset(opts, 0, sizeof *opts);
-    opts->read_chunk = 64 * 1024;
-    opts->in_limit = 1024 * 1024;
-    opts->out_high_water = 1024 * 1024;
-    opts->out_low_water = 256 * 1024;
-    opts->out_limit = 64 * 1024 * 1024;
+    opts->read_chunk = 64 * KIB;
+    opts->in_limit = 1 * MIB;
+    opts->out_high_water = 1 * MIB;
+    opts->out_low_water = 256 * KIB;
+    opts->out_limit = 64 * MIB;
     opts->linger_ms = 5000;
 }
 

@@ -186,6 +186,9 @@ int sq_tcp_listen(sq_loop *loop, const sq_listen_opts *opts, sq_accept_cb cb, vo
     l->data = data;
     l->conn_opts = opts->conn;
     struct sockaddr_storage ss;
+    /* Zeroed although getsockname() fills it: clang 14's analyzer does not
+     * model that write, and takes the family for garbage. */
+    memset(&ss, 0, sizeof ss);
     socklen_t sslen = sizeof ss;
     if (getsockname(fd, (struct sockaddr *)&ss, &sslen) == 0)
         l->port = ntohs(ss.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&ss)->sin6_port

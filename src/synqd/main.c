@@ -21,8 +21,11 @@
 
 #include "metrics.h"
 #include "server.h"
-#include "synq_version.h"
 #include "synq/loop.h"
+#include "synq_version.h"
+
+/* -s rounds the segment size up to a multiple of this. */
+#define SEGMENT_ROUND_BYTES 4096u
 
 /* "epoll (default), io_uring, poll": what this build has. */
 static const char *backend_list(void)
@@ -51,7 +54,7 @@ static void usage(FILE *out)
             " -u, --user USER          become user and group after binding\n"
             " -z, --max-job-size BYTES maximum job size (default %u, at most %u)\n"
             " -s, --segment-size BYTES size of each log segment (default %u),\n"
-            "                          rounded up to a multiple of 4096\n"
+            "                          rounded up to a multiple of %u\n"
             "     --metrics ADDR:PORT  serve Prometheus metrics over HTTP (docs/metrics.md)\n"
             "     --max-memory BYTES   refuse puts (OUT_OF_MEMORY) once jobs would take more\n"
             "                          (bodies plus %u bytes each); default no limit\n"
@@ -62,8 +65,8 @@ static void usage(FILE *out)
             " -V, --verbose            increase verbosity\n"
             " -h, --help               show this help\n",
             SERVER_DEFAULT_FSYNC_MS, SERVER_DEFAULT_PORT, SERVER_DEFAULT_MAX_JOB_BYTES,
-            SERVER_MAX_JOB_BYTES_LIMIT, SERVER_DEFAULT_SEGMENT_BYTES, SERVER_JOB_OVERHEAD_BYTES,
-            backend_list());
+            SERVER_MAX_JOB_BYTES_LIMIT, SERVER_DEFAULT_SEGMENT_BYTES, SEGMENT_ROUND_BYTES,
+            SERVER_JOB_OVERHEAD_BYTES, backend_list());
 }
 
 /* Parses a whole decimal number into *out; rejects signs, garbage and
@@ -117,37 +120,129 @@ static int become_user(const char *name)
     return 0;
 }
 
+/* Exit statuses. A bad command line exits 5, as beanstalkd's does. */
+enum {
+    SYNQD_EXIT_OK = 0,
+    SYNQD_EXIT_FAILED = 1, /* the server could not start, or its loop failed */
+    SYNQD_EXIT_USAGE = 5,
+};
+
+/* --metrics ADDR: the longest address or host name accepted, NUL included. */
+#define METRICS_HOST_BYTES 256
+
+/* After SIGTERM or SIGINT, how long clients get to receive their last
+ * replies before the connections still open are reset. */
+#define SHUTDOWN_GRACE_MS 1000
+
+/* The command line, parsed. */
 typedef struct {
-    server *srv;
-} signal_ctx;
+    server_opts server;
+    const char *user;       /* -u: become this user after binding, or NULL */
+    const char *io_backend; /* --io-backend, or NULL for the default */
+    bool metrics;           /* --metrics given: serve them on host:port */
+    char metrics_host[METRICS_HOST_BYTES];
+    uint16_t metrics_port;
+} options;
 
-static void on_terminate(sq_loop *loop, int signo, void *data)
+/* Parses arg as a number in [min, max] for the option flag; says so on
+ * stderr when it is not ("synqd: -p: invalid port: x"). */
+static bool number_option(const char *flag, const char *what, const char *arg, uint64_t min,
+                          uint64_t max, uint64_t *v)
 {
-    signal_ctx *ctx = data;
-    fprintf(stderr, "synqd: signal %d: shutting down\n", signo);
-    server_shutdown(ctx->srv);
-    sq_loop_stop(loop);
+    if (parse_u64(arg, max, v) == 0 && *v >= min)
+        return true;
+    fprintf(stderr, "synqd: %s: invalid %s: %s\n", flag, what, arg);
+    return false;
 }
 
-static void on_drain(sq_loop *loop, int signo, void *data)
+/* apply_option()'s answer when parsing goes on. */
+#define NEXT_OPTION (-1)
+
+/* Applies the option c (getopt_long's answer) with its argument arg.
+ * Returns NEXT_OPTION, or the status to exit with right away (-h, -v, an
+ * invalid value: the message is printed). */
+static int apply_option(options *opt, int c, const char *arg)
 {
-    (void)loop;
-    (void)signo;
-    signal_ctx *ctx = data;
-    fprintf(stderr, "synqd: SIGUSR1: entering drain mode\n");
-    server_set_draining(ctx->srv, true);
+    server_opts *o = &opt->server;
+    uint64_t v;
+    switch (c) {
+    case 'b':
+        o->wal_dir = arg;
+        return NEXT_OPTION;
+    case 'f':
+        if (!number_option("-f", "milliseconds", arg, 0, UINT32_MAX, &v))
+            return SYNQD_EXIT_USAGE;
+        o->fsync_ms = (uint32_t)v;
+        o->fsync_never = false;
+        return NEXT_OPTION;
+    case 'F':
+        o->fsync_never = true;
+        return NEXT_OPTION;
+    case 'l':
+        o->listen_addr = arg;
+        return NEXT_OPTION;
+    case 'p':
+        if (!number_option("-p", "port", arg, 0, 65535, &v))
+            return SYNQD_EXIT_USAGE;
+        o->port = (uint16_t)v;
+        return NEXT_OPTION;
+    case 'u':
+        opt->user = arg;
+        return NEXT_OPTION;
+    case 'z':
+        if (!number_option("-z", "size", arg, 0, UINT64_MAX, &v))
+            return SYNQD_EXIT_USAGE;
+        if (v > SERVER_MAX_JOB_BYTES_LIMIT) {
+            fprintf(stderr, "synqd: maximum job size was set to %u\n", SERVER_MAX_JOB_BYTES_LIMIT);
+            v = SERVER_MAX_JOB_BYTES_LIMIT;
+        }
+        o->max_job_bytes = (size_t)v;
+        return NEXT_OPTION;
+    case 's':
+        if (!number_option("-s", "size", arg, 1, UINT64_MAX / 2, &v))
+            return SYNQD_EXIT_USAGE;
+        o->segment_bytes =
+            (v + SEGMENT_ROUND_BYTES - 1) / SEGMENT_ROUND_BYTES * SEGMENT_ROUND_BYTES;
+        return NEXT_OPTION;
+    case 'c':
+    case 'n':
+        fprintf(stderr, "synqd: -%c is accepted for compatibility; the log is always compacted\n",
+                c);
+        return NEXT_OPTION;
+    case 'v':
+        printf("synqd %s\n", SYNQ_VERSION);
+        return SYNQD_EXIT_OK;
+    case 'V':
+        o->verbose++;
+        return NEXT_OPTION;
+    case 'm':
+        if (!number_option("--max-memory", "size", arg, 1, UINT64_MAX, &v))
+            return SYNQD_EXIT_USAGE;
+        o->max_memory = v;
+        return NEXT_OPTION;
+    case 'M':
+        if (parse_host_port(arg, opt->metrics_host, sizeof opt->metrics_host, &opt->metrics_port)) {
+            fprintf(stderr, "synqd: --metrics: expected ADDR:PORT, got %s\n", arg);
+            return SYNQD_EXIT_USAGE;
+        }
+        opt->metrics = true;
+        return NEXT_OPTION;
+    case 'I':
+        opt->io_backend = arg;
+        return NEXT_OPTION;
+    case 'h':
+        usage(stdout);
+        return SYNQD_EXIT_OK;
+    default:
+        usage(stderr);
+        return SYNQD_EXIT_USAGE;
+    }
 }
 
-int main(int argc, char **argv)
+/* Fills *opt from the command line. Returns true to run the server, false
+ * to exit with *status (help, version, or a bad command line). */
+static bool parse_options(int argc, char **argv, options *opt, int *status)
 {
-    server_opts o;
-    server_opts_default(&o);
-    const char *user = NULL;
-    const char *metrics_spec = NULL;
-    const char *io_backend = NULL;
-    char metrics_host[256];
-    uint16_t metrics_port_num = 0;
-
     static const struct option longopts[] = {
         {"wal-dir", required_argument, NULL, 'b'},
         {"fsync-ms", required_argument, NULL, 'f'},
@@ -165,148 +260,103 @@ int main(int argc, char **argv)
         {"io-backend", required_argument, NULL, 'I'},
         {NULL, 0, NULL, 0},
     };
+    memset(opt, 0, sizeof *opt);
+    server_opts_default(&opt->server);
     int c;
-    uint64_t v;
     while ((c = getopt_long(argc, argv, "b:f:Fl:p:u:z:s:cnvVh", longopts, NULL)) != -1) {
-        switch (c) {
-        case 'b':
-            o.wal_dir = optarg;
-            break;
-        case 'f':
-            if (parse_u64(optarg, UINT32_MAX, &v) != 0) {
-                fprintf(stderr, "synqd: -f: invalid milliseconds: %s\n", optarg);
-                return 5;
-            }
-            o.fsync_ms = (uint32_t)v;
-            o.fsync_never = false;
-            break;
-        case 'F':
-            o.fsync_never = true;
-            break;
-        case 'l':
-            o.listen_addr = optarg;
-            break;
-        case 'p':
-            if (parse_u64(optarg, 65535, &v) != 0) {
-                fprintf(stderr, "synqd: -p: invalid port: %s\n", optarg);
-                return 5;
-            }
-            o.port = (uint16_t)v;
-            break;
-        case 'u':
-            user = optarg;
-            break;
-        case 'z':
-            if (parse_u64(optarg, UINT64_MAX, &v) != 0) {
-                fprintf(stderr, "synqd: -z: invalid size: %s\n", optarg);
-                return 5;
-            }
-            if (v > SERVER_MAX_JOB_BYTES_LIMIT) {
-                fprintf(stderr, "synqd: maximum job size was set to %u\n",
-                        SERVER_MAX_JOB_BYTES_LIMIT);
-                v = SERVER_MAX_JOB_BYTES_LIMIT;
-            }
-            o.max_job_bytes = (size_t)v;
-            break;
-        case 's':
-            if (parse_u64(optarg, UINT64_MAX / 2, &v) != 0 || v == 0) {
-                fprintf(stderr, "synqd: -s: invalid size: %s\n", optarg);
-                return 5;
-            }
-            o.segment_bytes = (v + 4095) / 4096 * 4096;
-            break;
-        case 'c':
-        case 'n':
-            fprintf(stderr, "synqd: -%c is accepted for compatibility; the log is always "
-                            "compacted\n", c);
-            break;
-        case 'v':
-            printf("synqd %s\n", SYNQ_VERSION);
-            return 0;
-        case 'V':
-            o.verbose++;
-            break;
-        case 'm':
-            if (parse_u64(optarg, UINT64_MAX, &v) != 0 || v == 0) {
-                fprintf(stderr, "synqd: --max-memory: invalid size: %s\n", optarg);
-                return 5;
-            }
-            o.max_memory = v;
-            break;
-        case 'M':
-            if (parse_host_port(optarg, metrics_host, sizeof metrics_host, &metrics_port_num)) {
-                fprintf(stderr, "synqd: --metrics: expected ADDR:PORT, got %s\n", optarg);
-                return 5;
-            }
-            metrics_spec = optarg;
-            break;
-        case 'I':
-            io_backend = optarg;
-            break;
-        case 'h':
-            usage(stdout);
-            return 0;
-        default:
-            usage(stderr);
-            return 5;
-        }
+        if ((*status = apply_option(opt, c, optarg)) != NEXT_OPTION)
+            return false;
     }
     if (optind < argc) {
         fprintf(stderr, "synqd: unknown argument: %s\n", argv[optind]);
         usage(stderr);
-        return 5;
+        *status = SYNQD_EXIT_USAGE;
+        return false;
     }
+    return true;
+}
 
-    /* A peer that vanishes must not kill the server on write. */
-    signal(SIGPIPE, SIG_IGN);
-
-    sq_loop *loop;
-    int err = sq_loop_new_backend(&loop, io_backend);
+/* Makes the event loop on the backend asked for (--io-backend, else
+ * SQ_LOOP_BACKEND, else the build's default). Returns SYNQD_EXIT_OK, or the
+ * status to exit with (the message is printed). */
+static int open_loop(const options *opt, sq_loop **loop)
+{
+    const char *name = opt->io_backend;
+    int err = sq_loop_new_backend(loop, name);
     if (err == -ENOENT) {
         fprintf(stderr, "synqd: %s%s: not in this build (it has %s)\n",
-                io_backend ? "--io-backend " : "SQ_LOOP_BACKEND=",
-                io_backend ? io_backend : getenv("SQ_LOOP_BACKEND"), backend_list());
-        return 5;
+                name ? "--io-backend " : "SQ_LOOP_BACKEND=",
+                name ? name : getenv("SQ_LOOP_BACKEND"), backend_list());
+        return SYNQD_EXIT_USAGE;
     }
     if (err) {
         fprintf(stderr, "synqd: creating the event loop (%s): %s\n",
-                io_backend ? io_backend : "default backend", sq_strerror(err));
-        return 1;
+                name ? name : "default backend", sq_strerror(err));
+        return SYNQD_EXIT_FAILED;
     }
-    if (o.verbose)
-        fprintf(stderr, "synqd: event loop on %s\n", sq_loop_backend(loop));
-    server *srv = NULL;
-    metrics *mx = NULL;
-    signal_ctx ctx = {NULL};
-    if ((err = server_start(loop, &o, &srv)) != 0)
-        goto done;
-    ctx.srv = srv;
-    /* Before dropping privileges, like the protocol port. */
-    if (metrics_spec) {
-        if ((err = metrics_start(loop, srv, metrics_host, metrics_port_num, &mx)) != 0)
-            goto done;
-        if (o.verbose)
-            fprintf(stderr, "synqd: metrics on %s:%u\n", metrics_host, metrics_port(mx));
-    }
-    if (user && become_user(user) != 0) {
-        err = -EPERM;
-        goto done;
-    }
-    if ((err = sq_loop_watch_signal(loop, SIGTERM, on_terminate, &ctx)) != 0 ||
-        (err = sq_loop_watch_signal(loop, SIGINT, on_terminate, &ctx)) != 0 ||
-        (err = sq_loop_watch_signal(loop, SIGUSR1, on_drain, &ctx)) != 0) {
-        fprintf(stderr, "synqd: watching signals: %s\n", sq_strerror(err));
-        goto done;
-    }
+    if (opt->server.verbose)
+        fprintf(stderr, "synqd: event loop on %s\n", sq_loop_backend(*loop));
+    return SYNQD_EXIT_OK;
+}
 
-    err = sq_loop_run(loop);
+/* Starts the server and the metrics endpoint (both bind before privileges
+ * are dropped), then becomes -u's user. 0 or a negative errno; what was
+ * started is in *srv and *mx either way, for stop_services(). */
+static int start_services(sq_loop *loop, const options *opt, server **srv, metrics **mx)
+{
+    int err = server_start(loop, &opt->server, srv);
     if (err)
-        fprintf(stderr, "synqd: event loop failed: %s\n", sq_strerror(err));
+        return err;
+    if (opt->metrics) {
+        if ((err = metrics_start(loop, *srv, opt->metrics_host, opt->metrics_port, mx)) != 0)
+            return err;
+        if (opt->server.verbose)
+            fprintf(stderr, "synqd: metrics on %s:%u\n", opt->metrics_host, metrics_port(*mx));
+    }
+    if (opt->user && become_user(opt->user) != 0)
+        return -EPERM;
+    return 0;
+}
 
-done:
+static void on_terminate(sq_loop *loop, int signo, void *data)
+{
+    server *srv = data;
+    fprintf(stderr, "synqd: signal %d: shutting down\n", signo);
+    server_shutdown(srv);
+    sq_loop_stop(loop);
+}
+
+static void on_drain(sq_loop *loop, int signo, void *data)
+{
+    (void)loop;
+    (void)signo;
+    server *srv = data;
+    fprintf(stderr, "synqd: SIGUSR1: entering drain mode\n");
+    server_set_draining(srv, true);
+}
+
+/* Runs the loop until SIGTERM or SIGINT stops it (SIGUSR1 drains the
+ * server meanwhile). 0 or a negative errno, already reported. */
+static int run_until_signal(sq_loop *loop, server *srv)
+{
+    int err;
+    if ((err = sq_loop_watch_signal(loop, SIGTERM, on_terminate, srv)) != 0 ||
+        (err = sq_loop_watch_signal(loop, SIGINT, on_terminate, srv)) != 0 ||
+        (err = sq_loop_watch_signal(loop, SIGUSR1, on_drain, srv)) != 0) {
+        fprintf(stderr, "synqd: watching signals: %s\n", sq_strerror(err));
+    } else if ((err = sq_loop_run(loop)) != 0) {
+        fprintf(stderr, "synqd: event loop failed: %s\n", sq_strerror(err));
+    }
     sq_loop_unwatch_signal(loop, SIGTERM);
     sq_loop_unwatch_signal(loop, SIGINT);
     sq_loop_unwatch_signal(loop, SIGUSR1);
+    return err;
+}
+
+/* Stops what start_services() started (either may be NULL) and frees the
+ * loop. */
+static void stop_services(sq_loop *loop, server *srv, metrics *mx)
+{
     /* Resets open scrapes; their close callbacks (which free the endpoint)
      * run in the next iteration, which the line after guarantees even when
      * the server is already idle. */
@@ -317,7 +367,7 @@ done:
         /* Give clients a moment to receive their last replies, then reset
          * the connections that are still open. */
         sq_loop_update_time(loop);
-        uint64_t give_up_ms = sq_loop_now_ms(loop) + 1000;
+        uint64_t give_up_ms = sq_loop_now_ms(loop) + SHUTDOWN_GRACE_MS;
         while (!server_idle(srv) && sq_loop_now_ms(loop) < give_up_ms)
             sq_loop_run_once(loop, 50);
         if (!server_idle(srv)) {
@@ -327,5 +377,26 @@ done:
         server_free(srv);
     }
     sq_loop_free(loop);
-    return err ? 1 : 0;
+}
+
+int main(int argc, char **argv)
+{
+    options opt;
+    int status;
+    if (!parse_options(argc, argv, &opt, &status))
+        return status;
+
+    /* A peer that vanishes must not kill the server on write. */
+    signal(SIGPIPE, SIG_IGN);
+
+    sq_loop *loop;
+    if ((status = open_loop(&opt, &loop)) != SYNQD_EXIT_OK)
+        return status;
+    server *srv = NULL;
+    metrics *mx = NULL;
+    int err = start_services(loop, &opt, &srv, &mx);
+    if (err == 0)
+        err = run_until_signal(loop, srv);
+    stop_services(loop, srv, mx);
+    return err ? SYNQD_EXIT_FAILED : SYNQD_EXIT_OK;
 }

@@ -37,8 +37,8 @@
 #include "bench.h"
 
 const char *const workload_names[4] = {"put", "cycle", "produce-consume", "reserve-timeout"};
-const char *const op_names[OP_KINDS] = {"use",     "watch",   "ignore", "put",
-                                        "reserve", "reserve-with-timeout", "delete"};
+const char *const op_names[OP_KINDS] = {
+    "use", "watch", "ignore", "put", "reserve", "reserve-with-timeout", "delete"};
 
 static void finish(bench *b);
 
@@ -186,8 +186,9 @@ static bool has_prefix(const char *line, size_t len, const char *prefix, size_t 
 {
     return len >= prefix_len && memcmp(line, prefix, prefix_len) == 0;
 }
-#define HAS_PREFIX(line, len, lit) has_prefix(line, len, lit, sizeof lit - 1)
-#define IS_LINE(line, len, lit) ((len) == sizeof lit - 1 && memcmp(line, lit, sizeof lit - 1) == 0)
+#define HAS_PREFIX(line, len, lit) has_prefix((line), (len), (lit), sizeof(lit) - 1)
+#define IS_LINE(line, len, lit)                                                                    \
+    ((len) == sizeof(lit) - 1 && memcmp((line), (lit), sizeof(lit) - 1) == 0)
 
 /* A run of 1..MAX_ID_DIGITS decimal digits starting at p (within len);
  * returns its length, 0 if there is none. */
@@ -199,13 +200,12 @@ static size_t digits(const char *p, size_t len)
     return n > MAX_ID_DIGITS ? 0 : n;
 }
 
-static void unexpected(bconn *bc, enum op_kind kind, const char *line, size_t len,
-                       const char *why)
+static void unexpected(bconn *bc, enum op_kind kind, const char *line, size_t len, const char *why)
 {
     char text[96];
     lg_printable(text, sizeof text, line, len);
-    lg_error(&bc->b->errors, "conn %u: %s: unexpected reply \"%s\"%s%s", bc->index,
-             op_names[kind], text, why ? ": " : "", why ? why : "");
+    lg_error(&bc->b->errors, "conn %u: %s: unexpected reply \"%s\"%s%s", bc->index, op_names[kind],
+             text, why ? ": " : "", why ? why : "");
 }
 
 /* Checks one reply (line without CRLF, body if RESERVED) against the
@@ -235,8 +235,9 @@ static void handle_reply(bconn *bc, enum op_kind kind, const char *line, size_t 
     case OP_RESERVE:
         ok = body != NULL;
         if (ok && (body_len != b->body_bytes || memcmp(body, b->body, b->body_bytes) != 0)) {
-            unexpected(bc, kind, line, len, "job body differs from what synq-bench puts "
-                                            "(the tube holds foreign jobs? use a fresh -t)");
+            unexpected(bc, kind, line, len,
+                       "job body differs from what synq-bench puts "
+                       "(the tube holds foreign jobs? use a fresh -t)");
             ok = true; /* counted; still delete it so the run goes on */
         }
         if (ok) {
@@ -313,10 +314,11 @@ static ssize_t parse_replies(bconn *bc, const char *data, size_t len, uint64_t n
         line_len--;
         size_t used = line_len + 2;
         const char *body = NULL;
-        int64_t body_len = HAS_PREFIX(line, line_len, "RESERVED ")
-                               ? reserved_bytes(line, line_len) : 0;
+        int64_t body_len =
+            HAS_PREFIX(line, line_len, "RESERVED ") ? reserved_bytes(line, line_len) : 0;
         if (body_len < 0 || (uint64_t)body_len + used + 2 > b->in_limit) {
-            unexpected(bc, OP_RESERVE, line, line_len, "malformed RESERVED line, or a body too big to buffer");
+            unexpected(bc, OP_RESERVE, line, line_len,
+                       "malformed RESERVED line, or a body too big to buffer");
             return -1;
         }
         if (HAS_PREFIX(line, line_len, "RESERVED ")) {

@@ -177,6 +177,8 @@ int bench_parse_options(bench *b, int argc, char **argv)
 
 static int setup_conns(bench *b)
 {
+    if (b->ntubes == 0)
+        return -1; /* bench_parse_options() always names one; the division below needs it */
     b->bc = calloc(b->conns, sizeof *b->bc);
     if (!b->bc)
         return -1;

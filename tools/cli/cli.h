@@ -160,8 +160,14 @@ int cli_opt_common(cli *c, const char *cmd, int opt, char **argv);
 /* Parses a decimal unsigned integer <= max; on failure prints
  * "synq: CMD: invalid WHAT 'S'" and returns CLI_USAGE. */
 int cli_parse_u64(const char *cmd, const char *what, const char *s, uint64_t max, uint64_t *out);
-/* Prints "synq: CMD: MSG" and "Try 'synq CMD --help'."; returns CLI_USAGE. */
-int cli_usage_error(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Prints "synq: CMD: MSG" and "Try 'synq CMD --help'." to stderr. */
+void cli_print_usage_error(const char *cmd, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+/* cli_print_usage_error(), then evaluates to CLI_USAGE. A macro so that the
+ * value is seen at every call site: the static analyzer does not follow
+ * variadic calls, and would otherwise assume that a usage error may return
+ * CLI_OK with its out parameters unset. */
+#define cli_usage_error(...) (cli_print_usage_error(__VA_ARGS__), CLI_USAGE)
 /* Prints the help text of command `name` to f. */
 void cli_command_help(FILE *f, const char *name);
 

@@ -162,10 +162,11 @@ static int tube_set_fetch(cli *c, tube_set *s)
             break;
         if (strcmp(line, "NOT_FOUND") == 0)
             continue; /* dropped since list-tubes */
-        char *end;
+        bool ok = strncmp(line, "OK ", 3) == 0;
+        char *end = line;
         errno = 0;
-        unsigned long long n = strncmp(line, "OK ", 3) == 0 ? strtoull(line + 3, &end, 10) : 0;
-        if (strncmp(line, "OK ", 3) != 0 || errno || *end) {
+        unsigned long long n = ok ? strtoull(line + 3, &end, 10) : 0;
+        if (!ok || errno || *end) {
             rc = cli_reply_error(c, "stats-tube", line);
             break;
         }

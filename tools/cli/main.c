@@ -131,7 +131,7 @@ void cli_command_help(FILE *f, const char *name)
                "--json and -v are also accepted after it.\n");
 }
 
-int cli_usage_error(const char *cmd, const char *fmt, ...)
+void cli_print_usage_error(const char *cmd, const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
@@ -139,7 +139,6 @@ int cli_usage_error(const char *cmd, const char *fmt, ...)
     vfprintf(stderr, fmt, ap);
     va_end(ap);
     fprintf(stderr, "\nTry 'synq %s%s--help'.\n", cmd ? cmd : "", cmd ? " " : "");
-    return CLI_USAGE;
 }
 
 int cli_parse_u64(const char *cmd, const char *what, const char *s, uint64_t max, uint64_t *out)

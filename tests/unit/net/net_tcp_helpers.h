@@ -28,6 +28,8 @@
 #include "synq/timer.h"
 #include "test.h"
 
+/* Sizes are size_t so that a product of them is computed in size_t. */
+#define KIB ((size_t)1024)
 
 /* --- A test server ------------------------------------------------------ */
 
@@ -195,7 +197,7 @@ static inline void fill_pattern(char *buf, size_t len, unsigned seed)
  * neither side blocks on a full socket buffer; then receives the rest
  * until in_len bytes or EOF. Returns bytes received. */
 static inline size_t exchange(int fd, const char *out, size_t out_len, char *in, size_t in_len,
-                       bool shut_after_send)
+                              bool shut_after_send)
 {
     size_t sent = 0, got = 0;
     bool shut = false;

@@ -410,8 +410,8 @@ TEST(random_operations_match_model)
         uint64_t r = rng_next(&seed);
         unsigned op = (unsigned)(r % 6);
         /* Mostly small sizes, sometimes big ones that hit the limit. */
-        size_t n = (r >> 8) % 8 == 0 ? (size_t)((r >> 16) % (LIMIT + 50))
-                                      : (size_t)((r >> 16) % 700);
+        size_t n =
+            (r >> 8) % 8 == 0 ? (size_t)((r >> 16) % (LIMIT + 50)) : (size_t)((r >> 16) % 700);
         int rc;
         switch (op) {
         case 0:

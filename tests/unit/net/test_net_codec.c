@@ -48,8 +48,8 @@ static int decode_lines(sq_delim delim, size_t max_line, const char *stream, siz
     return rc;
 }
 
-static int line_once(sq_delim delim, size_t max_line, const char *s, size_t len,
-                     size_t *frame_len, size_t *consumed)
+static int line_once(sq_delim delim, size_t max_line, const char *s, size_t len, size_t *frame_len,
+                     size_t *consumed)
 {
     sq_line_codec c;
     sq_line_codec_init(&c, delim, max_line);
@@ -149,8 +149,7 @@ TEST(many_lines_in_one_buffer)
     const char s[] = "one\r\ntwo\r\n\r\nthree\r\nfour";
     char out[64];
     size_t out_len, left;
-    ASSERT_EQ(decode_lines(SQ_DELIM_CRLF, 100, s, sizeof s - 1, sizeof s, out, &out_len, &left),
-              0);
+    ASSERT_EQ(decode_lines(SQ_DELIM_CRLF, 100, s, sizeof s - 1, sizeof s, out, &out_len, &left), 0);
     ASSERT_EQ(out_len, 15);
     ASSERT_MEM_EQ(out, "one|two||three|", 15);
     ASSERT_EQ(left, 4);
@@ -163,7 +162,7 @@ TEST(byte_at_a_time_gives_same_frames)
         const char *s;
         size_t len;
     } cases[] = {
-#define CASE(d, lit) {d, lit, sizeof lit - 1}
+#define CASE(d, lit) {(d), (lit), sizeof(lit) - 1}
         CASE(SQ_DELIM_CRLF, "a\r\nbb\rb\r\n\nc\r\n\r\n\r\r\nxyz"),
         CASE(SQ_DELIM_LF, "a\nbb\r\n\n\nccc\nd"),
         CASE(SQ_DELIM_NUL, "a\0bb\0\0ccc\0d"),
@@ -172,8 +171,8 @@ TEST(byte_at_a_time_gives_same_frames)
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         char whole[64], bytewise[64];
         size_t whole_len, bytewise_len, left1, left2;
-        int rc1 = decode_lines(cases[i].delim, 16, cases[i].s, cases[i].len, cases[i].len,
-                               whole, &whole_len, &left1);
+        int rc1 = decode_lines(cases[i].delim, 16, cases[i].s, cases[i].len, cases[i].len, whole,
+                               &whole_len, &left1);
         int rc2 = decode_lines(cases[i].delim, 16, cases[i].s, cases[i].len, 1, bytewise,
                                &bytewise_len, &left2);
         ASSERT_EQ(rc1, 0);
@@ -348,9 +347,17 @@ TEST(lenpfx_truncated_prefix_needs_more)
     size_t hl = 7, fl = 7, used = 7;
     ASSERT_EQ(sq_lenpfx_decode(&c, "", 0, &hl, &fl, &used), 0);
     ASSERT_EQ(sq_lenpfx_decode(&c, "\0\0\0", 3, &hl, &fl, &used), 0);
-    ASSERT_EQ(sq_lenpfx_decode(&c, "\0\0\0\x05" "abcd", 8, &hl, &fl, &used), 0);
+    ASSERT_EQ(sq_lenpfx_decode(&c,
+                               "\0\0\0\x05"
+                               "abcd",
+                               8, &hl, &fl, &used),
+              0);
     ASSERT_EQ(used, 7);
-    ASSERT_EQ(sq_lenpfx_decode(&c, "\0\0\0\x05" "abcde", 9, &hl, &fl, &used), 1);
+    ASSERT_EQ(sq_lenpfx_decode(&c,
+                               "\0\0\0\x05"
+                               "abcde",
+                               9, &hl, &fl, &used),
+              1);
     ASSERT_EQ(used, 9);
 }
 

@@ -434,11 +434,18 @@ static void wake_cb(sq_loop *loop, void *data)
     sq_loop_stop(loop);
 }
 
+typedef struct {
+    sq_loop *loop;
+    int rc; /* sq_loop_wake()'s */
+} wake_job;
+
 static void *wake_thread(void *arg)
 {
-    struct timespec ts = {0, 20 * 1000 * 1000};
+    wake_job *job = arg;
+    struct timespec ts = {0, 20L * 1000 * 1000};
     nanosleep(&ts, NULL);
-    return (void *)(intptr_t)sq_loop_wake(arg);
+    job->rc = sq_loop_wake(job->loop);
+    return NULL;
 }
 
 TEST(wake_from_another_thread_runs_wake_cb)
@@ -447,11 +454,11 @@ TEST(wake_from_another_thread_runs_wake_cb)
     int woken = 0;
     sq_loop_set_wake_cb(loop, wake_cb, &woken);
     pthread_t th;
-    ASSERT_EQ(pthread_create(&th, NULL, wake_thread, loop), 0);
+    wake_job job = {loop, -1};
+    ASSERT_EQ(pthread_create(&th, NULL, wake_thread, &job), 0);
     ASSERT_EQ(sq_loop_run(loop), 0); /* only the wake-up can stop it */
-    void *rc = NULL;
-    ASSERT_EQ(pthread_join(th, &rc), 0);
-    ASSERT_EQ((intptr_t)rc, 0);
+    ASSERT_EQ(pthread_join(th, NULL), 0);
+    ASSERT_EQ(job.rc, 0);
     ASSERT_EQ(woken, 1);
     sq_loop_free(loop);
 }

@@ -67,7 +67,7 @@ TEST(many_clients_pipelining)
         for (int m = 0; m < MSGS; m++) {
             char msg[MSG_LEN + 1];
             snprintf(msg, sizeof msg, "c%03d m%05d xyz\n", i, m);
-            memcpy(out[i] + m * MSG_LEN, msg, MSG_LEN);
+            memcpy(out[i] + (size_t)m * MSG_LEN, msg, MSG_LEN);
         }
     }
     int done = 0;
@@ -142,9 +142,9 @@ TEST(backpressure_bounds_queued_output)
 {
     sq_conn_opts o;
     sq_conn_opts_default(&o);
-    o.read_chunk = 16 * 1024;
-    o.out_high_water = 128 * 1024;
-    o.out_low_water = 32 * 1024;
+    o.read_chunk = 16 * KIB;
+    o.out_high_water = 128 * KIB;
+    o.out_low_water = 32 * KIB;
     server s;
     srv_start(&s, MODE_ECHO, &o);
     int fd = client_connect(s.port);
@@ -191,9 +191,9 @@ TEST(write_timeout_when_output_makes_no_progress)
 {
     sq_conn_opts o;
     sq_conn_opts_default(&o);
-    o.read_chunk = 16 * 1024;
-    o.out_high_water = 64 * 1024;
-    o.out_low_water = 16 * 1024;
+    o.read_chunk = 16 * KIB;
+    o.out_high_water = 64 * KIB;
+    o.out_low_water = 16 * KIB;
     o.write_timeout_ms = 200;
     server s;
     srv_start(&s, MODE_ECHO, &o);
@@ -413,7 +413,7 @@ TEST(peer_address_is_formatted)
     srv_start(&s, MODE_ECHO, NULL);
     int fd = client_connect(s.port);
     ASSERT_EQ(wait_until(&s.accepted, 1, 2000), 1);
-    struct sockaddr_in sin;
+    struct sockaddr_in sin = {0}; /* the analyzer does not see getsockname() fill it */
     socklen_t len = sizeof sin;
     ASSERT_EQ(getsockname(fd, (struct sockaddr *)&sin, &len), 0);
     char want[64];

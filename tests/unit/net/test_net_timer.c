@@ -238,8 +238,7 @@ static void random_cb(sq_loop *loop, sq_timer *t)
     rnd_timer *r = t->data;
     if (r->stopped)
         order_errors++;
-    if (fired_count > 0 &&
-        (t->due_ms < last_due || (t->due_ms == last_due && t->seq_ <= last_seq)))
+    if (fired_count > 0 && (t->due_ms < last_due || (t->due_ms == last_due && t->seq_ <= last_seq)))
         order_errors++;
     last_due = t->due_ms;
     last_seq = t->seq_;
@@ -275,8 +274,7 @@ TEST(ten_thousand_random_timers_fire_in_order)
                 timers[k].stopped = 0;
                 expected++;
             }
-            ASSERT_EQ(sq_timer_start_at(loop, &timers[k].timer,
-                                        now - 1 - (uint64_t)(rand() % 500)),
+            ASSERT_EQ(sq_timer_start_at(loop, &timers[k].timer, now - 1 - (uint64_t)(rand() % 500)),
                       0);
             break;
         default:
