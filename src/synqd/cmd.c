@@ -92,7 +92,8 @@ void cmd_finish_put(const cmd_ctx *ctx, const cmd_put *put, const char *body, bo
 {
     const cmd_env *env = ctx->env;
     store *st = env->st;
-    size_t body_len = (size_t)put->body_len;
+    const cmd_put p = *put; /* put may point into *next, which is reset here */
+    size_t body_len = (size_t)p.body_len;
     memset(next, 0, sizeof *next);
     next->kind = CMD_NEXT_REPLIED;
     if (!crlf_ok) {
@@ -110,7 +111,7 @@ void cmd_finish_put(const cmd_ctx *ctx, const cmd_put *put, const char *body, bo
         return;
     }
     job *j = NULL;
-    int r = store_put(st, ctx->cl, put->pri, put->delay_s, put->ttr_s, body, body_len, &j);
+    int r = store_put(st, ctx->cl, p.pri, p.delay_s, p.ttr_s, body, body_len, &j);
     if (r == STORE_OK || r == STORE_BURIED) {
         int err = env->host->journal_result(env->host_data);
         if (err) {
