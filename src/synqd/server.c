@@ -2,7 +2,7 @@
  * server: wires the store to the engine.
  *
  * Per loop iteration: sessions run the commands that arrived (session.c,
- * cmd.c); the store timer fires store_tick() for delays, TTRs, pauses and
+ * session_core.c, cmd.c); the store timer fires store_tick() for delays, TTRs, pauses and
  * wait timeouts; then the before-wait hook runs the sessions whose reserve
  * was answered during the iteration (their buffered commands), writes the
  * log's batch of this iteration's changes (and syncs it with -f 0: group

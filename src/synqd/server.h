@@ -3,8 +3,8 @@
  *
  * The server owns the listener, one session per connection, the store (all
  * queue state) and, with -b, the write-ahead log. Sessions read command
- * lines and job bodies, hand parsed commands to cmd.c, and write replies in
- * command order. Replies to commands that changed state leave the process
+ * lines and job bodies (session_core.c), hand parsed commands to cmd.c, and
+ * write replies in command order. Replies to commands that changed state leave the process
  * only after the loop's before-wait hooks ran, which is where the log is
  * written and synced (group commit).
  */
