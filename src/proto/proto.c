@@ -113,7 +113,7 @@ static const proto_cmd_def *first_match(const char *line, size_t len, const unsi
     return NULL;
 }
 
-#define MATCH_IN(group) first_match(line, len, group, sizeof(group) / sizeof(group[0]))
+#define MATCH_IN(group) first_match(line, len, (group), sizeof(group) / sizeof((group)[0]))
 
 /* Finds the command the line names, or NULL. */
 static const proto_cmd_def *which_cmd(const char *line, size_t len)

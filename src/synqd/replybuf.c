@@ -81,7 +81,8 @@ static void reply_with_body(reply_buf *r, const char *head, size_t head_len, con
         return;
     memcpy(dst, head, head_len);
     memcpy(dst + head_len, body, body_len);
-    memcpy(dst + head_len + body_len, "\r\n", 2);
+    dst[head_len + body_len] = '\r';
+    dst[head_len + body_len + 1] = '\n';
     sq_buf_commit(r->buf, total);
 }
 
