@@ -68,26 +68,34 @@ static uint64_t hook_now_ms(void *data)
     return sq_loop_now_ms(srv->loop) + SERVER_CLOCK_OFFSET_MS;
 }
 
+/* Job memory changes here and nowhere else. A job is counted when its life
+ * begins (a PUT journal call, or once after recovery for the jobs restored
+ * from the log) and uncounted when it ends (a DELETE journal call, or a put
+ * the log could not take being taken back). */
+static void count_job(server *srv, const job *j, bool held)
+{
+    uint64_t cost = server_job_cost(job_body_len(j));
+    if (held)
+        srv->job_memory += cost;
+    else
+        srv->job_memory -= cost;
+}
+
 static void hook_journal(store *st, const job *j, int op, void *data)
 {
     (void)st;
     server *srv = data;
-    /* Job memory changes here and nowhere else: a job's life begins with a
-     * PUT and ends with a DELETE journal call (jobs restored from the log
-     * are counted once after recovery, and a put the log could not take is
-     * uncounted by host_take_back_put). */
     if (op == STORE_OP_PUT)
-        srv->job_memory += server_job_cost(job_body_len(j));
+        count_job(srv, j, true);
     else if (op == STORE_OP_DELETE)
-        srv->job_memory -= server_job_cost(job_body_len(j));
+        count_job(srv, j, false);
     if (srv->ps)
         persist_journal(srv->ps, j, op);
 }
 
-static int count_job_memory(job *j, void *data)
+static int count_restored_job(job *j, void *data)
 {
-    server *srv = data;
-    srv->job_memory += server_job_cost(job_body_len(j));
+    count_job(data, j, true);
     return 0;
 }
 
@@ -135,7 +143,7 @@ static uint64_t host_job_memory(void *data)
 static void host_take_back_put(void *data, job *j)
 {
     server *srv = data;
-    srv->job_memory -= server_job_cost(job_body_len(j));
+    count_job(srv, j, false);
     store_forget_job(srv->st, job_id(j));
 }
 
@@ -469,7 +477,7 @@ int server_start(sq_loop *loop, const server_opts *o, server **out)
     srv->env.counters = &srv->counters;
     if (o->wal_dir && (err = open_log(srv)) != 0)
         goto fail;
-    store_foreach_job(srv->st, count_job_memory, srv);
+    store_foreach_job(srv->st, count_restored_job, srv);
     err = sq_loop_add_before_wait(loop, before_wait, srv);
     if (err) {
         fprintf(stderr, "synqd: adding the loop hook: %s\n", sq_strerror(err));

@@ -6,7 +6,6 @@
  * server's lists (resume after a wait, replies held for the log) and closes the connection when
  * the core says so. It changes no protocol state of its own.
  */
-#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 
