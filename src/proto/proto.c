@@ -102,24 +102,25 @@ static const unsigned char cmds_t[] = {CMD_TOUCH};
 static const unsigned char cmds_u[] = {CMD_USE};
 static const unsigned char cmds_w[] = {CMD_WATCH};
 
-static const proto_cmd_def *first_match(const char *line, size_t len, const unsigned char *cands,
-                                        size_t n)
+/* Returns the command's type, or CMD_COUNT_ when none of cands matches. */
+static proto_cmd_type first_match(const char *line, size_t len, const unsigned char *cands,
+                                  size_t n)
 {
     for (size_t i = 0; i < n; i++) {
         const proto_cmd_def *d = &proto_cmds[cands[i]];
         if (len >= d->name_len && memcmp(line, d->name, d->name_len) == 0)
-            return d;
+            return (proto_cmd_type)cands[i];
     }
-    return NULL;
+    return CMD_COUNT_;
 }
 
 #define MATCH_IN(group) first_match(line, len, (group), sizeof(group) / sizeof((group)[0]))
 
-/* Finds the command the line names, or NULL. */
-static const proto_cmd_def *which_cmd(const char *line, size_t len)
+/* Finds the command the line names, or CMD_COUNT_. */
+static proto_cmd_type which_cmd(const char *line, size_t len)
 {
     if (len == 0)
-        return NULL;
+        return CMD_COUNT_;
     switch (line[0]) {
     case 'b':
         return MATCH_IN(cmds_b);
@@ -146,7 +147,7 @@ static const proto_cmd_def *which_cmd(const char *line, size_t len)
     case 'w':
         return MATCH_IN(cmds_w);
     default:
-        return NULL;
+        return CMD_COUNT_;
     }
 }
 
@@ -338,10 +339,10 @@ proto_status proto_parse(const char *line, size_t len, proto_cmd *cmd)
     if (len > 0 && memchr(line, '\0', len) != NULL)
         return PROTO_BAD_FORMAT;
 
-    const proto_cmd_def *c = which_cmd(line, len);
-    if (c == NULL)
+    cmd->type = which_cmd(line, len);
+    if (cmd->type == CMD_COUNT_)
         return PROTO_UNKNOWN_COMMAND;
-    cmd->type = (proto_cmd_type)(c - proto_cmds);
+    const proto_cmd_def *c = &proto_cmds[cmd->type];
 
     const char *p = line + c->name_len;
     const char *end = line + len;
