@@ -34,7 +34,7 @@
     } while (0)
 
 #define FUZZ_MAX_JOB_BYTES 64
-#define FUZZ_MAX_MEMORY (6 * (FUZZ_MAX_JOB_BYTES + SERVER_JOB_OVERHEAD_BYTES))
+#define FUZZ_MAX_MEMORY ((uint64_t)6 * (FUZZ_MAX_JOB_BYTES + SERVER_JOB_OVERHEAD_BYTES))
 
 /* Reads "<digits>" at p (at least one, no leading sign) up to `end`; returns past them or NULL. */
 static const char *read_num(const char *p, const char *end, uint64_t *v)
@@ -44,11 +44,6 @@ static const char *read_num(const char *p, const char *end, uint64_t *v)
     while (p < end && *p >= '0' && *p <= '9')
         *v = *v * 10 + (uint64_t)(*p++ - '0');
     return p > start && p - start <= 20 ? p : NULL;
-}
-
-static bool line_is(const char *line, size_t len, const char *lit)
-{
-    return len == strlen(lit) && memcmp(line, lit, len) == 0;
 }
 
 /* "<word> <n>" or "<word> <n> <m>" exactly. Returns the count of numbers read (0 on mismatch). */
@@ -71,6 +66,8 @@ static int word_nums(const char *line, size_t len, const char *word, uint64_t *a
 /* Consumes and checks the replies of one connection (invariant 1). */
 static void check_replies(sq_buf *out)
 {
+    /* Some of these are two literals pasted together (PROTO_WORD_BURIED "\r\n"). */
+    /* NOLINTBEGIN(bugprone-suspicious-missing-comma) */
     static const char *const fixed[] = {
         PROTO_REPLY_BURIED,        PROTO_REPLY_KICKED,         PROTO_REPLY_DELETED,
         PROTO_REPLY_RELEASED,      PROTO_REPLY_TOUCHED,        PROTO_REPLY_PAUSED,
@@ -79,6 +76,7 @@ static void check_replies(sq_buf *out)
         PROTO_REPLY_EXPECTED_CRLF, PROTO_REPLY_BAD_FORMAT,     PROTO_REPLY_UNKNOWN_COMMAND,
         PROTO_REPLY_OUT_OF_MEMORY, PROTO_REPLY_INTERNAL_ERROR,
     };
+    /* NOLINTEND(bugprone-suspicious-missing-comma) */
     const char *p = sq_buf_peek(out);
     const char *end = p + sq_buf_len(out);
     while (p < end) {
@@ -113,9 +111,7 @@ static void check_replies(sq_buf *out)
             CHECK((uint64_t)(end - next) >= body + 2);
             CHECK(next[body] == '\r' && next[body + 1] == '\n');
             next += body + 2;
-            known = true;
         }
-        CHECK(!line_is(p, len, ""));
         p = next;
     }
     sq_buf_clear(out);

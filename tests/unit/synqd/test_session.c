@@ -132,7 +132,7 @@ TEST(an_over_long_line_is_skipped_to_its_crlf_and_answered_once)
 {
     char line[1024];
     memset(line, 'a', 600);
-    strcpy(line + 600, "\r\nuse x\r\n");
+    snprintf(line + 600, sizeof line - 600, "\r\nuse x\r\n");
     expect_same_at_every_split(line, 100, "BAD_FORMAT\r\nUSING x\r\n");
 }
 
@@ -159,32 +159,28 @@ TEST(a_crlf_across_a_dropped_chunk_boundary_is_not_seen)
      * and swallows "use x". */
     char line[512];
     memset(line, 'a', 223);
-    strcpy(line + 223, "\r\nuse x\r\nuse y\r\n");
+    snprintf(line + 223, sizeof line - 223, "\r\nuse x\r\nuse y\r\n");
     expect_same_at_every_split(line, 100, "BAD_FORMAT\r\nUSING y\r\n");
 }
 
-/* "pause-tube <200-byte name> <delay>" with `digits` digits of delay, and its CRLF. */
-static void pause_line(char *line, size_t digits)
+/* "pause-tube <200-byte name> <delay>" with `digits` digits of delay, its CRLF, then `more`. */
+static void pause_line(char *line, size_t size, size_t digits, const char *more)
 {
-    size_t n = 0;
-    memcpy(line, "pause-tube ", 11);
-    n = 11;
-    memset(line + n, 'b', 200);
-    n += 200;
-    line[n++] = ' ';
-    memset(line + n, '1', digits);
-    n += digits;
-    strcpy(line + n, "\r\n");
+    char name[201], delay[32];
+    memset(name, 'b', 200);
+    name[200] = '\0';
+    memset(delay, '1', digits);
+    delay[digits] = '\0';
+    snprintf(line, size, "pause-tube %s %s\r\n%s", name, delay, more);
 }
 
 TEST(a_line_of_222_bytes_is_a_command_and_223_is_too_long)
 {
     char line[512];
-    pause_line(line, 10); /* 222 bytes before the CRLF */
+    pause_line(line, sizeof line, 10, ""); /* 222 bytes before the CRLF */
     ASSERT_EQ(strlen(line), 224);
     expect_same_at_every_split(line, 100, "NOT_FOUND\r\n");
-    pause_line(line, 11);
-    strcat(line, "use a\r\n");
+    pause_line(line, sizeof line, 11, "use a\r\n");
     expect_same_at_every_split(line, 100, "BAD_FORMAT\r\n");
 }
 
