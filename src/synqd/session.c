@@ -17,11 +17,8 @@ static void after_core(session *se, size_t out_before, session_verdict v)
 {
     if (sq_buf_len(sq_conn_out(se->conn)) != out_before)
         sq_conn_wrote(se->conn);
-    if (se->core.journaled) {
-        se->core.journaled = false;
-        if (v != SESSION_RESET)
-            server_note_unsynced(se->srv, se);
-    }
+    if (session_core_take_journaled(&se->core) && v != SESSION_RESET)
+        server_note_unsynced(se->srv, se);
     if (v == SESSION_RESET) {
         fprintf(stderr, "synqd: queueing a reply failed (%s): closing the connection\n",
                 sq_strerror(se->core.reply_err));
@@ -95,10 +92,8 @@ static void unqueue_resume(server *srv, session *se)
 /* Idempotent: the core ends once, the lists forget the session once. */
 static void session_end(session *se)
 {
-    if (!se->core.cl) {
-        se->core.state = SESSION_CLOSED;
+    if (!se->core.cl)
         return;
-    }
     session_core_end(&se->core);
     unqueue_resume(se->srv, se);
     server_forget_session(se->srv, se);

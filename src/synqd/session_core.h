@@ -65,10 +65,8 @@ typedef struct session_core {
     size_t pending_len;
     bool is_producer; /* has put: counts in current-producers */
     bool is_worker;   /* has reserved: counts in current-workers */
-    /* A reply queued since the caller last cleared this acknowledges a change still in the
-     * log's batch: the caller must hold the session's output until the log is flushed. */
-    bool journaled;
-    int reply_err; /* SESSION_RESET: why the reply could not be queued */
+    bool journaled;   /* see session_core_take_journaled */
+    int reply_err;    /* SESSION_RESET: why the reply could not be queued */
 } session_core;
 
 /* Starts a session: a new store client owned by `owner` (client_owner() in the store's hooks),
@@ -89,6 +87,15 @@ session_verdict session_core_wait_ended(session_core *sc, const char *reply, siz
 /* The client closed its side. A session waiting in reserve gets TIMED_OUT and the commands it
  * pipelined after the reserve still run (beanstalkd). Returns QUIT or RESET. */
 session_verdict session_core_eof(session_core *sc, sq_buf *in, sq_buf *out);
+
+/* True when a reply queued since the last call acknowledges a change still in the log's batch:
+ * the caller must hold the connection's output until the log is flushed. Clears the flag. */
+static inline bool session_core_take_journaled(session_core *sc)
+{
+    bool j = sc->journaled;
+    sc->journaled = false;
+    return j;
+}
 
 /* Ends the session for the queue: its reserved jobs return to ready at once and it stops
  * counting as a connection (and producer, worker), as beanstalkd does the moment it sees EOF or
