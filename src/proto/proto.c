@@ -83,83 +83,44 @@ static bool is_c_space(unsigned char c)
     return c == ' ' || (c >= '\t' && c <= '\r');
 }
 
-/* How a command's arguments are read once its prefix matched. */
-typedef enum {
-    ARGS_NONE_EXACT, /* the prefix must be the whole line */
-    ARGS_ID,         /* one u64 to the end of the line */
-    ARGS_TUBE,       /* the rest of the line is a tube name */
-    ARGS_CUSTOM,     /* put, release, bury, kick, reserve-with-timeout, pause-tube, quit */
-} args_kind;
+/* The commands that can match, one list per first byte, each in beanstalkd's matching order.
+ * beanstalkd tries all prefixes first-match in one list; only prefixes sharing a first byte can
+ * overlap, so splitting the list by first byte keeps its answers and looks at six candidates at
+ * most. The names themselves are in the command table (cmdtab.c). */
+static const unsigned char cmds_b[] = {CMD_BURY};
+static const unsigned char cmds_d[] = {CMD_DELETE};
+static const unsigned char cmds_i[] = {CMD_IGNORE};
+static const unsigned char cmds_k[] = {CMD_KICK, CMD_KICK_JOB};
+static const unsigned char cmds_l[] = {CMD_LIST_TUBES_WATCHED, CMD_LIST_TUBE_USED, CMD_LIST_TUBES};
+static const unsigned char cmds_p[] = {CMD_PUT,          CMD_PEEK,        CMD_PEEK_READY,
+                                       CMD_PEEK_DELAYED, CMD_PEEK_BURIED, CMD_PAUSE_TUBE};
+static const unsigned char cmds_q[] = {CMD_QUIT};
+static const unsigned char cmds_r[] = {CMD_RESERVE_WITH_TIMEOUT, CMD_RESERVE_JOB, CMD_RESERVE,
+                                       CMD_RELEASE};
+static const unsigned char cmds_s[] = {CMD_STATS_JOB, CMD_STATS_TUBE, CMD_STATS};
+static const unsigned char cmds_t[] = {CMD_TOUCH};
+static const unsigned char cmds_u[] = {CMD_USE};
+static const unsigned char cmds_w[] = {CMD_WATCH};
 
-typedef struct {
-    const char *prefix;
-    unsigned char prefix_len;
-    unsigned char args;
-    unsigned char type;
-} cmd_prefix;
-
-#define P(s, a, t)                                                                                 \
-    {                                                                                              \
-        s, sizeof(s) - 1, a, t                                                                     \
-    }
-
-/* The prefixes, one array per first byte, each in beanstalkd's matching order. beanstalkd tries
- * all prefixes first-match in one list; only prefixes sharing a first byte can overlap, so
- * splitting the list by first byte keeps its answers and looks at six candidates at most. */
-static const cmd_prefix cmds_b[] = {P("bury ", ARGS_CUSTOM, CMD_BURY)};
-static const cmd_prefix cmds_d[] = {P("delete ", ARGS_ID, CMD_DELETE)};
-static const cmd_prefix cmds_i[] = {P("ignore ", ARGS_TUBE, CMD_IGNORE)};
-static const cmd_prefix cmds_k[] = {
-    P("kick ", ARGS_CUSTOM, CMD_KICK),
-    P("kick-job ", ARGS_ID, CMD_KICK_JOB),
-};
-static const cmd_prefix cmds_l[] = {
-    P("list-tubes-watched", ARGS_NONE_EXACT, CMD_LIST_TUBES_WATCHED),
-    P("list-tube-used", ARGS_NONE_EXACT, CMD_LIST_TUBE_USED),
-    P("list-tubes", ARGS_NONE_EXACT, CMD_LIST_TUBES),
-};
-static const cmd_prefix cmds_p[] = {
-    P("put ", ARGS_CUSTOM, CMD_PUT),
-    P("peek ", ARGS_ID, CMD_PEEK),
-    P("peek-ready", ARGS_NONE_EXACT, CMD_PEEK_READY),
-    P("peek-delayed", ARGS_NONE_EXACT, CMD_PEEK_DELAYED),
-    P("peek-buried", ARGS_NONE_EXACT, CMD_PEEK_BURIED),
-    P("pause-tube", ARGS_CUSTOM, CMD_PAUSE_TUBE),
-};
-static const cmd_prefix cmds_q[] = {P("quit", ARGS_CUSTOM, CMD_QUIT)};
-static const cmd_prefix cmds_r[] = {
-    P("reserve-with-timeout ", ARGS_CUSTOM, CMD_RESERVE_WITH_TIMEOUT),
-    P("reserve-job ", ARGS_ID, CMD_RESERVE_JOB),
-    P("reserve", ARGS_NONE_EXACT, CMD_RESERVE),
-    P("release ", ARGS_CUSTOM, CMD_RELEASE),
-};
-static const cmd_prefix cmds_s[] = {
-    P("stats-job ", ARGS_ID, CMD_STATS_JOB),
-    P("stats-tube ", ARGS_TUBE, CMD_STATS_TUBE),
-    P("stats", ARGS_NONE_EXACT, CMD_STATS),
-};
-static const cmd_prefix cmds_t[] = {P("touch ", ARGS_ID, CMD_TOUCH)};
-static const cmd_prefix cmds_u[] = {P("use ", ARGS_TUBE, CMD_USE)};
-static const cmd_prefix cmds_w[] = {P("watch ", ARGS_TUBE, CMD_WATCH)};
-
-#undef P
-
-static const cmd_prefix *first_match(const char *line, size_t len, const cmd_prefix *cands,
-                                     size_t n)
+/* Returns the command's type, or CMD_COUNT_ when none of cands matches. */
+static proto_cmd_type first_match(const char *line, size_t len, const unsigned char *cands,
+                                  size_t n)
 {
-    for (size_t i = 0; i < n; i++)
-        if (len >= cands[i].prefix_len && memcmp(line, cands[i].prefix, cands[i].prefix_len) == 0)
-            return &cands[i];
-    return NULL;
+    for (size_t i = 0; i < n; i++) {
+        const proto_cmd_def *d = &proto_cmds[cands[i]];
+        if (len >= d->name_len && memcmp(line, d->name, d->name_len) == 0)
+            return (proto_cmd_type)cands[i];
+    }
+    return CMD_COUNT_;
 }
 
-#define MATCH_IN(group) first_match(line, len, group, sizeof(group) / sizeof(group[0]))
+#define MATCH_IN(group) first_match(line, len, (group), sizeof(group) / sizeof((group)[0]))
 
-/* Finds the command the line names, or NULL. */
-static const cmd_prefix *which_cmd(const char *line, size_t len)
+/* Finds the command the line names, or CMD_COUNT_. */
+static proto_cmd_type which_cmd(const char *line, size_t len)
 {
     if (len == 0)
-        return NULL;
+        return CMD_COUNT_;
     switch (line[0]) {
     case 'b':
         return MATCH_IN(cmds_b);
@@ -186,7 +147,7 @@ static const cmd_prefix *which_cmd(const char *line, size_t len)
     case 'w':
         return MATCH_IN(cmds_w);
     default:
-        return NULL;
+        return CMD_COUNT_;
     }
 }
 
@@ -336,12 +297,12 @@ static proto_status parse_put(const char *p, const char *end, proto_cmd *cmd)
     return PROTO_OK;
 }
 
-static proto_status parse_custom(const cmd_prefix *c, const char *p, const char *end,
+static proto_status parse_custom(proto_cmd_type type, const char *p, const char *end,
                                  proto_cmd *cmd)
 {
     uint64_t id;
 
-    switch ((proto_cmd_type)c->type) {
+    switch (type) {
     case CMD_PUT:
         return parse_put(p, end, cmd);
     case CMD_RELEASE:
@@ -378,22 +339,22 @@ proto_status proto_parse(const char *line, size_t len, proto_cmd *cmd)
     if (len > 0 && memchr(line, '\0', len) != NULL)
         return PROTO_BAD_FORMAT;
 
-    const cmd_prefix *c = which_cmd(line, len);
-    if (c == NULL)
+    cmd->type = which_cmd(line, len);
+    if (cmd->type == CMD_COUNT_)
         return PROTO_UNKNOWN_COMMAND;
-    cmd->type = (proto_cmd_type)c->type;
+    const proto_cmd_def *c = &proto_cmds[cmd->type];
 
-    const char *p = line + c->prefix_len;
+    const char *p = line + c->name_len;
     const char *end = line + len;
     proto_status st;
-    switch ((args_kind)c->args) {
-    case ARGS_NONE_EXACT:
+    switch ((proto_args)c->args) {
+    case PROTO_ARGS_NONE_EXACT:
         st = p == end ? PROTO_OK : PROTO_BAD_FORMAT;
         break;
-    case ARGS_ID:
+    case PROTO_ARGS_ID:
         st = read_unsigned(&p, end, UINT64_MAX, true, &cmd->id) ? PROTO_OK : PROTO_BAD_FORMAT;
         break;
-    case ARGS_TUBE:
+    case PROTO_ARGS_TUBE:
         st = is_valid_tube(p, (size_t)(end - p)) ? PROTO_OK : PROTO_BAD_FORMAT;
         if (st == PROTO_OK) {
             cmd->tube = p;
@@ -401,47 +362,12 @@ proto_status proto_parse(const char *line, size_t len, proto_cmd *cmd)
         }
         break;
     default:
-        st = parse_custom(c, p, end, cmd);
+        st = parse_custom(cmd->type, p, end, cmd);
         break;
     }
     if (st == PROTO_OK)
         cmd->counted = true;
     return st;
-}
-
-const char *proto_cmd_stat_name(proto_cmd_type t)
-{
-    static const char *const names[CMD_COUNT_] = {
-        [CMD_PUT] = "cmd-put",
-        [CMD_USE] = "cmd-use",
-        [CMD_RESERVE] = "cmd-reserve",
-        [CMD_RESERVE_WITH_TIMEOUT] = "cmd-reserve-with-timeout",
-        [CMD_RESERVE_JOB] = NULL,
-        [CMD_DELETE] = "cmd-delete",
-        [CMD_RELEASE] = "cmd-release",
-        [CMD_BURY] = "cmd-bury",
-        [CMD_TOUCH] = "cmd-touch",
-        [CMD_WATCH] = "cmd-watch",
-        [CMD_IGNORE] = "cmd-ignore",
-        [CMD_PEEK] = "cmd-peek",
-        [CMD_PEEK_READY] = "cmd-peek-ready",
-        [CMD_PEEK_DELAYED] = "cmd-peek-delayed",
-        [CMD_PEEK_BURIED] = "cmd-peek-buried",
-        [CMD_KICK] = "cmd-kick",
-        [CMD_KICK_JOB] = NULL,
-        [CMD_STATS_JOB] = "cmd-stats-job",
-        [CMD_STATS_TUBE] = "cmd-stats-tube",
-        [CMD_STATS] = "cmd-stats",
-        [CMD_LIST_TUBES] = "cmd-list-tubes",
-        [CMD_LIST_TUBE_USED] = "cmd-list-tube-used",
-        [CMD_LIST_TUBES_WATCHED] = "cmd-list-tubes-watched",
-        [CMD_PAUSE_TUBE] = "cmd-pause-tube",
-        [CMD_QUIT] = NULL,
-    };
-
-    if ((unsigned)t >= CMD_COUNT_)
-        return NULL;
-    return names[t];
 }
 
 long proto_find_line(const char *buf, size_t len, size_t *consumed)

@@ -96,7 +96,41 @@ typedef struct {
  * CMD_QUIT never fails: any line starting with "quit" closes the connection without a reply. */
 proto_status proto_parse(const char *line, size_t len, proto_cmd *cmd);
 
-/* The command's name as it appears in `stats` counters ("cmd-put" etc.) — for the stats module.
+/* ---- the command table (cmdtab.c) ----
+ *
+ * One row per command, indexed by proto_cmd_type: the name as the parser matches it, how its
+ * arguments are read, its `stats` counter name and its flags. The parser, `stats`, the metrics
+ * and the server all read these rows; no command name is written anywhere else. */
+
+/* How a command's arguments are read once its name matched. */
+typedef enum {
+    PROTO_ARGS_NONE_EXACT, /* the name must be the whole line */
+    PROTO_ARGS_ID,         /* one u64 to the end of the line */
+    PROTO_ARGS_TUBE,       /* the rest of the line is a tube name */
+    PROTO_ARGS_CUSTOM,     /* put, release, bury, kick, reserve-with-timeout, pause-tube, quit */
+} proto_args;
+
+/* The command changes a job in a way the write-ahead log records, and is refused up front once
+ * the log has failed. put is not marked: it is refused only after its body was read. */
+#define PROTO_CMD_LOGGED 0x1u
+
+typedef struct proto_cmd_def {
+    const char *name; /* as matched at the start of a line, e.g. "put " (with its space) */
+    unsigned char name_len;
+    unsigned char args;    /* proto_args */
+    unsigned char flags;   /* PROTO_CMD_* */
+    const char *stat_name; /* "cmd-put"; NULL where beanstalkd keeps no counter */
+} proto_cmd_def;
+
+/* The rows, one per proto_cmd_type below CMD_COUNT_. Static, read-only. */
+extern const proto_cmd_def proto_cmds[CMD_COUNT_];
+
+/* The commands with a `stats` counter, in the order beanstalkd's `stats` lists them (which is
+ * not the enum's order). */
+#define PROTO_STATS_CMDS 22
+extern const proto_cmd_type proto_stats_order[PROTO_STATS_CMDS];
+
+/* The command's name as it appears in `stats` counters ("cmd-put" etc.): proto_cmds[t].stat_name.
  * Returns NULL for commands beanstalkd keeps no counter for (reserve-job, kick-job, quit) and for
  * out-of-range values. The string is static. */
 const char *proto_cmd_stat_name(proto_cmd_type t);

@@ -1,357 +1,356 @@
 /*
- * cmd: runs parsed commands against the store and writes beanstalkd's
- * replies, byte for byte. The parser (proto.c) decided what the line means;
- * the store (store.c) decides what happens; this module only maps one onto
- * the other and onto reply lines.
+ * cmd: runs parsed commands against the store and writes beanstalkd's replies, byte for byte
+ * (contract in cmd.h). The parser (proto.c) decided what the line means; the store decides what
+ * happens; this module only maps one onto the other and onto reply lines, and tells the session
+ * what to do next. It keeps no state of its own and changes none of the session's.
  */
+#include "cmd.h"
+
 #include <errno.h>
-#include <stdio.h>
 #include <string.h>
 
-#include "server_int.h"
+#include "server.h"
+#include "stats.h"
 
-static void reply_store_error(session *se, int r)
+static void reply_store_error(const cmd_ctx *ctx, int r)
 {
+    reply_buf *out = ctx->out;
     switch (r) {
     case STORE_NOT_FOUND:
-        session_reply_lit(se, "NOT_FOUND\r\n");
+        reply_lit(out, PROTO_REPLY_NOT_FOUND);
         break;
     case STORE_NO_MEMORY:
-        session_reply_lit(se, "OUT_OF_MEMORY\r\n");
+        reply_lit(out, PROTO_REPLY_OUT_OF_MEMORY);
         break;
     case STORE_DRAINING:
-        session_reply_lit(se, "DRAINING\r\n");
+        reply_lit(out, PROTO_REPLY_DRAINING);
         break;
     case STORE_TIMED_OUT:
-        session_reply_lit(se, "TIMED_OUT\r\n");
+        reply_lit(out, PROTO_REPLY_TIMED_OUT);
         break;
     case STORE_DEADLINE_SOON:
-        session_reply_lit(se, "DEADLINE_SOON\r\n");
+        reply_lit(out, PROTO_REPLY_DEADLINE_SOON);
         break;
     case STORE_NOT_IGNORED:
-        session_reply_lit(se, "NOT_IGNORED\r\n");
+        reply_lit(out, PROTO_REPLY_NOT_IGNORED);
         break;
     default:
-        session_reply_lit(se, "INTERNAL_ERROR\r\n");
+        reply_lit(out, PROTO_REPLY_INTERNAL_ERROR);
         break;
     }
 }
 
-/* Drops the next `bytes` of input, then answers `reply`. */
-static void skip_body(session *se, uint64_t bytes, const char *reply)
+/* Drops the next `bytes` of input, then answers JOB_TOO_BIG. */
+static void skip_too_big(const proto_cmd *cmd, cmd_next *next)
 {
-    se->skip_left = bytes;
-    se->pending_reply = reply;
-    se->state = SESSION_SKIP_BODY;
+    next->kind = CMD_NEXT_SKIP;
+    next->skip_bytes = cmd->body_len + 2;
+    next->reply = PROTO_REPLY_JOB_TOO_BIG;
+    next->reply_len = sizeof PROTO_REPLY_JOB_TOO_BIG - 1;
 }
 
-static void mark_producer(session *se)
+static void start_put(const cmd_ctx *ctx, const proto_cmd *cmd, cmd_next *next)
 {
-    if (!se->is_producer) {
-        se->is_producer = true;
-        se->srv->current_producers++;
-    }
-}
-
-static void mark_worker(session *se)
-{
-    if (!se->is_worker) {
-        se->is_worker = true;
-        se->srv->current_workers++;
-    }
-}
-
-static void start_put(session *se, const proto_cmd *cmd)
-{
-    if (cmd->body_len > se->srv->opts.max_job_bytes) {
-        skip_body(se, cmd->body_len + 2, "JOB_TOO_BIG\r\n");
+    if (cmd->body_len > ctx->env->max_job_bytes) {
+        skip_too_big(cmd, next);
         return;
     }
-    mark_producer(se);
-    se->put_pri = cmd->pri;
-    se->put_delay_s = cmd->delay_s;
-    se->put_ttr_s = cmd->ttr_s;
-    se->body_len = cmd->body_len;
-    se->state = SESSION_BODY;
+    next->producer = true;
+    next->kind = CMD_NEXT_READ_BODY;
+    next->put.pri = cmd->pri;
+    next->put.delay_s = cmd->delay_s;
+    next->put.ttr_s = cmd->ttr_s;
+    next->put.body_len = cmd->body_len;
 }
 
-/* Refuses a change up front when the log has failed: nothing may be
- * acknowledged that the log cannot hold. */
-static bool refuse_if_log_failed(session *se)
+/* Refuses a change up front when the log has failed: nothing may be acknowledged that the log
+ * cannot hold. */
+static bool refuse_if_log_failed(const cmd_ctx *ctx)
 {
-    if (!server_log_failed(se->srv))
+    const cmd_env *env = ctx->env;
+    if (!env->host->log_failed(env->host_data))
         return false;
-    session_reply_lit(se, "INTERNAL_ERROR\r\n");
+    reply_lit(ctx->out, PROTO_REPLY_INTERNAL_ERROR);
     return true;
 }
 
-/* After a change succeeded in memory: true when its log record is in the
- * batch, else the error reply was written. */
-static bool journaled(session *se)
+/* After a change succeeded in memory: true when its log record is in the batch (the reply then
+ * waits for the flush), else the error reply was written. */
+static bool journaled(const cmd_ctx *ctx, cmd_next *next)
 {
-    int err = server_journal_result(se->srv, se);
-    if (!err)
+    const cmd_env *env = ctx->env;
+    if (!env->host->journal_result(env->host_data)) {
+        next->journaled = true;
         return true;
-    session_reply_lit(se, "INTERNAL_ERROR\r\n");
+    }
+    reply_lit(ctx->out, PROTO_REPLY_INTERNAL_ERROR);
     return false;
 }
 
-void cmd_finish_put(session *se, const char *body, size_t body_len, bool crlf_ok)
+void cmd_finish_put(const cmd_ctx *ctx, const cmd_put *put, const char *body, bool crlf_ok,
+                    cmd_next *next)
 {
-    store *st = se->srv->st;
+    const cmd_env *env = ctx->env;
+    store *st = env->st;
+    const cmd_put p = *put; /* put may point into *next, which is reset here */
+    size_t body_len = (size_t)p.body_len;
+    memset(next, 0, sizeof *next);
+    next->kind = CMD_NEXT_REPLIED;
     if (!crlf_ok) {
         store_skip_id(st);
-        session_reply_lit(se, "EXPECTED_CRLF\r\n");
+        reply_lit(ctx->out, PROTO_REPLY_EXPECTED_CRLF);
         return;
     }
-    if (refuse_if_log_failed(se))
+    if (refuse_if_log_failed(ctx))
         return;
-    uint64_t limit = se->srv->opts.max_memory;
-    if (limit && se->srv->job_memory + server_job_cost(body_len) > limit) {
-        /* The configured bound on job memory: refused as beanstalkd
-         * refuses a job it cannot allocate. */
-        session_reply_lit(se, "OUT_OF_MEMORY\r\n");
+    uint64_t limit = env->max_memory;
+    if (limit && env->host->job_memory(env->host_data) + server_job_cost(body_len) > limit) {
+        /* The configured bound on job memory: refused as beanstalkd refuses a job it cannot
+         * allocate. */
+        reply_lit(ctx->out, PROTO_REPLY_OUT_OF_MEMORY);
         return;
     }
     job *j = NULL;
-    int r = store_put(st, se->cl, se->put_pri, se->put_delay_s, se->put_ttr_s, body, body_len,
-                      &j);
+    int r = store_put(st, ctx->cl, p.pri, p.delay_s, p.ttr_s, body, body_len, &j);
     if (r == STORE_OK || r == STORE_BURIED) {
-        int err = server_journal_result(se->srv, se);
+        int err = env->host->journal_result(env->host_data);
         if (err) {
-            /* Not in the log, so not acknowledged: take the job back unless
-             * a waiting worker already holds it. A full disk is
-             * OUT_OF_MEMORY, as beanstalkd answers. */
-            if (job_get_state(j) != JOB_RESERVED) {
-                se->srv->job_memory -= server_job_cost(job_body_len(j));
-                store_forget_job(st, job_id(j));
-            }
+            /* Not in the log, so not acknowledged: take the job back unless a waiting worker
+             * already holds it. A full disk is OUT_OF_MEMORY, as beanstalkd answers. */
+            if (job_get_state(j) != JOB_RESERVED)
+                env->host->take_back_put(env->host_data, j);
             if (err == -ENOSPC)
-                session_reply_lit(se, "OUT_OF_MEMORY\r\n");
+                reply_lit(ctx->out, PROTO_REPLY_OUT_OF_MEMORY);
             else
-                session_reply_lit(se, "INTERNAL_ERROR\r\n");
+                reply_lit(ctx->out, PROTO_REPLY_INTERNAL_ERROR);
             return;
         }
+        next->journaled = true;
     }
     if (r == STORE_OK)
-        session_reply_id_lit(se, "INSERTED", job_id(j));
+        reply_num_lit(ctx->out, PROTO_WORD_INSERTED, job_id(j));
     else if (r == STORE_BURIED)
-        session_reply_id_lit(se, "BURIED", job_id(j));
+        reply_num_lit(ctx->out, PROTO_WORD_BURIED, job_id(j));
     else
-        reply_store_error(se, r);
+        reply_store_error(ctx, r);
 }
 
-static void do_reserve(session *se, const proto_cmd *cmd)
+static void do_reserve(const cmd_ctx *ctx, const proto_cmd *cmd, cmd_next *next)
 {
-    mark_worker(se);
+    next->worker = true;
     int64_t timeout_ms = -1;
     if (cmd->type == CMD_RESERVE_WITH_TIMEOUT && cmd->timeout_s != PROTO_TIMEOUT_FOREVER)
         timeout_ms = (int64_t)cmd->timeout_s * 1000;
     job *j = NULL;
-    int r = store_reserve(se->srv->st, se->cl, timeout_ms, &j);
+    int r = store_reserve(ctx->env->st, ctx->cl, timeout_ms, &j);
     if (r == STORE_OK)
-        session_reply_job(se, "RESERVED", j);
+        reply_job_lit(ctx->out, PROTO_WORD_RESERVED, j);
     else if (r == STORE_WAITING)
-        se->state = SESSION_WAITING;
+        next->kind = CMD_NEXT_WAIT;
     else
-        reply_store_error(se, r);
+        reply_store_error(ctx, r);
 }
 
-static void reply_found(session *se, const job *j)
+static void reply_found(const cmd_ctx *ctx, const job *j)
 {
     if (j)
-        session_reply_job(se, "FOUND", j);
+        reply_job_lit(ctx->out, PROTO_WORD_FOUND, j);
     else
-        session_reply_lit(se, "NOT_FOUND\r\n");
+        reply_lit(ctx->out, PROTO_REPLY_NOT_FOUND);
 }
 
-static void reply_doc(session *se, int err)
+/* The document formatted into the scratch buffer (err: formatting failed). */
+static void reply_scratch_doc(const cmd_ctx *ctx, int err)
 {
-    sq_buf *doc = &se->srv->scratch;
+    sq_buf *doc = ctx->env->scratch;
     if (err)
-        session_reply_lit(se, "OUT_OF_MEMORY\r\n");
+        reply_lit(ctx->out, PROTO_REPLY_OUT_OF_MEMORY);
     else
-        session_reply_doc(se, sq_buf_peek(doc), sq_buf_len(doc));
+        reply_doc(ctx->out, sq_buf_peek(doc), sq_buf_len(doc));
     sq_buf_clear(doc);
 }
 
-static void reply_ok_or(session *se, int r, const char *ok_reply)
+static void reply_ok_or(const cmd_ctx *ctx, int r, const char *ok_reply, size_t ok_len)
 {
     if (r == STORE_OK)
-        session_reply(se, ok_reply, strlen(ok_reply));
+        reply_text(ctx->out, ok_reply, ok_len);
     else
-        reply_store_error(se, r);
+        reply_store_error(ctx, r);
 }
+#define reply_ok_or_lit(ctx, r, lit) reply_ok_or((ctx), (r), (lit), sizeof(lit) - 1)
 
 /* As reply_ok_or, for a command that changed state the log must hold. */
-static void reply_change(session *se, int r, const char *ok_reply)
+static void reply_change(const cmd_ctx *ctx, cmd_next *next, int r, const char *ok_reply,
+                         size_t ok_len)
 {
-    if (r == STORE_OK && !journaled(se))
+    if (r == STORE_OK && !journaled(ctx, next))
         return;
-    reply_ok_or(se, r, ok_reply);
+    reply_ok_or(ctx, r, ok_reply, ok_len);
+}
+#define reply_change_lit(ctx, next, r, lit) reply_change((ctx), (next), (r), (lit), sizeof(lit) - 1)
+
+static void reply_using(const cmd_ctx *ctx)
+{
+    const tube *t = client_used_tube(ctx->cl);
+    reply_name(ctx->out, PROTO_WORD_USING, sizeof PROTO_WORD_USING - 1, tube_name(t),
+               tube_name_len(t));
 }
 
-static bool changes_state(proto_cmd_type t)
+static void execute_job_command(const cmd_ctx *ctx, const proto_cmd *cmd, cmd_next *next)
 {
-    return t == CMD_DELETE || t == CMD_RELEASE || t == CMD_BURY || t == CMD_KICK ||
-           t == CMD_KICK_JOB;
-}
-
-static void execute_job_command(session *se, const proto_cmd *cmd)
-{
-    server *srv = se->srv;
-    store *st = srv->st;
+    store *st = ctx->env->st;
+    client *cl = ctx->cl;
     job *j = NULL;
     int r;
     switch (cmd->type) {
     case CMD_RESERVE_JOB:
-        mark_worker(se);
-        r = store_reserve_job(st, se->cl, cmd->id, &j);
+        next->worker = true;
+        r = store_reserve_job(st, cl, cmd->id, &j);
         if (r == STORE_OK)
-            session_reply_job(se, "RESERVED", j);
+            reply_job_lit(ctx->out, PROTO_WORD_RESERVED, j);
         else
-            reply_store_error(se, r);
+            reply_store_error(ctx, r);
         break;
     case CMD_DELETE:
-        reply_change(se, store_delete(st, se->cl, cmd->id), "DELETED\r\n");
+        reply_change_lit(ctx, next, store_delete(st, cl, cmd->id), PROTO_REPLY_DELETED);
         break;
     case CMD_RELEASE:
-        r = store_release(st, se->cl, cmd->id, cmd->pri, cmd->delay_s);
+        r = store_release(st, cl, cmd->id, cmd->pri, cmd->delay_s);
         if (r == STORE_BURIED) {
-            if (journaled(se))
-                session_reply_lit(se, "BURIED\r\n");
+            if (journaled(ctx, next))
+                reply_lit(ctx->out, PROTO_REPLY_BURIED);
         } else {
-            reply_change(se, r, "RELEASED\r\n");
+            reply_change_lit(ctx, next, r, PROTO_REPLY_RELEASED);
         }
         break;
     case CMD_BURY:
-        reply_change(se, store_bury(st, se->cl, cmd->id, cmd->pri), "BURIED\r\n");
+        reply_change_lit(ctx, next, store_bury(st, cl, cmd->id, cmd->pri), PROTO_REPLY_BURIED);
         break;
     case CMD_TOUCH:
-        reply_ok_or(se, store_touch(st, se->cl, cmd->id), "TOUCHED\r\n");
+        reply_ok_or_lit(ctx, store_touch(st, cl, cmd->id), PROTO_REPLY_TOUCHED);
         break;
     case CMD_KICK_JOB:
-        reply_change(se, store_kick_job(st, cmd->id), "KICKED\r\n");
+        reply_change_lit(ctx, next, store_kick_job(st, cmd->id), PROTO_REPLY_KICKED);
         break;
     case CMD_PEEK:
-        reply_found(se, store_find_job(st, cmd->id));
+        reply_found(ctx, store_find_job(st, cmd->id));
         break;
     case CMD_STATS_JOB:
         j = store_find_job(st, cmd->id);
         if (!j)
-            session_reply_lit(se, "NOT_FOUND\r\n");
+            reply_lit(ctx->out, PROTO_REPLY_NOT_FOUND);
         else
-            reply_doc(se, stats_format_job(srv, j, &srv->scratch));
+            reply_scratch_doc(ctx, stats_format_job(st, j, ctx->env->scratch));
         break;
     default:
-        session_reply_lit(se, "INTERNAL_ERROR\r\n");
+        reply_lit(ctx->out, PROTO_REPLY_INTERNAL_ERROR);
         break;
     }
 }
 
-static void execute_tube_command(session *se, const proto_cmd *cmd)
+static void execute_tube_command(const cmd_ctx *ctx, const proto_cmd *cmd, cmd_next *next)
 {
-    server *srv = se->srv;
-    store *st = srv->st;
+    store *st = ctx->env->st;
+    client *cl = ctx->cl;
     size_t count = 0;
     int r;
     switch (cmd->type) {
     case CMD_USE:
-        r = store_use(st, se->cl, cmd->tube, cmd->tube_len);
+        r = store_use(st, cl, cmd->tube, cmd->tube_len);
         if (r == STORE_OK)
-            session_replyf(se, "USING %s\r\n", tube_name(client_used_tube(se->cl)));
+            reply_using(ctx);
         else
-            reply_store_error(se, r);
+            reply_store_error(ctx, r);
         break;
     case CMD_WATCH:
     case CMD_IGNORE:
-        r = cmd->type == CMD_WATCH ? store_watch(st, se->cl, cmd->tube, cmd->tube_len, &count)
-                                   : store_ignore(st, se->cl, cmd->tube, cmd->tube_len, &count);
+        r = cmd->type == CMD_WATCH ? store_watch(st, cl, cmd->tube, cmd->tube_len, &count)
+                                   : store_ignore(st, cl, cmd->tube, cmd->tube_len, &count);
         if (r == STORE_OK)
-            session_replyf(se, "WATCHING %zu\r\n", count);
+            reply_num_lit(ctx->out, PROTO_WORD_WATCHING, count);
         else
-            reply_store_error(se, r);
+            reply_store_error(ctx, r);
         break;
     case CMD_STATS_TUBE: {
         const tube *t = store_find_tube(st, cmd->tube, cmd->tube_len);
         if (!t)
-            session_reply_lit(se, "NOT_FOUND\r\n");
+            reply_lit(ctx->out, PROTO_REPLY_NOT_FOUND);
         else
-            reply_doc(se, stats_format_tube(srv, t, &srv->scratch));
+            reply_scratch_doc(ctx, stats_format_tube(st, t, ctx->env->scratch));
         break;
     }
     case CMD_PAUSE_TUBE:
-        reply_ok_or(se, store_pause_tube(st, cmd->tube, cmd->tube_len, cmd->delay_s),
-                    "PAUSED\r\n");
+        reply_ok_or_lit(ctx, store_pause_tube(st, cmd->tube, cmd->tube_len, cmd->delay_s),
+                        PROTO_REPLY_PAUSED);
         break;
     case CMD_LIST_TUBES:
     case CMD_LIST_TUBES_WATCHED:
-        reply_doc(se, stats_format_tube_list(srv, se->cl, cmd->type == CMD_LIST_TUBES_WATCHED,
-                                             &srv->scratch));
+        reply_scratch_doc(ctx, stats_format_tube_list(st, cl, cmd->type == CMD_LIST_TUBES_WATCHED,
+                                                      ctx->env->scratch));
         break;
     case CMD_LIST_TUBE_USED:
-        session_replyf(se, "USING %s\r\n", tube_name(client_used_tube(se->cl)));
+        reply_using(ctx);
         break;
     case CMD_PEEK_READY:
-        reply_found(se, store_peek_ready(st, se->cl));
+        reply_found(ctx, store_peek_ready(st, cl));
         break;
     case CMD_PEEK_DELAYED:
-        reply_found(se, store_peek_delayed(st, se->cl));
+        reply_found(ctx, store_peek_delayed(st, cl));
         break;
     case CMD_PEEK_BURIED:
-        reply_found(se, store_peek_buried(st, se->cl));
+        reply_found(ctx, store_peek_buried(st, cl));
         break;
     case CMD_KICK: {
         uint32_t kicked = 0;
-        store_kick(st, se->cl, cmd->bound, &kicked);
-        if (journaled(se))
-            session_replyf(se, "KICKED %u\r\n", kicked);
+        store_kick(st, cl, cmd->bound, &kicked);
+        if (journaled(ctx, next))
+            reply_num_lit(ctx->out, PROTO_WORD_KICKED, kicked);
         break;
     }
     default:
-        execute_job_command(se, cmd);
+        execute_job_command(ctx, cmd, next);
         break;
     }
 }
 
-void cmd_execute(session *se, proto_status status, const proto_cmd *cmd)
+void cmd_execute(const cmd_ctx *ctx, proto_status status, const proto_cmd *cmd, cmd_next *next)
 {
-    server *srv = se->srv;
-    if (cmd->counted && cmd->type < CMD_COUNT_)
-        srv->cmd_counts[cmd->type]++;
+    const cmd_env *env = ctx->env;
+    memset(next, 0, sizeof *next);
+    next->kind = CMD_NEXT_REPLIED;
 
     if (status == PROTO_UNKNOWN_COMMAND) {
-        session_reply_lit(se, "UNKNOWN_COMMAND\r\n");
+        reply_lit(ctx->out, PROTO_REPLY_UNKNOWN_COMMAND);
         return;
     }
     if (status != PROTO_OK) {
-        /* beanstalkd checks a put's body size before its trailing bytes:
-         * an oversized body is discarded even when the line had garbage. */
-        if (cmd->type == CMD_PUT && cmd->counted && cmd->body_len > srv->opts.max_job_bytes)
-            skip_body(se, cmd->body_len + 2, "JOB_TOO_BIG\r\n");
+        /* beanstalkd checks a put's body size before its trailing bytes: an oversized body is
+         * discarded even when the line had garbage. */
+        if (cmd->type == CMD_PUT && cmd->counted && cmd->body_len > env->max_job_bytes)
+            skip_too_big(cmd, next);
         else
-            session_reply_lit(se, "BAD_FORMAT\r\n");
+            reply_lit(ctx->out, PROTO_REPLY_BAD_FORMAT);
         return;
     }
 
-    if (changes_state(cmd->type) && refuse_if_log_failed(se))
+    if ((proto_cmds[cmd->type].flags & PROTO_CMD_LOGGED) && refuse_if_log_failed(ctx))
         return;
     switch (cmd->type) {
     case CMD_PUT:
-        start_put(se, cmd);
+        start_put(ctx, cmd, next);
         break;
     case CMD_RESERVE:
     case CMD_RESERVE_WITH_TIMEOUT:
-        do_reserve(se, cmd);
+        do_reserve(ctx, cmd, next);
         break;
     case CMD_STATS:
-        reply_doc(se, stats_format_server(srv, &srv->scratch));
+        reply_scratch_doc(ctx, env->host->format_stats(env->host_data, env->scratch));
         break;
     case CMD_QUIT:
-        session_close(se, false);
+        next->kind = CMD_NEXT_CLOSE;
         break;
     default:
-        execute_tube_command(se, cmd);
+        execute_tube_command(ctx, cmd, next);
         break;
     }
 }

@@ -26,7 +26,10 @@
 #include <string.h>
 
 #include "http.h"
-#include "server_int.h"
+#include "proto.h"
+#include "server.h"
+#include "stats.h"
+#include "store.h"
 #include "synq/tcp.h"
 #include "synq/timer.h"
 #include "synq_version.h"
@@ -159,26 +162,26 @@ static void format_jobs(writer *w, const store_stats *ss)
            "Reservations that ended because the job's time-to-run ran out.", ss->job_timeouts);
 }
 
-static void format_commands(writer *w, const server *srv)
+static void format_commands(writer *w, const synqd_counters *c)
 {
     family(w, "synq_commands_total", "counter",
            "Protocol commands received, as the cmd-* counters of stats.");
     for (int t = 0; t < CMD_COUNT_; t++) {
         const char *name = proto_cmd_stat_name((proto_cmd_type)t);
         if (name && strncmp(name, "cmd-", 4) == 0)
-            metric_labelled(w, "synq_commands_total", "cmd", name + 4, srv->cmd_counts[t]);
+            metric_labelled(w, "synq_commands_total", "cmd", name + 4, c->cmd_counts[t]);
     }
 }
 
-static void format_clients(writer *w, const server *srv, const store_stats *ss)
+static void format_clients(writer *w, const synqd_counters *c, const store_stats *ss)
 {
-    metric(w, "synq_connections", "gauge", "Open protocol connections.", srv->current_connections);
+    metric(w, "synq_connections", "gauge", "Open protocol connections.", c->current_connections);
     metric(w, "synq_connections_total", "counter", "Protocol connections accepted.",
-           srv->total_connections);
+           c->total_connections);
     metric(w, "synq_producers", "gauge", "Open connections that have issued a put.",
-           srv->current_producers);
+           c->current_producers);
     metric(w, "synq_workers", "gauge", "Open connections that have issued a reserve.",
-           srv->current_workers);
+           c->current_workers);
     metric(w, "synq_waiting", "gauge", "Connections waiting in reserve for a job.", ss->waiting);
     metric(w, "synq_tubes", "gauge", "Tubes that exist.", ss->tubes);
 }
@@ -219,53 +222,54 @@ static void format_tubes(writer *w, const store *st)
     }
 }
 
-static void format_binlog(writer *w, const server *srv)
+static void format_binlog(writer *w, const synqd_binlog_stats *bs)
 {
-    server_binlog_stats bs;
-    server_binlog_stats_get(srv, &bs);
     metric(w, "synq_binlog_records_written_total", "counter",
-           "Records appended to the write-ahead log.", bs.records_written);
+           "Records appended to the write-ahead log.", bs->records_written);
     metric(w, "synq_binlog_records_migrated_total", "counter",
-           "Records rewritten into newer segments by compaction.", bs.records_migrated);
+           "Records rewritten into newer segments by compaction.", bs->records_migrated);
     family(w, "synq_binlog_bytes", "gauge",
            "Bytes in log segments: live records still needed, dead ones awaiting compaction.");
-    metric_labelled(w, "synq_binlog_bytes", "kind", "live", bs.bytes_live);
-    metric_labelled(w, "synq_binlog_bytes", "kind", "dead", bs.bytes_dead);
-    metric(w, "synq_binlog_fsyncs_total", "counter", "fdatasync calls made by the log.", bs.fsyncs);
+    metric_labelled(w, "synq_binlog_bytes", "kind", "live", bs->bytes_live);
+    metric_labelled(w, "synq_binlog_bytes", "kind", "dead", bs->bytes_dead);
+    metric(w, "synq_binlog_fsyncs_total", "counter", "fdatasync calls made by the log.",
+           bs->fsyncs);
     metric(w, "synq_binlog_current_index", "gauge", "Index of the segment being appended to.",
-           bs.current_index);
+           bs->current_index);
     metric(w, "synq_binlog_oldest_index", "gauge", "Index of the oldest segment kept.",
-           bs.oldest_index);
+           bs->oldest_index);
 }
 
 int metrics_format(server *srv, sq_buf *out)
 {
     writer w = {out, 0};
+    synqd_snapshot snap;
+    server_snapshot(srv, &snap);
+    const store *st = server_store(srv);
     store_stats ss;
-    store_get_stats(srv->st, &ss);
+    store_get_stats(st, &ss);
 
     format_jobs(&w, &ss);
-    format_commands(&w, srv);
-    format_clients(&w, srv, &ss);
-    format_tubes(&w, srv->st);
-    metric(&w, "synq_uptime_seconds", "gauge", "Seconds since the server started.",
-           (sq_loop_now_ms(srv->loop) - srv->started_ms) / 1000);
+    format_commands(&w, &snap.counters);
+    format_clients(&w, &snap.counters, &ss);
+    format_tubes(&w, st);
+    metric(&w, "synq_uptime_seconds", "gauge", "Seconds since the server started.", snap.uptime_s);
     metric(&w, "synq_draining", "gauge", "1 in drain mode (SIGUSR1: put answers DRAINING).",
            ss.draining ? 1 : 0);
     family(&w, "synq_build_info", "gauge",
            "Always 1; the labels say which synqd this is and what its event loop waits on.");
-    const char *backend = sq_loop_backend(srv->loop);
+    const char *backend = snap.io_backend;
     label info[2] = {{"version", SYNQ_VERSION, strlen(SYNQ_VERSION)},
                      {"io_backend", backend, strlen(backend)}};
     sample(&w, "synq_build_info", info, 2, 1);
     metric(&w, "synq_job_memory_bytes", "gauge",
            "Memory counted for the jobs held (bodies plus a fixed cost each): what "
            "--max-memory bounds.",
-           srv->job_memory);
+           snap.job_memory);
     metric(&w, "synq_job_memory_limit_bytes", "gauge",
-           "The --max-memory bound; 0 when there is none.", srv->opts.max_memory);
+           "The --max-memory bound; 0 when there is none.", snap.max_memory);
     store_memory sm;
-    store_get_memory(srv->st, &sm);
+    store_get_memory(st, &sm);
     family(&w, "synq_store_memory_bytes", "gauge",
            "Bytes the job store holds, by part: job records (slab chunks), the id directory, "
            "the ready sets, the delay heaps and TTR FIFOs.");
@@ -276,8 +280,8 @@ int metrics_format(server *srv, sq_buf *out)
     /* The log's families exist only with -b, as its fields in `stats`: a
      * zero would read as "a log that never wrote", which is a different
      * thing from "no log". */
-    if (srv->ps)
-        format_binlog(&w, srv);
+    if (snap.has_log)
+        format_binlog(&w, &snap.binlog);
     return w.err;
 }
 

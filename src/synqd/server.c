@@ -2,7 +2,7 @@
  * server: wires the store to the engine.
  *
  * Per loop iteration: sessions run the commands that arrived (session.c,
- * cmd.c); the store timer fires store_tick() for delays, TTRs, pauses and
+ * session_core.c, cmd.c); the store timer fires store_tick() for delays, TTRs, pauses and
  * wait timeouts; then the before-wait hook runs the sessions whose reserve
  * was answered during the iteration (their buffered commands), writes the
  * log's batch of this iteration's changes (and syncs it with -f 0: group
@@ -18,6 +18,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "reply.h"
 #include "server_int.h"
 
 void server_opts_default(server_opts *o)
@@ -42,34 +43,23 @@ void server_queue_resume(server *srv, session *se)
     srv->resume_tail = &se->next_resume;
 }
 
-static void end_wait(session *se)
-{
-    se->state = SESSION_COMMAND;
-    server_queue_resume(se->srv, se);
-}
-
 static void hook_reserved(client *c, job *j, void *data)
 {
     (void)data;
-    session *se = client_owner(c);
-    end_wait(se);
-    session_reply_job(se, "RESERVED", j);
+    session_reserved(client_owner(c), j);
 }
 
 static void hook_deadline_soon(client *c, void *data)
 {
     (void)data;
-    session *se = client_owner(c);
-    end_wait(se);
-    session_reply_lit(se, "DEADLINE_SOON\r\n");
+    session_wait_ended(client_owner(c), PROTO_REPLY_DEADLINE_SOON,
+                       sizeof PROTO_REPLY_DEADLINE_SOON - 1);
 }
 
 static void hook_wait_timed_out(client *c, void *data)
 {
     (void)data;
-    session *se = client_owner(c);
-    end_wait(se);
-    session_reply_lit(se, "TIMED_OUT\r\n");
+    session_wait_ended(client_owner(c), PROTO_REPLY_TIMED_OUT, sizeof PROTO_REPLY_TIMED_OUT - 1);
 }
 
 static uint64_t hook_now_ms(void *data)
@@ -78,52 +68,100 @@ static uint64_t hook_now_ms(void *data)
     return sq_loop_now_ms(srv->loop) + SERVER_CLOCK_OFFSET_MS;
 }
 
+/* Job memory changes here and nowhere else. A job is counted when its life
+ * begins (a PUT journal call, or once after recovery for the jobs restored
+ * from the log) and uncounted when it ends (a DELETE journal call, or a put
+ * the log could not take being taken back). */
+static void count_job(server *srv, const job *j, bool held)
+{
+    uint64_t cost = server_job_cost(job_body_len(j));
+    if (held)
+        srv->job_memory += cost;
+    else
+        srv->job_memory -= cost;
+}
+
 static void hook_journal(store *st, const job *j, int op, void *data)
 {
     (void)st;
     server *srv = data;
-    /* A job's life begins with a PUT and ends with a DELETE journal call
-     * (jobs restored from the log are counted once after recovery, and a
-     * put taken back for a full disk is uncounted by cmd.c). */
     if (op == STORE_OP_PUT)
-        srv->job_memory += server_job_cost(job_body_len(j));
+        count_job(srv, j, true);
     else if (op == STORE_OP_DELETE)
-        srv->job_memory -= server_job_cost(job_body_len(j));
+        count_job(srv, j, false);
     if (srv->ps)
         persist_journal(srv->ps, j, op);
 }
 
-static int count_job_memory(job *j, void *data)
+static int count_restored_job(job *j, void *data)
 {
-    server *srv = data;
-    srv->job_memory += server_job_cost(job_body_len(j));
+    count_job(data, j, true);
     return 0;
 }
 
 /* ---- the log: group commit ---- */
 
-bool server_log_failed(const server *srv)
+static bool log_failed(const server *srv)
 {
     return srv->ps && wal_failed(persist_wal(srv->ps)) != 0;
 }
 
-int server_journal_result(server *srv, session *se)
+void server_note_unsynced(server *srv, session *se)
 {
+    if (!srv->ps || se->unsynced)
+        return;
+    se->unsynced = true;
+    se->next_unsynced = srv->unsynced_head;
+    srv->unsynced_head = se;
+}
+
+/* ---- what command execution asks of the server (cmd_host) ---- */
+
+static bool host_log_failed(void *data)
+{
+    return log_failed(data);
+}
+
+static int host_journal_result(void *data)
+{
+    server *srv = data;
     if (!srv->ps)
         return 0;
     int err = persist_take_error(srv->ps);
-    if (err) {
+    if (err)
         fprintf(stderr, "synqd: appending to the write-ahead log: %s%s\n", sq_strerror(err),
                 err == -ENOSPC ? "" : "; no change will be acknowledged any more");
-        return err;
-    }
-    if (!se->unsynced) {
-        se->unsynced = true;
-        se->next_unsynced = srv->unsynced_head;
-        srv->unsynced_head = se;
-    }
-    return 0;
+    return err;
 }
+
+static uint64_t host_job_memory(void *data)
+{
+    const server *srv = data;
+    return srv->job_memory;
+}
+
+static void host_take_back_put(void *data, job *j)
+{
+    server *srv = data;
+    count_job(srv, j, false);
+    store_forget_job(srv->st, job_id(j));
+}
+
+static int host_format_stats(void *data, sq_buf *out)
+{
+    server *srv = data;
+    synqd_snapshot snap;
+    server_snapshot(srv, &snap);
+    return stats_format_server(&snap, srv->st, out);
+}
+
+static const cmd_host server_cmd_host = {
+    .log_failed = host_log_failed,
+    .journal_result = host_journal_result,
+    .job_memory = host_job_memory,
+    .take_back_put = host_take_back_put,
+    .format_stats = host_format_stats,
+};
 
 void server_forget_session(server *srv, session *se)
 {
@@ -145,8 +183,9 @@ static void abort_unsynced(server *srv, int err, const char *what)
 {
     if (!srv->unsynced_head)
         return;
-    fprintf(stderr, "synqd: %s the write-ahead log failed: %s; resetting the connections "
-                    "waiting for it, and refusing changes from now on\n",
+    fprintf(stderr,
+            "synqd: %s the write-ahead log failed: %s; resetting the connections "
+            "waiting for it, and refusing changes from now on\n",
             what, sq_strerror(err));
     while (srv->unsynced_head) {
         session *se = srv->unsynced_head;
@@ -170,7 +209,7 @@ static void on_persist_timer(sq_loop *loop, sq_timer *t)
     (void)loop;
     server *srv = t->data;
     srv->persist_timer_due = UINT64_MAX;
-    if (server_log_failed(srv))
+    if (log_failed(srv))
         return;
     int err = persist_tick(srv->ps, sq_loop_now_ms(srv->loop));
     if (err)
@@ -179,7 +218,7 @@ static void on_persist_timer(sq_loop *loop, sq_timer *t)
 
 static void rearm_persist_timer(server *srv)
 {
-    if (!srv->ps || server_log_failed(srv))
+    if (!srv->ps || log_failed(srv))
         return;
     uint64_t due = persist_next_deadline_ms(srv->ps);
     if (due == srv->persist_timer_due)
@@ -268,7 +307,7 @@ static void on_accept(sq_listener *l, sq_conn *c, void *data)
     session_accept(srv, c);
 }
 
-void server_binlog_stats_get(const server *srv, server_binlog_stats *out)
+static void binlog_stats_get(const server *srv, synqd_binlog_stats *out)
 {
     memset(out, 0, sizeof *out);
     out->max_size = srv->opts.segment_bytes;
@@ -284,6 +323,24 @@ void server_binlog_stats_get(const server *srv, server_binlog_stats *out)
     out->bytes_live = ws.live_bytes;
     out->bytes_dead = ws.dead_bytes;
     out->fsyncs = ws.fsyncs;
+}
+
+void server_snapshot(server *srv, synqd_snapshot *out)
+{
+    out->counters = srv->counters;
+    out->job_memory = srv->job_memory;
+    out->max_memory = srv->opts.max_memory;
+    out->max_job_bytes = srv->opts.max_job_bytes;
+    out->uptime_s = (sq_loop_now_ms(srv->loop) - srv->started_ms) / 1000;
+    out->has_log = srv->ps != NULL;
+    binlog_stats_get(srv, &out->binlog);
+    out->instance_id = srv->instance_id;
+    out->io_backend = sq_loop_backend(srv->loop);
+}
+
+store *server_store(server *srv)
+{
+    return srv->st;
 }
 
 /* Testing hook: SYNQD_WAL_FAULT="op:nth:errno[:sticky]" (op one of pwrite,
@@ -348,8 +405,9 @@ static int open_log(server *srv)
     int err = persist_open(&po, srv->st, &rep, &srv->ps);
     if (err) {
         if (err == -EBADMSG)
-            fprintf(stderr, "synqd: %s: corrupt record in segment %u at byte %llu; refusing to "
-                            "start rather than lose or invent jobs\n",
+            fprintf(stderr,
+                    "synqd: %s: corrupt record in segment %u at byte %llu; refusing to "
+                    "start rather than lose or invent jobs\n",
                     o->wal_dir, rep.corrupt_segment, (unsigned long long)rep.corrupt_offset);
         else
             fprintf(stderr, "synqd: opening the write-ahead log in %s: %s\n", o->wal_dir,
@@ -358,14 +416,15 @@ static int open_log(server *srv)
     }
     store_set_next_id(srv->st, rep.max_id + 1);
     if (rep.torn_tail)
-        fprintf(stderr, "synqd: %s: the log ended in a partial record (segment %u, byte %llu), "
-                        "cut off there\n",
+        fprintf(stderr,
+                "synqd: %s: the log ended in a partial record (segment %u, byte %llu), "
+                "cut off there\n",
                 o->wal_dir, rep.torn_segment, (unsigned long long)rep.torn_offset);
     sq_loop_update_time(srv->loop);
     if (o->verbose || rep.records)
         fprintf(stderr, "synqd: recovered %llu jobs from %llu records in %u segments in %llu ms\n",
-                (unsigned long long)rep.live_jobs, (unsigned long long)rep.records,
-                rep.segments, (unsigned long long)(sq_loop_now_ms(srv->loop) - started));
+                (unsigned long long)rep.live_jobs, (unsigned long long)rep.records, rep.segments,
+                (unsigned long long)(sq_loop_now_ms(srv->loop) - started));
     return 0;
 }
 
@@ -413,9 +472,16 @@ int server_start(sq_loop *loop, const server_opts *o, server **out)
         fprintf(stderr, "synqd: creating the store: out of memory\n");
         goto fail;
     }
+    srv->env.cmd.st = srv->st;
+    srv->env.cmd.max_job_bytes = o->max_job_bytes;
+    srv->env.cmd.max_memory = o->max_memory;
+    srv->env.cmd.scratch = &srv->scratch;
+    srv->env.cmd.host = &server_cmd_host;
+    srv->env.cmd.host_data = srv;
+    srv->env.counters = &srv->counters;
     if (o->wal_dir && (err = open_log(srv)) != 0)
         goto fail;
-    store_foreach_job(srv->st, count_job_memory, srv);
+    store_foreach_job(srv->st, count_restored_job, srv);
     err = sq_loop_add_before_wait(loop, before_wait, srv);
     if (err) {
         fprintf(stderr, "synqd: adding the loop hook: %s\n", sq_strerror(err));

@@ -3,8 +3,8 @@
  *
  * The server owns the listener, one session per connection, the store (all
  * queue state) and, with -b, the write-ahead log. Sessions read command
- * lines and job bodies, hand parsed commands to cmd.c, and write replies in
- * command order. Replies to commands that changed state leave the process
+ * lines and job bodies (session_core.c), hand parsed commands to cmd.c, and
+ * write replies in command order. Replies to commands that changed state leave the process
  * only after the loop's before-wait hooks ran, which is where the log is
  * written and synced (group commit).
  */
@@ -15,6 +15,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "stats.h"
 #include "synq/loop.h"
 
 #define SERVER_DEFAULT_PORT 11300
@@ -28,16 +29,22 @@
  * slot (8) and its delay-heap slot (8). A fresh ready job takes about 37. */
 #define SERVER_JOB_OVERHEAD_BYTES 152u
 
+/* The bytes --max-memory counts for a job with this body. */
+static inline uint64_t server_job_cost(size_t body_len)
+{
+    return (uint64_t)body_len + SERVER_JOB_OVERHEAD_BYTES;
+}
+
 typedef struct server_opts {
-    const char *listen_addr;  /* default 127.0.0.1 */
-    uint16_t port;            /* default 11300; 0 picks a free one */
-    const char *wal_dir;      /* NULL: no write-ahead log */
-    bool fsync_never;         /* -F */
-    uint32_t fsync_ms;        /* -f: 0 = every change before its reply */
-    uint64_t segment_bytes;   /* -s */
-    size_t max_job_bytes;     /* -z */
-    uint64_t max_memory;      /* --max-memory: bytes all jobs may take; 0 = no limit */
-    int verbose;              /* -V count */
+    const char *listen_addr; /* default 127.0.0.1 */
+    uint16_t port;           /* default 11300; 0 picks a free one */
+    const char *wal_dir;     /* NULL: no write-ahead log */
+    bool fsync_never;        /* -F */
+    uint32_t fsync_ms;       /* -f: 0 = every change before its reply */
+    uint64_t segment_bytes;  /* -s */
+    size_t max_job_bytes;    /* -z */
+    uint64_t max_memory;     /* --max-memory: bytes all jobs may take; 0 = no limit */
+    int verbose;             /* -V count */
 } server_opts;
 
 typedef struct server server;
@@ -63,5 +70,11 @@ bool server_idle(const server *s);
 void server_abort_sessions(server *s);
 /* Flushes and closes the log and frees everything. */
 void server_free(server *s);
+
+/* The server's figures at this moment, for `stats` and the metrics (see stats.h). The strings
+ * it points to live as long as the server. */
+void server_snapshot(server *s, synqd_snapshot *out);
+/* The job store, for queries (stats-tube, metrics). Lives as long as the server. */
+store *server_store(server *s);
 
 #endif

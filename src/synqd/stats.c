@@ -10,6 +10,9 @@
  * end of `stats`, after beanstalkd's last field, where readers that stop at
  * known keys or read every key into a map both keep working. Without -b the
  * document has exactly beanstalkd's fields.
+ *
+ * The documents are made from a synqd_snapshot and store queries only (stats.h), so this module
+ * knows nothing of the server's or the sessions' structures.
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -18,7 +21,7 @@
 #include <sys/utsname.h>
 #include <unistd.h>
 
-#include "server_int.h"
+#include "stats.h"
 #include "synq_version.h"
 
 static int check(int err)
@@ -26,18 +29,16 @@ static int check(int err)
     return err ? -ENOMEM : 0;
 }
 
-int stats_format_server(server *srv, sq_buf *out)
+int stats_format_server(const synqd_snapshot *snap, const store *st, sq_buf *out)
 {
     store_stats ss;
-    store_get_stats(srv->st, &ss);
-    server_binlog_stats bs;
-    server_binlog_stats_get(srv, &bs);
+    store_get_stats(st, &ss);
+    const synqd_counters *c = &snap->counters;
+    const synqd_binlog_stats *bs = &snap->binlog;
     struct rusage ru = {0};
     getrusage(RUSAGE_SELF, &ru);
     struct utsname un = {0};
     uname(&un);
-    const uint64_t *n = srv->cmd_counts;
-    uint64_t uptime_s = (sq_loop_now_ms(srv->loop) - srv->started_ms) / 1000;
 
     int err = sq_buf_printf(out,
                             "---\n"
@@ -47,35 +48,11 @@ int stats_format_server(server *srv, sq_buf *out)
                             "current-jobs-delayed: %" PRIu64 "\n"
                             "current-jobs-buried: %" PRIu64 "\n",
                             ss.urgent, ss.ready, ss.reserved, ss.delayed, ss.buried);
-    err |= sq_buf_printf(
-        out,
-        "cmd-put: %" PRIu64 "\n"
-        "cmd-peek: %" PRIu64 "\n"
-        "cmd-peek-ready: %" PRIu64 "\n"
-        "cmd-peek-delayed: %" PRIu64 "\n"
-        "cmd-peek-buried: %" PRIu64 "\n"
-        "cmd-reserve: %" PRIu64 "\n"
-        "cmd-reserve-with-timeout: %" PRIu64 "\n"
-        "cmd-delete: %" PRIu64 "\n"
-        "cmd-release: %" PRIu64 "\n"
-        "cmd-use: %" PRIu64 "\n"
-        "cmd-watch: %" PRIu64 "\n"
-        "cmd-ignore: %" PRIu64 "\n"
-        "cmd-bury: %" PRIu64 "\n"
-        "cmd-kick: %" PRIu64 "\n"
-        "cmd-touch: %" PRIu64 "\n"
-        "cmd-stats: %" PRIu64 "\n"
-        "cmd-stats-job: %" PRIu64 "\n"
-        "cmd-stats-tube: %" PRIu64 "\n"
-        "cmd-list-tubes: %" PRIu64 "\n"
-        "cmd-list-tube-used: %" PRIu64 "\n"
-        "cmd-list-tubes-watched: %" PRIu64 "\n"
-        "cmd-pause-tube: %" PRIu64 "\n",
-        n[CMD_PUT], n[CMD_PEEK], n[CMD_PEEK_READY], n[CMD_PEEK_DELAYED], n[CMD_PEEK_BURIED],
-        n[CMD_RESERVE], n[CMD_RESERVE_WITH_TIMEOUT], n[CMD_DELETE], n[CMD_RELEASE], n[CMD_USE],
-        n[CMD_WATCH], n[CMD_IGNORE], n[CMD_BURY], n[CMD_KICK], n[CMD_TOUCH], n[CMD_STATS],
-        n[CMD_STATS_JOB], n[CMD_STATS_TUBE], n[CMD_LIST_TUBES], n[CMD_LIST_TUBE_USED],
-        n[CMD_LIST_TUBES_WATCHED], n[CMD_PAUSE_TUBE]);
+    /* The 22 cmd-* lines, named and ordered by the command table. */
+    for (size_t i = 0; i < PROTO_STATS_CMDS; i++) {
+        proto_cmd_type t = proto_stats_order[i];
+        err |= sq_buf_printf(out, "%s: %" PRIu64 "\n", proto_cmds[t].stat_name, c->cmd_counts[t]);
+    }
     err |= sq_buf_printf(out,
                          "job-timeouts: %" PRIu64 "\n"
                          "total-jobs: %" PRIu64 "\n"
@@ -91,11 +68,11 @@ int stats_format_server(server *srv, sq_buf *out)
                          "rusage-utime: %d.%06d\n"
                          "rusage-stime: %d.%06d\n"
                          "uptime: %" PRIu64 "\n",
-                         ss.job_timeouts, ss.total_jobs, srv->opts.max_job_bytes, ss.tubes,
-                         srv->current_connections, srv->current_producers, srv->current_workers,
-                         ss.waiting, srv->total_connections, (long)getpid(), SYNQ_VERSION,
-                         (int)ru.ru_utime.tv_sec, (int)ru.ru_utime.tv_usec,
-                         (int)ru.ru_stime.tv_sec, (int)ru.ru_stime.tv_usec, uptime_s);
+                         ss.job_timeouts, ss.total_jobs, snap->max_job_bytes, ss.tubes,
+                         c->current_connections, c->current_producers, c->current_workers,
+                         ss.waiting, c->total_connections, (long)getpid(), SYNQ_VERSION,
+                         (int)ru.ru_utime.tv_sec, (int)ru.ru_utime.tv_usec, (int)ru.ru_stime.tv_sec,
+                         (int)ru.ru_stime.tv_usec, snap->uptime_s);
     err |= sq_buf_printf(out,
                          "binlog-oldest-index: %" PRIu64 "\n"
                          "binlog-current-index: %" PRIu64 "\n"
@@ -107,23 +84,23 @@ int stats_format_server(server *srv, sq_buf *out)
                          "hostname: %s\n"
                          "os: %s\n"
                          "platform: %s\n",
-                         bs.oldest_index, bs.current_index, bs.records_migrated,
-                         bs.records_written, bs.max_size, ss.draining ? "true" : "false",
-                         srv->instance_id, un.nodename, un.version, un.machine);
-    if (!srv->opts.wal_dir)
+                         bs->oldest_index, bs->current_index, bs->records_migrated,
+                         bs->records_written, bs->max_size, ss.draining ? "true" : "false",
+                         snap->instance_id, un.nodename, un.version, un.machine);
+    if (!snap->has_log)
         return check(err);
     err |= sq_buf_printf(out,
                          "binlog-bytes-live: %" PRIu64 "\n"
                          "binlog-bytes-dead: %" PRIu64 "\n"
                          "binlog-fsyncs: %" PRIu64 "\n",
-                         bs.bytes_live, bs.bytes_dead, bs.fsyncs);
+                         bs->bytes_live, bs->bytes_dead, bs->fsyncs);
     return check(err);
 }
 
-int stats_format_tube(server *srv, const tube *t, sq_buf *out)
+int stats_format_tube(const store *st, const tube *t, sq_buf *out)
 {
     tube_stats ts;
-    tube_get_stats(srv->st, t, &ts);
+    tube_get_stats(st, t, &ts);
     int err = sq_buf_printf(out,
                             "---\n"
                             "name: %s\n"
@@ -146,10 +123,10 @@ int stats_format_tube(server *srv, const tube *t, sq_buf *out)
     return check(err);
 }
 
-int stats_format_job(server *srv, const job *j, sq_buf *out)
+int stats_format_job(const store *st, const job *j, sq_buf *out)
 {
     job_stats js;
-    job_get_stats(srv->st, j, &js);
+    job_get_stats(st, j, &js);
     int err = sq_buf_printf(out,
                             "---\n"
                             "id: %" PRIu64 "\n"
@@ -172,12 +149,12 @@ int stats_format_job(server *srv, const job *j, sq_buf *out)
     return check(err);
 }
 
-int stats_format_tube_list(server *srv, const client *cl, bool watched_only, sq_buf *out)
+int stats_format_tube_list(const store *st, const client *cl, bool watched_only, sq_buf *out)
 {
     int err = sq_buf_append(out, "---\n", 4);
-    size_t n = watched_only ? client_watch_count(cl) : store_tube_count(srv->st);
+    size_t n = watched_only ? client_watch_count(cl) : store_tube_count(st);
     for (size_t i = 0; i < n && !err; i++) {
-        const tube *t = watched_only ? client_watched_at(cl, i) : store_tube_at(srv->st, i);
+        const tube *t = watched_only ? client_watched_at(cl, i) : store_tube_at(st, i);
         err |= sq_buf_append(out, "- ", 2);
         err |= sq_buf_append(out, tube_name(t), tube_name_len(t));
         err |= sq_buf_append(out, "\n", 1);

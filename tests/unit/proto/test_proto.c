@@ -533,6 +533,45 @@ TEST(stat_names_match_beanstalkd_counters)
     ASSERT_EQ(named, 22); /* beanstalkd's stats output has 22 cmd-* lines */
 }
 
+TEST(every_table_row_is_filled_and_its_name_parses_as_its_command)
+{
+    for (int t = 0; t < CMD_COUNT_; t++) {
+        const proto_cmd_def *d = &proto_cmds[t];
+        ASSERT_TRUE(d->name != NULL);
+        ASSERT_EQ(d->name_len, strlen(d->name));
+        /* The bare name is recognised as this command (with or without its arguments). */
+        proto_cmd c;
+        proto_parse(d->name, d->name_len, &c);
+        ASSERT_EQ(c.type, (proto_cmd_type)t);
+    }
+}
+
+TEST(the_stats_order_lists_each_counted_command_once)
+{
+    int seen[CMD_COUNT_] = {0};
+    for (size_t i = 0; i < PROTO_STATS_CMDS; i++) {
+        proto_cmd_type t = proto_stats_order[i];
+        ASSERT_LT((int)t, CMD_COUNT_);
+        ASSERT_TRUE(proto_cmds[t].stat_name != NULL);
+        seen[t]++;
+    }
+    for (int t = 0; t < CMD_COUNT_; t++)
+        ASSERT_EQ(seen[t], proto_cmds[t].stat_name != NULL ? 1 : 0);
+    /* beanstalkd's order starts put, peek, ... and ends with pause-tube. */
+    ASSERT_EQ(proto_stats_order[0], CMD_PUT);
+    ASSERT_EQ(proto_stats_order[1], CMD_PEEK);
+    ASSERT_EQ(proto_stats_order[PROTO_STATS_CMDS - 1], CMD_PAUSE_TUBE);
+}
+
+TEST(only_the_commands_beanstalkd_logs_are_marked_logged)
+{
+    for (int t = 0; t < CMD_COUNT_; t++) {
+        bool logged = t == CMD_DELETE || t == CMD_RELEASE || t == CMD_BURY || t == CMD_KICK ||
+                      t == CMD_KICK_JOB;
+        ASSERT_EQ((proto_cmds[t].flags & PROTO_CMD_LOGGED) != 0, logged);
+    }
+}
+
 /* ---- proto_find_line ---- */
 
 TEST(find_line_needs_more_on_partial_input)

@@ -1,0 +1,215 @@
+/*
+ * session_core: the connection's state machine (model and diagram in session_core.h).
+ *
+ * Commands pipelined in one packet run in order and their replies are appended in the same
+ * order, so the engine sends them together at the end of the loop iteration. Each step below
+ * returns false when the input holds too little to go on (or the session must stop for now).
+ */
+#include "session_core.h"
+
+#include <errno.h>
+#include <string.h>
+
+#include "proto.h"
+#include "reply.h"
+#include "synq/codec.h"
+
+int session_core_init(session_core *sc, const session_env *env, void *owner)
+{
+    memset(sc, 0, sizeof *sc);
+    sc->env = env;
+    sc->cl = store_client_new(env->cmd.st, owner);
+    if (!sc->cl)
+        return -ENOMEM;
+    sc->state = SESSION_COMMAND;
+    env->counters->current_connections++;
+    env->counters->total_connections++;
+    return 0;
+}
+
+void session_core_end(session_core *sc)
+{
+    sc->state = SESSION_CLOSED;
+    if (!sc->cl)
+        return;
+    synqd_counters *n = sc->env->counters;
+    store_client_free(sc->env->cmd.st, sc->cl);
+    sc->cl = NULL;
+    n->current_connections--;
+    if (sc->is_producer)
+        n->current_producers--;
+    if (sc->is_worker)
+        n->current_workers--;
+}
+
+/* What a command asked for becomes the session's next state. */
+static void apply(session_core *sc, const cmd_next *next)
+{
+    synqd_counters *n = sc->env->counters;
+    if (next->producer && !sc->is_producer) {
+        sc->is_producer = true;
+        n->current_producers++;
+    }
+    if (next->worker && !sc->is_worker) {
+        sc->is_worker = true;
+        n->current_workers++;
+    }
+    if (next->journaled)
+        sc->journaled = true;
+    switch (next->kind) {
+    case CMD_NEXT_REPLIED:
+        break;
+    case CMD_NEXT_READ_BODY:
+        sc->put = next->put;
+        sc->state = SESSION_BODY;
+        break;
+    case CMD_NEXT_SKIP:
+        sc->skip_left = next->skip_bytes;
+        sc->pending_reply = next->reply;
+        sc->pending_len = next->reply_len;
+        sc->state = SESSION_SKIP_BODY;
+        break;
+    case CMD_NEXT_WAIT:
+        sc->state = SESSION_WAITING;
+        break;
+    case CMD_NEXT_CLOSE:
+        sc->state = SESSION_CLOSED;
+        break;
+    }
+}
+
+static bool process_command_line(session_core *sc, sq_buf *in, reply_buf *out)
+{
+    size_t consumed;
+    long n = proto_find_line(sq_buf_peek(in), sq_buf_len(in), &consumed);
+    if (n == -1)
+        return false;
+    if (n == -2) {
+        /* Too long: drop what we have and skip to the line's end, then answer BAD_FORMAT once,
+         * as beanstalkd does. */
+        sq_buf_consume(in, consumed);
+        sc->state = SESSION_SKIP_LINE;
+        return true;
+    }
+    proto_cmd cmd;
+    proto_status st = proto_parse(sq_buf_peek(in), (size_t)n, &cmd);
+    if (cmd.counted && cmd.type < CMD_COUNT_)
+        sc->env->counters->cmd_counts[cmd.type]++;
+    /* The command may borrow the line (tube names): run it before the line's bytes are
+     * consumed. */
+    cmd_ctx ctx = {&sc->env->cmd, sc->cl, out};
+    cmd_next next;
+    cmd_execute(&ctx, st, &cmd, &next);
+    sq_buf_consume(in, consumed);
+    apply(sc, &next);
+    return true;
+}
+
+static bool process_skip_line(session_core *sc, sq_buf *in, reply_buf *out)
+{
+    size_t consumed;
+    long n = proto_find_line(sq_buf_peek(in), sq_buf_len(in), &consumed);
+    if (n == -1)
+        return false;
+    sq_buf_consume(in, consumed);
+    if (n >= 0) {
+        sc->state = SESSION_COMMAND;
+        reply_lit(out, PROTO_REPLY_BAD_FORMAT);
+    }
+    return true;
+}
+
+static bool process_body(session_core *sc, sq_buf *in, reply_buf *out)
+{
+    size_t body_len = (size_t)sc->put.body_len;
+    if (sq_buf_len(in) < body_len + 2)
+        return false;
+    const char *p = sq_buf_peek(in);
+    bool crlf_ok = p[body_len] == '\r' && p[body_len + 1] == '\n';
+    sc->state = SESSION_COMMAND;
+    cmd_ctx ctx = {&sc->env->cmd, sc->cl, out};
+    cmd_next next;
+    cmd_finish_put(&ctx, &sc->put, p, crlf_ok, &next);
+    sq_buf_consume(in, body_len + 2);
+    apply(sc, &next);
+    return true;
+}
+
+static bool process_skip_body(session_core *sc, sq_buf *in, reply_buf *out)
+{
+    sq_buf_consume(in, sq_body_skip(&sc->skip_left, sq_buf_len(in)));
+    if (sc->skip_left > 0)
+        return false;
+    sc->state = SESSION_COMMAND;
+    reply_text(out, sc->pending_reply, sc->pending_len);
+    return true;
+}
+
+/* After replies were appended: a failed one ends the session. */
+static session_verdict verdict(session_core *sc, const reply_buf *out)
+{
+    if (out->err) {
+        sc->state = SESSION_CLOSED;
+        sc->reply_err = out->err;
+        return SESSION_RESET;
+    }
+    return sc->state == SESSION_CLOSED ? SESSION_QUIT : SESSION_GO_ON;
+}
+
+session_verdict session_core_input(session_core *sc, sq_buf *in, sq_buf *out)
+{
+    reply_buf rb = {out, 0};
+    bool more = true;
+    while (more && !rb.err && sq_buf_len(in) > 0) {
+        switch (sc->state) {
+        case SESSION_COMMAND:
+            more = process_command_line(sc, in, &rb);
+            break;
+        case SESSION_SKIP_LINE:
+            more = process_skip_line(sc, in, &rb);
+            break;
+        case SESSION_BODY:
+            more = process_body(sc, in, &rb);
+            break;
+        case SESSION_SKIP_BODY:
+            more = process_skip_body(sc, in, &rb);
+            break;
+        case SESSION_WAITING:
+        case SESSION_CLOSED:
+            more = false;
+            break;
+        }
+    }
+    return verdict(sc, &rb);
+}
+
+session_verdict session_core_reserved(session_core *sc, const job *j, sq_buf *out)
+{
+    reply_buf rb = {out, 0};
+    sc->state = SESSION_COMMAND;
+    reply_job_lit(&rb, PROTO_WORD_RESERVED, j);
+    return verdict(sc, &rb);
+}
+
+session_verdict session_core_wait_ended(session_core *sc, const char *reply, size_t reply_len,
+                                        sq_buf *out)
+{
+    reply_buf rb = {out, 0};
+    sc->state = SESSION_COMMAND;
+    reply_text(&rb, reply, reply_len);
+    return verdict(sc, &rb);
+}
+
+session_verdict session_core_eof(session_core *sc, sq_buf *in, sq_buf *out)
+{
+    if (sc->state == SESSION_WAITING) {
+        store_cancel_wait(sc->env->cmd.st, sc->cl);
+        session_verdict v = session_core_wait_ended(sc, PROTO_REPLY_TIMED_OUT,
+                                                    sizeof PROTO_REPLY_TIMED_OUT - 1, out);
+        if (v == SESSION_GO_ON && in)
+            v = session_core_input(sc, in, out);
+        if (v == SESSION_RESET)
+            return v;
+    }
+    return SESSION_QUIT;
+}

@@ -1,0 +1,105 @@
+/*
+ * session_core: one connection's protocol state machine, without the socket.
+ *
+ *   COMMAND ──put──> BODY ──body+CRLF──> COMMAND
+ *      │ └─put too big──> SKIP_BODY ──body+2 bytes dropped──> COMMAND (JOB_TOO_BIG)
+ *      ├─line past 224 bytes──> SKIP_LINE ──CRLF──> COMMAND (BAD_FORMAT)
+ *      ├─reserve, nothing ready──> WAITING ──store hook──> COMMAND
+ *      └─quit / reply not queued──> CLOSED
+ *
+ * The core takes the connection's input buffer, consumes the commands and bodies it holds, and
+ * appends the replies to an output buffer, in command order. Input stays in the buffer until a
+ * whole line or body is there: a line never grows past PROTO_MAX_LINE bytes in it and a body
+ * never past the -z limit. While the session waits in reserve, commands that arrive stay
+ * buffered, as in beanstalkd: they run once the wait is answered (the caller calls
+ * session_core_input again).
+ *
+ * Only this module changes a session's state and the counters the sessions keep
+ * (synqd_counters: connections, producers, workers, commands); command execution (cmd.c) says
+ * what to do next and changes neither. The socket glue (session.c) and the tests and the fuzzer
+ * (no sockets) drive the same functions.
+ */
+#ifndef SYNQ_SYNQD_SESSION_CORE_H
+#define SYNQ_SYNQD_SESSION_CORE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "cmd.h"
+#include "stats.h"
+#include "synq/buf.h"
+
+/* What the sessions of one server share. Borrowed for the server's lifetime. */
+typedef struct session_env {
+    cmd_env cmd;
+    synqd_counters *counters;
+} session_env;
+
+/* What the session expects next from its input. */
+typedef enum {
+    SESSION_COMMAND,   /* a command line */
+    SESSION_BODY,      /* put's body and its CRLF */
+    SESSION_SKIP_BODY, /* discarding a rejected body, then `pending_reply` */
+    SESSION_SKIP_LINE, /* discarding an over-long line up to its CRLF */
+    SESSION_WAITING,   /* in reserve: no command runs until the store answers */
+    SESSION_CLOSED,    /* quit, a failed reply, or ended: input is ignored */
+} session_state;
+
+/* What the connection must do after a call. */
+typedef enum {
+    SESSION_GO_ON, /* keep reading */
+    SESSION_QUIT,  /* quit or EOF: close gracefully (the replies queued are still sent) */
+    SESSION_RESET, /* a reply could not be queued (the client stopped reading while
+                    * pipelining past the output limit, or memory ran out): replies can no
+                    * longer be kept in order, so reset the connection */
+} session_verdict;
+
+typedef struct session_core {
+    const session_env *env;
+    client *cl; /* NULL once ended */
+    session_state state;
+    cmd_put put;               /* SESSION_BODY: the put being read */
+    uint64_t skip_left;        /* SESSION_SKIP_BODY: bytes still to drop, */
+    const char *pending_reply; /* and the reply after them (static) */
+    size_t pending_len;
+    bool is_producer; /* has put: counts in current-producers */
+    bool is_worker;   /* has reserved: counts in current-workers */
+    bool journaled;   /* see session_core_take_journaled */
+    int reply_err;    /* SESSION_RESET: why the reply could not be queued */
+} session_core;
+
+/* Starts a session: a new store client owned by `owner` (client_owner() in the store's hooks),
+ * counted as a connection. Returns 0, or -ENOMEM (nothing counted). */
+int session_core_init(session_core *sc, const session_env *env, void *owner);
+
+/* Runs what `in` holds, consuming what it used, appending replies to `out`. In WAITING or
+ * CLOSED nothing runs. */
+session_verdict session_core_input(session_core *sc, sq_buf *in, sq_buf *out);
+
+/* The store's hooks for a waiting session: it was handed `j` (RESERVED), or its wait ended with
+ * `reply` (DEADLINE_SOON, TIMED_OUT; a static string). The session is back in COMMAND; its
+ * buffered input runs at the caller's next session_core_input, not inside the hook. */
+session_verdict session_core_reserved(session_core *sc, const job *j, sq_buf *out);
+session_verdict session_core_wait_ended(session_core *sc, const char *reply, size_t reply_len,
+                                        sq_buf *out);
+
+/* The client closed its side. A session waiting in reserve gets TIMED_OUT and the commands it
+ * pipelined after the reserve still run (beanstalkd). Returns QUIT or RESET. */
+session_verdict session_core_eof(session_core *sc, sq_buf *in, sq_buf *out);
+
+/* True when a reply queued since the last call acknowledges a change still in the log's batch:
+ * the caller must hold the connection's output until the log is flushed. Clears the flag. */
+static inline bool session_core_take_journaled(session_core *sc)
+{
+    bool j = sc->journaled;
+    sc->journaled = false;
+    return j;
+}
+
+/* Ends the session for the queue: its reserved jobs return to ready at once and it stops
+ * counting as a connection (and producer, worker), as beanstalkd does the moment it sees EOF or
+ * quit, even though the socket may take longer to close. Idempotent. */
+void session_core_end(session_core *sc);
+
+#endif
