@@ -16,6 +16,10 @@ notifications and dies of SIGTERM, so those tests run against synqd only;
 the serving tests run against both (Debian's beanstalkd is the reference:
 it ignores -l and -p with a warning and serves the first socket passed).
 
+ContribUnits checks contrib/'s units against Debian's beanstalkd.socket,
+runs synqd.service's ExecStart (expanded with synqd.default's values) the way
+synqd.socket starts it, and has systemd-analyze verify the units.
+
 Every server is stopped (SIGTERM, then SIGKILL). Python 3 standard library only.
 """
 
@@ -277,7 +281,126 @@ class Readiness(ActivatedCase):
         round_trip(self, self.client(srv), b"served anyway")
 
 
+CONTRIB = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "contrib")
+DEBIAN_SOCKET = "/lib/systemd/system/beanstalkd.socket"
+
+
+def unit_settings(path):
+    """A unit file's Key=value lines as {key: [values]}, sections merged."""
+    out = {}
+    with open(path) as f:
+        for line in f:
+            line = line.strip()
+            if line and line[0] not in "#;[" and "=" in line:
+                k, v = line.split("=", 1)
+                out.setdefault(k.strip(), []).append(v.strip())
+    return out
+
+
+def environment_file(path):
+    """systemd's EnvironmentFile= reading of the simple KEY=value and
+    KEY="value" lines the default file has."""
+    env = {}
+    with open(path) as f:
+        for line in f:
+            line = line.strip()
+            if line and line[0] not in "#;" and "=" in line:
+                k, v = line.split("=", 1)
+                env[k] = v[1:-1] if v[:1] == '"' and v[-1:] == '"' else v
+    return env
+
+
+def exec_argv(line, env):
+    """ExecStart= as systemd expands it: ${VAR} is one word, $VAR splits
+    into words (and disappears when empty or unset)."""
+    argv = []
+    for word in line.split():
+        m = re.fullmatch(r"\$\{(\w+)\}", word)
+        if m:
+            argv.append(env.get(m.group(1), ""))
+            continue
+        m = re.fullmatch(r"\$(\w+)", word)
+        if m:
+            argv += env.get(m.group(1), "").split()
+            continue
+        argv.append(word)
+    return argv
+
+
+class ContribUnits(ActivatedCase):
+    """contrib/synqd.{socket,service,default} are what they say."""
+
+    def test_socket_listens_where_debians_beanstalkd_socket_does(self):
+        ours = unit_settings(os.path.join(CONTRIB, "synqd.socket"))
+        self.assertEqual(ours.get("ListenStream"), ["127.0.0.1:11300"])
+        if os.path.exists(DEBIAN_SOCKET):
+            self.assertEqual(ours.get("ListenStream"),
+                             unit_settings(DEBIAN_SOCKET).get("ListenStream"))
+
+    def test_service_is_notify_with_user_state_and_environment_file(self):
+        svc = unit_settings(os.path.join(CONTRIB, "synqd.service"))
+        self.assertEqual(svc.get("Type"), ["notify"])
+        self.assertEqual(svc.get("User"), ["synq"])
+        self.assertEqual(svc.get("StateDirectory"), ["synqd"])
+        self.assertEqual(svc.get("EnvironmentFile"), ["/etc/default/synqd"])
+        env = environment_file(os.path.join(CONTRIB, "synqd.default"))
+        self.assertEqual(env.get("SYNQD_LISTEN_ADDR"), "127.0.0.1")
+        self.assertEqual(env.get("SYNQD_LISTEN_PORT"), "11300")
+
+    def test_service_command_line_serves_the_socket(self):
+        # ExecStart with the default file's values (and the persistence line
+        # uncommented, the log in a test directory), under socket activation
+        # as synqd.socket would start it.
+        svc = unit_settings(os.path.join(CONTRIB, "synqd.service"))
+        env = environment_file(os.path.join(CONTRIB, "synqd.default"))
+        wal = os.path.join(self.tmp, "wal")
+        os.mkdir(wal)
+        env["SYNQD_EXTRA"] = "-b %s -f 0" % wal
+        argv = exec_argv(svc["ExecStart"][0], env)
+        self.assertEqual(argv[0], "/usr/bin/synqd")
+        self.assertEqual(argv[1:5], ["-l", "127.0.0.1", "-p", "11300"])
+        ns = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+        ns.bind(os.path.join(self.tmp, "notify"))
+        ns.settimeout(NOTIFY_TIMEOUT_S)
+        self.addCleanup(ns.close)
+        # The unit's -p 11300 too: ignored under activation, whoever holds 11300.
+        srv = ServiceCommand(argv[5:], int(argv[4]), os.path.join(self.tmp, "notify"))
+        srv.start()
+        self.addCleanup(self._stop_test_server, srv)
+        round_trip(self, self.client(srv), b"from the unit")
+        self.assertEqual(ns.recv(4096), b"READY=1")
+        self.assertTrue(os.listdir(wal), "no log written in %s" % wal)
+
+    @unittest.skipUnless(shutil.which("systemd-analyze"), "no systemd-analyze")
+    def test_systemd_analyze_verify_accepts_the_units(self):
+        bin_dir = os.environ.get("SQ_BIN_DIR", "")
+        synqd = os.path.join(bin_dir, "synqd")
+        self.assertTrue(os.access(synqd, os.X_OK), "no synqd in SQ_BIN_DIR")
+        for name in ("synqd.socket", "synqd.service"):
+            with open(os.path.join(CONTRIB, name)) as f:
+                text = f.read().replace("/usr/bin/synqd", synqd)
+            with open(os.path.join(self.tmp, name), "w") as f:
+                f.write(text)
+        r = subprocess.run(["systemd-analyze", "verify", "--man=no",
+                            os.path.join(self.tmp, "synqd.socket"),
+                            os.path.join(self.tmp, "synqd.service")],
+                           capture_output=True, text=True, timeout=60)
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+        self.assertNotIn("synqd", r.stdout + r.stderr, "warnings about our units")
+
+
+class ServiceCommand(ActivatedServer):
+    """synqd with the unit's own arguments (argv after -l/-p), under activation."""
+
+    def __init__(self, args, argv_port, notify_path):
+        super().__init__("synqd", args, argv_port=argv_port, notify_path=notify_path)
+
+
 sqharness.register(globals(), Serving)
+if "synqd" in sqharness.targets():
+    name = "ContribUnits_synqd"
+    globals()[name] = type(name, (ContribUnits, sqharness.ServerTestCase),
+                           {"TARGET": "synqd", "__module__": __name__})
 if "synqd" in sqharness.targets():
     name = "Readiness_synqd"
     globals()[name] = type(name, (Readiness, sqharness.ServerTestCase),
