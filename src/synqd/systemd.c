@@ -35,9 +35,10 @@ int systemd_listen_fd(int *fd)
     }
     if (n == 0)
         return 0;
+    /* beanstalkd's words, for whoever greps for them. */
     if (n > 1)
-        fprintf(stderr, "synqd: inherited %d listen sockets; serving only the first (fd %d)\n", n,
-                SD_LISTEN_FDS_START);
+        fprintf(stderr, "synqd: inherited more than one listen socket; ignoring all but the "
+                        "first\n");
     int s = SD_LISTEN_FDS_START;
     const char *call = "sd_is_socket_inet";
     int rc = sd_is_socket_inet(s, AF_UNSPEC, SOCK_STREAM, 1, 0);

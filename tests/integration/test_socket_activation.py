@@ -194,6 +194,23 @@ class Serving(ActivatedCase):
         # beanstalkd serves the first socket passed and warns about the others.
         srv = self.start(extra_sockets=1)
         round_trip(self, self.client(srv), b"first")
+        self.assertIn("inherited more than one listen socket; ignoring all but the first",
+                      srv.log_text())
+
+    def test_listen_fds_meant_for_another_process_is_ignored(self):
+        # LISTEN_PID names who the sockets are for (sd_listen_fds(3)): a server
+        # that inherits the variables from a parent binds its own socket.
+        saved = {k: os.environ.get(k) for k in ("LISTEN_PID", "LISTEN_FDS")}
+        os.environ.update(LISTEN_PID="1", LISTEN_FDS="1")
+        try:
+            srv = self.fresh_server()
+        finally:
+            for k, v in saved.items():
+                if v is None:
+                    os.environ.pop(k, None)
+                else:
+                    os.environ[k] = v
+        round_trip(self, self.client(srv), b"bound itself")
 
     def test_passed_unix_socket_is_served(self):
         path = os.path.join(self.tmp, "sock")
