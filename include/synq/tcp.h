@@ -98,7 +98,25 @@ typedef void (*sq_accept_cb)(sq_listener *l, sq_conn *c, void *data);
 int sq_tcp_listen(sq_loop *loop, const sq_listen_opts *opts, sq_accept_cb cb, void *data,
                   sq_listener **out);
 
-/* The port actually bound. */
+/* Adopts a socket that is already bound and listening, made by someone
+ * else (systemd socket activation, a parent process), and starts accepting
+ * on it exactly as sq_tcp_listen() does.
+ *
+ * fd must be a listening SOCK_STREAM socket of family AF_INET, AF_INET6 or
+ * AF_UNIX (connections on AF_UNIX get no peer address: sq_conn_peer()
+ * answers -EAFNOSUPPORT). Its options are left as they are (no
+ * SO_REUSEADDR, backlog or IPV6_V6ONLY change); it is made non-blocking and
+ * close-on-exec. conn NULL means sq_conn_opts_default().
+ *
+ * Returns 0 and *out, and the listener owns fd from then on
+ * (sq_listener_close() closes it). Else a negative errno and fd stays the
+ * caller's, open: -EBADF (fd is not open), -ENOTSOCK (not a socket),
+ * -EPROTOTYPE (not a stream socket), -EINVAL (not listening, or a NULL
+ * argument), -EAFNOSUPPORT (another family), -ENOMEM. */
+int sq_tcp_listen_fd(sq_loop *loop, int fd, const sq_conn_opts *conn, sq_accept_cb cb, void *data,
+                     sq_listener **out);
+
+/* The port actually bound; 0 for an AF_UNIX listener. */
 uint16_t sq_listener_port(const sq_listener *l);
 
 /* Stops accepting and closes the socket; existing connections live on. */

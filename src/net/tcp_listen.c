@@ -4,10 +4,13 @@
  * socket whose readiness runs a bounded accept loop; when the process runs
  * out of descriptors it stops watching the socket and resumes from a timer,
  * because the pending connection keeps the socket readable and watching it
- * would spin. An outbound connect is an sq_conn in the CONNECTING state:
+ * would spin. A listener either makes its socket (sq_tcp_listen) or adopts
+ * one made by someone else (sq_tcp_listen_fd: systemd socket activation);
+ * both then share the one accept path. An outbound connect is an sq_conn in the CONNECTING state:
  * tcp.c completes it on writability. The connection life itself is tcp.c.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <netdb.h>
 #include <netinet/in.h>
 #include <stdio.h>
@@ -157,6 +160,50 @@ static int resolve(const char *host, uint16_t port, int flags, struct addrinfo *
     return rc == 0 ? 0 : gai_errno(rc);
 }
 
+/* The port fd is bound to; 0 for a socket with no port (AF_UNIX). */
+static uint16_t bound_port(int fd)
+{
+    struct sockaddr_storage ss;
+    /* Zeroed although getsockname() fills it: clang 14's analyzer does not
+     * model that write, and takes the family for garbage. */
+    memset(&ss, 0, sizeof ss);
+    socklen_t sslen = sizeof ss;
+    if (getsockname(fd, (struct sockaddr *)&ss, &sslen) != 0)
+        return 0;
+    if (ss.ss_family == AF_INET6)
+        return ntohs(((struct sockaddr_in6 *)&ss)->sin6_port);
+    if (ss.ss_family == AF_INET)
+        return ntohs(((struct sockaddr_in *)&ss)->sin_port);
+    return 0;
+}
+
+/* Makes a listener that owns the listening socket fd and starts watching
+ * it. On failure fd is left open, for the caller to close or keep. */
+static int listener_start(sq_loop *loop, int fd, const sq_conn_opts *conn, sq_accept_cb cb,
+                          void *data, sq_listener **out)
+{
+    sq_listener *l = calloc(1, sizeof *l);
+    if (!l)
+        return -ENOMEM;
+    l->loop = loop;
+    l->cb = cb;
+    l->data = data;
+    if (conn)
+        l->conn_opts = *conn;
+    else
+        sq_conn_opts_default(&l->conn_opts);
+    l->port = bound_port(fd);
+    sq_io_init(&l->io, fd, listener_io_cb, l);
+    sq_timer_init(&l->resume_timer, listener_resume_cb, l);
+    int err = sq_io_set(loop, &l->io, SQ_EV_READ);
+    if (err < 0) {
+        free(l);
+        return err;
+    }
+    *out = l;
+    return 0;
+}
+
 int sq_tcp_listen(sq_loop *loop, const sq_listen_opts *opts, sq_accept_cb cb, void *data,
                   sq_listener **out)
 {
@@ -175,34 +222,57 @@ int sq_tcp_listen(sq_loop *loop, const sq_listen_opts *opts, sq_accept_cb cb, vo
     freeaddrinfo(res);
     if (fd < 0)
         return err;
+    err = listener_start(loop, fd, &opts->conn, cb, data, out);
+    if (err < 0)
+        close(fd);
+    return err;
+}
 
-    sq_listener *l = calloc(1, sizeof *l);
-    if (!l) {
-        close(fd);
-        return -ENOMEM;
-    }
-    l->loop = loop;
-    l->cb = cb;
-    l->data = data;
-    l->conn_opts = opts->conn;
+/* 0 when fd is a listening stream socket of a family the engine serves,
+ * else why not. */
+static int check_listening(int fd)
+{
+    int type = 0, listening = 0;
+    socklen_t len = sizeof type;
+    if (getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &len) < 0)
+        return -errno; /* -EBADF, or -ENOTSOCK for a file or a pipe */
+    if (type != SOCK_STREAM)
+        return -EPROTOTYPE;
+    len = sizeof listening;
+    if (getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &listening, &len) < 0)
+        return -errno;
+    if (!listening)
+        return -EINVAL;
     struct sockaddr_storage ss;
-    /* Zeroed although getsockname() fills it: clang 14's analyzer does not
-     * model that write, and takes the family for garbage. */
-    memset(&ss, 0, sizeof ss);
+    memset(&ss, 0, sizeof ss); /* as in bound_port() */
     socklen_t sslen = sizeof ss;
-    if (getsockname(fd, (struct sockaddr *)&ss, &sslen) == 0)
-        l->port = ntohs(ss.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&ss)->sin6_port
-                                                 : ((struct sockaddr_in *)&ss)->sin_port);
-    sq_io_init(&l->io, fd, listener_io_cb, l);
-    sq_timer_init(&l->resume_timer, listener_resume_cb, l);
-    err = sq_io_set(loop, &l->io, SQ_EV_READ);
-    if (err < 0) {
-        close(fd);
-        free(l);
-        return err;
-    }
-    *out = l;
+    if (getsockname(fd, (struct sockaddr *)&ss, &sslen) < 0)
+        return -errno;
+    if (ss.ss_family != AF_INET && ss.ss_family != AF_INET6 && ss.ss_family != AF_UNIX)
+        return -EAFNOSUPPORT;
     return 0;
+}
+
+int sq_tcp_listen_fd(sq_loop *loop, int fd, const sq_conn_opts *conn, sq_accept_cb cb, void *data,
+                     sq_listener **out)
+{
+    if (!loop || !cb || !out)
+        return -EINVAL;
+    if (fd < 0)
+        return -EBADF;
+    int err = check_listening(fd);
+    if (err < 0)
+        return err;
+    /* The socket was made by someone else (systemd, a parent process), with
+     * their flags: the accept loop needs it non-blocking, and it must not
+     * leak into programs this process might run. */
+    int fl = fcntl(fd, F_GETFL);
+    if (fl < 0 || (!(fl & O_NONBLOCK) && fcntl(fd, F_SETFL, fl | O_NONBLOCK) < 0))
+        return -errno;
+    int fdfl = fcntl(fd, F_GETFD);
+    if (fdfl < 0 || (!(fdfl & FD_CLOEXEC) && fcntl(fd, F_SETFD, fdfl | FD_CLOEXEC) < 0))
+        return -errno;
+    return listener_start(loop, fd, conn, cb, data, out);
 }
 
 uint16_t sq_listener_port(const sq_listener *l)

@@ -2,7 +2,9 @@
  * synqd: the command line. It accepts beanstalkd's flags with their
  * meaning (so an init script can swap the binary unchanged) plus long
  * options, then runs the server on one loop until SIGTERM or SIGINT.
- * SIGUSR1 enters drain mode.
+ * SIGUSR1 enters drain mode. Started by systemd, it serves the socket it
+ * was passed (socket activation: -l and -p are then ignored, as by
+ * beanstalkd) and reports readiness once the log is replayed (systemd.h).
  *
  * The one deliberate difference: the default listen address is 127.0.0.1,
  * not 0.0.0.0. Exposing a queue to the network should be a choice.
@@ -23,6 +25,7 @@
 #include "server.h"
 #include "synq/loop.h"
 #include "synq_version.h"
+#include "systemd.h"
 
 /* -s rounds the segment size up to a multiple of this. */
 #define SEGMENT_ROUND_BYTES 4096u
@@ -63,7 +66,10 @@ static void usage(FILE *out)
             " -c, -n                   accepted for compatibility (the log is always compacted)\n"
             " -v, --version            show version information\n"
             " -V, --verbose            increase verbosity\n"
-            " -h, --help               show this help\n",
+            " -h, --help               show this help\n"
+            "\n"
+            "Under systemd (LISTEN_PID, LISTEN_FDS) synqd serves the socket it is passed\n"
+            "and ignores -l and -p; with NOTIFY_SOCKET it reports READY=1 once it serves.\n",
             SERVER_DEFAULT_FSYNC_MS, SERVER_DEFAULT_PORT, SERVER_DEFAULT_MAX_JOB_BYTES,
             SERVER_MAX_JOB_BYTES_LIMIT, SERVER_DEFAULT_SEGMENT_BYTES, SEGMENT_ROUND_BYTES,
             SERVER_JOB_OVERHEAD_BYTES, backend_list());
@@ -139,6 +145,8 @@ typedef struct {
     server_opts server;
     const char *user;       /* -u: become this user after binding, or NULL */
     const char *io_backend; /* --io-backend, or NULL for the default */
+    bool listen_given;      /* -l was given (warned about under socket activation) */
+    bool port_given;        /* -p was given */
     bool metrics;           /* --metrics given: serve them on host:port */
     char metrics_host[METRICS_HOST_BYTES];
     uint16_t metrics_port;
@@ -180,11 +188,13 @@ static int apply_option(options *opt, int c, const char *arg)
         return NEXT_OPTION;
     case 'l':
         o->listen_addr = arg;
+        opt->listen_given = true;
         return NEXT_OPTION;
     case 'p':
         if (!number_option("-p", "port", arg, 0, 65535, &v))
             return SYNQD_EXIT_USAGE;
         o->port = (uint16_t)v;
+        opt->port_given = true;
         return NEXT_OPTION;
     case 'u':
         opt->user = arg;
@@ -276,6 +286,23 @@ static bool parse_options(int argc, char **argv, options *opt, int *status)
     return true;
 }
 
+/* Takes the listening socket systemd passed, if any, in place of -l and -p
+ * (beanstalkd's warning for each of them included). Returns SYNQD_EXIT_OK,
+ * or the status to exit with (the cause is printed). */
+static int adopt_listen_socket(options *opt)
+{
+    server_opts *o = &opt->server;
+    if (systemd_listen_fd(&o->listen_fd) != 0)
+        return SYNQD_EXIT_FAILED;
+    if (o->listen_fd < 0)
+        return SYNQD_EXIT_OK;
+    if (opt->listen_given)
+        fprintf(stderr, "synqd: inherited listen fd; ignoring option: -l %s\n", o->listen_addr);
+    if (opt->port_given)
+        fprintf(stderr, "synqd: inherited listen fd; ignoring option: -p %u\n", (unsigned)o->port);
+    return SYNQD_EXIT_OK;
+}
+
 /* Makes the event loop on the backend asked for (--io-backend, else
  * SQ_LOOP_BACKEND, else the build's default). Returns SYNQD_EXIT_OK, or the
  * status to exit with (the message is printed). */
@@ -322,6 +349,7 @@ static void on_terminate(sq_loop *loop, int signo, void *data)
 {
     server *srv = data;
     fprintf(stderr, "synqd: signal %d: shutting down\n", signo);
+    systemd_notify("STOPPING=1");
     server_shutdown(srv);
     sq_loop_stop(loop);
 }
@@ -389,14 +417,20 @@ int main(int argc, char **argv)
     /* A peer that vanishes must not kill the server on write. */
     signal(SIGPIPE, SIG_IGN);
 
+    if ((status = adopt_listen_socket(&opt)) != SYNQD_EXIT_OK)
+        return status;
     sq_loop *loop;
     if ((status = open_loop(&opt, &loop)) != SYNQD_EXIT_OK)
         return status;
     server *srv = NULL;
     metrics *mx = NULL;
     int err = start_services(loop, &opt, &srv, &mx);
-    if (err == 0)
+    if (err == 0) {
+        /* The log is replayed and the socket served: what Type=notify
+         * units wait for before starting what comes after synqd. */
+        systemd_notify("READY=1");
         err = run_until_signal(loop, srv);
+    }
     stop_services(loop, srv, mx);
     return err ? SYNQD_EXIT_FAILED : SYNQD_EXIT_OK;
 }

@@ -26,6 +26,7 @@ void server_opts_default(server_opts *o)
     memset(o, 0, sizeof *o);
     o->listen_addr = "127.0.0.1";
     o->port = SERVER_DEFAULT_PORT;
+    o->listen_fd = -1;
     o->fsync_ms = SERVER_DEFAULT_FSYNC_MS;
     o->segment_bytes = SERVER_DEFAULT_SEGMENT_BYTES;
     o->max_job_bytes = SERVER_DEFAULT_MAX_JOB_BYTES;
@@ -495,14 +496,24 @@ int server_start(sq_loop *loop, const server_opts *o, server **out)
     /* A whole put (line, largest body, CRLF) must fit in the input buffer,
      * plus a read's worth of what was pipelined after it. */
     lo.conn.in_limit = o->max_job_bytes + 2 + PROTO_MAX_LINE + lo.conn.read_chunk;
-    err = sq_tcp_listen(loop, &lo, on_accept, srv, &srv->listener);
+    if (o->listen_fd >= 0)
+        err = sq_tcp_listen_fd(loop, o->listen_fd, &lo.conn, on_accept, srv, &srv->listener);
+    else
+        err = sq_tcp_listen(loop, &lo, on_accept, srv, &srv->listener);
     if (err) {
-        fprintf(stderr, "synqd: listening on %s:%u: %s\n", o->listen_addr, o->port,
-                sq_strerror(err));
+        if (o->listen_fd >= 0)
+            fprintf(stderr, "synqd: serving inherited socket %d: %s\n", o->listen_fd,
+                    sq_strerror(err));
+        else
+            fprintf(stderr, "synqd: listening on %s:%u: %s\n", o->listen_addr, o->port,
+                    sq_strerror(err));
         sq_loop_remove_before_wait(loop, before_wait, srv);
         goto fail;
     }
-    if (o->verbose)
+    if (o->verbose && o->listen_fd >= 0)
+        fprintf(stderr, "synqd: serving inherited socket %d (port %u)\n", o->listen_fd,
+                sq_listener_port(srv->listener));
+    else if (o->verbose)
         fprintf(stderr, "synqd: listening on %s:%u\n", o->listen_addr,
                 sq_listener_port(srv->listener));
     *out = srv;

@@ -38,6 +38,8 @@ static inline uint64_t server_job_cost(size_t body_len)
 typedef struct server_opts {
     const char *listen_addr; /* default 127.0.0.1 */
     uint16_t port;           /* default 11300; 0 picks a free one */
+    int listen_fd;           /* >= 0: serve this inherited listening socket
+                                (systemd) instead of binding; default -1 */
     const char *wal_dir;     /* NULL: no write-ahead log */
     bool fsync_never;        /* -F */
     uint32_t fsync_ms;       /* -f: 0 = every change before its reply */
@@ -56,7 +58,7 @@ void server_opts_default(server_opts *o);
  * cause. */
 int server_start(sq_loop *loop, const server_opts *o, server **out);
 
-/* The port the listener bound. */
+/* The port the listener bound (or was given); 0 for an AF_UNIX socket. */
 uint16_t server_port(const server *s);
 
 /* Drain mode (SIGUSR1): put answers DRAINING. */
