@@ -74,6 +74,23 @@ def server_argv(kind, port, extra_args=()):
     return [binary, "-l", "127.0.0.1", "-p", str(port)] + [str(a) for a in extra_args]
 
 
+def connect(host, port, timeout):
+    """socket.create_connection, refusing a connection to itself.
+
+    A free port picked for a server lies in the kernel's ephemeral range, so a
+    client that connects while nothing listens there (the server still
+    starting, or restarting after kill -9) can be given that very port as its
+    own: TCP's simultaneous open then connects the socket to itself, and the
+    client reads back its own commands as replies (seen in
+    test_durability_kill9). Such a connection is closed and reported as
+    refused, which it would have been."""
+    sock = socket.create_connection((host, port), timeout=timeout)
+    if sock.getsockname() == sock.getpeername():
+        sock.close()
+        raise ConnectionRefusedError("connected to itself: nothing listens on port %d" % port)
+    return sock
+
+
 class Server:
     """One server process on a free loopback port; a context manager.
 
@@ -114,7 +131,7 @@ class Server:
             if self.proc.poll() is not None:
                 return False  # exited: most likely the port was taken; retry
             try:
-                with socket.create_connection(("127.0.0.1", self.port), timeout=0.5):
+                with connect("127.0.0.1", self.port, timeout=0.5):
                     return True
             except OSError:
                 time.sleep(0.02)
@@ -178,7 +195,7 @@ class Client:
 
     def __init__(self, port, timeout=READ_TIMEOUT_S, host="127.0.0.1"):
         self.timeout = timeout
-        self.sock = socket.create_connection((host, port), timeout=timeout)
+        self.sock = connect(host, port, timeout)
         self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         self.buf = b""
 
