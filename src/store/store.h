@@ -33,7 +33,6 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define STORE_MAX_TUBE_NAME 200     /* bytes, as beanstalkd */
 #define STORE_URGENT_PRI 1024       /* jobs with pri below this count as urgent */
 #define STORE_SAFETY_MARGIN_MS 1000 /* DEADLINE_SOON margin before a TTR ends */
 
