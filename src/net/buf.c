@@ -29,17 +29,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "check.h"
+
 /* Smallest block allocated: one page, so small replies don't realloc
  * through 1, 2, 4... bytes. Smaller only when the limit says so. */
 #define SQ_BUF_MIN_CAP ((size_t)4096)
-
-/* Invariants stay checked in release builds (NDEBUG does not remove them):
- * a caller consuming or committing more than it has is a memory-safety bug. */
-#define SQ_BUF_CHECK(cond)                                                                         \
-    do {                                                                                           \
-        if (!(cond))                                                                               \
-            abort();                                                                               \
-    } while (0)
 
 static char sq__buf_empty[1];
 
@@ -120,7 +114,7 @@ int sq_buf_reserve(sq_buf *b, size_t n, char **out, size_t *avail)
 
 void sq_buf_commit(sq_buf *b, size_t n)
 {
-    SQ_BUF_CHECK(n <= b->cap - b->tail);
+    SQ_CHECK(n <= b->cap - b->tail, "buf: commit past the reserved space");
     b->tail += n;
 }
 
@@ -206,7 +200,7 @@ int sq_buf_vprintf(sq_buf *b, const char *fmt, va_list ap)
 
 void sq_buf_consume(sq_buf *b, size_t n)
 {
-    SQ_BUF_CHECK(n <= b->tail - b->head);
+    SQ_CHECK(n <= b->tail - b->head, "buf: consume of more than is buffered");
     b->head += n;
     if (b->head == b->tail) {
         b->head = 0;

@@ -21,7 +21,6 @@
  * eventfd (a pipe where there is none) and, in loop_signal.c, one signalfd
  * for every watched signal (a self-pipe where there is none).
  */
-#include <assert.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>

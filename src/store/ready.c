@@ -7,9 +7,9 @@
  */
 #include "ready.h"
 
-#include <assert.h>
 #include <stdlib.h>
 
+#include "check.h"
 #include "heap.h"
 
 /* A few spare buckets absorb a priority that empties and refills on every command (a
@@ -190,9 +190,8 @@ bool ready_insert(ready_set *r, uint32_t pri, uint64_t id)
 void ready_remove(ready_set *r, uint32_t pri, uint64_t id)
 {
     ready_bucket *b = find_bucket(r, pri);
-    bool found = b && idset_remove(&b->ids, id);
-    assert(found);
-    (void)found;
+    /* A miss would leave len wrong and, with no bucket, dereference NULL below. */
+    SQ_CHECK(b && idset_remove(&b->ids, id), "ready: remove of an id not in the set");
     r->len--;
     if (idset_len(&b->ids) == 0)
         close_bucket(r, b);
