@@ -28,7 +28,7 @@ struct sq_timer {
     sq_timer_cb cb;
     void *data;
     uint64_t seq_;      /* start order, breaks ties between equal due times */
-    size_t heap_index_; /* SIZE_MAX while inactive */
+    uint32_t heap_index_; /* UINT32_MAX while inactive */
 };
 
 /* Prepares an inactive timer. */

@@ -391,6 +391,7 @@ int sq_loop_new_backend(sq_loop **out, const char *name)
     loop->deferred_tail = &loop->deferred;
     loop->running_tail = &loop->running;
     loop->hook_next = SIZE_MAX;
+    sq__timers_init(loop);
     loop->wake_io.fd = loop->wake_wfd = -1;
     loop->signal_io.fd = loop->signal_wfd = -1;
     sigemptyset(&loop->signal_mask);

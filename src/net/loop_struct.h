@@ -19,6 +19,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "heap.h"
 #include "loop_int.h"
 
 /* Signal numbers 1.._NSIG-1 are valid; realtime signals included. */
@@ -53,9 +54,7 @@ struct sq_loop {
     int stop_;
 
     /* Timer min-heap ordered by (due_ms, seq_), see timer.c. */
-    sq_timer **timer_heap;
-    size_t timer_count;
-    size_t timer_cap;
+    heap timers;
     uint64_t timer_seq; /* next seq_ handed out */
 
     /* Before-wait hooks, in the order added. hook_next is the index of the

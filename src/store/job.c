@@ -44,11 +44,6 @@ bool job_ext_deadline_less(const void *a, const void *b)
     return x->seq < y->seq;
 }
 
-void job_ext_setpos(void *item, uint32_t pos)
-{
-    ((job_ext *)item)->heap_pos = pos;
-}
-
 uint64_t job_id(const job *j)
 {
     return job_id_of(j);

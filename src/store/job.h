@@ -84,6 +84,5 @@ static inline uint64_t job_id_of(const job *j)
  * tie by the order the deadlines were set gives beanstalkd's answer; breaking it by id
  * did not. */
 bool job_ext_deadline_less(const void *a, const void *b);
-void job_ext_setpos(void *item, uint32_t pos);
 
 #endif

@@ -50,11 +50,6 @@ static bool client_tick_less(const void *a, const void *b)
     return x < y;
 }
 
-static void client_tick_setpos(void *item, uint32_t pos)
-{
-    ((client *)item)->tick_pos = pos;
-}
-
 store *store_new(const store_hooks *hooks, void *data)
 {
     store *s = calloc(1, sizeof(*s));
@@ -72,11 +67,11 @@ store *store_new(const store_hooks *hooks, void *data)
         return NULL;
     }
     hashmap_init(&s->names, tube_hash, tube_name_eq);
-    heap_init(&s->delay_tubes, tube_delay_less, tube_delay_setpos);
-    heap_init(&s->pause_tubes, tube_pause_less, tube_pause_setpos);
-    heap_init(&s->await_tubes, tube_await_less, tube_await_setpos);
+    heap_init(&s->delay_tubes, tube_delay_less, offsetof(tube, delay_pos));
+    heap_init(&s->pause_tubes, tube_pause_less, offsetof(tube, pause_pos));
+    heap_init(&s->await_tubes, tube_await_less, offsetof(tube, await_pos));
     ttrq_init(&s->ttr);
-    heap_init(&s->wait_clients, client_tick_less, client_tick_setpos);
+    heap_init(&s->wait_clients, client_tick_less, offsetof(client, tick_pos));
     /* "default" is pinned by the store (beanstalkd holds a reference for new clients). */
     s->default_tube = store__tube_get(s, "default", 7, true);
     if (!s->default_tube) {

@@ -29,11 +29,6 @@ static bool fifo_less(const void *a, const void *b)
     return job_ext_deadline_less(((const fifo *)a)->head, ((const fifo *)b)->head);
 }
 
-static void fifo_setpos(void *item, uint32_t pos)
-{
-    ((fifo *)item)->heap_pos = pos;
-}
-
 static fifo *find(const ttrq *q, uint32_t ttr_s)
 {
     return hashmap_find(&q->by_ttr, hashmap_hash_u64(ttr_s), &ttr_s);
@@ -42,7 +37,7 @@ static fifo *find(const ttrq *q, uint32_t ttr_s)
 void ttrq_init(ttrq *q)
 {
     hashmap_init(&q->by_ttr, fifo_hash, fifo_ttr_eq);
-    heap_init(&q->heads, fifo_less, fifo_setpos);
+    heap_init(&q->heads, fifo_less, offsetof(fifo, heap_pos));
 }
 
 void ttrq_dispose(ttrq *q)

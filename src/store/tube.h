@@ -57,13 +57,10 @@ void tube_destroy(tube *t);
 void tube_waiter_append(tube *t, watch *w);
 void tube_waiter_remove(tube *t, watch *w);
 
-/* Store-heap orders and position callbacks (see the module comment). */
+/* Store-heap orders (see the module comment). */
 bool tube_delay_less(const void *a, const void *b);
-void tube_delay_setpos(void *item, uint32_t pos);
 bool tube_pause_less(const void *a, const void *b);
-void tube_pause_setpos(void *item, uint32_t pos);
 bool tube_await_less(const void *a, const void *b);
-void tube_await_setpos(void *item, uint32_t pos);
 
 /* hashmap callbacks for the name table; the key is a const tube_key *. */
 typedef struct tube_key {
