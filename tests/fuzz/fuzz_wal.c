@@ -42,7 +42,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "recover.h"
+#include "format.h"
+#include "wal_int.h"
 #include "wal.h"
 
 #include "fuzz_wal.h"

@@ -9,7 +9,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "recover.h"
+#include "format.h"
+#include "wal_int.h"
 #include "wal.h"
 
 #include "fuzz_wal.h"

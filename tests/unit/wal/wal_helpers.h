@@ -12,7 +12,8 @@
 #include <time.h>
 
 #include "crc32c.h"
-#include "recover.h"
+#include "format.h"
+#include "wal_int.h"
 #include "wal.h"
 #include "test.h"
 
