@@ -12,27 +12,13 @@
 
 void job_list_append(job_list *l, job_ext *x)
 {
-    x->next = NULL;
-    x->prev = l->tail;
-    if (l->tail)
-        l->tail->next = x;
-    else
-        l->head = x;
-    l->tail = x;
+    list_append(&l->exts, &x->link);
     l->len++;
 }
 
 void job_list_remove(job_list *l, job_ext *x)
 {
-    if (x->prev)
-        x->prev->next = x->next;
-    else
-        l->head = x->next;
-    if (x->next)
-        x->next->prev = x->prev;
-    else
-        l->tail = x->prev;
-    x->prev = x->next = NULL;
+    list_remove(&l->exts, &x->link);
     l->len--;
 }
 

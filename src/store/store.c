@@ -86,9 +86,9 @@ void store_free(store *s)
 {
     if (!s)
         return;
-    while (s->clients) {
-        client *c = s->clients;
-        s->clients = c->next;
+    while (!list_empty(&s->clients)) {
+        client *c = LIST_ENTRY(s->clients.first, client, link);
+        list_remove(&s->clients, &c->link);
         for (size_t i = 0; i < c->watch_len; i++)
             free(c->watches[i]);
         free(c->watches);
@@ -240,7 +240,7 @@ static void sched(heap *h, tube *t, uint32_t pos, bool want)
 
 void store__tube_sched_await(store *s, tube *t)
 {
-    bool want = ready_len(&t->ready) && t->wait_head && !t->pause_ms;
+    bool want = ready_len(&t->ready) && !list_empty(&t->waiters) && !t->pause_ms;
     sched(&s->await_tubes, t, t->await_pos, want);
 }
 
@@ -281,7 +281,7 @@ job_ext *store__client_soonest(client *c)
     /* A client holds few jobs; a scan after an invalidation is cheaper than a heap per
      * client. The cache makes repeated questions O(1). */
     if (!c->soonest) {
-        for (job_ext *x = c->reserved.head; x; x = x->next) {
+        for (job_ext *x = job_list_first(&c->reserved); x; x = job_list_next(x)) {
             if (!c->soonest || job_ext_deadline_less(x, c->soonest))
                 c->soonest = x;
         }
@@ -348,7 +348,7 @@ void store_cancel_wait(store *s, client *c)
 client *store_client_new(store *s, void *owner)
 {
     size_t nclients = 1;
-    for (client *o = s->clients; o; o = o->next)
+    for (const list_node *n = s->clients.first; n; n = n->next)
         nclients++;
     client *c = calloc(1, sizeof(*c));
     watch *w = calloc(1, sizeof(*w));
@@ -370,10 +370,7 @@ client *store_client_new(store *s, void *owner)
     c->watches = ws;
     c->watch_len = 1;
     c->watch_cap = 4;
-    c->next = s->clients;
-    if (s->clients)
-        s->clients->prev = c;
-    s->clients = c;
+    list_prepend(&s->clients, &c->link);
     return c;
 fail:
     free(ws);
@@ -387,8 +384,8 @@ void store_client_free(store *s, client *c)
     store__client_unwait(s, c);
     /* beanstalkd puts a vanished worker's jobs back at once, one by one, serving waiters
      * after each; none of this counts as a timeout or a release. */
-    while (c->reserved.head) {
-        job_ext *x = c->reserved.head;
+    job_ext *x;
+    while ((x = job_list_first(&c->reserved))) {
         store__unlink(s, x->j, x);
         store__ready_or_bury(s, x->j, x);
         store__serve_waiters(s);
@@ -402,12 +399,7 @@ void store_client_free(store *s, client *c)
     free(c->watches);
     c->use->using_ct--;
     store__tube_unref(s, c->use);
-    if (c->prev)
-        c->prev->next = c->next;
-    else
-        s->clients = c->next;
-    if (c->next)
-        c->next->prev = c->prev;
+    list_remove(&s->clients, &c->link);
     free(c);
 }
 
@@ -604,7 +596,7 @@ void store__serve_waiters(store *s)
     while ((t = heap_peek(&s->await_tubes))) {
         uint32_t pri;
         job *j = store_find_job(s, ready_peek(&t->ready, &pri));
-        client *c = t->wait_head->c;
+        client *c = tube_first_waiter(t)->c;
         job_ext *x = store__prepare_reserve(s, j);
         if (!x)
             break; /* out of memory: the waiters stay; the next change tries again */

@@ -352,9 +352,9 @@ int store_kick(store *s, client *c, uint32_t bound, uint32_t *kicked)
      * choice is made once, so one kick never mixes the two. Holding a ref keeps t alive
      * even if serving waiters empties it. */
     store__tube_ref(t);
-    if (t->buried.head) {
-        for (; n < bound && t->buried.head; n++) {
-            job *j = t->buried.head->j;
+    if (t->buried.len) {
+        for (; n < bound && t->buried.len; n++) {
+            job *j = job_list_first(&t->buried)->j;
             kick_one(s, j);
             if (j->state == JOB_BURIED) /* could not be made ready: it is back at the tail */
                 break;
@@ -397,7 +397,8 @@ job *store_peek_delayed(store *s, const client *c)
 job *store_peek_buried(store *s, const client *c)
 {
     (void)s;
-    return c->use->buried.head ? c->use->buried.head->j : NULL;
+    const job_ext *x = job_list_first(&c->use->buried);
+    return x ? x->j : NULL;
 }
 
 /* ---- write-ahead-log support ---- */

@@ -31,13 +31,7 @@ void tube_destroy(tube *t)
 
 void tube_waiter_append(tube *t, watch *w)
 {
-    w->next = NULL;
-    w->prev = t->wait_tail;
-    if (t->wait_tail)
-        t->wait_tail->next = w;
-    else
-        t->wait_head = w;
-    t->wait_tail = w;
+    list_append(&t->waiters, &w->link);
     w->linked = true;
     t->waiting_ct++;
 }
@@ -46,15 +40,7 @@ void tube_waiter_remove(tube *t, watch *w)
 {
     if (!w->linked)
         return;
-    if (w->prev)
-        w->prev->next = w->next;
-    else
-        t->wait_head = w->next;
-    if (w->next)
-        w->next->prev = w->prev;
-    else
-        t->wait_tail = w->prev;
-    w->prev = w->next = NULL;
+    list_remove(&t->waiters, &w->link);
     w->linked = false;
     t->waiting_ct--;
 }
