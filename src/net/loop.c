@@ -31,6 +31,7 @@
 
 #include "loop_struct.h"
 #include "timer_int.h"
+#include "vec.h"
 
 #ifdef SQ__HAVE_EVENTFD /* decided in loop_struct.h */
 #include <sys/eventfd.h>
@@ -216,14 +217,11 @@ int sq_loop_add_before_wait(sq_loop *loop, sq_hook_cb cb, void *data)
 {
     if (!cb)
         return -EINVAL;
-    if (loop->hook_count == loop->hook_cap) {
-        size_t cap = loop->hook_cap ? loop->hook_cap * 2 : 4;
-        sq__hook *hooks = realloc(loop->hooks, cap * sizeof *hooks);
-        if (!hooks)
-            return -ENOMEM;
-        loop->hooks = hooks;
-        loop->hook_cap = cap;
-    }
+    sq__hook *hooks =
+        vec_grow(loop->hooks, &loop->hook_cap, loop->hook_count + 1, sizeof *hooks, 4, SIZE_MAX);
+    if (!hooks)
+        return -ENOMEM;
+    loop->hooks = hooks;
     loop->hooks[loop->hook_count++] = (sq__hook){cb, data};
     return 0;
 }

@@ -20,6 +20,7 @@
  * heap can fail mid-move; then the job is buried, as beanstalkd does.
  */
 #include "store_int.h"
+#include "vec.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -140,16 +141,14 @@ void store_track_log_segments(store *s)
 /* Adds free tube indexes (jobs name their tube by a 24-bit index, see job.h). */
 static bool grow_tube_slots(store *s)
 {
-    uint32_t cap = s->slot_cap ? s->slot_cap * 2 : 16;
-    if (cap > JOB_MAX_TUBES)
-        cap = JOB_MAX_TUBES;
-    if (cap == s->slot_cap)
-        return false;
-    tube **slots = realloc(s->tube_slots, cap * sizeof(*slots));
+    /* Both arrays grow by the same rule from the same capacity, so they agree. */
+    size_t need = (size_t)s->slot_cap + 1, cap = s->slot_cap;
+    tube **slots = vec_grow(s->tube_slots, &cap, need, sizeof(*slots), 16, JOB_MAX_TUBES);
     if (!slots)
         return false;
     s->tube_slots = slots;
-    uint32_t *free_ix = realloc(s->free_ix, cap * sizeof(*free_ix));
+    cap = s->slot_cap;
+    uint32_t *free_ix = vec_grow(s->free_ix, &cap, need, sizeof(*free_ix), 16, JOB_MAX_TUBES);
     if (!free_ix)
         return false;
     s->free_ix = free_ix;
@@ -172,14 +171,10 @@ tube *store__tube_get(store *s, const char *name, size_t len, bool create)
     if (!heap_reserve(&s->delay_tubes, n) || !heap_reserve(&s->pause_tubes, n) ||
         !heap_reserve(&s->await_tubes, n))
         return NULL;
-    if (s->tube_len == s->tube_cap) {
-        size_t cap = s->tube_cap ? s->tube_cap * 2 : 8;
-        tube **tubes = realloc(s->tubes, cap * sizeof(*tubes));
-        if (!tubes)
-            return NULL;
-        s->tubes = tubes;
-        s->tube_cap = cap;
-    }
+    tube **tubes = vec_grow(s->tubes, &s->tube_cap, n, sizeof(*tubes), 8, SIZE_MAX);
+    if (!tubes)
+        return NULL;
+    s->tubes = tubes;
     if (!s->nfree && !grow_tube_slots(s))
         return NULL;
     t = tube_alloc(name, len);

@@ -5,6 +5,7 @@
  * first and then serves waiting clients, so a log write precedes handing the job out.
  */
 #include "store_int.h"
+#include "vec.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -40,11 +41,12 @@ int store_watch(store *s, client *c, const char *name, size_t len, size_t *count
         return STORE_NO_MEMORY;
     if (find_watch(c, t) == SIZE_MAX) {
         watch *w = calloc(1, sizeof(*w));
-        if (w && c->watch_len == c->watch_cap) {
-            watch **ws = realloc(c->watches, c->watch_cap * 2 * sizeof(*ws));
+        if (w) {
+            /* watch_cap starts at 4 (store_client_new), so min_cap never applies. */
+            watch **ws =
+                vec_grow(c->watches, &c->watch_cap, c->watch_len + 1, sizeof(*ws), 4, SIZE_MAX);
             if (ws) {
                 c->watches = ws;
-                c->watch_cap *= 2;
             } else {
                 free(w);
                 w = NULL;

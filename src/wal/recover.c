@@ -36,6 +36,7 @@
 
 #include "format.h"
 #include "hashmap.h"
+#include "vec.h"
 
 /*
  * The live-job table: id -> segment of its newest PUT, in base's hash table. Its entries come
@@ -178,15 +179,12 @@ static int list_segments(recover_ctx *c)
         uint64_t index = strtoull(n + 4, NULL, 16);
         if (index == 0 || index > UINT32_MAX)
             continue;
-        if (c->nfiles == alloc) {
-            alloc = alloc ? alloc * 2 : 16;
-            seg_file *f = realloc(c->files, alloc * sizeof *f);
-            if (!f) {
-                rc = -ENOMEM;
-                break;
-            }
-            c->files = f;
+        seg_file *f = vec_grow(c->files, &alloc, c->nfiles + 1, sizeof *f, 16, SIZE_MAX);
+        if (!f) {
+            rc = -ENOMEM;
+            break;
         }
+        c->files = f;
         c->files[c->nfiles++] = (seg_file){.index = (uint32_t)index, .fd = -1};
     }
     closedir(d);

@@ -40,6 +40,7 @@
 #include <sys/file.h>
 
 #include "format.h"
+#include "vec.h"
 
 int wal_fail(wal *w, int err)
 {
@@ -84,14 +85,10 @@ int wal_add_segment(wal *w)
 {
     const wal_io *io = w->io;
     uint32_t index = w->nsegs ? w->segs[w->nsegs - 1].index + 1 : 1;
-    if (w->nsegs == w->segs_alloc) {
-        size_t n = w->segs_alloc ? w->segs_alloc * 2 : 8;
-        wal_seg *segs = realloc(w->segs, n * sizeof *segs);
-        if (!segs)
-            return -ENOMEM;
-        w->segs = segs;
-        w->segs_alloc = n;
-    }
+    wal_seg *segs = vec_grow(w->segs, &w->segs_alloc, w->nsegs + 1, sizeof *segs, 8, SIZE_MAX);
+    if (!segs)
+        return -ENOMEM;
+    w->segs = segs;
     char path[4096];
     wal_segment_path(w, index, path, sizeof path);
     int fd = io->open(io->ctx, path, O_RDWR | O_CREAT | O_EXCL, 0644);
@@ -129,24 +126,17 @@ int wal_add_segment(wal *w)
 /* Makes room for `more` bytes in the batch without changing anything else. */
 static int batch_grow(wal *w, size_t more)
 {
-    if (w->batch_len + more > w->batch_alloc) {
-        size_t n = w->batch_alloc ? w->batch_alloc : 64 * 1024;
-        while (n < w->batch_len + more)
-            n *= 2;
-        unsigned char *b = realloc(w->batch, n);
-        if (!b)
-            return -ENOMEM;
-        w->batch = b;
-        w->batch_alloc = n;
-    }
-    if (w->next == w->ext_alloc) {
-        size_t n = w->ext_alloc ? w->ext_alloc * 2 : 8;
-        wal_extent *e = realloc(w->ext, n * sizeof *e);
-        if (!e)
-            return -ENOMEM;
-        w->ext = e;
-        w->ext_alloc = n;
-    }
+    if (more > SIZE_MAX - w->batch_len)
+        return -ENOMEM;
+    unsigned char *b =
+        vec_grow(w->batch, &w->batch_alloc, w->batch_len + more, 1, 64 * 1024, SIZE_MAX);
+    if (!b)
+        return -ENOMEM;
+    w->batch = b;
+    wal_extent *e = vec_grow(w->ext, &w->ext_alloc, w->next + 1, sizeof *e, 8, SIZE_MAX);
+    if (!e)
+        return -ENOMEM;
+    w->ext = e;
     return 0;
 }
 
@@ -454,14 +444,10 @@ uint64_t wal_segment_live(const wal *w, uint32_t segment)
 
 int wal_seg_add_id(wal_seg *s, uint64_t id)
 {
-    if (s->ids_len == s->ids_alloc) {
-        size_t n = s->ids_alloc ? s->ids_alloc * 2 : 256;
-        uint64_t *ids = realloc(s->ids, n * sizeof *ids);
-        if (!ids)
-            return -ENOMEM;
-        s->ids = ids;
-        s->ids_alloc = n;
-    }
+    uint64_t *ids = vec_grow(s->ids, &s->ids_alloc, s->ids_len + 1, sizeof *ids, 256, SIZE_MAX);
+    if (!ids)
+        return -ENOMEM;
+    s->ids = ids;
     s->ids[s->ids_len++] = id;
     return 0;
 }
