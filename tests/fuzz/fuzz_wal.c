@@ -43,8 +43,8 @@
 #include <unistd.h>
 
 #include "format.h"
-#include "wal_int.h"
 #include "wal.h"
+#include "wal_int.h"
 
 #include "fuzz_wal.h"
 

@@ -10,8 +10,8 @@
 #include <string.h>
 
 #include "format.h"
-#include "wal_int.h"
 #include "wal.h"
+#include "wal_int.h"
 
 #include "fuzz_wal.h"
 

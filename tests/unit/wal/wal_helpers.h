@@ -13,9 +13,9 @@
 
 #include "crc32c.h"
 #include "format.h"
-#include "wal_int.h"
-#include "wal.h"
 #include "test.h"
+#include "wal.h"
+#include "wal_int.h"
 
 /* ---- helpers ---------------------------------------------------------------------------- */
 
