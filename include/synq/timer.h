@@ -27,8 +27,8 @@ struct sq_timer {
     uint64_t due_ms; /* in sq_loop_now_ms() time; valid while active */
     sq_timer_cb cb;
     void *data;
-    uint64_t seq_;      /* start order, breaks ties between equal due times */
-    size_t heap_index_; /* SIZE_MAX while inactive */
+    uint64_t seq_;        /* start order, breaks ties between equal due times */
+    uint32_t heap_index_; /* UINT32_MAX while inactive */
 };
 
 /* Prepares an inactive timer. */

@@ -7,6 +7,9 @@
 
 #include <stdlib.h>
 
+/* Slots of the first allocation. */
+enum { MIN_CAP = 64 };
+
 void hashmap_init(hashmap *m, uint64_t (*hash)(const void *item),
                   bool (*eq)(const void *item, const void *key))
 {
@@ -64,9 +67,10 @@ static void place(void **slots, size_t mask, void *item, uint64_t h)
     slots[i] = item;
 }
 
-static bool grow(hashmap *m)
+/* Rehashes into `cap` slots, in slot order (so the layout depends only on the sequence of
+ * operations, which recovery relies on for a deterministic order of its live jobs). */
+static bool resize(hashmap *m, size_t cap)
 {
-    size_t cap = m->cap ? m->cap * 2 : 64;
     void **slots = calloc(cap, sizeof(*slots));
     if (!slots)
         return false;
@@ -80,10 +84,27 @@ static bool grow(hashmap *m)
     return true;
 }
 
+/* Keep the load at most 3/4 so probe runs stay short. */
+static bool fits(size_t len, size_t cap)
+{
+    return len <= cap / 4 * 3;
+}
+
+bool hashmap_reserve(hashmap *m, size_t n)
+{
+    if (fits(n, m->cap))
+        return true;
+    if (n > SIZE_MAX / sizeof(void *) / 2)
+        return false;
+    size_t cap = m->cap ? m->cap : MIN_CAP;
+    while (!fits(n, cap))
+        cap *= 2;
+    return resize(m, cap);
+}
+
 bool hashmap_insert(hashmap *m, void *item)
 {
-    /* Keep the load at most 3/4 so probe runs stay short. */
-    if ((m->len + 1) * 4 > m->cap * 3 && !grow(m))
+    if (!fits(m->len + 1, m->cap) && !resize(m, m->cap ? m->cap * 2 : MIN_CAP))
         return false;
     place(m->slots, m->cap - 1, item, m->hash(item));
     m->len++;

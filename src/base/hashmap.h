@@ -30,6 +30,9 @@ void hashmap_dispose(hashmap *m);
 void *hashmap_find(const hashmap *m, uint64_t h, const void *key);
 /* Adds item, which must not match any element already present. false on ENOMEM. */
 bool hashmap_insert(hashmap *m, void *item);
+/* Grows the table so that it holds n elements without growing again (the capacity it would
+ * reach by inserting them one by one). false on ENOMEM (table unchanged). */
+bool hashmap_reserve(hashmap *m, size_t n);
 /* Removes exactly this element (pointer identity). false if it is not present. */
 bool hashmap_remove(hashmap *m, const void *item);
 /* Iteration: slot i in [0, cap) holds an element or NULL. */

@@ -29,17 +29,12 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "check.h"
+#include "vec.h"
+
 /* Smallest block allocated: one page, so small replies don't realloc
  * through 1, 2, 4... bytes. Smaller only when the limit says so. */
 #define SQ_BUF_MIN_CAP ((size_t)4096)
-
-/* Invariants stay checked in release builds (NDEBUG does not remove them):
- * a caller consuming or committing more than it has is a memory-safety bug. */
-#define SQ_BUF_CHECK(cond)                                                                         \
-    do {                                                                                           \
-        if (!(cond))                                                                               \
-            abort();                                                                               \
-    } while (0)
 
 static char sq__buf_empty[1];
 
@@ -73,17 +68,13 @@ void sq_buf_free(sq_buf *b)
  * copying linear in the bytes ever appended. */
 static size_t sq__buf_grown_cap(const sq_buf *b, size_t need)
 {
-    size_t cap = SQ_BUF_MIN_CAP;
-    if (b->cap >= SQ_BUF_MIN_CAP)
-        cap = b->cap > ((size_t)-1) / 2 ? (size_t)-1 : b->cap * 2;
-    while (cap < need) {
-        if (cap > ((size_t)-1) / 2) {
-            cap = need;
-            break;
-        }
-        cap *= 2;
-    }
-    return cap < b->limit ? cap : b->limit;
+    /* A block below one page was held there by the limit: grow from a page, not from it. A
+     * grown block at least doubles, even when compaction alone would have made room (the
+     * caller grows instead of moving more than half the block). sq_buf_reserve checked that
+     * need <= limit, and grows a block only below its limit or when need exceeds it, so the
+     * capacity asked for always fits and is never 0. */
+    size_t cap = b->cap >= SQ_BUF_MIN_CAP ? b->cap : 0;
+    return vec_grow_cap(cap, need > cap ? need : cap + 1, SQ_BUF_MIN_CAP, b->limit, 1);
 }
 
 int sq_buf_reserve(sq_buf *b, size_t n, char **out, size_t *avail)
@@ -120,7 +111,7 @@ int sq_buf_reserve(sq_buf *b, size_t n, char **out, size_t *avail)
 
 void sq_buf_commit(sq_buf *b, size_t n)
 {
-    SQ_BUF_CHECK(n <= b->cap - b->tail);
+    SQ_CHECK(n <= b->cap - b->tail, "buf: commit past the reserved space");
     b->tail += n;
 }
 
@@ -206,7 +197,7 @@ int sq_buf_vprintf(sq_buf *b, const char *fmt, va_list ap)
 
 void sq_buf_consume(sq_buf *b, size_t n)
 {
-    SQ_BUF_CHECK(n <= b->tail - b->head);
+    SQ_CHECK(n <= b->tail - b->head, "buf: consume of more than is buffered");
     b->head += n;
     if (b->head == b->tail) {
         b->head = 0;

@@ -21,7 +21,6 @@
  * eventfd (a pipe where there is none) and, in loop_signal.c, one signalfd
  * for every watched signal (a self-pipe where there is none).
  */
-#include <assert.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
@@ -32,6 +31,7 @@
 
 #include "loop_struct.h"
 #include "timer_int.h"
+#include "vec.h"
 
 #ifdef SQ__HAVE_EVENTFD /* decided in loop_struct.h */
 #include <sys/eventfd.h>
@@ -180,10 +180,7 @@ void sq__loop_defer(sq_loop *loop, sq__deferred *node)
 {
     if (node->queued_)
         return;
-    node->next_ = NULL;
-    node->pprev_ = loop->deferred_tail;
-    *loop->deferred_tail = node;
-    loop->deferred_tail = &node->next_;
+    list_append(&loop->deferred, &node->link_);
     node->queued_ = DEFER_WAITING;
 }
 
@@ -191,38 +188,27 @@ void sq__loop_undefer(sq_loop *loop, sq__deferred *node)
 {
     if (!node->queued_)
         return;
-    sq__deferred ***tail =
-        node->queued_ == DEFER_RUNNING ? &loop->running_tail : &loop->deferred_tail;
-    *node->pprev_ = node->next_;
-    if (node->next_)
-        node->next_->pprev_ = node->pprev_;
-    else
-        *tail = node->pprev_;
-    node->next_ = NULL;
-    node->pprev_ = NULL;
+    list_remove(node->queued_ == DEFER_RUNNING ? &loop->running : &loop->deferred, &node->link_);
     node->queued_ = DEFER_IDLE;
 }
 
 static void run_deferred(sq_loop *loop)
 {
-    if (!loop->deferred)
+    if (list_empty(&loop->deferred))
         return;
-    /* Move the whole list aside: what is deferred while it drains lands on
-     * the (now empty) waiting list and runs in the next iteration. */
+    /* Move the whole list aside (a list head is a plain value: nothing points back at it):
+     * what is deferred while it drains lands on the (now empty) waiting list and runs in the
+     * next iteration. */
     loop->running = loop->deferred;
-    loop->running->pprev_ = &loop->running;
-    loop->running_tail = loop->deferred_tail;
-    for (sq__deferred *n = loop->running; n; n = n->next_)
-        n->queued_ = DEFER_RUNNING;
-    loop->deferred = NULL;
-    loop->deferred_tail = &loop->deferred;
+    loop->deferred = (list){0};
+    for (list_node *n = loop->running.first; n; n = n->next)
+        LIST_ENTRY(n, sq__deferred, link_)->queued_ = DEFER_RUNNING;
 
-    while (loop->running) {
-        sq__deferred *node = loop->running;
+    while (!list_empty(&loop->running)) {
+        sq__deferred *node = LIST_ENTRY(loop->running.first, sq__deferred, link_);
         sq__loop_undefer(loop, node);
         node->run(loop, node);
     }
-    loop->running_tail = &loop->running;
 }
 
 /* ---- before-wait hooks (step 5) ------------------------------------------- */
@@ -231,14 +217,11 @@ int sq_loop_add_before_wait(sq_loop *loop, sq_hook_cb cb, void *data)
 {
     if (!cb)
         return -EINVAL;
-    if (loop->hook_count == loop->hook_cap) {
-        size_t cap = loop->hook_cap ? loop->hook_cap * 2 : 4;
-        sq__hook *hooks = realloc(loop->hooks, cap * sizeof *hooks);
-        if (!hooks)
-            return -ENOMEM;
-        loop->hooks = hooks;
-        loop->hook_cap = cap;
-    }
+    sq__hook *hooks =
+        vec_grow(loop->hooks, &loop->hook_cap, loop->hook_count + 1, sizeof *hooks, 4, SIZE_MAX);
+    if (!hooks)
+        return -ENOMEM;
+    loop->hooks = hooks;
     loop->hooks[loop->hook_count++] = (sq__hook){cb, data};
     return 0;
 }
@@ -389,9 +372,8 @@ int sq_loop_new_backend(sq_loop **out, const char *name)
     if (!loop)
         return -ENOMEM;
     loop->backend = backend;
-    loop->deferred_tail = &loop->deferred;
-    loop->running_tail = &loop->running;
     loop->hook_next = SIZE_MAX;
+    sq__timers_init(loop);
     loop->wake_io.fd = loop->wake_wfd = -1;
     loop->signal_io.fd = loop->signal_wfd = -1;
     sigemptyset(&loop->signal_mask);
@@ -435,7 +417,7 @@ int sq_loop_run_once(sq_loop *loop, int timeout_ms)
         wait_ms = timeout_ms;
     /* Work deferred outside step 6 (or during it) must not sit behind an
      * indefinite wait. */
-    if (loop->deferred)
+    if (!list_empty(&loop->deferred))
         wait_ms = 0;
 
     int rc = loop->backend->poll(loop, wait_ms); /* steps 1-3 */

@@ -10,6 +10,8 @@
 #include "synq/loop.h"
 #include "synq/timer.h"
 
+#include "list.h"
+
 /*
  * Deferred work run at step 6 of an iteration (after the before-wait
  * hooks): tcp.c queues a connection here when it has output to flush or a
@@ -20,8 +22,7 @@
  */
 typedef struct sq__deferred sq__deferred;
 struct sq__deferred {
-    sq__deferred *next_;
-    sq__deferred **pprev_;
+    list_node link_; /* on the loop's deferred or running list while queued_ */
     void (*run)(sq_loop *loop, sq__deferred *node);
     int queued_;
 };

@@ -17,6 +17,7 @@
 #include <stdlib.h>
 
 #include "loop_struct.h"
+#include "vec.h"
 
 typedef struct {
     sq_io *io;
@@ -67,16 +68,19 @@ static short to_poll(unsigned events)
 /* Grows the three arrays together; `ready` must hold one entry per fd. */
 static int grow(poll_state *st)
 {
-    size_t cap = st->cap ? st->cap * 2 : 16;
-    struct pollfd *fds = realloc(st->fds, cap * sizeof *fds);
+    /* Each array grows by the same rule from the same capacity, so all three agree. */
+    size_t need = st->cap + 1, cap = st->cap;
+    struct pollfd *fds = vec_grow(st->fds, &cap, need, sizeof *fds, 16, SIZE_MAX);
     if (!fds)
         return -ENOMEM;
     st->fds = fds;
-    sq_io **ios = realloc(st->ios, cap * sizeof(sq_io *));
+    cap = st->cap;
+    sq_io **ios = vec_grow(st->ios, &cap, need, sizeof(sq_io *), 16, SIZE_MAX);
     if (!ios)
         return -ENOMEM;
     st->ios = ios;
-    ready_event *ready = realloc(st->ready, cap * sizeof *ready);
+    cap = st->cap;
+    ready_event *ready = vec_grow(st->ready, &cap, need, sizeof *ready, 16, SIZE_MAX);
     if (!ready)
         return -ENOMEM;
     st->ready = ready;

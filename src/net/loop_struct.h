@@ -19,6 +19,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "heap.h"
 #include "loop_int.h"
 
 /* Signal numbers 1.._NSIG-1 are valid; realtime signals included. */
@@ -53,9 +54,7 @@ struct sq_loop {
     int stop_;
 
     /* Timer min-heap ordered by (due_ms, seq_), see timer.c. */
-    sq_timer **timer_heap;
-    size_t timer_count;
-    size_t timer_cap;
+    heap timers;
     uint64_t timer_seq; /* next seq_ handed out */
 
     /* Before-wait hooks, in the order added. hook_next is the index of the
@@ -69,11 +68,9 @@ struct sq_loop {
     /* Deferred work (step 6). Nodes queued during the iteration wait on
      * `deferred` (queued_ == 1); step 6 moves them to `running` (queued_ ==
      * 2) and drains that, so nodes deferred while it runs wait for the next
-     * iteration. Both are FIFO lists: head plus a pointer to the last next_. */
-    sq__deferred *deferred;
-    sq__deferred **deferred_tail;
-    sq__deferred *running;
-    sq__deferred **running_tail;
+     * iteration. Both are FIFO lists of nodes through their link_. */
+    list deferred;
+    list running;
 
     /* Cross-thread wake-up: an eventfd (a pipe elsewhere; wake_wfd is its
      * write end, equal to wake_io.fd for an eventfd). */

@@ -31,10 +31,12 @@
 
 #include <errno.h>
 #include <liburing.h>
+#include <limits.h>
 #include <poll.h>
 #include <stdlib.h>
 
 #include "loop_struct.h"
+#include "vec.h"
 
 enum { RING_ENTRIES = 1024, REAP_BATCH = 256 };
 
@@ -133,12 +135,13 @@ static int take_slot(uring_state *st, sq_io *io)
 {
     if (st->free_head < 0) {
         if (st->nslots == st->cap) {
-            int cap = st->cap ? st->cap * 2 : 64;
-            uring_slot *slots = realloc(st->slots, (size_t)cap * sizeof *slots);
+            size_t cap = (size_t)st->cap; /* an int: slots are indexed by int links */
+            uring_slot *slots =
+                vec_grow(st->slots, &cap, cap + 1, sizeof *slots, 64, (size_t)INT_MAX);
             if (!slots)
                 return -ENOMEM;
             st->slots = slots;
-            st->cap = cap;
+            st->cap = (int)cap;
         }
         st->slots[st->nslots] = (uring_slot){.next_free = -1};
         st->free_head = st->nslots++;

@@ -1,81 +1,41 @@
 /*
- * Timers: a binary min-heap of sq_timer pointers per loop, ordered by
+ * Timers: base's binary min-heap (heap.h) of sq_timer pointers per loop, ordered by
  * (due_ms, seq_). seq_ is a per-loop counter taken at every (re)start, so two
  * timers due at the same millisecond fire in the order they were started and
  * the order is total: no two heap entries ever compare equal. Each timer
  * remembers its heap_index_, which makes stop and re-arm O(log n) without a
- * search; heap_index_ == SIZE_MAX means inactive.
+ * search; heap_index_ == HEAP_NO_POS (UINT32_MAX) means inactive.
  *
  * sq__timers_run() (step 4 of an iteration) pops due timers one at a time
  * and deactivates each before its callback, so a callback may re-arm,
  * stop or start any timer, including its own, with the heap always valid.
  */
-#include <assert.h>
 #include <errno.h>
-#include <stdlib.h>
 
+#include "heap.h"
 #include "loop_struct.h"
 #include "timer_int.h"
 
-static int timer_less(const sq_timer *a, const sq_timer *b)
+static bool timer_less(const void *a, const void *b)
 {
-    if (a->due_ms != b->due_ms)
-        return a->due_ms < b->due_ms;
-    return a->seq_ < b->seq_;
+    const sq_timer *x = a, *y = b;
+    if (x->due_ms != y->due_ms)
+        return x->due_ms < y->due_ms;
+    return x->seq_ < y->seq_;
 }
 
-static void heap_place(sq_loop *loop, size_t i, sq_timer *t)
+static void timer_remove(sq_loop *loop, sq_timer *t)
 {
-    loop->timer_heap[i] = t;
-    t->heap_index_ = i;
+    uint32_t i = t->heap_index_;
+    SQ_CHECK(i < loop->timers.len && loop->timers.items[i] == t,
+             "timer: stop of a timer that is not in this loop's heap");
+    heap_remove(&loop->timers, i);
 }
 
-static void sift_up(sq_loop *loop, size_t i)
+void sq__timers_init(sq_loop *loop)
 {
-    sq_timer *t = loop->timer_heap[i];
-    while (i > 0) {
-        size_t parent = (i - 1) / 2;
-        if (!timer_less(t, loop->timer_heap[parent]))
-            break;
-        heap_place(loop, i, loop->timer_heap[parent]);
-        i = parent;
-    }
-    heap_place(loop, i, t);
-}
-
-static void sift_down(sq_loop *loop, size_t i)
-{
-    sq_timer *t = loop->timer_heap[i];
-    size_t n = loop->timer_count;
-    for (;;) {
-        size_t child = 2 * i + 1;
-        if (child >= n)
-            break;
-        if (child + 1 < n && timer_less(loop->timer_heap[child + 1], loop->timer_heap[child]))
-            child++;
-        if (!timer_less(loop->timer_heap[child], t))
-            break;
-        heap_place(loop, i, loop->timer_heap[child]);
-        i = child;
-    }
-    heap_place(loop, i, t);
-}
-
-static void heap_remove(sq_loop *loop, sq_timer *t)
-{
-    size_t i = t->heap_index_;
-    assert(i < loop->timer_count && loop->timer_heap[i] == t);
-    size_t last = --loop->timer_count;
-    t->heap_index_ = SIZE_MAX;
-    if (i == last)
-        return;
-    /* The former last element may belong above or below position i. */
-    sq_timer *moved = loop->timer_heap[last];
-    heap_place(loop, i, moved);
-    if (i > 0 && timer_less(moved, loop->timer_heap[(i - 1) / 2]))
-        sift_up(loop, i);
-    else
-        sift_down(loop, i);
+    heap_init(&loop->timers, timer_less, offsetof(sq_timer, heap_index_));
+    loop->timer_seq = 0;
 }
 
 void sq_timer_init(sq_timer *timer, sq_timer_cb cb, void *data)
@@ -84,33 +44,25 @@ void sq_timer_init(sq_timer *timer, sq_timer_cb cb, void *data)
     timer->cb = cb;
     timer->data = data;
     timer->seq_ = 0;
-    timer->heap_index_ = SIZE_MAX;
+    timer->heap_index_ = HEAP_NO_POS;
 }
 
 bool sq_timer_active(const sq_timer *timer)
 {
-    return timer->heap_index_ != SIZE_MAX;
+    return timer->heap_index_ != HEAP_NO_POS;
 }
 
 int sq_timer_start_at(sq_loop *loop, sq_timer *timer, uint64_t due_ms)
 {
     /* Grow before touching the timer so a failed start leaves an active
      * timer armed as it was. */
-    if (!sq_timer_active(timer) && loop->timer_count == loop->timer_cap) {
-        size_t cap = loop->timer_cap ? loop->timer_cap * 2 : 16;
-        sq_timer **heap = realloc(loop->timer_heap, cap * sizeof *heap);
-        if (!heap)
-            return -ENOMEM;
-        loop->timer_heap = heap;
-        loop->timer_cap = cap;
-    }
+    if (!sq_timer_active(timer) && !heap_reserve(&loop->timers, (size_t)loop->timers.len + 1))
+        return -ENOMEM;
     if (sq_timer_active(timer))
-        heap_remove(loop, timer);
+        timer_remove(loop, timer);
     timer->due_ms = due_ms;
     timer->seq_ = loop->timer_seq++;
-    size_t i = loop->timer_count++;
-    heap_place(loop, i, timer);
-    sift_up(loop, i);
+    heap_insert(&loop->timers, timer); /* cannot fail: room reserved above */
     return 0;
 }
 
@@ -124,14 +76,15 @@ int sq_timer_start(sq_loop *loop, sq_timer *timer, uint64_t delay_ms)
 void sq_timer_stop(sq_loop *loop, sq_timer *timer)
 {
     if (sq_timer_active(timer))
-        heap_remove(loop, timer);
+        timer_remove(loop, timer);
 }
 
 int sq__timers_next_ms(const sq_loop *loop)
 {
-    if (loop->timer_count == 0)
+    const sq_timer *first = heap_peek(&loop->timers);
+    if (!first)
         return -1;
-    uint64_t due = loop->timer_heap[0]->due_ms;
+    uint64_t due = first->due_ms;
     if (due <= loop->now_ms)
         return 0;
     /* now_ms is the clock truncated to whole milliseconds, and the kernel
@@ -148,18 +101,16 @@ void sq__timers_run(sq_loop *loop)
      * waits for the next iteration instead of looping here forever; any
      * older timer behind it is due later than it, so the due order holds. */
     uint64_t limit = loop->timer_seq;
-    while (loop->timer_count > 0) {
-        sq_timer *t = loop->timer_heap[0];
+    sq_timer *t;
+    while ((t = heap_peek(&loop->timers))) {
         if (t->due_ms > loop->now_ms || t->seq_ >= limit)
             break;
-        heap_remove(loop, t);
+        heap_remove(&loop->timers, 0);
         t->cb(loop, t);
     }
 }
 
 void sq__timers_free(sq_loop *loop)
 {
-    free(loop->timer_heap);
-    loop->timer_heap = NULL;
-    loop->timer_count = loop->timer_cap = 0;
+    heap_dispose(&loop->timers);
 }

@@ -7,6 +7,9 @@
 
 #include "synq/loop.h"
 
+/* Makes the loop's timer heap empty (at loop creation). */
+void sq__timers_init(sq_loop *loop);
+
 /* Milliseconds until the nearest timer is due against the cached clock: 0
  * if one is already due, -1 if there is none; capped at INT32_MAX. */
 int sq__timers_next_ms(const sq_loop *loop);

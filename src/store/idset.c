@@ -28,6 +28,7 @@
 #include <string.h>
 
 #include "check.h"
+#include "vec.h"
 
 #define LOW_BITS 16
 #define LOW_MASK 0xffffu
@@ -301,12 +302,11 @@ static bool items_insert(idset *s, size_t i, idset_container *c)
             memmove(s->items, s->items + s->head, s->n * sizeof(*s->items));
             s->head = 0;
         } else {
-            size_t cap = s->cap ? 2 * s->cap : ITEMS_CAP_MIN;
-            idset_container **items = realloc(s->items, cap * sizeof(*items));
+            idset_container **items =
+                vec_grow(s->items, &s->cap, s->cap + 1, sizeof(*items), ITEMS_CAP_MIN, SIZE_MAX);
             if (!items)
                 return false;
             s->items = items;
-            s->cap = cap;
         }
     }
     idset_container **it = s->items + s->head;

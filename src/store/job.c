@@ -12,27 +12,13 @@
 
 void job_list_append(job_list *l, job_ext *x)
 {
-    x->next = NULL;
-    x->prev = l->tail;
-    if (l->tail)
-        l->tail->next = x;
-    else
-        l->head = x;
-    l->tail = x;
+    list_append(&l->exts, &x->link);
     l->len++;
 }
 
 void job_list_remove(job_list *l, job_ext *x)
 {
-    if (x->prev)
-        x->prev->next = x->next;
-    else
-        l->head = x->next;
-    if (x->next)
-        x->next->prev = x->prev;
-    else
-        l->tail = x->prev;
-    x->prev = x->next = NULL;
+    list_remove(&l->exts, &x->link);
     l->len--;
 }
 
@@ -42,11 +28,6 @@ bool job_ext_deadline_less(const void *a, const void *b)
     if (x->deadline_ms != y->deadline_ms)
         return x->deadline_ms < y->deadline_ms;
     return x->seq < y->seq;
-}
-
-void job_ext_setpos(void *item, uint32_t pos)
-{
-    ((job_ext *)item)->heap_pos = pos;
 }
 
 uint64_t job_id(const job *j)

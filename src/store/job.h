@@ -26,6 +26,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "list.h"
 #include "store.h"
 
 /* Creation time is kept in quanta of 2^JOB_TIME_SHIFT ms from the store's epoch, rounded
@@ -44,7 +45,7 @@ struct job {
     uint32_t state : 2;    /* job_state */
     uint32_t has_ext : 1;
     uint32_t has_seg : 1;
-    char body[];           /* body_len bytes, then the log segment if has_seg */
+    char body[]; /* body_len bytes, then the log segment if has_seg */
 };
 
 typedef struct job_ext {
@@ -52,18 +53,30 @@ typedef struct job_ext {
     uint64_t deadline_ms; /* DELAYED: ready time; RESERVED: TTR end; else 0 */
     uint64_t seq;         /* when deadline_ms was set, in the store's order of events */
     client *reserver;     /* RESERVED only */
-    struct job_ext *prev, *next; /* BURIED: tube's list; RESERVED: reserver's list */
-    struct job_ext *ttr_prev, *ttr_next; /* RESERVED: its TTR value's FIFO (ttrq.h) */
+    list_node link;       /* BURIED: tube's list; RESERVED: reserver's list */
+    list_node ttr_link;   /* RESERVED: its TTR value's FIFO (ttrq.h) */
     uint32_t heap_pos;    /* in its tube's delay heap, or HEAP_NO_POS */
     uint32_t delay_s;
     uint32_t reserves, timeouts, releases, buries, kicks;
 } job_ext;
 
-/* An intrusive FIFO of exts through prev/next. */
+/* A FIFO of exts through their `link` (base/list.h), with its length. */
 typedef struct job_list {
-    job_ext *head, *tail;
+    list exts;
     size_t len;
 } job_list;
+
+/* The first ext of l, or NULL. */
+static inline job_ext *job_list_first(const job_list *l)
+{
+    return LIST_ENTRY_OR_NULL(l->exts.first, job_ext, link);
+}
+
+/* The ext after x on its list, or NULL. */
+static inline job_ext *job_list_next(const job_ext *x)
+{
+    return LIST_ENTRY_OR_NULL(x->link.next, job_ext, link);
+}
 
 void job_list_append(job_list *l, job_ext *x);
 void job_list_remove(job_list *l, job_ext *x);
@@ -84,6 +97,5 @@ static inline uint64_t job_id_of(const job *j)
  * tie by the order the deadlines were set gives beanstalkd's answer; breaking it by id
  * did not. */
 bool job_ext_deadline_less(const void *a, const void *b);
-void job_ext_setpos(void *item, uint32_t pos);
 
 #endif

@@ -20,6 +20,7 @@
 #include <string.h>
 
 #include "check.h"
+#include "vec.h"
 
 #define WORDS (JOBDIR_PAGE_IDS / 64)
 #define PAGE_CAP_MIN 2
@@ -163,14 +164,11 @@ void *jobdir_get(jobdir *d, uint64_t id)
 /* Makes room for one more page pointer; false on ENOMEM with nothing changed. */
 static bool reserve_page_slot(jobdir *d)
 {
-    if (d->npages < d->cap)
-        return true;
-    size_t cap = d->cap ? d->cap * 2 : PAGES_CAP_MIN;
-    jobdir_page **pages = realloc(d->pages, cap * sizeof *pages);
+    jobdir_page **pages =
+        vec_grow(d->pages, &d->cap, d->npages + 1, sizeof *pages, PAGES_CAP_MIN, SIZE_MAX);
     if (!pages)
         return false;
     d->pages = pages;
-    d->cap = cap;
     return true;
 }
 

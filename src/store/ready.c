@@ -7,14 +7,16 @@
  */
 #include "ready.h"
 
-#include <assert.h>
 #include <stdlib.h>
 
+#include "check.h"
 #include "heap.h"
 
 /* A few spare buckets absorb a priority that empties and refills on every command (a
  * consumer keeping up with its producer); more would only hold memory. */
 enum { MAX_SPARE = 4 };
+/* Most tubes use one or two priorities: the bucket heap starts small. */
+enum { BUCKETS_MIN_CAP = 8 };
 
 static uint64_t bucket_hash(const void *item)
 {
@@ -26,10 +28,16 @@ static bool bucket_pri_eq(const void *item, const void *key)
     return ((const ready_bucket *)item)->pri == *(const uint32_t *)key;
 }
 
+/* ---- the bucket heap, by pri ---- */
+
+static bool bucket_less(const void *a, const void *b)
+{
+    return ((const ready_bucket *)a)->pri < ((const ready_bucket *)b)->pri;
+}
+
 void ready_init(ready_set *r)
 {
-    r->buckets = NULL;
-    r->nbuckets = r->bucket_cap = 0;
+    heap_init_cap(&r->buckets, bucket_less, offsetof(ready_bucket, pos), BUCKETS_MIN_CAP);
     hashmap_init(&r->by_pri, bucket_hash, bucket_pri_eq);
     r->spare = NULL;
     r->nspare = 0;
@@ -38,9 +46,10 @@ void ready_init(ready_set *r)
 
 void ready_dispose(ready_set *r)
 {
-    for (uint32_t i = 0; i < r->nbuckets; i++) {
-        idset_dispose(&r->buckets[i]->ids);
-        free(r->buckets[i]);
+    for (uint32_t i = 0; i < r->buckets.len; i++) {
+        ready_bucket *b = r->buckets.items[i];
+        idset_dispose(&b->ids);
+        free(b);
     }
     while (r->spare) {
         ready_bucket *b = r->spare;
@@ -48,71 +57,18 @@ void ready_dispose(ready_set *r)
         idset_dispose(&b->ids);
         free(b);
     }
-    free(r->buckets);
+    heap_dispose(&r->buckets);
     hashmap_dispose(&r->by_pri);
     ready_init(r);
-}
-
-/* ---- the bucket heap, by pri ---- */
-
-static void set_bucket(ready_set *r, uint32_t pos, ready_bucket *b)
-{
-    r->buckets[pos] = b;
-    b->pos = pos;
-}
-
-static void buckets_sift_up(ready_set *r, uint32_t pos)
-{
-    ready_bucket *b = r->buckets[pos];
-    while (pos > 0) {
-        uint32_t parent = (pos - 1) / 2;
-        if (r->buckets[parent]->pri < b->pri)
-            break;
-        set_bucket(r, pos, r->buckets[parent]);
-        pos = parent;
-    }
-    set_bucket(r, pos, b);
-}
-
-static void buckets_sift_down(ready_set *r, uint32_t pos)
-{
-    ready_bucket *b = r->buckets[pos];
-    for (;;) {
-        uint64_t left = 2 * (uint64_t)pos + 1;
-        if (left >= r->nbuckets)
-            break;
-        uint32_t child = (uint32_t)left;
-        if (child + 1 < r->nbuckets && r->buckets[child + 1]->pri < r->buckets[child]->pri)
-            child++;
-        if (b->pri < r->buckets[child]->pri)
-            break;
-        set_bucket(r, pos, r->buckets[child]);
-        pos = child;
-    }
-    set_bucket(r, pos, b);
-}
-
-static bool buckets_reserve(ready_set *r, uint64_t n)
-{
-    if (n <= r->bucket_cap)
-        return true;
-    uint64_t cap = r->bucket_cap ? (uint64_t)r->bucket_cap * 2 : 8;
-    if (cap > HEAP_MAX_LEN)
-        return false;
-    ready_bucket **buckets = realloc(r->buckets, cap * sizeof(*buckets));
-    if (!buckets)
-        return false;
-    r->buckets = buckets;
-    r->bucket_cap = (uint32_t)cap;
-    return true;
 }
 
 /* The live bucket for pri, or NULL. The top bucket is checked first: in a tube worked at
  * one priority it is nearly always the one asked for, and it saves hashing. */
 static ready_bucket *find_bucket(const ready_set *r, uint32_t pri)
 {
-    if (r->nbuckets && r->buckets[0]->pri == pri)
-        return r->buckets[0];
+    ready_bucket *top = heap_peek(&r->buckets);
+    if (top && top->pri == pri)
+        return top;
     return hashmap_find(&r->by_pri, hashmap_hash_u64(pri), &pri);
 }
 
@@ -120,7 +76,7 @@ static ready_bucket *find_bucket(const ready_set *r, uint32_t pri)
  * with nothing changed except possibly grown capacities. */
 static ready_bucket *open_bucket(ready_set *r, uint32_t pri)
 {
-    if (!buckets_reserve(r, (uint64_t)r->nbuckets + 1))
+    if (!heap_reserve(&r->buckets, (size_t)r->buckets.len + 1))
         return NULL;
     ready_bucket *b = r->spare;
     if (b) {
@@ -139,25 +95,14 @@ static ready_bucket *open_bucket(ready_set *r, uint32_t pri)
         return NULL;
     }
     /* An empty bucket is briefly in the heap; its key is pri, so order holds. */
-    r->buckets[r->nbuckets] = b;
-    buckets_sift_up(r, r->nbuckets++);
+    heap_insert(&r->buckets, b); /* cannot fail: room reserved above */
     return b;
 }
 
 static void close_bucket(ready_set *r, ready_bucket *b)
 {
     hashmap_remove(&r->by_pri, b);
-    uint32_t pos = b->pos;
-    r->nbuckets--;
-    if (pos != r->nbuckets) {
-        /* The last bucket fills the hole; it may belong above or below it. */
-        set_bucket(r, pos, r->buckets[r->nbuckets]);
-        if (pos > 0 && r->buckets[pos]->pri < r->buckets[(pos - 1) / 2]->pri)
-            buckets_sift_up(r, pos);
-        else
-            buckets_sift_down(r, pos);
-    }
-    b->pos = HEAP_NO_POS;
+    heap_remove(&r->buckets, b->pos);
     if (r->nspare >= MAX_SPARE) {
         idset_dispose(&b->ids);
         free(b);
@@ -190,9 +135,8 @@ bool ready_insert(ready_set *r, uint32_t pri, uint64_t id)
 void ready_remove(ready_set *r, uint32_t pri, uint64_t id)
 {
     ready_bucket *b = find_bucket(r, pri);
-    bool found = b && idset_remove(&b->ids, id);
-    assert(found);
-    (void)found;
+    /* A miss would leave len wrong and, with no bucket, dereference NULL below. */
+    SQ_CHECK(b && idset_remove(&b->ids, id), "ready: remove of an id not in the set");
     r->len--;
     if (idset_len(&b->ids) == 0)
         close_bucket(r, b);
@@ -200,8 +144,8 @@ void ready_remove(ready_set *r, uint32_t pri, uint64_t id)
 
 size_t ready_footprint(const ready_set *r)
 {
-    size_t n = (size_t)r->bucket_cap * sizeof(*r->buckets) + r->by_pri.cap * sizeof(void *);
-    for (uint32_t i = 0; i < r->nbuckets; i++)
-        n += sizeof(ready_bucket) + idset_footprint(&r->buckets[i]->ids);
+    size_t n = (size_t)r->buckets.cap * sizeof(void *) + r->by_pri.cap * sizeof(void *);
+    for (uint32_t i = 0; i < r->buckets.len; i++)
+        n += sizeof(ready_bucket) + idset_footprint(&((ready_bucket *)r->buckets.items[i])->ids);
     return n + r->nspare * sizeof(ready_bucket);
 }

@@ -25,22 +25,22 @@
 #include <stdint.h>
 
 #include "hashmap.h"
+#include "heap.h"
 #include "idset.h"
 
 typedef struct ready_bucket {
     uint32_t pri;
-    uint32_t pos; /* index in ready_set.buckets */
+    uint32_t pos; /* index in ready_set.buckets, HEAP_NO_POS when not live */
     idset ids;
     struct ready_bucket *next_free;
 } ready_bucket;
 
 typedef struct ready_set {
-    ready_bucket **buckets; /* binary min-heap by pri (pris are unique) */
-    uint32_t nbuckets, bucket_cap;
-    hashmap by_pri;         /* the same buckets, by pri */
-    ready_bucket *spare;    /* emptied buckets kept for reuse */
+    heap buckets;        /* binary min-heap by pri (pris are unique) */
+    hashmap by_pri;      /* the same buckets, by pri */
+    ready_bucket *spare; /* emptied buckets kept for reuse */
     uint32_t nspare;
-    size_t len;             /* ids in all buckets */
+    size_t len; /* ids in all buckets */
 } ready_set;
 
 /* An empty set; allocates nothing until the first insert. */
@@ -55,10 +55,11 @@ void ready_remove(ready_set *r, uint32_t pri, uint64_t id);
 /* The lowest (pri, id): returns the id and sets *pri, or returns 0 if the set is empty. */
 static inline uint64_t ready_peek(const ready_set *r, uint32_t *pri)
 {
-    if (!r->nbuckets)
+    const ready_bucket *b = heap_peek(&r->buckets);
+    if (!b)
         return 0;
-    *pri = r->buckets[0]->pri;
-    return idset_min(&r->buckets[0]->ids);
+    *pri = b->pri;
+    return idset_min(&b->ids);
 }
 
 static inline size_t ready_len(const ready_set *r)

@@ -24,6 +24,7 @@
 #include <sys/mman.h>
 
 #include "check.h"
+#include "list.h"
 
 #if defined(__SANITIZE_ADDRESS__)
 #define SLAB_ASAN 1
@@ -53,10 +54,10 @@ typedef struct free_slot {
 /* Lives in the first bytes of its chunk; 40 bytes on LP64, so a 128-byte class loses no
  * slot to it compared with a headerless chunk ((2 MiB - 40) / 128 = 16383 either way). */
 typedef struct chunk {
-    struct chunk *prev, *next; /* in its class's partial or full list */
-    free_slot *free_head;      /* slots freed since they were bump-allocated */
-    uint32_t used;             /* live records */
-    uint32_t bump;             /* slots [0, bump) have been handed out at least once */
+    list_node link;       /* in its class's partial or full list */
+    free_slot *free_head; /* slots freed since they were bump-allocated */
+    uint32_t used;        /* live records */
+    uint32_t bump;        /* slots [0, bump) have been handed out at least once */
     uint32_t slot_count;
     uint32_t slot_size;
 } chunk;
@@ -64,19 +65,17 @@ typedef struct chunk {
 #define SLOTS_OFFSET ((sizeof(chunk) + SLOT_ALIGN - 1) & ~(size_t)(SLOT_ALIGN - 1))
 
 typedef struct {
-    chunk *partial;
-    chunk *full;
+    list partial; /* of chunks, through their link; allocation takes the first */
+    list full;
     chunk *spare;
 } size_class;
 
 /* The link in front of a record above SLAB_MAX_SIZE; 16 bytes keep malloc's alignment. */
-typedef struct big_link {
-    struct big_link *prev, *next;
-} big_link;
+typedef list_node big_link;
 
 struct slab {
     size_class classes[CLASS_COUNT];
-    big_link *big;
+    list big; /* of big_links */
     size_t footprint_bytes;
     uint64_t fail_in; /* see slab_fail_after: 0 = off, 1 = this allocation fails */
 };
@@ -94,24 +93,9 @@ static unsigned char *slots_of(chunk *ch)
     return (unsigned char *)ch + SLOTS_OFFSET;
 }
 
-static void list_push(chunk **head, chunk *ch)
+static chunk *first_chunk(const list *l)
 {
-    ch->prev = NULL;
-    ch->next = *head;
-    if (*head)
-        (*head)->prev = ch;
-    *head = ch;
-}
-
-static void list_unlink(chunk **head, chunk *ch)
-{
-    if (ch->prev)
-        ch->prev->next = ch->next;
-    else
-        *head = ch->next;
-    if (ch->next)
-        ch->next->prev = ch->prev;
-    ch->prev = ch->next = NULL;
+    return LIST_ENTRY_OR_NULL(l->first, chunk, link);
 }
 
 static bool chunk_has_room(const chunk *ch)
@@ -167,7 +151,7 @@ static chunk *class_refill(slab *a, size_class *c, uint32_t slot_size)
         c->spare = NULL;
     else if (!(ch = chunk_map(a, slot_size)))
         return NULL;
-    list_push(&c->partial, ch);
+    list_prepend(&c->partial, &ch->link);
     return ch;
 }
 
@@ -178,11 +162,7 @@ static void *big_alloc(slab *a, size_t size)
     big_link *link = malloc(sizeof(big_link) + size);
     if (!link)
         return NULL;
-    link->prev = NULL;
-    link->next = a->big;
-    if (a->big)
-        a->big->prev = link;
-    a->big = link;
+    list_prepend(&a->big, link);
     /* What malloc really spent: the usable size plus its own 8-byte chunk header. */
     a->footprint_bytes += malloc_usable_size(link) + sizeof(size_t);
     return link + 1;
@@ -191,12 +171,7 @@ static void *big_alloc(slab *a, size_t size)
 static void big_free(slab *a, void *p)
 {
     big_link *link = (big_link *)p - 1;
-    if (link->prev)
-        link->prev->next = link->next;
-    else
-        a->big = link->next;
-    if (link->next)
-        link->next->prev = link->prev;
+    list_remove(&a->big, link);
     a->footprint_bytes -= malloc_usable_size(link) + sizeof(size_t);
     free(link);
 }
@@ -220,7 +195,7 @@ void *slab_alloc(slab *a, size_t size)
     size_t idx = (size - 1) / SLOT_ALIGN;
     uint32_t slot_size = (uint32_t)((idx + 1) * SLOT_ALIGN);
     size_class *c = &a->classes[idx];
-    chunk *ch = c->partial;
+    chunk *ch = first_chunk(&c->partial);
     if (!ch && !(ch = class_refill(a, c, slot_size)))
         return NULL;
 
@@ -238,8 +213,8 @@ void *slab_alloc(slab *a, size_t size)
     }
     ch->used++;
     if (!chunk_has_room(ch)) {
-        list_unlink(&c->partial, ch);
-        list_push(&c->full, ch);
+        list_remove(&c->partial, &ch->link);
+        list_prepend(&c->full, &ch->link);
     }
     return p;
 }
@@ -269,7 +244,7 @@ void slab_free(slab *a, void *p, size_t size)
     ch->used--;
 
     if (ch->used == 0) {
-        list_unlink(was_full ? &c->full : &c->partial, ch);
+        list_remove(was_full ? &c->full : &c->partial, &ch->link);
         if (c->spare) {
             chunk_unmap(a, ch);
             return;
@@ -282,8 +257,8 @@ void slab_free(slab *a, void *p, size_t size)
         return;
     }
     if (was_full) {
-        list_unlink(&c->full, ch);
-        list_push(&c->partial, ch);
+        list_remove(&c->full, &ch->link);
+        list_prepend(&c->partial, &ch->link);
     }
 }
 
@@ -292,12 +267,12 @@ size_t slab_footprint(const slab *a)
     return a->footprint_bytes;
 }
 
-static void unmap_list(slab *a, chunk *ch)
+static void unmap_list(slab *a, list *l)
 {
-    while (ch) {
-        chunk *next = ch->next;
+    chunk *ch;
+    while ((ch = first_chunk(l))) {
+        list_remove(l, &ch->link);
         chunk_unmap(a, ch);
-        ch = next;
     }
 }
 
@@ -307,15 +282,15 @@ void slab_destroy(slab *a)
         return;
     for (size_t i = 0; i < CLASS_COUNT; i++) {
         size_class *c = &a->classes[i];
-        unmap_list(a, c->partial);
-        unmap_list(a, c->full);
+        unmap_list(a, &c->partial);
+        unmap_list(a, &c->full);
         if (c->spare)
             chunk_unmap(a, c->spare);
     }
-    while (a->big) {
-        big_link *next = a->big->next;
-        free(a->big);
-        a->big = next;
+    while (a->big.first) {
+        big_link *link = a->big.first;
+        list_remove(&a->big, link);
+        free(link);
     }
     free(a);
 }

@@ -20,6 +20,7 @@
  * heap can fail mid-move; then the job is buried, as beanstalkd does.
  */
 #include "store_int.h"
+#include "vec.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -50,11 +51,6 @@ static bool client_tick_less(const void *a, const void *b)
     return x < y;
 }
 
-static void client_tick_setpos(void *item, uint32_t pos)
-{
-    ((client *)item)->tick_pos = pos;
-}
-
 store *store_new(const store_hooks *hooks, void *data)
 {
     store *s = calloc(1, sizeof(*s));
@@ -72,11 +68,11 @@ store *store_new(const store_hooks *hooks, void *data)
         return NULL;
     }
     hashmap_init(&s->names, tube_hash, tube_name_eq);
-    heap_init(&s->delay_tubes, tube_delay_less, tube_delay_setpos);
-    heap_init(&s->pause_tubes, tube_pause_less, tube_pause_setpos);
-    heap_init(&s->await_tubes, tube_await_less, tube_await_setpos);
+    heap_init(&s->delay_tubes, tube_delay_less, offsetof(tube, delay_pos));
+    heap_init(&s->pause_tubes, tube_pause_less, offsetof(tube, pause_pos));
+    heap_init(&s->await_tubes, tube_await_less, offsetof(tube, await_pos));
     ttrq_init(&s->ttr);
-    heap_init(&s->wait_clients, client_tick_less, client_tick_setpos);
+    heap_init(&s->wait_clients, client_tick_less, offsetof(client, tick_pos));
     /* "default" is pinned by the store (beanstalkd holds a reference for new clients). */
     s->default_tube = store__tube_get(s, "default", 7, true);
     if (!s->default_tube) {
@@ -91,9 +87,9 @@ void store_free(store *s)
 {
     if (!s)
         return;
-    while (s->clients) {
-        client *c = s->clients;
-        s->clients = c->next;
+    while (!list_empty(&s->clients)) {
+        client *c = LIST_ENTRY(s->clients.first, client, link);
+        list_remove(&s->clients, &c->link);
         for (size_t i = 0; i < c->watch_len; i++)
             free(c->watches[i]);
         free(c->watches);
@@ -145,16 +141,14 @@ void store_track_log_segments(store *s)
 /* Adds free tube indexes (jobs name their tube by a 24-bit index, see job.h). */
 static bool grow_tube_slots(store *s)
 {
-    uint32_t cap = s->slot_cap ? s->slot_cap * 2 : 16;
-    if (cap > JOB_MAX_TUBES)
-        cap = JOB_MAX_TUBES;
-    if (cap == s->slot_cap)
-        return false;
-    tube **slots = realloc(s->tube_slots, cap * sizeof(*slots));
+    /* Both arrays grow by the same rule from the same capacity, so they agree. */
+    size_t need = (size_t)s->slot_cap + 1, cap = s->slot_cap;
+    tube **slots = vec_grow(s->tube_slots, &cap, need, sizeof(*slots), 16, JOB_MAX_TUBES);
     if (!slots)
         return false;
     s->tube_slots = slots;
-    uint32_t *free_ix = realloc(s->free_ix, cap * sizeof(*free_ix));
+    cap = s->slot_cap;
+    uint32_t *free_ix = vec_grow(s->free_ix, &cap, need, sizeof(*free_ix), 16, JOB_MAX_TUBES);
     if (!free_ix)
         return false;
     s->free_ix = free_ix;
@@ -177,14 +171,10 @@ tube *store__tube_get(store *s, const char *name, size_t len, bool create)
     if (!heap_reserve(&s->delay_tubes, n) || !heap_reserve(&s->pause_tubes, n) ||
         !heap_reserve(&s->await_tubes, n))
         return NULL;
-    if (s->tube_len == s->tube_cap) {
-        size_t cap = s->tube_cap ? s->tube_cap * 2 : 8;
-        tube **tubes = realloc(s->tubes, cap * sizeof(*tubes));
-        if (!tubes)
-            return NULL;
-        s->tubes = tubes;
-        s->tube_cap = cap;
-    }
+    tube **tubes = vec_grow(s->tubes, &s->tube_cap, n, sizeof(*tubes), 8, SIZE_MAX);
+    if (!tubes)
+        return NULL;
+    s->tubes = tubes;
     if (!s->nfree && !grow_tube_slots(s))
         return NULL;
     t = tube_alloc(name, len);
@@ -245,7 +235,7 @@ static void sched(heap *h, tube *t, uint32_t pos, bool want)
 
 void store__tube_sched_await(store *s, tube *t)
 {
-    bool want = ready_len(&t->ready) && t->wait_head && !t->pause_ms;
+    bool want = ready_len(&t->ready) && !list_empty(&t->waiters) && !t->pause_ms;
     sched(&s->await_tubes, t, t->await_pos, want);
 }
 
@@ -286,7 +276,7 @@ job_ext *store__client_soonest(client *c)
     /* A client holds few jobs; a scan after an invalidation is cheaper than a heap per
      * client. The cache makes repeated questions O(1). */
     if (!c->soonest) {
-        for (job_ext *x = c->reserved.head; x; x = x->next) {
+        for (job_ext *x = job_list_first(&c->reserved); x; x = job_list_next(x)) {
             if (!c->soonest || job_ext_deadline_less(x, c->soonest))
                 c->soonest = x;
         }
@@ -353,7 +343,7 @@ void store_cancel_wait(store *s, client *c)
 client *store_client_new(store *s, void *owner)
 {
     size_t nclients = 1;
-    for (client *o = s->clients; o; o = o->next)
+    for (const list_node *n = s->clients.first; n; n = n->next)
         nclients++;
     client *c = calloc(1, sizeof(*c));
     watch *w = calloc(1, sizeof(*w));
@@ -375,10 +365,7 @@ client *store_client_new(store *s, void *owner)
     c->watches = ws;
     c->watch_len = 1;
     c->watch_cap = 4;
-    c->next = s->clients;
-    if (s->clients)
-        s->clients->prev = c;
-    s->clients = c;
+    list_prepend(&s->clients, &c->link);
     return c;
 fail:
     free(ws);
@@ -392,8 +379,8 @@ void store_client_free(store *s, client *c)
     store__client_unwait(s, c);
     /* beanstalkd puts a vanished worker's jobs back at once, one by one, serving waiters
      * after each; none of this counts as a timeout or a release. */
-    while (c->reserved.head) {
-        job_ext *x = c->reserved.head;
+    job_ext *x;
+    while ((x = job_list_first(&c->reserved))) {
         store__unlink(s, x->j, x);
         store__ready_or_bury(s, x->j, x);
         store__serve_waiters(s);
@@ -407,12 +394,7 @@ void store_client_free(store *s, client *c)
     free(c->watches);
     c->use->using_ct--;
     store__tube_unref(s, c->use);
-    if (c->prev)
-        c->prev->next = c->next;
-    else
-        s->clients = c->next;
-    if (c->next)
-        c->next->prev = c->prev;
+    list_remove(&s->clients, &c->link);
     free(c);
 }
 
@@ -609,7 +591,7 @@ void store__serve_waiters(store *s)
     while ((t = heap_peek(&s->await_tubes))) {
         uint32_t pri;
         job *j = store_find_job(s, ready_peek(&t->ready, &pri));
-        client *c = t->wait_head->c;
+        client *c = tube_first_waiter(t)->c;
         job_ext *x = store__prepare_reserve(s, j);
         if (!x)
             break; /* out of memory: the waiters stay; the next change tries again */

@@ -33,7 +33,6 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define STORE_MAX_TUBE_NAME 200     /* bytes, as beanstalkd */
 #define STORE_URGENT_PRI 1024       /* jobs with pri below this count as urgent */
 #define STORE_SAFETY_MARGIN_MS 1000 /* DEADLINE_SOON margin before a TTR ends */
 
@@ -53,9 +52,9 @@ enum {
     STORE_DEADLINE_SOON = -4, /* reserve: a job this client holds is about to expire */
     STORE_WAITING = -5,       /* reserve: the client now waits; a hook will answer later */
     STORE_NO_MEMORY = -6,
-    STORE_BURIED = -7,        /* release/put could not make the job ready (beanstalkd's
-                                 BURIED reply for out-of-memory when growing a heap) */
-    STORE_DRAINING = -8,      /* put refused: the store is in drain mode */
+    STORE_BURIED = -7,   /* release/put could not make the job ready (beanstalkd's
+                            BURIED reply for out-of-memory when growing a heap) */
+    STORE_DRAINING = -8, /* put refused: the store is in drain mode */
 };
 
 /* Journal operations (see store_hooks.journal). */
@@ -130,8 +129,8 @@ int store_ignore(store *s, client *c, const char *name, size_t len, size_t *coun
  * beanstalkd). The body is copied. On success *out is the new job (id via job_id()).
  * OK | NO_MEMORY (no job made) | DRAINING (an id is used up) | BURIED (job made but
  * buried: *out set). */
-int store_put(store *s, client *c, uint32_t pri, uint32_t delay_s, uint32_t ttr_s,
-              const char *body, size_t body_len, job **out);
+int store_put(store *s, client *c, uint32_t pri, uint32_t delay_s, uint32_t ttr_s, const char *body,
+              size_t body_len, job **out);
 
 /* Uses up the next job id without making a job: beanstalkd assigns the id
  * when a put's command line arrives, so a put whose body is then refused

@@ -5,6 +5,7 @@
  * first and then serves waiting clients, so a log write precedes handing the job out.
  */
 #include "store_int.h"
+#include "vec.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -40,11 +41,12 @@ int store_watch(store *s, client *c, const char *name, size_t len, size_t *count
         return STORE_NO_MEMORY;
     if (find_watch(c, t) == SIZE_MAX) {
         watch *w = calloc(1, sizeof(*w));
-        if (w && c->watch_len == c->watch_cap) {
-            watch **ws = realloc(c->watches, c->watch_cap * 2 * sizeof(*ws));
+        if (w) {
+            /* watch_cap starts at 4 (store_client_new), so min_cap never applies. */
+            watch **ws =
+                vec_grow(c->watches, &c->watch_cap, c->watch_len + 1, sizeof(*ws), 4, SIZE_MAX);
             if (ws) {
                 c->watches = ws;
-                c->watch_cap *= 2;
             } else {
                 free(w);
                 w = NULL;
@@ -352,9 +354,9 @@ int store_kick(store *s, client *c, uint32_t bound, uint32_t *kicked)
      * choice is made once, so one kick never mixes the two. Holding a ref keeps t alive
      * even if serving waiters empties it. */
     store__tube_ref(t);
-    if (t->buried.head) {
-        for (; n < bound && t->buried.head; n++) {
-            job *j = t->buried.head->j;
+    if (t->buried.len) {
+        for (; n < bound && t->buried.len; n++) {
+            job *j = job_list_first(&t->buried)->j;
             kick_one(s, j);
             if (j->state == JOB_BURIED) /* could not be made ready: it is back at the tail */
                 break;
@@ -397,7 +399,8 @@ job *store_peek_delayed(store *s, const client *c)
 job *store_peek_buried(store *s, const client *c)
 {
     (void)s;
-    return c->use->buried.head ? c->use->buried.head->j : NULL;
+    const job_ext *x = job_list_first(&c->use->buried);
+    return x ? x->j : NULL;
 }
 
 /* ---- write-ahead-log support ---- */

@@ -11,6 +11,7 @@
 #include "heap.h"
 #include "job.h"
 #include "jobdir.h"
+#include "list.h"
 #include "slab.h"
 #include "store.h"
 #include "ttrq.h"
@@ -28,27 +29,27 @@ struct client {
     uint64_t tick_ms;          /* when tick must look at this waiting client */
     uint32_t tick_pos;         /* in store.wait_clients */
     bool waiting;
-    client *prev, *next;       /* all clients, for store_free */
+    list_node link; /* in store.clients, for store_free */
 };
 
 struct store {
     store_hooks hooks;
     void *data;
-    slab *mem;     /* job records and exts */
-    jobdir dir;    /* by id: the job, or its ext with the low bit set (see job.h) */
-    tube **tube_slots;  /* by tube ix; NULL = free */
-    uint32_t *free_ix;  /* free tube ixs, a stack */
+    slab *mem;         /* job records and exts */
+    jobdir dir;        /* by id: the job, or its ext with the low bit set (see job.h) */
+    tube **tube_slots; /* by tube ix; NULL = free */
+    uint32_t *free_ix; /* free tube ixs, a stack */
     uint32_t slot_cap, nfree;
-    int64_t epoch_ms;   /* creation times count from here, see JOB_TIME_SHIFT */
-    bool log_segments;  /* records carry a log segment */
-    hashmap names; /* tubes by name */
-    tube **tubes;  /* list-tubes order */
+    int64_t epoch_ms;  /* creation times count from here, see JOB_TIME_SHIFT */
+    bool log_segments; /* records carry a log segment */
+    hashmap names;     /* tubes by name */
+    tube **tubes;      /* list-tubes order */
     size_t tube_len, tube_cap;
     tube *default_tube;
     heap delay_tubes, pause_tubes, await_tubes; /* see tube.h */
     ttrq ttr;                                   /* reserved jobs by (TTR end, seq) */
     heap wait_clients;                          /* waiting clients by tick_ms */
-    client *clients;
+    list clients;
     uint64_t next_id;
     uint64_t deadline_seq; /* orders equal deadlines, see job_ext_deadline_less */
     uint64_t urgent_ct, ready_ct, reserved_ct, delayed_ct, buried_ct;

@@ -11,8 +11,14 @@
 typedef struct fifo {
     uint32_t ttr_s;
     uint32_t heap_pos;
-    job_ext *head, *tail;
+    list exts; /* through their ttr_link, (deadline_ms, seq) increasing */
 } fifo;
+
+/* The FIFO's first ext, or NULL when it is empty. */
+static job_ext *fifo_first(const fifo *f)
+{
+    return LIST_ENTRY_OR_NULL(f->exts.first, job_ext, ttr_link);
+}
 
 static uint64_t fifo_hash(const void *item)
 {
@@ -26,12 +32,7 @@ static bool fifo_ttr_eq(const void *item, const void *key)
 
 static bool fifo_less(const void *a, const void *b)
 {
-    return job_ext_deadline_less(((const fifo *)a)->head, ((const fifo *)b)->head);
-}
-
-static void fifo_setpos(void *item, uint32_t pos)
-{
-    ((fifo *)item)->heap_pos = pos;
+    return job_ext_deadline_less(fifo_first(a), fifo_first(b));
 }
 
 static fifo *find(const ttrq *q, uint32_t ttr_s)
@@ -42,7 +43,7 @@ static fifo *find(const ttrq *q, uint32_t ttr_s)
 void ttrq_init(ttrq *q)
 {
     hashmap_init(&q->by_ttr, fifo_hash, fifo_ttr_eq);
-    heap_init(&q->heads, fifo_less, fifo_setpos);
+    heap_init(&q->heads, fifo_less, offsetof(fifo, heap_pos));
 }
 
 void ttrq_dispose(ttrq *q)
@@ -75,32 +76,20 @@ void ttrq_add(ttrq *q, uint32_t ttr_s, job_ext *x)
 {
     fifo *f = find(q, ttr_s);
     SQ_CHECK(f != NULL, "ttrq: add without prepare");
-    x->ttr_next = NULL;
-    x->ttr_prev = f->tail;
-    if (f->tail) {
-        f->tail->ttr_next = x;
-        f->tail = x;
+    bool was_empty = list_empty(&f->exts);
+    list_append(&f->exts, &x->ttr_link);
+    if (!was_empty)
         return;
-    }
-    f->head = f->tail = x;
     heap_insert(&q->heads, f); /* room reserved by ttrq_prepare when the FIFO was made */
 }
 
 void ttrq_remove(ttrq *q, uint32_t ttr_s, job_ext *x)
 {
     fifo *f = find(q, ttr_s);
-    SQ_CHECK(f != NULL && f->head != NULL, "ttrq: remove of a job not added");
-    bool was_head = f->head == x;
-    if (x->ttr_prev)
-        x->ttr_prev->ttr_next = x->ttr_next;
-    else
-        f->head = x->ttr_next;
-    if (x->ttr_next)
-        x->ttr_next->ttr_prev = x->ttr_prev;
-    else
-        f->tail = x->ttr_prev;
-    x->ttr_prev = x->ttr_next = NULL;
-    if (f->head) {
+    SQ_CHECK(f != NULL && !list_empty(&f->exts), "ttrq: remove of a job not added");
+    bool was_head = f->exts.first == &x->ttr_link;
+    list_remove(&f->exts, &x->ttr_link);
+    if (!list_empty(&f->exts)) {
         if (was_head)
             heap_fix(&q->heads, f->heap_pos);
         return;
@@ -115,17 +104,10 @@ void ttrq_remove(ttrq *q, uint32_t ttr_s, job_ext *x)
 void ttrq_requeue(ttrq *q, uint32_t ttr_s, job_ext *x)
 {
     fifo *f = find(q, ttr_s);
-    SQ_CHECK(f != NULL && f->head != NULL, "ttrq: requeue of a job not added");
-    if (f->tail != x) {
-        if (x->ttr_prev)
-            x->ttr_prev->ttr_next = x->ttr_next;
-        else
-            f->head = x->ttr_next;
-        x->ttr_next->ttr_prev = x->ttr_prev; /* not the tail: it has a next */
-        x->ttr_prev = f->tail;
-        x->ttr_next = NULL;
-        f->tail->ttr_next = x;
-        f->tail = x;
+    SQ_CHECK(f != NULL && !list_empty(&f->exts), "ttrq: requeue of a job not added");
+    if (f->exts.last != &x->ttr_link) {
+        list_remove(&f->exts, &x->ttr_link);
+        list_append(&f->exts, &x->ttr_link);
     }
     heap_fix(&q->heads, f->heap_pos); /* the first job, or its deadline, may have changed */
 }
@@ -133,7 +115,7 @@ void ttrq_requeue(ttrq *q, uint32_t ttr_s, job_ext *x)
 job_ext *ttrq_peek(const ttrq *q)
 {
     const fifo *f = heap_peek(&q->heads);
-    return f ? f->head : NULL;
+    return f ? fifo_first(f) : NULL;
 }
 
 size_t ttrq_footprint(const ttrq *q)

@@ -3,7 +3,7 @@
  *
  * Model. Jobs reserved with the same TTR expire in the order they were reserved, because the
  * store clock only goes forward and a touch re-reserves at the back. So each TTR value in use
- * has a FIFO of exts (linked through ttr_prev/ttr_next), and a small binary heap orders the
+ * has a FIFO of exts (linked through their ttr_link), and a small binary heap orders the
  * FIFOs by their first job. Reserving appends, and a delete, release, bury or touch unlinks
  * in O(1); the heap moves only when a FIFO's first job changes, O(log v) for v distinct TTR
  * values in use (usually one or two). A single heap of every reserved job cost O(log n)

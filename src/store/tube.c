@@ -14,7 +14,7 @@ tube *tube_alloc(const char *name, size_t len)
     if (!t)
         return NULL;
     ready_init(&t->ready);
-    heap_init(&t->delay, job_ext_deadline_less, job_ext_setpos);
+    heap_init(&t->delay, job_ext_deadline_less, offsetof(job_ext, heap_pos));
     t->delay_pos = t->pause_pos = t->await_pos = HEAP_NO_POS;
     t->name_len = len;
     memcpy(t->name, name, len);
@@ -31,13 +31,7 @@ void tube_destroy(tube *t)
 
 void tube_waiter_append(tube *t, watch *w)
 {
-    w->next = NULL;
-    w->prev = t->wait_tail;
-    if (t->wait_tail)
-        t->wait_tail->next = w;
-    else
-        t->wait_head = w;
-    t->wait_tail = w;
+    list_append(&t->waiters, &w->link);
     w->linked = true;
     t->waiting_ct++;
 }
@@ -46,15 +40,7 @@ void tube_waiter_remove(tube *t, watch *w)
 {
     if (!w->linked)
         return;
-    if (w->prev)
-        w->prev->next = w->next;
-    else
-        t->wait_head = w->next;
-    if (w->next)
-        w->next->prev = w->prev;
-    else
-        t->wait_tail = w->prev;
-    w->prev = w->next = NULL;
+    list_remove(&t->waiters, &w->link);
     w->linked = false;
     t->waiting_ct--;
 }
@@ -65,11 +51,6 @@ bool tube_delay_less(const void *a, const void *b)
                                  heap_peek(&((const tube *)b)->delay));
 }
 
-void tube_delay_setpos(void *item, uint32_t pos)
-{
-    ((tube *)item)->delay_pos = pos;
-}
-
 bool tube_pause_less(const void *a, const void *b)
 {
     const tube *x = a, *y = b;
@@ -78,22 +59,12 @@ bool tube_pause_less(const void *a, const void *b)
     return x < y; /* any fixed tie-break will do: all due tubes are unpaused together */
 }
 
-void tube_pause_setpos(void *item, uint32_t pos)
-{
-    ((tube *)item)->pause_pos = pos;
-}
-
 bool tube_await_less(const void *a, const void *b)
 {
     uint32_t pa = 0, pb = 0;
     uint64_t ia = ready_peek(&((const tube *)a)->ready, &pa);
     uint64_t ib = ready_peek(&((const tube *)b)->ready, &pb);
     return pa != pb ? pa < pb : ia < ib;
-}
-
-void tube_await_setpos(void *item, uint32_t pos)
-{
-    ((tube *)item)->await_pos = pos;
 }
 
 uint64_t tube_hash(const void *item)

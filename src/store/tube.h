@@ -1,7 +1,7 @@
 /*
  * The tube record (internal to the store). A tube owns a ready set (pri, id; see ready.h), a
- * delay heap of job exts (deadline, id), a buried FIFO of exts and the FIFO of clients waiting on it. It also sits in up to
- * three store-wide heaps, each with its own position field:
+ * delay heap of job exts (deadline, id), a buried FIFO of exts and the FIFO of clients waiting on
+ * it. It also sits in up to three store-wide heaps, each with its own position field:
  *   - delay_tubes, keyed by the deadline of its soonest delayed job (present iff it has one),
  *     which finds the globally soonest delayed job in O(1) and keeps updates O(log tubes);
  *   - pause_tubes, keyed by unpause_ms (present iff paused);
@@ -20,15 +20,16 @@
 
 #include "heap.h"
 #include "job.h"
+#include "list.h"
 #include "ready.h"
 #include "store.h"
 
 /* One (client, tube) watch. While the client waits it is linked into the tube's waiter
- * FIFO through prev/next. */
+ * FIFO through `link`. */
 typedef struct watch {
     tube *t;
     client *c;
-    struct watch *prev, *next;
+    list_node link;
     bool linked;
 } watch;
 
@@ -36,7 +37,7 @@ struct tube {
     ready_set ready;
     heap delay;
     job_list buried;
-    watch *wait_head, *wait_tail;
+    list waiters;        /* watches of the clients waiting here, longest-waiting first */
     uint64_t unpause_ms; /* valid while pause_ms != 0 */
     uint64_t pause_ms;   /* length of the current pause; 0 = not paused */
     uint64_t refs;
@@ -54,16 +55,19 @@ tube *tube_alloc(const char *name, size_t len);
 /* Frees the tube's arrays and the tube (jobs and watches are the store's business). */
 void tube_destroy(tube *t);
 
+/* The longest-waiting client's watch, or NULL. */
+static inline watch *tube_first_waiter(const tube *t)
+{
+    return LIST_ENTRY_OR_NULL(t->waiters.first, watch, link);
+}
+
 void tube_waiter_append(tube *t, watch *w);
 void tube_waiter_remove(tube *t, watch *w);
 
-/* Store-heap orders and position callbacks (see the module comment). */
+/* Store-heap orders (see the module comment). */
 bool tube_delay_less(const void *a, const void *b);
-void tube_delay_setpos(void *item, uint32_t pos);
 bool tube_pause_less(const void *a, const void *b);
-void tube_pause_setpos(void *item, uint32_t pos);
 bool tube_await_less(const void *a, const void *b);
-void tube_await_setpos(void *item, uint32_t pos);
 
 /* hashmap callbacks for the name table; the key is a const tube_key *. */
 typedef struct tube_key {

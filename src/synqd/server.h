@@ -17,11 +17,12 @@
 
 #include "stats.h"
 #include "synq/loop.h"
+#include "wal.h"
 
 #define SERVER_DEFAULT_PORT 11300
 #define SERVER_DEFAULT_MAX_JOB_BYTES 65535u
 #define SERVER_MAX_JOB_BYTES_LIMIT 1073741824u
-#define SERVER_DEFAULT_SEGMENT_BYTES (10u * 1024 * 1024)
+#define SERVER_DEFAULT_SEGMENT_BYTES WAL_DEFAULT_SEGMENT_BYTES
 #define SERVER_DEFAULT_FSYNC_MS 50
 /* What --max-memory counts per job besides its body, for the costliest kind
  * of job: a record header with its log segment (32 bytes), rounding to 8, the

@@ -1,5 +1,5 @@
 /*
- * Reading the write-ahead log back at open: the segments are scanned in
+ * Opening the write-ahead log and reading it back: the segments are scanned in
  * index order, every valid record is resolved against a table of live jobs
  * (id -> segment of its newest PUT) and handed to the caller, and the WAL is
  * left ready to append after the last valid record.
@@ -24,7 +24,7 @@
  * - Each segment is decoded in the layout of its header's format version.
  *   Segments of an older version are read but never appended to again.
  */
-#include "recover.h"
+#include "wal_int.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -32,188 +32,115 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 
-#include "crc32c.h"
+#include "format.h"
+#include "hashmap.h"
+#include "vec.h"
 
-/* The live-job table: open addressing, linear probing, backward-shift removal. */
-typedef struct {
-    uint64_t id;  /* 0 = empty slot; record ids are >= 1 */
+/*
+ * The live-job table: id -> segment of its newest PUT, in base's hash table. Its entries come
+ * from blocks of LIVE_BLOCK (never moved, so the table's pointers stay valid) and a deleted
+ * job's entry is reused through a free list, so a replay allocates once per LIVE_BLOCK jobs.
+ * The table starts at LIVE_MIN_JOBS: the capacity history, and so the slot order the
+ * compaction index is built in (build_segments), is the one the log has always had.
+ */
+typedef struct live_ent {
+    uint64_t id; /* record ids are >= 1 */
     uint32_t seg;
     uint32_t bytes;
+    struct live_ent *next_free;
 } live_ent;
 
+enum { LIVE_BLOCK = 4096, LIVE_MIN_JOBS = 768 };
+
+typedef struct live_block {
+    struct live_block *next;
+    live_ent ents[LIVE_BLOCK];
+} live_block;
+
 typedef struct {
-    live_ent *slots;
-    size_t mask, count;
-} live_map;
+    hashmap map;
+    live_block *blocks;
+    size_t used; /* entries handed out of blocks (the newest block holds the rest) */
+    live_ent *free;
+} live_set;
 
-static size_t live_hash(const live_map *m, uint64_t id)
+static uint64_t live_hash_id(uint64_t id)
 {
-    return (size_t)((id * 0x9E3779B97F4A7C15ull) >> 17) & m->mask;
+    return (id * 0x9E3779B97F4A7C15ull) >> 17;
 }
 
-static live_ent *live_find(live_map *m, uint64_t id)
+static uint64_t live_hash(const void *item)
 {
-    if (!m->slots)
+    return live_hash_id(((const live_ent *)item)->id);
+}
+
+static bool live_eq(const void *item, const void *key)
+{
+    return ((const live_ent *)item)->id == *(const uint64_t *)key;
+}
+
+static int live_init(live_set *l)
+{
+    *l = (live_set){0};
+    hashmap_init(&l->map, live_hash, live_eq);
+    return hashmap_reserve(&l->map, LIVE_MIN_JOBS) ? 0 : -ENOMEM;
+}
+
+static void live_dispose(live_set *l)
+{
+    while (l->blocks) {
+        live_block *b = l->blocks;
+        l->blocks = b->next;
+        free(b);
+    }
+    hashmap_dispose(&l->map);
+}
+
+static live_ent *live_find(live_set *l, uint64_t id)
+{
+    return hashmap_find(&l->map, live_hash_id(id), &id);
+}
+
+/* Inserts an id known to be absent. NULL on ENOMEM. */
+static live_ent *live_insert(live_set *l, uint64_t id)
+{
+    live_ent *e = l->free;
+    if (e) {
+        l->free = e->next_free;
+    } else {
+        if (l->used % LIVE_BLOCK == 0) {
+            live_block *b = malloc(sizeof(*b));
+            if (!b)
+                return NULL;
+            b->next = l->blocks;
+            l->blocks = b;
+        }
+        e = &l->blocks->ents[l->used++ % LIVE_BLOCK];
+    }
+    e->id = id;
+    if (!hashmap_insert(&l->map, e)) {
+        e->next_free = l->free;
+        l->free = e;
         return NULL;
-    for (size_t i = live_hash(m, id);; i = (i + 1) & m->mask) {
-        if (m->slots[i].id == id)
-            return &m->slots[i];
-        if (m->slots[i].id == 0)
-            return NULL;
     }
+    return e;
 }
 
-static int live_grow(live_map *m)
+static void live_remove(live_set *l, live_ent *e)
 {
-    size_t n = m->slots ? (m->mask + 1) * 2 : 1024;
-    live_ent *old = m->slots;
-    size_t old_n = old ? m->mask + 1 : 0;
-    m->slots = calloc(n, sizeof *m->slots);
-    if (!m->slots) {
-        m->slots = old;
-        return -ENOMEM;
-    }
-    m->mask = n - 1;
-    for (size_t i = 0; i < old_n; i++) {
-        if (old[i].id == 0)
-            continue;
-        size_t j = live_hash(m, old[i].id);
-        while (m->slots[j].id != 0)
-            j = (j + 1) & m->mask;
-        m->slots[j] = old[i];
-    }
-    free(old);
-    return 0;
-}
-
-/* Inserts an id known to be absent. */
-static live_ent *live_insert(live_map *m, uint64_t id)
-{
-    if (!m->slots || (m->count + 1) * 4 > (m->mask + 1) * 3) {
-        if (live_grow(m) < 0)
-            return NULL;
-    }
-    size_t i = live_hash(m, id);
-    while (m->slots[i].id != 0)
-        i = (i + 1) & m->mask;
-    m->slots[i].id = id;
-    m->count++;
-    return &m->slots[i];
-}
-
-static void live_remove(live_map *m, live_ent *e)
-{
-    size_t i = (size_t)(e - m->slots);
-    /* Shift later members of the probe run back so lookups never stop early. */
-    for (size_t j = (i + 1) & m->mask; m->slots[j].id != 0; j = (j + 1) & m->mask) {
-        size_t home = live_hash(m, m->slots[j].id);
-        bool movable = i <= j ? (home <= i || home > j) : (home <= i && home > j);
-        if (movable) {
-            m->slots[i] = m->slots[j];
-            i = j;
-        }
-    }
-    m->slots[i].id = 0;
-    m->count--;
-}
-
-static void decode_counters(const unsigned char *q, wal_record *r)
-{
-    r->has_counters = true;
-    r->delay_s = wal_get_u32(q);
-    r->reserves = wal_get_u32(q + 4);
-    r->timeouts = wal_get_u32(q + 8);
-    r->releases = wal_get_u32(q + 12);
-    r->buries = wal_get_u32(q + 16);
-    r->kicks = wal_get_u32(q + 20);
-}
-
-long wal_decode_record(const unsigned char *p, size_t avail, uint32_t version, wal_record *r)
-{
-    bool v1 = version < 2;
-    uint32_t put_fixed = v1 ? WAL_V1_PUT_FIXED_BYTES : WAL_PUT_FIXED_BYTES;
-    uint32_t state_len = v1 ? WAL_V1_STATE_PAYLOAD_BYTES : WAL_STATE_PAYLOAD_BYTES;
-    size_t hdr = avail < WAL_REC_HDR_BYTES ? avail : WAL_REC_HDR_BYTES;
-    bool zero = true;
-    for (size_t i = 0; i < hdr; i++)
-        zero = zero && p[i] == 0;
-    if (zero)
-        return 0;
-    if (avail < WAL_REC_HDR_BYTES)
-        return -1;
-    uint32_t len = wal_get_u32(p + 4);
-    uint8_t type = p[8];
-    /* Field checks come before the checksum: they reject most garbage cheaply,
-     * which keeps the search for valid records after a bad one fast. */
-    if (len > avail - WAL_REC_HDR_BYTES)
-        return -1;
-    if (!(type == WAL_REC_PUT && len >= put_fixed + 1) &&
-        !(type == WAL_REC_DELETE && len == WAL_DELETE_PAYLOAD_BYTES) &&
-        !(type == WAL_REC_STATE && len == state_len))
-        return -1;
-    if (crc32c(0, p + 4, (size_t)len + 5) != wal_get_u32(p))
-        return -1;
-    const unsigned char *q = p + WAL_REC_HDR_BYTES;
-    memset(r, 0, sizeof *r);
-    r->type = type;
-    r->id = wal_get_u64(q);
-    if (r->id == 0)
-        return -1;
-    if (type == WAL_REC_PUT) {
-        r->pri = wal_get_u32(q + 8);
-        r->ttr_s = wal_get_u32(q + 12);
-        r->state = q[16];
-        r->tube_len = q[17];
-        r->deadline_wall_ms = (int64_t)wal_get_u64(q + 20);
-        r->created_wall_ms = (int64_t)wal_get_u64(q + 28);
-        if (r->tube_len == 0 || put_fixed + r->tube_len > len || q[18] || q[19])
-            return -1;
-        if (!v1)
-            decode_counters(q + 36, r);
-        r->tube = (const char *)q + put_fixed;
-        r->body = r->tube + r->tube_len;
-        r->body_len = len - put_fixed - r->tube_len;
-    } else if (type == WAL_REC_STATE) {
-        r->pri = wal_get_u32(q + 8);
-        r->state = q[12];
-        r->deadline_wall_ms = (int64_t)wal_get_u64(q + 16);
-        if (q[13] || q[14] || q[15])
-            return -1;
-        if (!v1)
-            decode_counters(q + 24, r);
-    }
-    if (r->state > WAL_STATE_BURIED)
-        return -1;
-    return (long)(WAL_REC_HDR_BYTES + len);
-}
-
-/* Is there a valid record (of format `version`) anywhere in buf[from, size)? */
-static bool valid_record_after(const unsigned char *buf, size_t from, size_t size, uint32_t version)
-{
-    wal_record r;
-    for (size_t o = from; o + WAL_REC_HDR_BYTES <= size; o++) {
-        /* A record header is never all zero: jump over zero runs. */
-        if (buf[o] == 0) {
-            size_t q = o;
-            while (q < size && buf[q] == 0)
-                q++;
-            if (q == size)
-                return false;
-            o = q >= o + WAL_REC_HDR_BYTES ? q - (WAL_REC_HDR_BYTES - 1) : o;
-        }
-        if (wal_decode_record(buf + o, size - o, version, &r) > 0)
-            return true;
-    }
-    return false;
+    hashmap_remove(&l->map, e);
+    e->next_free = l->free;
+    l->free = e;
 }
 
 typedef struct {
     uint32_t index;
     int fd;
     uint64_t size;
-    uint32_t version;  /* the header's format version, once checked */
-    bool has_records;  /* known after the first record is checked */
+    uint32_t version; /* the header's format version, once checked */
+    bool has_records; /* known after the first record is checked */
 } seg_file;
 
 typedef struct {
@@ -221,7 +148,7 @@ typedef struct {
     wal_replay_cb cb;
     void *data;
     wal_open_report *rep;
-    live_map live;
+    live_set live;
     seg_file *files;
     size_t nfiles;
     unsigned char *buf;
@@ -252,15 +179,12 @@ static int list_segments(recover_ctx *c)
         uint64_t index = strtoull(n + 4, NULL, 16);
         if (index == 0 || index > UINT32_MAX)
             continue;
-        if (c->nfiles == alloc) {
-            alloc = alloc ? alloc * 2 : 16;
-            seg_file *f = realloc(c->files, alloc * sizeof *f);
-            if (!f) {
-                rc = -ENOMEM;
-                break;
-            }
-            c->files = f;
+        seg_file *f = vec_grow(c->files, &alloc, c->nfiles + 1, sizeof *f, 16, SIZE_MAX);
+        if (!f) {
+            rc = -ENOMEM;
+            break;
         }
+        c->files = f;
         c->files[c->nfiles++] = (seg_file){.index = (uint32_t)index, .fd = -1};
     }
     closedir(d);
@@ -304,34 +228,6 @@ static int read_file(recover_ctx *c, size_t i)
     return 0;
 }
 
-/*
- * 0 if the header is valid (*version set), -EPROTONOSUPPORT for a newer
- * version, 1 if bad, 2 if blank.
- */
-static int check_header(const unsigned char *h, uint64_t size, uint32_t index, uint32_t *version)
-{
-    if (size < WAL_HDR_BYTES) {
-        for (uint64_t i = 0; i < size; i++)
-            if (h[i])
-                return 1;
-        return 2;
-    }
-    bool zero = true;
-    for (size_t i = 0; i < WAL_HDR_BYTES; i++)
-        zero = zero && h[i] == 0;
-    if (zero)
-        return 2;
-    if (memcmp(h, WAL_MAGIC, sizeof WAL_MAGIC) != 0 || crc32c(0, h, 24) != wal_get_u32(h + 24))
-        return 1;
-    if (wal_get_u32(h + 8) > WAL_FORMAT_VERSION)
-        return -EPROTONOSUPPORT;
-    if (wal_get_u32(h + 8) == 0 || wal_get_u32(h + 12) != WAL_HDR_BYTES ||
-        wal_get_u64(h + 16) != index)
-        return 1;
-    *version = wal_get_u32(h + 8);
-    return 0;
-}
-
 /* Does any file after i hold a valid first record? */
 static int later_has_records(recover_ctx *c, size_t i)
 {
@@ -342,7 +238,7 @@ static int later_has_records(recover_ctx *c, size_t i)
         wal_record r;
         uint32_t version = 0;
         if (c->files[j].size > WAL_HDR_BYTES &&
-            check_header(c->buf, c->files[j].size, c->files[j].index, &version) == 0 &&
+            wal_decode_header(c->buf, c->files[j].size, c->files[j].index, &version) == 0 &&
             wal_decode_record(c->buf + WAL_HDR_BYTES, c->files[j].size - WAL_HDR_BYTES, version,
                               &r) > 0)
             return 1;
@@ -424,8 +320,8 @@ static int scan_file(recover_ctx *c, size_t i, uint64_t *head)
             continue;
         }
         *head = off;
-        if (off < f->size && valid_record_after(c->buf, off + 1, f->size, f->version)) {
-            *head = f->size;  /* skipped: nothing more is appended here */
+        if (off < f->size && wal_find_record(c->buf, off + 1, f->size, f->version)) {
+            *head = f->size; /* skipped: nothing more is appended here */
             return report_corrupt(c, f->index, off);
         }
         /* Zeros to the end are the clean, never-written tail. Garbage behind a zero header is a
@@ -439,11 +335,11 @@ static int scan_file(recover_ctx *c, size_t i, uint64_t *head)
             return later;
         if (later) {
             if (n == 0)
-                return 0;  /* an older segment: never appended to again */
+                return 0; /* an older segment: never appended to again */
             *head = f->size;
             return report_corrupt(c, f->index, off);
         }
-        if (read_file(c, i) < 0)  /* later_has_records reused the buffer */
+        if (read_file(c, i) < 0) /* later_has_records reused the buffer */
             return -EIO;
         c->rep->torn_tail = true;
         c->rep->torn_segment = f->index;
@@ -473,9 +369,9 @@ static int build_segments(recover_ctx *c, const uint64_t *heads)
     }
     w->nsegs = c->nfiles;
     uint32_t first = c->nfiles ? c->files[0].index : 0;
-    for (size_t k = 0; c->live.slots && k <= c->live.mask; k++) {
-        const live_ent *e = &c->live.slots[k];
-        if (e->id == 0)
+    for (size_t k = 0; k < c->live.map.cap; k++) {
+        const live_ent *e = hashmap_slot(&c->live.map, k);
+        if (!e)
             continue;
         wal_seg *s = &w->segs[e->seg - first];
         s->live_count++;
@@ -491,13 +387,13 @@ static int build_segments(recover_ctx *c, const uint64_t *heads)
             return -ENOMEM;
         s->ids_alloc = s->live_count;
     }
-    for (size_t k = 0; c->live.slots && k <= c->live.mask; k++) {
-        const live_ent *e = &c->live.slots[k];
-        if (e->id != 0)
+    for (size_t k = 0; k < c->live.map.cap; k++) {
+        const live_ent *e = hashmap_slot(&c->live.map, k);
+        if (e)
             w->segs[e->seg - first].ids[w->segs[e->seg - first].ids_len++] = e->id;
     }
-    w->live_jobs = c->live.count;
-    c->rep->live_jobs = c->live.count;
+    w->live_jobs = c->live.map.len;
+    c->rep->live_jobs = c->live.map.len;
     /* Segments before the current one are complete; only spares stay open. */
     for (size_t i = 0; i < w->cur; i++) {
         w->io->close(w->io->ctx, w->segs[i].fd);
@@ -513,7 +409,7 @@ static int check_file(recover_ctx *c, size_t i)
     if (rc < 0)
         return rc;
     seg_file *f = &c->files[i];
-    int h = check_header(c->buf, f->size, f->index, &f->version);
+    int h = wal_decode_header(c->buf, f->size, f->index, &f->version);
     if (h <= 0)
         return h;
     /* Only the newest file can be unfinished, and then it holds no records. */
@@ -532,11 +428,13 @@ static int check_file(recover_ctx *c, size_t i)
     return rc < 0 ? rc : 1;
 }
 
-int wal_recover(wal *w, wal_replay_cb cb, void *data, wal_open_report *rep)
+static int recover(wal *w, wal_replay_cb cb, void *data, wal_open_report *rep)
 {
     recover_ctx c = {.w = w, .cb = cb, .data = data, .rep = rep};
     uint64_t *heads = NULL;
-    int rc = list_segments(&c);
+    int rc = live_init(&c.live);
+    if (rc == 0)
+        rc = list_segments(&c);
     if (rc < 0)
         goto done;
     rep->segments = (uint32_t)c.nfiles;
@@ -557,9 +455,9 @@ int wal_recover(wal *w, wal_replay_cb cb, void *data, wal_open_report *rep)
         if (rc < 0)
             goto done;
         if (i >= c.nfiles)
-            break;  /* the unfinished newest file was removed */
+            break; /* the unfinished newest file was removed */
         if (rc == 1) {
-            heads[i] = c.files[i].size;  /* unreadable header: never appended to */
+            heads[i] = c.files[i].size; /* unreadable header: never appended to */
             continue;
         }
         rc = scan_file(&c, i, &heads[i]);
@@ -573,7 +471,65 @@ done:
             w->io->close(w->io->ctx, c.files[i].fd);
     free(c.files);
     free(c.buf);
-    free(c.live.slots);
+    live_dispose(&c.live);
     free(heads);
+    return rc;
+}
+
+/* Opening is recovery: lock the directory, read the log back, then leave the log ready to
+ * append (a first segment, the delete slots of the recovered jobs reserved). */
+int wal_open(const wal_opts *o, wal_replay_cb cb, void *data, wal_open_report *report, wal **out)
+{
+    wal_open_report scratch;
+    if (!report)
+        report = &scratch;
+    memset(report, 0, sizeof *report);
+    *out = NULL;
+    if (!o->dir || !cb)
+        return -EINVAL;
+    wal *w = calloc(1, sizeof *w);
+    if (!w)
+        return -ENOMEM;
+    w->io = o->io ? o->io : wal_io_default();
+    w->dir_fd = w->lock_fd = -1;
+    w->seg_bytes = o->segment_bytes ? o->segment_bytes : WAL_DEFAULT_SEGMENT_BYTES;
+    if (w->seg_bytes < WAL_MIN_SEGMENT_BYTES)
+        w->seg_bytes = WAL_MIN_SEGMENT_BYTES;
+    if (w->seg_bytes > WAL_MAX_SEGMENT_BYTES)
+        w->seg_bytes = WAL_MAX_SEGMENT_BYTES;
+    w->mode = o->mode;
+    w->interval_ms = o->interval_ms;
+    w->on_corrupt = o->on_corrupt;
+    int rc = -ENOMEM;
+    w->dir = strdup(o->dir);
+    if (!w->dir)
+        goto fail;
+    rc = w->io->open(w->io->ctx, w->dir, O_RDONLY | O_DIRECTORY, 0);
+    if (rc < 0)
+        goto fail;
+    w->dir_fd = rc;
+    char path[4096];
+    snprintf(path, sizeof path, "%s/lock", w->dir);
+    rc = w->io->open(w->io->ctx, path, O_RDWR | O_CREAT, 0644);
+    if (rc < 0)
+        goto fail;
+    w->lock_fd = rc;
+    rc = w->io->flock(w->io->ctx, w->lock_fd, LOCK_EX | LOCK_NB);
+    if (rc == -EWOULDBLOCK)
+        rc = -EBUSY;
+    if (rc < 0)
+        goto fail;
+    rc = recover(w, cb, data, report);
+    if (rc < 0)
+        goto fail;
+    if (w->nsegs == 0 && (rc = wal_add_segment(w)) < 0)
+        goto fail;
+    rc = wal_reserve_deletes(w);
+    if (rc < 0)
+        goto fail;
+    *out = w;
+    return 0;
+fail:
+    wal_free(w);
     return rc;
 }

@@ -1,7 +1,8 @@
 /*
  * The write-ahead log: appending, group commit, space reservation, segment
- * management and compaction. Reading the log back lives in recover.c; the
- * byte format is in recover.h and docs/wal-format.md.
+ * management and compaction. Opening the log and reading it back live in
+ * recover.c, on top of this file; the byte format is format.h's (and
+ * docs/wal-format.md), which this file only calls to encode.
  *
  * Appends encode into w->batch and remember, per segment touched, one extent
  * (file offset, batch range). Records are placed in a segment at append time,
@@ -28,7 +29,7 @@
  * bounds, and is freed segment by segment as wal_gc removes them. Job memory
  * is the figure to keep small, and this adds nothing to it.
  */
-#include "recover.h"
+#include "wal_int.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -38,7 +39,8 @@
 #include <string.h>
 #include <sys/file.h>
 
-#include "crc32c.h"
+#include "format.h"
+#include "vec.h"
 
 int wal_fail(wal *w, int err)
 {
@@ -50,21 +52,6 @@ int wal_fail(wal *w, int err)
 void wal_segment_path(const wal *w, uint32_t index, char *buf, size_t size)
 {
     snprintf(buf, size, "%s/wal.%016" PRIx64, w->dir, (uint64_t)index);
-}
-
-void wal_encode_header(unsigned char *hdr, uint32_t index)
-{
-    memset(hdr, 0, WAL_HDR_BYTES);
-    memcpy(hdr, WAL_MAGIC, sizeof WAL_MAGIC);
-    wal_put_u32(hdr + 8, WAL_FORMAT_VERSION);
-    wal_put_u32(hdr + 12, WAL_HDR_BYTES);
-    wal_put_u64(hdr + 16, index);
-    wal_put_u32(hdr + 24, crc32c(0, hdr, 24));
-}
-
-size_t wal_put_record_bytes(size_t tube_len, size_t body_len)
-{
-    return WAL_REC_HDR_BYTES + WAL_PUT_FIXED_BYTES + tube_len + body_len;
 }
 
 static wal_seg *seg_by_index(const wal *w, uint32_t index)
@@ -98,14 +85,10 @@ int wal_add_segment(wal *w)
 {
     const wal_io *io = w->io;
     uint32_t index = w->nsegs ? w->segs[w->nsegs - 1].index + 1 : 1;
-    if (w->nsegs == w->segs_alloc) {
-        size_t n = w->segs_alloc ? w->segs_alloc * 2 : 8;
-        wal_seg *segs = realloc(w->segs, n * sizeof *segs);
-        if (!segs)
-            return -ENOMEM;
-        w->segs = segs;
-        w->segs_alloc = n;
-    }
+    wal_seg *segs = vec_grow(w->segs, &w->segs_alloc, w->nsegs + 1, sizeof *segs, 8, SIZE_MAX);
+    if (!segs)
+        return -ENOMEM;
+    w->segs = segs;
     char path[4096];
     wal_segment_path(w, index, path, sizeof path);
     int fd = io->open(io->ctx, path, O_RDWR | O_CREAT | O_EXCL, 0644);
@@ -135,32 +118,25 @@ int wal_add_segment(wal *w)
         io->close(io->ctx, fd);
         return wal_fail(w, rc);
     }
-    w->segs[w->nsegs++] = (wal_seg){
-        .index = index, .fd = fd, .cap = w->seg_bytes, .head = WAL_HDR_BYTES};
+    w->segs[w->nsegs++] =
+        (wal_seg){.index = index, .fd = fd, .cap = w->seg_bytes, .head = WAL_HDR_BYTES};
     return 0;
 }
 
 /* Makes room for `more` bytes in the batch without changing anything else. */
 static int batch_grow(wal *w, size_t more)
 {
-    if (w->batch_len + more > w->batch_alloc) {
-        size_t n = w->batch_alloc ? w->batch_alloc : 64 * 1024;
-        while (n < w->batch_len + more)
-            n *= 2;
-        unsigned char *b = realloc(w->batch, n);
-        if (!b)
-            return -ENOMEM;
-        w->batch = b;
-        w->batch_alloc = n;
-    }
-    if (w->next == w->ext_alloc) {
-        size_t n = w->ext_alloc ? w->ext_alloc * 2 : 8;
-        wal_extent *e = realloc(w->ext, n * sizeof *e);
-        if (!e)
-            return -ENOMEM;
-        w->ext = e;
-        w->ext_alloc = n;
-    }
+    if (more > SIZE_MAX - w->batch_len)
+        return -ENOMEM;
+    unsigned char *b =
+        vec_grow(w->batch, &w->batch_alloc, w->batch_len + more, 1, 64 * 1024, SIZE_MAX);
+    if (!b)
+        return -ENOMEM;
+    w->batch = b;
+    wal_extent *e = vec_grow(w->ext, &w->ext_alloc, w->next + 1, sizeof *e, 8, SIZE_MAX);
+    if (!e)
+        return -ENOMEM;
+    w->ext = e;
     return 0;
 }
 
@@ -171,9 +147,8 @@ static unsigned char *batch_claim(wal *w, wal_seg *s, size_t n)
     if (last && last->seg_index == s->index && last->file_off + last->len == s->head) {
         last->len += n;
     } else {
-        w->ext[w->next++] =
-            (wal_extent){.seg_index = s->index, .file_off = s->head, .buf_off = w->batch_len,
-                         .len = n};
+        w->ext[w->next++] = (wal_extent){
+            .seg_index = s->index, .file_off = s->head, .buf_off = w->batch_len, .len = n};
     }
     unsigned char *p = w->batch + w->batch_len;
     w->batch_len += n;
@@ -231,42 +206,6 @@ static int check_record(const wal *w, const wal_record *r, size_t n)
     return 0;
 }
 
-static void finish_record(unsigned char *p, size_t n, uint8_t type)
-{
-    wal_put_u32(p + 4, (uint32_t)(n - WAL_REC_HDR_BYTES));
-    p[8] = type;
-    wal_put_u32(p, crc32c(0, p + 4, n - 4));
-}
-
-/* The fields format 2 added to PUT and STATE, at q. */
-static void encode_counters(unsigned char *q, const wal_record *r)
-{
-    wal_put_u32(q, r->delay_s);
-    wal_put_u32(q + 4, r->reserves);
-    wal_put_u32(q + 8, r->timeouts);
-    wal_put_u32(q + 12, r->releases);
-    wal_put_u32(q + 16, r->buries);
-    wal_put_u32(q + 20, r->kicks);
-}
-
-static void encode_put(unsigned char *p, const wal_record *r, size_t n)
-{
-    unsigned char *q = p + WAL_REC_HDR_BYTES;
-    wal_put_u64(q, r->id);
-    wal_put_u32(q + 8, r->pri);
-    wal_put_u32(q + 12, r->ttr_s);
-    q[16] = r->state;
-    q[17] = (unsigned char)r->tube_len;
-    q[18] = q[19] = 0;
-    wal_put_u64(q + 20, (uint64_t)r->deadline_wall_ms);
-    wal_put_u64(q + 28, (uint64_t)r->created_wall_ms);
-    encode_counters(q + 36, r);
-    memcpy(q + WAL_PUT_FIXED_BYTES, r->tube, r->tube_len);
-    if (r->body_len)
-        memcpy(q + WAL_PUT_FIXED_BYTES + r->tube_len, r->body, r->body_len);
-    finish_record(p, n, WAL_REC_PUT);
-}
-
 static int append_put(wal *w, const wal_record *r, bool migrate, uint32_t *segment_out)
 {
     if (w->failed)
@@ -282,7 +221,7 @@ static int append_put(wal *w, const wal_record *r, bool migrate, uint32_t *segme
         rc = wal_seg_add_id(s, r->id);
     if (rc < 0)
         return rc;
-    encode_put(batch_claim(w, s, n), r, n);
+    wal_encode_put(batch_claim(w, s, n), r, n);
     if (migrate) {
         wal_seg *old = seg_by_index(w, r->segment);
         if (old && old->live_count > 0) {
@@ -322,15 +261,7 @@ int wal_append_state(wal *w, const wal_record *r)
         rc = place_record(w, WAL_STATE_BYTES, 0, &s);
     if (rc < 0)
         return rc;
-    unsigned char *p = batch_claim(w, s, WAL_STATE_BYTES);
-    unsigned char *q = p + WAL_REC_HDR_BYTES;
-    wal_put_u64(q, r->id);
-    wal_put_u32(q + 8, r->pri);
-    q[12] = r->state;
-    q[13] = q[14] = q[15] = 0;
-    wal_put_u64(q + 16, (uint64_t)r->deadline_wall_ms);
-    encode_counters(q + 24, r);
-    finish_record(p, WAL_STATE_BYTES, WAL_REC_STATE);
+    wal_encode_state(batch_claim(w, s, WAL_STATE_BYTES), r);
     return 0;
 }
 
@@ -355,9 +286,7 @@ int wal_append_delete(wal *w, const wal_record *r)
             return rc;
         s = &w->segs[++w->cur];
     }
-    unsigned char *p = batch_claim(w, s, WAL_DELETE_BYTES);
-    wal_put_u64(p + WAL_REC_HDR_BYTES, r->id);
-    finish_record(p, WAL_DELETE_BYTES, WAL_REC_DELETE);
+    wal_encode_delete(batch_claim(w, s, WAL_DELETE_BYTES), r->id);
 
     size_t n = wal_put_record_bytes(r->tube_len, r->body_len);
     wal_seg *old = seg_by_index(w, r->segment);
@@ -434,8 +363,8 @@ int wal_flush(wal *w)
     for (size_t i = 0; i < w->next; i++) {
         const wal_extent *e = &w->ext[i];
         wal_seg *s = seg_by_index(w, e->seg_index);
-        int rc = w->io->pwrite(w->io->ctx, s->fd, w->batch + e->buf_off, e->len,
-                               (off_t)e->file_off);
+        int rc =
+            w->io->pwrite(w->io->ctx, s->fd, w->batch + e->buf_off, e->len, (off_t)e->file_off);
         if (rc < 0)
             return wal_fail(w, rc);
         s->dirty = true;
@@ -460,8 +389,7 @@ int wal_sync_due(wal *w, uint64_t now_ms)
 {
     if (w->failed)
         return w->failed;
-    if (w->mode == WAL_FSYNC_NEVER || !w->unsynced ||
-        now_ms - w->last_sync_ms < w->interval_ms)
+    if (w->mode == WAL_FSYNC_NEVER || !w->unsynced || now_ms - w->last_sync_ms < w->interval_ms)
         return 0;
     w->last_sync_ms = now_ms;
     return wal_sync(w);
@@ -516,14 +444,10 @@ uint64_t wal_segment_live(const wal *w, uint32_t segment)
 
 int wal_seg_add_id(wal_seg *s, uint64_t id)
 {
-    if (s->ids_len == s->ids_alloc) {
-        size_t n = s->ids_alloc ? s->ids_alloc * 2 : 256;
-        uint64_t *ids = realloc(s->ids, n * sizeof *ids);
-        if (!ids)
-            return -ENOMEM;
-        s->ids = ids;
-        s->ids_alloc = n;
-    }
+    uint64_t *ids = vec_grow(s->ids, &s->ids_alloc, s->ids_len + 1, sizeof *ids, 256, SIZE_MAX);
+    if (!ids)
+        return -ENOMEM;
+    s->ids = ids;
     s->ids[s->ids_len++] = id;
     return 0;
 }
@@ -608,7 +532,19 @@ void wal_get_stats(const wal *w, wal_stats *st)
     st->failed = w->failed;
 }
 
-static void wal_free(wal *w)
+int wal_reserve_deletes(wal *w)
+{
+    wal_seg *s = &w->segs[w->cur];
+    while (seg_free(s) / WAL_DELETE_BYTES + spare_slots(w) < w->live_jobs) {
+        int rc = wal_add_segment(w);
+        if (rc < 0)
+            return rc;
+        s = &w->segs[w->cur];
+    }
+    return 0;
+}
+
+void wal_free(wal *w)
 {
     for (size_t i = 0; i < w->nsegs; i++) {
         if (w->segs[i].fd >= 0)
@@ -625,76 +561,6 @@ static void wal_free(wal *w)
     free(w->ext);
     free(w->dir);
     free(w);
-}
-
-/* Allocates spares until the recovered live jobs have their delete slots. */
-static int reserve_recovered(wal *w)
-{
-    wal_seg *s = &w->segs[w->cur];
-    while (seg_free(s) / WAL_DELETE_BYTES + spare_slots(w) < w->live_jobs) {
-        int rc = wal_add_segment(w);
-        if (rc < 0)
-            return rc;
-        s = &w->segs[w->cur];
-    }
-    return 0;
-}
-
-int wal_open(const wal_opts *o, wal_replay_cb cb, void *data, wal_open_report *report,
-             wal **out)
-{
-    wal_open_report scratch;
-    if (!report)
-        report = &scratch;
-    memset(report, 0, sizeof *report);
-    *out = NULL;
-    if (!o->dir || !cb)
-        return -EINVAL;
-    wal *w = calloc(1, sizeof *w);
-    if (!w)
-        return -ENOMEM;
-    w->io = o->io ? o->io : wal_io_default();
-    w->dir_fd = w->lock_fd = -1;
-    w->seg_bytes = o->segment_bytes ? o->segment_bytes : WAL_DEFAULT_SEGMENT_BYTES;
-    if (w->seg_bytes < WAL_MIN_SEGMENT_BYTES)
-        w->seg_bytes = WAL_MIN_SEGMENT_BYTES;
-    if (w->seg_bytes > WAL_MAX_SEGMENT_BYTES)
-        w->seg_bytes = WAL_MAX_SEGMENT_BYTES;
-    w->mode = o->mode;
-    w->interval_ms = o->interval_ms;
-    w->on_corrupt = o->on_corrupt;
-    int rc = -ENOMEM;
-    w->dir = strdup(o->dir);
-    if (!w->dir)
-        goto fail;
-    rc = w->io->open(w->io->ctx, w->dir, O_RDONLY | O_DIRECTORY, 0);
-    if (rc < 0)
-        goto fail;
-    w->dir_fd = rc;
-    char path[4096];
-    snprintf(path, sizeof path, "%s/lock", w->dir);
-    rc = w->io->open(w->io->ctx, path, O_RDWR | O_CREAT, 0644);
-    if (rc < 0)
-        goto fail;
-    w->lock_fd = rc;
-    rc = w->io->flock(w->io->ctx, w->lock_fd, LOCK_EX | LOCK_NB);
-    if (rc == -EWOULDBLOCK)
-        rc = -EBUSY;
-    if (rc < 0)
-        goto fail;
-    rc = wal_recover(w, cb, data, report);
-    if (rc < 0)
-        goto fail;
-    if (w->nsegs == 0 && (rc = wal_add_segment(w)) < 0)
-        goto fail;
-    rc = reserve_recovered(w);
-    if (rc < 0)
-        goto fail;
-    *out = w;
-    return 0;
-fail:
-    wal_free(w);
-    return rc;
 }
 
 int wal_close(wal *w)

@@ -42,8 +42,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "recover.h"
+#include "format.h"
 #include "wal.h"
+#include "wal_int.h"
 
 #include "fuzz_wal.h"
 

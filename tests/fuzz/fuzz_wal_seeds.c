@@ -9,8 +9,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "recover.h"
+#include "format.h"
 #include "wal.h"
+#include "wal_int.h"
 
 #include "fuzz_wal.h"
 

@@ -20,11 +20,6 @@ static bool item_less(const void *a, const void *b)
     return x < y;
 }
 
-static void item_setpos(void *it, uint32_t pos)
-{
-    ((item *)it)->pos = pos;
-}
-
 static uint64_t rng_state = 88172645463325252ULL;
 static uint64_t rnd(void)
 {
@@ -46,7 +41,7 @@ static void check_positions(const heap *h)
 TEST(heap_pops_in_order)
 {
     heap h;
-    heap_init(&h, item_less, item_setpos);
+    heap_init(&h, item_less, offsetof(item, pos));
     item items[5] = {{50, 0}, {10, 0}, {40, 0}, {20, 0}, {30, 0}};
     for (int i = 0; i < 5; i++)
         ASSERT_TRUE(heap_insert(&h, &items[i]));
@@ -67,7 +62,7 @@ TEST(heap_random_insert_remove_fix_matches_model)
     static item items[N];
     static bool in[N];
     heap h;
-    heap_init(&h, item_less, item_setpos);
+    heap_init(&h, item_less, offsetof(item, pos));
     for (int i = 0; i < N; i++)
         items[i].pos = HEAP_NO_POS;
     for (int step = 0; step < 40000; step++) {

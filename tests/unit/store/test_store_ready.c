@@ -23,17 +23,17 @@ static uint32_t pick(uint32_t n)
 static size_t check_invariants(const ready_set *r)
 {
     size_t total = 0;
-    for (uint32_t i = 0; i < r->nbuckets; i++) {
-        const ready_bucket *b = r->buckets[i];
+    for (uint32_t i = 0; i < r->buckets.len; i++) {
+        const ready_bucket *b = r->buckets.items[i];
         ASSERT_EQ(b->pos, i);
         ASSERT_TRUE(idset_len(&b->ids) > 0);
         if (i > 0)
-            ASSERT_TRUE(r->buckets[(i - 1) / 2]->pri < b->pri);
+            ASSERT_TRUE(((const ready_bucket *)r->buckets.items[(i - 1) / 2])->pri < b->pri);
         uint32_t pri = b->pri;
         ASSERT_TRUE(hashmap_find(&r->by_pri, hashmap_hash_u64(pri), &pri) == b);
         total += idset_len(&b->ids);
     }
-    ASSERT_EQ(r->by_pri.len, r->nbuckets);
+    ASSERT_EQ(r->by_pri.len, r->buckets.len);
     ASSERT_EQ(total, ready_len(r));
     ASSERT_TRUE(r->nspare <= 4);
     return total;
@@ -48,7 +48,7 @@ TEST(ready_peek_is_lowest_pri_then_lowest_id)
     int order[6] = {4, 3, 0, 5, 2, 1};
     for (int i = 0; i < 6; i++)
         ASSERT_TRUE(ready_insert(&r, pris[order[i]], (uint64_t)order[i] + 1));
-    ASSERT_EQ(r.nbuckets, 4u);
+    ASSERT_EQ(r.buckets.len, 4u);
     uint64_t want[6] = {2, 5, 6, 1, 3, 4}; /* (0,2) (0,5) (1,6) (5,1) (5,3) (1000,4) */
     uint32_t want_pri[6] = {0, 0, 1, 5, 5, 1000};
     for (int i = 0; i < 6; i++) {
@@ -60,7 +60,7 @@ TEST(ready_peek_is_lowest_pri_then_lowest_id)
     }
     uint32_t pri = 77;
     ASSERT_EQ(ready_peek(&r, &pri), 0);
-    ASSERT_EQ(r.nbuckets, 0u);
+    ASSERT_EQ(r.buckets.len, 0u);
     ready_dispose(&r);
 }
 
@@ -72,7 +72,7 @@ TEST(ready_fifo_puts_into_one_bucket_come_out_in_order)
     for (uint64_t id = 1; id <= N; id++)
         ASSERT_TRUE(ready_insert(&r, 7, id));
     check_invariants(&r);
-    ASSERT_EQ(r.nbuckets, 1u);
+    ASSERT_EQ(r.buckets.len, 1u);
     for (uint64_t id = 1; id <= N; id++) {
         uint32_t pri = 0;
         ASSERT_EQ(ready_peek(&r, &pri), id);
@@ -88,15 +88,15 @@ TEST(ready_emptied_buckets_are_reused_and_capped)
     ready_init(&r);
     for (uint32_t i = 0; i < 10; i++)
         ASSERT_TRUE(ready_insert(&r, i, i + 1));
-    ASSERT_EQ(r.nbuckets, 10u);
+    ASSERT_EQ(r.buckets.len, 10u);
     for (uint32_t i = 0; i < 10; i++)
         ready_remove(&r, i, i + 1);
-    ASSERT_EQ(r.nbuckets, 0u);
+    ASSERT_EQ(r.buckets.len, 0u);
     ASSERT_EQ(r.nspare, 4u);
     /* A priority that empties and refills takes a spare bucket. */
     ready_bucket *spare = r.spare;
     ASSERT_TRUE(ready_insert(&r, 99, 1));
-    ASSERT_TRUE(r.buckets[0] == spare);
+    ASSERT_TRUE(r.buckets.items[0] == spare);
     ASSERT_EQ(r.nspare, 3u);
     ready_remove(&r, 99, 1);
     ASSERT_TRUE(r.spare == spare);
@@ -244,7 +244,7 @@ TEST(store_deep_bucket_is_untouched_by_work_at_other_priority)
     for (int i = 0; i < DEEP; i++)
         put(e, c, 1000);
     const tube *t = client_used_tube(c);
-    const ready_bucket *deep = t->ready.buckets[0];
+    const ready_bucket *deep = t->ready.buckets.items[0];
     ASSERT_EQ(idset_len(&deep->ids), (size_t)DEEP);
     size_t bytes = idset_footprint(&deep->ids);
     for (int i = 0; i < 1000; i++) {
@@ -253,7 +253,7 @@ TEST(store_deep_bucket_is_untouched_by_work_at_other_priority)
         ASSERT_EQ(store_delete(e->s, c, id), STORE_OK);
     }
     /* Same bucket, same top, same length and size: the pri-0 cycle never reached it. */
-    ASSERT_TRUE(t->ready.buckets[0] == deep);
+    ASSERT_TRUE(t->ready.buckets.items[0] == deep);
     ASSERT_EQ(idset_min(&deep->ids), 1u);
     ASSERT_EQ(idset_len(&deep->ids), (size_t)DEEP);
     ASSERT_EQ(idset_footprint(&deep->ids), bytes);

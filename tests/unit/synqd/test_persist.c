@@ -9,6 +9,7 @@
 #include <errno.h>
 
 #include "persist.h"
+#include "proto.h"
 #include "wal/wal_helpers.h"
 
 typedef struct {
@@ -267,7 +268,7 @@ TEST(compaction_through_tick_keeps_the_log_small)
 /* A job's stats-job values, with its tube name copied: they outlive the store. */
 typedef struct {
     job_stats js;
-    char tube[STORE_MAX_TUBE_NAME + 1];
+    char tube[PROTO_MAX_TUBE_NAME + 1];
 } saved_stats;
 
 static job_stats stats_of(env *e, uint64_t id)

@@ -12,9 +12,10 @@
 #include <time.h>
 
 #include "crc32c.h"
-#include "recover.h"
-#include "wal.h"
+#include "format.h"
 #include "test.h"
+#include "wal.h"
+#include "wal_int.h"
 
 /* ---- helpers ---------------------------------------------------------------------------- */
 

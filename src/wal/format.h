@@ -1,10 +1,17 @@
 /*
- * Internal to the WAL: the on-disk format (docs/wal-format.md) and the state
- * shared by wal.c (appending, compaction) and recover.c (reading the log back
- * at open). Nothing outside those two files includes this header.
+ * The WAL's record format, and nothing else: encoding and decoding of segment headers and
+ * records, the CRC-32C that guards them, the sizes and the versioning rule. No I/O and no
+ * state: the log (wal.c) encodes with it, recovery (recover.c) decodes with it, and the fuzzer
+ * and the unit tests check bytes against it. It depends only on base's CRC32C and on the
+ * record type of wal.h; nothing in it calls the log or recovery. Private to src/wal/ (and its
+ * white-box tests); docs/wal-format.md describes the same bytes for readers.
  */
-#ifndef SYNQ_QUEUE_RECOVER_H
-#define SYNQ_QUEUE_RECOVER_H
+#ifndef SYNQ_WAL_FORMAT_H
+#define SYNQ_WAL_FORMAT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
 
 #include "wal.h"
 
@@ -43,7 +50,7 @@
  * appends to a segment of an older version (see build_segments).
  */
 #define WAL_FORMAT_VERSION 2u
-#define WAL_MAGIC "SYNQWAL"  /* plus its terminating NUL: 8 bytes */
+#define WAL_MAGIC "SYNQWAL" /* plus its terminating NUL: 8 bytes */
 #define WAL_HDR_BYTES 32u
 #define WAL_REC_HDR_BYTES 9u
 #define WAL_PUT_FIXED_BYTES 60u
@@ -53,54 +60,6 @@
 #define WAL_V1_STATE_PAYLOAD_BYTES 24u
 #define WAL_DELETE_BYTES (WAL_REC_HDR_BYTES + WAL_DELETE_PAYLOAD_BYTES)
 #define WAL_STATE_BYTES (WAL_REC_HDR_BYTES + WAL_STATE_PAYLOAD_BYTES)
-
-typedef struct wal_seg {
-    uint32_t index;
-    int fd;               /* -1 when closed */
-    uint64_t cap;         /* file size: the segment's capacity, header included */
-    uint64_t head;        /* next append offset, batched bytes included */
-    uint64_t live_count;  /* live jobs whose newest PUT is here */
-    uint64_t live_bytes;  /* and the bytes of those PUT records */
-    bool dirty;           /* written to the kernel, not yet fdatasync'ed */
-    /* Compaction index (see wal.c): ids of jobs whose PUT went here, read from ids_pos on. */
-    uint64_t *ids;
-    size_t ids_len, ids_alloc, ids_pos;
-} wal_seg;
-
-/* A run of batch bytes destined for one segment. */
-typedef struct wal_extent {
-    uint32_t seg_index;
-    uint64_t file_off;
-    size_t buf_off, len;
-} wal_extent;
-
-struct wal {
-    const wal_io *io;
-    char *dir;
-    int dir_fd, lock_fd;
-    uint64_t seg_bytes;
-    wal_fsync_mode mode;
-    uint32_t interval_ms;
-    wal_corrupt_policy on_corrupt;
-
-    /* segs[0] is the oldest on disk, segs[cur] receives appends, segs[cur+1..]
-     * are preallocated spares. Indexes are consecutive. */
-    wal_seg *segs;
-    size_t nsegs, segs_alloc, cur;
-
-    unsigned char *batch;
-    size_t batch_len, batch_alloc;
-    wal_extent *ext;
-    size_t next, ext_alloc;
-    uint64_t batch_records, batch_migrated;
-
-    uint64_t live_jobs;   /* PUTs whose DELETE is not yet appended: reserved deletes */
-    int failed;           /* 0 or -errno */
-    bool unsynced;        /* some segment is dirty */
-    uint64_t last_sync_ms;
-
-    uint64_t records_written, records_migrated, fsyncs;
-};
 
 /* Little-endian field access; the format does not depend on the host. */
 static inline void wal_put_u32(unsigned char *p, uint32_t v)
@@ -131,11 +90,27 @@ static inline uint64_t wal_get_u64(const unsigned char *p)
     return v;
 }
 
-/* Writes "DIR/wal.<16 hex>" into buf (size >= strlen(dir) + 22). */
-void wal_segment_path(const wal *w, uint32_t index, char *buf, size_t size);
-
-/* Encodes a segment header for `index` into hdr[WAL_HDR_BYTES]. */
+/* Encodes a segment header for `index` into hdr[WAL_HDR_BYTES], in the current version. */
 void wal_encode_header(unsigned char *hdr, uint32_t index);
+
+/*
+ * Checks the segment header at h, of a file of `size` bytes named for `index`. Returns 0 if it
+ * is valid (and sets *version), -EPROTONOSUPPORT if it is of a newer version than this reader,
+ * WAL_HDR_BAD if it is damaged or belongs to another index, WAL_HDR_BLANK if it is all zero
+ * (or the file is shorter than a header and all zero): a file still being created.
+ */
+enum { WAL_HDR_BAD = 1, WAL_HDR_BLANK = 2 };
+int wal_decode_header(const unsigned char *h, uint64_t size, uint32_t index, uint32_t *version);
+
+/*
+ * Encoders: each writes one whole record of the current version at p (header, payload and
+ * CRC) and nothing else. The caller has checked the fields (wal.c's check_record) and owns
+ * p, which has room for the record's size: wal_put_record_bytes(r->tube_len, r->body_len)
+ * (passed as n), WAL_STATE_BYTES or WAL_DELETE_BYTES.
+ */
+void wal_encode_put(unsigned char *p, const wal_record *r, size_t n);
+void wal_encode_state(unsigned char *p, const wal_record *r);
+void wal_encode_delete(unsigned char *p, uint64_t id);
 
 /*
  * Decodes the record at p (avail bytes readable) in the layout of format
@@ -143,20 +118,12 @@ void wal_encode_header(unsigned char *hdr, uint32_t index);
  * Returns its total size, or 0 if p starts the zero-filled end, or -1 if the
  * record is bad (short, checksum mismatch, or invalid fields). On success
  * fills *r (tube/body point into p; has_counters says whether the version
- * carries delay_s and the counters, which are zero otherwise).
+ * carries delay_s and the counters, which are zero otherwise); segment and
+ * offset are left 0 for the caller.
  */
 long wal_decode_record(const unsigned char *p, size_t avail, uint32_t version, wal_record *r);
 
-/* Appends id to s's compaction index. 0 or -ENOMEM (then nothing changed). */
-int wal_seg_add_id(wal_seg *s, uint64_t id);
-
-/* Reads the log back (recover.c): fills w->segs, replays through cb. */
-int wal_recover(wal *w, wal_replay_cb cb, void *data, wal_open_report *rep);
-
-/* Allocates the next spare segment (file, preallocation, header, syncs). 0 or -errno. */
-int wal_add_segment(wal *w);
-
-/* Marks w failed with err (negative) unless already failed; returns w->failed. */
-int wal_fail(wal *w, int err);
+/* Is there a valid record (of format `version`) starting anywhere in buf[from, size)? */
+bool wal_find_record(const unsigned char *buf, size_t from, size_t size, uint32_t version);
 
 #endif
