@@ -28,7 +28,7 @@ void server_opts_default(server_opts *o)
     o->port = SERVER_DEFAULT_PORT;
     o->listen_fd = -1;
     o->fsync_ms = SERVER_DEFAULT_FSYNC_MS;
-    o->segment_bytes = SERVER_DEFAULT_SEGMENT_BYTES;
+    o->segment_bytes = (uint64_t)SERVER_DEFAULT_SEGMENT_BYTES;
     o->max_job_bytes = SERVER_DEFAULT_MAX_JOB_BYTES;
 }
 
