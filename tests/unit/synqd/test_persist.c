@@ -498,7 +498,7 @@ TEST(compaction_step_looks_at_no_more_than_a_batch_of_jobs)
     wal_stats st;
     wal_get_stats(w, &st);
     ASSERT_GT(st.oldest_index, 1);
-    ASSERT_LE(st.dead_bytes, st.live_bytes + 2 * 4096);
+    ASSERT_LE(st.dead_bytes, st.live_bytes + (uint64_t)2 * 4096);
     ASSERT_LE(examined, st.records_written);
     ASSERT_EQ(store_job_count(e.s), KEPT + 10);
     for (int i = 1; i < 20; i += 2)

@@ -98,7 +98,7 @@ TEST(round_trip_every_record_type)
 TEST(segment_file_is_preallocated_with_header)
 {
     char *dir = tmp_dir();
-    wal_opts o = opts_for(dir, 64 * 1024, WAL_FSYNC_ALWAYS);
+    wal_opts o = opts_for(dir, (uint64_t)64 * 1024, WAL_FSYNC_ALWAYS);
     wal *w = open_ok(&o, NULL);
     char path[4096];
     seg_path(dir, 1, path, sizeof path);
