@@ -302,8 +302,8 @@ static bool items_insert(idset *s, size_t i, idset_container *c)
             memmove(s->items, s->items + s->head, s->n * sizeof(idset_container *));
             s->head = 0;
         } else {
-            idset_container **items =
-                vec_grow(s->items, &s->cap, s->cap + 1, sizeof(idset_container *), ITEMS_CAP_MIN, SIZE_MAX);
+            idset_container **items = vec_grow(s->items, &s->cap, s->cap + 1,
+                                               sizeof(idset_container *), ITEMS_CAP_MIN, SIZE_MAX);
             if (!items)
                 return false;
             s->items = items;

@@ -48,7 +48,7 @@ struct mconn {
     mconn_state state;
     bool head_only;    /* HEAD: the same headers, no body */
     sq_timer deadline; /* whole-head deadline, armed at accept */
-    list_node link; /* metrics.conns */
+    list_node link;    /* metrics.conns */
 };
 
 struct metrics {

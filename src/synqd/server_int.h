@@ -27,7 +27,7 @@ struct session {
     session_core core;
     server *srv;
     sq_conn *conn;
-    sq_buf *in; /* the connection's input buffer, kept for resuming */
+    sq_buf *in;              /* the connection's input buffer, kept for resuming */
     bool resume_queued;      /* on the server's resume list */
     list_node resume_link;   /* server's list of sessions to resume after a wait */
     bool unsynced;           /* acknowledged a change the log has not flushed */
@@ -44,13 +44,13 @@ struct server {
     synqd_counters counters; /* changed only by session_core.c */
     sq_timer store_timer;
     uint64_t store_timer_due;
-    list sessions; /* session.link, newest first */
-    list resume;   /* session.resume_link, in the order they were queued */
+    list sessions;       /* session.link, newest first */
+    list resume;         /* session.resume_link, in the order they were queued */
     persist *ps;         /* NULL without -b */
     wal_fault wal_fault; /* used only with SYNQD_WAL_FAULT (tests) */
     sq_timer persist_timer;
     uint64_t persist_timer_due;
-    list unsynced; /* session.unsynced_link, newest first */
+    list unsynced;       /* session.unsynced_link, newest first */
     uint64_t job_memory; /* what --max-memory counts: bodies + overhead; changed only here */
     uint64_t started_ms;
     sq_buf scratch; /* reused for stats documents */
