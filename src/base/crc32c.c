@@ -25,8 +25,7 @@ static bool crc_use_hw;
 #include <nmmintrin.h>
 
 __attribute__((target("sse4.2"))) static uint32_t crc32c_hw_impl(uint32_t crc,
-                                                                 const unsigned char *p,
-                                                                 size_t len)
+                                                                 const unsigned char *p, size_t len)
 {
     uint64_t c = crc;
     while (len > 0 && ((uintptr_t)p & 7) != 0) {
@@ -77,8 +76,7 @@ static void crc_init(void)
     /* Table k maps a byte to its contribution k bytes further along. */
     for (uint32_t i = 0; i < 256; i++)
         for (int k = 1; k < 8; k++)
-            crc_table[k][i] =
-                (crc_table[k - 1][i] >> 8) ^ crc_table[0][crc_table[k - 1][i] & 0xFF];
+            crc_table[k][i] = (crc_table[k - 1][i] >> 8) ^ crc_table[0][crc_table[k - 1][i] & 0xFF];
     crc_use_hw = cpu_has_sse42();
 }
 

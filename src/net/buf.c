@@ -91,6 +91,7 @@ int sq_buf_reserve(sq_buf *b, size_t n, char **out, size_t *avail)
             memmove(b->data, b->data + b->head, live);
         } else {
             size_t new_cap = sq__buf_grown_cap(b, live + n);
+            SQ_CHECK(new_cap != 0 && new_cap >= live + n, "buf: grown capacity too small");
             char *p = malloc(new_cap);
             if (p == NULL)
                 return -ENOMEM;

@@ -153,7 +153,12 @@ static proto_cmd_type which_cmd(const char *line, size_t len)
 
 #undef MATCH_IN
 
-/* beanstalkd's read_u32/read_u64: skips ' ' only, then requires a digit, then takes all digits.
+/* The protocol's numbers are read here, not with base/parse.h (the server's and the tools' one
+ * parser, which takes plain digits only): each argument must be read as beanstalkd reads it,
+ * strtol/strtoul quirks and all (leading blanks, signs, "-1" wrapping, junk ignored), and this
+ * layer depends on nothing.
+ *
+ * beanstalkd's read_u32/read_u64: skips ' ' only, then requires a digit, then takes all digits.
  * Fails on overflow of 64 bits or a value above `max`. On success advances *pp past the digits;
  * if `to_end`, the digits must end the line. */
 static bool read_unsigned(const char **pp, const char *end, uint64_t max, bool to_end,

@@ -95,7 +95,7 @@ static bool arr_grow(idset_container **cp)
 {
     idset_container *c = *cp;
     uint16_t old_cap = c->cap;
-    idset_container *g = realloc(c, sizeof(*c) + 2u * old_cap * sizeof(uint16_t));
+    idset_container *g = realloc(c, sizeof(*c) + (size_t)2 * old_cap * sizeof(uint16_t));
     if (!g)
         return false;
     g->cap = (uint16_t)(2u * old_cap);
@@ -299,11 +299,11 @@ static bool items_insert(idset *s, size_t i, idset_container *c)
 {
     if (s->head + s->n == s->cap) {
         if (s->head > 0 && s->head * 4 >= s->cap) {
-            memmove(s->items, s->items + s->head, s->n * sizeof(*s->items));
+            memmove(s->items, s->items + s->head, s->n * sizeof(idset_container *));
             s->head = 0;
         } else {
-            idset_container **items =
-                vec_grow(s->items, &s->cap, s->cap + 1, sizeof(*items), ITEMS_CAP_MIN, SIZE_MAX);
+            idset_container **items = vec_grow(s->items, &s->cap, s->cap + 1,
+                                               sizeof(idset_container *), ITEMS_CAP_MIN, SIZE_MAX);
             if (!items)
                 return false;
             s->items = items;
@@ -311,10 +311,10 @@ static bool items_insert(idset *s, size_t i, idset_container *c)
     }
     idset_container **it = s->items + s->head;
     if (i < s->n / 2 && s->head > 0) {
-        memmove(it - 1, it, i * sizeof(*it));
+        memmove(it - 1, it, i * sizeof(idset_container *));
         s->head--;
     } else {
-        memmove(it + i + 1, it + i, (s->n - i) * sizeof(*it));
+        memmove(it + i + 1, it + i, (s->n - i) * sizeof(idset_container *));
     }
     s->items[s->head + i] = c;
     s->n++;
@@ -329,7 +329,7 @@ static void items_erase(idset *s, size_t i)
         s->head++;
     } else if (i + 1 < s->n) {
         idset_container **it = s->items + s->head;
-        memmove(it + i, it + i + 1, (s->n - i - 1) * sizeof(*it));
+        memmove(it + i, it + i + 1, (s->n - i - 1) * sizeof(idset_container *));
     }
     s->n--;
     if (s->n == 0) {
@@ -435,7 +435,7 @@ uint64_t idset_pop_min(idset *s)
 
 size_t idset_footprint(const idset *s)
 {
-    size_t bytes = s->cap * sizeof(*s->items);
+    size_t bytes = s->cap * sizeof(idset_container *);
     for (size_t i = 0; i < s->n; i++)
         bytes += container_bytes(s->items[s->head + i]);
     if (s->n == 0 && s->items && s->items[0])

@@ -165,7 +165,7 @@ void *jobdir_get(jobdir *d, uint64_t id)
 static bool reserve_page_slot(jobdir *d)
 {
     jobdir_page **pages =
-        vec_grow(d->pages, &d->cap, d->npages + 1, sizeof *pages, PAGES_CAP_MIN, SIZE_MAX);
+        vec_grow(d->pages, &d->cap, d->npages + 1, sizeof(jobdir_page *), PAGES_CAP_MIN, SIZE_MAX);
     if (!pages)
         return false;
     d->pages = pages;
@@ -184,7 +184,7 @@ static bool insert_page(jobdir *d, size_t i, uint64_t pageno)
     memset(p, 0, sizeof *p);
     p->pageno = pageno;
     p->cap = PAGE_CAP_MIN;
-    memmove(&d->pages[i + 1], &d->pages[i], (d->npages - i) * sizeof *d->pages);
+    memmove(&d->pages[i + 1], &d->pages[i], (d->npages - i) * sizeof(jobdir_page *));
     d->pages[i] = p;
     d->npages++;
     return true;
@@ -250,13 +250,13 @@ static void remove_page(jobdir *d, size_t i)
 {
     free(d->pages[i]);
     d->npages--;
-    memmove(&d->pages[i], &d->pages[i + 1], (d->npages - i) * sizeof *d->pages);
+    memmove(&d->pages[i], &d->pages[i + 1], (d->npages - i) * sizeof(jobdir_page *));
     if (d->npages == 0) {
         free(d->pages);
         d->pages = NULL;
         d->cap = 0;
     } else if (d->cap > PAGES_CAP_MIN && d->npages <= d->cap / 4) {
-        jobdir_page **pages = realloc(d->pages, d->cap / 2 * sizeof *pages);
+        jobdir_page **pages = realloc(d->pages, d->cap / 2 * sizeof(jobdir_page *));
         if (pages) {
             d->pages = pages;
             d->cap /= 2;
@@ -338,7 +338,7 @@ void *jobdir_next(jobdir *d, uint64_t *id)
 size_t jobdir_footprint(const jobdir *d)
 {
     /* O(pages), len / 512 for dense ids: meant for stats, not for every command. */
-    size_t bytes = d->cap * sizeof *d->pages;
+    size_t bytes = d->cap * sizeof(jobdir_page *);
     for (size_t i = 0; i < d->npages; i++)
         bytes += page_bytes(d->pages[i]->cap);
     return bytes;

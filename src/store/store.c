@@ -87,9 +87,10 @@ void store_free(store *s)
 {
     if (!s)
         return;
-    while (!list_empty(&s->clients)) {
-        client *c = LIST_ENTRY(s->clients.first, client, link);
-        list_remove(&s->clients, &c->link);
+    /* The list goes with the store, so its clients are freed without unlinking each. */
+    for (list_node *n = s->clients.first, *next; n; n = next) {
+        next = n->next;
+        client *c = LIST_ENTRY(n, client, link);
         for (size_t i = 0; i < c->watch_len; i++)
             free(c->watches[i]);
         free(c->watches);
@@ -143,7 +144,7 @@ static bool grow_tube_slots(store *s)
 {
     /* Both arrays grow by the same rule from the same capacity, so they agree. */
     size_t need = (size_t)s->slot_cap + 1, cap = s->slot_cap;
-    tube **slots = vec_grow(s->tube_slots, &cap, need, sizeof(*slots), 16, JOB_MAX_TUBES);
+    tube **slots = vec_grow(s->tube_slots, &cap, need, sizeof(tube *), 16, JOB_MAX_TUBES);
     if (!slots)
         return false;
     s->tube_slots = slots;
@@ -171,7 +172,7 @@ tube *store__tube_get(store *s, const char *name, size_t len, bool create)
     if (!heap_reserve(&s->delay_tubes, n) || !heap_reserve(&s->pause_tubes, n) ||
         !heap_reserve(&s->await_tubes, n))
         return NULL;
-    tube **tubes = vec_grow(s->tubes, &s->tube_cap, n, sizeof(*tubes), 8, SIZE_MAX);
+    tube **tubes = vec_grow(s->tubes, &s->tube_cap, n, sizeof(tube *), 8, SIZE_MAX);
     if (!tubes)
         return NULL;
     s->tubes = tubes;
@@ -347,7 +348,7 @@ client *store_client_new(store *s, void *owner)
         nclients++;
     client *c = calloc(1, sizeof(*c));
     watch *w = calloc(1, sizeof(*w));
-    watch **ws = calloc(4, sizeof(*ws));
+    watch **ws = calloc(4, sizeof(watch *));
     if (!c || !w || !ws || !heap_reserve(&s->wait_clients, nclients))
         goto fail;
     c->s = s;

@@ -4,6 +4,7 @@
  * the last watched tube cannot be ignored). Every command that can make a job ready journals
  * first and then serves waiting clients, so a log write precedes handing the job out.
  */
+#include "check.h"
 #include "store_int.h"
 #include "vec.h"
 
@@ -44,7 +45,7 @@ int store_watch(store *s, client *c, const char *name, size_t len, size_t *count
         if (w) {
             /* watch_cap starts at 4 (store_client_new), so min_cap never applies. */
             watch **ws =
-                vec_grow(c->watches, &c->watch_cap, c->watch_len + 1, sizeof(*ws), 4, SIZE_MAX);
+                vec_grow(c->watches, &c->watch_cap, c->watch_len + 1, sizeof(watch *), 4, SIZE_MAX);
             if (ws) {
                 c->watches = ws;
             } else {
@@ -275,7 +276,10 @@ job *store_find_job(store *s, uint64_t id)
 static job *reserved_by(store *s, client *c, uint64_t id, job_ext **x)
 {
     job *j = store__find(s, id, x);
-    return j && j->state == JOB_RESERVED && (*x)->reserver == c ? j : NULL;
+    if (!j || j->state != JOB_RESERVED)
+        return NULL;
+    SQ_CHECK(*x, "store: a reserved job has no ext");
+    return (*x)->reserver == c ? j : NULL;
 }
 
 int store_delete(store *s, client *c, uint64_t id)
@@ -284,8 +288,11 @@ int store_delete(store *s, client *c, uint64_t id)
     job *j = store__find(s, id, &x);
     if (!j)
         return STORE_NOT_FOUND;
-    if (j->state == JOB_RESERVED && x->reserver != c)
-        return STORE_NOT_FOUND;
+    if (j->state == JOB_RESERVED) {
+        SQ_CHECK(x, "store: a reserved job has no ext");
+        if (x->reserver != c)
+            return STORE_NOT_FOUND;
+    }
     store__tube_of(s, j)->delete_ct++;
     store__unlink(s, j, x);
     store__journal(s, j, STORE_OP_DELETE);

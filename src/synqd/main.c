@@ -22,6 +22,7 @@
 #include <unistd.h>
 
 #include "metrics.h"
+#include "parse.h"
 #include "server.h"
 #include "synq/loop.h"
 #include "synq_version.h"
@@ -73,21 +74,6 @@ static void usage(FILE *out)
             SERVER_DEFAULT_FSYNC_MS, SERVER_DEFAULT_PORT, SERVER_DEFAULT_MAX_JOB_BYTES,
             SERVER_MAX_JOB_BYTES_LIMIT, SERVER_DEFAULT_SEGMENT_BYTES, SEGMENT_ROUND_BYTES,
             SERVER_JOB_OVERHEAD_BYTES, backend_list());
-}
-
-/* Parses a whole decimal number into *out; rejects signs, garbage and
- * overflow past max. */
-static int parse_u64(const char *s, uint64_t max, uint64_t *out)
-{
-    if (!s || *s < '0' || *s > '9')
-        return -1;
-    errno = 0;
-    char *end;
-    unsigned long long v = strtoull(s, &end, 10);
-    if (errno || *end != '\0' || v > max)
-        return -1;
-    *out = v;
-    return 0;
 }
 
 /* "ADDR:PORT" or "[IPV6]:PORT" into host (NUL-terminated) and port. */

@@ -26,6 +26,7 @@
 #include <string.h>
 
 #include "http.h"
+#include "list.h"
 #include "proto.h"
 #include "server.h"
 #include "stats.h"
@@ -47,14 +48,14 @@ struct mconn {
     mconn_state state;
     bool head_only;    /* HEAD: the same headers, no body */
     sq_timer deadline; /* whole-head deadline, armed at accept */
-    mconn *prev, *next;
+    list_node link;    /* metrics.conns */
 };
 
 struct metrics {
     sq_loop *loop;
     server *srv;
     sq_listener *listener;
-    mconn *conns;
+    list conns; /* mconn.link, newest first */
     size_t conn_count;
     sq_buf doc; /* the exposition document, reused for every scrape */
     bool stopping;
@@ -416,15 +417,10 @@ static void on_close(sq_conn *c, int err)
     mconn *mc = sq_conn_data(c);
     metrics *m = mc->m;
     sq_timer_stop(m->loop, &mc->deadline);
-    if (mc->prev)
-        mc->prev->next = mc->next;
-    else
-        m->conns = mc->next;
-    if (mc->next)
-        mc->next->prev = mc->prev;
+    list_remove(&m->conns, &mc->link);
     m->conn_count--;
     free(mc);
-    if (m->stopping && !m->conns)
+    if (m->stopping && list_empty(&m->conns))
         metrics_free(m);
 }
 
@@ -455,10 +451,7 @@ static void on_accept(sq_listener *l, sq_conn *c, void *data)
     }
     static const sq_conn_handlers handlers = {.on_read = on_read, .on_close = on_close};
     sq_conn_set_handlers(c, &handlers, mc);
-    mc->next = m->conns;
-    if (m->conns)
-        m->conns->prev = mc;
-    m->conns = mc;
+    list_prepend(&m->conns, &mc->link);
     m->conn_count++;
 }
 
@@ -504,12 +497,13 @@ void metrics_stop(metrics *m)
     m->stopping = true;
     sq_listener_close(m->listener);
     m->listener = NULL;
-    if (!m->conns) {
+    if (list_empty(&m->conns)) {
         metrics_free(m);
         return;
     }
     /* on_close runs later, from the loop, so the list stays intact here. */
-    for (mconn *mc = m->conns; mc; mc = mc->next) {
+    for (list_node *n = m->conns.first; n; n = n->next) {
+        mconn *mc = LIST_ENTRY(n, mconn, link);
         sq_timer_stop(m->loop, &mc->deadline);
         sq_conn_abort(mc->conn);
     }

@@ -37,7 +37,7 @@ typedef struct {
     wal_opts wal;                   /* directory, segment size, fsync mode, I/O table */
     int64_t (*wall_ms)(void *data); /* wall clock, ms since the epoch; NULL = CLOCK_REALTIME */
     void *clock_data;
-    size_t compact_batch;           /* most jobs migrated per persist_tick; 0 = 1024 */
+    size_t compact_batch; /* most jobs migrated per persist_tick; 0 = 1024 */
 } persist_opts;
 
 /*

@@ -28,7 +28,7 @@ void server_opts_default(server_opts *o)
     o->port = SERVER_DEFAULT_PORT;
     o->listen_fd = -1;
     o->fsync_ms = SERVER_DEFAULT_FSYNC_MS;
-    o->segment_bytes = SERVER_DEFAULT_SEGMENT_BYTES;
+    o->segment_bytes = (uint64_t)SERVER_DEFAULT_SEGMENT_BYTES;
     o->max_job_bytes = SERVER_DEFAULT_MAX_JOB_BYTES;
 }
 
@@ -39,9 +39,7 @@ void server_queue_resume(server *srv, session *se)
     if (se->resume_queued)
         return;
     se->resume_queued = true;
-    se->next_resume = NULL;
-    *srv->resume_tail = se;
-    srv->resume_tail = &se->next_resume;
+    list_append(&srv->resume, &se->resume_link);
 }
 
 static void hook_reserved(client *c, job *j, void *data)
@@ -112,8 +110,7 @@ void server_note_unsynced(server *srv, session *se)
     if (!srv->ps || se->unsynced)
         return;
     se->unsynced = true;
-    se->next_unsynced = srv->unsynced_head;
-    srv->unsynced_head = se;
+    list_prepend(&srv->unsynced, &se->unsynced_link);
 }
 
 /* ---- what command execution asks of the server (cmd_host) ---- */
@@ -168,11 +165,7 @@ void server_forget_session(server *srv, session *se)
 {
     if (!se->unsynced)
         return;
-    session **pp = &srv->unsynced_head;
-    while (*pp && *pp != se)
-        pp = &(*pp)->next_unsynced;
-    if (*pp)
-        *pp = se->next_unsynced;
+    list_remove(&srv->unsynced, &se->unsynced_link);
     se->unsynced = false;
 }
 
@@ -182,15 +175,15 @@ void server_forget_session(server *srv, session *se)
  * than a false one. */
 static void abort_unsynced(server *srv, int err, const char *what)
 {
-    if (!srv->unsynced_head)
+    if (list_empty(&srv->unsynced))
         return;
     fprintf(stderr,
             "synqd: %s the write-ahead log failed: %s; resetting the connections "
             "waiting for it, and refusing changes from now on\n",
             what, sq_strerror(err));
-    while (srv->unsynced_head) {
-        session *se = srv->unsynced_head;
-        srv->unsynced_head = se->next_unsynced;
+    while (!list_empty(&srv->unsynced)) {
+        session *se = LIST_ENTRY(srv->unsynced.first, session, unsynced_link);
+        list_remove(&srv->unsynced, &se->unsynced_link);
         se->unsynced = false;
         session_close(se, true);
     }
@@ -198,9 +191,9 @@ static void abort_unsynced(server *srv, int err, const char *what)
 
 static void release_unsynced(server *srv)
 {
-    while (srv->unsynced_head) {
-        session *se = srv->unsynced_head;
-        srv->unsynced_head = se->next_unsynced;
+    while (!list_empty(&srv->unsynced)) {
+        session *se = LIST_ENTRY(srv->unsynced.first, session, unsynced_link);
+        list_remove(&srv->unsynced, &se->unsynced_link);
         se->unsynced = false;
     }
 }
@@ -280,11 +273,9 @@ static void before_wait(sq_loop *loop, void *data)
     server *srv = data;
     /* Resuming a session can end other waits (its put serves them), which
      * queues more sessions: run until the list is empty. */
-    while (srv->resume_head) {
-        session *se = srv->resume_head;
-        srv->resume_head = se->next_resume;
-        if (!srv->resume_head)
-            srv->resume_tail = &srv->resume_head;
+    while (!list_empty(&srv->resume)) {
+        session *se = LIST_ENTRY(srv->resume.first, session, resume_link);
+        list_remove(&srv->resume, &se->resume_link);
         se->resume_queued = false;
         session_resume(se);
     }
@@ -451,7 +442,6 @@ int server_start(sq_loop *loop, const server_opts *o, server **out)
     }
     srv->loop = loop;
     srv->opts = *o;
-    srv->resume_tail = &srv->resume_head;
     srv->store_timer_due = UINT64_MAX;
     srv->started_ms = sq_loop_now_ms(loop);
     sq_buf_init(&srv->scratch, SQ_BUF_NO_LIMIT);
@@ -560,7 +550,7 @@ void server_shutdown(server *s)
 
 bool server_idle(const server *s)
 {
-    return s->sessions == NULL;
+    return list_empty(&s->sessions);
 }
 
 void server_abort_sessions(server *s)
@@ -575,7 +565,7 @@ void server_free(server *s)
     server_shutdown(s);
     /* The caller ran the loop until server_idle(); a session left means
      * its connection outlives the server, which must not happen. */
-    if (s->sessions)
+    if (!list_empty(&s->sessions))
         fprintf(stderr, "synqd: freeing the server with sessions open\n");
     if (s->ps) {
         int err = persist_close(s->ps);

@@ -11,6 +11,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "list.h"
 #include "persist.h"
 #include "server.h"
 #include "session_core.h"
@@ -26,12 +27,12 @@ struct session {
     session_core core;
     server *srv;
     sq_conn *conn;
-    sq_buf *in; /* the connection's input buffer, kept for resuming */
-    bool resume_queued;
-    session *next_resume;   /* server's list of sessions to resume after a wait */
-    bool unsynced;          /* acknowledged a change the log has not flushed */
-    session *next_unsynced; /* server's list of such sessions */
-    session *prev, *next;   /* server's list of all sessions */
+    sq_buf *in;              /* the connection's input buffer, kept for resuming */
+    bool resume_queued;      /* on the server's resume list */
+    list_node resume_link;   /* server's list of sessions to resume after a wait */
+    bool unsynced;           /* acknowledged a change the log has not flushed */
+    list_node unsynced_link; /* server's list of such sessions */
+    list_node link;          /* server's list of all sessions */
 };
 
 struct server {
@@ -43,14 +44,13 @@ struct server {
     synqd_counters counters; /* changed only by session_core.c */
     sq_timer store_timer;
     uint64_t store_timer_due;
-    session *sessions;
-    session *resume_head;
-    session **resume_tail;
+    list sessions;       /* session.link, newest first */
+    list resume;         /* session.resume_link, in the order they were queued */
     persist *ps;         /* NULL without -b */
     wal_fault wal_fault; /* used only with SYNQD_WAL_FAULT (tests) */
     sq_timer persist_timer;
     uint64_t persist_timer_due;
-    session *unsynced_head;
+    list unsynced;       /* session.unsynced_link, newest first */
     uint64_t job_memory; /* what --max-memory counts: bodies + overhead; changed only here */
     uint64_t started_ms;
     sq_buf scratch; /* reused for stats documents */

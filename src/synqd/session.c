@@ -78,14 +78,7 @@ static void unqueue_resume(server *srv, session *se)
 {
     if (!se->resume_queued)
         return;
-    session **pp = &srv->resume_head;
-    while (*pp && *pp != se)
-        pp = &(*pp)->next_resume;
-    if (*pp) {
-        *pp = se->next_resume;
-        if (srv->resume_tail == &se->next_resume)
-            srv->resume_tail = pp;
-    }
+    list_remove(&srv->resume, &se->resume_link);
     se->resume_queued = false;
 }
 
@@ -114,12 +107,7 @@ static void on_close(sq_conn *c, int err)
     session *se = sq_conn_data(c);
     server *srv = se->srv;
     session_end(se);
-    if (se->prev)
-        se->prev->next = se->next;
-    else
-        srv->sessions = se->next;
-    if (se->next)
-        se->next->prev = se->prev;
+    list_remove(&srv->sessions, &se->link);
     free(se);
 }
 
@@ -143,15 +131,13 @@ void session_accept(server *srv, sq_conn *conn)
     }
     se->srv = srv;
     se->conn = conn;
-    se->next = srv->sessions;
-    if (se->next)
-        se->next->prev = se;
-    srv->sessions = se;
+    list_prepend(&srv->sessions, &se->link);
     sq_conn_set_handlers(conn, &session_handlers, se);
 }
 
 void session_close_all(server *srv, bool abort)
 {
-    for (session *se = srv->sessions; se; se = se->next)
-        session_close(se, abort);
+    /* session_close frees nothing (on_close does, later, from the loop): the list holds. */
+    for (list_node *n = srv->sessions.first; n; n = n->next)
+        session_close(LIST_ENTRY(n, session, link), abort);
 }

@@ -211,7 +211,7 @@ static int list_segments(recover_ctx *c)
 static int read_file(recover_ctx *c, size_t i)
 {
     seg_file *f = &c->files[i];
-    if (f->size > WAL_MAX_SEGMENT_BYTES)
+    if (f->size > (uint64_t)WAL_MAX_SEGMENT_BYTES)
         return -EFBIG;
     if (f->size > c->buf_size) {
         unsigned char *b = realloc(c->buf, f->size);
@@ -492,11 +492,11 @@ int wal_open(const wal_opts *o, wal_replay_cb cb, void *data, wal_open_report *r
         return -ENOMEM;
     w->io = o->io ? o->io : wal_io_default();
     w->dir_fd = w->lock_fd = -1;
-    w->seg_bytes = o->segment_bytes ? o->segment_bytes : WAL_DEFAULT_SEGMENT_BYTES;
+    w->seg_bytes = o->segment_bytes ? o->segment_bytes : (uint64_t)WAL_DEFAULT_SEGMENT_BYTES;
     if (w->seg_bytes < WAL_MIN_SEGMENT_BYTES)
         w->seg_bytes = WAL_MIN_SEGMENT_BYTES;
-    if (w->seg_bytes > WAL_MAX_SEGMENT_BYTES)
-        w->seg_bytes = WAL_MAX_SEGMENT_BYTES;
+    if (w->seg_bytes > (uint64_t)WAL_MAX_SEGMENT_BYTES)
+        w->seg_bytes = (uint64_t)WAL_MAX_SEGMENT_BYTES;
     w->mode = o->mode;
     w->interval_ms = o->interval_ms;
     w->on_corrupt = o->on_corrupt;

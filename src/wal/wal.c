@@ -39,6 +39,7 @@
 #include <string.h>
 #include <sys/file.h>
 
+#include "check.h"
 #include "format.h"
 #include "vec.h"
 
@@ -129,7 +130,7 @@ static int batch_grow(wal *w, size_t more)
     if (more > SIZE_MAX - w->batch_len)
         return -ENOMEM;
     unsigned char *b =
-        vec_grow(w->batch, &w->batch_alloc, w->batch_len + more, 1, 64 * 1024, SIZE_MAX);
+        vec_grow(w->batch, &w->batch_alloc, w->batch_len + more, 1, (size_t)64 * 1024, SIZE_MAX);
     if (!b)
         return -ENOMEM;
     w->batch = b;
@@ -143,6 +144,8 @@ static int batch_grow(wal *w, size_t more)
 /* Claims n bytes at the head of s in the batch. batch_grow(w, n) must have succeeded. */
 static unsigned char *batch_claim(wal *w, wal_seg *s, size_t n)
 {
+    /* batch_grow made room for one more extent, so the write below stays inside ext. */
+    SQ_CHECK(w->ext && w->next < w->ext_alloc, "wal: batch_claim without batch_grow");
     wal_extent *last = w->next ? &w->ext[w->next - 1] : NULL;
     if (last && last->seg_index == s->index && last->file_off + last->len == s->head) {
         last->len += n;

@@ -61,14 +61,14 @@ typedef enum {
 } wal_io_op;
 
 typedef struct wal_fault {
-    wal_io io;                    /* pass &f->io as wal_opts.io; ctx points back at f */
-    uint64_t calls[WAL_IO_NOPS];  /* calls made so far, per operation (failed ones too) */
-    wal_io_op fail_op;            /* which operation to fail */
-    uint64_t fail_nth;            /* 1-based call number to fail; 0 = never */
-    int fail_errno;               /* positive errno, e.g. EIO or ENOSPC */
-    bool sticky;                  /* also fail every later call of fail_op */
-    size_t tear_bytes;            /* for WAL_IO_PWRITE: bytes written before failing */
-    uint64_t failures;            /* faults injected so far */
+    wal_io io;                   /* pass &f->io as wal_opts.io; ctx points back at f */
+    uint64_t calls[WAL_IO_NOPS]; /* calls made so far, per operation (failed ones too) */
+    wal_io_op fail_op;           /* which operation to fail */
+    uint64_t fail_nth;           /* 1-based call number to fail; 0 = never */
+    int fail_errno;              /* positive errno, e.g. EIO or ENOSPC */
+    bool sticky;                 /* also fail every later call of fail_op */
+    size_t tear_bytes;           /* for WAL_IO_PWRITE: bytes written before failing */
+    uint64_t failures;           /* faults injected so far */
 } wal_fault;
 
 /* Initializes `f` as a pass-through injector with all counters at zero. */

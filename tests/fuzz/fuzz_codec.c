@@ -164,8 +164,7 @@ static void run_lenpfx(const fuzz_cfg *cfg, const uint8_t *s, size_t len, size_t
 
 /* One body at the front of the stream, then sq_body_skip over the same
  * stream as if the body had been rejected. */
-static void run_body(const fuzz_cfg *cfg, const uint8_t *s, size_t len, size_t step,
-                     frame_log *log)
+static void run_body(const fuzz_cfg *cfg, const uint8_t *s, size_t len, size_t step, frame_log *log)
 {
     const sq_body_codec *c = &cfg->body;
     size_t visible = 0;

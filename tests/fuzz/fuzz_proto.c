@@ -62,6 +62,8 @@ static void check_against_libc(const char *line, size_t len, proto_status st, co
         }
     } else if (c->type == CMD_DELETE || c->type == CMD_TOUCH || c->type == CMD_PEEK) {
         size_t skip = c->type == CMD_DELETE ? 7 : c->type == CMD_TOUCH ? 6 : 5;
+        /* The parser names a command only when the line starts with its word and space. */
+        CHECK(len >= skip);
         uint64_t id = 0;
         int ok = ref_read_u64_to_end(s + skip, &id) == 0;
         CHECK((st == PROTO_OK) == ok);

@@ -43,7 +43,7 @@ static void ref_counters(unsigned char *q, const wal_record *r)
 {
     const uint32_t c[6] = {r->delay_s, r->reserves, r->timeouts, r->releases, r->buries, r->kicks};
     for (int i = 0; i < 6; i++)
-        wal_put_u32(q + 4 * i, c[i]);
+        wal_put_u32(q + (size_t)4 * i, c[i]);
 }
 
 /* Encodes r at p (ref_size bytes) in the layout of format `version`. */

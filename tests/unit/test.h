@@ -86,8 +86,8 @@ static size_t sq_test_count_;
             TEST_FAIL_("%s == %s (%zu bytes): contents differ", #a, #b, n_);                       \
     } while (0)
 
-static inline int sq_test_run_all(const char *file, const sq_test_case *cases, size_t n,
-                                  int argc, char **argv)
+static inline int sq_test_run_all(const char *file, const sq_test_case *cases, size_t n, int argc,
+                                  char **argv)
 {
     size_t passed = 0, failed = 0;
     for (size_t i = 0; i < n; i++) {

@@ -17,6 +17,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "parse.h"
 
 typedef struct command {
     const char *name;
@@ -143,16 +144,9 @@ void cli_print_usage_error(const char *cmd, const char *fmt, ...)
 
 int cli_parse_u64(const char *cmd, const char *what, const char *s, uint64_t max, uint64_t *out)
 {
-    /* strtoull accepts "-1" (wrapping) and leading blanks; a count or an id
-     * written that way is a typo, so only plain digits are allowed. */
-    if (!s || *s < '0' || *s > '9')
+    /* Only plain digits (base/parse.h): a count or an id with a sign or blanks is a typo. */
+    if (parse_u64(s, max, out) != 0)
         return cli_usage_error(cmd, "invalid %s '%s'", what, s ? s : "");
-    errno = 0;
-    char *end;
-    unsigned long long v = strtoull(s, &end, 10);
-    if (errno || *end || v > max)
-        return cli_usage_error(cmd, "invalid %s '%s'", what, s);
-    *out = v;
     return CLI_OK;
 }
 

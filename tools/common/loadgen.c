@@ -3,7 +3,9 @@
  * per operation except lg_now_ns(), which is a vDSO call.
  */
 #include "loadgen.h"
+#include "parse.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <stdarg.h>
 #include <stdlib.h>
@@ -21,10 +23,19 @@ uint64_t lg_now_ns(void)
 
 int lg_parse_u64(const char *opt, const char *s, uint64_t min, uint64_t max, uint64_t *out)
 {
-    char *end = NULL;
-    errno = 0;
-    unsigned long long v = strtoull(s, &end, 10);
-    if (errno != 0 || end == s || *end != '\0' || s[0] == '-' || v < min || v > max) {
+    /* strtoull's reading, kept as these options have always taken it: leading blanks and a
+     * sign before the digits (but not a '-' first), a '-' negating modulo 2^64. */
+    const char *p = s;
+    while (isspace((unsigned char)*p))
+        p++;
+    bool negate = *p == '-';
+    if (*p == '+' || *p == '-')
+        p++;
+    uint64_t v = 0;
+    int rc = parse_u64(p, UINT64_MAX, &v);
+    if (negate)
+        v = -v;
+    if (rc != 0 || s[0] == '-' || v < min || v > max) {
         fprintf(stderr, "invalid value for %s: '%s' (expected an integer in [%llu, %llu])\n", opt,
                 s, (unsigned long long)min, (unsigned long long)max);
         return -1;

@@ -25,9 +25,12 @@ static const char *repeat(const char *prefix, char ch, size_t n, const char *suf
 {
     static char buf[1024];
     size_t p = strlen(prefix);
+    size_t q = strlen(suffix);
+    if (p + n + q >= sizeof buf)
+        TEST_FAIL_("repeat: %zu bytes do not fit in %zu", p + n + q + 1, sizeof buf);
     memcpy(buf, prefix, p);
     memset(buf + p, ch, n);
-    strcpy(buf + p + n, suffix);
+    memcpy(buf + p + n, suffix, q + 1);
     return buf;
 }
 
@@ -653,7 +656,8 @@ TEST(find_line_too_long_at_224_bytes_without_line_end)
 
 /* Drives proto_find_line the way the network layer must (see proto.h) and returns the replies
  * beanstalkd would give, one letter per line: B = BAD_FORMAT for a too-long line, L = a line
- * handed to the parser (its length appended). */
+ * handed to the parser (its length appended), in out (FRAME_OUT_BYTES, cut short if need be). */
+#define FRAME_OUT_BYTES 64
 static void frame(const char *in, size_t len, char *out)
 {
     bool skipping = false;
@@ -666,10 +670,12 @@ static void frame(const char *in, size_t len, char *out)
         if (r == -2) {
             skipping = true;
         } else if (skipping) {
-            strcat(out, "B");
+            size_t o = strlen(out);
+            snprintf(out + o, FRAME_OUT_BYTES - o, "B");
             skipping = false;
         } else {
-            sprintf(out + strlen(out), "L%ld", r);
+            size_t o = strlen(out);
+            snprintf(out + o, FRAME_OUT_BYTES - o, "L%ld", r);
         }
         in += used;
         len -= used;
@@ -678,7 +684,7 @@ static void frame(const char *in, size_t len, char *out)
 
 TEST(find_line_too_long_lines_give_one_bad_format_then_resume)
 {
-    char out[64];
+    char out[FRAME_OUT_BYTES];
     char in[1024];
     /* Verified with beanstalkd: 300 x's then a command → BAD_FORMAT, then the command runs. */
     snprintf(in, sizeof in, "%s", repeat("", 'x', 300, "\r\nstats-tube default\r\n"));

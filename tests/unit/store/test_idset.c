@@ -250,7 +250,7 @@ TEST(footprint_of_a_million_dense_ids)
     for (uint64_t id = 1; id <= 1000000; id++)
         ASSERT_TRUE(idset_add(&s, id));
     /* Keys 0..15, all bitmaps. */
-    ASSERT_EQ(idset_footprint(&s), ITEMS(16) + 16 * (HDR + BITMAP));
+    ASSERT_EQ(idset_footprint(&s), ITEMS(16) + (size_t)16 * (HDR + BITMAP));
     ASSERT_LE(idset_footprint(&s), 200 * 1000);
     ASSERT_EQ(idset_len(&s), 1000000);
     ASSERT_TRUE(idset_contains(&s, 1000000) && !idset_contains(&s, 1000001));
@@ -264,7 +264,7 @@ TEST(footprint_of_a_million_ids_stride_7)
     for (uint64_t i = 1; i <= 1000000; i++)
         ASSERT_TRUE(idset_add(&s, 7 * i));
     /* Keys 0..106, each about 9362 ids: bitmaps. */
-    ASSERT_EQ(idset_footprint(&s), ITEMS(128) + 107 * (HDR + BITMAP));
+    ASSERT_EQ(idset_footprint(&s), ITEMS(128) + (size_t)107 * (HDR + BITMAP));
     ASSERT_LE(idset_footprint(&s), 2100 * 1000);
     ASSERT_TRUE(idset_contains(&s, 7000000) && !idset_contains(&s, 6999999));
     for (uint64_t i = 1; i <= 1000000; i++)
@@ -278,10 +278,10 @@ TEST(pop_min_drains_full_bitmaps_in_order)
 {
     idset s;
     idset_init(&s);
-    for (uint64_t id = 65536; id < 5 * 65536; id++)
+    for (uint64_t id = 65536; id < (uint64_t)5 * 65536; id++)
         ASSERT_TRUE(idset_add(&s, id));
-    ASSERT_EQ(idset_footprint(&s), ITEMS(4) + 4 * (HDR + BITMAP));
-    for (uint64_t id = 65536; id < 5 * 65536; id++)
+    ASSERT_EQ(idset_footprint(&s), ITEMS(4) + (size_t)4 * (HDR + BITMAP));
+    for (uint64_t id = 65536; id < (uint64_t)5 * 65536; id++)
         ASSERT_EQ(idset_pop_min(&s), id);
     ASSERT_EQ(idset_len(&s), 0);
     ASSERT_EQ(idset_pop_min(&s), 0);
@@ -415,7 +415,7 @@ TEST(random_operations_match_a_flat_reference)
         }
         ASSERT_EQ(idset_len(&s), ref_len);
         /* At most every key's bitmap and a container array of 8 slots. */
-        ASSERT_LE(idset_footprint(&s), ITEMS(8) + REGIONS * (HDR + BITMAP));
+        ASSERT_LE(idset_footprint(&s), ITEMS(8) + (size_t)REGIONS * (HDR + BITMAP));
         if (op % 20000 == 0)
             check_all(&s);
     }

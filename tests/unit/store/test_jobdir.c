@@ -132,7 +132,7 @@ TEST(replace_changes_the_value_and_never_allocates)
     ASSERT_TRUE(d.pages[d.npages - 1] == lastpage);
     ASSERT_EQ(jobdir_len(&d), 5000);
     for (uint64_t id = 1; id <= 5000; id++)
-        ASSERT_TRUE(jobdir_get(&d, id) == (void *)(uintptr_t)(id * 16 + 9 + 19 * 65536));
+        ASSERT_TRUE(jobdir_get(&d, id) == (void *)(uintptr_t)(id * 16 + 9 + (uint64_t)19 * 65536));
     jobdir_dispose(&d);
 }
 
@@ -282,7 +282,7 @@ TEST(ids_far_apart)
     ASSERT_TRUE(jobdir_get(&d, (UINT64_C(1) << 63) - 1) == NULL);
     ASSERT_TRUE(jobdir_get(&d, UINT64_MAX - 1) == NULL);
     /* Four one-id pages stay small: no dense-page cost where the ids are sparse. */
-    ASSERT_LE(jobdir_footprint(&d), 4 * 116 + 4 * sizeof(void *));
+    ASSERT_LE(jobdir_footprint(&d), (size_t)4 * 116 + 4 * sizeof(void *));
     uint64_t id = 0;
     for (size_t i = 0; i < 4; i++) {
         ASSERT_TRUE(jobdir_next(&d, &id) == val(ids[i]));
@@ -500,7 +500,7 @@ static void model_check_all(jobdir *d, const model *m)
     ASSERT_EQ(i, m->n);
     /* At most a page per id, and about 8 bytes an id when dense: a loose bound that still
      * fails if emptied pages or doubled arrays are never given back. */
-    ASSERT_LE(jobdir_footprint(d), 128 * (m->n + 1) + 2 * 4200 * (d->npages + 1));
+    ASSERT_LE(jobdir_footprint(d), (size_t)128 * (m->n + 1) + (size_t)2 * 4200 * (d->npages + 1));
     ASSERT_LE(d->npages, m->n);
 }
 

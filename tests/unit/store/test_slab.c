@@ -54,13 +54,13 @@ static size_t slots_per_chunk(size_t size)
 static void fill(unsigned char *p, size_t n, uint32_t tag)
 {
     for (size_t i = 0; i < n; i++)
-        p[i] = (unsigned char)(tag * 131u + i * 7u);
+        p[i] = (unsigned char)((size_t)tag * 131u + i * 7u);
 }
 
 static int intact(const unsigned char *p, size_t n, uint32_t tag)
 {
     for (size_t i = 0; i < n; i++)
-        if (p[i] != (unsigned char)(tag * 131u + i * 7u))
+        if (p[i] != (unsigned char)((size_t)tag * 131u + i * 7u))
             return 0;
     return 1;
 }
@@ -226,7 +226,8 @@ TEST(a_fully_freed_class_returns_all_but_one_chunk)
 {
     slab *a = slab_new();
     size_t per = slots_per_chunk(64), n = 3 * per + 1;
-    unsigned char **recs = malloc(n * sizeof *recs);
+    unsigned char **recs = calloc(n, sizeof *recs);
+    ASSERT_TRUE(recs != NULL);
     for (size_t i = 0; i < n; i++) {
         recs[i] = slab_alloc(a, 64);
         ASSERT_TRUE(recs[i] != NULL);

@@ -683,7 +683,8 @@ TEST(memory_counts_records_directory_ready_sets_and_heaps)
     store_get_memory(e->s, &m);
     /* 1000 records of 28 + 100 bytes fit in the first 2 MiB chunk of their class. */
     ASSERT_EQ(m.records, 2u << 20);
-    ASSERT_TRUE(m.directory >= 1000 * 8 && m.directory <= 1000 * 8 + 4 * 256);
+    ASSERT_TRUE(m.directory >= (size_t)1000 * 8 &&
+                m.directory <= (size_t)1000 * 8 + (size_t)4 * 256);
     ASSERT_TRUE(m.ready > 0 && m.ready <= 1000 * 2 + 1024);
     ASSERT_EQ(m.heaps, 0u);
     ASSERT_EQ(reserve_now(e, c), 1u);

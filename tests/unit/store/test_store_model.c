@@ -149,7 +149,7 @@ static void m_step(model *m, env *e, client **cs)
         ASSERT_EQ(r, STORE_OK);
         ASSERT_EQ(job_id(j), m->next_id);
         m->jobs[m->next_id++] = (mjob){true, m->use[c], delay ? JOB_DELAYED : JOB_READY,
-                                       -1,   pri,       delay ? e->now + delay * 1000 : 0,
+                                       -1,   pri,       delay ? e->now + (uint64_t)delay * 1000 : 0,
                                        0,    ttr,       ++m->sched};
         break;
     }
@@ -183,7 +183,7 @@ static void m_step(model *m, env *e, client **cs)
             ASSERT_EQ(job_id(j), want);
             m->jobs[want].state = JOB_RESERVED;
             m->jobs[want].reserver = c;
-            m->jobs[want].deadline = e->now + m->jobs[want].ttr * 1000;
+            m->jobs[want].deadline = e->now + (uint64_t)m->jobs[want].ttr * 1000;
             m->jobs[want].sched = ++m->sched;
         }
         break;
@@ -200,7 +200,7 @@ static void m_step(model *m, env *e, client **cs)
         if (mine) {
             mj->pri = pri;
             mj->state = delay ? JOB_DELAYED : JOB_READY;
-            mj->deadline = e->now + delay * 1000;
+            mj->deadline = e->now + (uint64_t)delay * 1000;
             mj->sched = ++m->sched;
         }
         break;
@@ -229,7 +229,7 @@ static void m_step(model *m, env *e, client **cs)
     case 8:
         ASSERT_EQ(store_touch(e->s, cs[c], id), mine ? STORE_OK : STORE_NOT_FOUND);
         if (mine) {
-            mj->deadline = e->now + mj->ttr * 1000;
+            mj->deadline = e->now + (uint64_t)mj->ttr * 1000;
             mj->sched = ++m->sched;
         }
         break;

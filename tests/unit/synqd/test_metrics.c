@@ -13,8 +13,8 @@
 
 #include "metrics.h"
 #include "server.h"
-#include "synq_version.h"
 #include "synq/loop.h"
+#include "synq_version.h"
 #include "test.h"
 
 typedef struct env {

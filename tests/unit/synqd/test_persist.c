@@ -13,8 +13,8 @@
 #include "wal/wal_helpers.h"
 
 typedef struct {
-    uint64_t now_ms;  /* monotonic, for the store */
-    int64_t wall_ms;  /* wall clock, for the log */
+    uint64_t now_ms;      /* monotonic, for the store */
+    int64_t wall_ms;      /* wall clock, for the log */
     int64_t wall_step_ms; /* how much later each reading of the wall clock is */
     store *s;
     persist *p;
@@ -47,11 +47,11 @@ static void env_open(env *e, const char *dir, uint64_t seg_bytes, const wal_io *
     store_hooks h = {.journal = on_journal, .now_ms = fake_now};
     e->s = store_new(&h, e);
     ASSERT_TRUE(e->s);
-    persist_opts o = {.wal = {.dir = dir, .segment_bytes = seg_bytes,
-                              .mode = WAL_FSYNC_ALWAYS, .io = io},
-                      .wall_ms = fake_wall,
-                      .clock_data = e,
-                      .compact_batch = e->compact_batch};
+    persist_opts o = {
+        .wal = {.dir = dir, .segment_bytes = seg_bytes, .mode = WAL_FSYNC_ALWAYS, .io = io},
+        .wall_ms = fake_wall,
+        .clock_data = e,
+        .compact_batch = e->compact_batch};
     ASSERT_EQ(persist_open(&o, e->s, rep, &e->p), 0);
     e->c = store_client_new(e->s, NULL);
     ASSERT_TRUE(e->c);
@@ -396,10 +396,20 @@ TEST(format_1_log_restores_with_zero_counters_then_logs_them)
 {
     char *dir = tmp_dir();
     char body[16] = "legacy";
-    wal_record v1[] = {{.type = WAL_REC_PUT, .id = 3, .pri = 5, .ttr_s = 9,
-                        .state = WAL_STATE_READY, .created_wall_ms = 1700000000000,
-                        .tube = "old", .tube_len = 3, .body = body, .body_len = 6},
-                       {.type = WAL_REC_STATE, .id = 3, .pri = 6, .state = WAL_STATE_DELAYED,
+    wal_record v1[] = {{.type = WAL_REC_PUT,
+                        .id = 3,
+                        .pri = 5,
+                        .ttr_s = 9,
+                        .state = WAL_STATE_READY,
+                        .created_wall_ms = 1700000000000,
+                        .tube = "old",
+                        .tube_len = 3,
+                        .body = body,
+                        .body_len = 6},
+                       {.type = WAL_REC_STATE,
+                        .id = 3,
+                        .pri = 6,
+                        .state = WAL_STATE_DELAYED,
                         .deadline_wall_ms = 1700000025000}};
     write_v1_segment(dir, 1, 4096, v1, 2);
     env e = {.now_ms = 3600000, .wall_ms = 1700000010000};
@@ -498,7 +508,7 @@ TEST(compaction_step_looks_at_no_more_than_a_batch_of_jobs)
     wal_stats st;
     wal_get_stats(w, &st);
     ASSERT_GT(st.oldest_index, 1);
-    ASSERT_LE(st.dead_bytes, st.live_bytes + 2 * 4096);
+    ASSERT_LE(st.dead_bytes, st.live_bytes + (uint64_t)2 * 4096);
     ASSERT_LE(examined, st.records_written);
     ASSERT_EQ(store_job_count(e.s), KEPT + 10);
     for (int i = 1; i < 20; i += 2)

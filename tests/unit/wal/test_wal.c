@@ -14,11 +14,23 @@ TEST(round_trip_every_record_type)
     wal_opts o = opts_for(dir, 0, WAL_FSYNC_ALWAYS);
     wal *w = open_ok(&o, NULL);
     const char body[] = "hello\0world\r\n";
-    wal_record p = {.type = WAL_REC_PUT, .id = 42, .pri = 4294967295u, .ttr_s = 120,
-                    .state = WAL_STATE_DELAYED, .deadline_wall_ms = 1700000123456,
-                    .created_wall_ms = 1700000000001, .tube = "emails", .tube_len = 6,
-                    .body = body, .body_len = sizeof body - 1, .delay_s = 4294967295u,
-                    .reserves = 1, .timeouts = 2, .releases = 3, .buries = 4, .kicks = 5};
+    wal_record p = {.type = WAL_REC_PUT,
+                    .id = 42,
+                    .pri = 4294967295u,
+                    .ttr_s = 120,
+                    .state = WAL_STATE_DELAYED,
+                    .deadline_wall_ms = 1700000123456,
+                    .created_wall_ms = 1700000000001,
+                    .tube = "emails",
+                    .tube_len = 6,
+                    .body = body,
+                    .body_len = sizeof body - 1,
+                    .delay_s = 4294967295u,
+                    .reserves = 1,
+                    .timeouts = 2,
+                    .releases = 3,
+                    .buries = 4,
+                    .kicks = 5};
     uint32_t seg = 0;
     ASSERT_EQ(wal_append_put(w, &p, &seg), 0);
     ASSERT_EQ(seg, 1);
@@ -27,9 +39,17 @@ TEST(round_trip_every_record_type)
     p2.state = WAL_STATE_READY;
     p2.body_len = 0;
     ASSERT_EQ(wal_append_put(w, &p2, NULL), 0);
-    wal_record s = {.type = WAL_REC_STATE, .id = 42, .pri = 7, .state = WAL_STATE_BURIED,
-                    .deadline_wall_ms = -5, .delay_s = 30, .reserves = 6, .timeouts = 7,
-                    .releases = 8, .buries = 9, .kicks = 4000000000u};
+    wal_record s = {.type = WAL_REC_STATE,
+                    .id = 42,
+                    .pri = 7,
+                    .state = WAL_STATE_BURIED,
+                    .deadline_wall_ms = -5,
+                    .delay_s = 30,
+                    .reserves = 6,
+                    .timeouts = 7,
+                    .releases = 8,
+                    .buries = 9,
+                    .kicks = 4000000000u};
     ASSERT_EQ(wal_append_state(w, &s), 0);
     wal_record d = {.type = WAL_REC_DELETE, .id = 43, .segment = seg, .tube_len = 6};
     ASSERT_EQ(wal_append_delete(w, &d), 0);
@@ -98,7 +118,7 @@ TEST(round_trip_every_record_type)
 TEST(segment_file_is_preallocated_with_header)
 {
     char *dir = tmp_dir();
-    wal_opts o = opts_for(dir, 64 * 1024, WAL_FSYNC_ALWAYS);
+    wal_opts o = opts_for(dir, (uint64_t)64 * 1024, WAL_FSYNC_ALWAYS);
     wal *w = open_ok(&o, NULL);
     char path[4096];
     seg_path(dir, 1, path, sizeof path);
@@ -167,7 +187,10 @@ static void write_log(const wal_opts *o, uint64_t n, uint64_t del_every, size_t 
             ASSERT_EQ(wal_flush(w), 0);
     }
     for (uint64_t id = del_every; del_every && id <= n; id += del_every) {
-        wal_record d = {.type = WAL_REC_DELETE, .id = id, .segment = segs[id], .tube_len = 7,
+        wal_record d = {.type = WAL_REC_DELETE,
+                        .id = id,
+                        .segment = segs[id],
+                        .tube_len = 7,
                         .body_len = make_body(id, body, body_max)};
         ASSERT_EQ(wal_append_delete(w, &d), 0);
     }
@@ -230,7 +253,6 @@ TEST(appending_continues_after_reopen)
     free(dir);
 }
 
-
 /* ---- torn tails and corruption -------------------------------------------------------------- */
 
 /* A small single-segment log of puts, states and deletes; returns its reference replay. */
@@ -244,12 +266,20 @@ static void small_log(const char *dir, rec_list *ref, size_t *data_end)
         wal_record r = put_rec(id, body, 60);
         ASSERT_EQ(wal_append_put(w, &r, &seg), 0);
         if (id % 3 == 0) {
-            wal_record s = {.type = WAL_REC_STATE, .id = id - 1, .pri = 9,
-                            .state = WAL_STATE_BURIED, .delay_s = 3, .reserves = (uint32_t)id,
-                            .buries = 1, .kicks = 2};
+            wal_record s = {.type = WAL_REC_STATE,
+                            .id = id - 1,
+                            .pri = 9,
+                            .state = WAL_STATE_BURIED,
+                            .delay_s = 3,
+                            .reserves = (uint32_t)id,
+                            .buries = 1,
+                            .kicks = 2};
             ASSERT_EQ(wal_append_state(w, &s), 0);
-            wal_record d = {.type = WAL_REC_DELETE, .id = id - 2, .segment = seg,
-                            .tube_len = 7, .body_len = make_body(id - 2, body, 60)};
+            wal_record d = {.type = WAL_REC_DELETE,
+                            .id = id - 2,
+                            .segment = seg,
+                            .tube_len = 7,
+                            .body_len = make_body(id - 2, body, 60)};
             ASSERT_EQ(wal_append_delete(w, &d), 0);
         }
         ASSERT_EQ(wal_flush(w), 0);
@@ -271,8 +301,8 @@ static bool same_record(const rec_copy *a, const rec_copy *b)
            a->tube_len == b->tube_len && memcmp(a->tube, b->tube, a->tube_len) == 0 &&
            a->body_len == b->body_len && memcmp(a->body, b->body, a->body_len) == 0 &&
            a->has_counters == b->has_counters && a->delay_s == b->delay_s &&
-           a->reserves == b->reserves && a->timeouts == b->timeouts &&
-           a->releases == b->releases && a->buries == b->buries && a->kicks == b->kicks;
+           a->reserves == b->reserves && a->timeouts == b->timeouts && a->releases == b->releases &&
+           a->buries == b->buries && a->kicks == b->kicks;
 }
 
 /* Record end offsets of the reference log, computed from the record sizes. */
@@ -281,7 +311,7 @@ static size_t record_ends(const rec_list *ref, size_t *ends)
     size_t off = WAL_HDR_BYTES;
     for (size_t i = 0; i < ref->n; i++) {
         const rec_copy *c = &ref->v[i];
-        off += c->type == WAL_REC_PUT      ? wal_put_record_bytes(c->tube_len, c->body_len)
+        off += c->type == WAL_REC_PUT     ? wal_put_record_bytes(c->tube_len, c->body_len)
                : c->type == WAL_REC_STATE ? WAL_STATE_BYTES
                                           : WAL_DELETE_BYTES;
         ends[i] = off;
@@ -314,8 +344,8 @@ TEST(torn_tail_at_every_byte_offset_yields_longest_valid_prefix)
             rec_list got = {0};
             wal_open_report rep;
             wal *w = NULL;
-            int rc = wal_open(&(wal_opts){.dir = dir, .segment_bytes = 4096}, collect_cb,
-                              &got, &rep, &w);
+            int rc = wal_open(&(wal_opts){.dir = dir, .segment_bytes = 4096}, collect_cb, &got,
+                              &rep, &w);
             ASSERT_EQ(rc, 0);
             /* A record survives if none of its bytes were lost; with a zero-filled
              * tail, bytes that were zero anyway are not lost. */
@@ -402,7 +432,8 @@ TEST(random_bit_flips_never_yield_a_wrong_record)
             write_whole(path, copy, len);
             rec_list got = {0};
             wal *w = NULL;
-            wal_opts o = {.dir = dir, .segment_bytes = 4096,
+            wal_opts o = {.dir = dir,
+                          .segment_bytes = 4096,
                           .on_corrupt = policy ? WAL_CORRUPT_SKIP_SEGMENT : WAL_CORRUPT_REFUSE};
             int rc = wal_open(&o, collect_cb, &got, NULL, &w);
             ASSERT_TRUE(rc == 0 || rc == -EBADMSG);
@@ -520,8 +551,12 @@ TEST(format_1_segments_are_read_with_zero_counters_and_never_appended_to)
 {
     char *dir = tmp_dir();
     char body[4096], body6[4096];
-    wal_record v1[] = {put_rec(5, body, 100), put_rec(6, body6, 100),
-                       {.type = WAL_REC_STATE, .id = 5, .pri = 9, .state = WAL_STATE_DELAYED,
+    wal_record v1[] = {put_rec(5, body, 100),
+                       put_rec(6, body6, 100),
+                       {.type = WAL_REC_STATE,
+                        .id = 5,
+                        .pri = 9,
+                        .state = WAL_STATE_DELAYED,
                         .deadline_wall_ms = 1700000099000},
                        {.type = WAL_REC_DELETE, .id = 6}};
     write_v1_segment(dir, 1, 4096, v1, 4);
@@ -569,8 +604,13 @@ TEST(format_1_segments_are_read_with_zero_counters_and_never_appended_to)
     uint32_t seg = 0;
     ASSERT_EQ(wal_append_put(w, &p, &seg), 0);
     ASSERT_EQ(seg, 3);
-    wal_record st = {.type = WAL_REC_STATE, .id = 5, .pri = 10, .state = WAL_STATE_BURIED,
-                     .delay_s = 2, .reserves = 3, .buries = 1};
+    wal_record st = {.type = WAL_REC_STATE,
+                     .id = 5,
+                     .pri = 10,
+                     .state = WAL_STATE_BURIED,
+                     .delay_s = 2,
+                     .reserves = 3,
+                     .buries = 1};
     ASSERT_EQ(wal_append_state(w, &st), 0);
     ASSERT_EQ(wal_close(w), 0);
     size_t len;
@@ -652,7 +692,10 @@ TEST(compaction_index_lists_a_segments_puts_and_rebuilds_live_ones_on_reopen)
     ASSERT_EQ(id, 2);
     ASSERT_EQ(wal_compact_pending(w, 1), in_first - 1);
     /* Deletion is lazy: deleting job 3 leaves its id listed. */
-    wal_record d = {.type = WAL_REC_DELETE, .id = 3, .segment = 1, .tube_len = 7,
+    wal_record d = {.type = WAL_REC_DELETE,
+                    .id = 3,
+                    .segment = 1,
+                    .tube_len = 7,
                     .body_len = make_body(3, body, 100)};
     ASSERT_EQ(wal_append_delete(w, &d), 0);
     ASSERT_EQ(wal_compact_pending(w, 1), in_first - 1);
@@ -691,7 +734,10 @@ TEST(compaction_stops_when_the_index_is_exhausted_instead_of_spinning)
     for (uint64_t id = 2; id < 200; id++) {
         r = put_rec(id, body, 100);
         ASSERT_EQ(wal_append_put(w, &r, &seg), 0);
-        wal_record d = {.type = WAL_REC_DELETE, .id = id, .segment = seg, .tube_len = 7,
+        wal_record d = {.type = WAL_REC_DELETE,
+                        .id = id,
+                        .segment = seg,
+                        .tube_len = 7,
                         .body_len = r.body_len};
         ASSERT_EQ(wal_append_delete(w, &d), 0);
     }

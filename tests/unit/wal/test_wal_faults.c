@@ -54,7 +54,7 @@ TEST(interval_mode_syncs_at_most_every_interval)
     ASSERT_EQ(wal_append_put(w, &r, NULL), 0);
     ASSERT_EQ(wal_flush(w), 0);
     ASSERT_EQ(f.calls[WAL_IO_FDATASYNC], syncs); /* written, not synced */
-    ASSERT_EQ(wal_sync_due(w, 1000), 0);           /* first dirty tick: syncs */
+    ASSERT_EQ(wal_sync_due(w, 1000), 0);         /* first dirty tick: syncs */
     ASSERT_EQ(f.calls[WAL_IO_FDATASYNC], syncs + 1);
     ASSERT_EQ(wal_sync_deadline_ms(w), UINT64_MAX);
     r = put_rec(2, body, 100);
@@ -219,7 +219,10 @@ TEST(failing_segment_preallocation_refuses_puts_but_deletes_work)
     /* Every live job can still be deleted, without any new allocation. */
     uint64_t allocs = f.calls[WAL_IO_FALLOCATE];
     for (uint64_t id = 1; id <= n; id++) {
-        wal_record d = {.type = WAL_REC_DELETE, .id = id, .segment = segs[id], .tube_len = 7,
+        wal_record d = {.type = WAL_REC_DELETE,
+                        .id = id,
+                        .segment = segs[id],
+                        .tube_len = 7,
                         .body_len = make_body(id, body, 100)};
         ASSERT_EQ(wal_append_delete(w, &d), 0);
         if (id % 4 == 0)
@@ -321,8 +324,11 @@ TEST(compaction_keeps_segments_bounded_with_one_old_job)
         /* Every job but the first and the multiples of 1000 dies 10 puts later. */
         if (id > 11 && (id - 10) % 1000 != 0) {
             job_model *old = &jobs[id - 10];
-            wal_record d = {.type = WAL_REC_DELETE, .id = old->id, .segment = old->seg,
-                            .tube_len = 7, .body_len = make_body(old->id, body, 100)};
+            wal_record d = {.type = WAL_REC_DELETE,
+                            .id = old->id,
+                            .segment = old->seg,
+                            .tube_len = 7,
+                            .body_len = make_body(old->id, body, 100)};
             ASSERT_EQ(wal_append_delete(w, &d), 0);
             old->live = false;
         }
@@ -374,7 +380,10 @@ TEST(compaction_keeps_segments_bounded_with_one_old_job)
         wal_record r = put_rec(id, body, 100);
         uint32_t seg;
         ASSERT_EQ(wal_append_put(w, &r, &seg), 0);
-        wal_record d = {.type = WAL_REC_DELETE, .id = id, .segment = seg, .tube_len = 7,
+        wal_record d = {.type = WAL_REC_DELETE,
+                        .id = id,
+                        .segment = seg,
+                        .tube_len = 7,
                         .body_len = r.body_len};
         ASSERT_EQ(wal_append_delete(w, &d), 0);
         ASSERT_EQ(wal_flush(w), 0);
@@ -429,8 +438,13 @@ TEST(recovery_of_many_jobs_is_timed)
     memset(body, 'j', sizeof body);
     double t0 = now_s();
     for (uint64_t id = 1; id <= n; id++) {
-        wal_record r = {.type = WAL_REC_PUT, .id = id, .pri = 1024, .ttr_s = 60,
-                        .tube = "default", .tube_len = 7, .body = body,
+        wal_record r = {.type = WAL_REC_PUT,
+                        .id = id,
+                        .pri = 1024,
+                        .ttr_s = 60,
+                        .tube = "default",
+                        .tube_len = 7,
+                        .body = body,
                         .body_len = sizeof body};
         ASSERT_EQ(wal_append_put(w, &r, NULL), 0);
         if (id % 1000 == 0)

@@ -27,9 +27,9 @@
 static inline char *tmp_dir(void)
 {
     struct stat st;
-    char *d = strdup(stat("/dev/shm", &st) == 0 && S_ISDIR(st.st_mode)
-                         ? "/dev/shm/synq-wal-test-XXXXXX"
-                         : "/tmp/synq-wal-test-XXXXXX");
+    char *d =
+        strdup(stat("/dev/shm", &st) == 0 && S_ISDIR(st.st_mode) ? "/dev/shm/synq-wal-test-XXXXXX"
+                                                                 : "/tmp/synq-wal-test-XXXXXX");
     ASSERT_TRUE(d && mkdtemp(d));
     return d;
 }
