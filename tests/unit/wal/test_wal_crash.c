@@ -301,8 +301,8 @@ static void workload_step(wal *w, model *m, const tracer *t, uint64_t *seed)
             m->jobs[id].delete_pos = t->n;
             note_pending(m, id, true);
         } else if (id) {
-            m->jobs[id].state = m->jobs[id].state == WAL_STATE_BURIED ? WAL_STATE_READY
-                                                                      : WAL_STATE_BURIED;
+            m->jobs[id].state =
+                m->jobs[id].state == WAL_STATE_BURIED ? WAL_STATE_READY : WAL_STATE_BURIED;
             wal_record r = job_rec(m, id, body);
             r.type = WAL_REC_STATE;
             ASSERT_EQ(wal_append_state(w, &r), 0);
