@@ -540,12 +540,13 @@ int wal_gc(wal *w)
         w->nsegs--;
         w->cur--;
         removed++;
-    }
-    /* A removal lost to a crash is harmless: the segment comes back holding
-     * only records that later ones supersede. So a failing directory fsync is
-     * reported but does not fail the log. */
-    if (removed > 0) {
-        int rc = fsync_dir(w);
+        /* A removal lost to a crash is harmless: the segment comes back holding
+         * only records that later ones supersede. So a failing directory fsync is
+         * reported but does not fail the log. But without one, a power cut may
+         * keep any subset of several removals, and a gap between segments is
+         * refused (docs/wal-format.md, rule 4): so each removal is synced before
+         * the next, and only the newest one can come back. */
+        rc = fsync_dir(w);
         if (rc < 0)
             return rc;
     }

@@ -11,8 +11,8 @@
  * acknowledged delete undone; then one more put is appended and the log reopened, so a cut that
  * left garbage behind the new records is caught too.
  *
- * Bounded for CI (a few thousand states). WAL_CRASH_STEPS=N runs a longer workload
- * (`make crash-test` uses 400).
+ * Bounded for CI (a few thousand states, seconds). WAL_CRASH_STEPS=N runs a longer workload
+ * and WAL_CRASH_SEED=N another one: `WAL_CRASH_STEPS=1000 build/test_wal_crash` checks ~25,000.
  */
 #define TEST_TIMEOUT_S 900 /* for WAL_CRASH_STEPS runs; ctest's own limit guards CI */
 #include "wal_helpers.h"
@@ -224,9 +224,11 @@ typedef struct {
     uint64_t next_id;
     ack *acks;
     size_t nacks, acks_alloc;
-    /* Changes appended since the last flush, acknowledged by the next one that succeeds. */
-    ack pending[64];
+    /* Changes not yet durable: acknowledged by the next wal_flush (ALWAYS) or wal_sync
+     * (INTERVAL) that returns 0. */
+    ack pending[1024];
     size_t npending;
+    wal_fsync_mode mode;
 } model;
 
 static uint32_t rng_next(uint64_t *s)
@@ -245,13 +247,12 @@ static wal_record job_rec(const model *m, uint64_t id, char *body)
 
 static void note_pending(model *m, uint64_t id, bool is_delete)
 {
-    ASSERT_LT(m->npending, 64);
+    ASSERT_LT(m->npending, 1024);
     m->pending[m->npending++] = (ack){.id = id, .is_delete = is_delete};
 }
 
-static void flush_and_ack(wal *w, model *m, const tracer *t)
+static void ack_pending(model *m, const tracer *t)
 {
-    ASSERT_EQ(wal_flush(w), 0);
     for (size_t i = 0; i < m->npending; i++) {
         if (m->nacks == m->acks_alloc) {
             m->acks_alloc = m->acks_alloc ? m->acks_alloc * 2 : 256;
@@ -262,6 +263,13 @@ static void flush_and_ack(wal *w, model *m, const tracer *t)
         m->acks[m->nacks++].pos = t->n;
     }
     m->npending = 0;
+}
+
+static void flush_and_ack(wal *w, model *m, const tracer *t)
+{
+    ASSERT_EQ(wal_flush(w), 0);
+    if (m->mode == WAL_FSYNC_ALWAYS)
+        ack_pending(m, t);
 }
 
 static uint64_t pick_live(const model *m, uint64_t *seed)
@@ -324,6 +332,11 @@ static void workload_step(wal *w, model *m, const tracer *t, uint64_t *seed)
         }
     }
     flush_and_ack(w, m, t);
+    /* INTERVAL mode: several batches are written before a sync makes them durable. */
+    if (m->mode == WAL_FSYNC_INTERVAL && rng_next(seed) % 3 == 0) {
+        ASSERT_EQ(wal_sync(w), 0);
+        ack_pending(m, t);
+    }
     if (!wal_has_pending(w))
         ASSERT_GE(wal_gc(w), 0);
 }
@@ -618,7 +631,7 @@ static void crash_point(crash_run *cr, size_t p, fate *fates)
     }
 }
 
-static void run_crash_states(size_t steps, uint64_t seed)
+static void run_crash_states(wal_fsync_mode mode, size_t steps, uint64_t seed)
 {
     char *root = tmp_dir();
     char dir[2048];
@@ -629,7 +642,8 @@ static void run_crash_states(size_t steps, uint64_t seed)
     static model m;
     memset(&m, 0, sizeof m);
     m.next_id = 1;
-    wal_opts o = opts_for(dir, SEG_BYTES, WAL_FSYNC_ALWAYS);
+    m.mode = mode;
+    wal_opts o = opts_for(dir, SEG_BYTES, mode);
     o.io = &t.io;
     wal *w = open_ok(&o, NULL);
     for (size_t s = 0; s < steps; s++)
@@ -652,9 +666,9 @@ static void run_crash_states(size_t steps, uint64_t seed)
     }
     for (size_t p = 0; p <= t.n; p++)
         crash_point(cr, p, fates);
-    printf("crash states: %llu checked over %zu traced operations (%zu segments created, %zu "
+    printf("%s crash states: %llu checked over %zu traced operations (%zu segments created, %zu "
            "removed, %zu acknowledged changes), %llu failed\n",
-           (unsigned long long)cr->states, t.n, segs, unlinks, m.nacks,
+           mode == WAL_FSYNC_ALWAYS ? "-f 0" : "-f interval", (unsigned long long)cr->states, t.n, segs, unlinks, m.nacks,
            (unsigned long long)cr->failures);
     ASSERT_GT(segs, 3);
     ASSERT_GT(unlinks, 0);
@@ -669,11 +683,29 @@ static void run_crash_states(size_t steps, uint64_t seed)
     free(root);
 }
 
-TEST(every_power_cut_that_loses_only_unsynced_writes_recovers_every_acknowledged_change)
+static size_t steps_from_env(size_t dflt)
 {
     const char *env = getenv("WAL_CRASH_STEPS");
-    size_t steps = env ? (size_t)strtoul(env, NULL, 10) : 60;
-    run_crash_states(steps, 42);
+    return env ? (size_t)strtoul(env, NULL, 10) : dflt;
+}
+
+static uint64_t seed_from_env(void)
+{
+    const char *env = getenv("WAL_CRASH_SEED");
+    return env ? strtoull(env, NULL, 10) : 42;
+}
+
+/* Every batch synced before it is acknowledged (-f 0): one unsynced write at a time. */
+TEST(every_power_cut_that_loses_only_unsynced_writes_recovers_every_acknowledged_change)
+{
+    run_crash_states(WAL_FSYNC_ALWAYS, steps_from_env(150), seed_from_env());
+}
+
+/* Several unsynced batches at once (-f MS): a change counts as acknowledged once a sync
+ * covering it returned, and a later frame may reach the disk while an earlier one is lost. */
+TEST(interval_mode_power_cuts_lose_only_changes_no_sync_covered)
+{
+    run_crash_states(WAL_FSYNC_INTERVAL, steps_from_env(100), seed_from_env() + 1);
 }
 
 TEST_MAIN()
