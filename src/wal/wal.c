@@ -401,19 +401,24 @@ int wal_flush(wal *w)
     for (size_t i = 0; i < w->next; i++) {
         const wal_extent *e = &w->ext[i];
         wal_seg *s = seg_by_index(w, e->seg_index);
+        /* A segment is complete on disk before the next one receives a record,
+         * in every mode: recovery may then treat damage in any segment but the
+         * last as corruption, never as a torn tail. The older segment may have
+         * been written by this batch or, in INTERVAL and NEVER modes, by an
+         * earlier one (or be the one wal_open recovered). The sync comes first
+         * so that this frame's `synced` covers it. */
+        int rc = 0;
+        for (size_t k = 0; k < w->nsegs && w->segs[k].index < s->index && rc == 0; k++)
+            rc = sync_seg(w, &w->segs[k]);
+        if (rc < 0)
+            return rc;
         wal_encode_frame(w->batch + e->buf_off, e->len - WAL_FRAME_HDR_BYTES, ++w->seq,
                          w->synced_seq);
-        int rc =
-            w->io->pwrite(w->io->ctx, s->fd, w->batch + e->buf_off, e->len, (off_t)e->file_off);
+        rc = w->io->pwrite(w->io->ctx, s->fd, w->batch + e->buf_off, e->len, (off_t)e->file_off);
         if (rc < 0)
             return wal_fail(w, rc);
         s->dirty = true;
         w->unsynced = true;
-        /* A segment is complete on disk before the next one receives a record,
-         * in every mode: recovery may then treat a bad record in any segment
-         * but the last as corruption, never as a torn tail. */
-        if (i + 1 < w->next && (rc = sync_seg(w, s)) < 0)
-            return rc;
     }
     w->records_written += w->batch_records;
     w->records_migrated += w->batch_migrated;
