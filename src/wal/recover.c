@@ -4,7 +4,14 @@
  * (id -> segment of its newest PUT) and handed to the caller, and the WAL is
  * left ready to append after the last valid record.
  *
- * Policy for bad records (see docs/wal-format.md):
+ * Format 3 (scan_frames): the unit is the frame, one group commit's write into
+ * a segment. Frames are replayed whole, in seq order; at the first damaged
+ * one, the later complete frames decide (rules 7-9 of docs/wal-format.md): if
+ * one of them records, in its `synced` field, that the damaged frame had been
+ * synced, or if one is in a later segment, that is corruption; otherwise it
+ * is an unsynced torn tail, and everything from it on is cut off and zeroed.
+ *
+ * Policy for bad records in formats 1 and 2 (scan_file; docs/wal-format.md):
  * - A record is bad if it is cut short, its CRC-32C does not match, or its
  *   fields are invalid. A segment ends at its first all-zero record header.
  * - When a segment ends (bad record or zeros) at offset X, the rest of the
