@@ -309,9 +309,9 @@ TEST(torn_tail_at_every_byte_offset_yields_longest_valid_prefix)
     size_t ends[64], nrec;
     /* The frames cover exactly the records replayed, and the frame headers are not counted as
      * the log's live or dead bytes. */
-    ASSERT_EQ(frame_ends(orig, len, ends, 64, &nrec), data_end + 12 * WAL_FRAME_HDR_BYTES);
+    data_end += (size_t)12 * WAL_FRAME_HDR_BYTES; /* small_log flushed 12 times */
+    ASSERT_EQ(frame_ends(orig, len, ends, 64, &nrec), data_end);
     ASSERT_EQ(nrec, ref.n);
-    data_end += 12 * WAL_FRAME_HDR_BYTES;
     uint8_t *copy = malloc(len);
     for (int truncate = 0; truncate <= 1; truncate++) {
         for (size_t cut = 0; cut <= data_end; cut++) {

@@ -393,7 +393,10 @@ static size_t units_of(const trace_ent *e, size_t unit)
 
 static void sim_apply(sim_fs *s, const trace_ent *e, const fate *how)
 {
-    sim_file *f = e->file >= 0 ? &s->f[e->file] : NULL;
+    if (e->kind == T_SYNC || e->kind == T_DIRSYNC)
+        return;
+    ASSERT_TRUE(e->file >= 0);
+    sim_file *f = &s->f[e->file];
     switch (e->kind) {
     case T_CREATE:
         f->exists = true;
@@ -668,8 +671,8 @@ static void run_crash_states(wal_fsync_mode mode, size_t steps, uint64_t seed)
         crash_point(cr, p, fates);
     printf("%s crash states: %llu checked over %zu traced operations (%zu segments created, %zu "
            "removed, %zu acknowledged changes), %llu failed\n",
-           mode == WAL_FSYNC_ALWAYS ? "-f 0" : "-f interval", (unsigned long long)cr->states, t.n, segs, unlinks, m.nacks,
-           (unsigned long long)cr->failures);
+           mode == WAL_FSYNC_ALWAYS ? "-f 0" : "-f interval", (unsigned long long)cr->states, t.n,
+           segs, unlinks, m.nacks, (unsigned long long)cr->failures);
     ASSERT_GT(segs, 3);
     ASSERT_GT(unlinks, 0);
     ASSERT_EQ(cr->failures, 0);
