@@ -37,7 +37,7 @@
  *   0  CRC-32C of bytes 4 .. 9+len   u32
  *   4  len: payload bytes            u32
  *   8  type                          u8
- *   9  payload (len bytes), format version 2:
+ *   9  payload (len bytes), format versions 2 and 3:
  *      PUT    id u64, pri u32, ttr_s u32, state u8, tube_len u8, zero u16,
  *             deadline_wall_ms i64, created_wall_ms i64, delay_s u32,
  *             reserves u32, timeouts u32, releases u32, buries u32, kicks u32,
