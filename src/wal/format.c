@@ -191,3 +191,60 @@ bool wal_find_record(const unsigned char *buf, size_t from, size_t size, uint32_
     }
     return false;
 }
+
+void wal_encode_frame(unsigned char *p, size_t len, uint64_t seq, uint64_t synced)
+{
+    wal_put_u32(p + 4, (uint32_t)len);
+    wal_put_u64(p + 8, seq);
+    wal_put_u64(p + 16, synced);
+    wal_put_u32(p, crc32c(0, p + 4, WAL_FRAME_HDR_BYTES - 4));
+}
+
+long wal_check_frame(const unsigned char *p, size_t avail, uint32_t version, uint64_t *seq,
+                     uint64_t *synced)
+{
+    size_t hdr = avail < WAL_FRAME_HDR_BYTES ? avail : WAL_FRAME_HDR_BYTES;
+    bool zero = true;
+    for (size_t i = 0; i < hdr; i++)
+        zero = zero && p[i] == 0;
+    if (zero)
+        return 0;
+    if (avail < WAL_FRAME_HDR_BYTES)
+        return -1;
+    uint32_t len = wal_get_u32(p + 4);
+    /* The cheap checks first, as in wal_decode_record: they keep the search fast. */
+    if (len < WAL_DELETE_BYTES || len > avail - WAL_FRAME_HDR_BYTES ||
+        crc32c(0, p + 4, WAL_FRAME_HDR_BYTES - 4) != wal_get_u32(p))
+        return -1;
+    size_t end = WAL_FRAME_HDR_BYTES + (size_t)len;
+    for (size_t o = WAL_FRAME_HDR_BYTES; o < end;) {
+        wal_record r;
+        long n = wal_decode_record(p + o, end - o, version, &r);
+        if (n <= 0)
+            return -1;
+        o += (size_t)n;
+    }
+    *seq = wal_get_u64(p + 8);
+    *synced = wal_get_u64(p + 16);
+    return (long)end;
+}
+
+long wal_find_frame(const unsigned char *buf, size_t from, size_t size, uint32_t version,
+                    uint64_t after_seq, uint64_t *seq, uint64_t *synced)
+{
+    for (size_t o = from; o + WAL_FRAME_HDR_BYTES <= size; o++) {
+        if (buf[o] == 0) {
+            /* A frame header starts with its checksum, whose bytes are rarely all zero; the
+             * first 24 bytes of a header are never all zero. Jump over zero runs. */
+            size_t q = o;
+            while (q < size && buf[q] == 0)
+                q++;
+            if (q == size)
+                return -1;
+            o = q >= o + WAL_FRAME_HDR_BYTES ? q - (WAL_FRAME_HDR_BYTES - 1) : o;
+        }
+        if (wal_check_frame(buf + o, size - o, version, seq, synced) > 0 && *seq > after_seq)
+            return (long)o;
+    }
+    return -1;
+}

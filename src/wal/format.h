@@ -24,11 +24,20 @@
  *  24  CRC-32C of bytes 0..23 u32
  *  28  zero                   u32
  *
- * Record, at offset 32 onwards, back to back, little-endian:
+ * Frame (format 3), at offset 32 onwards, back to back: what one group commit wrote into the
+ * segment (one pwrite), a 24-byte header and then its records:
+ *   0  CRC-32C of bytes 4..23        u32
+ *   4  len: record bytes that follow u32 (>= one record)
+ *   8  seq                           u64: 1, 2, 3 ... across segments, one per frame
+ *  16  synced                        u64: highest seq whose fdatasync had returned when
+ *                                         this frame was written (0: none)
+ * Format 1 and 2 segments hold records directly, without frames.
+ *
+ * Record, back to back inside a frame (or from offset 32 in format 1 and 2), little-endian:
  *   0  CRC-32C of bytes 4 .. 9+len   u32
  *   4  len: payload bytes            u32
  *   8  type                          u8
- *   9  payload (len bytes), format version 2:
+ *   9  payload (len bytes), format versions 2 and 3:
  *      PUT    id u64, pri u32, ttr_s u32, state u8, tube_len u8, zero u16,
  *             deadline_wall_ms i64, created_wall_ms i64, delay_s u32,
  *             reserves u32, timeouts u32, releases u32, buries u32, kicks u32,
@@ -39,8 +48,9 @@
  *             kicks u32                                                (48)
  *   Version 1 had neither delay_s nor the five counters: PUT (36 + tube +
  *   body) and STATE (24) end where the version 2 fields begin.
- * A record whose first 9 bytes are all zero ends the segment (the
- * preallocated, never-written tail).
+ * A record (or, in format 3, a frame header) whose first bytes are all zero ends the segment
+ * (the preallocated, never-written tail). The validity rules that tell a torn, unsynced tail
+ * from corruption are numbered in docs/wal-format.md and implemented in recover.c.
  *
  * Versioning rule: a reader accepts segments whose version is <= its own and
  * refuses newer ones. Any change an older reader would misread (a new record
@@ -49,8 +59,9 @@
  * segment holds records of its header's version only, so recovery never
  * appends to a segment of an older version (see build_segments).
  */
-#define WAL_FORMAT_VERSION 2u
-#define WAL_MAGIC "SYNQWAL" /* plus its terminating NUL: 8 bytes */
+#define WAL_FORMAT_VERSION 3u
+#define WAL_FRAMED_VERSION 3u /* the first version whose records are in frames */
+#define WAL_MAGIC "SYNQWAL"   /* plus its terminating NUL: 8 bytes */
 #define WAL_HDR_BYTES 32u
 #define WAL_REC_HDR_BYTES 9u
 #define WAL_PUT_FIXED_BYTES 60u
@@ -60,6 +71,7 @@
 #define WAL_V1_STATE_PAYLOAD_BYTES 24u
 #define WAL_DELETE_BYTES (WAL_REC_HDR_BYTES + WAL_DELETE_PAYLOAD_BYTES)
 #define WAL_STATE_BYTES (WAL_REC_HDR_BYTES + WAL_STATE_PAYLOAD_BYTES)
+#define WAL_FRAME_HDR_BYTES 24u
 
 /* Little-endian field access; the format does not depend on the host. */
 static inline void wal_put_u32(unsigned char *p, uint32_t v)
@@ -122,6 +134,25 @@ void wal_encode_delete(unsigned char *p, uint64_t id);
  * offset are left 0 for the caller.
  */
 long wal_decode_record(const unsigned char *p, size_t avail, uint32_t version, wal_record *r);
+
+/* Encodes the header of a frame whose `len` record bytes follow it, at p[WAL_FRAME_HDR_BYTES]. */
+void wal_encode_frame(unsigned char *p, size_t len, uint64_t seq, uint64_t synced);
+
+/*
+ * Checks the frame at p (avail bytes readable, format >= WAL_FRAMED_VERSION): its header and
+ * every record in it, which must fill it exactly. Returns the frame's total size (and sets
+ * *seq, *synced), 0 if p starts the zero-filled end (its header is all zero), -1 if the frame
+ * is bad or incomplete.
+ */
+long wal_check_frame(const unsigned char *p, size_t avail, uint32_t version, uint64_t *seq,
+                     uint64_t *synced);
+
+/*
+ * The first complete frame whose seq is > after_seq starting anywhere in buf[from, size):
+ * its offset (and *seq, *synced), or -1 if there is none.
+ */
+long wal_find_frame(const unsigned char *buf, size_t from, size_t size, uint32_t version,
+                    uint64_t after_seq, uint64_t *seq, uint64_t *synced);
 
 /* Is there a valid record (of format `version`) starting anywhere in buf[from, size)? */
 bool wal_find_record(const unsigned char *buf, size_t from, size_t size, uint32_t version);

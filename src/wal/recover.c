@@ -4,7 +4,14 @@
  * (id -> segment of its newest PUT) and handed to the caller, and the WAL is
  * left ready to append after the last valid record.
  *
- * Policy for bad records (see docs/wal-format.md):
+ * Format 3 (scan_frames): the unit is the frame, one group commit's write into
+ * a segment. Frames are replayed whole, in seq order; at the first damaged
+ * one, the later complete frames decide (rules 7-9 of docs/wal-format.md): if
+ * one of them records, in its `synced` field, that the damaged frame had been
+ * synced, or if one is in a later segment, that is corruption; otherwise it
+ * is an unsynced torn tail, and everything from it on is cut off and zeroed.
+ *
+ * Policy for bad records in formats 1 and 2 (scan_file; docs/wal-format.md):
  * - A record is bad if it is cut short, its CRC-32C does not match, or its
  *   fields are invalid. A segment ends at its first all-zero record header.
  * - When a segment ends (bad record or zeros) at offset X, the rest of the
@@ -139,8 +146,9 @@ typedef struct {
     uint32_t index;
     int fd;
     uint64_t size;
-    uint32_t version; /* the header's format version, once checked */
-    bool has_records; /* known after the first record is checked */
+    uint32_t version;     /* the header's format version, once checked */
+    uint64_t frame_bytes; /* format 3: frame headers of the frames replayed */
+    bool has_records;     /* known after the first record is checked */
 } seg_file;
 
 typedef struct {
@@ -153,6 +161,10 @@ typedef struct {
     size_t nfiles;
     unsigned char *buf;
     size_t buf_size;
+    /* Format 3: the last frame replayed (have_seq), and whether the log already ended at a
+     * torn tail, after which later segments are only spares to wipe. */
+    bool have_seq, ended;
+    uint64_t last_seq, max_synced; /* and the largest `synced` among the replayed frames */
 } recover_ctx;
 
 static int cmp_files(const void *a, const void *b)
@@ -237,10 +249,14 @@ static int later_has_records(recover_ctx *c, size_t i)
             return rc;
         wal_record r;
         uint32_t version = 0;
-        if (c->files[j].size > WAL_HDR_BYTES &&
-            wal_decode_header(c->buf, c->files[j].size, c->files[j].index, &version) == 0 &&
-            wal_decode_record(c->buf + WAL_HDR_BYTES, c->files[j].size - WAL_HDR_BYTES, version,
-                              &r) > 0)
+        uint64_t seq, synced;
+        if (c->files[j].size <= WAL_HDR_BYTES ||
+            wal_decode_header(c->buf, c->files[j].size, c->files[j].index, &version) != 0)
+            continue;
+        const unsigned char *p = c->buf + WAL_HDR_BYTES;
+        size_t avail = c->files[j].size - WAL_HDR_BYTES;
+        if (version >= WAL_FRAMED_VERSION ? wal_check_frame(p, avail, version, &seq, &synced) > 0
+                                          : wal_decode_record(p, avail, version, &r) > 0)
             return 1;
     }
     return 0;
@@ -348,6 +364,117 @@ static int scan_file(recover_ctx *c, size_t i, uint64_t *head)
     }
 }
 
+/* Replays the records of the verified frame of n bytes at off in file i. */
+static int apply_frame(recover_ctx *c, size_t i, uint64_t off, long n)
+{
+    seg_file *f = &c->files[i];
+    uint64_t end = off + (uint64_t)n;
+    for (uint64_t o = off + WAL_FRAME_HDR_BYTES; o < end;) {
+        wal_record r;
+        long size = wal_decode_record(c->buf + o, end - o, f->version, &r);
+        if (size <= 0)
+            return -EIO; /* wal_check_frame verified it: the buffer changed under us */
+        r.segment = f->index;
+        r.offset = o;
+        int rc = apply_record(c, &r, size);
+        if (rc < 0)
+            return rc;
+        o += (uint64_t)size;
+    }
+    f->has_records = true;
+    return 0;
+}
+
+/*
+ * The log's frames stop at offset `off` of file i (whose bytes are in c->buf) and something
+ * other than zeros follows. Was the damaged frame synced? Rules 7 and 8 of docs/wal-format.md:
+ * it was if a complete frame written later (its seq past the last frame replayed) says so in
+ * its `synced` field, or if such a frame is in a later segment at all. Returns 1 (corruption), 0
+ * (an unsynced torn tail) or -errno. Leaves c->buf holding file i again.
+ */
+static int damage_was_synced(recover_ctx *c, size_t i, uint64_t off)
+{
+    uint64_t after = c->have_seq ? c->last_seq : 0, first_seq = 0, max_synced = 0;
+    bool found = false;
+    for (size_t j = i; j < c->nfiles; j++) {
+        seg_file *f = &c->files[j];
+        uint32_t version = f->version;
+        if (j > i) {
+            int rc = read_file(c, j);
+            if (rc < 0)
+                return rc;
+            if (wal_decode_header(c->buf, f->size, f->index, &version) != 0 ||
+                version < WAL_FRAMED_VERSION)
+                continue;
+        }
+        uint64_t seq, synced;
+        long o = (long)(j == i ? off : WAL_HDR_BYTES);
+        while ((o = wal_find_frame(c->buf, (size_t)o, f->size, version, after, &seq, &synced)) >=
+               0) {
+            /* Rule 8: wal_flush syncs a segment before it writes into the next, so any frame
+             * in a later segment proves this one's frames were synced. */
+            if (j > i) {
+                if (i + 1 < c->nfiles && read_file(c, i) < 0)
+                    return -EIO;
+                return 1;
+            }
+            if (!found)
+                first_seq = seq;
+            found = true;
+            max_synced = synced > max_synced ? synced : max_synced;
+            o += WAL_FRAME_HDR_BYTES;
+        }
+    }
+    if (i + 1 < c->nfiles && read_file(c, i) < 0)
+        return -EIO;
+    /* With no frame replayed before the damage, its seq is unknown; the first complete frame
+     * after it bounds it: seq of the damaged frame <= first_seq - 1. */
+    uint64_t damaged = c->have_seq ? c->last_seq + 1 : first_seq - 1;
+    return found && max_synced >= damaged && damaged > 0;
+}
+
+/* Scans a framed (format 3) file i; sets *head to where appending would continue in it. */
+static int scan_frames(recover_ctx *c, size_t i, uint64_t *head)
+{
+    seg_file *f = &c->files[i];
+    uint64_t off = WAL_HDR_BYTES;
+    *head = off;
+    if (c->ended) /* a spare behind a torn tail: whatever it holds was never synced */
+        return zero_torn_tail(c, i, off);
+    for (;;) {
+        uint64_t seq = 0, synced = 0;
+        long n = off < f->size
+                     ? wal_check_frame(c->buf + off, f->size - off, f->version, &seq, &synced)
+                     : 0;
+        if (n <= 0 || (c->have_seq && seq != c->last_seq + 1))
+            break;
+        int rc = apply_frame(c, i, off, n);
+        if (rc < 0)
+            return rc;
+        c->have_seq = true;
+        c->last_seq = seq;
+        c->max_synced = synced > c->max_synced ? synced : c->max_synced;
+        f->frame_bytes += WAL_FRAME_HDR_BYTES;
+        off += (uint64_t)n;
+    }
+    *head = off;
+    if (all_zero(c->buf + off, f->size - off))
+        return 0;
+    int synced = damage_was_synced(c, i, off);
+    if (synced < 0)
+        return synced;
+    if (synced) {
+        *head = f->size;     /* skipped: nothing more is appended here */
+        c->have_seq = false; /* WAL_CORRUPT_SKIP_SEGMENT: take the next frame as it comes */
+        return report_corrupt(c, f->index, off);
+    }
+    c->rep->torn_tail = true;
+    c->rep->torn_segment = f->index;
+    c->rep->torn_offset = off;
+    c->ended = true;
+    return zero_torn_tail(c, i, off);
+}
+
 /* Turns the scanned files into w->segs, using the live table for accounting. */
 static int build_segments(recover_ctx *c, const uint64_t *heads)
 {
@@ -362,7 +489,11 @@ static int build_segments(recover_ctx *c, const uint64_t *heads)
          * segment's records must all be in its header's layout. Appends move
          * on to new segments; the old ones go once compaction empties them. */
         uint64_t head = f->version < WAL_FORMAT_VERSION ? f->size : heads[i];
-        w->segs[i] = (wal_seg){.index = f->index, .fd = f->fd, .cap = f->size, .head = head};
+        w->segs[i] = (wal_seg){.index = f->index,
+                               .fd = f->fd,
+                               .cap = f->size,
+                               .head = head,
+                               .frame_bytes = head == heads[i] ? f->frame_bytes : 0};
         f->fd = -1;
         if (f->has_records)
             w->cur = i;
@@ -394,6 +525,14 @@ static int build_segments(recover_ctx *c, const uint64_t *heads)
     }
     w->live_jobs = c->live.map.len;
     c->rep->live_jobs = c->live.map.len;
+    /* After a kill -9 the tail of the current segment may sit in the page cache only, so it
+     * counts as dirty: the next sync covers it (the same fdatasync as the next batch's when that
+     * batch goes to the same segment). Until then new frames claim only what a replayed frame
+     * proved synced (rule 6 of docs/wal-format.md). */
+    w->seq = c->last_seq;
+    w->synced_seq = c->max_synced;
+    if (w->nsegs > 0 && w->segs[w->cur].fd >= 0)
+        w->segs[w->cur].dirty = true;
     /* Segments before the current one are complete; only spares stay open. */
     for (size_t i = 0; i < w->cur; i++) {
         w->io->close(w->io->ctx, w->segs[i].fd);
@@ -460,7 +599,8 @@ static int recover(wal *w, wal_replay_cb cb, void *data, wal_open_report *rep)
             heads[i] = c.files[i].size; /* unreadable header: never appended to */
             continue;
         }
-        rc = scan_file(&c, i, &heads[i]);
+        rc = c.files[i].version >= WAL_FRAMED_VERSION ? scan_frames(&c, i, &heads[i])
+                                                      : scan_file(&c, i, &heads[i]);
         if (rc < 0)
             goto done;
     }

@@ -7,9 +7,23 @@
  * Appends encode into w->batch and remember, per segment touched, one extent
  * (file offset, batch range). Records are placed in a segment at append time,
  * because the caller must learn at once which segment holds a job's PUT.
+ * Each extent is one frame on disk (format 3): its first WAL_FRAME_HDR_BYTES
+ * are claimed when the extent starts and filled in by wal_flush, which alone
+ * knows the frame's sequence number and what was synced when it is written.
+ * The frame header costs no extra write and no extra pass over the records:
+ * recovery verifies a frame by its header's checksum and its records' own.
+ *
+ * Sync accounting. w->seq is the last frame handed to the kernel and
+ * w->synced_seq the last one known durable: when the last dirty segment's
+ * fdatasync returns, every frame written so far is durable. (wal_flush syncs
+ * a segment before writing into the next; wal_open leaves the recovered
+ * segment dirty, as its tail may be in the page cache only.) Each frame records synced_seq as it
+ * stood when the frame was written: a frame that reached the disk proves that every frame up to its
+ * `synced` did too, which is what lets recovery tell an unsynced torn tail
+ * from corruption of synced data (docs/wal-format.md, rules 5-8).
  *
  * Reservation invariant: the delete slots still free in allocated space —
- * floor(free bytes of the current segment / WAL_DELETE_BYTES) plus the same
+ * floor(free bytes of the current segment / DELETE_SLOT_BYTES) plus the same
  * for every spare segment — are at least w->live_jobs. A PUT or STATE record
  * is placed only where the invariant still holds afterwards (with one more
  * live job for a new PUT), allocating spare segments until it does; a DELETE
@@ -43,6 +57,9 @@
 #include "format.h"
 #include "vec.h"
 
+/* Room a DELETE may need: its record, plus a frame header when it starts a frame of its own. */
+#define DELETE_SLOT_BYTES (WAL_DELETE_BYTES + WAL_FRAME_HDR_BYTES)
+
 int wal_fail(wal *w, int err)
 {
     if (w->failed == 0)
@@ -72,7 +89,7 @@ static uint64_t spare_slots(const wal *w)
 {
     uint64_t slots = 0;
     for (size_t i = w->cur + 1; i < w->nsegs; i++)
-        slots += seg_free(&w->segs[i]) / WAL_DELETE_BYTES;
+        slots += seg_free(&w->segs[i]) / DELETE_SLOT_BYTES;
     return slots;
 }
 
@@ -141,17 +158,31 @@ static int batch_grow(wal *w, size_t more)
     return 0;
 }
 
-/* Claims n bytes at the head of s in the batch. batch_grow(w, n) must have succeeded. */
+/* Bytes a record placed in s costs beyond its own: a frame header if it starts a new extent. */
+static size_t frame_cost(const wal *w, const wal_seg *s)
+{
+    const wal_extent *last = w->next ? &w->ext[w->next - 1] : NULL;
+    if (last && last->seg_index == s->index && last->file_off + last->len == s->head)
+        return 0;
+    return WAL_FRAME_HDR_BYTES;
+}
+
+/* Claims n bytes at the head of s in the batch (and a frame header before them if they start
+ * an extent). batch_grow(w, n + WAL_FRAME_HDR_BYTES) must have succeeded. */
 static unsigned char *batch_claim(wal *w, wal_seg *s, size_t n)
 {
     /* batch_grow made room for one more extent, so the write below stays inside ext. */
     SQ_CHECK(w->ext && w->next < w->ext_alloc, "wal: batch_claim without batch_grow");
-    wal_extent *last = w->next ? &w->ext[w->next - 1] : NULL;
-    if (last && last->seg_index == s->index && last->file_off + last->len == s->head) {
-        last->len += n;
+    if (frame_cost(w, s) == 0) {
+        w->ext[w->next - 1].len += n;
     } else {
-        w->ext[w->next++] = (wal_extent){
-            .seg_index = s->index, .file_off = s->head, .buf_off = w->batch_len, .len = n};
+        w->ext[w->next++] = (wal_extent){.seg_index = s->index,
+                                         .file_off = s->head,
+                                         .buf_off = w->batch_len,
+                                         .len = WAL_FRAME_HDR_BYTES + n};
+        w->batch_len += WAL_FRAME_HDR_BYTES;
+        s->head += WAL_FRAME_HDR_BYTES;
+        s->frame_bytes += WAL_FRAME_HDR_BYTES;
     }
     unsigned char *p = w->batch + w->batch_len;
     w->batch_len += n;
@@ -171,20 +202,21 @@ static int place_record(wal *w, uint64_t n, uint64_t extra, wal_seg **out)
     for (;;) {
         wal_seg *s = &w->segs[w->cur];
         bool spare = w->cur + 1 < w->nsegs;
-        if (n <= seg_free(s)) {
-            if ((seg_free(s) - n) / WAL_DELETE_BYTES + spare_slots(w) >= need) {
+        uint64_t here = n + frame_cost(w, s), there = n + WAL_FRAME_HDR_BYTES;
+        if (here <= seg_free(s)) {
+            if ((seg_free(s) - here) / DELETE_SLOT_BYTES + spare_slots(w) >= need) {
                 *out = s;
                 return 0;
             }
-        } else if (spare && n > seg_free(&w->segs[w->cur + 1])) {
+        } else if (spare && there > seg_free(&w->segs[w->cur + 1])) {
             /* A spare smaller than this record (its size came from an older
              * configuration): pass over it, it stays an empty segment. */
             w->cur++;
             continue;
         } else if (spare) {
             wal_seg *next = &w->segs[w->cur + 1];
-            uint64_t rest = spare_slots(w) - seg_free(next) / WAL_DELETE_BYTES;
-            if ((seg_free(next) - n) / WAL_DELETE_BYTES + rest >= need) {
+            uint64_t rest = spare_slots(w) - seg_free(next) / DELETE_SLOT_BYTES;
+            if ((seg_free(next) - there) / DELETE_SLOT_BYTES + rest >= need) {
                 /* The current segment's unused tail stays zero: a clean end. */
                 w->cur++;
                 *out = next;
@@ -204,7 +236,7 @@ static int check_record(const wal *w, const wal_record *r, size_t n)
     if (r->type == WAL_REC_PUT &&
         (r->tube_len == 0 || r->tube_len > WAL_MAX_TUBE_NAME || (r->body_len && !r->body)))
         return -EINVAL;
-    if (n > w->seg_bytes - WAL_HDR_BYTES || n > UINT32_MAX)
+    if (n > w->seg_bytes - WAL_HDR_BYTES - WAL_FRAME_HDR_BYTES || n > UINT32_MAX)
         return -EFBIG;
     return 0;
 }
@@ -216,7 +248,7 @@ static int append_put(wal *w, const wal_record *r, bool migrate, uint32_t *segme
     size_t n = wal_put_record_bytes(r->tube_len, r->body_len);
     int rc = check_record(w, r, n);
     if (rc == 0)
-        rc = batch_grow(w, n);
+        rc = batch_grow(w, n + WAL_FRAME_HDR_BYTES);
     wal_seg *s = NULL;
     if (rc == 0)
         rc = place_record(w, n, migrate ? 0 : 1, &s);
@@ -258,7 +290,7 @@ int wal_append_state(wal *w, const wal_record *r)
         return w->failed;
     int rc = check_record(w, r, WAL_STATE_BYTES);
     if (rc == 0)
-        rc = batch_grow(w, WAL_STATE_BYTES);
+        rc = batch_grow(w, WAL_STATE_BYTES + WAL_FRAME_HDR_BYTES);
     wal_seg *s = NULL;
     if (rc == 0)
         rc = place_record(w, WAL_STATE_BYTES, 0, &s);
@@ -277,11 +309,11 @@ int wal_append_delete(wal *w, const wal_record *r)
     /* Segment 0: the job's PUT never reached the log, so there is nothing to delete. */
     if (r->segment == 0)
         return 0;
-    int rc = batch_grow(w, WAL_DELETE_BYTES);
+    int rc = batch_grow(w, DELETE_SLOT_BYTES);
     if (rc < 0)
         return rc;
     wal_seg *s = &w->segs[w->cur];
-    while (seg_free(s) < WAL_DELETE_BYTES) {
+    while (seg_free(s) < WAL_DELETE_BYTES + frame_cost(w, s)) {
         /* The invariant guarantees a spare with room while any job is live
          * (full ones, from an older format, are passed over); a delete of an
          * unknown job may still find none and then allocates. */
@@ -340,6 +372,12 @@ static int sync_seg(wal *w, wal_seg *s)
     if (rc < 0)
         return wal_fail(w, rc);
     s->dirty = false;
+    /* Once no segment is dirty, everything written is durable (see "Sync accounting"). Only
+     * the segment written last and, after wal_open, the recovered one can be dirty. */
+    for (size_t i = 0; i < w->nsegs; i++)
+        if (w->segs[i].dirty)
+            return 0;
+    w->synced_seq = w->seq;
     return 0;
 }
 
@@ -366,17 +404,24 @@ int wal_flush(wal *w)
     for (size_t i = 0; i < w->next; i++) {
         const wal_extent *e = &w->ext[i];
         wal_seg *s = seg_by_index(w, e->seg_index);
-        int rc =
-            w->io->pwrite(w->io->ctx, s->fd, w->batch + e->buf_off, e->len, (off_t)e->file_off);
+        /* A segment is complete on disk before the next one receives a record,
+         * in every mode: recovery may then treat damage in any segment but the
+         * last as corruption, never as a torn tail. The older segment may have
+         * been written by this batch or, in INTERVAL and NEVER modes, by an
+         * earlier one (or be the one wal_open recovered). The sync comes first
+         * so that this frame's `synced` covers it. */
+        int rc = 0;
+        for (size_t k = 0; k < w->nsegs && w->segs[k].index < s->index && rc == 0; k++)
+            rc = sync_seg(w, &w->segs[k]);
+        if (rc < 0)
+            return rc;
+        wal_encode_frame(w->batch + e->buf_off, e->len - WAL_FRAME_HDR_BYTES, ++w->seq,
+                         w->synced_seq);
+        rc = w->io->pwrite(w->io->ctx, s->fd, w->batch + e->buf_off, e->len, (off_t)e->file_off);
         if (rc < 0)
             return wal_fail(w, rc);
         s->dirty = true;
         w->unsynced = true;
-        /* A segment is complete on disk before the next one receives a record,
-         * in every mode: recovery may then treat a bad record in any segment
-         * but the last as corruption, never as a torn tail. */
-        if (i + 1 < w->next && (rc = sync_seg(w, s)) < 0)
-            return rc;
     }
     w->records_written += w->batch_records;
     w->records_migrated += w->batch_migrated;
@@ -410,12 +455,13 @@ int wal_failed(const wal *w)
     return w->failed;
 }
 
-/* Record bytes in use in segments up to the current one (batched ones included). */
+/* Record bytes in use in segments up to the current one (batched ones included); frame
+ * headers are not records, and dead bytes are records that no live job needs. */
 static uint64_t used_bytes(const wal *w)
 {
     uint64_t used = 0;
     for (size_t i = 0; i <= w->cur && i < w->nsegs; i++)
-        used += w->segs[i].head - WAL_HDR_BYTES;
+        used += w->segs[i].head - WAL_HDR_BYTES - w->segs[i].frame_bytes;
     return used;
 }
 
@@ -502,12 +548,13 @@ int wal_gc(wal *w)
         w->nsegs--;
         w->cur--;
         removed++;
-    }
-    /* A removal lost to a crash is harmless: the segment comes back holding
-     * only records that later ones supersede. So a failing directory fsync is
-     * reported but does not fail the log. */
-    if (removed > 0) {
-        int rc = fsync_dir(w);
+        /* A removal lost to a crash is harmless: the segment comes back holding
+         * only records that later ones supersede. So a failing directory fsync is
+         * reported but does not fail the log. But without one, a power cut may
+         * keep any subset of several removals, and a gap between segments is
+         * refused (docs/wal-format.md, rule 4): so each removal is synced before
+         * the next, and only the newest one can come back. */
+        rc = fsync_dir(w);
         if (rc < 0)
             return rc;
     }
@@ -538,7 +585,7 @@ void wal_get_stats(const wal *w, wal_stats *st)
 int wal_reserve_deletes(wal *w)
 {
     wal_seg *s = &w->segs[w->cur];
-    while (seg_free(s) / WAL_DELETE_BYTES + spare_slots(w) < w->live_jobs) {
+    while (seg_free(s) / DELETE_SLOT_BYTES + spare_slots(w) < w->live_jobs) {
         int rc = wal_add_segment(w);
         if (rc < 0)
             return rc;

@@ -15,12 +15,13 @@
 
 typedef struct wal_seg {
     uint32_t index;
-    int fd;              /* -1 when closed */
-    uint64_t cap;        /* file size: the segment's capacity, header included */
-    uint64_t head;       /* next append offset, batched bytes included */
-    uint64_t live_count; /* live jobs whose newest PUT is here */
-    uint64_t live_bytes; /* and the bytes of those PUT records */
-    bool dirty;          /* written to the kernel, not yet fdatasync'ed */
+    int fd;               /* -1 when closed */
+    uint64_t cap;         /* file size: the segment's capacity, header included */
+    uint64_t head;        /* next append offset, batched bytes included */
+    uint64_t live_count;  /* live jobs whose newest PUT is here */
+    uint64_t live_bytes;  /* and the bytes of those PUT records */
+    uint64_t frame_bytes; /* frame headers in it: overhead, neither live nor dead */
+    bool dirty;           /* written to the kernel, not yet fdatasync'ed */
     /* Compaction index (see wal.c): ids of jobs whose PUT went here, read from ids_pos on. */
     uint64_t *ids;
     size_t ids_len, ids_alloc, ids_pos;
@@ -52,6 +53,9 @@ struct wal {
     wal_extent *ext;
     size_t next, ext_alloc;
     uint64_t batch_records, batch_migrated;
+
+    uint64_t seq;        /* the last frame written (handed to the kernel) */
+    uint64_t synced_seq; /* the last frame known durable: its fdatasync returned */
 
     uint64_t live_jobs; /* PUTs whose DELETE is not yet appended: reserved deletes */
     int failed;         /* 0 or -errno */

@@ -99,8 +99,9 @@ bool header_sound(const unsigned char *h, size_t len)
 
 typedef struct {
     unsigned char *b;
-    size_t len;      /* header and valid records: where appending would continue */
-    size_t ends[64]; /* offset after each record */
+    size_t len;      /* header and valid frames: where appending would continue */
+    size_t ends[64]; /* offset after each record's frame (format 3: records come in frames) */
+    size_t offs[64]; /* offset of each record */
     size_t nrecs;
 } seg_image;
 
@@ -120,10 +121,17 @@ static void read_segment(const char *dir, uint32_t index, seg_image *s)
     s->nrecs = 0;
     wal_record r;
     long n;
-    while ((n = wal_decode_record(s->b + off, (size_t)size - off, WAL_FORMAT_VERSION, &r)) > 0) {
-        off += (size_t)n;
-        CHECK(s->nrecs < 64);
-        s->ends[s->nrecs++] = off;
+    uint64_t seq, synced;
+    while ((n = wal_check_frame(s->b + off, (size_t)size - off, WAL_FORMAT_VERSION, &seq,
+                                &synced)) > 0) {
+        size_t end = off + (size_t)n;
+        for (size_t o = off + WAL_FRAME_HDR_BYTES; o < end; s->nrecs++) {
+            CHECK(s->nrecs < 64);
+            s->offs[s->nrecs] = o;
+            s->ends[s->nrecs] = end;
+            o += (size_t)wal_decode_record(s->b + o, end - o, WAL_FORMAT_VERSION, &r);
+        }
+        off = end;
     }
     s->len = off;
 }
@@ -189,13 +197,17 @@ static uint32_t seed_put(wal *w, uint64_t id, const char *tube, size_t body_len,
     return seg;
 }
 
-/* Seeds from a small one-segment log: every layout, a torn, a corrupt and a format 1 variant. */
+/* Seeds from a small one-segment log, one frame per record (a flush after each append): every
+ * layout, a torn, a corrupt and a format 1 variant. */
 static void seeds_small(const char *out)
 {
     wal *w = seed_open();
     seed_put(w, 1, "default", 5, WAL_STATE_READY);
+    CHECK(wal_flush(w) == 0);
     uint32_t seg2 = seed_put(w, 2, "emails", 100, WAL_STATE_DELAYED);
+    CHECK(wal_flush(w) == 0);
     seed_put(w, 3, "default", 0, WAL_STATE_READY);
+    CHECK(wal_flush(w) == 0);
     wal_record st = {.type = WAL_REC_STATE,
                      .id = 1,
                      .pri = 5,
@@ -203,6 +215,7 @@ static void seeds_small(const char *out)
                      .buries = 1,
                      .reserves = 1};
     CHECK(wal_append_state(w, &st) == 0);
+    CHECK(wal_flush(w) == 0);
     wal_record del = {
         .type = WAL_REC_DELETE, .id = 2, .segment = seg2, .tube_len = 6, .body_len = 100};
     CHECK(wal_append_delete(w, &del) == 0);
@@ -227,8 +240,9 @@ static void seeds_small(const char *out)
 
     /* The same records in format 1, encoded from the decoded ones. */
     unsigned char v1[2048];
-    size_t v1_len = 0, off = 32;
-    for (size_t i = 0; i < s.nrecs; off = s.ends[i++]) {
+    size_t v1_len = 0;
+    for (size_t i = 0; i < s.nrecs; i++) {
+        size_t off = s.offs[i];
         wal_record r;
         CHECK(wal_decode_record(s.b + off, s.len - off, WAL_FORMAT_VERSION, &r) > 0);
         CHECK(v1_len + ref_size(&r, 1) <= sizeof v1);

@@ -2,10 +2,12 @@
 
 Model: each test puts a few jobs into synqd `-b DIR -f 0`, stops it, edits the
 segment file the way a failing disk or a crash would, and starts synqd again
-on it.  The record layout used to find the bytes to damage is the one in
-docs/wal-format.md: a 32-byte segment header, then records back to back, each
-CRC-32C (4) + payload length (4) + type (1) + payload, ending at a zero
-header.
+on it.  The layout used to find the bytes to damage is the one in
+docs/wal-format.md (format 3): a 32-byte segment header, then frames back to
+back, one per group commit, each a 24-byte header (CRC-32C (4) + length of its
+records (4) + seq (8) + synced (8)) and its records, ending at a zero header.
+synqd -f 0 acknowledges each put of a lone client in its own group commit, so
+each job is one frame here.
 
 - A flipped byte in a record with valid records after it is corruption:
   synqd must refuse to start (non-zero exit) and name the segment and the
@@ -28,23 +30,23 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import sqharness  # noqa: E402
 
 HEADER_BYTES = 32
-RECORD_HEADER_BYTES = 9
+FRAME_HEADER_BYTES = 24
 SEGMENT = "wal.0000000000000001"
 
 
 def records(path):
-    """[(offset, total length)] of the records in a segment file."""
+    """[(offset, total length)] of the frames in a segment file (one job each here)."""
     with open(path, "rb") as f:
         data = f.read()
     out = []
     off = HEADER_BYTES
-    while off + RECORD_HEADER_BYTES <= len(data):
-        head = data[off:off + RECORD_HEADER_BYTES]
-        if head == bytes(RECORD_HEADER_BYTES):
+    while off + FRAME_HEADER_BYTES <= len(data):
+        head = data[off:off + FRAME_HEADER_BYTES]
+        if head == bytes(FRAME_HEADER_BYTES):
             break
         (length,) = struct.unpack_from("<I", head, 4)
-        out.append((off, RECORD_HEADER_BYTES + length))
-        off += RECORD_HEADER_BYTES + length
+        out.append((off, FRAME_HEADER_BYTES + length))
+        off += FRAME_HEADER_BYTES + length
     return out
 
 

@@ -286,7 +286,7 @@ static void small_log(const char *dir, rec_list *ref, size_t *data_end)
     }
     wal_stats st;
     wal_get_stats(w, &st);
-    *data_end = WAL_HDR_BYTES + st.live_bytes + st.dead_bytes;
+    *data_end = WAL_HDR_BYTES + st.live_bytes + st.dead_bytes; /* 12 frames besides */
     ASSERT_EQ(st.current_index, 1);
     ASSERT_EQ(wal_close(w), 0);
     w = open_ok(&o, ref);
@@ -305,17 +305,23 @@ static bool same_record(const rec_copy *a, const rec_copy *b)
            a->buries == b->buries && a->kicks == b->kicks;
 }
 
-/* Record end offsets of the reference log, computed from the record sizes. */
-static size_t record_ends(const rec_list *ref, size_t *ends)
+/* For each record of the framed segment b, the end offset of the frame holding it (a record
+ * survives a cut only with its whole frame); returns the end of the last frame. */
+static size_t frame_ends(const uint8_t *b, size_t len, size_t *ends, size_t max, size_t *nrec)
 {
-    size_t off = WAL_HDR_BYTES;
-    for (size_t i = 0; i < ref->n; i++) {
-        const rec_copy *c = &ref->v[i];
-        off += c->type == WAL_REC_PUT     ? wal_put_record_bytes(c->tube_len, c->body_len)
-               : c->type == WAL_REC_STATE ? WAL_STATE_BYTES
-                                          : WAL_DELETE_BYTES;
-        ends[i] = off;
+    size_t off = WAL_HDR_BYTES, n = 0;
+    uint64_t seq, synced;
+    long size;
+    while ((size = wal_check_frame(b + off, len - off, WAL_FORMAT_VERSION, &seq, &synced)) > 0) {
+        for (size_t o = off + WAL_FRAME_HDR_BYTES; o < off + (size_t)size; n++) {
+            wal_record r;
+            ASSERT_LT(n, max);
+            ends[n] = off + (size_t)size;
+            o += (size_t)wal_decode_record(b + o, off + (size_t)size - o, WAL_FORMAT_VERSION, &r);
+        }
+        off += (size_t)size;
     }
+    *nrec = n;
     return off;
 }
 
@@ -325,13 +331,17 @@ TEST(torn_tail_at_every_byte_offset_yields_longest_valid_prefix)
     rec_list ref = {0};
     size_t data_end;
     small_log(src, &ref, &data_end);
-    size_t ends[64];
-    ASSERT_EQ(record_ends(&ref, ends), data_end);
     char path[4096];
     seg_path(src, 1, path, sizeof path);
     size_t len;
     uint8_t *orig = read_whole(path, &len);
     ASSERT_EQ(len, 4096);
+    size_t ends[64], nrec;
+    /* The frames cover exactly the records replayed, and the frame headers are not counted as
+     * the log's live or dead bytes. */
+    data_end += (size_t)12 * WAL_FRAME_HDR_BYTES; /* small_log flushed 12 times */
+    ASSERT_EQ(frame_ends(orig, len, ends, 64, &nrec), data_end);
+    ASSERT_EQ(nrec, ref.n);
     uint8_t *copy = malloc(len);
     for (int truncate = 0; truncate <= 1; truncate++) {
         for (size_t cut = 0; cut <= data_end; cut++) {
@@ -347,8 +357,9 @@ TEST(torn_tail_at_every_byte_offset_yields_longest_valid_prefix)
             int rc = wal_open(&(wal_opts){.dir = dir, .segment_bytes = 4096}, collect_cb, &got,
                               &rep, &w);
             ASSERT_EQ(rc, 0);
-            /* A record survives if none of its bytes were lost; with a zero-filled
-             * tail, bytes that were zero anyway are not lost. */
+            /* A record survives if none of its frame's bytes were lost (a frame is one group
+             * commit: all of it or none); with a zero-filled tail, bytes that were zero anyway
+             * are not lost. */
             size_t lost = cut;
             while (!truncate && lost < len && orig[lost] == 0)
                 lost++;
@@ -359,7 +370,7 @@ TEST(torn_tail_at_every_byte_offset_yields_longest_valid_prefix)
                 TEST_FAIL_("cut %zu: %zu records, want %zu", cut, got.n, want);
             for (size_t i = 0; i < got.n; i++)
                 ASSERT_TRUE(same_record(&got.v[i], &ref.v[i]));
-            /* Torn: part of the next record is on disk (non-zero), not all of it. */
+            /* Torn: part of the next frame is on disk (non-zero), not all of it. */
             size_t start = want ? ends[want - 1] : WAL_HDR_BYTES;
             bool partial = false;
             for (size_t k = start; k < cut && want < ref.n; k++)
@@ -468,15 +479,22 @@ TEST(corruption_in_an_older_segment_is_reported_with_offset)
     rec_list ref = {0};
     wal *w = open_ok(&o, &ref);
     ASSERT_EQ(wal_close(w), 0);
-    size_t first = 0;
-    while (ref.v[first].segment != 2)
-        first++;
-    uint64_t off = WAL_HDR_BYTES + wal_put_record_bytes(7, ref.v[first].body_len);
     char path[4096];
     seg_path(dir, 2, path, sizeof path);
     size_t len;
     uint8_t *b = read_whole(path, &len);
-    b[off + WAL_REC_HDR_BYTES + WAL_PUT_FIXED_BYTES + 7] ^= 0x40;
+    /* The second record's offset, and the offset of the frame holding it (what is reported). */
+    uint64_t seq, synced, off = WAL_HDR_BYTES, rec = 0;
+    long size = wal_check_frame(b + off, len - off, WAL_FORMAT_VERSION, &seq, &synced);
+    ASSERT_GT(size, 0);
+    wal_record r;
+    rec = off + WAL_FRAME_HDR_BYTES;
+    rec += (uint64_t)wal_decode_record(b + rec, len - rec, WAL_FORMAT_VERSION, &r);
+    if (rec == off + (uint64_t)size) { /* the frame held one record: the next frame's first */
+        off = rec;
+        rec += WAL_FRAME_HDR_BYTES;
+    }
+    b[rec + WAL_REC_HDR_BYTES + WAL_PUT_FIXED_BYTES + 7] ^= 0x40;
     write_whole(path, b, len);
     free(b);
 
@@ -494,11 +512,11 @@ TEST(corruption_in_an_older_segment_is_reported_with_offset)
     ASSERT_EQ(rep.corrupt, 1);
     ASSERT_EQ(rep.corrupt_offset, off);
     ASSERT_TRUE(is_subsequence(&got, &ref));
-    /* Everything but the rest of segment 2 came back. */
+    /* Everything but segment 2 from the damaged frame on came back. */
     size_t seg2 = 0;
     for (size_t i = 0; i < ref.n; i++)
         seg2 += ref.v[i].segment == 2;
-    ASSERT_EQ(got.n, ref.n - (seg2 - 1));
+    ASSERT_EQ(got.n, ref.n - (seg2 - (off == WAL_HDR_BYTES ? 0 : 1)));
     ASSERT_EQ(wal_close(w), 0);
     rec_list_free(&got);
     rec_list_free(&ref);
