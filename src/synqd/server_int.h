@@ -28,7 +28,11 @@ struct session {
     sq_conn *conn;
     sq_buf *in; /* the connection's input buffer, kept for resuming */
     bool resume_queued;
-    session *next_resume;   /* server's list of sessions to resume after a wait */
+    session *next_resume; /* server's list of sessions to resume after a wait */
+    bool yielded;         /* the core stopped for its budget with input left */
+    bool eof_pending;     /* the peer's FIN came while yielded: handle it after that input */
+    bool out_waiting;     /* on the server's list of sessions held for the total output */
+    session *next_out_wait;
     bool unsynced;          /* acknowledged a change the log has not flushed */
     session *next_unsynced; /* server's list of such sessions */
     session *prev, *next;   /* server's list of all sessions */
@@ -51,6 +55,9 @@ struct server {
     sq_timer persist_timer;
     uint64_t persist_timer_due;
     session *unsynced_head;
+    session *out_wait_head; /* held for --output-total-limit, retried from out_timer */
+    sq_timer out_timer;
+    synqd_overload_stats overload; /* changed by session.c and server.c */
     uint64_t job_memory; /* what --max-memory counts: bodies + overhead; changed only here */
     uint64_t started_ms;
     sq_buf scratch; /* reused for stats documents */
@@ -74,6 +81,10 @@ void session_wait_ended(session *se, const char *reply, size_t reply_len);
 /* server.c: the session's reply acknowledges a change in the log's batch: hold it until the
  * batch is written (or reset the session if the write fails). */
 void server_note_unsynced(server *srv, session *se);
+/* server.c: all connections' output passed --output-total-limit: hold the session (its input
+ * stays buffered) and run it again once the total fell back. Idempotent. */
+void server_queue_out_wait(server *srv, session *se);
+void server_unqueue_out_wait(server *srv, session *se);
 /* server.c: forget a session that is going away. */
 void server_forget_session(server *srv, session *se);
 
