@@ -75,11 +75,11 @@ class ReplyAmplification(unittest.TestCase):
         print("rss before %d KiB, peak under %d attackers %d KiB; legit p99 idle %.1f ms, "
               "under attack %.1f ms (median %.1f ms); synq_output_soft_limit_total %d"
               % (rss0, ATTACKERS, peak, overload.percentile(idle, 0.99) * 1e3,
-                 overload.percentile(busy, 0.99) * 1e3, overload.percentile(busy, 0.5) * 1e3, m["synq_output_soft_limit_total"]))
+                 overload.percentile(busy, 0.99) * 1e3, overload.percentile(busy, 0.5) * 1e3, m.get("synq_output_soft_limit_total", 0)))
         # Each attacker holds about one soft limit (1 MiB) of replies plus its socket buffers
         # and input; before the fix it was ~59 MB each.
         self.assertLess(peak - rss0, ATTACKERS * 4 * 1024, "RSS grew by %d KiB" % (peak - rss0))
-        self.assertGreater(m["synq_output_soft_limit_total"], 0)
+        self.assertGreater(m.get("synq_output_soft_limit_total", 0), 0)
         # Loose: the 2 shared cores of CI add their own delays; before the fix every round of
         # peeks made the server copy ~470 MB.
         self.assertLess(overload.percentile(busy, 0.99), 0.5)
@@ -101,8 +101,8 @@ class ReplyAmplification(unittest.TestCase):
             peak = max(peak, overload.rss_kib(srv.proc.pid))
         m = overload.metrics(self.metrics_port)
         print("total limit 8 MiB: RSS grew by %d KiB; synq_output_total_limit_total %d"
-              % (peak - rss0, m["synq_output_total_limit_total"]))
-        self.assertGreater(m["synq_output_total_limit_total"], 0)
+              % (peak - rss0, m.get("synq_output_total_limit_total", 0)))
+        self.assertGreater(m.get("synq_output_total_limit_total", 0), 0)
         self.assertLess(peak - rss0, 32 * 1024)
 
     def test_stuck_reader_is_closed_and_its_job_released(self):
@@ -130,7 +130,7 @@ class ReplyAmplification(unittest.TestCase):
             time.sleep(0.1)
         m = overload.metrics(self.metrics_port)
         self.assertEqual(state, b"state: ready")
-        self.assertGreaterEqual(m["synq_output_closed_total"], 1)
+        self.assertGreaterEqual(m.get("synq_output_closed_total", 0), 1)
 
 
 if __name__ == "__main__":
