@@ -32,7 +32,7 @@ typedef struct idset_container idset_container;
 typedef struct idset {
     idset_container **items; /* sorted by key; the live ones are [head, head + n) */
     size_t head, n, cap;
-    size_t len; /* ids in the set */
+    size_t len;              /* ids in the set */
 } idset;
 
 /* An empty set; allocates nothing until the first add. */

@@ -34,8 +34,8 @@ typedef struct jobdir_page jobdir_page;
 typedef struct jobdir {
     jobdir_page **pages; /* sorted by page number */
     size_t npages, cap;
-    size_t len;  /* ids present */
-    size_t last; /* index in pages of the page used last (a hint; may be stale) */
+    size_t len;          /* ids present */
+    size_t last;         /* index in pages of the page used last (a hint; may be stale) */
 } jobdir;
 
 /* An empty directory; allocates nothing until the first insert. */

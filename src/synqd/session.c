@@ -124,8 +124,8 @@ static void on_eof(sq_conn *c)
 static void on_drain(sq_conn *c)
 {
     session *se = sq_conn_data(c);
-    if (se->yielded && se->core.state == SESSION_COMMAND)
-        session_process(se);
+    if (se->yielded)
+        session_process(se); /* whatever the state the budget stopped in (command or body) */
 }
 
 static void unqueue_resume(server *srv, session *se)
