@@ -18,6 +18,12 @@ import sqharness  # noqa: E402,F401  (re-exported for the tests)
 from sqharness import Client, Server, _free_port  # noqa: E402,F401
 
 
+# A sanitizer build (SQ_SANITIZE=1 from ctest): ASan keeps freed memory in quarantine, so RSS
+# bounds mean nothing, and everything is several times slower.
+SANITIZED = os.environ.get("SQ_SANITIZE") == "1"
+TIME_SCALE = 10 if SANITIZED else 1
+
+
 def rss_kib(pid):
     """The process's resident set size in KiB (VmRSS)."""
     with open("/proc/%d/status" % pid) as f:

@@ -93,7 +93,8 @@ class FdFlood(unittest.TestCase):
             time.sleep(0.2)  # the server closes its side of the flood
         print("first client after a flood of %d connections (fd limit %d): %s ms"
               % (FLOOD, FD_LIMIT, ", ".join("%.1f" % (t * 1e3) for t in times)))
-        self.assertLess(max(times), 0.3)
+        # Before the fix one round in two waited ~1 s for a SYN retransmission.
+        self.assertLess(max(times), 0.3 if not overload.SANITIZED else 0.8)
         self.assertIsNone(proc.poll())
 
     def test_descriptor_limit_raised_to_hard(self):

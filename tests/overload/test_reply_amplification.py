@@ -78,11 +78,13 @@ class ReplyAmplification(unittest.TestCase):
                  overload.percentile(busy, 0.99) * 1e3, overload.percentile(busy, 0.5) * 1e3, m.get("synq_output_soft_limit_total", 0)))
         # Each attacker holds about one soft limit (1 MiB) of replies plus its socket buffers
         # and input; before the fix it was ~59 MB each.
-        self.assertLess(peak - rss0, ATTACKERS * 4 * 1024, "RSS grew by %d KiB" % (peak - rss0))
+        if not overload.SANITIZED:
+            self.assertLess(peak - rss0, ATTACKERS * 4 * 1024,
+                            "RSS grew by %d KiB" % (peak - rss0))
         self.assertGreater(m.get("synq_output_soft_limit_total", 0), 0)
         # Loose: the 2 shared cores of CI add their own delays; before the fix every round of
         # peeks made the server copy ~470 MB.
-        self.assertLess(overload.percentile(busy, 0.99), 0.5)
+        self.assertLess(overload.percentile(busy, 0.99), 0.5 * overload.TIME_SCALE)
         self.assertTrue(srv.alive())
 
     def test_total_output_is_bounded(self):
@@ -103,7 +105,8 @@ class ReplyAmplification(unittest.TestCase):
         print("total limit 8 MiB: RSS grew by %d KiB; synq_output_total_limit_total %d"
               % (peak - rss0, m.get("synq_output_total_limit_total", 0)))
         self.assertGreater(m.get("synq_output_total_limit_total", 0), 0)
-        self.assertLess(peak - rss0, 32 * 1024)
+        if not overload.SANITIZED:
+            self.assertLess(peak - rss0, 32 * 1024)
 
     def test_stuck_reader_is_closed_and_its_job_released(self):
         srv = self.start("--output-timeout-ms", "500")
