@@ -16,7 +16,8 @@ from overload import Client, Server
 
 BODY = b"x" * 65536
 ATTACKERS = 8
-ATTACK_S = 2.0
+ATTACK_S = 3.0
+WARMUP_S = 1.0
 
 
 def flood(socks, seconds):
@@ -66,16 +67,25 @@ class ReplyAmplification(unittest.TestCase):
             self.addCleanup(s.close)
         peak = rss0
         busy = []
-        deadline = time.monotonic() + ATTACK_S
-        while time.monotonic() < deadline:
+        start = time.monotonic()
+        while time.monotonic() < start + ATTACK_S:
+            t = time.monotonic() - start
             flood(socks, 0.05)
-            busy.append(overload.roundtrip_s(legit))
+            busy.append((t, overload.roundtrip_s(legit)))
             peak = max(peak, overload.rss_kib(srv.proc.pid))
+        # In the first second or less each attacker's replies fill its socket's send buffer
+        # (the kernel's, up to several MB on loopback), through the server: that burst is real
+        # work and can delay one round trip by tens of ms on a loaded machine. The bound is on
+        # the steady state after it; the first samples are reported.
+        first = [r for t, r in busy if t < WARMUP_S]
+        busy = [r for t, r in busy if t >= WARMUP_S]
         m = overload.metrics(self.metrics_port)
         print("rss before %d KiB, peak under %d attackers %d KiB; legit p99 idle %.1f ms, "
-              "under attack %.1f ms (median %.1f ms); synq_output_soft_limit_total %d"
+              "under attack %.1f ms (median %.1f ms; first %.0f ms: max %.1f ms); "
+              "synq_output_soft_limit_total %d"
               % (rss0, ATTACKERS, peak, overload.percentile(idle, 0.99) * 1e3,
-                 overload.percentile(busy, 0.99) * 1e3, overload.percentile(busy, 0.5) * 1e3, m.get("synq_output_soft_limit_total", 0)))
+                 overload.percentile(busy, 0.99) * 1e3, overload.percentile(busy, 0.5) * 1e3,
+                 WARMUP_S * 1e3, max(first) * 1e3, m.get("synq_output_soft_limit_total", 0)))
         # Each attacker holds about one soft limit (1 MiB) of replies plus its socket buffers
         # and input; before the fix it was ~59 MB each.
         if not overload.SANITIZED:
@@ -83,8 +93,9 @@ class ReplyAmplification(unittest.TestCase):
                             "RSS grew by %d KiB" % (peak - rss0))
         self.assertGreater(m.get("synq_output_soft_limit_total", 0), 0)
         # Loose: the 2 shared cores of CI add their own delays; before the fix every round of
-        # peeks made the server copy ~470 MB.
-        self.assertLess(overload.percentile(busy, 0.99), 0.5 * overload.TIME_SCALE)
+        # peeks made the server copy ~470 MB (p99 3.4 s).
+        self.assertLess(overload.percentile(busy, 0.99), 0.25 * overload.TIME_SCALE)
+        self.assertLess(max(first), 1.0 * overload.TIME_SCALE)
         self.assertTrue(srv.alive())
 
     def test_total_output_is_bounded(self):
