@@ -172,7 +172,8 @@ void sq_conn_resume_read(sq_conn *c);
  * loop iteration so that one busy peer cannot starve the others): call
  * on_read again with what is left at the next timer step (step 4 of this
  * iteration when called from an I/O callback, else of the next one),
- * without waiting for new bytes. No-op when no input is buffered, while
+ * without waiting for new bytes; bytes read meanwhile are not delivered
+ * separately but join that call. No-op when no input is buffered, while
  * paused (resuming delivers it) or closing. Safe from any callback. */
 void sq_conn_yield(sq_conn *c);
 

@@ -499,7 +499,9 @@ static void conn_readable(sq_conn *c)
                 return;
             }
         }
-        if (got > 0 || eof)
+        /* A handler that yielded gets the new bytes with the ones it left, from the timer:
+         * delivering each chunk now would hand it a fresh budget per read. */
+        if ((got > 0 || eof) && !(c->flags & F_NOTIFY_INPUT))
             conn_deliver(c);
         if (eof || (got < c->opts.read_chunk && !(c->flags & F_CLOSING)))
             return; /* EOF, EAGAIN, or most likely drained: spare a syscall */

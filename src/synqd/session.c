@@ -41,6 +41,10 @@ static void after_core(session *se, size_t out_before, session_verdict v)
     }
 }
 
+/* Most reply bytes one connection adds per loop pass: the replies of a pipelined batch (peeks
+ * of big jobs) are made and sent a slice per pass, so other clients wait one slice. */
+#define PASS_OUT_BYTES 262144u
+
 static void session_eof(session *se);
 
 /* The core stopped for its budget with input left: arrange to come back to it. */
@@ -65,6 +69,8 @@ static void session_process(session *se)
         b.out_bytes = 0; /* one reply at a time until the total falls back */
     sq_buf *out = sq_conn_out(se->conn);
     size_t before = sq_buf_len(out);
+    if (before + PASS_OUT_BYTES < b.out_bytes)
+        b.out_bytes = before + PASS_OUT_BYTES;
     session_verdict v = session_core_input(&se->core, se->in, out, &b);
     se->yielded = v == SESSION_YIELD;
     after_core(se, before, v);
