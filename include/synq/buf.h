@@ -54,6 +54,12 @@ int sq_buf_reserve(sq_buf *b, size_t n, char **out, size_t *avail);
 /* Marks n bytes written after sq_buf_reserve() as live. */
 void sq_buf_commit(sq_buf *b, size_t n);
 
+/* Gives memory back: when the buffer holds more than `keep` bytes of capacity and its live
+ * bytes fill at most a quarter of it, moves them into a block of max(live, keep) bytes (an
+ * empty buffer is freed). Otherwise does nothing. Returns 0, or -ENOMEM (buffer unchanged).
+ * Pointers from sq_buf_peek and sq_buf_reserve are invalidated. */
+int sq_buf_shrink(sq_buf *b, size_t keep);
+
 /* Appends len bytes. Returns 0, -ENOBUFS or -ENOMEM; on error nothing is
  * appended. */
 int sq_buf_append(sq_buf *b, const void *bytes, size_t len);

@@ -93,8 +93,12 @@ typedef struct sq_listen_opts {
 typedef void (*sq_accept_cb)(sq_listener *l, sq_conn *c, void *data);
 
 /* Creates a listening socket (SO_REUSEADDR always) and starts accepting:
- * accepts in a loop until EAGAIN; on EMFILE/ENFILE pauses accepting for a
- * short while instead of spinning. */
+ * accepts in a loop until EAGAIN. On EMFILE/ENFILE it sheds: a spare
+ * descriptor the listener keeps open is closed to accept the waiting
+ * connection and close it at once (sq_listener_shed_count), so the backlog
+ * never stays full; when even that fails it pauses accepting for a short
+ * while instead of spinning. The listener holds that one extra descriptor
+ * for its lifetime. */
 int sq_tcp_listen(sq_loop *loop, const sq_listen_opts *opts, sq_accept_cb cb, void *data,
                   sq_listener **out);
 
@@ -124,6 +128,10 @@ void sq_listener_close(sq_listener *l);
 
 /* Counts accept() failures for lack of descriptors (for tests and stats). */
 uint64_t sq_listener_emfile_count(const sq_listener *l);
+
+/* Connections accepted and closed at once because the process was out of
+ * descriptors (see sq_tcp_listen). */
+uint64_t sq_listener_shed_count(const sq_listener *l);
 
 /* Outbound connection. cb runs exactly once, from the loop: with c set and
  * err 0 when connected, else c NULL and err a negative errno (-ETIMEDOUT
@@ -159,6 +167,19 @@ size_t sq_conn_pending(const sq_conn *c);
  * in_limit, and EOF is still noticed). */
 void sq_conn_pause_read(sq_conn *c);
 void sq_conn_resume_read(sq_conn *c);
+
+/* The handler left input unconsumed on purpose (it bounds its work per
+ * loop iteration so that one busy peer cannot starve the others): call
+ * on_read again with what is left at the next timer step (step 4 of this
+ * iteration when called from an I/O callback, else of the next one),
+ * without waiting for new bytes; bytes read meanwhile are not delivered
+ * separately but join that call. No-op when no input is buffered, while
+ * paused (resuming delivers it) or closing. Safe from any callback. */
+void sq_conn_yield(sq_conn *c);
+
+/* Output queued on all of loop's connections and not yet taken by the
+ * kernel, in bytes: for a server that bounds its total output memory. */
+size_t sq_tcp_out_pending(const sq_loop *loop);
 
 /* Graceful close: stop reading, send what is queued, half-close, then
  * close (see above). Safe from any callback; idempotent. */

@@ -5,7 +5,14 @@
  */
 #include "hashmap.h"
 
+#include <errno.h>
+#include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+
+#include "siphash.h"
 
 /* Slots of the first allocation. */
 enum { MIN_CAP = 64 };
@@ -34,15 +41,34 @@ uint64_t hashmap_hash_u64(uint64_t x)
     return x ^ (x >> 31);
 }
 
+/* The process's key for hashmap_hash_bytes, drawn once. */
+static uint8_t bytes_key[SIPHASH_KEY_BYTES];
+static pthread_once_t bytes_key_once = PTHREAD_ONCE_INIT;
+
+static void draw_bytes_key(void)
+{
+    size_t got = 0;
+    while (got < sizeof bytes_key) {
+        ssize_t n = getrandom(bytes_key + got, sizeof bytes_key - got, 0);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            break;
+        got += (size_t)n;
+    }
+    if (got < sizeof bytes_key) {
+        /* getrandom cannot fail on Linux >= 3.17 short of a seccomp filter; a table must
+         * still work then, only without flooding resistance, so say so once. */
+        fprintf(stderr, "synq: getrandom() failed (%s): hash tables of names are unkeyed\n",
+                strerror(errno));
+        memset(bytes_key, 0, sizeof bytes_key);
+    }
+}
+
 uint64_t hashmap_hash_bytes(const void *p, size_t n)
 {
-    const unsigned char *b = p;
-    uint64_t h = 0xcbf29ce484222325ULL;
-    for (size_t i = 0; i < n; i++) {
-        h ^= b[i];
-        h *= 0x100000001b3ULL;
-    }
-    return hashmap_hash_u64(h);
+    (void)pthread_once(&bytes_key_once, draw_bytes_key);
+    return siphash24(bytes_key, p, n);
 }
 
 void *hashmap_find(const hashmap *m, uint64_t h, const void *key)

@@ -41,8 +41,13 @@ static inline void *hashmap_slot(const hashmap *m, size_t i)
     return m->slots[i];
 }
 
-/* A 64-bit mixer (splitmix64 finaliser) for integer keys, and FNV-1a for byte strings. */
+/* A 64-bit mixer (splitmix64 finaliser) for integer keys the table's users choose (ids,
+ * pointers, priorities). */
 uint64_t hashmap_hash_u64(uint64_t x);
+/* For byte strings that clients choose (tube names): SipHash-2-4 under a key drawn from
+ * getrandom() once per process (on first use; thread-safe), so no one can compute names that
+ * collide, and two processes hash differently. Iteration order of a table so keyed differs
+ * between processes: do not rely on it. */
 uint64_t hashmap_hash_bytes(const void *p, size_t n);
 
 #endif

@@ -206,6 +206,28 @@ void sq_buf_consume(sq_buf *b, size_t n)
     }
 }
 
+int sq_buf_shrink(sq_buf *b, size_t keep)
+{
+    size_t live = b->tail - b->head;
+    if (!sq__buf_is_allocated(b) || b->cap <= keep || live > b->cap / 4)
+        return 0;
+    if (live == 0) {
+        sq_buf_free(b);
+        return 0;
+    }
+    size_t cap = live > keep ? live : keep;
+    char *p = malloc(cap);
+    if (p == NULL)
+        return -ENOMEM;
+    memcpy(p, b->data + b->head, live);
+    free(b->data);
+    b->data = p;
+    b->cap = cap;
+    b->head = 0;
+    b->tail = live;
+    return 0;
+}
+
 void sq_buf_clear(sq_buf *b)
 {
     b->head = 0;

@@ -86,6 +86,10 @@ struct sq_loop {
     int signal_wfd;
     sigset_t signal_mask;
     sq__signal_slot signals[SQ__MAX_SIGNALS];
+
+    /* Output queued on all of this loop's connections and not yet taken by
+     * the kernel (tcp.c keeps it; sq_tcp_out_pending()). */
+    size_t tcp_out_bytes;
 };
 
 #endif

@@ -38,6 +38,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "loop_struct.h"
 #include "tcp_int.h"
 
 /* Bounded work per wake-up, so one busy peer cannot starve the others. */
@@ -46,6 +47,9 @@
 /* Sizes are size_t so that a product of them is computed in size_t. */
 #define KIB ((size_t)1024)
 #define MIB (1024 * KIB)
+
+/* Output buffer capacity a connection keeps after a burst drained. */
+#define OUT_KEEP_BYTES (64 * KIB)
 
 #define container_of(ptr, type, member) ((type *)((char *)(ptr)-offsetof(type, member)))
 
@@ -112,6 +116,16 @@ sq_conn *sq__conn_new(sq_loop *loop, int fd, const sq_conn_opts *opts)
     return c;
 }
 
+/* Brings the loop's total of queued output up to date with this
+ * connection's output buffer. Called wherever the buffer changed; sizes are
+ * unsigned, so the difference wraps and the sum comes out right. */
+static void conn_count_out(sq_conn *c)
+{
+    size_t len = sq_buf_len(&c->out);
+    c->loop->tcp_out_bytes += len - c->out_counted;
+    c->out_counted = len;
+}
+
 static void conn_forget_addrs(sq_conn *c)
 {
     if (c->addrs)
@@ -125,6 +139,8 @@ static void conn_free(sq_conn *c)
     conn_forget_addrs(c);
     sq__loop_undefer(c->loop, &c->node);
     sq_timer_stop(c->loop, &c->timer);
+    sq_buf_clear(&c->out);
+    conn_count_out(c);
     sq_buf_free(&c->in);
     sq_buf_free(&c->out);
     free(c);
@@ -163,6 +179,7 @@ static void conn_release(sq_conn *c, int err, bool reset)
     /* Output can no longer be sent; the input buffer is kept because a
      * handler closing from on_read may still consume from it. */
     sq_buf_clear(&c->out);
+    conn_count_out(c);
     sq__loop_defer(c->loop, &c->node);
 }
 
@@ -187,6 +204,10 @@ static void conn_flush(sq_conn *c)
         }
         if (n > 0) {
             sq_buf_consume(&c->out, (size_t)n);
+            /* A burst of replies must not pin its buffer's memory for the life of the
+             * connection: once the output drained to a quarter, give the rest back. */
+            (void)sq_buf_shrink(&c->out, OUT_KEEP_BYTES);
+            conn_count_out(c);
             c->last_io_ms = c->last_write_ms = now;
             len -= (size_t)n;
         }
@@ -478,7 +499,9 @@ static void conn_readable(sq_conn *c)
                 return;
             }
         }
-        if (got > 0 || eof)
+        /* A handler that yielded gets the new bytes with the ones it left, from the timer:
+         * delivering each chunk now would hand it a fresh budget per read. */
+        if ((got > 0 || eof) && !(c->flags & F_NOTIFY_INPUT))
             conn_deliver(c);
         if (eof || (got < c->opts.read_chunk && !(c->flags & F_CLOSING)))
             return; /* EOF, EAGAIN, or most likely drained: spare a syscall */
@@ -547,8 +570,10 @@ void sq_conn_wrote(sq_conn *c)
 {
     if (c->flags & F_RELEASED) {
         sq_buf_clear(&c->out);
+        conn_count_out(c);
         return;
     }
+    conn_count_out(c);
     size_t len = sq_buf_len(&c->out);
     if (len == 0)
         return;
@@ -627,6 +652,19 @@ void sq_conn_resume_read(sq_conn *c)
         conn_arm_timer(c);
     }
     conn_update_io(c);
+}
+
+void sq_conn_yield(sq_conn *c)
+{
+    if (c->flags & (F_RELEASED | F_CLOSING | F_PAUSED) || sq_buf_len(&c->in) == 0)
+        return;
+    c->flags |= F_NOTIFY_INPUT;
+    conn_arm_timer(c);
+}
+
+size_t sq_tcp_out_pending(const sq_loop *loop)
+{
+    return loop->tcp_out_bytes;
 }
 
 void sq_conn_close(sq_conn *c)

@@ -49,6 +49,7 @@ struct sq_conn {
     void *data;
     unsigned flags;
     int close_err;
+    size_t out_counted;     /* this connection's share of loop->tcp_out_bytes */
     uint64_t last_io_ms;    /* last byte read or sent (idle timeout) */
     uint64_t last_read_ms;  /* last byte read (read timeout) */
     uint64_t last_write_ms; /* last output progress (write timeout, linger) */

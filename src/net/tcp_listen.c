@@ -37,13 +37,41 @@ struct sq_listener {
     sq_conn_opts conn_opts;
     uint16_t port;
     uint64_t emfile_count;
+    uint64_t shed_count;
+    int reserve_fd; /* spare descriptor for shedding; -1 when it could not be reopened */
     bool in_accept; /* the accept loop runs: close must not free yet */
     bool closed;
 };
 
 static void listener_free(sq_listener *l)
 {
+    if (l->reserve_fd >= 0)
+        close(l->reserve_fd);
     free(l);
+}
+
+static int open_reserve(void)
+{
+    return open("/dev/null", O_RDONLY | O_CLOEXEC);
+}
+
+/* Out of descriptors: accepts one waiting connection with the reserve
+ * descriptor and closes it (the client sees its connection closed rather
+ * than hanging in a full backlog). True when one was shed, so the accept
+ * loop may go on; false when there is no reserve or nothing was waiting. */
+static bool listener_shed(sq_listener *l)
+{
+    if (l->reserve_fd < 0 && (l->reserve_fd = open_reserve()) < 0)
+        return false;
+    close(l->reserve_fd);
+    l->reserve_fd = -1;
+    int fd = accept4(l->io.fd, NULL, NULL, SOCK_CLOEXEC);
+    if (fd >= 0) {
+        close(fd);
+        l->shed_count++;
+    }
+    l->reserve_fd = open_reserve();
+    return fd >= 0;
 }
 
 static void listener_resume_cb(sq_loop *loop, sq_timer *timer)
@@ -88,8 +116,11 @@ static void listener_io_cb(sq_loop *loop, sq_io *io, unsigned events)
         if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) {
             /* The connection stays in the accept queue and the listener
              * stays readable: watching it now would spin. Pause instead. */
-            if (errno == EMFILE || errno == ENFILE)
+            if (errno == EMFILE || errno == ENFILE) {
                 l->emfile_count++;
+                if (listener_shed(l))
+                    continue;
+            }
             (void)sq_io_set(loop, &l->io, 0);
             (void)sq_timer_start(loop, &l->resume_timer, EMFILE_PAUSE_MS);
             break;
@@ -193,11 +224,14 @@ static int listener_start(sq_loop *loop, int fd, const sq_conn_opts *conn, sq_ac
     else
         sq_conn_opts_default(&l->conn_opts);
     l->port = bound_port(fd);
+    /* Without a reserve (already out of descriptors) accepting still works;
+     * shedding then only tries to open one when it is needed. */
+    l->reserve_fd = open_reserve();
     sq_io_init(&l->io, fd, listener_io_cb, l);
     sq_timer_init(&l->resume_timer, listener_resume_cb, l);
     int err = sq_io_set(loop, &l->io, SQ_EV_READ);
     if (err < 0) {
-        free(l);
+        listener_free(l);
         return err;
     }
     *out = l;
@@ -283,6 +317,11 @@ uint16_t sq_listener_port(const sq_listener *l)
 uint64_t sq_listener_emfile_count(const sq_listener *l)
 {
     return l->emfile_count;
+}
+
+uint64_t sq_listener_shed_count(const sq_listener *l)
+{
+    return l->shed_count;
 }
 
 void sq_listener_close(sq_listener *l)

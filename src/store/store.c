@@ -355,6 +355,7 @@ client *store_client_new(store *s, void *owner)
     c->owner = owner;
     c->tick_pos = HEAP_NO_POS;
     c->wait_deadline_ms = UINT64_MAX;
+    store__watch_index_init(c);
     c->use = s->default_tube;
     store__tube_ref(c->use);
     c->use->using_ct++;
@@ -393,6 +394,7 @@ void store_client_free(store *s, client *c)
         store__tube_unref(s, t);
     }
     free(c->watches);
+    hashmap_dispose(&c->watch_index);
     c->use->using_ct--;
     store__tube_unref(s, c->use);
     list_remove(&s->clients, &c->link);

@@ -26,13 +26,59 @@ int store_use(store *s, client *c, const char *name, size_t len)
     return STORE_OK;
 }
 
+/* A client's watches are an array in beanstalkd's order (which `list-tubes-watched` and the
+ * reserve scan follow) plus, from WATCH_INDEX_MIN watches on, a hash index by tube, so that
+ * finding a watch is a scan of a few entries or one lookup, never a scan of 100,000. */
+enum { WATCH_INDEX_MIN = 16 };
+
+static uint64_t tube_ptr_hash(const tube *t)
+{
+    return hashmap_hash_u64((uint64_t)(uintptr_t)t);
+}
+
+static uint64_t watch_hash(const void *item)
+{
+    return tube_ptr_hash(((const watch *)item)->t);
+}
+
+static bool watch_tube_eq(const void *item, const void *key)
+{
+    return ((const watch *)item)->t == key;
+}
+
+void store__watch_index_init(client *c)
+{
+    hashmap_init(&c->watch_index, watch_hash, watch_tube_eq);
+}
+
 static size_t find_watch(const client *c, const tube *t)
 {
+    if (c->watch_index.cap) {
+        const watch *w = hashmap_find(&c->watch_index, tube_ptr_hash(t), t);
+        return w ? w->ix : SIZE_MAX;
+    }
     for (size_t i = 0; i < c->watch_len; i++) {
         if (c->watches[i]->t == t)
             return i;
     }
     return SIZE_MAX;
+}
+
+/* Makes room to index one more watch (building the index when the client reaches
+ * WATCH_INDEX_MIN), so that adding it cannot fail. false on ENOMEM, nothing changed. */
+static bool watch_index_reserve(client *c)
+{
+    size_t n = c->watch_len + 1;
+    if (!c->watch_index.cap && n < WATCH_INDEX_MIN)
+        return true;
+    bool building = !c->watch_index.cap;
+    if (!hashmap_reserve(&c->watch_index, n))
+        return false;
+    if (building) {
+        for (size_t i = 0; i < c->watch_len; i++)
+            (void)hashmap_insert(&c->watch_index, c->watches[i]); /* room reserved */
+    }
+    return true;
 }
 
 int store_watch(store *s, client *c, const char *name, size_t len, size_t *count)
@@ -42,6 +88,10 @@ int store_watch(store *s, client *c, const char *name, size_t len, size_t *count
         return STORE_NO_MEMORY;
     if (find_watch(c, t) == SIZE_MAX) {
         watch *w = calloc(1, sizeof(*w));
+        if (w && !watch_index_reserve(c)) {
+            free(w);
+            w = NULL;
+        }
         if (w) {
             /* watch_cap starts at 4 (store_client_new), so min_cap never applies. */
             watch **ws =
@@ -63,7 +113,10 @@ int store_watch(store *s, client *c, const char *name, size_t len, size_t *count
         w->c = c;
         store__tube_ref(t);
         t->watching_ct++;
+        w->ix = c->watch_len;
         c->watches[c->watch_len++] = w;
+        if (c->watch_index.cap)
+            (void)hashmap_insert(&c->watch_index, w); /* room reserved above */
         if (c->waiting) {
             tube_waiter_append(t, w);
             store__tube_sched_await(s, t);
@@ -84,6 +137,9 @@ int store_ignore(store *s, client *c, const char *name, size_t len, size_t *coun
             return STORE_NOT_IGNORED;
         watch *w = c->watches[i];
         c->watches[i] = c->watches[--c->watch_len]; /* beanstalkd's ms_delete order */
+        c->watches[i]->ix = i;
+        if (c->watch_index.cap)
+            hashmap_remove(&c->watch_index, w);
         if (w->linked) {
             tube_waiter_remove(t, w);
             store__tube_sched_await(s, t);

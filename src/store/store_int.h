@@ -23,6 +23,9 @@ struct client {
     tube *use;
     watch **watches; /* beanstalkd's ms order: append; delete moves the last into the hole */
     size_t watch_len, watch_cap;
+    /* The watches by tube, once a client watches many tubes (store_cmd.c), so that watch and
+     * ignore stay O(1) however many it watches; empty (cap 0) until then. */
+    hashmap watch_index;
     job_list reserved;
     job_ext *soonest;          /* cached soonest TTR among `reserved`; NULL = recompute */
     uint64_t wait_deadline_ms; /* UINT64_MAX = wait forever */
@@ -120,5 +123,8 @@ void store__tube_sched_await(store *s, tube *t);
 void store__client_wait(store *s, client *c, uint64_t deadline_ms);
 void store__client_unwait(store *s, client *c);
 job_ext *store__client_soonest(client *c);
+
+/* store_cmd.c: sets up c's (empty) index of watches by tube. */
+void store__watch_index_init(client *c);
 
 #endif

@@ -29,6 +29,7 @@
 typedef struct watch {
     tube *t;
     client *c;
+    size_t ix; /* in c->watches */
     list_node link;
     bool linked;
 } watch;

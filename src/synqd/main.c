@@ -14,11 +14,13 @@
 #include <grp.h>
 #include <inttypes.h>
 #include <limits.h>
+#include <malloc.h>
 #include <pwd.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include "metrics.h"
@@ -27,6 +29,9 @@
 #include "synq/loop.h"
 #include "synq_version.h"
 #include "systemd.h"
+
+/* Allocations from this size up get their own mapping (see main). */
+#define MMAP_THRESHOLD_BYTES (256 * 1024)
 
 /* -s rounds the segment size up to a multiple of this. */
 #define SEGMENT_ROUND_BYTES 4096u
@@ -64,6 +69,18 @@ static void usage(FILE *out)
             "                          (bodies plus %u bytes each); default no limit\n"
             "     --io-backend NAME    the kernel interface the event loop waits on:\n"
             "                          %s\n"
+            "\n"
+            "Overload limits (docs/operations.md):\n"
+            "     --output-soft-limit BYTES  a connection's commands wait while its unsent\n"
+            "                          replies exceed this (default %u)\n"
+            "     --output-limit BYTES  reset a connection whose unsent replies would exceed\n"
+            "                          this (default %u)\n"
+            "     --output-total-limit BYTES  all connections' unsent replies; past it\n"
+            "                          each runs one command at a time (default %u; 0: none)\n"
+            "     --output-timeout-ms MS  close a connection whose replies made no progress\n"
+            "                          for this long (default %u; 0 = never)\n"
+            "     --pass-commands N    most commands one connection runs per loop pass\n"
+            "                          (default %u)\n"
             " -c, -n                   accepted for compatibility (the log is always compacted)\n"
             " -v, --version            show version information\n"
             " -V, --verbose            increase verbosity\n"
@@ -73,7 +90,9 @@ static void usage(FILE *out)
             "and ignores -l and -p; with NOTIFY_SOCKET it reports READY=1 once it serves.\n",
             SERVER_DEFAULT_FSYNC_MS, SERVER_DEFAULT_PORT, SERVER_DEFAULT_MAX_JOB_BYTES,
             SERVER_MAX_JOB_BYTES_LIMIT, SERVER_DEFAULT_SEGMENT_BYTES, SEGMENT_ROUND_BYTES,
-            SERVER_JOB_OVERHEAD_BYTES, backend_list());
+            SERVER_JOB_OVERHEAD_BYTES, backend_list(), SERVER_DEFAULT_OUT_SOFT_BYTES,
+            SERVER_DEFAULT_OUT_LIMIT_BYTES, SERVER_DEFAULT_OUT_TOTAL_BYTES,
+            SERVER_DEFAULT_OUT_TIMEOUT_MS, SERVER_DEFAULT_PASS_COMMANDS);
 }
 
 /* "ADDR:PORT" or "[IPV6]:PORT" into host (NUL-terminated) and port. */
@@ -148,6 +167,15 @@ static bool number_option(const char *flag, const char *what, const char *arg, u
     fprintf(stderr, "synqd: %s: invalid %s: %s\n", flag, what, arg);
     return false;
 }
+
+/* Long options without a short form (getopt_long answers these values). */
+enum {
+    OPT_OUT_SOFT = 256,
+    OPT_OUT_LIMIT,
+    OPT_OUT_TOTAL,
+    OPT_OUT_TIMEOUT,
+    OPT_PASS_COMMANDS,
+};
 
 /* apply_option()'s answer when parsing goes on. */
 #define NEXT_OPTION (-1)
@@ -226,6 +254,31 @@ static int apply_option(options *opt, int c, const char *arg)
     case 'I':
         opt->io_backend = arg;
         return NEXT_OPTION;
+    case OPT_OUT_SOFT:
+        if (!number_option("--output-soft-limit", "size", arg, 4096, SIZE_MAX / 4, &v))
+            return SYNQD_EXIT_USAGE;
+        o->out_soft_bytes = (size_t)v;
+        return NEXT_OPTION;
+    case OPT_OUT_LIMIT:
+        if (!number_option("--output-limit", "size", arg, 4096, SIZE_MAX / 4, &v))
+            return SYNQD_EXIT_USAGE;
+        o->out_limit_bytes = (size_t)v;
+        return NEXT_OPTION;
+    case OPT_OUT_TOTAL:
+        if (!number_option("--output-total-limit", "size", arg, 0, SIZE_MAX / 4, &v))
+            return SYNQD_EXIT_USAGE;
+        o->out_total_bytes = (size_t)v;
+        return NEXT_OPTION;
+    case OPT_OUT_TIMEOUT:
+        if (!number_option("--output-timeout-ms", "milliseconds", arg, 0, UINT32_MAX, &v))
+            return SYNQD_EXIT_USAGE;
+        o->out_timeout_ms = (uint32_t)v;
+        return NEXT_OPTION;
+    case OPT_PASS_COMMANDS:
+        if (!number_option("--pass-commands", "count", arg, 1, UINT32_MAX, &v))
+            return SYNQD_EXIT_USAGE;
+        o->pass_commands = (uint32_t)v;
+        return NEXT_OPTION;
     case 'h':
         usage(stdout);
         return SYNQD_EXIT_OK;
@@ -254,6 +307,11 @@ static bool parse_options(int argc, char **argv, options *opt, int *status)
         {"metrics", required_argument, NULL, 'M'},
         {"max-memory", required_argument, NULL, 'm'},
         {"io-backend", required_argument, NULL, 'I'},
+        {"output-soft-limit", required_argument, NULL, OPT_OUT_SOFT},
+        {"output-limit", required_argument, NULL, OPT_OUT_LIMIT},
+        {"output-total-limit", required_argument, NULL, OPT_OUT_TOTAL},
+        {"output-timeout-ms", required_argument, NULL, OPT_OUT_TIMEOUT},
+        {"pass-commands", required_argument, NULL, OPT_PASS_COMMANDS},
         {NULL, 0, NULL, 0},
     };
     memset(opt, 0, sizeof *opt);
@@ -393,6 +451,28 @@ static void stop_services(sq_loop *loop, server *srv, metrics *mx)
     sq_loop_free(loop);
 }
 
+/* Every connection is a descriptor: take all the kernel allows this process (the soft
+ * RLIMIT_NOFILE up to the hard one, as the distribution's defaults are often 1024 of a
+ * million). A failure only leaves the limit as it was. */
+static void raise_fd_limit(int verbose)
+{
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) != 0) {
+        fprintf(stderr, "synqd: getrlimit(RLIMIT_NOFILE): %s\n", strerror(errno));
+        return;
+    }
+    if (rl.rlim_cur == rl.rlim_max)
+        return;
+    rlim_t was = rl.rlim_cur;
+    rl.rlim_cur = rl.rlim_max;
+    if (setrlimit(RLIMIT_NOFILE, &rl) != 0)
+        fprintf(stderr, "synqd: setrlimit(RLIMIT_NOFILE, %llu): %s\n",
+                (unsigned long long)rl.rlim_max, strerror(errno));
+    else if (verbose)
+        fprintf(stderr, "synqd: descriptor limit raised from %llu to %llu\n",
+                (unsigned long long)was, (unsigned long long)rl.rlim_max);
+}
+
 int main(int argc, char **argv)
 {
     options opt;
@@ -402,6 +482,13 @@ int main(int argc, char **argv)
 
     /* A peer that vanishes must not kill the server on write. */
     signal(SIGPIPE, SIG_IGN);
+    raise_fd_limit(opt.server.verbose);
+    /* Output buffers grow to megabytes under a burst of replies and shrink once it drained
+     * (the engine gives the memory back). glibc raises its mmap threshold each time such a
+     * block is freed, after which the next ones come from the heap and their pages stay
+     * resident for good; a fixed threshold keeps big buffers in their own mappings, which
+     * free() returns to the kernel. */
+    (void)mallopt(M_MMAP_THRESHOLD, MMAP_THRESHOLD_BYTES);
 
     if ((status = adopt_listen_socket(&opt)) != SYNQD_EXIT_OK)
         return status;

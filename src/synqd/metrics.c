@@ -187,6 +187,29 @@ static void format_clients(writer *w, const synqd_counters *c, const store_stats
     metric(w, "synq_tubes", "gauge", "Tubes that exist.", ss->tubes);
 }
 
+/* Each time an overload limit bit (docs/operations.md). */
+static void format_overload(writer *w, const synqd_counters *c, const synqd_overload_stats *o)
+{
+    metric(w, "synq_pass_budget_yields_total", "counter",
+           "Times a connection stopped running commands for this loop pass (--pass-commands).",
+           c->budget_yields);
+    metric(w, "synq_output_soft_limit_total", "counter",
+           "Times a connection's commands waited for its unsent replies to drain "
+           "(--output-soft-limit, or --output-total-limit).",
+           c->output_stops);
+    metric(w, "synq_output_total_limit_total", "counter",
+           "Times a connection was held because all connections' unsent replies passed "
+           "--output-total-limit.",
+           o->output_total_stops);
+    metric(w, "synq_output_closed_total", "counter",
+           "Connections closed for their unsent replies (--output-limit, --output-timeout-ms).",
+           o->output_closes);
+    metric(w, "synq_accept_emfile_total", "counter",
+           "accept() failures for lack of file descriptors.", o->accept_emfile);
+    metric(w, "synq_accept_shed_total", "counter",
+           "Connections accepted and closed at once because descriptors ran out.", o->accept_shed);
+}
+
 /* One pass over the tubes per family keeps each family's samples together,
  * as the format requires, without buffering every tube's stats first. */
 static void format_tubes(writer *w, const store *st)
@@ -253,6 +276,7 @@ int metrics_format(server *srv, sq_buf *out)
     format_jobs(&w, &ss);
     format_commands(&w, &snap.counters);
     format_clients(&w, &snap.counters, &ss);
+    format_overload(&w, &snap.counters, &snap.overload);
     format_tubes(&w, st);
     metric(&w, "synq_uptime_seconds", "gauge", "Seconds since the server started.", snap.uptime_s);
     metric(&w, "synq_draining", "gauge", "1 in drain mode (SIGUSR1: put answers DRAINING).",

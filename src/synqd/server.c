@@ -30,6 +30,53 @@ void server_opts_default(server_opts *o)
     o->fsync_ms = SERVER_DEFAULT_FSYNC_MS;
     o->segment_bytes = (uint64_t)SERVER_DEFAULT_SEGMENT_BYTES;
     o->max_job_bytes = SERVER_DEFAULT_MAX_JOB_BYTES;
+    o->out_soft_bytes = SERVER_DEFAULT_OUT_SOFT_BYTES;
+    o->out_limit_bytes = SERVER_DEFAULT_OUT_LIMIT_BYTES;
+    o->out_total_bytes = SERVER_DEFAULT_OUT_TOTAL_BYTES;
+    o->out_timeout_ms = SERVER_DEFAULT_OUT_TIMEOUT_MS;
+    o->pass_commands = SERVER_DEFAULT_PASS_COMMANDS;
+}
+
+/* ---- the total output limit ---- */
+
+/* How often sessions held for the total output look again: the output drains through the
+ * engine's writes, which tell the server nothing, so it polls while anyone is held. */
+#define OUT_WAIT_RETRY_MS 10
+
+void server_queue_out_wait(server *srv, session *se)
+{
+    if (se->out_waiting)
+        return;
+    srv->overload.output_total_stops++;
+    se->out_waiting = true;
+    list_append(&srv->out_wait, &se->out_wait_link);
+    if (!sq_timer_active(&srv->out_timer) &&
+        sq_timer_start(srv->loop, &srv->out_timer, OUT_WAIT_RETRY_MS) != 0)
+        sq_conn_yield(se->conn); /* no timer: fall back to retrying every pass */
+}
+
+void server_unqueue_out_wait(server *srv, session *se)
+{
+    if (!se->out_waiting)
+        return;
+    list_remove(&srv->out_wait, &se->out_wait_link);
+    se->out_waiting = false;
+}
+
+static void on_out_timer(sq_loop *loop, sq_timer *t)
+{
+    server *srv = t->data;
+    if (sq_tcp_out_pending(loop) > srv->opts.out_total_bytes) {
+        if (sq_timer_start(loop, t, OUT_WAIT_RETRY_MS) == 0)
+            return;
+    }
+    /* Each runs again from its connection's timer, with the budget of that moment. */
+    while (!list_empty(&srv->out_wait)) {
+        session *se = LIST_ENTRY(srv->out_wait.first, session, out_wait_link);
+        list_remove(&srv->out_wait, &se->out_wait_link);
+        se->out_waiting = false;
+        sq_conn_yield(se->conn);
+    }
 }
 
 /* ---- store hooks: answers to sessions waiting in reserve ---- */
@@ -328,6 +375,11 @@ void server_snapshot(server *srv, synqd_snapshot *out)
     binlog_stats_get(srv, &out->binlog);
     out->instance_id = srv->instance_id;
     out->io_backend = sq_loop_backend(srv->loop);
+    out->overload = srv->overload;
+    if (srv->listener) {
+        out->overload.accept_emfile = sq_listener_emfile_count(srv->listener);
+        out->overload.accept_shed = sq_listener_shed_count(srv->listener);
+    }
 }
 
 store *server_store(server *srv)
@@ -447,6 +499,7 @@ int server_start(sq_loop *loop, const server_opts *o, server **out)
     sq_buf_init(&srv->scratch, SQ_BUF_NO_LIMIT);
     sq_timer_init(&srv->store_timer, on_store_timer, srv);
     sq_timer_init(&srv->persist_timer, on_persist_timer, srv);
+    sq_timer_init(&srv->out_timer, on_out_timer, srv);
     srv->persist_timer_due = UINT64_MAX;
     make_instance_id(srv);
 
@@ -486,6 +539,16 @@ int server_start(sq_loop *loop, const server_opts *o, server **out)
     /* A whole put (line, largest body, CRLF) must fit in the input buffer,
      * plus a read's worth of what was pipelined after it. */
     lo.conn.in_limit = o->max_job_bytes + 2 + PROTO_MAX_LINE + lo.conn.read_chunk;
+    /* Commands stop running above the soft limit (session.c) where the engine stops reading,
+     * so the output passes it by at most one reply; the hard limit leaves room for that reply
+     * (a reserved job of the largest size). */
+    lo.conn.out_high_water = o->out_soft_bytes;
+    lo.conn.out_low_water = o->out_soft_bytes / 4;
+    lo.conn.out_limit = o->out_limit_bytes;
+    size_t one_reply = o->max_job_bytes + 2 + PROTO_MAX_LINE;
+    if (lo.conn.out_limit < o->out_soft_bytes + one_reply)
+        lo.conn.out_limit = o->out_soft_bytes + one_reply;
+    lo.conn.write_timeout_ms = o->out_timeout_ms;
     if (o->listen_fd >= 0)
         err = sq_tcp_listen_fd(loop, o->listen_fd, &lo.conn, on_accept, srv, &srv->listener);
     else
@@ -545,6 +608,7 @@ void server_shutdown(server *s)
     session_close_all(s, false);
     sq_timer_stop(s->loop, &s->store_timer);
     sq_timer_stop(s->loop, &s->persist_timer);
+    sq_timer_stop(s->loop, &s->out_timer);
     sq_loop_remove_before_wait(s->loop, before_wait, s);
 }
 

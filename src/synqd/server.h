@@ -24,6 +24,12 @@
 #define SERVER_MAX_JOB_BYTES_LIMIT 1073741824u
 #define SERVER_DEFAULT_SEGMENT_BYTES WAL_DEFAULT_SEGMENT_BYTES
 #define SERVER_DEFAULT_FSYNC_MS 50
+/* Overload limits (docs/operations.md). */
+#define SERVER_DEFAULT_OUT_SOFT_BYTES 1048576u    /* 1 MiB */
+#define SERVER_DEFAULT_OUT_LIMIT_BYTES 67108864u  /* 64 MiB */
+#define SERVER_DEFAULT_OUT_TOTAL_BYTES 268435456u /* 256 MiB */
+#define SERVER_DEFAULT_OUT_TIMEOUT_MS 60000u
+#define SERVER_DEFAULT_PASS_COMMANDS 1000u
 /* What --max-memory counts per job besides its body, for the costliest kind
  * of job: a record header with its log segment (32 bytes), rounding to 8, the
  * ext a job gets once it is delayed, reserved or buried (96), its directory
@@ -48,6 +54,13 @@ typedef struct server_opts {
     size_t max_job_bytes;    /* -z */
     uint64_t max_memory;     /* --max-memory: bytes all jobs may take; 0 = no limit */
     int verbose;             /* -V count */
+    size_t out_soft_bytes;   /* --output-soft-limit: a connection's commands stop running while
+                                its output holds more (resume below a quarter of it) */
+    size_t out_limit_bytes;  /* --output-limit: past it the connection is reset */
+    size_t out_total_bytes;  /* --output-total-limit: all connections' output; 0 = none */
+    uint32_t out_timeout_ms; /* --output-timeout-ms: close a connection whose output made no
+                                progress for this long; 0 = never */
+    uint32_t pass_commands;  /* --pass-commands: most commands per connection per loop pass */
 } server_opts;
 
 typedef struct server server;

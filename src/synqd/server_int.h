@@ -30,6 +30,10 @@ struct session {
     sq_buf *in;              /* the connection's input buffer, kept for resuming */
     bool resume_queued;      /* on the server's resume list */
     list_node resume_link;   /* server's list of sessions to resume after a wait */
+    bool yielded;            /* the core stopped for its budget with input left */
+    bool eof_pending;        /* the peer's FIN came while yielded: handle it after that input */
+    bool out_waiting;        /* on the server's list of sessions held for the total output */
+    list_node out_wait_link; /* that list */
     bool unsynced;           /* acknowledged a change the log has not flushed */
     list_node unsynced_link; /* server's list of such sessions */
     list_node link;          /* server's list of all sessions */
@@ -50,7 +54,11 @@ struct server {
     wal_fault wal_fault; /* used only with SYNQD_WAL_FAULT (tests) */
     sq_timer persist_timer;
     uint64_t persist_timer_due;
-    list unsynced;       /* session.unsynced_link, newest first */
+    list unsynced; /* session.unsynced_link, newest first */
+    list out_wait; /* session.out_wait_link: held for --output-total-limit,
+                      retried from out_timer */
+    sq_timer out_timer;
+    synqd_overload_stats overload; /* changed by session.c and server.c */
     uint64_t job_memory; /* what --max-memory counts: bodies + overhead; changed only here */
     uint64_t started_ms;
     sq_buf scratch; /* reused for stats documents */
@@ -74,6 +82,10 @@ void session_wait_ended(session *se, const char *reply, size_t reply_len);
 /* server.c: the session's reply acknowledges a change in the log's batch: hold it until the
  * batch is written (or reset the session if the write fails). */
 void server_note_unsynced(server *srv, session *se);
+/* server.c: all connections' output passed --output-total-limit: hold the session (its input
+ * stays buffered) and run it again once the total fell back. Idempotent. */
+void server_queue_out_wait(server *srv, session *se);
+void server_unqueue_out_wait(server *srv, session *se);
 /* server.c: forget a session that is going away. */
 void server_forget_session(server *srv, session *se);
 

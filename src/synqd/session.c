@@ -5,7 +5,18 @@
  * buffer (sq_conn_out); this file tells the engine the output grew, puts the session on the
  * server's lists (resume after a wait, replies held for the log) and closes the connection when
  * the core says so. It changes no protocol state of its own.
+ *
+ * Overload. Each call of the core runs within a budget (server.c sets the limits): at most
+ * --pass-commands commands, and no command starts while the connection's output holds more
+ * than --output-soft-limit bytes, or only one while all connections together hold more than
+ * --output-total-limit. Whatever input is left waits in the connection's input buffer (the
+ * engine stops reading once it is full) and runs again: on the next loop pass (a command
+ * budget: sq_conn_yield), once the output drained below the low mark (the engine's
+ * backpressure calls on_drain), or once the total fell back (the server's retry timer). A
+ * FIN that arrives meanwhile is held until that input has run, so a client that pipelines and
+ * half-closes gets every reply, as from beanstalkd.
  */
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 
@@ -22,19 +33,51 @@ static void after_core(session *se, size_t out_before, session_verdict v)
     if (v == SESSION_RESET) {
         fprintf(stderr, "synqd: queueing a reply failed (%s): closing the connection\n",
                 sq_strerror(se->core.reply_err));
+        if (se->core.reply_err == -ENOBUFS)
+            se->srv->overload.output_closes++;
         session_close(se, true);
     } else if (v == SESSION_QUIT) {
         session_close(se, false);
     }
 }
 
+/* Most reply bytes one connection adds per loop pass: the replies of a pipelined batch (peeks
+ * of big jobs) are made and sent a slice per pass, so other clients wait one slice. */
+#define PASS_OUT_BYTES 262144u
+
+static void session_eof(session *se);
+
+/* The core stopped for its budget with input left: arrange to come back to it. */
+static void session_yielded(session *se)
+{
+    server *srv = se->srv;
+    if (sq_conn_pending(se->conn) > srv->opts.out_soft_bytes)
+        return; /* the engine's backpressure is on: on_drain comes back */
+    if (srv->opts.out_total_bytes && sq_tcp_out_pending(srv->loop) > srv->opts.out_total_bytes)
+        server_queue_out_wait(srv, se);
+    else
+        sq_conn_yield(se->conn);
+}
+
 static void session_process(session *se)
 {
     if (!se->in || se->core.state == SESSION_CLOSED)
         return;
+    const server *srv = se->srv;
+    session_budget b = {srv->opts.pass_commands, srv->opts.out_soft_bytes};
+    if (srv->opts.out_total_bytes && sq_tcp_out_pending(srv->loop) > srv->opts.out_total_bytes)
+        b.out_bytes = 0; /* one reply at a time until the total falls back */
     sq_buf *out = sq_conn_out(se->conn);
     size_t before = sq_buf_len(out);
-    after_core(se, before, session_core_input(&se->core, se->in, out));
+    if (before + PASS_OUT_BYTES < b.out_bytes)
+        b.out_bytes = before + PASS_OUT_BYTES;
+    session_verdict v = session_core_input(&se->core, se->in, out, &b);
+    se->yielded = v == SESSION_YIELD;
+    after_core(se, before, v);
+    if (se->yielded && se->core.state != SESSION_CLOSED)
+        session_yielded(se);
+    else if (se->eof_pending && se->core.state != SESSION_CLOSED)
+        session_eof(se);
 }
 
 void session_resume(session *se)
@@ -66,12 +109,29 @@ static void on_read(sq_conn *c, sq_buf *in)
     session_process(se);
 }
 
+static void session_eof(session *se)
+{
+    se->eof_pending = false;
+    sq_buf *out = sq_conn_out(se->conn);
+    size_t before = sq_buf_len(out);
+    after_core(se, before, session_core_eof(&se->core, se->in, out));
+}
+
 static void on_eof(sq_conn *c)
 {
     session *se = sq_conn_data(c);
-    sq_buf *out = sq_conn_out(c);
-    size_t before = sq_buf_len(out);
-    after_core(se, before, session_core_eof(&se->core, se->in, out));
+    if (se->yielded && se->core.state != SESSION_CLOSED) {
+        se->eof_pending = true; /* after the input the budget left */
+        return;
+    }
+    session_eof(se);
+}
+
+static void on_drain(sq_conn *c)
+{
+    session *se = sq_conn_data(c);
+    if (se->yielded)
+        session_process(se); /* whatever the state the budget stopped in (command or body) */
 }
 
 static void unqueue_resume(server *srv, session *se)
@@ -89,6 +149,7 @@ static void session_end(session *se)
         return;
     session_core_end(&se->core);
     unqueue_resume(se->srv, se);
+    server_unqueue_out_wait(se->srv, se);
     server_forget_session(se->srv, se);
 }
 
@@ -103,9 +164,10 @@ void session_close(session *se, bool abort)
 
 static void on_close(sq_conn *c, int err)
 {
-    (void)err;
     session *se = sq_conn_data(c);
     server *srv = se->srv;
+    if (err == -ETIMEDOUT)
+        srv->overload.output_closes++; /* the only timeout set: --output-timeout-ms */
     session_end(se);
     list_remove(&srv->sessions, &se->link);
     free(se);
@@ -114,6 +176,7 @@ static void on_close(sq_conn *c, int err)
 static const sq_conn_handlers session_handlers = {
     .on_read = on_read,
     .on_eof = on_eof,
+    .on_drain = on_drain,
     .on_close = on_close,
 };
 

@@ -156,11 +156,37 @@ static session_verdict verdict(session_core *sc, const reply_buf *out)
     return sc->state == SESSION_CLOSED ? SESSION_QUIT : SESSION_GO_ON;
 }
 
-session_verdict session_core_input(session_core *sc, sq_buf *in, sq_buf *out)
+/* True when the budget lets no further command start (and counts why). Only the steps that
+ * run a command count against it: skipping bytes is cheap and produces nothing. */
+static bool budget_spent(session_core *sc, const session_budget *b, uint32_t ran, const sq_buf *out)
+{
+    if (!b)
+        return false;
+    if (b->commands && ran >= b->commands) {
+        sc->env->counters->budget_yields++;
+        return true;
+    }
+    if (sq_buf_len(out) > b->out_bytes) {
+        sc->env->counters->output_stops++;
+        return true;
+    }
+    return false;
+}
+
+session_verdict session_core_input(session_core *sc, sq_buf *in, sq_buf *out,
+                                   const session_budget *budget)
 {
     reply_buf rb = {out, 0};
     bool more = true;
+    uint32_t ran = 0;
     while (more && !rb.err && sq_buf_len(in) > 0) {
+        bool runs = sc->state == SESSION_COMMAND || sc->state == SESSION_BODY;
+        if (runs && budget_spent(sc, budget, ran, out)) {
+            session_verdict v = verdict(sc, &rb);
+            return v == SESSION_GO_ON ? SESSION_YIELD : v;
+        }
+        if (runs)
+            ran++;
         switch (sc->state) {
         case SESSION_COMMAND:
             more = process_command_line(sc, in, &rb);
@@ -207,7 +233,7 @@ session_verdict session_core_eof(session_core *sc, sq_buf *in, sq_buf *out)
         session_verdict v = session_core_wait_ended(sc, PROTO_REPLY_TIMED_OUT,
                                                     sizeof PROTO_REPLY_TIMED_OUT - 1, out);
         if (v == SESSION_GO_ON && in)
-            v = session_core_input(sc, in, out);
+            v = session_core_input(sc, in, out, NULL);
         if (v == SESSION_RESET)
             return v;
     }

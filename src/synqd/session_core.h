@@ -49,6 +49,8 @@ typedef enum {
 /* What the connection must do after a call. */
 typedef enum {
     SESSION_GO_ON, /* keep reading */
+    SESSION_YIELD, /* the budget ran out with input left (see session_budget): call
+                    * session_core_input again later; otherwise as GO_ON */
     SESSION_QUIT,  /* quit or EOF: close gracefully (the replies queued are still sent) */
     SESSION_RESET, /* a reply could not be queued (the client stopped reading while
                     * pipelining past the output limit, or memory ran out): replies can no
@@ -69,13 +71,25 @@ typedef struct session_core {
     int reply_err;    /* SESSION_RESET: why the reply could not be queued */
 } session_core;
 
+/* How much one session_core_input call may do, so that one connection's pipelined batch
+ * cannot hold the loop (and so every other client) for long, nor queue output without bound
+ * (beanstalkd stops reading a connection while a reply is unsent; this is the same idea with
+ * a margin). A step that has begun (a command, a body) always completes. */
+typedef struct session_budget {
+    uint32_t commands; /* most commands (lines and put bodies) run; 0 = no limit */
+    size_t out_bytes;  /* a command starts only while `out` holds at most this; SIZE_MAX = no
+                        * limit */
+} session_budget;
+
 /* Starts a session: a new store client owned by `owner` (client_owner() in the store's hooks),
  * counted as a connection. Returns 0, or -ENOMEM (nothing counted). */
 int session_core_init(session_core *sc, const session_env *env, void *owner);
 
-/* Runs what `in` holds, consuming what it used, appending replies to `out`. In WAITING or
- * CLOSED nothing runs. */
-session_verdict session_core_input(session_core *sc, sq_buf *in, sq_buf *out);
+/* Runs what `in` holds, consuming what it used, appending replies to `out`, within `budget`
+ * (NULL: no limit). In WAITING or CLOSED nothing runs. SESSION_YIELD when the budget stopped
+ * it with input left (counted in the counters' budget_yields or output_stops). */
+session_verdict session_core_input(session_core *sc, sq_buf *in, sq_buf *out,
+                                   const session_budget *budget);
 
 /* The store's hooks for a waiting session: it was handed `j` (RESERVED), or its wait ended with
  * `reply` (DEADLINE_SOON, TIMED_OUT; a static string). The session is back in COMMAND; its

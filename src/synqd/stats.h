@@ -23,7 +23,20 @@ typedef struct synqd_counters {
     uint64_t current_connections, total_connections;
     uint64_t current_producers; /* sessions that have put (a put line was accepted) */
     uint64_t current_workers;   /* sessions that have reserved */
+    uint64_t budget_yields;     /* a session stopped for its per-pass command budget */
+    uint64_t output_stops;      /* a session stopped running commands for queued output */
 } synqd_counters;
+
+/* What the server's overload limits did (docs/operations.md); not in any beanstalkd
+ * document, only in the metrics. */
+typedef struct synqd_overload_stats {
+    uint64_t output_total_stops; /* sessions held because all connections' output passed
+                                    --output-total-limit */
+    uint64_t output_closes;      /* connections closed for output: past --output-limit, or
+                                    stuck longer than --output-timeout-ms */
+    uint64_t accept_emfile;      /* accept() failed for lack of descriptors */
+    uint64_t accept_shed;        /* connections accepted and closed at once for that */
+} synqd_overload_stats;
 
 /* The log's figures for `stats` (zeros without a log). */
 typedef struct synqd_binlog_stats {
@@ -44,6 +57,7 @@ typedef struct synqd_snapshot {
     synqd_binlog_stats binlog;
     const char *instance_id; /* 16 hex digits; borrowed from the server, lives as long as it */
     const char *io_backend;  /* the event loop's backend name; static */
+    synqd_overload_stats overload;
 } synqd_snapshot;
 
 /* YAML documents exactly as beanstalkd formats them. Each returns 0 and appends to out, or

@@ -283,6 +283,71 @@ TEST(output_limit_fails_writes_with_enobufs)
     sq_loop_free(loop);
 }
 
+/* A handler that takes one byte per call and yields the rest: on_read must come back to the
+ * input left without new bytes arriving, at most once more per iteration, and the loop's total
+ * of queued output follows the writes and the flushes. */
+typedef struct yield_state {
+    int calls;
+    int calls_this_pass;
+    int max_calls_per_pass;
+    size_t max_total_out;
+} yield_state;
+
+static void yield_read(sq_conn *c, sq_buf *in)
+{
+    yield_state *y = sq_conn_data(c);
+    y->calls++;
+    y->calls_this_pass++;
+    ASSERT_EQ(sq_conn_write(c, sq_buf_peek(in), 1), 0);
+    sq_buf_consume(in, 1);
+    size_t total = sq_tcp_out_pending(sq_conn_loop(c));
+    ASSERT_GE(total, sq_conn_pending(c));
+    if (total > y->max_total_out)
+        y->max_total_out = total;
+    sq_conn_yield(c);
+}
+
+static void yield_accept(sq_listener *l, sq_conn *c, void *data)
+{
+    (void)l;
+    static const sq_conn_handlers h = {.on_read = yield_read};
+    sq_conn_set_handlers(c, &h, data);
+}
+
+TEST(yield_comes_back_to_input_left_next_pass)
+{
+    sq_loop *loop;
+    ASSERT_EQ(sq_loop_new(&loop), 0);
+    sq_listen_opts lo = {.host = "127.0.0.1"};
+    sq_conn_opts_default(&lo.conn);
+    yield_state y = {0};
+    sq_listener *l;
+    ASSERT_EQ(sq_tcp_listen(loop, &lo, yield_accept, &y, &l), 0);
+    int fd = client_connect(sq_listener_port(l));
+    ASSERT_EQ(send(fd, "abcdef", 6, 0), 6);
+    char got[8] = {0};
+    size_t have = 0;
+    for (int i = 0; i < 200 && have < 6; i++) {
+        y.calls_this_pass = 0;
+        ASSERT_EQ(sq_loop_run_once(loop, 10), 0);
+        if (y.calls_this_pass > y.max_calls_per_pass)
+            y.max_calls_per_pass = y.calls_this_pass;
+        ssize_t n = recv(fd, got + have, sizeof got - 1 - have, MSG_DONTWAIT);
+        if (n > 0)
+            have += (size_t)n;
+    }
+    ASSERT_STR_EQ(got, "abcdef");
+    ASSERT_EQ(y.calls, 6);
+    ASSERT_LE(y.max_calls_per_pass, 2); /* the read, then once from the timer step */
+    ASSERT_GE(y.max_total_out, 1);
+    ASSERT_EQ(sq_tcp_out_pending(loop), 0); /* all sent */
+    close(fd);
+    for (int i = 0; i < 5; i++)
+        ASSERT_EQ(sq_loop_run_once(loop, 10), 0);
+    sq_listener_close(l);
+    sq_loop_free(loop);
+}
+
 /* --- Termination -------------------------------------------------------- */
 
 TEST(abort_sends_rst)

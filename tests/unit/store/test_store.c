@@ -325,6 +325,43 @@ TEST(watch_and_ignore_with_not_ignored)
     env_free(e);
 }
 
+/* Past a few watches they are indexed by tube (watch and ignore in O(1)); the listed order must
+ * stay beanstalkd's, duplicates must still be found, and ignore must find moved entries. */
+TEST(many_watches_keep_order_and_are_found)
+{
+    env *e = env_new();
+    client *c = store_client_new(e->s, NULL);
+    enum { N = 200 };
+    char name[16];
+    size_t n = 0;
+    for (int i = 0; i < N; i++) {
+        int len = snprintf(name, sizeof name, "t%d", i);
+        ASSERT_EQ(store_watch(e->s, c, name, (size_t)len, &n), STORE_OK);
+        ASSERT_EQ(n, (size_t)i + 2);
+        ASSERT_EQ(store_watch(e->s, c, name, (size_t)len, &n), STORE_OK); /* again: no-op */
+        ASSERT_EQ(n, (size_t)i + 2);
+    }
+    /* Ignoring t5 (listed at 6) moves the last, t199, into its place. */
+    ASSERT_EQ(store_ignore(e->s, c, "t5", 2, &n), STORE_OK);
+    ASSERT_EQ(n, (size_t)N);
+    ASSERT_STR_EQ(tube_name(client_watched_at(c, 6)), "t199");
+    /* The moved entry is still found where it now is. */
+    ASSERT_EQ(store_ignore(e->s, c, "t199", 4, &n), STORE_OK);
+    ASSERT_EQ(n, (size_t)N - 1);
+    ASSERT_STR_EQ(tube_name(client_watched_at(c, 6)), "t198");
+    ASSERT_EQ(store_ignore(e->s, c, "t5", 2, &n), STORE_OK); /* not watched any more */
+    ASSERT_EQ(n, (size_t)N - 1);
+    for (int i = 0; i < N; i++) {
+        int len = snprintf(name, sizeof name, "t%d", i);
+        ASSERT_EQ(store_ignore(e->s, c, name, (size_t)len, &n), STORE_OK);
+    }
+    ASSERT_EQ(n, 1);
+    ASSERT_STR_EQ(tube_name(client_watched_at(c, 0)), "default");
+    ASSERT_EQ(store_tube_count(e->s), 1);
+    store_client_free(e->s, c);
+    env_free(e);
+}
+
 TEST(waiting_client_is_woken_by_put_from_another_client)
 {
     env *e = env_new();

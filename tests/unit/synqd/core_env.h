@@ -198,7 +198,7 @@ static inline session_verdict core_conn_feed(core_conn *cc, const void *bytes, s
         abort();
     if (!cc->open)
         return cc->last;
-    core_conn_after(cc, session_core_input(&cc->sc, &cc->in, &cc->out));
+    core_conn_after(cc, session_core_input(&cc->sc, &cc->in, &cc->out, NULL));
     return cc->last;
 }
 
@@ -215,7 +215,7 @@ static inline void core_env_resume(core_env *e)
     for (int i = 0; i < CORE_ENV_MAX_CONNS; i++) {
         core_conn *cc = e->conns[i];
         if (cc && cc->open && cc->sc.state == SESSION_COMMAND && sq_buf_len(&cc->in) > 0)
-            core_conn_after(cc, session_core_input(&cc->sc, &cc->in, &cc->out));
+            core_conn_after(cc, session_core_input(&cc->sc, &cc->in, &cc->out, NULL));
     }
 }
 

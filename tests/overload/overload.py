@@ -1,0 +1,71 @@
+"""Helpers for the overload suite: synqd under abuse on loopback, measured.
+
+Each test starts its own synqd (sqharness.Server: a free loopback port, always
+stopped), abuses it from this process, and measures what a legitimate client
+sees meanwhile (round trips), the server's resident memory (/proc), and its
+/metrics counters. Everything is bounded: every wait has a deadline, every
+socket a timeout. Python 3 standard library only."""
+
+import os
+import socket
+import sys
+import time
+import urllib.request
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(HERE, "..", "integration"))
+import sqharness  # noqa: E402,F401  (re-exported for the tests)
+from sqharness import Client, Server, _free_port  # noqa: E402,F401
+
+
+# A sanitizer build (SQ_SANITIZE=1 from ctest): ASan keeps freed memory in quarantine, so RSS
+# bounds mean nothing, and everything is several times slower.
+SANITIZED = os.environ.get("SQ_SANITIZE") == "1"
+TIME_SCALE = 10 if SANITIZED else 1
+
+
+def rss_kib(pid):
+    """The process's resident set size in KiB (VmRSS)."""
+    with open("/proc/%d/status" % pid) as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    raise AssertionError("no VmRSS for pid %d" % pid)
+
+
+def metrics(port):
+    """The server's /metrics as {name: value} for the unlabelled samples."""
+    with urllib.request.urlopen("http://127.0.0.1:%d/metrics" % port, timeout=5) as r:
+        text = r.read().decode()
+    out = {}
+    for line in text.splitlines():
+        if line and not line.startswith("#") and "{" not in line:
+            name, value = line.rsplit(" ", 1)
+            out[name] = int(value)
+    return out
+
+
+def roundtrip_s(client):
+    """One `stats-tube default` round trip of a legitimate client, in seconds."""
+    t0 = time.monotonic()
+    client.send(b"stats-tube default\r\n")
+    line = client.read_line()
+    assert line.startswith(b"OK "), line
+    client.read_exact(int(line.split()[1]) + 2)
+    return time.monotonic() - t0
+
+
+def percentile(values, p):
+    v = sorted(values)
+    return v[min(len(v) - 1, int(len(v) * p))]
+
+
+def raw_socket(port, rcvbuf=None):
+    """A plain connected socket (for attackers that never read)."""
+    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    if rcvbuf:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
+    s.settimeout(5)
+    s.connect(("127.0.0.1", port))
+    s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    return s
