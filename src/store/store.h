@@ -170,8 +170,9 @@ int store_touch(store *s, client *c, uint64_t id);
 int store_kick(store *s, client *c, uint32_t bound, uint32_t *kicked);
 /* A buried or delayed job becomes ready. OK | NOT_FOUND (missing, ready or reserved). */
 int store_kick_job(store *s, uint64_t id);
-/* The tube hands out no jobs for delay_s seconds (0 acts as 1 ms, as beanstalkd's 1 ns).
- * Re-pausing restarts the pause. OK | NOT_FOUND */
+/* The tube hands out no jobs for delay_s seconds. Re-pausing restarts the pause; 0 ends any
+ * pause at once (beanstalkd's 1 ns pause is over before anything can see it) and serves the
+ * clients it frees, through the reserved hook. OK | NOT_FOUND */
 int store_pause_tube(store *s, const char *name, size_t len, uint32_t delay_s);
 
 /* ---- lookups (peeks never change state) ---- */
