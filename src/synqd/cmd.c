@@ -346,6 +346,14 @@ void cmd_execute(const cmd_ctx *ctx, proto_status status, const proto_cmd *cmd, 
     case CMD_STATS:
         reply_scratch_doc(ctx, env->host->format_stats(env->host_data, env->scratch));
         break;
+    case CMD_STATS_LOG: {
+        int err = env->host->format_log_stats(env->host_data, env->scratch);
+        if (err == -ENOENT)
+            reply_lit(ctx->out, PROTO_REPLY_NOT_FOUND);
+        else
+            reply_scratch_doc(ctx, err);
+        break;
+    }
     case CMD_QUIT:
         next->kind = CMD_NEXT_CLOSE;
         break;

@@ -156,12 +156,21 @@ static int host_format_stats(void *data, sq_buf *out)
     return stats_format_server(&snap, srv->st, out);
 }
 
+static int host_format_log_stats(void *data, sq_buf *out)
+{
+    server *srv = data;
+    synqd_snapshot snap;
+    server_snapshot(srv, &snap);
+    return stats_format_log(&snap, out);
+}
+
 static const cmd_host server_cmd_host = {
     .log_failed = host_log_failed,
     .journal_result = host_journal_result,
     .job_memory = host_job_memory,
     .take_back_put = host_take_back_put,
     .format_stats = host_format_stats,
+    .format_log_stats = host_format_log_stats,
 };
 
 void server_forget_session(server *srv, session *se)
