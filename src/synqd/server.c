@@ -414,7 +414,14 @@ static int open_log(server *srv)
     uint64_t started = sq_loop_now_ms(srv->loop);
     int err = persist_open(&po, srv->st, &rep, &srv->ps);
     if (err) {
-        if (err == -EBADMSG)
+        if (err == -EBADMSG && rep.corrupt_id)
+            fprintf(stderr,
+                    "synqd: %s: record in segment %u at byte %llu has job id %llu, over the "
+                    "largest a log may hold (%llu); refusing to start: the log is corrupt or "
+                    "crafted\n",
+                    o->wal_dir, rep.corrupt_segment, (unsigned long long)rep.corrupt_offset,
+                    (unsigned long long)rep.corrupt_id, (unsigned long long)WAL_MAX_ID);
+        else if (err == -EBADMSG)
             fprintf(stderr,
                     "synqd: %s: corrupt record in segment %u at byte %llu; refusing to "
                     "start rather than lose or invent jobs\n",

@@ -18,6 +18,9 @@
  *   WAL_CORRUPT_SKIP_SEGMENT skips the rest of that segment. Either way it is
  *   reported with segment index and byte offset. A bad record is never
  *   replayed: a record is used only if its checksum and fields are valid.
+ * - A valid record whose id is over WAL_MAX_ID is corruption wherever it is
+ *   (a crafted or corrupt log: no server hands out such ids), never a torn
+ *   tail: replaying it would let the id counter wrap.
  * - A missing segment between two present ones is always refused.
  * - The newest segment file, if its header is missing or all zero, was being
  *   created when the process died; it holds no records and is removed.
@@ -309,6 +312,12 @@ static int scan_file(recover_ctx *c, size_t i, uint64_t *head)
     for (;;) {
         wal_record r;
         long n = off < f->size ? wal_decode_record(c->buf + off, f->size - off, f->version, &r) : 0;
+        if (n > 0 && r.id > WAL_MAX_ID) {
+            *head = f->size; /* skipped: nothing more is appended here */
+            if (c->rep->corrupt == 0)
+                c->rep->corrupt_id = r.id;
+            return report_corrupt(c, f->index, off);
+        }
         if (n > 0) {
             r.segment = f->index;
             r.offset = off;
@@ -492,11 +501,7 @@ int wal_open(const wal_opts *o, wal_replay_cb cb, void *data, wal_open_report *r
         return -ENOMEM;
     w->io = o->io ? o->io : wal_io_default();
     w->dir_fd = w->lock_fd = -1;
-    w->seg_bytes = o->segment_bytes ? o->segment_bytes : WAL_DEFAULT_SEGMENT_BYTES;
-    if (w->seg_bytes < WAL_MIN_SEGMENT_BYTES)
-        w->seg_bytes = WAL_MIN_SEGMENT_BYTES;
-    if (w->seg_bytes > WAL_MAX_SEGMENT_BYTES)
-        w->seg_bytes = WAL_MAX_SEGMENT_BYTES;
+    w->seg_bytes = wal_segment_bytes(o->segment_bytes);
     w->mode = o->mode;
     w->interval_ms = o->interval_ms;
     w->on_corrupt = o->on_corrupt;

@@ -274,7 +274,7 @@ class Differential(unittest.TestCase):
         gives synqd 8 KiB segments, so its compaction rewrites live jobs
         between restarts."""
         seen = set()
-        for seed, extra in ((101, []), (102, []), (103, ["-s", "8192"])):
+        for seed, extra in ((101, []), (102, []), (103, ["-s", "8192", "-z", "7000"])):
             gen = Generator(seed, logged=True)
             history = []
             with tempfile.TemporaryDirectory() as ours_dir, \

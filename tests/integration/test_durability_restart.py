@@ -314,7 +314,7 @@ class RestartBinlogStats(DurabilityBase):
     def test_binlog_fields_move(self):
         if self.TARGET != "synqd":
             self.skipTest("stats-log is synqd's extension")
-        srv = self.start(("-f", "0", "-s", "65536"))
+        srv = self.start(("-f", "0", "-s", "65536", "-z", "65000"))
         c = sqharness.Client(srv.port)
         self._clients.append(c)
         b0 = self.binlog(c)
@@ -341,7 +341,7 @@ class RestartBinlogStats(DurabilityBase):
         self.assertGreater(b3["binlog-current-index"], 1)
         self.assertEqual(b3["binlog-records-written"], 18)
 
-        srv = self.restart(srv, "term", ("-F", "-s", "65536"))
+        srv = self.restart(srv, "term", ("-F", "-s", "65536", "-z", "65000"))
         c = sqharness.Client(srv.port)
         self._clients.append(c)
         b4 = self.binlog(c)
