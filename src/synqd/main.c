@@ -262,11 +262,12 @@ static bool segment_fits_largest_put(const server_opts *o)
     uint64_t need = wal_min_segment_bytes(PROTO_MAX_TUBE_NAME, o->max_job_bytes);
     if (have >= need)
         return true;
-    if (need > WAL_MAX_SEGMENT_BYTES) {
+    const uint32_t max_bytes = WAL_MAX_SEGMENT_BYTES;
+    if (need > max_bytes) {
         fprintf(stderr,
                 "synqd: -z %zu is too big for a log: the largest put would take %" PRIu64
                 " bytes, over the largest segment (%u bytes)\n",
-                o->max_job_bytes, need, WAL_MAX_SEGMENT_BYTES);
+                o->max_job_bytes, need, max_bytes);
         return false;
     }
     fprintf(stderr,

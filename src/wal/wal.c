@@ -196,11 +196,12 @@ static int place_record(wal *w, uint64_t n, uint64_t extra, wal_seg **out)
 
 uint64_t wal_segment_bytes(uint64_t requested)
 {
-    uint64_t n = requested ? requested : WAL_DEFAULT_SEGMENT_BYTES;
+    const uint32_t default_bytes = WAL_DEFAULT_SEGMENT_BYTES, max_bytes = WAL_MAX_SEGMENT_BYTES;
+    uint64_t n = requested ? requested : default_bytes;
     if (n < WAL_MIN_SEGMENT_BYTES)
         n = WAL_MIN_SEGMENT_BYTES;
-    if (n > WAL_MAX_SEGMENT_BYTES)
-        n = WAL_MAX_SEGMENT_BYTES;
+    if (n > max_bytes)
+        n = max_bytes;
     return n;
 }
 
