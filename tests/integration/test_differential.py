@@ -77,8 +77,11 @@ class Generator:
         self.rng = random.Random(seed)
         self.max_id = 0
         # beanstalkd does not log a release without delay (docs/protocol.md,
-        # differences), so with logs every release is delayed. And with logs
-        # the delays differ: synqd's log keeps deadlines to the millisecond, so
+        # differences), so with logs every release is delayed. With logs there
+        # is no reserve-job either: synqd logs one that takes a job from buried
+        # or delayed, beanstalkd does not, so after a restart such a job is
+        # ready in synqd and buried or delayed in beanstalkd (docs/protocol.md,
+        # differences). And with logs the delays differ: synqd's log keeps deadlines to the millisecond, so
         # after a restart two deadlines in one millisecond are ordered by the
         # replay, where beanstalkd's nanoseconds keep the original order.
         self.logged = logged
@@ -131,7 +134,8 @@ class Generator:
             ("put", "reserve", "reserve-job", "release", "bury", "touch", "delete", "kick",
              "kick-job", "peek", "peek-ready", "peek-delayed", "peek-buried", "use", "watch",
              "ignore", "stats-job", "stats-tube", "list", "stats", "pause-tube", "churn"),
-            weights=(16, 10, 2, 6, 4, 2, 8, 3, 2, 2, 1, 1, 1, 3, 3, 2, 4, 2, 1, 1, 0.6, 0.3))[0]
+            weights=(16, 10, 0 if self.logged else 2, 6, 4, 2, 8, 3, 2, 2, 1, 1, 1, 3, 3, 2, 4, 2,
+                     1, 1, 0.6, 0.3))[0]
         if op == "churn":
             return None
         if op == "put":
@@ -250,6 +254,10 @@ class Differential(unittest.TestCase):
             # one to `buries` of every job that is buried when it restarts
             # (docs/protocol.md, differences).
             a, b = (re.sub(rb"\n(file|buries): \d+", rb"\n\1: *", x) for x in (a, b))
+            if log_file == "compacting":
+                # synqd's compaction copy of a reserved job records its reserves
+                # count, which beanstalkd's log never holds (tests/integration/NOTES.md)
+                a, b = (re.sub(rb"\nreserves: \d+", rb"\nreserves: *", x) for x in (a, b))
             if head == b"list-tubes":
                 a, b = (b"\n".join(sorted(x.split(b"\n"))) for x in (a, b))
         if a != b:
@@ -284,7 +292,8 @@ class Differential(unittest.TestCase):
                     args = ["-b", ours_dir, "-f", "0"] + extra
                     with sqharness.running("synqd", args) as ours, \
                             sqharness.running("beanstalkd", ["-b", ref_dir, "-f", "0"]) as ref:
-                        self.run_ops(seed, gen, ours, ref, 500, history, seen, log_file=True)
+                        self.run_ops(seed, gen, ours, ref, 500, history, seen,
+                                     log_file="compacting" if extra else True)
                 if extra:
                     segments = [f for f in os.listdir(ours_dir) if f.startswith("wal.")]
                     self.assertGreater(len(segments), 1, "no segment rotation: %r" % segments)
