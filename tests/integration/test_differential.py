@@ -85,16 +85,24 @@ class Generator:
         # after a restart two deadlines in one millisecond are ordered by the
         # replay, where beanstalkd's nanoseconds keep the original order.
         self.logged = logged
-        self.pause_ends = []  # monotonic times at which one-second pauses end
+        # [earliest, latest] monotonic times at which each one-second pause
+        # ends: it started between the send and the replies (see sent_batch)
+        self.pause_ends = []
+
+    def sent_batch(self, replied_at):
+        """The batch whose replies came at replied_at started its pauses by then."""
+        for w in self.pause_ends:
+            if w[1] is None:
+                w[1] = replied_at + SHORT_PAUSE_S
 
     def wait_clear_of_pause_ends(self):
         """Sleeps past any short pause ending about now, so that no command
         races the end of a pause."""
         now = time.monotonic()
-        self.pause_ends = [t for t in self.pause_ends if t + PAUSE_GUARD_S > now]
-        for t in self.pause_ends:
-            if t - PAUSE_GUARD_S <= now:
-                time.sleep(t + PAUSE_GUARD_S - now)
+        self.pause_ends = [w for w in self.pause_ends if w[1] + PAUSE_GUARD_S > now]
+        for lo, hi in self.pause_ends:
+            if lo - PAUSE_GUARD_S <= now:
+                time.sleep(max(0.0, hi + PAUSE_GUARD_S - now))
                 now = time.monotonic()
 
     def churn(self):
@@ -161,7 +169,7 @@ class Generator:
             # NOT_FOUND)
             secs = r.choices((0, SHORT_PAUSE_S, HOUR), weights=(5, 1, 2))[0]
             if secs == SHORT_PAUSE_S:
-                self.pause_ends.append(time.monotonic() + secs)
+                self.pause_ends.append([time.monotonic() + secs, None])  # see sent_batch
             return b"pause-tube %s %d\r\n" % (r.choice(TUBES + ("t3",)).encode(), secs)
         if op == "list":
             return r.choice((b"list-tubes\r\n", b"list-tube-used\r\n", b"list-tubes-watched\r\n"))
@@ -193,6 +201,7 @@ class Differential(unittest.TestCase):
                 if None in batch:
                     done += 1
                     self.churn(seed, gen, ours, ref, pairs, history, seen, log_file)
+                    gen.sent_batch(time.monotonic())  # the batch's other commands are dropped
                     continue
                 done += len(batch)
                 mine, theirs = pairs[who]
@@ -201,6 +210,7 @@ class Differential(unittest.TestCase):
                 for cmd in batch:
                     self.compare_reply(seed, gen, who, cmd, mine, theirs, history, seen,
                                        log_file)
+                gen.sent_batch(time.monotonic())
         finally:
             for a, b in pairs:
                 a.close()
