@@ -39,6 +39,9 @@ const proto_cmd_def proto_cmds[CMD_COUNT_] = {
     ROW(CMD_PAUSE_TUBE, "pause-tube", PROTO_ARGS_CUSTOM, 0, "cmd-pause-tube"),
     /* beanstalkd closes on any line that starts with "quit" (no space needed). */
     ROW(CMD_QUIT, "quit", PROTO_ARGS_CUSTOM, 0, NULL),
+    /* synqd's own commands, none of which beanstalkd has; no cmd-* counter, so that `stats`
+     * keeps exactly beanstalkd's fields. */
+    ROW(CMD_STATS_LOG, "stats-log", PROTO_ARGS_NONE_EXACT, 0, NULL),
 };
 
 #undef ROW

@@ -5,7 +5,7 @@
  * Model. beanstalkd recognises a command by the FIRST of its command prefixes that the line starts
  * with (order matters: "reserve-with-timeout " before "reserve"), then each command parses its
  * arguments with one of a few number/name readers. We keep that two-step shape, but group the
- * prefixes by first byte so recognition looks at a handful of candidates, not all 25.
+ * prefixes by first byte so recognition looks at a handful of candidates, not all 26.
  *
  * Rules (each verified against /usr/bin/beanstalkd 1.12 over a socket):
  *
@@ -97,7 +97,8 @@ static const unsigned char cmds_p[] = {CMD_PUT,          CMD_PEEK,        CMD_PE
 static const unsigned char cmds_q[] = {CMD_QUIT};
 static const unsigned char cmds_r[] = {CMD_RESERVE_WITH_TIMEOUT, CMD_RESERVE_JOB, CMD_RESERVE,
                                        CMD_RELEASE};
-static const unsigned char cmds_s[] = {CMD_STATS_JOB, CMD_STATS_TUBE, CMD_STATS};
+/* "stats-log" (an extension) before "stats", which would otherwise take it as trailing bytes. */
+static const unsigned char cmds_s[] = {CMD_STATS_JOB, CMD_STATS_TUBE, CMD_STATS_LOG, CMD_STATS};
 static const unsigned char cmds_t[] = {CMD_TOUCH};
 static const unsigned char cmds_u[] = {CMD_USE};
 static const unsigned char cmds_w[] = {CMD_WATCH};

@@ -52,6 +52,7 @@ typedef enum {
     CMD_LIST_TUBES_WATCHED,
     CMD_PAUSE_TUBE,
     CMD_QUIT,
+    CMD_STATS_LOG, /* synqd's extension: the log's figures (docs/protocol.md, Extensions) */
     CMD_COUNT_
 } proto_cmd_type;
 

@@ -261,10 +261,20 @@ int store_pause_tube(store *s, const char *name, size_t len, uint32_t delay_s)
     tube *t = store__tube_get(s, name, len, false);
     if (!t)
         return STORE_NOT_FOUND;
-    /* beanstalkd pauses at least 1 ns so that waiting clients wake when it ends. */
-    t->pause_ms = delay_s ? (uint64_t)delay_s * 1000 : 1;
-    t->unpause_ms = store__now(s) + t->pause_ms;
     t->pause_ct++;
+    if (delay_s == 0) {
+        /* beanstalkd pauses for 1 ns, which has ended by the time its next reserve or tick
+         * looks (both unpause a due tube before choosing a job); a 1 ms pause here would
+         * outlive it, so 0 unpauses at once and serves the waiters it frees. */
+        t->pause_ms = 0;
+        t->unpause_ms = 0;
+        sched(&s->pause_tubes, t, t->pause_pos, false);
+        store__tube_sched_await(s, t);
+        store__serve_waiters(s);
+        return STORE_OK;
+    }
+    t->pause_ms = (uint64_t)delay_s * 1000;
+    t->unpause_ms = store__now(s) + t->pause_ms;
     sched(&s->pause_tubes, t, t->pause_pos, true);
     store__tube_sched_await(s, t);
     return STORE_OK;
@@ -387,7 +397,11 @@ void store_client_free(store *s, client *c)
         store__ready_or_bury(s, x->j, x);
         store__serve_waiters(s);
     }
-    for (size_t i = 0; i < c->watch_len; i++) {
+    /* beanstalkd's ms_clear deletes item 0 until none is left, each time moving the last
+     * item into the hole: watches go in the order 0, n-1, n-2, ..., 1. The order matters
+     * because each tube that vanishes moves the last tube of list-tubes into its place. */
+    for (size_t k = 0; k < c->watch_len; k++) {
+        size_t i = k == 0 ? 0 : c->watch_len - k;
         tube *t = c->watches[i]->t;
         free(c->watches[i]);
         t->watching_ct--;

@@ -74,10 +74,12 @@ typedef struct store_hooks {
     /* Every change a write-ahead log must record (may be NULL); called after the change.
      * Fired for: PUT (put; also when put had to bury the job), DELETE (delete: `j` is
      * already unlinked and is freed right after the call returns), STATE (release — with
-     * or without delay, the new pri/delay are in the job —, bury, kick, kick-job).
-     * NOT fired for reserve, touch, TTR expiry, a reserver's disconnect, delayed->ready
-     * promotion, pause-tube, or store_restore_job/store_forget_job: a log stores reserved
-     * jobs as ready and delayed jobs with their deadline, as beanstalkd's binlog does. */
+     * or without delay, the new pri/delay are in the job —, bury, kick, kick-job, and
+     * reserve-job of a buried or delayed job: it leaves that state).
+     * NOT fired for reserve, reserve-job of a ready job, touch, TTR expiry, a reserver's
+     * disconnect, delayed->ready promotion, pause-tube, or store_restore_job/store_forget_job:
+     * a log stores reserved jobs as ready and delayed jobs with their deadline, as
+     * beanstalkd's binlog does. */
     void (*journal)(store *s, const job *j, int op, void *data);
     /* Clock: monotonic milliseconds. Tests pass a fake one. Required. */
     uint64_t (*now_ms)(void *data);
@@ -147,8 +149,8 @@ void store_set_next_id(store *s, uint64_t id);
  * none of its watched tubes — paused or not, as beanstalkd — has a ready job), NO_MEMORY.
  * c must not already be waiting. */
 int store_reserve(store *s, client *c, int64_t timeout_ms, job **out);
-/* reserve-job: a ready, delayed or buried job becomes reserved by c. OK | NOT_FOUND
- * (no such job, or it is reserved) | NO_MEMORY.
+/* reserve-job: a ready, delayed or buried job becomes reserved by c; journals STATE when it
+ * was delayed or buried. OK | NOT_FOUND (no such job, or it is reserved) | NO_MEMORY.
  * Reserving gives a job its ext record and a TTR FIFO (see job.h, ttrq.h); when those cannot
  * be had, reserve and reserve-job answer NO_MEMORY with the job still where it was, and a
  * waiting client keeps waiting until a later change serves it. */
@@ -170,8 +172,9 @@ int store_touch(store *s, client *c, uint64_t id);
 int store_kick(store *s, client *c, uint32_t bound, uint32_t *kicked);
 /* A buried or delayed job becomes ready. OK | NOT_FOUND (missing, ready or reserved). */
 int store_kick_job(store *s, uint64_t id);
-/* The tube hands out no jobs for delay_s seconds (0 acts as 1 ms, as beanstalkd's 1 ns).
- * Re-pausing restarts the pause. OK | NOT_FOUND */
+/* The tube hands out no jobs for delay_s seconds. Re-pausing restarts the pause; 0 ends any
+ * pause at once (beanstalkd's 1 ns pause is over before anything can see it) and serves the
+ * clients it frees, through the reserved hook. OK | NOT_FOUND */
 int store_pause_tube(store *s, const char *name, size_t len, uint32_t delay_s);
 
 /* ---- lookups (peeks never change state) ---- */

@@ -314,8 +314,14 @@ int store_reserve_job(store *s, client *c, uint64_t id, job **out)
     job_ext *x = store__prepare_reserve(s, j);
     if (!x)
         return STORE_NO_MEMORY;
+    bool was_ready = j->state == JOB_READY;
     store__unlink(s, j, x);
     store__make_reserved(s, c, j, x);
+    /* A log keeps a reserved job as ready, so that whatever ends the reservation unlogged (a
+     * disconnect, TTR expiry, a crash) leaves the log right. For a job taken from buried or
+     * delayed the log still says buried or delayed: record the change. */
+    if (!was_ready)
+        store__journal(s, j, STORE_OP_STATE);
     *out = j;
     return STORE_OK;
 }

@@ -203,14 +203,22 @@ static void execute_job_command(const cmd_ctx *ctx, const proto_cmd *cmd, cmd_ne
     job *j = NULL;
     int r;
     switch (cmd->type) {
-    case CMD_RESERVE_JOB:
+    case CMD_RESERVE_JOB: {
         next->worker = true;
+        /* Taking a job from buried or delayed is a change the log records (store.h); like
+         * every logged change it is refused once the log has failed, and its reply waits
+         * for the record. */
+        const job *was = store_find_job(st, cmd->id);
+        bool logged = was && job_get_state(was) != JOB_READY && job_get_state(was) != JOB_RESERVED;
+        if (logged && refuse_if_log_failed(ctx))
+            break;
         r = store_reserve_job(st, cl, cmd->id, &j);
-        if (r == STORE_OK)
+        if (r == STORE_OK && (!logged || journaled(ctx, next)))
             reply_job_lit(ctx->out, PROTO_WORD_RESERVED, j);
-        else
+        else if (r != STORE_OK)
             reply_store_error(ctx, r);
         break;
+    }
     case CMD_DELETE:
         reply_change_lit(ctx, next, store_delete(st, cl, cmd->id), PROTO_REPLY_DELETED);
         break;
@@ -346,6 +354,14 @@ void cmd_execute(const cmd_ctx *ctx, proto_status status, const proto_cmd *cmd, 
     case CMD_STATS:
         reply_scratch_doc(ctx, env->host->format_stats(env->host_data, env->scratch));
         break;
+    case CMD_STATS_LOG: {
+        int err = env->host->format_log_stats(env->host_data, env->scratch);
+        if (err == -ENOENT)
+            reply_lit(ctx->out, PROTO_REPLY_NOT_FOUND);
+        else
+            reply_scratch_doc(ctx, err);
+        break;
+    }
     case CMD_QUIT:
         next->kind = CMD_NEXT_CLOSE;
         break;

@@ -32,6 +32,9 @@ typedef struct cmd_host {
     void (*take_back_put)(void *host_data, job *j);
     /* The `stats` document (server figures) into out: 0 or -ENOMEM. */
     int (*format_stats)(void *host_data, sq_buf *out);
+    /* The `stats-log` document (the log's figures) into out: 0, -ENOENT when the server has
+     * no log (-b not given), or -ENOMEM. */
+    int (*format_log_stats)(void *host_data, sq_buf *out);
 } cmd_host;
 
 /* What every command of one server shares. Borrowed for the server's lifetime. */

@@ -25,6 +25,7 @@
 
 #include "metrics.h"
 #include "parse.h"
+#include "proto.h"
 #include "server.h"
 #include "synq/loop.h"
 #include "synq_version.h"
@@ -288,6 +289,35 @@ static int apply_option(options *opt, int c, const char *arg)
     }
 }
 
+/* With a log, every put the protocol accepts (-z, a 200-byte tube name) must fit in one segment
+ * (-s): a log refuses a record bigger than its segments, and the server would then refuse that
+ * put as if the log had failed. -s and -z can come in either order, so this is checked once all
+ * options are read. */
+static bool segment_fits_largest_put(const server_opts *o)
+{
+    if (!o->wal_dir)
+        return true;
+    uint64_t have = wal_segment_bytes(o->segment_bytes);
+    uint64_t need = wal_min_segment_bytes(PROTO_MAX_TUBE_NAME, o->max_job_bytes);
+    if (have >= need)
+        return true;
+    const uint32_t max_bytes = WAL_MAX_SEGMENT_BYTES;
+    if (need > max_bytes) {
+        fprintf(stderr,
+                "synqd: -z %zu is too big for a log: the largest put would take %" PRIu64
+                " bytes, over the largest segment (%u bytes)\n",
+                o->max_job_bytes, need, max_bytes);
+        return false;
+    }
+    fprintf(stderr,
+            "synqd: segments of %" PRIu64 " bytes (-s) are too small for -z %zu: the largest "
+            "put takes %" PRIu64 " bytes of a segment; use -s %" PRIu64 " or more, or a "
+            "smaller -z\n",
+            have, o->max_job_bytes, need,
+            (need + SEGMENT_ROUND_BYTES - 1) / SEGMENT_ROUND_BYTES * SEGMENT_ROUND_BYTES);
+    return false;
+}
+
 /* Fills *opt from the command line. Returns true to run the server, false
  * to exit with *status (help, version, or a bad command line). */
 static bool parse_options(int argc, char **argv, options *opt, int *status)
@@ -324,6 +354,10 @@ static bool parse_options(int argc, char **argv, options *opt, int *status)
     if (optind < argc) {
         fprintf(stderr, "synqd: unknown argument: %s\n", argv[optind]);
         usage(stderr);
+        *status = SYNQD_EXIT_USAGE;
+        return false;
+    }
+    if (!segment_fits_largest_put(&opt->server)) {
         *status = SYNQD_EXIT_USAGE;
         return false;
     }

@@ -200,12 +200,21 @@ static int host_format_stats(void *data, sq_buf *out)
     return stats_format_server(&snap, srv->st, out);
 }
 
+static int host_format_log_stats(void *data, sq_buf *out)
+{
+    server *srv = data;
+    synqd_snapshot snap;
+    server_snapshot(srv, &snap);
+    return stats_format_log(&snap, out);
+}
+
 static const cmd_host server_cmd_host = {
     .log_failed = host_log_failed,
     .journal_result = host_journal_result,
     .job_memory = host_job_memory,
     .take_back_put = host_take_back_put,
     .format_stats = host_format_stats,
+    .format_log_stats = host_format_log_stats,
 };
 
 void server_forget_session(server *srv, session *se)
@@ -448,7 +457,14 @@ static int open_log(server *srv)
     uint64_t started = sq_loop_now_ms(srv->loop);
     int err = persist_open(&po, srv->st, &rep, &srv->ps);
     if (err) {
-        if (err == -EBADMSG)
+        if (err == -EBADMSG && rep.corrupt_id)
+            fprintf(stderr,
+                    "synqd: %s: record in segment %u at byte %llu has job id %llu, over the "
+                    "largest a log may hold (%llu); refusing to start: the log is corrupt or "
+                    "crafted\n",
+                    o->wal_dir, rep.corrupt_segment, (unsigned long long)rep.corrupt_offset,
+                    (unsigned long long)rep.corrupt_id, (unsigned long long)WAL_MAX_ID);
+        else if (err == -EBADMSG)
             fprintf(stderr,
                     "synqd: %s: corrupt record in segment %u at byte %llu; refusing to "
                     "start rather than lose or invent jobs\n",

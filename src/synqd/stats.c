@@ -6,10 +6,10 @@
  * beanstalkd 1.12 prints them). Client libraries parse these with small
  * hand-written readers, so a changed space breaks them.
  *
- * With a write-ahead log (-b), synqd appends a few fields of its own at the
- * end of `stats`, after beanstalkd's last field, where readers that stop at
- * known keys or read every key into a map both keep working. Without -b the
- * document has exactly beanstalkd's fields.
+ * `stats` has exactly beanstalkd's fields with or without a log (-b): tools
+ * that compare key sets or read by position see the same server. The log's own
+ * figures (live and dead bytes, fsyncs) are in synqd's `stats-log` document
+ * and in /metrics.
  *
  * The documents are made from a synqd_snapshot and store queries only (stats.h), so this module
  * knows nothing of the server's or the sessions' structures.
@@ -87,13 +87,27 @@ int stats_format_server(const synqd_snapshot *snap, const store *st, sq_buf *out
                          bs->oldest_index, bs->current_index, bs->records_migrated,
                          bs->records_written, bs->max_size, ss.draining ? "true" : "false",
                          snap->instance_id, un.nodename, un.version, un.machine);
+    return check(err);
+}
+
+int stats_format_log(const synqd_snapshot *snap, sq_buf *out)
+{
     if (!snap->has_log)
-        return check(err);
-    err |= sq_buf_printf(out,
-                         "binlog-bytes-live: %" PRIu64 "\n"
-                         "binlog-bytes-dead: %" PRIu64 "\n"
-                         "binlog-fsyncs: %" PRIu64 "\n",
-                         bs->bytes_live, bs->bytes_dead, bs->fsyncs);
+        return -ENOENT;
+    const synqd_binlog_stats *bs = &snap->binlog;
+    int err = sq_buf_printf(out,
+                            "---\n"
+                            "binlog-oldest-index: %" PRIu64 "\n"
+                            "binlog-current-index: %" PRIu64 "\n"
+                            "binlog-records-migrated: %" PRIu64 "\n"
+                            "binlog-records-written: %" PRIu64 "\n"
+                            "binlog-max-size: %" PRIu64 "\n"
+                            "binlog-bytes-live: %" PRIu64 "\n"
+                            "binlog-bytes-dead: %" PRIu64 "\n"
+                            "binlog-fsyncs: %" PRIu64 "\n",
+                            bs->oldest_index, bs->current_index, bs->records_migrated,
+                            bs->records_written, bs->max_size, bs->bytes_live, bs->bytes_dead,
+                            bs->fsyncs);
     return check(err);
 }
 

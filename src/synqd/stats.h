@@ -64,6 +64,9 @@ typedef struct synqd_snapshot {
  * -ENOMEM (out may then hold part of the document). */
 int stats_format_server(const synqd_snapshot *snap, const store *st, sq_buf *out);
 int stats_format_tube(const store *st, const tube *t, sq_buf *out);
+/* synqd's `stats-log` document: the log's figures that beanstalkd's `stats` has no fields for.
+ * 0, -ENOENT when snap->has_log is false (nothing appended), or -ENOMEM. */
+int stats_format_log(const synqd_snapshot *snap, sq_buf *out);
 int stats_format_job(const store *st, const job *j, sq_buf *out);
 int stats_format_tube_list(const store *st, const client *cl, bool watched_only, sq_buf *out);
 

@@ -25,6 +25,9 @@
  *   WAL_CORRUPT_SKIP_SEGMENT skips the rest of that segment. Either way it is
  *   reported with segment index and byte offset. A bad record is never
  *   replayed: a record is used only if its checksum and fields are valid.
+ * - A valid record whose id is over WAL_MAX_ID is corruption wherever it is
+ *   (a crafted or corrupt log: no server hands out such ids), never a torn
+ *   tail: replaying it would let the id counter wrap.
  * - A missing segment between two present ones is always refused.
  * - The newest segment file, if its header is missing or all zero, was being
  *   created when the process died; it holds no records and is removed.
@@ -325,6 +328,12 @@ static int scan_file(recover_ctx *c, size_t i, uint64_t *head)
     for (;;) {
         wal_record r;
         long n = off < f->size ? wal_decode_record(c->buf + off, f->size - off, f->version, &r) : 0;
+        if (n > 0 && r.id > WAL_MAX_ID) {
+            *head = f->size; /* skipped: nothing more is appended here */
+            if (c->rep->corrupt == 0)
+                c->rep->corrupt_id = r.id;
+            return report_corrupt(c, f->index, off);
+        }
         if (n > 0) {
             r.segment = f->index;
             r.offset = off;
@@ -365,21 +374,34 @@ static int scan_file(recover_ctx *c, size_t i, uint64_t *head)
 }
 
 /* Replays the records of the verified frame of n bytes at off in file i. */
-static int apply_frame(recover_ctx *c, size_t i, uint64_t off, long n)
+/* Replays the frame of n bytes at offset off of file i, which wal_check_frame verified. Returns
+ * 1, replaying nothing, when one of its records has an id over WAL_MAX_ID (its offset in
+ * *bad_off): the frame is whole, so this is no torn write but corruption. */
+static int apply_frame(recover_ctx *c, size_t i, uint64_t off, long n, uint64_t *bad_off)
 {
     seg_file *f = &c->files[i];
     uint64_t end = off + (uint64_t)n;
-    for (uint64_t o = off + WAL_FRAME_HDR_BYTES; o < end;) {
-        wal_record r;
-        long size = wal_decode_record(c->buf + o, end - o, f->version, &r);
-        if (size <= 0)
-            return -EIO; /* wal_check_frame verified it: the buffer changed under us */
-        r.segment = f->index;
-        r.offset = o;
-        int rc = apply_record(c, &r, size);
-        if (rc < 0)
-            return rc;
-        o += (uint64_t)size;
+    for (int pass = 0; pass < 2; pass++) {
+        for (uint64_t o = off + WAL_FRAME_HDR_BYTES; o < end;) {
+            wal_record r;
+            long size = wal_decode_record(c->buf + o, end - o, f->version, &r);
+            if (size <= 0)
+                return -EIO; /* wal_check_frame verified it: the buffer changed under us */
+            if (pass == 0 && r.id > WAL_MAX_ID) {
+                if (c->rep->corrupt == 0)
+                    c->rep->corrupt_id = r.id;
+                *bad_off = o;
+                return 1;
+            }
+            if (pass == 1) {
+                r.segment = f->index;
+                r.offset = o;
+                int rc = apply_record(c, &r, size);
+                if (rc < 0)
+                    return rc;
+            }
+            o += (uint64_t)size;
+        }
     }
     f->has_records = true;
     return 0;
@@ -448,9 +470,15 @@ static int scan_frames(recover_ctx *c, size_t i, uint64_t *head)
                      : 0;
         if (n <= 0 || (c->have_seq && seq != c->last_seq + 1))
             break;
-        int rc = apply_frame(c, i, off, n);
+        uint64_t bad_off = 0;
+        int rc = apply_frame(c, i, off, n, &bad_off);
         if (rc < 0)
             return rc;
+        if (rc == 1) {
+            *head = f->size;     /* skipped: nothing more is appended here */
+            c->have_seq = false; /* WAL_CORRUPT_SKIP_SEGMENT: take the next frame as it comes */
+            return report_corrupt(c, f->index, bad_off);
+        }
         c->have_seq = true;
         c->last_seq = seq;
         c->max_synced = synced > c->max_synced ? synced : c->max_synced;
@@ -632,11 +660,7 @@ int wal_open(const wal_opts *o, wal_replay_cb cb, void *data, wal_open_report *r
         return -ENOMEM;
     w->io = o->io ? o->io : wal_io_default();
     w->dir_fd = w->lock_fd = -1;
-    w->seg_bytes = o->segment_bytes ? o->segment_bytes : (uint64_t)WAL_DEFAULT_SEGMENT_BYTES;
-    if (w->seg_bytes < WAL_MIN_SEGMENT_BYTES)
-        w->seg_bytes = WAL_MIN_SEGMENT_BYTES;
-    if (w->seg_bytes > (uint64_t)WAL_MAX_SEGMENT_BYTES)
-        w->seg_bytes = (uint64_t)WAL_MAX_SEGMENT_BYTES;
+    w->seg_bytes = wal_segment_bytes(o->segment_bytes);
     w->mode = o->mode;
     w->interval_ms = o->interval_ms;
     w->on_corrupt = o->on_corrupt;

@@ -229,10 +229,30 @@ static int place_record(wal *w, uint64_t n, uint64_t extra, wal_seg **out)
     }
 }
 
+uint64_t wal_segment_bytes(uint64_t requested)
+{
+    const uint32_t default_bytes = WAL_DEFAULT_SEGMENT_BYTES, max_bytes = WAL_MAX_SEGMENT_BYTES;
+    uint64_t n = requested ? requested : default_bytes;
+    if (n < WAL_MIN_SEGMENT_BYTES)
+        n = WAL_MIN_SEGMENT_BYTES;
+    if (n > max_bytes)
+        n = max_bytes;
+    return n;
+}
+
+uint64_t wal_min_segment_bytes(size_t tube_len, size_t body_len)
+{
+    /* The put and the delete may each start a frame of their own. */
+    uint64_t n = WAL_HDR_BYTES + WAL_FRAME_HDR_BYTES +
+                 (uint64_t)wal_put_record_bytes(tube_len, body_len) + WAL_FRAME_HDR_BYTES +
+                 WAL_DELETE_BYTES;
+    return n < WAL_MIN_SEGMENT_BYTES ? WAL_MIN_SEGMENT_BYTES : n;
+}
+
 static int check_record(const wal *w, const wal_record *r, size_t n)
 {
-    if (r->id == 0 || r->state > WAL_STATE_BURIED)
-        return -EINVAL;
+    if (r->id == 0 || r->id > WAL_MAX_ID || r->state > WAL_STATE_BURIED)
+        return -EINVAL; /* the log never writes a record its recovery would refuse */
     if (r->type == WAL_REC_PUT &&
         (r->tube_len == 0 || r->tube_len > WAL_MAX_TUBE_NAME || (r->body_len && !r->body)))
         return -EINVAL;

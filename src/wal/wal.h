@@ -48,6 +48,13 @@ enum { WAL_REC_PUT = 1, WAL_REC_DELETE = 2, WAL_REC_STATE = 3 };
 /* Job states as stored: a reserved job is logged as READY (a restart releases it). */
 enum { WAL_STATE_READY = 0, WAL_STATE_DELAYED = 1, WAL_STATE_BURIED = 2 };
 
+/* The largest job id a log may hold. Ids count up from 1, one per put, so no server reaches 2^63
+ * (at ten million puts a second that takes 29,000 years): a record with a larger id, however
+ * valid its checksum, comes from a crafted or corrupt log, and is refused as corruption. Half the
+ * id space left above every accepted id means the id counter the replay continues from can never
+ * wrap (a bound of 2^64 - 1 would still let a log of id 2^64 - 2 wrap it after one put). */
+#define WAL_MAX_ID (UINT64_MAX >> 1)
+
 #define WAL_DEFAULT_SEGMENT_BYTES (10u * 1024 * 1024)
 #define WAL_MIN_SEGMENT_BYTES 4096u
 #define WAL_MAX_SEGMENT_BYTES (1024u * 1024 * 1024)
@@ -118,9 +125,11 @@ typedef struct {
     bool torn_tail;     /* the end of the log was a partial record (cut off) */
     uint32_t torn_segment;
     uint64_t torn_offset;
-    uint32_t corrupt;         /* bad records with valid data after them */
+    uint32_t corrupt;         /* bad records with valid data after them, or ids > WAL_MAX_ID */
     uint32_t corrupt_segment; /* the first one's segment and byte offset */
     uint64_t corrupt_offset;
+    uint64_t corrupt_id; /* the first one's id when it was a valid record whose id is over
+                            WAL_MAX_ID; 0 otherwise */
 } wal_open_report;
 
 /*
@@ -199,6 +208,14 @@ int wal_failed(const wal *w);
 
 /* Space one PUT record takes on disk, for a tube name and body of these lengths. */
 size_t wal_put_record_bytes(size_t tube_len, size_t body_len);
+
+/* The segment size a log uses when asked for `requested` bytes (wal_opts.segment_bytes; 0 is the
+ * default): clamped to [WAL_MIN_SEGMENT_BYTES, WAL_MAX_SEGMENT_BYTES]. */
+uint64_t wal_segment_bytes(uint64_t requested);
+
+/* The smallest segment size in which a PUT of a tube name and body of these lengths, and the
+ * DELETE it reserves room for, fit: a log with smaller segments refuses such puts (-EFBIG). */
+uint64_t wal_min_segment_bytes(size_t tube_len, size_t body_len);
 
 /*
  * Compaction, driven by the caller in bounded steps:

@@ -82,6 +82,26 @@ class CommandLine(unittest.TestCase):
             self.assertEqual(r.returncode, 5, args)
             self.assertIn("synqd:", r.stderr)
 
+    def test_segment_too_small_for_the_largest_put_is_refused(self):
+        # Before, such a log started and refused every big put with "no
+        # change will be acknowledged any more" while it kept working.
+        with tempfile.TemporaryDirectory() as d:
+            for args in (["-s", "4096"], ["-s", "65536"], ["-z", "5000", "-s", "4096"],
+                         ["-s", "4096", "-z", "5000"], ["-z", "1073741824"]):
+                r = run(["-b", d, "-p", "0"] + args)
+                self.assertEqual(r.returncode, 5, (args, r.stderr))
+                self.assertIn("-z", r.stderr, args)
+            r = run(["-b", d, "-p", "0", "-s", "4096"])
+            self.assertIn("segments of 4096 bytes (-s) are too small for -z 65535", r.stderr)
+            self.assertIn("use -s 69632 or more", r.stderr)
+            # Without a log -s does not matter; with one, a fitting -z starts, and
+            # its largest put is logged.
+            for args in (["-s", "4096"], ["-b", d, "-s", "4096", "-z", "3700"]):
+                with sqharness.running("synqd", args) as srv:
+                    with sqharness.Client(srv.port) as c:
+                        c.send(b"put 0 0 60 3700\r\n" + b"x" * 3700 + b"\r\n")
+                        c.expect(b"INSERTED 1\r\n")
+
     def test_flags_take_effect(self):
         with tempfile.TemporaryDirectory() as d:
             # -c and -n are accepted (with a note), -VV bundles, -f0 attaches.

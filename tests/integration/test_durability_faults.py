@@ -199,7 +199,7 @@ class WriteFaults(FaultBase):
 class FullDisk(FaultBase):
     """ENOSPC from fallocate when a new 4 KiB segment is needed."""
 
-    ARGS = ("-f", "0", "-s", "4096")
+    ARGS = ("-f", "0", "-s", "4096", "-z", "3000")  # -z: a 4 KiB segment holds the largest put
     BODY = 900  # four or so jobs per 4 KiB segment
 
     def _fill_until_refused(self, srv, c):

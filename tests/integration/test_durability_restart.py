@@ -304,17 +304,17 @@ class RestartIds(DurabilityBase):
 
 
 class RestartBinlogStats(DurabilityBase):
-    """The binlog-* fields of `stats` move as docs/operations.md says (synqd)."""
+    """The binlog-* fields of synqd's `stats-log` move as docs/operations.md says."""
 
     def binlog(self, c):
-        c.send(b"stats\r\n")
+        c.send(b"stats-log\r\n")
         st = dict(sqharness.parse_yaml(c.read_yaml_reply()))
         return {k: int(v) for k, v in st.items() if k.startswith("binlog-")}
 
     def test_binlog_fields_move(self):
         if self.TARGET != "synqd":
-            self.skipTest("binlog-bytes-*/binlog-fsyncs are synqd's fields")
-        srv = self.start(("-f", "0", "-s", "65536"))
+            self.skipTest("stats-log is synqd's extension")
+        srv = self.start(("-f", "0", "-s", "65536", "-z", "65000"))
         c = sqharness.Client(srv.port)
         self._clients.append(c)
         b0 = self.binlog(c)
@@ -341,7 +341,7 @@ class RestartBinlogStats(DurabilityBase):
         self.assertGreater(b3["binlog-current-index"], 1)
         self.assertEqual(b3["binlog-records-written"], 18)
 
-        srv = self.restart(srv, "term", ("-F", "-s", "65536"))
+        srv = self.restart(srv, "term", ("-F", "-s", "65536", "-z", "65000"))
         c = sqharness.Client(srv.port)
         self._clients.append(c)
         b4 = self.binlog(c)
@@ -357,7 +357,81 @@ class RestartBinlogStats(DurabilityBase):
         self.assertEqual(b5["binlog-fsyncs"], fsyncs, "-F: puts never fsync")
 
 
-sqharness.register(globals(), RestartKeepsEveryState, RestartIds, RestartBinlogStats)
+class RestartAfterReserveJob(DurabilityBase):
+    """A job that reserve-job took from buried or delayed has left that state:
+    however its reservation ends (a disconnect, TTR expiry, a kill -9), it
+    comes back ready after a kill -9 restart, as a job reserved from ready
+    does. beanstalkd logs nothing for reserve-job, so it brings the job back
+    buried or delayed (docs/protocol.md, differences): synqd only."""
+
+    def setUp(self):
+        super().setUp()
+        if self.TARGET != "synqd":
+            self.skipTest("beanstalkd brings such a job back buried or delayed")
+
+    def buried_job(self, c, ttr=60):
+        job_id = put_on(c, "rj", b"was-buried", pri=7, ttr=ttr)
+        c.send(b"reserve-job %d\r\n" % job_id)
+        c.read_job("RESERVED")
+        self.assertEqual(c.cmd("bury %d 7" % job_id), b"BURIED\r\n")
+        return job_id
+
+    def client_of(self, srv):
+        c = sqharness.Client(srv.port)
+        self._clients.append(c)
+        return c
+
+    def assert_ready_after_kill9(self, srv, job_id, body):
+        srv = self.restart(srv, "kill9")
+        c = self.client_of(srv)
+        st = yaml_dict(c, "stats-job %d" % job_id)
+        self.assertEqual((st["state"], st["tube"], st["pri"]), ("ready", "rj", "7"), st)
+        tube = yaml_dict(c, "stats-tube rj")
+        self.assertEqual((tube["current-jobs-ready"], tube["current-jobs-buried"],
+                          tube["current-jobs-delayed"]), ("1", "0", "0"))
+        c.cmd("watch rj")
+        c.send(b"reserve-with-timeout 0\r\n")
+        self.assertEqual(c.read_job("RESERVED"), (job_id, body))
+
+    def test_from_buried_released_by_disconnect(self):
+        srv = self.start()
+        c = self.client_of(srv)
+        job_id = self.buried_job(c)
+        w = self.client_of(srv)
+        w.send(b"reserve-job %d\r\n" % job_id)
+        w.read_job("RESERVED")
+        w.close()
+        # the disconnect has put the job back once stats says so
+        deadline = time.monotonic() + 5
+        while yaml_dict(c, "stats-job %d" % job_id)["state"] != "ready":
+            self.assertLess(time.monotonic(), deadline, "the disconnect never released it")
+            time.sleep(0.01)
+        self.assert_ready_after_kill9(srv, job_id, b"was-buried")
+
+    def test_from_delayed_released_by_ttr_expiry(self):
+        srv = self.start()
+        c = self.client_of(srv)
+        job_id = put_on(c, "rj", b"was-delayed", pri=7, delay=3600, ttr=1)
+        w = self.client_of(srv)
+        w.send(b"reserve-job %d\r\n" % job_id)
+        w.read_job("RESERVED")
+        deadline = time.monotonic() + 5
+        while yaml_dict(c, "stats-job %d" % job_id)["state"] != "ready":
+            self.assertLess(time.monotonic(), deadline, "the TTR never expired")
+            time.sleep(0.05)
+        self.assert_ready_after_kill9(srv, job_id, b"was-delayed")
+
+    def test_from_buried_reserved_at_the_kill(self):
+        srv = self.start()
+        c = self.client_of(srv)
+        job_id = self.buried_job(c)
+        c.send(b"reserve-job %d\r\n" % job_id)
+        c.read_job("RESERVED")
+        self.assert_ready_after_kill9(srv, job_id, b"was-buried")
+
+
+sqharness.register(globals(), RestartKeepsEveryState, RestartIds, RestartBinlogStats,
+                   RestartAfterReserveJob)
 
 if __name__ == "__main__":
     sqharness.main()

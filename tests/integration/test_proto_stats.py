@@ -5,7 +5,9 @@ rusage, ages and times left); every other value is exact."""
 
 import os
 import re
+import shutil
 import sys
+import tempfile
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import sqharness  # noqa: E402
@@ -135,7 +137,65 @@ class StatsLimit:
         self.assertEqual(stats["max-job-size"], "1000")
 
 
-sqharness.register(globals(), Stats, StatsLimit)
+class StatsWithLog:
+    """With -b the documents are still exactly beanstalkd's: the log's own
+    figures are in synqd's stats-log extension, which beanstalkd reads as
+    `stats` with trailing bytes."""
+
+    PER_TEST = True
+
+    def logged_server(self):
+        d = tempfile.mkdtemp(prefix="sq-stats-")
+        self.addCleanup(shutil.rmtree, d, True)
+        return self.fresh_server(("-b", d))
+
+    def test_stats_job_tube_and_server_documents_with_a_log(self):
+        c = self.client(self.logged_server())
+        self.put(c, b"abc", pri=7, ttr=30)
+        c.send(b"stats\r\n")
+        pairs = sqharness.parse_yaml(c.read_yaml_reply())
+        want = server_stats({"cmd-put": 1, "cmd-stats": 1, "current-jobs-ready": 1,
+                             "current-jobs-urgent": 1, "total-jobs": 1, "current-tubes": 1, "current-connections": 1,
+                             "current-producers": 1, "total-connections": 2})
+        want = [(k, INT if k.startswith("binlog-") else v) for k, v in want]
+        sqharness.check_yaml_pairs(self, pairs, want)
+        c.send(b"stats-job 1\r\n")
+        pairs = sqharness.parse_yaml(c.read_yaml_reply())
+        sqharness.check_yaml_pairs(self, pairs, [
+            ("id", "1"), ("tube", "default"), ("state", "ready"), ("pri", "7"),
+            ("age", INT), ("delay", "0"), ("ttr", "30"), ("time-left", "0"), ("file", INT),
+            ("reserves", "0"), ("timeouts", "0"), ("releases", "0"), ("buries", "0"),
+            ("kicks", "0")])
+        c.send(b"stats-tube default\r\n")
+        pairs = sqharness.parse_yaml(c.read_yaml_reply())
+        self.assertEqual([k for k, _ in pairs], [
+            "name", "current-jobs-urgent", "current-jobs-ready", "current-jobs-reserved",
+            "current-jobs-delayed", "current-jobs-buried", "total-jobs", "current-using",
+            "current-watching", "current-waiting", "cmd-delete", "cmd-pause-tube", "pause",
+            "pause-time-left"])
+
+    def test_stats_log_extension(self):
+        if self.TARGET != "synqd":
+            self.assertReply(self.client(), b"stats-log", b"BAD_FORMAT\r\n")
+            return
+        self.assertReply(self.client(), b"stats-log", b"NOT_FOUND\r\n")
+        c = self.client(self.logged_server())
+        self.put(c, b"abc")
+        c.send(b"stats-log\r\n")
+        pairs = sqharness.parse_yaml(c.read_yaml_reply())
+        sqharness.check_yaml_pairs(self, pairs, [
+            ("binlog-oldest-index", "1"), ("binlog-current-index", "1"),
+            ("binlog-records-migrated", "0"), ("binlog-records-written", "1"),
+            ("binlog-max-size", "10485760"), ("binlog-bytes-live", INT),
+            ("binlog-bytes-dead", "0"), ("binlog-fsyncs", INT)])
+        self.assertReply(c, b"stats-log ", b"BAD_FORMAT\r\n")
+        # stats-log counts in no cmd-* field
+        c.send(b"stats\r\n")
+        st = dict(sqharness.parse_yaml(c.read_yaml_reply()))
+        self.assertEqual(st["cmd-stats"], "1")
+
+
+sqharness.register(globals(), Stats, StatsLimit, StatsWithLog)
 
 if __name__ == "__main__":
     sqharness.main()

@@ -13,6 +13,7 @@
 #ifndef SQ_TEST_CORE_ENV_H
 #define SQ_TEST_CORE_ENV_H
 
+#include <errno.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -138,12 +139,21 @@ static inline int core_host_format_stats(void *data, sq_buf *out)
     return stats_format_server(&snap, e->st, out);
 }
 
+/* The fake server has no log: stats-log answers NOT_FOUND. */
+static inline int core_host_format_log_stats(void *data, sq_buf *out)
+{
+    (void)data;
+    (void)out;
+    return -ENOENT;
+}
+
 static const cmd_host core_host = {
     .log_failed = core_host_log_failed,
     .journal_result = core_host_journal_result,
     .job_memory = core_host_job_memory,
     .take_back_put = core_host_take_back_put,
     .format_stats = core_host_format_stats,
+    .format_log_stats = core_host_format_log_stats,
 };
 
 /* Returns 0, or -1 when the store could not be made. */

@@ -244,6 +244,52 @@ TEST(reserve_job_reserves_that_job)
     teardown(&f);
 }
 
+/* A reserve-job that takes a job from buried or delayed changes what the log must say (it keeps
+ * reserved jobs as ready); from ready it changes nothing the log keeps. */
+TEST(reserve_job_is_journaled_only_when_the_job_leaves_buried_or_delayed)
+{
+    fixture f;
+    setup(&f, 100, 0);
+    put(&f, "put 1 0 60 1", "a");
+    put(&f, "put 1 3600 60 1", "b");
+    expect_out(&f, "INSERTED 1\r\nINSERTED 2\r\n");
+    cmd_next next;
+    run(&f, "reserve-job 1", &next);
+    ASSERT_TRUE(!next.journaled);
+    expect_out(&f, "RESERVED 1 1\r\na\r\n");
+    run(&f, "bury 1 0", &next);
+    expect_out(&f, "BURIED\r\n");
+    run(&f, "reserve-job 1", &next);
+    ASSERT_TRUE(next.journaled);
+    expect_out(&f, "RESERVED 1 1\r\na\r\n");
+    run(&f, "reserve-job 2", &next);
+    ASSERT_TRUE(next.journaled);
+    expect_out(&f, "RESERVED 2 1\r\nb\r\n");
+    teardown(&f);
+}
+
+TEST(reserve_job_from_buried_is_refused_once_the_log_failed)
+{
+    fixture f;
+    setup(&f, 100, 0);
+    put(&f, "put 1 0 60 1", "a");
+    put(&f, "put 1 0 60 1", "b");
+    expect_out(&f, "INSERTED 1\r\nINSERTED 2\r\n");
+    cmd_next next;
+    run(&f, "reserve-job 1", &next);
+    run(&f, "bury 1 0", &next);
+    expect_out(&f, "RESERVED 1 1\r\na\r\nBURIED\r\n");
+    f.e.log_failed = true;
+    run(&f, "reserve-job 1", &next);
+    ASSERT_TRUE(!next.journaled);
+    expect_out(&f, "INTERNAL_ERROR\r\n");
+    ASSERT_EQ(job_get_state(store_find_job(f.e.st, 1)), JOB_BURIED);
+    /* a ready job changes nothing the log keeps: still handed out */
+    run(&f, "reserve-job 2", &next);
+    expect_out(&f, "RESERVED 2 1\r\nb\r\n");
+    teardown(&f);
+}
+
 TEST(delete_is_journaled_and_not_found_is_not)
 {
     fixture f;

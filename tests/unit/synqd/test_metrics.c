@@ -447,8 +447,8 @@ TEST(binlog_metrics_with_a_log)
     ASSERT_LINE(&r, "synq_binlog_current_index 1");
     ASSERT_LINE(&r, "synq_binlog_oldest_index 1");
     /* The live and dead byte counts are the log's own: they must match
-     * what `stats` prints for them (no write happens in between). */
-    send_all(fd, "stats\r\n", 7);
+     * what `stats-log` prints for them (no write happens in between). */
+    send_all(fd, "stats-log\r\n", 11);
     char *st = stats_doc(&e, fd);
     char line[128];
     unsigned long long live = 0, dead = 0;

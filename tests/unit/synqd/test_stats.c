@@ -73,30 +73,57 @@ TEST(server_stats_show_the_snapshots_connection_figures)
     core_env_free(&e);
 }
 
-TEST(server_stats_add_synqds_log_fields_only_with_a_log)
+/* beanstalkd prints the five binlog fields it has in every mode and nothing after platform. */
+TEST(server_stats_have_beanstalkds_fields_with_or_without_a_log)
 {
     core_env e;
     ASSERT_EQ(core_env_init(&e, 100, 0), 0);
     synqd_snapshot snap;
     snapshot_init(&snap);
     snap.binlog.max_size = 10485760;
-    char *doc = format_server(&e, &snap);
-    ASSERT_TRUE(strstr(doc, "binlog-max-size: 10485760\n") != NULL);
-    ASSERT_TRUE(strstr(doc, "binlog-bytes-live") == NULL);
-    size_t n = strlen(doc);
-    ASSERT_TRUE(n > 0 && doc[n - 1] == '\n');
-    free(doc);
-    snap.has_log = true;
-    snap.binlog.bytes_live = 7;
-    snap.binlog.bytes_dead = 8;
-    snap.binlog.fsyncs = 9;
-    doc = format_server(&e, &snap);
-    const char *tail = "binlog-bytes-live: 7\nbinlog-bytes-dead: 8\nbinlog-fsyncs: 9\n";
-    n = strlen(doc);
-    ASSERT_TRUE(n > strlen(tail));
-    ASSERT_STR_EQ(doc + n - strlen(tail), tail);
-    free(doc);
+    for (int with_log = 0; with_log < 2; with_log++) {
+        snap.has_log = with_log;
+        snap.binlog.bytes_live = 7;
+        snap.binlog.bytes_dead = 8;
+        snap.binlog.fsyncs = 9;
+        char *doc = format_server(&e, &snap);
+        ASSERT_TRUE(strstr(doc, "binlog-max-size: 10485760\n") != NULL);
+        ASSERT_TRUE(strstr(doc, "binlog-bytes-live") == NULL);
+        ASSERT_TRUE(strstr(doc, "binlog-bytes-dead") == NULL);
+        ASSERT_TRUE(strstr(doc, "binlog-fsyncs") == NULL);
+        const char *last = strstr(doc, "\nplatform: ");
+        ASSERT_TRUE(last != NULL);
+        ASSERT_TRUE(strchr(last + 1, '\n') == doc + strlen(doc) - 1);
+        free(doc);
+    }
     core_env_free(&e);
+}
+
+TEST(log_stats_are_the_logs_figures_and_absent_without_a_log)
+{
+    synqd_snapshot snap;
+    snapshot_init(&snap);
+    sq_buf out;
+    sq_buf_init(&out, SQ_BUF_NO_LIMIT);
+    ASSERT_EQ(stats_format_log(&snap, &out), -ENOENT);
+    ASSERT_EQ(sq_buf_len(&out), 0);
+    snap.has_log = true;
+    snap.binlog = (synqd_binlog_stats){.oldest_index = 1,
+                                       .current_index = 2,
+                                       .records_migrated = 3,
+                                       .records_written = 4,
+                                       .max_size = 5,
+                                       .bytes_live = 6,
+                                       .bytes_dead = 7,
+                                       .fsyncs = 8};
+    ASSERT_EQ(stats_format_log(&snap, &out), 0);
+    static const char *const want =
+        "---\nbinlog-oldest-index: 1\nbinlog-current-index: 2\nbinlog-records-migrated: 3\n"
+        "binlog-records-written: 4\nbinlog-max-size: 5\nbinlog-bytes-live: 6\n"
+        "binlog-bytes-dead: 7\nbinlog-fsyncs: 8\n";
+    ASSERT_EQ(sq_buf_len(&out), strlen(want));
+    ASSERT_MEM_EQ(sq_buf_peek(&out), want, strlen(want));
+    sq_buf_free(&out);
 }
 
 TEST(tube_stats_are_beanstalkds_document)

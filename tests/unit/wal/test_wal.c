@@ -160,6 +160,8 @@ TEST(invalid_records_are_refused)
     wal_record r = put_rec(1, body, 10);
     r.id = 0;
     ASSERT_EQ(wal_append_put(w, &r, NULL), -EINVAL);
+    r.id = WAL_MAX_ID + 1;
+    ASSERT_EQ(wal_append_put(w, &r, NULL), -EINVAL);
     r.id = 1;
     r.tube_len = 0;
     ASSERT_EQ(wal_append_put(w, &r, NULL), -EINVAL);
@@ -517,6 +519,90 @@ TEST(corruption_in_an_older_segment_is_reported_with_offset)
     for (size_t i = 0; i < ref.n; i++)
         seg2 += ref.v[i].segment == 2;
     ASSERT_EQ(got.n, ref.n - (seg2 - (off == WAL_HDR_BYTES ? 0 : 1)));
+    ASSERT_EQ(wal_close(w), 0);
+    rec_list_free(&got);
+    rec_list_free(&ref);
+    rm_dir(dir);
+    free(dir);
+}
+
+/* Gives the record at `off` of segment 1 the id `id`, with a checksum to match. */
+/* The offsets of the first `max` records of segment 1 (a framed segment); returns how many. */
+static size_t record_offsets(const char *dir, uint64_t *offs, size_t max)
+{
+    char path[4096];
+    seg_path(dir, 1, path, sizeof path);
+    size_t len, n = 0;
+    uint8_t *b = read_whole(path, &len);
+    uint64_t seq, synced, off = WAL_HDR_BYTES;
+    long size;
+    while (n < max &&
+           (size = wal_check_frame(b + off, len - off, WAL_FORMAT_VERSION, &seq, &synced)) > 0) {
+        for (uint64_t o = off + WAL_FRAME_HDR_BYTES; n < max && o < off + (uint64_t)size; n++) {
+            wal_record r;
+            offs[n] = o;
+            o += (uint64_t)wal_decode_record(b + o, off + (uint64_t)size - o, WAL_FORMAT_VERSION,
+                                             &r);
+        }
+        off += (uint64_t)size;
+    }
+    free(b);
+    return n;
+}
+
+static void set_record_id(const char *dir, uint64_t off, uint64_t id)
+{
+    char path[4096];
+    seg_path(dir, 1, path, sizeof path);
+    size_t len;
+    uint8_t *b = read_whole(path, &len);
+    uint8_t *p = b + off;
+    wal_put_u64(p + WAL_REC_HDR_BYTES, id);
+    wal_put_u32(p, crc32c(0, p + 4, (size_t)wal_get_u32(p + 4) + 5));
+    write_whole(path, b, len);
+    free(b);
+}
+
+/* A valid record with an id no server hands out (a crafted or corrupt log) would make the id
+ * counter wrap: it is corruption, reported with segment, offset and id, even as the last record
+ * (where a bad record would be a torn tail). Ids up to WAL_MAX_ID are fine. */
+TEST(an_id_over_the_maximum_is_refused_as_corruption_wherever_it_is)
+{
+    char *dir = tmp_dir();
+    wal_opts o = opts_for(dir, 1 << 20, WAL_FSYNC_NEVER);
+    write_log(&o, 3, 0, 100);
+    rec_list ref = {0};
+    wal *w = open_ok(&o, &ref);
+    ASSERT_EQ(wal_close(w), 0);
+    ASSERT_EQ(ref.n, 3);
+    uint64_t offs[3];
+    ASSERT_EQ(record_offsets(dir, offs, 3), 3);
+    uint64_t off2 = offs[1], off3 = offs[2];
+    for (int last = 0; last < 2; last++) {
+        uint64_t off = last ? off3 : off2;
+        set_record_id(dir, off, UINT64_MAX);
+        rec_list got = {0};
+        wal_open_report rep;
+        ASSERT_EQ(wal_open(&o, collect_cb, &got, &rep, &w), -EBADMSG);
+        ASSERT_EQ(rep.corrupt, 1);
+        ASSERT_EQ(rep.corrupt_segment, 1);
+        ASSERT_EQ(rep.corrupt_offset, off);
+        ASSERT_EQ(rep.corrupt_id, UINT64_MAX);
+        ASSERT_TRUE(!rep.torn_tail);
+        rec_list_free(&got);
+        set_record_id(dir, off, WAL_MAX_ID + 1);
+        ASSERT_EQ(wal_open(&o, collect_cb, &got, &rep, &w), -EBADMSG);
+        ASSERT_EQ(rep.corrupt_id, WAL_MAX_ID + 1);
+        rec_list_free(&got);
+        set_record_id(dir, off, last ? 3 : 2);
+    }
+    set_record_id(dir, off3, WAL_MAX_ID);
+    rec_list got = {0};
+    wal_open_report rep;
+    ASSERT_EQ(wal_open(&o, collect_cb, &got, &rep, &w), 0);
+    ASSERT_EQ(rep.corrupt, 0);
+    ASSERT_EQ(rep.max_id, WAL_MAX_ID);
+    ASSERT_EQ(got.n, 3);
     ASSERT_EQ(wal_close(w), 0);
     rec_list_free(&got);
     rec_list_free(&ref);
