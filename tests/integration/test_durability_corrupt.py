@@ -29,53 +29,15 @@ import unittest
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import sqharness  # noqa: E402
 
-HEADER_BYTES = 32
-FRAME_HEADER_BYTES = 24
-RECORD_HEADER_BYTES = 9  # CRC-32C, payload length, type
-SEGMENT = "wal.0000000000000001"
-
-
-def _crc32c_table():
-    table = []
-    for n in range(256):
-        c = n
-        for _ in range(8):
-            c = (c >> 1) ^ 0x82F63B78 if c & 1 else c >> 1
-        table.append(c)
-    return table
-
-
-CRC32C_TABLE = _crc32c_table()
-
-
-def crc32c(data):
-    c = 0xFFFFFFFF
-    for b in data:
-        c = CRC32C_TABLE[(c ^ b) & 0xFF] ^ (c >> 8)
-    return c ^ 0xFFFFFFFF
-
-
-def records(path):
-    """[(offset, total length)] of the frames in a segment file (one job each here)."""
-    with open(path, "rb") as f:
-        data = f.read()
-    out = []
-    off = HEADER_BYTES
-    while off + FRAME_HEADER_BYTES <= len(data):
-        head = data[off:off + FRAME_HEADER_BYTES]
-        if head == bytes(FRAME_HEADER_BYTES):
-            break
-        (length,) = struct.unpack_from("<I", head, 4)
-        out.append((off, FRAME_HEADER_BYTES + length))
-        off += FRAME_HEADER_BYTES + length
-    return out
+import walfile  # noqa: E402
+from walfile import FRAME_HEADER_BYTES, RECORD_HEADER_BYTES, crc32c, frames  # noqa: E402
 
 
 class CorruptLog(unittest.TestCase):
     def setUp(self):
         self.dir = tempfile.mkdtemp(prefix="synq-corrupt-")
         self.addCleanup(shutil.rmtree, self.dir, True)
-        self.seg = os.path.join(self.dir, SEGMENT)
+        self.seg = os.path.join(self.dir, walfile.FIRST_SEGMENT)
 
     def start(self):
         srv = sqharness.Server("synqd", ["-b", self.dir, "-f", "0"]).start()
@@ -95,7 +57,7 @@ class CorruptLog(unittest.TestCase):
                 jobs[int(m.group(1))] = body
         srv.stop()
         self.assertEqual(srv.exit_status, 0, srv.log_text())
-        self.assertEqual(len(records(self.seg)), n, "one PUT record per job")
+        self.assertEqual(len(frames(self.seg)), n, "one PUT record per job")
         return jobs
 
     def present(self, srv, max_id):
@@ -132,7 +94,7 @@ class CorruptLog(unittest.TestCase):
 
     def test_flipped_byte_mid_log_refuses_to_start(self):
         self.fill()
-        off, length = records(self.seg)[2]  # records 3 and 4 follow it
+        off, length = frames(self.seg)[2]  # records 3 and 4 follow it
         self.flip(off + length // 2)
         status, out = self.run_synqd()
         self.assertNotEqual(status, 0, out)
@@ -161,7 +123,7 @@ class CorruptLog(unittest.TestCase):
         self.fill()
         # Each frame holds one record here, right after the frame's header.
         third, last = (frame + FRAME_HEADER_BYTES
-                       for frame, _ in (records(self.seg)[2], records(self.seg)[-1]))
+                       for frame, _ in (frames(self.seg)[2], frames(self.seg)[-1]))
         for off in (third, last):
             self.set_id(off, 2 ** 64 - 1)
             status, out = self.run_synqd()
@@ -175,7 +137,7 @@ class CorruptLog(unittest.TestCase):
 
     def test_flipped_crc_of_first_record_refuses_to_start(self):
         self.fill()
-        off, _ = records(self.seg)[0]
+        off, _ = frames(self.seg)[0]
         self.flip(off)
         status, out = self.run_synqd()
         self.assertNotEqual(status, 0, out)
@@ -183,7 +145,7 @@ class CorruptLog(unittest.TestCase):
 
     def _torn_tail(self, cut):
         jobs = self.fill()
-        off, length = records(self.seg)[-1]
+        off, length = frames(self.seg)[-1]
         cut(off, length)
         srv = self.start()
         self.assertIn("partial record", srv.log_text())

@@ -15,7 +15,6 @@ segment (format 3 frames, docs/wal-format.md) and starts synqd again:
 import os
 import re
 import shutil
-import struct
 import subprocess
 import sys
 import tempfile
@@ -24,32 +23,14 @@ import unittest
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import sqharness  # noqa: E402
 
-HEADER_BYTES = 32
-FRAME_HEADER_BYTES = 24
-SEGMENT = "wal.0000000000000001"
-
-
-def frames(path):
-    """[(offset, total length)] of the frames in a segment file."""
-    with open(path, "rb") as f:
-        data = f.read()
-    out = []
-    off = HEADER_BYTES
-    while off + FRAME_HEADER_BYTES <= len(data):
-        head = data[off:off + FRAME_HEADER_BYTES]
-        if head == bytes(FRAME_HEADER_BYTES):
-            break
-        (length,) = struct.unpack_from("<I", head, 4)
-        out.append((off, FRAME_HEADER_BYTES + length))
-        off += FRAME_HEADER_BYTES + length
-    return out
+import walfile  # noqa: E402
 
 
 class PowerCut(unittest.TestCase):
     def setUp(self):
         self.dir = tempfile.mkdtemp(prefix="synq-powercut-")
         self.addCleanup(shutil.rmtree, self.dir, True)
-        self.seg = os.path.join(self.dir, SEGMENT)
+        self.seg = os.path.join(self.dir, walfile.FIRST_SEGMENT)
 
     def start(self):
         srv = sqharness.Server("synqd", ["-b", self.dir, "-f", "0"]).start()
@@ -69,7 +50,7 @@ class PowerCut(unittest.TestCase):
                 jobs[int(m.group(1))] = body
         srv.stop()
         self.assertEqual(srv.exit_status, 0, srv.log_text())
-        self.assertEqual(len(frames(self.seg)), len(sizes), "one frame per job")
+        self.assertEqual(len(walfile.frames(self.seg)), len(sizes), "one frame per job")
         return jobs
 
     def lose(self, off, length):
@@ -93,7 +74,7 @@ class PowerCut(unittest.TestCase):
 
     def _torn_last_batch(self, unit):
         jobs = self.fill([100, 300, 9000])
-        off, length = frames(self.seg)[-1]
+        off, length = walfile.frames(self.seg)[-1]
         self.assertGreater(length, 2 * unit, "the last batch spans several sectors")
         # The first unit of the write (counted from its first byte's sector) is lost.
         self.lose(off, unit - off % unit)
@@ -119,7 +100,7 @@ class PowerCut(unittest.TestCase):
 
     def test_synced_batch_without_its_first_sector_refuses_to_start(self):
         self.fill([100, 3000, 100, 100])
-        off, _ = frames(self.seg)[1]  # frames 3 and 4 were written after it was synced
+        off, _ = walfile.frames(self.seg)[1]  # frames 3 and 4 were written after it was synced
         self.lose(off, 512 - off % 512)
         argv = sqharness.server_argv("synqd", sqharness._free_port(),
                                      ["-b", self.dir, "-f", "0"])
