@@ -60,6 +60,56 @@ def percentile(values, p):
     return v[min(len(v) - 1, int(len(v) * p))]
 
 
+# A legitimate client's p99 under abuse may be twice its idle p99, but need not beat this floor:
+# idle loopback round trips take tens of microseconds, and the 2 shared cores of CI alone add
+# scheduling delays of milliseconds.
+P99_FLOOR_S = 0.1
+
+
+def p99_bound_s(idle):
+    """What a legitimate client's p99 under abuse must stay under, given its idle samples."""
+    return max(2 * percentile(idle, 0.99), P99_FLOOR_S) * TIME_SCALE
+
+
+def sample_while(legit, busy, pid=None, pause_s=0.005, limit_s=60):
+    """Round trips of `legit` (and the peak RSS of `pid`, KiB) while busy() is true.
+
+    Returns (round trips, peak RSS or 0). At most limit_s seconds, so a stuck abuse ends."""
+    trips = []
+    peak = 0
+    deadline = time.monotonic() + limit_s * TIME_SCALE
+    while busy() and time.monotonic() < deadline:
+        trips.append(roundtrip_s(legit))
+        if pid is not None:
+            peak = max(peak, rss_kib(pid))
+        time.sleep(pause_s)
+    return trips, peak
+
+
+def jobs_survive(port, tube, n, size=100):
+    """A legitimate producer puts n distinct jobs into `tube`, a consumer reserves and deletes
+    them all. Returns the bodies put and never reserved back (empty: nothing lost)."""
+    want = set()
+    with Client(port) as producer, Client(port) as consumer:
+        producer.send(b"use %s\r\n" % tube)
+        producer.expect(b"USING %s\r\n" % tube)
+        consumer.send(b"watch %s\r\nignore default\r\n" % tube)
+        consumer.expect(b"WATCHING 2\r\nWATCHING 1\r\n")
+        for i in range(n):
+            body = (b"%s-%d-" % (tube, i)).ljust(size, b"j")
+            producer.send(b"put 0 0 60 %d\r\n%s\r\n" % (len(body), body))
+            line = producer.read_line()
+            assert line.startswith(b"INSERTED "), line
+            want.add(body)
+        for _ in range(n):
+            consumer.send(b"reserve-with-timeout 5\r\n")
+            jid, body = consumer.read_job("RESERVED")
+            consumer.send(b"delete %d\r\n" % jid)
+            consumer.expect(b"DELETED\r\n")
+            want.discard(body)
+    return want
+
+
 def raw_socket(port, rcvbuf=None):
     """A plain connected socket (for attackers that never read)."""
     s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
