@@ -62,8 +62,8 @@ def percentile(values, p):
 
 # A legitimate client's p99 under abuse may be twice its idle p99, but need not beat this floor:
 # idle loopback round trips take tens of microseconds, and the 2 shared cores of CI alone add
-# scheduling delays of milliseconds.
-P99_FLOOR_S = 0.1
+# scheduling delays of tens of milliseconds (the other overload tests' bound too).
+P99_FLOOR_S = 0.25
 
 
 def p99_bound_s(idle):
