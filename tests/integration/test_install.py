@@ -103,7 +103,9 @@ class InstalledLibrary(unittest.TestCase):
             f.write('#include <stdio.h>\n#include <synq/version.h>\n'
                     'int main(void) { printf("%s %d\\n", SYNQ_VERSION, SYNQ_VERSION_NUM); '
                     'return 0; }\n')
-        out = run([self.build(src, os.path.join(work, "v"))]).split()
+        # Linkers that do not drop unneeded libraries record libsynq.so here too.
+        env = dict(os.environ, LD_LIBRARY_PATH=self.libdir)
+        out = run([self.build(src, os.path.join(work, "v"))], env=env).split()
         major, minor, patch = (int(x) for x in out[0].split("."))
         self.assertEqual(int(out[1]), major * 10000 + minor * 100 + patch)
         self.assertEqual(out[0], self.pkg_config("--modversion")[0])
