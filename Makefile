@@ -1,4 +1,6 @@
 # Thin wrapper over CMake so people can type make, make test, make run.
+# Sub-makes (CMake's generated Makefiles) print no "Entering directory" lines.
+MAKEFLAGS += --no-print-directory
 BUILD ?= build
 SAN_BUILD ?= build-sanitize
 # The sanitizer build uses clang, so the gcc default build and this one
@@ -7,7 +9,14 @@ SAN_CC ?= clang
 JOBS ?= $(shell nproc 2>/dev/null || echo 2)
 CMAKE_FLAGS ?=
 
-.PHONY: all deps-build deps-test test test-sanitize lint run clean
+.PHONY: all deps-build deps-test test test-sanitize lint run install clean
+# make install: where to (PREFIX, baked into synq.pc) and a staging root (DESTDIR, for packages).
+PREFIX ?= /usr/local
+DESTDIR ?=
+# make run: where synqd listens and keeps its log.
+RUN_ADDR ?= 127.0.0.1
+RUN_PORT ?= 11300
+RUN_DIR ?= ./data
 
 all: deps-build
 	@cmake -S . -B $(BUILD) $(CMAKE_FLAGS) >/dev/null
@@ -33,9 +42,21 @@ test-sanitize: deps-test
 lint: deps-test
 	@scripts/lint
 
-run: all
-	mkdir -p data
-	./$(BUILD)/synqd -l 127.0.0.1 -p 11300 -b ./data
+# Builds synqd alone (not the tests) and starts it in the foreground.
+run: deps-build
+	@cmake -S . -B $(BUILD) $(CMAKE_FLAGS) >/dev/null
+	@cmake --build $(BUILD) -j $(JOBS) --target synqd synq-cli
+	@mkdir -p $(RUN_DIR)
+	@echo "synqd: listening on $(RUN_ADDR):$(RUN_PORT), log in $(RUN_DIR); Ctrl-C (or kill -TERM) stops it"
+	@echo "       try: $(BUILD)/synq -p $(RUN_PORT) stats"
+	@exec ./$(BUILD)/synqd -l $(RUN_ADDR) -p $(RUN_PORT) -b $(RUN_DIR)
+
+# Installs synqd, synq, synq-bench, libsynq (.so and .a), its headers, synq.pc and the man pages
+# under $(DESTDIR)$(PREFIX).
+install: deps-build
+	@cmake -S . -B $(BUILD) $(CMAKE_FLAGS) -DCMAKE_INSTALL_PREFIX=$(PREFIX) >/dev/null
+	@cmake --build $(BUILD) -j $(JOBS) --target synqd synq-cli synq-bench synq synq_shared
+	DESTDIR=$(DESTDIR) cmake --install $(BUILD)
 
 clean:
 	rm -rf $(BUILD) $(SAN_BUILD) build-lint

@@ -28,7 +28,7 @@
 #include "proto.h"
 #include "server.h"
 #include "synq/loop.h"
-#include "synq_version.h"
+#include "synq/version.h"
 #include "systemd.h"
 
 /* Allocations from this size up get their own mapping (see main). */

@@ -33,7 +33,7 @@
 #include "store.h"
 #include "synq/tcp.h"
 #include "synq/timer.h"
-#include "synq_version.h"
+#include "synq/version.h"
 
 typedef enum {
     MC_READING,  /* the request head is arriving */

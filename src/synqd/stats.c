@@ -22,7 +22,7 @@
 #include <unistd.h>
 
 #include "stats.h"
-#include "synq_version.h"
+#include "synq/version.h"
 
 static int check(int err)
 {

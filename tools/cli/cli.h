@@ -23,7 +23,7 @@
 #include <stdint.h>
 #include <stdio.h>
 
-#include "synq_version.h"
+#include "synq/version.h"
 
 #define CLI_VERSION SYNQ_VERSION
 

@@ -14,7 +14,7 @@
 #include "metrics.h"
 #include "server.h"
 #include "synq/loop.h"
-#include "synq_version.h"
+#include "synq/version.h"
 #include "test.h"
 
 typedef struct env {
