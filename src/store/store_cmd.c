@@ -180,7 +180,7 @@ void store_tube_scan_begin(const store *s, store_tube_scan *sc)
 
 const tube *store_tube_scan_next(const store *s, store_tube_scan *sc, uint32_t *slots_left)
 {
-    while (sc->next_slot < sc->end_slot && *slots_left > 0) {
+    while (sc->next_slot<sc->end_slot && * slots_left> 0) {
         const tube *t = s->tube_slots[sc->next_slot++];
         --*slots_left;
         if (t && t->seq < sc->seq_end)

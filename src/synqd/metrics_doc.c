@@ -47,24 +47,33 @@ static void put_str(writer *w, const char *s)
     put_bytes(w, s, strlen(s));
 }
 
+/* The first byte in [p, end) that a label value must escape, or end. Three
+ * memchr scans beat a byte loop: tube names (the long label values) never
+ * hold any of the three, so this is the whole cost of escaping them. */
+static const char *next_to_escape(const char *p, const char *end)
+{
+    static const char specials[] = {'\\', '"', '\n'};
+    for (size_t k = 0; k < sizeof specials; k++) {
+        const char *q = memchr(p, specials[k], (size_t)(end - p));
+        if (q)
+            end = q;
+    }
+    return end;
+}
+
 int metrics_escape_label(sq_buf *out, const char *s, size_t len)
 {
-    size_t start = 0;
-    for (size_t i = 0; i < len; i++) {
-        const char *esc = s[i] == '\\'   ? "\\\\"
-                          : s[i] == '"'  ? "\\\""
-                          : s[i] == '\n' ? "\\n"
-                                         : NULL;
-        if (!esc)
-            continue;
-        int err = sq_buf_append(out, s + start, i - start);
-        if (!err)
-            err = sq_buf_append(out, esc, 2);
+    const char *p = s, *end = s + len;
+    for (;;) {
+        const char *q = next_to_escape(p, end);
+        int err = sq_buf_append(out, p, (size_t)(q - p));
+        if (err || q == end)
+            return err;
+        err = sq_buf_append(out, *q == '\\' ? "\\\\" : *q == '"' ? "\\\"" : "\\n", 2);
         if (err)
             return err;
-        start = i + 1;
+        p = q + 1;
     }
-    return sq_buf_append(out, s + start, len - start);
 }
 
 /* "# HELP" and "# TYPE" for a family; its samples must follow at once,

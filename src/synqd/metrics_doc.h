@@ -40,8 +40,8 @@ typedef struct metrics_doc {
     /* Private. */
     server *srv;
     uint32_t max_tubes;
-    int part;           /* 0: the server-wide families; 1..4: a tube family; 5: done */
-    uint32_t reported;  /* tubes given lines in the current tube family */
+    int part;          /* 0: the server-wide families; 1..4: a tube family; 5: done */
+    uint32_t reported; /* tubes given lines in the current tube family */
     store_tube_scan scan;
 } metrics_doc;
 
