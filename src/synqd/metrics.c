@@ -20,7 +20,7 @@
  * socket took it down to the low-water mark, and the next slice follows.
  * A slice that stopped short (the tube walk's slot budget ran out on empty
  * slots) asks for the next pass through the connection's timer instead.
- * So a scrape formats at most about 64 KiB per loop pass and holds at most
+ * So a scrape formats at most about 32 KiB per loop pass and holds at most
  * that much output, whatever the document's size. A scrape that cannot go
  * on (out of memory) is reset, never closed cleanly, so the scraper sees
  * an error rather than a document that looks whole.

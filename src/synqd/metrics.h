@@ -44,7 +44,7 @@
  * tube's lines on top it stays under the 64 KiB of output capacity the
  * engine keeps for a connection, so the buffer is reused from slice to
  * slice instead of freed and allocated again each time. */
-#define METRICS_CHUNK_BYTES (32u * 1024u)
+#define METRICS_CHUNK_BYTES ((size_t)32 * 1024)
 /* A scraper that reads none of the document for this long is reset (one
  * that stopped reading must not hold a connection slot for long). */
 #define METRICS_WRITE_TIMEOUT_MS 10000
