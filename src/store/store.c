@@ -186,6 +186,7 @@ tube *store__tube_get(store *s, const char *name, size_t len, bool create)
         return NULL;
     }
     t->ix = s->free_ix[--s->nfree];
+    t->seq = s->tube_seq++;
     s->tube_slots[t->ix] = t;
     t->list_pos = (uint32_t)s->tube_len;
     s->tubes[s->tube_len++] = t;

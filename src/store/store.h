@@ -189,6 +189,27 @@ size_t store_tube_count(const store *s);
  * tube into its place (beanstalkd's array delete). i < store_tube_count(s). */
 const tube *store_tube_at(const store *s, size_t i);
 
+/* A walk over the tubes that may be spread over many calls with any store calls in between
+ * (the metrics document is formatted a slice per loop pass). Like Redis's SCAN, it promises:
+ * a tube that exists from store_tube_scan_begin until the walk reaches it is returned exactly
+ * once; a tube created after the begin is never returned (so a name destroyed and made again
+ * meanwhile does not come twice); a tube destroyed before the walk reaches it is not returned.
+ * The order is the tubes' internal slot order, not list-tubes order. The scan holds no pointer
+ * into the store: a scan abandoned midway needs no cleanup. */
+typedef struct store_tube_scan {
+    uint32_t next_slot; /* private */
+    uint32_t end_slot;  /* private */
+    uint64_t seq_end;   /* private: tubes made from this creation number on are skipped */
+} store_tube_scan;
+void store_tube_scan_begin(const store *s, store_tube_scan *sc);
+/* The walk's next tube, looking at no more than *slots_left slots (each look takes one).
+ * NULL when the walk is over or *slots_left reached 0; store_tube_scan_done tells which. */
+const tube *store_tube_scan_next(const store *s, store_tube_scan *sc, uint32_t *slots_left);
+bool store_tube_scan_done(const store_tube_scan *sc);
+/* Walks again from the first slot with the same begin: the same promise, for the same
+ * "created after the begin" moment (the metrics walk the tubes once per family). */
+void store_tube_scan_restart(store_tube_scan *sc);
+
 /* ---- time ----
  * The owner arms one timer for store_next_deadline_ms() (UINT64_MAX = none; a value in the
  * past means "now") and calls store_tick() when it fires (it may call it any time; it is

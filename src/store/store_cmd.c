@@ -168,6 +168,37 @@ const tube *store_tube_at(const store *s, size_t i)
     return i < s->tube_len ? s->tubes[i] : NULL;
 }
 
+/* Slots are stable for a tube's whole life and a tube's creation number is below seq_end
+ * only if it was made before the begin: together they give store.h's promise without the
+ * store knowing a scan exists. */
+void store_tube_scan_begin(const store *s, store_tube_scan *sc)
+{
+    sc->next_slot = 0;
+    sc->end_slot = s->slot_cap; /* slots added later hold only tubes made later */
+    sc->seq_end = s->tube_seq;
+}
+
+const tube *store_tube_scan_next(const store *s, store_tube_scan *sc, uint32_t *slots_left)
+{
+    while (sc->next_slot<sc->end_slot && * slots_left> 0) {
+        const tube *t = s->tube_slots[sc->next_slot++];
+        --*slots_left;
+        if (t && t->seq < sc->seq_end)
+            return t;
+    }
+    return NULL;
+}
+
+bool store_tube_scan_done(const store_tube_scan *sc)
+{
+    return sc->next_slot >= sc->end_slot;
+}
+
+void store_tube_scan_restart(store_tube_scan *sc)
+{
+    sc->next_slot = 0;
+}
+
 /* ---- put / reserve ---- */
 
 void store_skip_id(store *s)

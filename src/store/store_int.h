@@ -43,6 +43,7 @@ struct store {
     tube **tube_slots; /* by tube ix; NULL = free */
     uint32_t *free_ix; /* free tube ixs, a stack */
     uint32_t slot_cap, nfree;
+    uint64_t tube_seq; /* creation number of the next tube */
     int64_t epoch_ms;  /* creation times count from here, see JOB_TIME_SHIFT */
     bool log_segments; /* records carry a log segment */
     hashmap names;     /* tubes by name */

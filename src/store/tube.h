@@ -47,6 +47,7 @@ struct tube {
     uint32_t delay_pos, pause_pos, await_pos; /* positions in the store heaps */
     uint32_t list_pos;                        /* index in the store's tube list */
     uint32_t ix;                              /* stable index: jobs name their tube by it */
+    uint64_t seq;                             /* creation number (store_tube_scan) */
     size_t name_len;
     char name[]; /* NUL-terminated */
 };

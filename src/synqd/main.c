@@ -66,6 +66,8 @@ static void usage(FILE *out)
             " -s, --segment-size BYTES size of each log segment (default %u),\n"
             "                          rounded up to a multiple of %u\n"
             "     --metrics ADDR:PORT  serve Prometheus metrics over HTTP (docs/metrics.md)\n"
+            "     --metrics-max-tubes N  tubes given per-tube metrics in one scrape\n"
+            "                          (default %u; 0: all)\n"
             "     --max-memory BYTES   refuse puts (OUT_OF_MEMORY) once jobs would take more\n"
             "                          (bodies plus %u bytes each); default no limit\n"
             "     --io-backend NAME    the kernel interface the event loop waits on:\n"
@@ -91,9 +93,10 @@ static void usage(FILE *out)
             "and ignores -l and -p; with NOTIFY_SOCKET it reports READY=1 once it serves.\n",
             SERVER_DEFAULT_FSYNC_MS, SERVER_DEFAULT_PORT, SERVER_DEFAULT_MAX_JOB_BYTES,
             SERVER_MAX_JOB_BYTES_LIMIT, SERVER_DEFAULT_SEGMENT_BYTES, SEGMENT_ROUND_BYTES,
-            SERVER_JOB_OVERHEAD_BYTES, backend_list(), SERVER_DEFAULT_OUT_SOFT_BYTES,
-            SERVER_DEFAULT_OUT_LIMIT_BYTES, SERVER_DEFAULT_OUT_TOTAL_BYTES,
-            SERVER_DEFAULT_OUT_TIMEOUT_MS, SERVER_DEFAULT_PASS_COMMANDS);
+            METRICS_DEFAULT_MAX_TUBES, SERVER_JOB_OVERHEAD_BYTES, backend_list(),
+            SERVER_DEFAULT_OUT_SOFT_BYTES, SERVER_DEFAULT_OUT_LIMIT_BYTES,
+            SERVER_DEFAULT_OUT_TOTAL_BYTES, SERVER_DEFAULT_OUT_TIMEOUT_MS,
+            SERVER_DEFAULT_PASS_COMMANDS);
 }
 
 /* "ADDR:PORT" or "[IPV6]:PORT" into host (NUL-terminated) and port. */
@@ -155,7 +158,7 @@ typedef struct {
     bool port_given;        /* -p was given */
     bool metrics;           /* --metrics given: serve them on host:port */
     char metrics_host[METRICS_HOST_BYTES];
-    uint16_t metrics_port;
+    metrics_opts metrics_opts; /* host points into metrics_host */
 } options;
 
 /* Parses arg as a number in [min, max] for the option flag; says so on
@@ -176,6 +179,7 @@ enum {
     OPT_OUT_TOTAL,
     OPT_OUT_TIMEOUT,
     OPT_PASS_COMMANDS,
+    OPT_METRICS_MAX_TUBES,
 };
 
 /* apply_option()'s answer when parsing goes on. */
@@ -246,11 +250,17 @@ static int apply_option(options *opt, int c, const char *arg)
         o->max_memory = v;
         return NEXT_OPTION;
     case 'M':
-        if (parse_host_port(arg, opt->metrics_host, sizeof opt->metrics_host, &opt->metrics_port)) {
+        if (parse_host_port(arg, opt->metrics_host, sizeof opt->metrics_host,
+                            &opt->metrics_opts.port)) {
             fprintf(stderr, "synqd: --metrics: expected ADDR:PORT, got %s\n", arg);
             return SYNQD_EXIT_USAGE;
         }
         opt->metrics = true;
+        return NEXT_OPTION;
+    case OPT_METRICS_MAX_TUBES:
+        if (!number_option("--metrics-max-tubes", "count", arg, 0, UINT32_MAX, &v))
+            return SYNQD_EXIT_USAGE;
+        opt->metrics_opts.max_tubes = (uint32_t)v;
         return NEXT_OPTION;
     case 'I':
         opt->io_backend = arg;
@@ -335,6 +345,7 @@ static bool parse_options(int argc, char **argv, options *opt, int *status)
         {"verbose", no_argument, NULL, 'V'},
         {"help", no_argument, NULL, 'h'},
         {"metrics", required_argument, NULL, 'M'},
+        {"metrics-max-tubes", required_argument, NULL, OPT_METRICS_MAX_TUBES},
         {"max-memory", required_argument, NULL, 'm'},
         {"io-backend", required_argument, NULL, 'I'},
         {"output-soft-limit", required_argument, NULL, OPT_OUT_SOFT},
@@ -346,6 +357,8 @@ static bool parse_options(int argc, char **argv, options *opt, int *status)
     };
     memset(opt, 0, sizeof *opt);
     server_opts_default(&opt->server);
+    metrics_opts_default(&opt->metrics_opts);
+    opt->metrics_opts.host = opt->metrics_host;
     int c;
     while ((c = getopt_long(argc, argv, "b:f:Fl:p:u:z:s:cnvVh", longopts, NULL)) != -1) {
         if ((*status = apply_option(opt, c, optarg)) != NEXT_OPTION)
@@ -413,7 +426,7 @@ static int start_services(sq_loop *loop, const options *opt, server **srv, metri
     if (err)
         return err;
     if (opt->metrics) {
-        if ((err = metrics_start(loop, *srv, opt->metrics_host, opt->metrics_port, mx)) != 0)
+        if ((err = metrics_start(loop, *srv, &opt->metrics_opts, mx)) != 0)
             return err;
         if (opt->server.verbose)
             fprintf(stderr, "synqd: metrics on %s:%u\n", opt->metrics_host, metrics_port(*mx));

@@ -5,18 +5,20 @@
  * Prometheus text exposition format 0.0.4; every other request gets the
  * matching error status. One request per connection: the server answers and
  * then closes gracefully (`Connection: close`), which is all a scraper needs
- * and keeps the state machine to three states:
+ * and keeps the state machine to four states:
  *
- *   REQUEST_LINE ──line──> HEADERS ──empty line──> answered (close)
- *        │                   │
- *        └──── garbage: 400; head past 8 KiB: 431; no whole head within
- *              METRICS_REQUEST_TIMEOUT_MS: 408 ──> answered (close)
+ *   READING ──line──> HEADERS ──empty line──> GET: STREAMING ──document out──> closing
+ *      │                 │                    HEAD, errors: closing
+ *      └──── garbage: 400; head past 8 KiB: 431; no whole head within
+ *            METRICS_REQUEST_TIMEOUT_MS: 408 ──> closing
  *
- * The figures are read at the moment of the request through the same
- * accessors `stats` and `stats-tube` use, so the two views never disagree.
- * Formatting is linear in the number of tubes and runs on the loop's
- * thread: a scrape costs the queue about as much as one `stats-tube` per
- * tube.
+ * The document (metrics_doc.h) is streamed: formatted a slice at a time as
+ * the socket drains, with no Content-Length (the close ends it), so a scrape
+ * of any size holds about METRICS_CHUNK_BYTES of output and takes about that
+ * much formatting per loop pass, and queue clients wait at most for one
+ * slice. The figures are read through the same accessors `stats` and
+ * `stats-tube` use; the consistency of a document formatted over many
+ * passes is metrics_doc.h's.
  */
 #ifndef SYNQ_QUEUE_METRICS_H
 #define SYNQ_QUEUE_METRICS_H
@@ -25,8 +27,8 @@
 #include <stdint.h>
 
 #include "http.h"
+#include "metrics_doc.h"
 #include "server.h"
-#include "synq/buf.h"
 #include "synq/loop.h"
 
 /* The request line and headers together, CRLFs included, are at most this
@@ -37,16 +39,34 @@
 #define METRICS_REQUEST_TIMEOUT_MS 5000
 /* Connections held at once; more are closed as soon as they are accepted. */
 #define METRICS_MAX_CONNS 64
+/* A scrape's output buffer is refilled once the socket took it below a
+ * quarter of this; a slice stops once the buffer holds more. With one
+ * tube's lines on top it stays under the 64 KiB of output capacity the
+ * engine keeps for a connection, so the buffer is reused from slice to
+ * slice instead of freed and allocated again each time. */
+#define METRICS_CHUNK_BYTES ((size_t)32 * 1024)
+/* A scraper that reads none of the document for this long is reset (one
+ * that stopped reading must not hold a connection slot for long). */
+#define METRICS_WRITE_TIMEOUT_MS 10000
+
+typedef struct metrics_opts {
+    const char *host;   /* numeric or a name; default 127.0.0.1 */
+    uint16_t port;      /* 0 picks a free one, see metrics_port */
+    uint32_t max_tubes; /* --metrics-max-tubes: tubes given per-tube series; 0 = all */
+} metrics_opts;
+
+/* Fills o with the defaults (port 0, METRICS_DEFAULT_MAX_TUBES). */
+void metrics_opts_default(metrics_opts *o);
 
 typedef struct metrics metrics;
 
-/* Starts listening on host:port (host numeric or a name; port 0 picks a
- * free one, see metrics_port) and serves srv's figures. srv and loop are
- * borrowed: both must outlive the metrics object (call metrics_stop before
- * server_free). On success *out is set and 0 returned; on failure a
- * negative errno is returned, nothing is left behind, and the cause is
- * logged to stderr. Loop thread only, like everything here. */
-int metrics_start(sq_loop *loop, server *srv, const char *host, uint16_t port, metrics **out);
+/* Starts listening on o->host:o->port and serves srv's figures. srv and
+ * loop are borrowed: both must outlive the metrics object (call
+ * metrics_stop before server_free); o is copied. On success *out is set and
+ * 0 returned; on failure a negative errno is returned, nothing is left
+ * behind, and the cause is logged to stderr. Loop thread only, like
+ * everything here. */
+int metrics_start(sq_loop *loop, server *srv, const metrics_opts *o, metrics **out);
 
 /* The port the listener bound. */
 uint16_t metrics_port(const metrics *m);
@@ -59,15 +79,5 @@ uint16_t metrics_port(const metrics *m);
  * the loop: run one more iteration (sq_loop_run_once(loop, 0)) before
  * sq_loop_free. m must not be used after this call. NULL is ignored. */
 void metrics_stop(metrics *m);
-
-/* Formats the exposition document (no HTTP framing) into out. Returns 0,
- * or -ENOMEM / -ENOBUFS from the buffer (out may then hold part of it).
- * Exposed for tests and for embedding the figures elsewhere. */
-int metrics_format(server *srv, sq_buf *out);
-
-/* Appends s[0..len) to out as a label value: backslash, double quote and
- * newline become \\, \" and \n as the format requires. Same returns as
- * sq_buf_append. */
-int metrics_escape_label(sq_buf *out, const char *s, size_t len);
 
 #endif
