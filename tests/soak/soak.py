@@ -17,7 +17,7 @@ Every second the driver samples synqd's VmRSS and open descriptors. It fails on:
 - a sanitizer report (ASAN/UBSAN `log_path` files, or one on stderr), including
   LeakSanitizer's at the final SIGTERM;
 - growth within a lifetime: after a warm-up, the largest RSS of the last third of
-  the samples past 1.2 x the largest of the first third plus 8 MiB, or descriptors
+  the samples past 1.1 x the largest of the first third plus 4 MiB, or descriptors
   past the first third's largest by more than the workers' connections.
 
 ASan keeps freed memory in a quarantine, which makes RSS climb at first:
@@ -46,7 +46,7 @@ from worker import MAX_JOB_BYTES, ServerGone, Worker  # noqa: E402
 
 SANITIZER_MARKS = ("ERROR: AddressSanitizer", "ERROR: LeakSanitizer", "runtime error:",
                    "SUMMARY: UndefinedBehaviorSanitizer", "SUMMARY: AddressSanitizer")
-RSS_RATIO, RSS_FLOOR_KIB = 1.2, 8192
+RSS_RATIO, RSS_FLOOR_KIB = 1.1, 4096
 RESTART_WAIT_S = 60.0
 
 
@@ -85,7 +85,7 @@ class Driver:
         self.ops = {}
         self.san_dir = tempfile.mkdtemp(prefix="synq-soak-san-")
         os.environ["ASAN_OPTIONS"] = (
-            "halt_on_error=1:exitcode=86:detect_leaks=1:quarantine_size_mb=16:"
+            "halt_on_error=1:exitcode=86:detect_leaks=1:quarantine_size_mb=4:"
             "allocator_release_to_os_interval_ms=500:log_path=%s/asan" % self.san_dir)
         os.environ["UBSAN_OPTIONS"] = ("halt_on_error=1:print_stacktrace=1:log_path=%s/ubsan"
                                        % self.san_dir)
@@ -247,7 +247,7 @@ class Driver:
     def growth(self, life):
         """None when the lifetime is too short to judge, else (ok, text)."""
         span = life.samples[-1][0] if life.samples else 0
-        warm = [s for s in life.samples if s[0] >= min(10.0, 0.25 * span)]
+        warm = [s for s in life.samples if s[0] >= min(15.0, 0.3 * span)]
         if len(warm) < 9:
             return None
         third = len(warm) // 3

@@ -79,7 +79,8 @@ class Worker:
         del self.history[:-40]
 
     def fail(self, what, *context):
-        raise SoakFailure("worker %d: %s" % (self.k, what), *context)
+        raise SoakFailure("worker %d: %s" % (self.k, what)
+                          + "".join("\n    " + str(c) for c in context))
 
     def io(self, conn, fn, *args):
         try:
@@ -106,6 +107,10 @@ class Worker:
         data = self.io(conn, conn.client.read_exact, n + 2)
         check(data[-2:] == b"\r\n", "body not followed by CRLF: %r" % data[-10:])
         return data[:-2]
+
+    def expect_match(self, m, line, reply):
+        if m is None:
+            self.fail("%r answered %r" % (line, reply))
 
     def expect(self, got, allowed, line, *context):
         if got not in allowed:
@@ -237,7 +242,7 @@ class Worker:
         self.inflight = ([], (body, conn.used, self.max_id))
         reply, ts, tr = self.cmd(conn, line, body)
         m = re.fullmatch(rb"INSERTED (\d+)\r\n", reply)
-        self.expect(m is not None, {True}, line, reply)
+        self.expect_match(m, line, reply)
         job_id = int(m.group(1))
         check(job_id > self.max_id, "put got id %d, not above %d seen before" % (job_id, self.max_id))
         self.max_id = job_id
@@ -413,7 +418,7 @@ class Worker:
         self.inflight = ([j.id for j in in_tube], None)
         reply, ts, tr = self.cmd(conn, line)
         m = re.fullmatch(rb"KICKED (\d+)\r\n", reply)
-        self.expect(m is not None, {True}, line, reply)
+        self.expect_match(m, line, reply)
         kicked = int(m.group(1))
         buried = [j for j in in_tube if j.state == BURIED]
         if buried:
@@ -513,7 +518,7 @@ class Worker:
             check(not surely, "%r in %s: NOT_FOUND, but the model has %r" % (line, tube, surely[:2]))
             return
         m = re.fullmatch(rb"FOUND (\d+) (\d+)\r\n", reply)
-        self.expect(m is not None, {True}, line, reply)
+        self.expect_match(m, line, reply)
         body = self.read_body(conn, reply)
         j = self.jobs.get(int(m.group(1)))
         check(j in maybe, "%r in %s found %r, which the model has not %s" % (line, tube, j, state))
