@@ -322,7 +322,9 @@ class Worker:
         if j is None or self.rnd.random() < 0.1:
             return self.expect_not_found(conn, "reserve-job %d" % self.gone_id())
         line = "reserve-job %d" % j.id
+        self.inflight = ([j.id], None)  # logged when it takes a buried or delayed job
         reply, ts, tr = self.cmd(conn, line)
+        self.inflight = None
         states = j.possible(ts, tr)
         allowed = set()
         if states - {RESERVED}:
