@@ -9,7 +9,7 @@ SAN_CC ?= clang
 JOBS ?= $(shell nproc 2>/dev/null || echo 2)
 CMAKE_FLAGS ?=
 
-.PHONY: all deps-build deps-test test test-sanitize lint run install clean
+.PHONY: all deps-build deps-test test test-sanitize san-build soak lint run install clean
 # make install: where to (PREFIX, baked into synq.pc) and a staging root (DESTDIR, for packages).
 PREFIX ?= /usr/local
 DESTDIR ?=
@@ -17,6 +17,8 @@ DESTDIR ?=
 RUN_ADDR ?= 127.0.0.1
 RUN_PORT ?= 11300
 RUN_DIR ?= ./data
+# make soak: how long the soak runs, in seconds.
+SOAK_SECS ?= 600
 
 all: deps-build
 	@cmake -S . -B $(BUILD) $(CMAKE_FLAGS) >/dev/null
@@ -31,11 +33,18 @@ deps-test:
 test: deps-test all
 	cd $(BUILD) && ctest --output-on-failure -j $(JOBS)
 
-test-sanitize: deps-test
+san-build: deps-test
 	@cmake -S . -B $(SAN_BUILD) -DSQ_SANITIZE=ON -DCMAKE_BUILD_TYPE=Debug \
 		-DCMAKE_C_COMPILER=$(SAN_CC) >/dev/null
 	@cmake --build $(SAN_BUILD) -j $(JOBS)
+
+test-sanitize: san-build
 	cd $(SAN_BUILD) && ctest --output-on-failure -j $(JOBS)
+
+# The sanitizer-built synqd under every command, kill -9 restarts and RSS/fd
+# sampling for SOAK_SECS seconds (tests/README.md, "Soak").
+soak: san-build
+	SQ_BIN_DIR=$(SAN_BUILD) python3 tests/soak/soak.py --seconds $(SOAK_SECS)
 
 # clang-format and clang-tidy (scripts/lint; .ci/run runs it too). Not part
 # of make test, which only builds and runs the tests.
