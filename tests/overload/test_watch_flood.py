@@ -76,7 +76,10 @@ class WatchFlood(unittest.TestCase):
                  overload.percentile(busy, 0.99) * 1e3, max(busy) * 1e3, len(busy),
                  m.get("synq_pass_budget_yields_total", 0)))
         self.assertEqual(result["last"], result["want"])
-        self.assertLess(result["elapsed_s"], 1.0 * overload.TIME_SCALE)
+        # Quadratic (each watch scanning the list) took 7-10 s on a quiet machine; linear takes
+        # 0.1-0.4 s there. 1 s was too tight for a loaded 2-core machine (1.35 s seen), and a
+        # ratio against a smaller flood was noisier still (warm allocator, no legit client).
+        self.assertLess(result["elapsed_s"], 3.0 * overload.TIME_SCALE)
         self.assertGreater(m.get("synq_pass_budget_yields_total", 0), 0)
         # Before the fix: p99 4.7 s (the flood took 20 s). Loose enough for 2 shared cores.
         self.assertLess(overload.percentile(busy, 0.99), 0.25 * overload.TIME_SCALE)
