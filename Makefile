@@ -9,7 +9,7 @@ SAN_CC ?= clang
 JOBS ?= $(shell nproc 2>/dev/null || echo 2)
 CMAKE_FLAGS ?=
 
-.PHONY: all deps-build deps-test test test-sanitize san-build soak lint run install clean
+.PHONY: all deps-build deps-test test test-sanitize san-build soak lint run install deb clean
 # make install: where to (PREFIX, baked into synq.pc) and a staging root (DESTDIR, for packages).
 PREFIX ?= /usr/local
 DESTDIR ?=
@@ -67,5 +67,12 @@ install: deps-build
 	@cmake --build $(BUILD) -j $(JOBS) --target synqd synq-cli synq-bench synq synq_shared
 	DESTDIR=$(DESTDIR) cmake --install $(BUILD)
 
+# make deb: the Debian packages (synqd, libsynq0, libsynq-dev) from this tree, built by
+# dpkg-buildpackage on a copy of it and checked with lintian; the .deb files land in $(DEB_DIR).
+DEB_DIR ?= build-deb
+deb:
+	@scripts/deps deb
+	@JOBS=$(JOBS) scripts/deb-build $(DEB_DIR)
+
 clean:
-	rm -rf $(BUILD) $(SAN_BUILD) build-lint
+	rm -rf $(BUILD) $(SAN_BUILD) build-lint $(DEB_DIR)
