@@ -29,6 +29,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "buf_int.h"
 #include "check.h"
 #include "vec.h"
 
@@ -232,4 +233,66 @@ void sq_buf_clear(sq_buf *b)
 {
     b->head = 0;
     b->tail = 0;
+}
+
+/* --- Spare blocks (buf_int.h) ------------------------------------------- */
+
+void sq__buf_from_spare(sq_buf *b, sq__spare *s, size_t need)
+{
+    size_t live = b->tail - b->head;
+    if (!s->block || b->cap - b->tail >= need || s->cap > b->limit || s->cap < live ||
+        s->cap - live < need)
+        return;
+    if (live > 0)
+        memcpy(s->block, b->data + b->head, live);
+    if (sq__buf_is_allocated(b))
+        free(b->data);
+    b->data = s->block;
+    b->cap = s->cap;
+    b->head = 0;
+    b->tail = live;
+    s->block = NULL;
+    s->cap = 0;
+}
+
+/* The block of b (being left by b) becomes the spare or is freed. */
+static void sq__buf_leave_block(char *block, size_t cap, sq__spare *s, size_t max_spare)
+{
+    if (!s->block && cap <= max_spare) {
+        s->block = block;
+        s->cap = cap;
+    } else {
+        free(block);
+    }
+}
+
+void sq__buf_settle(sq_buf *b, sq__spare *s, size_t max_spare)
+{
+    size_t live = b->tail - b->head;
+    if (!sq__buf_is_allocated(b))
+        return;
+    if (live == 0) {
+        sq__buf_leave_block(b->data, b->cap, s, max_spare);
+        sq_buf_init(b, b->limit);
+        return;
+    }
+    /* A page-sized block is what holding any bytes costs anyway. */
+    if (b->cap <= SQ_BUF_MIN_CAP || live > b->cap / 4)
+        return;
+    char *p = malloc(live);
+    if (p == NULL)
+        return;
+    memcpy(p, b->data + b->head, live);
+    sq__buf_leave_block(b->data, b->cap, s, max_spare);
+    b->data = p;
+    b->cap = live;
+    b->head = 0;
+    b->tail = live;
+}
+
+void sq__spare_free(sq__spare *s)
+{
+    free(s->block);
+    s->block = NULL;
+    s->cap = 0;
 }
