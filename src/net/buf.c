@@ -240,39 +240,40 @@ void sq_buf_clear(sq_buf *b)
 void sq__buf_from_spare(sq_buf *b, sq__spare *s, size_t need)
 {
     size_t live = b->tail - b->head;
-    if (!s->block || b->cap - b->tail >= need || s->cap > b->limit || s->cap < live ||
-        s->cap - live < need)
+    if (s->n == 0 || b->cap - b->tail >= need)
         return;
+    size_t cap = s->cap[s->n - 1];
+    if (cap > b->limit || cap < live || cap - live < need)
+        return;
+    char *block = s->block[--s->n];
     if (live > 0)
-        memcpy(s->block, b->data + b->head, live);
+        memcpy(block, b->data + b->head, live);
     if (sq__buf_is_allocated(b))
         free(b->data);
-    b->data = s->block;
-    b->cap = s->cap;
+    b->data = block;
+    b->cap = cap;
     b->head = 0;
     b->tail = live;
-    s->block = NULL;
-    s->cap = 0;
 }
 
-/* The block of b (being left by b) becomes the spare or is freed. */
-static void sq__buf_leave_block(char *block, size_t cap, sq__spare *s, size_t max_spare)
+/* A block b no longer uses becomes a spare or is freed. */
+static void sq__buf_leave_block(char *block, size_t cap, sq__spare *s, const sq__spare_policy *p)
 {
-    if (!s->block && cap <= max_spare) {
-        s->block = block;
-        s->cap = cap;
+    if (s->n < p->slots && s->n < SQ__SPARE_SLOTS && cap >= p->min_cap && cap <= p->max_cap) {
+        s->block[s->n] = block;
+        s->cap[s->n++] = cap;
     } else {
         free(block);
     }
 }
 
-void sq__buf_settle(sq_buf *b, sq__spare *s, size_t max_spare)
+void sq__buf_settle(sq_buf *b, sq__spare *s, const sq__spare_policy *policy)
 {
     size_t live = b->tail - b->head;
     if (!sq__buf_is_allocated(b))
         return;
     if (live == 0) {
-        sq__buf_leave_block(b->data, b->cap, s, max_spare);
+        sq__buf_leave_block(b->data, b->cap, s, policy);
         sq_buf_init(b, b->limit);
         return;
     }
@@ -283,7 +284,7 @@ void sq__buf_settle(sq_buf *b, sq__spare *s, size_t max_spare)
     if (p == NULL)
         return;
     memcpy(p, b->data + b->head, live);
-    sq__buf_leave_block(b->data, b->cap, s, max_spare);
+    sq__buf_leave_block(b->data, b->cap, s, policy);
     b->data = p;
     b->cap = live;
     b->head = 0;
@@ -292,7 +293,6 @@ void sq__buf_settle(sq_buf *b, sq__spare *s, size_t max_spare)
 
 void sq__spare_free(sq__spare *s)
 {
-    free(s->block);
-    s->block = NULL;
-    s->cap = 0;
+    while (s->n > 0)
+        free(s->block[--s->n]);
 }

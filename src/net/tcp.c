@@ -49,11 +49,14 @@
 #define KIB ((size_t)1024)
 #define MIB (1024 * KIB)
 
-/* The largest blocks the loop keeps as its spares (buf_int.h): one read chunk with room for
- * a partial frame, and a burst's output buffer. Bigger blocks (a large body, a large burst)
- * are freed once drained. */
-#define IN_SPARE_MAX_BYTES (256 * KIB)
-#define OUT_SPARE_MAX_BYTES (64 * KIB)
+/* Which drained blocks the loop keeps as spares (buf_int.h). Input: a read chunk, grown once
+ * for a partial frame at most; connections take and give it back within one read, so a few
+ * do. Output: replies wait in their blocks until the end of the loop pass, so there is one
+ * per connection served in a pass, up to 64; a burst's bigger block is freed once sent. An
+ * idle loop holds at most 512 KiB + 1 MiB of them. */
+#define IN_SPARE_MAX_BYTES (128 * KIB)
+#define IN_SPARE_SLOTS 4
+static const sq__spare_policy out_spare_policy = {4 * KIB, 16 * KIB, 64};
 
 #define container_of(ptr, type, member) ((type *)((char *)(ptr)-offsetof(type, member)))
 
@@ -148,12 +151,13 @@ static void conn_forget_addrs(sq_conn *c)
  */
 static void conn_settle_in(sq_conn *c)
 {
-    sq__buf_settle(&c->in, &c->loop->tcp_in_spare, IN_SPARE_MAX_BYTES);
+    sq__spare_policy p = {c->opts.read_chunk, IN_SPARE_MAX_BYTES, IN_SPARE_SLOTS};
+    sq__buf_settle(&c->in, &c->loop->tcp_in_spare, &p);
 }
 
 static void conn_settle_out(sq_conn *c)
 {
-    sq__buf_settle(&c->out, &c->loop->tcp_out_spare, OUT_SPARE_MAX_BYTES);
+    sq__buf_settle(&c->out, &c->loop->tcp_out_spare, &out_spare_policy);
 }
 
 /* Before a write into the output buffer: a connection that holds none takes the spare. */
