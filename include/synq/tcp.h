@@ -9,6 +9,13 @@
  * send() of the whole buffer; what the kernel does not take stays queued and
  * is sent when the socket becomes writable.
  *
+ * Memory: a connection holds its input and output buffers only while they
+ * hold bytes. Blocks come from a few spares the loop keeps and go back once
+ * drained (after on_read returned, after a send); input left unconsumed for a
+ * partial frame is moved into a block of its size. So the storage behind the
+ * sq_buf that on_read receives, and behind sq_conn_out(), may change between
+ * callbacks: keep the sq_buf pointers, never pointers into their bytes.
+ *
  * Backpressure: when queued output exceeds the high-water mark the engine
  * stops reading from the connection until the output drains below the
  * low-water mark (then on_drain runs). Input beyond the input limit also

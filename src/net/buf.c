@@ -29,6 +29,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "buf_int.h"
 #include "check.h"
 #include "vec.h"
 
@@ -232,4 +233,66 @@ void sq_buf_clear(sq_buf *b)
 {
     b->head = 0;
     b->tail = 0;
+}
+
+/* --- Spare blocks (buf_int.h) ------------------------------------------- */
+
+void sq__buf_from_spare(sq_buf *b, sq__spare *s, size_t need)
+{
+    size_t live = b->tail - b->head;
+    if (s->n == 0 || b->cap - b->tail >= need)
+        return;
+    size_t cap = s->cap[s->n - 1];
+    if (cap > b->limit || cap < live || cap - live < need)
+        return;
+    char *block = s->block[--s->n];
+    if (live > 0)
+        memcpy(block, b->data + b->head, live);
+    if (sq__buf_is_allocated(b))
+        free(b->data);
+    b->data = block;
+    b->cap = cap;
+    b->head = 0;
+    b->tail = live;
+}
+
+/* A block b no longer uses becomes a spare or is freed. */
+static void sq__buf_leave_block(char *block, size_t cap, sq__spare *s, const sq__spare_policy *p)
+{
+    if (s->n < p->slots && s->n < SQ__SPARE_SLOTS && cap >= p->min_cap && cap <= p->max_cap) {
+        s->block[s->n] = block;
+        s->cap[s->n++] = cap;
+    } else {
+        free(block);
+    }
+}
+
+void sq__buf_settle(sq_buf *b, sq__spare *s, const sq__spare_policy *policy)
+{
+    size_t live = b->tail - b->head;
+    if (!sq__buf_is_allocated(b))
+        return;
+    if (live == 0) {
+        sq__buf_leave_block(b->data, b->cap, s, policy);
+        sq_buf_init(b, b->limit);
+        return;
+    }
+    /* A page-sized block is what holding any bytes costs anyway. */
+    if (b->cap <= SQ_BUF_MIN_CAP || live > b->cap / 4)
+        return;
+    char *p = malloc(live);
+    if (p == NULL)
+        return;
+    memcpy(p, b->data + b->head, live);
+    sq__buf_leave_block(b->data, b->cap, s, policy);
+    b->data = p;
+    b->cap = live;
+    b->head = 0;
+    b->tail = live;
+}
+
+void sq__spare_free(sq__spare *s)
+{
+    while (s->n > 0)
+        free(s->block[--s->n]);
 }

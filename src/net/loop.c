@@ -405,6 +405,8 @@ void sq_loop_free(sq_loop *loop)
     wake_close(loop);
     loop->backend->free(loop);
     sq__timers_free(loop);
+    sq__spare_free(&loop->tcp_in_spare);
+    sq__spare_free(&loop->tcp_out_spare);
     free(loop->hooks);
     free(loop);
 }

@@ -19,6 +19,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "buf_int.h"
 #include "heap.h"
 #include "loop_int.h"
 
@@ -90,6 +91,9 @@ struct sq_loop {
     /* Output queued on all of this loop's connections and not yet taken by
      * the kernel (tcp.c keeps it; sq_tcp_out_pending()). */
     size_t tcp_out_bytes;
+    /* The spare input and output blocks of this loop's connections (buf_int.h), so that an
+     * idle connection holds no buffer. */
+    sq__spare tcp_in_spare, tcp_out_spare;
 };
 
 #endif

@@ -38,6 +38,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "buf_int.h"
 #include "loop_struct.h"
 #include "tcp_int.h"
 
@@ -48,8 +49,14 @@
 #define KIB ((size_t)1024)
 #define MIB (1024 * KIB)
 
-/* Output buffer capacity a connection keeps after a burst drained. */
-#define OUT_KEEP_BYTES (64 * KIB)
+/* Which drained blocks the loop keeps as spares (buf_int.h). Input: a read chunk, grown once
+ * for a partial frame at most; connections take and give it back within one read, so a few
+ * do. Output: replies wait in their blocks until the end of the loop pass, so there is one
+ * per connection served in a pass, up to 64; a burst's bigger block is freed once sent. An
+ * idle loop holds at most 512 KiB + 1 MiB of them. */
+#define IN_SPARE_MAX_BYTES (128 * KIB)
+#define IN_SPARE_SLOTS 4
+static const sq__spare_policy out_spare_policy = {4 * KIB, 16 * KIB, 64};
 
 #define container_of(ptr, type, member) ((type *)((char *)(ptr)-offsetof(type, member)))
 
@@ -134,6 +141,41 @@ static void conn_forget_addrs(sq_conn *c)
     c->next_addr = NULL;
 }
 
+/*
+ * A connection holds buffer memory only while it holds bytes: it takes the loop's spare block
+ * to read or write, and gives it back once the block drained (buf_int.h). An idle connection,
+ * however busy it was, holds neither buffer; one waiting for the rest of a frame holds that
+ * frame's bytes in a block of their size. conn_settle_in runs after every call of the handler
+ * with input, conn_settle_out after every send and wherever the output may have been left
+ * empty, so the blocks go back as soon as they are free.
+ */
+static void conn_settle_in(sq_conn *c)
+{
+    sq__spare_policy p = {c->opts.read_chunk, IN_SPARE_MAX_BYTES, IN_SPARE_SLOTS};
+    sq__buf_settle(&c->in, &c->loop->tcp_in_spare, &p);
+}
+
+static void conn_settle_out(sq_conn *c)
+{
+    sq__buf_settle(&c->out, &c->loop->tcp_out_spare, &out_spare_policy);
+}
+
+/* Before a write into the output buffer: a connection that holds none takes the spare. */
+static void conn_take_out(sq_conn *c)
+{
+    if (c->out.cap == 0 && !(c->flags & F_RELEASED))
+        sq__buf_from_spare(&c->out, &c->loop->tcp_out_spare, 1);
+}
+
+/* After a call of the handler: input as conn_settle_in says, output only if it is empty (a
+ * reply just queued is about to be sent from its block: moving it would only copy it). */
+static void conn_settle(sq_conn *c)
+{
+    conn_settle_in(c);
+    if (sq_buf_len(&c->out) == 0)
+        conn_settle_out(c);
+}
+
 static void conn_free(sq_conn *c)
 {
     conn_forget_addrs(c);
@@ -141,8 +183,8 @@ static void conn_free(sq_conn *c)
     sq_timer_stop(c->loop, &c->timer);
     sq_buf_clear(&c->out);
     conn_count_out(c);
-    sq_buf_free(&c->in);
-    sq_buf_free(&c->out);
+    sq_buf_clear(&c->in);
+    conn_settle(c);
     free(c);
 }
 
@@ -180,6 +222,7 @@ static void conn_release(sq_conn *c, int err, bool reset)
      * handler closing from on_read may still consume from it. */
     sq_buf_clear(&c->out);
     conn_count_out(c);
+    conn_settle_out(c);
     sq__loop_defer(c->loop, &c->node);
 }
 
@@ -204,14 +247,13 @@ static void conn_flush(sq_conn *c)
         }
         if (n > 0) {
             sq_buf_consume(&c->out, (size_t)n);
-            /* A burst of replies must not pin its buffer's memory for the life of the
-             * connection: once the output drained to a quarter, give the rest back. */
-            (void)sq_buf_shrink(&c->out, OUT_KEEP_BYTES);
             conn_count_out(c);
             c->last_io_ms = c->last_write_ms = now;
             len -= (size_t)n;
         }
     }
+    /* Sent whole, the block goes back; a burst drained to a quarter keeps only what is left. */
+    conn_settle_out(c);
     if (len > 0)
         c->flags |= F_WRITE_BLOCKED;
     else
@@ -383,6 +425,7 @@ static void conn_timer_cb(sq_loop *loop, sq_timer *timer)
         if (c->h.on_drain && !(c->flags & F_CLOSING))
             c->h.on_drain(c);
     }
+    conn_settle(c); /* either may have consumed input or left the output empty */
     if (c->flags & F_RELEASED)
         return;
     if (conn_deadline(c) <= sq_loop_now_ms(loop)) {
@@ -445,14 +488,23 @@ void sq__conn_watch(sq_conn *c)
 }
 
 /* One read() of at most read_chunk (and never past in_limit). Returns the
- * bytes kept, 0 on EAGAIN; sets *eof on FIN. Errors release the
+ * bytes kept, 0 on EAGAIN; sets *eof on FIN, and *full when the read
+ * filled what it asked for (more is likely waiting). Errors release the
  * connection. While closing, input is read only to find the FIN and is
  * dropped. */
-static size_t conn_read_once(sq_conn *c, bool *eof)
+static size_t conn_read_once(sq_conn *c, bool *eof, bool *full)
 {
+    size_t live = sq_buf_len(&c->in);
     size_t want = c->opts.read_chunk;
-    if (!(c->flags & F_CLOSING) && c->opts.in_limit - sq_buf_len(&c->in) < want)
-        want = c->opts.in_limit - sq_buf_len(&c->in);
+    if (!(c->flags & F_CLOSING) && c->opts.in_limit - live < want)
+        want = c->opts.in_limit - live;
+    /* A partial frame much smaller than a read shortens the read by its length, so that the
+     * two together fit the loop's spare block (the frame moves to its front) instead of the
+     * frame's small block growing past a read chunk. A bigger one is read after in its own
+     * block, as it grows towards a whole body. */
+    if (live <= want / 4)
+        want -= live;
+    sq__buf_from_spare(&c->in, &c->loop->tcp_in_spare, want);
     char *dst;
     size_t avail;
     int err = sq_buf_reserve(&c->in, want, &dst, &avail);
@@ -473,6 +525,7 @@ static size_t conn_read_once(sq_conn *c, bool *eof)
         *eof = true;
         return 0;
     }
+    *full = (size_t)n == want;
     c->last_io_ms = c->last_read_ms = sq_loop_now_ms(c->loop);
     if (c->flags & F_CLOSING)
         return 0;
@@ -487,8 +540,8 @@ static size_t conn_read_once(sq_conn *c, bool *eof)
 static void conn_readable(sq_conn *c)
 {
     for (int i = 0; i < READS_PER_WAKE && conn_wants_read(c); i++) {
-        bool eof = false;
-        size_t got = conn_read_once(c, &eof);
+        bool eof = false, full = false;
+        size_t got = conn_read_once(c, &eof, &full);
         if (c->flags & F_RELEASED)
             return;
         if (eof) {
@@ -503,7 +556,7 @@ static void conn_readable(sq_conn *c)
          * delivering each chunk now would hand it a fresh budget per read. */
         if ((got > 0 || eof) && !(c->flags & F_NOTIFY_INPUT))
             conn_deliver(c);
-        if (eof || (got < c->opts.read_chunk && !(c->flags & F_CLOSING)))
+        if (eof || !full)
             return; /* EOF, EAGAIN, or most likely drained: spare a syscall */
     }
 }
@@ -520,6 +573,7 @@ static void conn_io_cb(sq_loop *loop, sq_io *io, unsigned events)
         sq__loop_defer(c->loop, &c->node); /* sent at step 6, never here */
     if ((events & SQ_EV_READ) || ((events & SQ_EV_ERROR) && conn_wants_read(c))) {
         conn_readable(c);
+        conn_settle(c);
     } else if (events & SQ_EV_ERROR) {
         /* Not reading, so the read will not report it: ask the socket. A
          * hang-up with both directions shut is a finished close, and
@@ -562,6 +616,7 @@ int sq_conn_fd(const sq_conn *c)
 
 sq_buf *sq_conn_out(sq_conn *c)
 {
+    conn_take_out(c);
     return &c->out;
 }
 
@@ -596,6 +651,7 @@ int sq_conn_write(sq_conn *c, const void *bytes, size_t len)
         return -EPIPE;
     if (len == 0)
         return 0;
+    conn_take_out(c);
     int err = sq_buf_append(&c->out, bytes, len);
     if (err < 0)
         return err;
@@ -613,6 +669,7 @@ int sq_conn_writev(sq_conn *c, const struct iovec *iov, int iovcnt)
     /* All or nothing: check the limit before appending any piece. */
     if (total > c->opts.out_limit - sq_buf_len(&c->out))
         return -ENOBUFS;
+    conn_take_out(c);
     char *dst;
     size_t avail;
     int err = sq_buf_reserve(&c->out, total, &dst, &avail);

@@ -119,3 +119,36 @@ def raw_socket(port, rcvbuf=None):
     s.connect(("127.0.0.1", port))
     s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
     return s
+
+
+def raise_fd_limit(test, want):
+    """Lets this process open `want` descriptors, or skips the test when the hard limit is
+    lower (synqd raises its own soft limit to its hard one)."""
+    import resource
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft >= want:
+        return
+    if hard != resource.RLIM_INFINITY and hard < want:
+        test.skipTest("this process may open only %d descriptors" % hard)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (want, hard))
+
+
+def current_connections(client):
+    """The server's current-connections, from `stats`."""
+    client.send(b"stats\r\n")
+    for row in client.read_yaml_reply().decode().splitlines():
+        if row.startswith("current-connections:"):
+            return int(row.split()[1])
+    raise AssertionError("no current-connections in stats")
+
+
+def wait_connections(client, want, timeout_s=30):
+    """Waits (bounded) until the server counts `want` connections, so that everything they
+    sent has been read before memory is measured."""
+    deadline = time.monotonic() + timeout_s * TIME_SCALE
+    n = current_connections(client)
+    while n != want:
+        if time.monotonic() > deadline:
+            raise AssertionError("the server counts %d connections, not %d" % (n, want))
+        time.sleep(0.05)
+        n = current_connections(client)
