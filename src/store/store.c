@@ -252,6 +252,8 @@ void store__unpause_due(store *s, uint64_t now)
         heap_remove(&s->pause_tubes, t->pause_pos);
         t->pause_ms = 0;
         t->unpause_ms = 0;
+        if (ready_len(&t->ready))
+            watch_tube_live(t);
         store__tube_sched_await(s, t);
     }
 }
@@ -269,6 +271,8 @@ int store_pause_tube(store *s, const char *name, size_t len, uint32_t delay_s)
         t->pause_ms = 0;
         t->unpause_ms = 0;
         sched(&s->pause_tubes, t, t->pause_pos, false);
+        if (ready_len(&t->ready))
+            watch_tube_live(t);
         store__tube_sched_await(s, t);
         store__serve_waiters(s);
         return STORE_OK;
@@ -374,6 +378,7 @@ client *store_client_new(store *s, void *owner)
     store__tube_ref(w->t);
     w->t->watching_ct++;
     ws[0] = w;
+    watch_attach(w);
     c->watches = ws;
     c->watch_len = 1;
     c->watch_cap = 4;
@@ -403,6 +408,7 @@ void store_client_free(store *s, client *c)
     for (size_t k = 0; k < c->watch_len; k++) {
         size_t i = k == 0 ? 0 : c->watch_len - k;
         tube *t = c->watches[i]->t;
+        watch_detach(c->watches[i]);
         free(c->watches[i]);
         t->watching_ct--;
         store__tube_unref(s, t);
@@ -476,6 +482,8 @@ bool store__make_ready(store *s, job *j)
         return false;
     j->state = JOB_READY;
     s->ready_ct++;
+    if (ready_len(&t->ready) == 1 && !t->pause_ms)
+        watch_tube_live(t);
     if (j->pri < STORE_URGENT_PRI) {
         s->urgent_ct++;
         t->urgent_ct++;

@@ -115,6 +115,7 @@ int store_watch(store *s, client *c, const char *name, size_t len, size_t *count
         t->watching_ct++;
         w->ix = c->watch_len;
         c->watches[c->watch_len++] = w;
+        watch_attach(w);
         if (c->watch_index.cap)
             (void)hashmap_insert(&c->watch_index, w); /* room reserved above */
         if (c->waiting) {
@@ -144,6 +145,7 @@ int store_ignore(store *s, client *c, const char *name, size_t len, size_t *coun
             tube_waiter_remove(t, w);
             store__tube_sched_await(s, t);
         }
+        watch_detach(w);
         free(w);
         t->watching_ct--;
         store__tube_unref(s, t);
@@ -253,16 +255,22 @@ int store_put(store *s, client *c, uint32_t pri, uint32_t delay_s, uint32_t ttr_
     return placed ? STORE_OK : STORE_BURIED;
 }
 
-/* The best ready job among c's watched, unpaused tubes. */
-static job *best_for(store *s, const client *c)
+/* The best ready job among c's watched, unpaused tubes: those are all armed (watch.h), so
+ * only the armed watches are looked at, and the stale ones among them go back to idle. */
+static job *best_for(store *s, client *c)
 {
     uint64_t best = 0;
     uint32_t best_pri = 0;
-    for (size_t i = 0; i < c->watch_len; i++) {
-        tube *t = c->watches[i]->t;
+    for (list_node *n = c->live_watches.first, *next; n; n = next) {
+        next = n->next;
+        watch *w = LIST_ENTRY(n, watch, live_link);
         uint32_t pri;
-        uint64_t id = ready_peek(&t->ready, &pri);
-        if (id && !t->pause_ms && (!best || pri < best_pri || (pri == best_pri && id < best))) {
+        uint64_t id = ready_peek(&w->t->ready, &pri);
+        if (!id || w->t->pause_ms) {
+            watch_disarm(w);
+            continue;
+        }
+        if (!best || pri < best_pri || (pri == best_pri && id < best)) {
             best = id;
             best_pri = pri;
         }
@@ -285,12 +293,14 @@ int store_reserve(store *s, client *c, int64_t timeout_ms, job **out)
     store__client_unwait(s, c);
     store__unpause_due(s, now);
     store__serve_waiters(s);
-    job_ext *soon = store__client_soonest(c);
-    if (soon && now + STORE_SAFETY_MARGIN_MS >= soon->deadline_ms && !any_ready(c))
-        return STORE_DEADLINE_SOON;
     /* Serving waiters after every change means no other client waits on a tube with a ready
      * job, so beanstalkd's "join the waiters, run process_queue" hands c exactly this job. */
     job *j = best_for(s, c);
+    /* A job found means a watched tube has one, which is all beanstalkd asks before it
+     * answers DEADLINE_SOON; only without one does the (paused tubes too) scan run. */
+    job_ext *soon = j ? NULL : store__client_soonest(c);
+    if (soon && now + STORE_SAFETY_MARGIN_MS >= soon->deadline_ms && !any_ready(c))
+        return STORE_DEADLINE_SOON;
     if (j) {
         job_ext *x = store__prepare_reserve(s, j);
         if (!x)
