@@ -129,6 +129,17 @@ int store_watch(store *s, client *c, const char *name, size_t len, size_t *count
     return STORE_OK;
 }
 
+/* A client that watched 100,000 tubes and ignores them gives the room back, under the same
+ * hysteresis as the store's tube tables (store.c): under a quarter full, to twice the count. */
+static void shrink_watches(client *c)
+{
+    if (c->watch_cap <= WATCH_INDEX_MIN || c->watch_len >= c->watch_cap / 4)
+        return;
+    size_t cap = vec_grow_cap(0, 2 * c->watch_len, 4, SIZE_MAX, sizeof(watch *));
+    c->watches = vec_shrink(c->watches, &c->watch_cap, cap, sizeof(watch *));
+    hashmap_shrink(&c->watch_index);
+}
+
 int store_ignore(store *s, client *c, const char *name, size_t len, size_t *count)
 {
     tube *t = store__tube_get(s, name, len, false);
@@ -149,6 +160,7 @@ int store_ignore(store *s, client *c, const char *name, size_t len, size_t *coun
         free(w);
         t->watching_ct--;
         store__tube_unref(s, t);
+        shrink_watches(c);
     }
     if (count)
         *count = c->watch_len;
