@@ -128,6 +128,17 @@ bool hashmap_reserve(hashmap *m, size_t n)
     return resize(m, cap);
 }
 
+void hashmap_shrink(hashmap *m)
+{
+    if (m->cap <= MIN_CAP || m->len > m->cap / 16)
+        return;
+    size_t cap = MIN_CAP;
+    while (!fits(2 * m->len, cap))
+        cap *= 2;
+    if (cap < m->cap)
+        (void)resize(m, cap); /* on ENOMEM the larger table still works */
+}
+
 bool hashmap_insert(hashmap *m, void *item)
 {
     if (!fits(m->len + 1, m->cap) && !resize(m, m->cap ? m->cap * 2 : MIN_CAP))

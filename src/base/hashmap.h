@@ -2,7 +2,8 @@
  * An open-addressing hash table of pointers (linear probing, backward-shift deletion, so
  * there are no tombstones and lookups never degrade after many deletes). The table stores
  * only the element pointers — 8 bytes per slot — and asks the caller for an element's hash
- * and whether it matches a key. It grows by doubling at 3/4 load and never shrinks.
+ * and whether it matches a key. It grows by doubling at 3/4 load, and shrinks only when its
+ * owner asks (hashmap_shrink), so that no remove moves elements under an iteration.
  *
  * Keys are opaque to the table: find/remove take the key's hash plus the key pointer that
  * `eq` compares against.
@@ -33,6 +34,11 @@ bool hashmap_insert(hashmap *m, void *item);
 /* Grows the table so that it holds n elements without growing again (the capacity it would
  * reach by inserting them one by one). false on ENOMEM (table unchanged). */
 bool hashmap_reserve(hashmap *m, size_t n);
+/* When at most 1/16 of the table is used, rehashes it into the smallest capacity that is at
+ * most 3/8 full (so the table must double its elements before it grows again: shrinking and
+ * growing never alternate). Keeps the old table when that is already small or on ENOMEM.
+ * Not during an iteration over the slots. */
+void hashmap_shrink(hashmap *m);
 /* Removes exactly this element (pointer identity). false if it is not present. */
 bool hashmap_remove(hashmap *m, const void *item);
 /* Iteration: slot i in [0, cap) holds an element or NULL. */

@@ -5,7 +5,8 @@
  * an element is removed or re-ordered in O(log n) without a search, and the index doubles as
  * "is it in the heap" (HEAP_NO_POS when not). The elements are the caller's (a timer, a tube,
  * a FIFO, a priority bucket); the heap owns only its array, which grows by doubling (vec.h)
- * and never shrinks, so no operation allocates except an insert into a full heap.
+ * and shrinks only when its owner asks (heap_shrink_to), so no operation allocates except an
+ * insert into a full heap.
  *
  * An element may sit in several heaps if it embeds one position field per heap. Storing the
  * position through an offset rather than a callback keeps every move a plain store: with one
@@ -86,6 +87,25 @@ static inline bool heap_reserve(heap *h, size_t n)
     h->items = items;
     h->cap = (uint32_t)cap;
     return true;
+}
+
+/* Gives back the array's room past `cap` elements (at least len: a heap reserved to hold n
+ * stays reserved to n); nothing when it is no bigger. On ENOMEM the larger array stays. */
+static inline void heap_shrink_to(heap *h, size_t cap)
+{
+    if (cap < h->len)
+        cap = h->len;
+    if (cap >= h->cap)
+        return;
+    if (cap == 0) {
+        heap_dispose(h);
+        return;
+    }
+    void **items = realloc(h->items, cap * sizeof(*items));
+    if (items) {
+        h->items = items;
+        h->cap = (uint32_t)cap;
+    }
 }
 
 /* The smallest element, or NULL if the heap is empty. */

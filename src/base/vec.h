@@ -1,9 +1,9 @@
 /*
  * Growable arrays: the one growth rule of the code base. An array of `cap` elements that must
  * hold `need` grows by doubling (from a minimum when it is empty), so a run of appends costs
- * amortised O(1) and an array never shrinks. Every size is checked against the caller's
- * element limit and against overflow of size_t bytes before it reaches realloc, so no caller
- * multiplies a count by an element size itself.
+ * amortised O(1); an array shrinks only when its owner asks (vec_shrink). Every size is checked
+ * against the caller's element limit and against overflow of size_t bytes before it reaches
+ * realloc, so no caller multiplies a count by an element size itself.
  *
  * Header-only (static inline), so libsynq uses it without linking sq_base.
  */
@@ -53,6 +53,22 @@ static inline void *vec_grow(void *items, size_t *cap, size_t need, size_t elem_
     void *p = realloc(items, n * elem_size);
     if (p)
         *cap = n;
+    return p;
+}
+
+/*
+ * Gives back the room of `items` (an array of *cap elements) past `new_cap` elements, when
+ * 0 < new_cap < *cap: returns the array (moved, maybe) and sets *cap. Otherwise, and when
+ * realloc fails (the larger array still holds everything), returns `items` as it is.
+ */
+static inline void *vec_shrink(void *items, size_t *cap, size_t new_cap, size_t elem_size)
+{
+    if (new_cap == 0 || new_cap >= *cap)
+        return items;
+    void *p = realloc(items, new_cap * elem_size);
+    if (!p)
+        return items;
+    *cap = new_cap;
     return p;
 }
 

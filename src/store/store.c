@@ -14,7 +14,8 @@
  * while a job it could take is ready (beanstalkd runs process_queue after every enqueue).
  *
  * Capacity: the tube heaps are grown to the number of tubes at tube creation, so
- * rescheduling a tube never fails for lack of memory. A job's ext and its TTR FIFO
+ * rescheduling a tube never fails for lack of memory; the tube tables shrink again when the
+ * number of tubes falls far (shrink_tube_tables). A job's ext and its TTR FIFO
  * are secured before a move that needs them (store__prepare_reserve, store__ext_make), so a
  * command either fails with nothing changed or completes. Growth of a ready set or delay
  * heap can fail mid-move; then the job is buried, as beanstalkd does.
@@ -193,6 +194,51 @@ tube *store__tube_get(store *s, const char *name, size_t len, bool create)
     return t;
 }
 
+/* The tube tables are sized for the most tubes there have been, and 100,000 tubes made by
+ * `watch` and abandoned would leave them at that size for ever. When the count falls under a
+ * quarter of the list's capacity they shrink to twice the count: a shrink is O(capacity),
+ * paid for by the three quarters of it destroyed since the last one, and a count that hovers
+ * does not shrink and regrow in turn. A failed realloc keeps the larger array. */
+enum { TUBE_TABLES_MIN_CAP = 64 };
+
+static void shrink_tube_slots(store *s)
+{
+    /* Indexes are stable (jobs hold them), so the slots shrink only down to the highest
+     * index in use. */
+    uint32_t top = 0;
+    for (size_t i = 0; i < s->tube_len; i++) {
+        if (s->tubes[i]->ix >= top)
+            top = s->tubes[i]->ix + 1;
+    }
+    size_t cap = vec_grow_cap(0, top, 16, JOB_MAX_TUBES, sizeof(tube *));
+    if (cap == 0 || cap >= s->slot_cap)
+        return;
+    /* The free indexes below the new end, lowest on top, as grow_tube_slots leaves them. */
+    s->nfree = 0;
+    for (uint32_t ix = (uint32_t)cap; ix-- > 0;) {
+        if (!s->tube_slots[ix])
+            s->free_ix[s->nfree++] = ix;
+    }
+    /* Both arrays hold at least slot_cap elements whether or not their realloc worked. */
+    size_t slots_cap = s->slot_cap, free_cap = s->slot_cap;
+    s->tube_slots = vec_shrink(s->tube_slots, &slots_cap, cap, sizeof(tube *));
+    s->free_ix = vec_shrink(s->free_ix, &free_cap, cap, sizeof(uint32_t));
+    s->slot_cap = (uint32_t)cap;
+}
+
+static void shrink_tube_tables(store *s)
+{
+    size_t cap = vec_grow_cap(0, 2 * s->tube_len, 8, SIZE_MAX, sizeof(tube *));
+    if (cap == 0)
+        return;
+    s->tubes = vec_shrink(s->tubes, &s->tube_cap, cap, sizeof(tube *));
+    heap_shrink_to(&s->delay_tubes, cap);
+    heap_shrink_to(&s->pause_tubes, cap);
+    heap_shrink_to(&s->await_tubes, cap);
+    hashmap_shrink(&s->names);
+    shrink_tube_slots(s);
+}
+
 void store__tube_ref(tube *t)
 {
     t->refs++;
@@ -220,6 +266,8 @@ void store__tube_unref(store *s, tube *t)
     s->tube_slots[t->ix] = NULL;
     s->free_ix[s->nfree++] = t->ix;
     tube_destroy(t);
+    if (s->tube_cap > TUBE_TABLES_MIN_CAP && s->tube_len < s->tube_cap / 4)
+        shrink_tube_tables(s);
 }
 
 /* Keeps t's membership in a store heap equal to `want`, and its position right. */
@@ -253,6 +301,8 @@ void store__unpause_due(store *s, uint64_t now)
         heap_remove(&s->pause_tubes, t->pause_pos);
         t->pause_ms = 0;
         t->unpause_ms = 0;
+        if (ready_len(&t->ready))
+            watch_tube_live(t);
         store__tube_sched_await(s, t);
     }
 }
@@ -270,6 +320,8 @@ int store_pause_tube(store *s, const char *name, size_t len, uint32_t delay_s)
         t->pause_ms = 0;
         t->unpause_ms = 0;
         sched(&s->pause_tubes, t, t->pause_pos, false);
+        if (ready_len(&t->ready))
+            watch_tube_live(t);
         store__tube_sched_await(s, t);
         store__serve_waiters(s);
         return STORE_OK;
@@ -375,6 +427,7 @@ client *store_client_new(store *s, void *owner)
     store__tube_ref(w->t);
     w->t->watching_ct++;
     ws[0] = w;
+    watch_attach(w);
     c->watches = ws;
     c->watch_len = 1;
     c->watch_cap = 4;
@@ -404,6 +457,7 @@ void store_client_free(store *s, client *c)
     for (size_t k = 0; k < c->watch_len; k++) {
         size_t i = k == 0 ? 0 : c->watch_len - k;
         tube *t = c->watches[i]->t;
+        watch_detach(c->watches[i]);
         free(c->watches[i]);
         t->watching_ct--;
         store__tube_unref(s, t);
@@ -477,6 +531,8 @@ bool store__make_ready(store *s, job *j)
         return false;
     j->state = JOB_READY;
     s->ready_ct++;
+    if (ready_len(&t->ready) == 1 && !t->pause_ms)
+        watch_tube_live(t);
     if (j->pri < STORE_URGENT_PRI) {
         s->urgent_ct++;
         t->urgent_ct++;

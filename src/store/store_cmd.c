@@ -115,6 +115,7 @@ int store_watch(store *s, client *c, const char *name, size_t len, size_t *count
         t->watching_ct++;
         w->ix = c->watch_len;
         c->watches[c->watch_len++] = w;
+        watch_attach(w);
         if (c->watch_index.cap)
             (void)hashmap_insert(&c->watch_index, w); /* room reserved above */
         if (c->waiting) {
@@ -126,6 +127,17 @@ int store_watch(store *s, client *c, const char *name, size_t len, size_t *count
     if (count)
         *count = c->watch_len;
     return STORE_OK;
+}
+
+/* A client that watched 100,000 tubes and ignores them gives the room back, under the same
+ * hysteresis as the store's tube tables (store.c): under a quarter full, to twice the count. */
+static void shrink_watches(client *c)
+{
+    if (c->watch_cap <= WATCH_INDEX_MIN || c->watch_len >= c->watch_cap / 4)
+        return;
+    size_t cap = vec_grow_cap(0, 2 * c->watch_len, 4, SIZE_MAX, sizeof(watch *));
+    c->watches = vec_shrink(c->watches, &c->watch_cap, cap, sizeof(watch *));
+    hashmap_shrink(&c->watch_index);
 }
 
 int store_ignore(store *s, client *c, const char *name, size_t len, size_t *count)
@@ -144,9 +156,11 @@ int store_ignore(store *s, client *c, const char *name, size_t len, size_t *coun
             tube_waiter_remove(t, w);
             store__tube_sched_await(s, t);
         }
+        watch_detach(w);
         free(w);
         t->watching_ct--;
         store__tube_unref(s, t);
+        shrink_watches(c);
     }
     if (count)
         *count = c->watch_len;
@@ -180,6 +194,10 @@ void store_tube_scan_begin(const store *s, store_tube_scan *sc)
 
 const tube *store_tube_scan_next(const store *s, store_tube_scan *sc, uint32_t *slots_left)
 {
+    /* The slot table may have shrunk since the scan began (shrink_tube_slots in store.c): slots
+     * past its end hold no tube, so the scan ends there. */
+    if (sc->end_slot > s->slot_cap)
+        sc->end_slot = s->slot_cap;
     while (sc->next_slot<sc->end_slot && * slots_left> 0) {
         const tube *t = s->tube_slots[sc->next_slot++];
         --*slots_left;
@@ -284,16 +302,22 @@ int store_put(store *s, client *c, uint32_t pri, uint32_t delay_s, uint32_t ttr_
     return placed ? STORE_OK : STORE_BURIED;
 }
 
-/* The best ready job among c's watched, unpaused tubes. */
-static job *best_for(store *s, const client *c)
+/* The best ready job among c's watched, unpaused tubes: those are all armed (watch.h), so
+ * only the armed watches are looked at, and the stale ones among them go back to idle. */
+static job *best_for(store *s, client *c)
 {
     uint64_t best = 0;
     uint32_t best_pri = 0;
-    for (size_t i = 0; i < c->watch_len; i++) {
-        tube *t = c->watches[i]->t;
+    for (list_node *n = c->live_watches.first, *next; n; n = next) {
+        next = n->next;
+        watch *w = LIST_ENTRY(n, watch, live_link);
         uint32_t pri;
-        uint64_t id = ready_peek(&t->ready, &pri);
-        if (id && !t->pause_ms && (!best || pri < best_pri || (pri == best_pri && id < best))) {
+        uint64_t id = ready_peek(&w->t->ready, &pri);
+        if (!id || w->t->pause_ms) {
+            watch_disarm(w);
+            continue;
+        }
+        if (!best || pri < best_pri || (pri == best_pri && id < best)) {
             best = id;
             best_pri = pri;
         }
@@ -316,12 +340,14 @@ int store_reserve(store *s, client *c, int64_t timeout_ms, job **out)
     store__client_unwait(s, c);
     store__unpause_due(s, now);
     store__serve_waiters(s);
-    job_ext *soon = store__client_soonest(c);
-    if (soon && now + STORE_SAFETY_MARGIN_MS >= soon->deadline_ms && !any_ready(c))
-        return STORE_DEADLINE_SOON;
     /* Serving waiters after every change means no other client waits on a tube with a ready
      * job, so beanstalkd's "join the waiters, run process_queue" hands c exactly this job. */
     job *j = best_for(s, c);
+    /* A job found means a watched tube has one, which is all beanstalkd asks before it
+     * answers DEADLINE_SOON; only without one does the (paused tubes too) scan run. */
+    job_ext *soon = j ? NULL : store__client_soonest(c);
+    if (soon && now + STORE_SAFETY_MARGIN_MS >= soon->deadline_ms && !any_ready(c))
+        return STORE_DEADLINE_SOON;
     if (j) {
         job_ext *x = store__prepare_reserve(s, j);
         if (!x)

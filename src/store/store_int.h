@@ -16,6 +16,7 @@
 #include "store.h"
 #include "ttrq.h"
 #include "tube.h"
+#include "watch.h"
 
 struct client {
     store *s;
@@ -26,6 +27,7 @@ struct client {
     /* The watches by tube, once a client watches many tubes (store_cmd.c), so that watch and
      * ignore stay O(1) however many it watches; empty (cap 0) until then. */
     hashmap watch_index;
+    list live_watches; /* the armed watches: tubes that may have a ready job (watch.h) */
     job_list reserved;
     job_ext *soonest;          /* cached soonest TTR among `reserved`; NULL = recompute */
     uint64_t wait_deadline_ms; /* UINT64_MAX = wait forever */

@@ -23,22 +23,14 @@
 #include "list.h"
 #include "ready.h"
 #include "store.h"
-
-/* One (client, tube) watch. While the client waits it is linked into the tube's waiter
- * FIFO through `link`. */
-typedef struct watch {
-    tube *t;
-    client *c;
-    size_t ix; /* in c->watches */
-    list_node link;
-    bool linked;
-} watch;
+#include "watch.h"
 
 struct tube {
     ready_set ready;
     heap delay;
     job_list buried;
     list waiters;        /* watches of the clients waiting here, longest-waiting first */
+    list idle_watches;   /* watches not armed in their client's live list (watch.h) */
     uint64_t unpause_ms; /* valid while pause_ms != 0 */
     uint64_t pause_ms;   /* length of the current pause; 0 = not paused */
     uint64_t refs;

@@ -323,6 +323,22 @@ static void rearm_store_timer(server *srv)
     }
 }
 
+static void on_trim_timer(sq_loop *loop, sq_timer *t)
+{
+    (void)loop;
+    server *srv = t->data;
+    memtrim_run(&srv->trim);
+}
+
+/* Once per pass, O(1): after a large release, trim the heap a little later (memtrim.h). */
+static void note_memory(server *srv)
+{
+    if (memtrim_note(&srv->trim, store_tube_count(srv->st), srv->counters.current_connections) &&
+        !sq_timer_active(&srv->trim_timer) &&
+        sq_timer_start(srv->loop, &srv->trim_timer, MEMTRIM_DELAY_MS) != 0)
+        fprintf(stderr, "synqd: arming the trim timer: out of memory (retrying next pass)\n");
+}
+
 static void before_wait(sq_loop *loop, void *data)
 {
     (void)loop;
@@ -340,6 +356,7 @@ static void before_wait(sq_loop *loop, void *data)
     flush_log(srv);
     rearm_store_timer(srv);
     rearm_persist_timer(srv);
+    note_memory(srv);
 }
 
 /* ---- listener ---- */
@@ -385,6 +402,7 @@ void server_snapshot(server *srv, synqd_snapshot *out)
     out->instance_id = srv->instance_id;
     out->io_backend = sq_loop_backend(srv->loop);
     out->overload = srv->overload;
+    out->overload.malloc_trims = srv->trim.trims;
     if (srv->listener) {
         out->overload.accept_emfile = sq_listener_emfile_count(srv->listener);
         out->overload.accept_shed = sq_listener_shed_count(srv->listener);
@@ -516,6 +534,7 @@ int server_start(sq_loop *loop, const server_opts *o, server **out)
     sq_timer_init(&srv->store_timer, on_store_timer, srv);
     sq_timer_init(&srv->persist_timer, on_persist_timer, srv);
     sq_timer_init(&srv->out_timer, on_out_timer, srv);
+    sq_timer_init(&srv->trim_timer, on_trim_timer, srv);
     srv->persist_timer_due = UINT64_MAX;
     make_instance_id(srv);
 
@@ -625,6 +644,7 @@ void server_shutdown(server *s)
     sq_timer_stop(s->loop, &s->store_timer);
     sq_timer_stop(s->loop, &s->persist_timer);
     sq_timer_stop(s->loop, &s->out_timer);
+    sq_timer_stop(s->loop, &s->trim_timer);
     sq_loop_remove_before_wait(s->loop, before_wait, s);
 }
 

@@ -12,6 +12,7 @@
 #include <stdint.h>
 
 #include "list.h"
+#include "memtrim.h"
 #include "persist.h"
 #include "server.h"
 #include "session_core.h"
@@ -58,6 +59,8 @@ struct server {
     list out_wait; /* session.out_wait_link: held for --output-total-limit,
                       retried from out_timer */
     sq_timer out_timer;
+    memtrim trim; /* when to give freed heap memory back (memtrim.h) */
+    sq_timer trim_timer;
     synqd_overload_stats overload; /* changed by session.c and server.c */
     uint64_t job_memory; /* what --max-memory counts: bodies + overhead; changed only here */
     uint64_t started_ms;

@@ -36,6 +36,7 @@ typedef struct synqd_overload_stats {
                                     stuck longer than --output-timeout-ms */
     uint64_t accept_emfile;      /* accept() failed for lack of descriptors */
     uint64_t accept_shed;        /* connections accepted and closed at once for that */
+    uint64_t malloc_trims;       /* freed heap memory given back after a large release */
 } synqd_overload_stats;
 
 /* The log's figures for `stats` (zeros without a log). */

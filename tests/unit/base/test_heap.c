@@ -146,4 +146,60 @@ TEST(hashmap_insert_find_remove_random)
     hashmap_dispose(&m);
 }
 
+TEST(heap_shrink_to_keeps_order_and_at_least_len)
+{
+    enum { N = 4096 };
+    static item items[N];
+    heap h;
+    heap_init(&h, item_less, offsetof(item, pos));
+    for (int i = 0; i < N; i++) {
+        items[i].key = rnd() % 1000;
+        ASSERT_TRUE(heap_insert(&h, &items[i]));
+    }
+    for (int i = 0; i < N - 10; i++)
+        heap_remove(&h, 0);
+    ASSERT_EQ(h.cap, N);
+    heap_shrink_to(&h, 4); /* never below len */
+    ASSERT_EQ(h.cap, 10);
+    check_positions(&h);
+    heap_shrink_to(&h, 64); /* no bigger than it is: nothing */
+    ASSERT_EQ(h.cap, 10);
+    uint64_t last = 0;
+    while (h.len) {
+        item *it = heap_remove(&h, 0);
+        ASSERT_GE(it->key, last);
+        last = it->key;
+    }
+    heap_shrink_to(&h, 0);
+    ASSERT_EQ(h.cap, 0);
+    ASSERT_TRUE(heap_insert(&h, &items[0])); /* and it grows again */
+    heap_dispose(&h);
+}
+
+TEST(hashmap_shrink_only_when_nearly_empty_and_keeps_elements)
+{
+    enum { N = 10000 };
+    static item items[N];
+    hashmap m;
+    hashmap_init(&m, key_hash, key_eq);
+    for (int i = 0; i < N; i++) {
+        items[i].key = (uint64_t)i * 31 + 5;
+        ASSERT_TRUE(hashmap_insert(&m, &items[i]));
+    }
+    size_t peak = m.cap;
+    for (size_t i = 0; i < N - peak / 16 - 1; i++)
+        ASSERT_TRUE(hashmap_remove(&m, &items[i]));
+    hashmap_shrink(&m); /* just over 1/16 full: kept */
+    ASSERT_EQ(m.cap, peak);
+    ASSERT_TRUE(hashmap_remove(&m, &items[N - peak / 16 - 1]));
+    hashmap_shrink(&m);
+    ASSERT_LT(m.cap, peak);
+    ASSERT_LE(2 * m.len, m.cap / 4 * 3); /* room to double before it grows again */
+    for (int k = 0; k < N; k++) {
+        void *found = hashmap_find(&m, hashmap_hash_u64(items[k].key), &items[k].key);
+        ASSERT_TRUE(found == (k >= N - (int)(peak / 16) ? &items[k] : NULL));
+    }
+    hashmap_dispose(&m);
+}
+
 TEST_MAIN()

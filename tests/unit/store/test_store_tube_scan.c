@@ -137,4 +137,34 @@ TEST(tubes_destroyed_and_made_mid_scan_neither_come_twice_nor_skip_survivors)
     env_free(e);
 }
 
+TEST(a_scan_ends_when_the_slot_table_shrinks_under_it)
+{
+    /* Thousands of tubes, then all but the first few go mid-scan: the tube tables shrink (the
+     * slots down to the highest index in use), and the walk must neither read past the shrunk
+     * table nor wait for slots that no longer exist. */
+    env *e = env_new();
+    client *c = store_client_new(e->s, NULL);
+    watch_range(e, c, 0, 4000);
+    store_tube_scan sc;
+    store_tube_scan_begin(e->s, &sc);
+    int seen[4000] = {0}, defaults = 0;
+    uint32_t budget = 2;
+    const tube *t;
+    while ((t = store_tube_scan_next(e->s, &sc, &budget)) != NULL)
+        count(t, seen, 4000, &defaults);
+    for (int i = 4000; i-- > 10;)
+        ignore_one(e, c, i);
+    int calls = 0;
+    while (!store_tube_scan_done(&sc)) {
+        ASSERT_LT(calls++, 100); /* a walk that cannot end would spin here */
+        budget = 3;
+        while ((t = store_tube_scan_next(e->s, &sc, &budget)) != NULL)
+            count(t, seen, 4000, &defaults);
+    }
+    for (int i = 0; i < 10; i++)
+        ASSERT_EQ(seen[i], 1);
+    store_client_free(e->s, c);
+    env_free(e);
+}
+
 TEST_MAIN()
