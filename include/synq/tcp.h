@@ -32,6 +32,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/socket.h>
 #include <sys/uio.h>
 
 #include "synq/buf.h"
@@ -122,6 +123,10 @@ int sq_tcp_listen_fd(sq_loop *loop, int fd, const sq_conn_opts *conn, sq_accept_
 
 /* The port actually bound; 0 for an AF_UNIX listener. */
 uint16_t sq_listener_port(const sq_listener *l);
+
+/* The address the listening socket is bound to (getsockname(2)), for an adopted socket too:
+ * 0 with *out filled and *len its length, or a negative errno. */
+int sq_listener_address(const sq_listener *l, struct sockaddr_storage *out, socklen_t *len);
 
 /* Stops accepting and closes the socket; existing connections live on. */
 void sq_listener_close(sq_listener *l);

@@ -314,6 +314,13 @@ uint16_t sq_listener_port(const sq_listener *l)
     return l->port;
 }
 
+int sq_listener_address(const sq_listener *l, struct sockaddr_storage *out, socklen_t *len)
+{
+    memset(out, 0, sizeof *out);
+    *len = sizeof *out;
+    return getsockname(l->io.fd, (struct sockaddr *)out, len) == 0 ? 0 : -errno;
+}
+
 uint64_t sq_listener_emfile_count(const sq_listener *l)
 {
     return l->emfile_count;

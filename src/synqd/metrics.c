@@ -25,6 +25,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "exposure.h"
 #include "http.h"
 #include "list.h"
 #include "proto.h"
@@ -505,6 +506,7 @@ int metrics_start(sq_loop *loop, server *srv, const char *host, uint16_t port, m
         metrics_free(m);
         return err;
     }
+    (void)exposure_warn(m->listener, "metrics: listening", "can read the queues' figures");
     *out = m;
     return 0;
 }

@@ -25,7 +25,7 @@ TEST(missing_directory_and_parents_are_created_owner_only_with_owner_only_files)
     mode_t was = umask(0);
     wal_fault f;
     wal_fault_init(&f);
-    wal_opts o = opts_for(dir, 64 * 1024, WAL_FSYNC_ALWAYS);
+    wal_opts o = opts_for(dir, (uint64_t)64 * 1024, WAL_FSYNC_ALWAYS);
     o.io = &f.io;
     wal *w = open_ok(&o, NULL);
     umask(was);
@@ -51,7 +51,7 @@ TEST(new_directories_are_synced_into_their_parents)
     snprintf(dir, sizeof dir, "%s/d", top);
     wal_fault f;
     wal_fault_init(&f);
-    wal_opts o = opts_for(top, 64 * 1024, WAL_FSYNC_NEVER);
+    wal_opts o = opts_for(top, (uint64_t)64 * 1024, WAL_FSYNC_NEVER);
     o.io = &f.io;
     wal *w = open_ok(&o, NULL);
     uint64_t fsyncs_existing = f.calls[WAL_IO_FSYNC];
@@ -79,7 +79,7 @@ TEST(a_failing_mkdir_fails_the_open_with_its_error)
     wal_fault f;
     wal_fault_init(&f);
     wal_fault_arm(&f, WAL_IO_MKDIR, 1, EACCES, true, 0);
-    wal_opts o = opts_for(dir, 64 * 1024, WAL_FSYNC_ALWAYS);
+    wal_opts o = opts_for(dir, (uint64_t)64 * 1024, WAL_FSYNC_ALWAYS);
     o.io = &f.io;
     wal *w = NULL;
     rec_list l = {0};
@@ -103,7 +103,7 @@ TEST(an_existing_lock_file_keeps_its_mode)
     ASSERT_GE(fd, 0);
     ASSERT_EQ(fchmod(fd, 0644), 0);
     close(fd);
-    wal_opts o = opts_for(dir, 64 * 1024, WAL_FSYNC_ALWAYS);
+    wal_opts o = opts_for(dir, (uint64_t)64 * 1024, WAL_FSYNC_ALWAYS);
     wal *w = open_ok(&o, NULL);
     ASSERT_EQ(mode_of(path), 0644);
     ASSERT_EQ(wal_close(w), 0);
