@@ -449,7 +449,7 @@ static int start_services(sq_loop *loop, const options *opt, server **srv, metri
     }
     if (opt->user && become_user(opt->user) != 0)
         return -EPERM;
-    return server_open_log(*srv);
+    return server_serve(*srv);
 }
 
 static void on_terminate(sq_loop *loop, int signo, void *data)

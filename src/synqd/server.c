@@ -354,7 +354,7 @@ static void on_accept(sq_listener *l, sq_conn *c, void *data)
     (void)l;
     server *srv = data;
     /* A client served before the replay would see a store without the log's jobs. */
-    SQ_CHECK(!srv->opts.wal_dir || srv->ps, "server: a connection before server_open_log()");
+    SQ_CHECK(!srv->opts.wal_dir || srv->ps, "server: a connection before server_serve()");
     if (srv->shutting_down) {
         sq_conn_close(c);
         return;
@@ -602,6 +602,10 @@ int server_start(sq_loop *loop, const server_opts *o, server **out)
     if (lo.conn.out_limit < o->out_soft_bytes + one_reply)
         lo.conn.out_limit = o->out_soft_bytes + one_reply;
     lo.conn.write_timeout_ms = o->out_timeout_ms;
+    /* Bound now (before -u drops the right to a low port), listening only once the log is
+     * replayed (server_serve): until then a client is refused, as by a server not yet
+     * started, rather than accepted and left waiting. */
+    lo.bind_only = true;
     if (o->listen_fd >= 0)
         err = sq_tcp_listen_fd(loop, o->listen_fd, &lo.conn, on_accept, srv, &srv->listener);
     else
@@ -637,16 +641,20 @@ fail:
     return err;
 }
 
-int server_open_log(server *s)
+int server_serve(server *s)
 {
     SQ_CHECK(!s->ps, "server: the log is opened once");
-    if (!s->opts.wal_dir)
-        return 0;
-    int err = open_log(s);
+    if (s->opts.wal_dir) {
+        int err = open_log(s);
+        if (err)
+            return err;
+        store_foreach_job(s->st, count_restored_job, s);
+    }
+    int err = sq_listener_listen(s->listener);
     if (err)
-        return err;
-    store_foreach_job(s->st, count_restored_job, s);
-    return 0;
+        fprintf(stderr, "synqd: listen() on %s:%u: %s\n", s->opts.listen_addr,
+                (unsigned)s->opts.port, sq_strerror(err));
+    return err;
 }
 
 uint16_t server_port(const server *s)

@@ -44,7 +44,7 @@ static void env_start(env *e, bool with_log)
         o.wal_dir = e->wal_dir;
     }
     ASSERT_EQ(server_start(e->loop, &o, &e->srv), 0);
-    ASSERT_EQ(server_open_log(e->srv), 0);
+    ASSERT_EQ(server_serve(e->srv), 0);
     ASSERT_EQ(metrics_start(e->loop, e->srv, "127.0.0.1", 0, &e->m), 0);
     ASSERT_NE(metrics_port(e->m), 0);
 }
