@@ -39,6 +39,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/socket.h>
 #include <sys/uio.h>
 
 #include "synq/buf.h"
@@ -92,6 +93,10 @@ typedef struct sq_listen_opts {
     uint16_t port;     /* 0 picks a free port (see sq_listener_port) */
     int backlog;       /* listen(2) backlog; 0 = 511 */
     bool reuseport;    /* SO_REUSEPORT, for one listener per thread */
+    bool bind_only;    /* bind, but listen only at sq_listener_listen(): the address is
+                          bound (a privileged port too) while connections are refused. Until
+                          then Linux lets another SO_REUSEADDR socket bind it as well, and
+                          whichever listens first gets it */
     sq_conn_opts conn; /* options for accepted connections */
 } sq_listen_opts;
 
@@ -127,8 +132,16 @@ int sq_tcp_listen(sq_loop *loop, const sq_listen_opts *opts, sq_accept_cb cb, vo
 int sq_tcp_listen_fd(sq_loop *loop, int fd, const sq_conn_opts *conn, sq_accept_cb cb, void *data,
                      sq_listener **out);
 
+/* Starts listening and accepting on a listener made with bind_only (for any other, does
+ * nothing). 0 or a negative errno (listen(2)'s; the listener stays bound, not listening). */
+int sq_listener_listen(sq_listener *l);
+
 /* The port actually bound; 0 for an AF_UNIX listener. */
 uint16_t sq_listener_port(const sq_listener *l);
+
+/* The address the listening socket is bound to (getsockname(2)), for an adopted socket too:
+ * 0 with *out filled and *len its length, or a negative errno. */
+int sq_listener_address(const sq_listener *l, struct sockaddr_storage *out, socklen_t *len);
 
 /* Stops accepting and closes the socket; existing connections live on. */
 void sq_listener_close(sq_listener *l);

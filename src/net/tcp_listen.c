@@ -38,8 +38,9 @@ struct sq_listener {
     uint16_t port;
     uint64_t emfile_count;
     uint64_t shed_count;
-    int reserve_fd; /* spare descriptor for shedding; -1 when it could not be reopened */
-    bool in_accept; /* the accept loop runs: close must not free yet */
+    int reserve_fd;      /* spare descriptor for shedding; -1 when it could not be reopened */
+    int pending_backlog; /* > 0: bound only (bind_only), listen(2) with it at sq_listener_listen */
+    bool in_accept;      /* the accept loop runs: close must not free yet */
     bool closed;
 };
 
@@ -154,7 +155,7 @@ static int listen_socket(const struct addrinfo *ai, const sq_listen_opts *opts, 
         goto fail;
     if (bind(fd, ai->ai_addr, ai->ai_addrlen) < 0)
         goto fail;
-    if (listen(fd, opts->backlog > 0 ? opts->backlog : DEFAULT_BACKLOG) < 0)
+    if (!opts->bind_only && listen(fd, opts->backlog > 0 ? opts->backlog : DEFAULT_BACKLOG) < 0)
         goto fail;
     *out = fd;
     return 0;
@@ -208,10 +209,11 @@ static uint16_t bound_port(int fd)
     return 0;
 }
 
-/* Makes a listener that owns the listening socket fd and starts watching
- * it. On failure fd is left open, for the caller to close or keep. */
-static int listener_start(sq_loop *loop, int fd, const sq_conn_opts *conn, sq_accept_cb cb,
-                          void *data, sq_listener **out)
+/* Makes a listener that owns the socket fd and, unless backlog > 0 says it is only bound
+ * (listen(2) with that backlog comes at sq_listener_listen), starts watching it. On failure fd
+ * is left open, for the caller to close or keep. */
+static int listener_start(sq_loop *loop, int fd, int backlog, const sq_conn_opts *conn,
+                          sq_accept_cb cb, void *data, sq_listener **out)
 {
     sq_listener *l = calloc(1, sizeof *l);
     if (!l)
@@ -229,7 +231,10 @@ static int listener_start(sq_loop *loop, int fd, const sq_conn_opts *conn, sq_ac
     l->reserve_fd = open_reserve();
     sq_io_init(&l->io, fd, listener_io_cb, l);
     sq_timer_init(&l->resume_timer, listener_resume_cb, l);
-    int err = sq_io_set(loop, &l->io, SQ_EV_READ);
+    l->pending_backlog = backlog;
+    /* A bound socket that does not listen polls as hung up: it is watched only once it
+     * listens. */
+    int err = backlog > 0 ? 0 : sq_io_set(loop, &l->io, SQ_EV_READ);
     if (err < 0) {
         listener_free(l);
         return err;
@@ -256,7 +261,8 @@ int sq_tcp_listen(sq_loop *loop, const sq_listen_opts *opts, sq_accept_cb cb, vo
     freeaddrinfo(res);
     if (fd < 0)
         return err;
-    err = listener_start(loop, fd, &opts->conn, cb, data, out);
+    int backlog = opts->backlog > 0 ? opts->backlog : DEFAULT_BACKLOG;
+    err = listener_start(loop, fd, opts->bind_only ? backlog : 0, &opts->conn, cb, data, out);
     if (err < 0)
         close(fd);
     return err;
@@ -306,12 +312,29 @@ int sq_tcp_listen_fd(sq_loop *loop, int fd, const sq_conn_opts *conn, sq_accept_
     int fdfl = fcntl(fd, F_GETFD);
     if (fdfl < 0 || (!(fdfl & FD_CLOEXEC) && fcntl(fd, F_SETFD, fdfl | FD_CLOEXEC) < 0))
         return -errno;
-    return listener_start(loop, fd, conn, cb, data, out);
+    return listener_start(loop, fd, 0, conn, cb, data, out);
 }
 
 uint16_t sq_listener_port(const sq_listener *l)
 {
     return l->port;
+}
+
+int sq_listener_listen(sq_listener *l)
+{
+    if (l->pending_backlog == 0)
+        return 0;
+    if (listen(l->io.fd, l->pending_backlog) < 0)
+        return -errno;
+    l->pending_backlog = 0;
+    return sq_io_set(l->loop, &l->io, SQ_EV_READ);
+}
+
+int sq_listener_address(const sq_listener *l, struct sockaddr_storage *out, socklen_t *len)
+{
+    memset(out, 0, sizeof *out);
+    *len = sizeof *out;
+    return getsockname(l->io.fd, (struct sockaddr *)out, len) == 0 ? 0 : -errno;
 }
 
 uint64_t sq_listener_emfile_count(const sq_listener *l)

@@ -61,7 +61,8 @@ static void usage(FILE *out)
             " -F, --no-fsync           never fsync\n"
             " -l, --listen ADDR        listen on address (default 127.0.0.1)\n"
             " -p, --port PORT          listen on port (default %d)\n"
-            " -u, --user USER          become user and group after binding\n"
+            " -u, --user USER          become user and its groups after binding, before\n"
+            "                          the log is opened\n"
             " -z, --max-job-size BYTES maximum job size (default %u, at most %u)\n"
             " -s, --segment-size BYTES size of each log segment (default %u),\n"
             "                          rounded up to a multiple of %u\n"
@@ -88,6 +89,9 @@ static void usage(FILE *out)
             " -v, --version            show version information\n"
             " -V, --verbose            increase verbosity\n"
             " -h, --help               show this help\n"
+            "\n"
+            "-z, -s and --max-memory take bytes, or a whole number with a unit: k, K, KiB,\n"
+            "M, MiB, G, GiB (powers of 1024) or KB, MB, GB (of 1000), as 64MiB.\n"
             "\n"
             "Under systemd (LISTEN_PID, LISTEN_FDS) synqd serves the socket it is passed\n"
             "and ignores -l and -p; with NOTIFY_SOCKET it reports READY=1 once it serves.\n",
@@ -132,6 +136,11 @@ static int become_user(const char *name)
         fprintf(stderr, "synqd: becoming user %s failed: %s\n", name, strerror(errno));
         return -1;
     }
+    /* setuid() as root sets all three ids; a way back would mean it did not. */
+    if (pw->pw_uid != 0 && setuid(0) == 0) {
+        fprintf(stderr, "synqd: becoming user %s failed: root could be regained\n", name);
+        return -1;
+    }
     return 0;
 }
 
@@ -169,6 +178,23 @@ static bool number_option(const char *flag, const char *what, const char *arg, u
     if (parse_u64(arg, max, v) == 0 && *v >= min)
         return true;
     fprintf(stderr, "synqd: %s: invalid %s: %s\n", flag, what, arg);
+    return false;
+}
+
+/* Parses arg as a size in bytes (plain, or with a unit: parse.h) in [min, max] for the option
+ * flag; says what is wrong on stderr when it is not. */
+static bool size_option(const char *flag, const char *arg, uint64_t min, uint64_t max, uint64_t *v)
+{
+    int rc = parse_size(arg, max, v);
+    if (rc == 0 && *v >= min)
+        return true;
+    if (rc == PARSE_SIZE_BAD)
+        fprintf(stderr, "synqd: %s: invalid size: %s (bytes, or a whole number with a unit: %s)\n",
+                flag, arg, PARSE_SIZE_UNITS);
+    else
+        fprintf(stderr,
+                "synqd: %s: size out of range: %s (from %" PRIu64 " to %" PRIu64 " bytes)\n", flag,
+                arg, min, max);
     return false;
 }
 
@@ -219,7 +245,7 @@ static int apply_option(options *opt, int c, const char *arg)
         opt->user = arg;
         return NEXT_OPTION;
     case 'z':
-        if (!number_option("-z", "size", arg, 0, UINT64_MAX, &v))
+        if (!size_option("-z", arg, 0, UINT64_MAX, &v))
             return SYNQD_EXIT_USAGE;
         if (v > SERVER_MAX_JOB_BYTES_LIMIT) {
             fprintf(stderr, "synqd: maximum job size was set to %u\n", SERVER_MAX_JOB_BYTES_LIMIT);
@@ -228,7 +254,7 @@ static int apply_option(options *opt, int c, const char *arg)
         o->max_job_bytes = (size_t)v;
         return NEXT_OPTION;
     case 's':
-        if (!number_option("-s", "size", arg, 1, UINT64_MAX / 2, &v))
+        if (!size_option("-s", arg, 1, UINT64_MAX / 2, &v))
             return SYNQD_EXIT_USAGE;
         o->segment_bytes =
             (v + SEGMENT_ROUND_BYTES - 1) / SEGMENT_ROUND_BYTES * SEGMENT_ROUND_BYTES;
@@ -245,7 +271,7 @@ static int apply_option(options *opt, int c, const char *arg)
         o->verbose++;
         return NEXT_OPTION;
     case 'm':
-        if (!number_option("--max-memory", "size", arg, 1, UINT64_MAX, &v))
+        if (!size_option("--max-memory", arg, 1, UINT64_MAX, &v))
             return SYNQD_EXIT_USAGE;
         o->max_memory = v;
         return NEXT_OPTION;
@@ -418,8 +444,11 @@ static int open_loop(const options *opt, sq_loop **loop)
 }
 
 /* Starts the server and the metrics endpoint (both bind before privileges
- * are dropped), then becomes -u's user. 0 or a negative errno; what was
- * started is in *srv and *mx either way, for stop_services(). */
+ * are dropped), becomes -u's user, and only then opens and replays the log:
+ * the log is the least trusted input synqd reads, and what it creates there
+ * (the directory, the lock, the segments) must belong to the user that will
+ * open it again at the next start. 0 or a negative errno; what was started
+ * is in *srv and *mx either way, for stop_services(). */
 static int start_services(sq_loop *loop, const options *opt, server **srv, metrics **mx)
 {
     int err = server_start(loop, &opt->server, srv);
@@ -433,7 +462,7 @@ static int start_services(sq_loop *loop, const options *opt, server **srv, metri
     }
     if (opt->user && become_user(opt->user) != 0)
         return -EPERM;
-    return 0;
+    return server_serve(*srv);
 }
 
 static void on_terminate(sq_loop *loop, int signo, void *data)

@@ -33,6 +33,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "exposure.h"
 #include "http.h"
 #include "list.h"
 #include "metrics_doc.h"
@@ -305,6 +306,7 @@ int metrics_start(sq_loop *loop, server *srv, const metrics_opts *o, metrics **o
         metrics_free(m);
         return err;
     }
+    (void)exposure_warn(m->listener, "metrics: listening", "can read the queues' figures");
     *out = m;
     return 0;
 }

@@ -13,10 +13,15 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
+
+#include "check.h"
+#include "exposure.h"
 
 #include "reply.h"
 #include "server_int.h"
@@ -365,6 +370,8 @@ static void on_accept(sq_listener *l, sq_conn *c, void *data)
 {
     (void)l;
     server *srv = data;
+    /* A client served before the replay would see a store without the log's jobs. */
+    SQ_CHECK(!srv->opts.wal_dir || srv->ps, "server: a connection before server_serve()");
     if (srv->shutting_down) {
         sq_conn_close(c);
         return;
@@ -443,6 +450,37 @@ static bool parse_wal_fault(const char *spec, wal_fault *f)
     return false;
 }
 
+/* The log refused for lack of permission: what the operator needs to fix it is the user synqd
+ * runs as (after -u) and who owns the directory, so both are named. */
+static void report_log_denied(const char *dir, int err)
+{
+    uid_t uid = geteuid();
+    const struct passwd *pw = getpwuid(uid);
+    const char *user = pw ? pw->pw_name : "?";
+    struct stat st;
+    if (stat(dir, &st) != 0) {
+        fprintf(stderr,
+                "synqd: -b %s: user %s (uid %u) cannot create this directory: %s; create it "
+                "owned by that user, or choose another\n",
+                dir, user, (unsigned)uid, sq_strerror(err));
+        return;
+    }
+    if (access(dir, R_OK | W_OK | X_OK) == 0) {
+        /* An older start as another user (root, before -u took effect first) left files
+         * behind. */
+        fprintf(stderr,
+                "synqd: -b %s: user %s (uid %u) cannot open a file in this directory: %s; the "
+                "lock and the segments must belong to that user too (chown -R)\n",
+                dir, user, (unsigned)uid, sq_strerror(err));
+        return;
+    }
+    fprintf(stderr,
+            "synqd: -b %s: user %s (uid %u) cannot use this directory: %s; it is owned by uid "
+            "%u, group %u, mode %04o: give it to that user (chown), or choose another\n",
+            dir, user, (unsigned)uid, sq_strerror(err), (unsigned)st.st_uid, (unsigned)st.st_gid,
+            (unsigned)(st.st_mode & 07777));
+}
+
 static int open_log(server *srv)
 {
     const server_opts *o = &srv->opts;
@@ -487,6 +525,8 @@ static int open_log(server *srv)
                     "synqd: %s: corrupt record in segment %u at byte %llu; refusing to "
                     "start rather than lose or invent jobs\n",
                     o->wal_dir, rep.corrupt_segment, (unsigned long long)rep.corrupt_offset);
+        else if (err == -EACCES || err == -EPERM)
+            report_log_denied(o->wal_dir, err);
         else
             fprintf(stderr, "synqd: opening the write-ahead log in %s: %s\n", o->wal_dir,
                     sq_strerror(err));
@@ -558,9 +598,6 @@ int server_start(sq_loop *loop, const server_opts *o, server **out)
     srv->env.cmd.host = &server_cmd_host;
     srv->env.cmd.host_data = srv;
     srv->env.counters = &srv->counters;
-    if (o->wal_dir && (err = open_log(srv)) != 0)
-        goto fail;
-    store_foreach_job(srv->st, count_restored_job, srv);
     err = sq_loop_add_before_wait(loop, before_wait, srv);
     if (err) {
         fprintf(stderr, "synqd: adding the loop hook: %s\n", sq_strerror(err));
@@ -584,6 +621,10 @@ int server_start(sq_loop *loop, const server_opts *o, server **out)
     if (lo.conn.out_limit < o->out_soft_bytes + one_reply)
         lo.conn.out_limit = o->out_soft_bytes + one_reply;
     lo.conn.write_timeout_ms = o->out_timeout_ms;
+    /* Bound now (before -u drops the right to a low port), listening only once the log is
+     * replayed (server_serve): until then a client is refused, as by a server not yet
+     * started, rather than accepted and left waiting. */
+    lo.bind_only = true;
     if (o->listen_fd >= 0)
         err = sq_tcp_listen_fd(loop, o->listen_fd, &lo.conn, on_accept, srv, &srv->listener);
     else
@@ -598,6 +639,8 @@ int server_start(sq_loop *loop, const server_opts *o, server **out)
         sq_loop_remove_before_wait(loop, before_wait, srv);
         goto fail;
     }
+    (void)exposure_warn(srv->listener, "listening",
+                        "can read, delete and add jobs (the protocol has no authentication)");
     if (o->verbose && o->listen_fd >= 0)
         fprintf(stderr, "synqd: serving inherited socket %d (port %u)\n", o->listen_fd,
                 sq_listener_port(srv->listener));
@@ -614,6 +657,22 @@ fail:
         store_free(srv->st);
     sq_buf_free(&srv->scratch);
     free(srv);
+    return err;
+}
+
+int server_serve(server *s)
+{
+    SQ_CHECK(!s->ps, "server: the log is opened once");
+    if (s->opts.wal_dir) {
+        int err = open_log(s);
+        if (err)
+            return err;
+        store_foreach_job(s->st, count_restored_job, s);
+    }
+    int err = sq_listener_listen(s->listener);
+    if (err)
+        fprintf(stderr, "synqd: listen() on %s:%u: %s\n", s->opts.listen_addr,
+                (unsigned)s->opts.port, sq_strerror(err));
     return err;
 }
 

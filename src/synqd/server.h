@@ -67,10 +67,20 @@ typedef struct server server;
 
 void server_opts_default(server_opts *o);
 
-/* Creates the server on loop: recovers the log (if any), then listens.
- * Returns 0 or a negative errno; failures are logged to stderr with their
- * cause. */
+/* Creates the server on loop and binds its listener (or adopts o->listen_fd); the log is not
+ * opened, nor a connection accepted, until server_serve(): the caller drops privileges in between,
+ * so the least trusted input, the log on disk, is read as the user the server runs as, and what it
+ * creates there belongs to that user. Returns 0 or a negative errno; failures are logged to stderr
+ * with their cause. */
 int server_start(sq_loop *loop, const server_opts *o, server **out);
+
+/* With o->wal_dir, opens (creating the directory if missing: wal_open) and replays the log
+ * into the store; then starts listening (a socket bound by server_start refuses connections
+ * until here; an adopted one was listening already, and is served from the loop's next pass).
+ * Call it once, after server_start() and before the loop runs. Returns 0 or a negative errno,
+ * logged with its cause (for a permission error, the user the process runs as and the
+ * directory's owner and mode); the server must then be freed. */
+int server_serve(server *s);
 
 /* The port the listener bound (or was given); 0 for an AF_UNIX socket. */
 uint16_t server_port(const server *s);

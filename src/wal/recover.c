@@ -644,6 +644,59 @@ done:
     return rc;
 }
 
+/* Syncs the directory holding path's last component, so a new entry there survives a power
+ * cut. 0 or -errno. */
+static int sync_parent(wal *w, const char *path)
+{
+    char parent[4096];
+    const char *slash = strrchr(path, '/');
+    size_t n = slash ? (size_t)(slash - path) : 0;
+    if (n >= sizeof parent)
+        return -ENAMETOOLONG;
+    if (!slash)
+        strcpy(parent, ".");
+    else if (n == 0)
+        strcpy(parent, "/");
+    else {
+        memcpy(parent, path, n);
+        parent[n] = '\0';
+    }
+    int fd = w->io->open(w->io->ctx, parent, O_RDONLY | O_DIRECTORY, 0);
+    if (fd < 0)
+        return fd;
+    int rc = w->io->fsync(w->io->ctx, fd);
+    w->io->close(w->io->ctx, fd);
+    return rc;
+}
+
+/* Creates w->dir and each missing parent, top down, WAL_DIR_MODE. A log in a directory that
+ * a power cut could take back would lose what was acknowledged in it, so each new entry is
+ * synced into its parent. 0 or -errno (-EEXIST is no error: another component may be there
+ * already, or appear meanwhile). */
+static int make_dirs(wal *w)
+{
+    char path[4096];
+    size_t n = strlen(w->dir);
+    if (n >= sizeof path)
+        return -ENAMETOOLONG;
+    memcpy(path, w->dir, n + 1);
+    for (size_t i = 1; i <= n; i++) {
+        if ((path[i] != '/' && path[i] != '\0') || path[i - 1] == '/')
+            continue;
+        char end = path[i];
+        path[i] = '\0';
+        int rc = w->io->mkdir(w->io->ctx, path, WAL_DIR_MODE);
+        if (rc == 0)
+            rc = sync_parent(w, path);
+        else if (rc == -EEXIST)
+            rc = 0;
+        path[i] = end;
+        if (rc < 0)
+            return rc;
+    }
+    return 0;
+}
+
 /* Opening is recovery: lock the directory, read the log back, then leave the log ready to
  * append (a first segment, the delete slots of the recovered jobs reserved). */
 int wal_open(const wal_opts *o, wal_replay_cb cb, void *data, wal_open_report *report, wal **out)
@@ -669,12 +722,14 @@ int wal_open(const wal_opts *o, wal_replay_cb cb, void *data, wal_open_report *r
     if (!w->dir)
         goto fail;
     rc = w->io->open(w->io->ctx, w->dir, O_RDONLY | O_DIRECTORY, 0);
+    if (rc == -ENOENT && (rc = make_dirs(w)) == 0)
+        rc = w->io->open(w->io->ctx, w->dir, O_RDONLY | O_DIRECTORY, 0);
     if (rc < 0)
         goto fail;
     w->dir_fd = rc;
     char path[4096];
     snprintf(path, sizeof path, "%s/lock", w->dir);
-    rc = w->io->open(w->io->ctx, path, O_RDWR | O_CREAT, 0644);
+    rc = w->io->open(w->io->ctx, path, O_RDWR | O_CREAT, WAL_FILE_MODE);
     if (rc < 0)
         goto fail;
     w->lock_fd = rc;

@@ -109,7 +109,7 @@ int wal_add_segment(wal *w)
     w->segs = segs;
     char path[4096];
     wal_segment_path(w, index, path, sizeof path);
-    int fd = io->open(io->ctx, path, O_RDWR | O_CREAT | O_EXCL, 0644);
+    int fd = io->open(io->ctx, path, O_RDWR | O_CREAT | O_EXCL, WAL_FILE_MODE);
     if (fd < 0)
         return fd;
     unsigned char hdr[WAL_HDR_BYTES];

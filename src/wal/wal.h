@@ -59,11 +59,16 @@ enum { WAL_STATE_READY = 0, WAL_STATE_DELAYED = 1, WAL_STATE_BURIED = 2 };
 #define WAL_MIN_SEGMENT_BYTES 4096u
 #define WAL_MAX_SEGMENT_BYTES (1024u * 1024 * 1024)
 #define WAL_MAX_TUBE_NAME 255u
+/* The log is its owner's alone: the files it creates (lock, segments) are made with this mode,
+ * and the directories wal_open creates with WAL_DIR_MODE (the umask can only take bits away).
+ * Files and directories that already exist keep the mode they have. */
+#define WAL_FILE_MODE 0600
+#define WAL_DIR_MODE 0700
 
 typedef struct wal wal;
 
 typedef struct {
-    const char *dir;        /* must exist; copied */
+    const char *dir;        /* copied; created (see wal_open) when missing */
     uint64_t segment_bytes; /* 0 = WAL_DEFAULT_SEGMENT_BYTES; clamped to [MIN, MAX] */
     wal_fsync_mode mode;
     uint32_t interval_ms; /* WAL_FSYNC_INTERVAL: longest time data stays unsynced */
@@ -134,8 +139,10 @@ typedef struct {
 
 /*
  * Opens (creating if empty) the log in o->dir, replays it through cb, and
- * prepares to append after the last valid record. Takes an exclusive flock on
- * DIR/lock for the life of the wal. `report` may be NULL.
+ * prepares to append after the last valid record. A missing o->dir is created,
+ * with the parents it lacks, each WAL_DIR_MODE (each new entry synced into its
+ * parent). Takes an exclusive flock on DIR/lock for the life of the wal.
+ * `report` may be NULL.
  * Returns 0 and *out, or: -EBUSY (another process holds the directory),
  * -EBADMSG (corruption under WAL_CORRUPT_REFUSE; the callback may already have
  * run for earlier records: discard that state), -EPROTONOSUPPORT (a segment

@@ -147,6 +147,12 @@ static int real_flock(void *ctx, int fd, int op)
     return rc < 0 ? -errno : 0;
 }
 
+static int real_mkdir(void *ctx, const char *path, mode_t mode)
+{
+    (void)ctx;
+    return mkdir(path, mode) < 0 ? -errno : 0;
+}
+
 static off_t real_fsize(void *ctx, int fd)
 {
     (void)ctx;
@@ -169,6 +175,7 @@ static const wal_io real_io = {
     .unlink = real_unlink,
     .close = real_close,
     .flock = real_flock,
+    .mkdir = real_mkdir,
     .fsize = real_fsize,
 };
 
@@ -264,6 +271,12 @@ static int fault_flock(void *ctx, int fd, int op)
     return err ? err : real_flock(NULL, fd, op);
 }
 
+static int fault_mkdir(void *ctx, const char *path, mode_t mode)
+{
+    int err = fault_check(ctx, WAL_IO_MKDIR);
+    return err ? err : real_mkdir(NULL, path, mode);
+}
+
 static off_t fault_fsize(void *ctx, int fd)
 {
     int err = fault_check(ctx, WAL_IO_FSIZE);
@@ -286,6 +299,7 @@ void wal_fault_init(wal_fault *f)
         .unlink = fault_unlink,
         .close = fault_close,
         .flock = fault_flock,
+        .mkdir = fault_mkdir,
         .fsize = fault_fsize,
     };
 }

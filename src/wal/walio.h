@@ -37,6 +37,7 @@ typedef struct wal_io {
     int (*unlink)(void *ctx, const char *path);
     int (*close)(void *ctx, int fd);
     int (*flock)(void *ctx, int fd, int op);
+    int (*mkdir)(void *ctx, const char *path, mode_t mode);
     /* Size of the file in bytes, or -errno. */
     off_t (*fsize)(void *ctx, int fd);
 } wal_io;
@@ -57,6 +58,7 @@ typedef enum {
     WAL_IO_CLOSE,
     WAL_IO_FLOCK,
     WAL_IO_FSIZE,
+    WAL_IO_MKDIR,
     WAL_IO_NOPS
 } wal_io_op;
 

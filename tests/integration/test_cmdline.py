@@ -77,10 +77,47 @@ class CommandLine(unittest.TestCase):
 
     def test_bad_numbers_are_refused(self):
         for args in (["-p", "70000"], ["-p", "-1"], ["-z", "12x"], ["-f", "abc"],
-                     ["-s", "0"], ["--max-memory", "0"], ["--max-memory", "1k"]):
+                     ["-s", "0"], ["--max-memory", "0"], ["--max-memory", "1x"]):
             r = run(args)
             self.assertEqual(r.returncode, 5, args)
             self.assertIn("synqd:", r.stderr)
+
+    def test_sizes_take_units(self):
+        # Before, only plain bytes: "64MiB" was refused (exit 5).
+        with tempfile.TemporaryDirectory() as d:
+            args = ["-z", "1K", "-s", "64KiB", "-b", d, "--max-memory", "1MB"]
+            with sqharness.running("synqd", args) as srv:
+                st = stats_of(srv.port)
+                self.assertEqual(st["max-job-size"], "1024")
+                self.assertEqual(st["binlog-max-size"], "65536")
+        for size, bytes_ in (("3G", 3 << 30), ("2M", 2 << 20), ("2MiB", 2 << 20),
+                             ("2MB", 2000000), ("7k", 7168), ("7KB", 7000), ("5GB", 5 * 10**9)):
+            with sqharness.running("synqd", ["-z", size, "-s", "2GiB"]) as srv:
+                want = min(bytes_, 1073741824)  # -z is capped like beanstalkd's
+                self.assertEqual(stats_of(srv.port)["max-job-size"], str(want), size)
+        # --max-memory 1K holds two jobs of 360 + 152 bytes; 1KB (1000 bytes) only one.
+        for size, fit in (("1K", 2), ("1KiB", 2), ("1KB", 1)):
+            with sqharness.running("synqd", ["--max-memory", size]) as srv:
+                with sqharness.Client(srv.port) as c:
+                    put = b"put 0 0 60 360\r\n" + b"m" * 360 + b"\r\n"
+                    for i in range(1, fit + 1):
+                        c.send(put)
+                        c.expect(b"INSERTED %d\r\n" % i)
+                    c.send(put)
+                    c.expect(b"OUT_OF_MEMORY\r\n")
+
+    def test_sizes_with_other_units_or_out_of_range_are_refused(self):
+        for flag in ("-z", "-s", "--max-memory"):
+            for bad in ("1kb", "1kib", "64mb", "1m", "1T", "1B", "1.5M", "1 K", " 1K", "K",
+                        "-1K", "0x10"):
+                r = run([flag, bad])
+                self.assertEqual(r.returncode, 5, (flag, bad))
+                self.assertIn("synqd: %s: invalid size: %s (bytes, or a whole number with a "
+                              "unit: k, K, KiB" % (flag, bad), r.stderr)
+            for big in ("18446744073709551616", "17179869184G", "99999999999999999999K"):
+                r = run([flag, big])
+                self.assertEqual(r.returncode, 5, (flag, big))
+                self.assertIn("synqd: %s: size out of range: %s" % (flag, big), r.stderr)
 
     def test_segment_too_small_for_the_largest_put_is_refused(self):
         # Before, such a log started and refused every big put with "no

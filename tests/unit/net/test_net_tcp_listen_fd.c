@@ -98,6 +98,68 @@ TEST(adopted_socket_is_made_nonblocking_and_cloexec)
     sq_loop_free(loop);
 }
 
+TEST(the_address_of_an_adopted_or_bound_listener_is_the_socket_s)
+{
+    uint16_t port;
+    int fd = make_tcp_socket(true, &port);
+    sq_loop *loop;
+    ASSERT_EQ(sq_loop_new(&loop), 0);
+    sq_listener *l;
+    ASSERT_EQ(sq_tcp_listen_fd(loop, fd, NULL, srv_accept, NULL, &l), 0);
+    struct sockaddr_storage ss;
+    socklen_t len = 0;
+    ASSERT_EQ(sq_listener_address(l, &ss, &len), 0);
+    ASSERT_EQ(len, sizeof(struct sockaddr_in));
+    const struct sockaddr_in *in = (const struct sockaddr_in *)&ss;
+    ASSERT_EQ(in->sin_family, AF_INET);
+    ASSERT_EQ(ntohl(in->sin_addr.s_addr), INADDR_LOOPBACK);
+    ASSERT_EQ(ntohs(in->sin_port), port);
+    sq_listener_close(l);
+
+    /* One sq_tcp_listen() bound to the wildcard: the kernel's address, not the text's. */
+    sq_listen_opts lo = {.host = "0.0.0.0"};
+    sq_conn_opts_default(&lo.conn);
+    ASSERT_EQ(sq_tcp_listen(loop, &lo, srv_accept, NULL, &l), 0);
+    ASSERT_EQ(sq_listener_address(l, &ss, &len), 0);
+    ASSERT_EQ(in->sin_family, AF_INET);
+    ASSERT_EQ(in->sin_addr.s_addr, htonl(INADDR_ANY));
+    ASSERT_EQ(ntohs(in->sin_port), sq_listener_port(l));
+    sq_listener_close(l);
+    sq_loop_free(loop);
+}
+
+/* A blocking connect to 127.0.0.1:port: 0 or the errno. */
+static int connect_errno(uint16_t port)
+{
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    ASSERT_TRUE(fd >= 0);
+    struct sockaddr_in sin = {
+        .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK), .sin_port = htons(port)};
+    int rc = connect(fd, (struct sockaddr *)&sin, sizeof sin) == 0 ? 0 : errno;
+    close(fd);
+    return rc;
+}
+
+TEST(a_bind_only_listener_holds_its_port_and_refuses_until_it_listens)
+{
+    sq_loop *loop;
+    ASSERT_EQ(sq_loop_new(&loop), 0);
+    sq_listen_opts lo = {.host = "127.0.0.1", .bind_only = true};
+    sq_conn_opts_default(&lo.conn);
+    sq_listener *l;
+    ASSERT_EQ(sq_tcp_listen(loop, &lo, srv_accept, NULL, &l), 0);
+    uint16_t port = sq_listener_port(l);
+    ASSERT_NE(port, 0);
+    ASSERT_EQ(connect_errno(port), ECONNREFUSED);
+    /* Nothing is watched yet: a pass does not see the unlistening socket as hung up. */
+    ASSERT_EQ(sq_loop_run_once(loop, 0), 0);
+    ASSERT_EQ(sq_listener_listen(l), 0);
+    ASSERT_EQ(connect_errno(port), 0);
+    ASSERT_EQ(sq_listener_listen(l), 0); /* a second call does nothing */
+    sq_listener_close(l);
+    sq_loop_free(loop);
+}
+
 TEST(closing_the_listener_closes_the_adopted_fd)
 {
     uint16_t port;

@@ -44,6 +44,7 @@ static void env_start(env *e, bool with_log)
         o.wal_dir = e->wal_dir;
     }
     ASSERT_EQ(server_start(e->loop, &o, &e->srv), 0);
+    ASSERT_EQ(server_serve(e->srv), 0);
     metrics_opts mo;
     metrics_opts_default(&mo);
     ASSERT_EQ(metrics_start(e->loop, e->srv, &mo, &e->m), 0);

@@ -176,6 +176,12 @@ static int tr_flock(void *ctx, int fd, int op)
     return real()->flock(NULL, fd, op);
 }
 
+static int tr_mkdir(void *ctx, const char *path, mode_t mode)
+{
+    (void)ctx;
+    return real()->mkdir(NULL, path, mode);
+}
+
 static off_t tr_fsize(void *ctx, int fd)
 {
     (void)ctx;
@@ -199,6 +205,7 @@ static void tracer_init(tracer *t)
                      .unlink = tr_unlink,
                      .close = tr_close,
                      .flock = tr_flock,
+                     .mkdir = tr_mkdir,
                      .fsize = tr_fsize};
 }
 
