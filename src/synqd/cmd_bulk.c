@@ -104,8 +104,10 @@ void cmd_bulk_step(const cmd_ctx *ctx, const cmd_bulk *bulk, cmd_next *next)
     /* Earlier chunks' records went out with earlier passes' batches; this reply waits for
      * the batch that holds the last ones. */
     next->journaled = b.done > 0;
-    reply_num_lit(ctx->out, b.type == CMD_FLUSH_TUBE ? PROTO_WORD_FLUSHED : PROTO_WORD_MOVED,
-                  b.done);
+    if (b.type == CMD_FLUSH_TUBE)
+        reply_num_lit(ctx->out, PROTO_WORD_FLUSHED, b.done);
+    else
+        reply_num_lit(ctx->out, PROTO_WORD_MOVED, b.done);
 }
 
 static void start_bulk(const cmd_ctx *ctx, const proto_cmd *cmd, cmd_next *next)
