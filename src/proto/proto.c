@@ -424,8 +424,7 @@ static bool word_states(const word *w, uint32_t allowed, bool all_ok, uint32_t *
 }
 
 /* Reads an extension's arguments: exactly the words it takes (2 or 4), no more, no fewer. */
-static proto_status parse_words(proto_cmd_type type, const char *p, const char *end,
-                                proto_cmd *cmd)
+static proto_status parse_words(proto_cmd_type type, const char *p, const char *end, proto_cmd *cmd)
 {
     enum { MAX_WORDS = 4 };
     word w[MAX_WORDS];

@@ -60,8 +60,8 @@ struct server {
     list out_wait; /* session.out_wait_link: held for --output-total-limit,
                       retried from out_timer */
     sq_timer out_timer;
-    list bulk;           /* session.bulk_link: bulk commands that run a chunk next pass */
-    sq_timer bulk_timer; /* due at once: the next loop pass runs them */
+    list bulk;                     /* session.bulk_link: bulk commands that run a chunk next pass */
+    sq_timer bulk_timer;           /* due at once: the next loop pass runs them */
     synqd_overload_stats overload; /* changed by session.c and server.c */
     uint64_t job_memory; /* what --max-memory counts: bodies + overhead; changed only here */
     uint64_t started_ms;

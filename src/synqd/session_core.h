@@ -40,15 +40,15 @@ typedef struct session_env {
 
 /* What the session expects next from its input. */
 typedef enum {
-    SESSION_COMMAND,   /* a command line */
-    SESSION_BODY,      /* put's body and its CRLF */
-    SESSION_SKIP_BODY, /* discarding a rejected body, then `pending_reply` */
-    SESSION_SKIP_LINE, /* discarding an over-long line up to its CRLF */
-    SESSION_WAITING,   /* in reserve: no command runs until the store answers */
+    SESSION_COMMAND,     /* a command line */
+    SESSION_BODY,        /* put's body and its CRLF */
+    SESSION_SKIP_BODY,   /* discarding a rejected body, then `pending_reply` */
+    SESSION_SKIP_LINE,   /* discarding an over-long line up to its CRLF */
+    SESSION_WAITING,     /* in reserve: no command runs until the store answers */
     SESSION_BATCH_READY, /* reserve-batch's wait was answered: the reply is made at the next
                           * session_core_input, outside the store's hook */
     SESSION_BULK,        /* a bulk command runs a chunk per session_core_bulk_step call */
-    SESSION_CLOSED,    /* quit, a failed reply, or ended: input is ignored */
+    SESSION_CLOSED,      /* quit, a failed reply, or ended: input is ignored */
 } session_state;
 
 /* What the connection must do after a call. */
@@ -70,13 +70,13 @@ typedef struct session_core {
     uint64_t skip_left;        /* SESSION_SKIP_BODY: bytes still to drop, */
     const char *pending_reply; /* and the reply after them (static) */
     size_t pending_len;
-    bool is_producer; /* has put: counts in current-producers */
-    bool is_worker;   /* has reserved: counts in current-workers */
-    bool journaled;   /* see session_core_take_journaled */
-    int reply_err;    /* SESSION_RESET: why the reply could not be queued */
-    uint32_t batch_max;    /* WAITING/BATCH_READY after reserve-batch: its max; else 0 */
-    uint64_t batch_first;  /* BATCH_READY: the job the store handed over */
-    cmd_bulk *bulk;        /* SESSION_BULK: the command's state (allocated while it runs) */
+    bool is_producer;     /* has put: counts in current-producers */
+    bool is_worker;       /* has reserved: counts in current-workers */
+    bool journaled;       /* see session_core_take_journaled */
+    int reply_err;        /* SESSION_RESET: why the reply could not be queued */
+    uint32_t batch_max;   /* WAITING/BATCH_READY after reserve-batch: its max; else 0 */
+    uint64_t batch_first; /* BATCH_READY: the job the store handed over */
+    cmd_bulk *bulk;       /* SESSION_BULK: the command's state (allocated while it runs) */
 } session_core;
 
 /* How much one session_core_input call may do, so that one connection's pipelined batch
