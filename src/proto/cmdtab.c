@@ -42,6 +42,10 @@ const proto_cmd_def proto_cmds[CMD_COUNT_] = {
     /* synqd's own commands, none of which beanstalkd has; no cmd-* counter, so that `stats`
      * keeps exactly beanstalkd's fields. */
     ROW(CMD_STATS_LOG, "stats-log", PROTO_ARGS_NONE_EXACT, 0, NULL),
+    ROW(CMD_FLUSH_TUBE, "flush-tube ", PROTO_ARGS_WORDS, PROTO_CMD_LOGGED, NULL),
+    ROW(CMD_LIST_JOBS, "list-jobs ", PROTO_ARGS_WORDS, 0, NULL),
+    ROW(CMD_MOVE_JOBS, "move-jobs ", PROTO_ARGS_WORDS, PROTO_CMD_LOGGED, NULL),
+    ROW(CMD_RESERVE_BATCH, "reserve-batch ", PROTO_ARGS_WORDS, 0, NULL),
 };
 
 #undef ROW

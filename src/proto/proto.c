@@ -89,14 +89,18 @@ static bool is_c_space(unsigned char c)
  * most. The names themselves are in the command table (cmdtab.c). */
 static const unsigned char cmds_b[] = {CMD_BURY};
 static const unsigned char cmds_d[] = {CMD_DELETE};
+static const unsigned char cmds_f[] = {CMD_FLUSH_TUBE};
 static const unsigned char cmds_i[] = {CMD_IGNORE};
 static const unsigned char cmds_k[] = {CMD_KICK, CMD_KICK_JOB};
-static const unsigned char cmds_l[] = {CMD_LIST_TUBES_WATCHED, CMD_LIST_TUBE_USED, CMD_LIST_TUBES};
+static const unsigned char cmds_l[] = {CMD_LIST_TUBES_WATCHED, CMD_LIST_TUBE_USED, CMD_LIST_TUBES,
+                                       CMD_LIST_JOBS};
+static const unsigned char cmds_m[] = {CMD_MOVE_JOBS};
 static const unsigned char cmds_p[] = {CMD_PUT,          CMD_PEEK,        CMD_PEEK_READY,
                                        CMD_PEEK_DELAYED, CMD_PEEK_BURIED, CMD_PAUSE_TUBE};
 static const unsigned char cmds_q[] = {CMD_QUIT};
-static const unsigned char cmds_r[] = {CMD_RESERVE_WITH_TIMEOUT, CMD_RESERVE_JOB, CMD_RESERVE,
-                                       CMD_RELEASE};
+/* "reserve-batch " (an extension) before "reserve", which would take it as trailing bytes. */
+static const unsigned char cmds_r[] = {CMD_RESERVE_WITH_TIMEOUT, CMD_RESERVE_JOB, CMD_RESERVE_BATCH,
+                                       CMD_RESERVE, CMD_RELEASE};
 /* "stats-log" (an extension) before "stats", which would otherwise take it as trailing bytes. */
 static const unsigned char cmds_s[] = {CMD_STATS_JOB, CMD_STATS_TUBE, CMD_STATS_LOG, CMD_STATS};
 static const unsigned char cmds_t[] = {CMD_TOUCH};
@@ -127,12 +131,16 @@ static proto_cmd_type which_cmd(const char *line, size_t len)
         return MATCH_IN(cmds_b);
     case 'd':
         return MATCH_IN(cmds_d);
+    case 'f':
+        return MATCH_IN(cmds_f);
     case 'i':
         return MATCH_IN(cmds_i);
     case 'k':
         return MATCH_IN(cmds_k);
     case 'l':
         return MATCH_IN(cmds_l);
+    case 'm':
+        return MATCH_IN(cmds_m);
     case 'p':
         return MATCH_IN(cmds_p);
     case 'q':
@@ -335,6 +343,138 @@ static proto_status parse_custom(proto_cmd_type type, const char *p, const char 
     }
 }
 
+/* ---- the extensions' arguments ----
+ *
+ * synqd's own commands have no beanstalkd quirks to copy, so they are read strictly: words
+ * separated by exactly one space, no space before the first or after the last, numbers plain
+ * decimal digits. Anything else is BAD_FORMAT. */
+
+typedef struct word {
+    const char *p;
+    size_t len;
+} word;
+
+/* The next word at *pp; every word but the first must follow one ' '. */
+static bool next_word(const char **pp, const char *end, bool first, word *w)
+{
+    const char *p = *pp;
+    if (!first) {
+        if (p == end || *p != ' ')
+            return false;
+        p++;
+    }
+    const char *q = p;
+    while (q < end && *q != ' ')
+        q++;
+    if (q == p)
+        return false;
+    w->p = p;
+    w->len = (size_t)(q - p);
+    *pp = q;
+    return true;
+}
+
+static bool word_is(const word *w, const char *lit)
+{
+    size_t n = strlen(lit);
+    return w->len == n && memcmp(w->p, lit, n) == 0;
+}
+
+/* A whole word of digits, at most max. */
+static bool word_number(const word *w, uint64_t max, uint64_t *out)
+{
+    uint64_t v = 0;
+    for (size_t i = 0; i < w->len; i++) {
+        unsigned char c = (unsigned char)w->p[i];
+        if (c < '0' || c > '9')
+            return false;
+        unsigned d = (unsigned)(c - '0');
+        if (v > (UINT64_MAX - d) / 10)
+            return false;
+        v = v * 10 + d;
+    }
+    if (v > max)
+        return false;
+    *out = v;
+    return true;
+}
+
+/* A state word among those `allowed` (PROTO_STATE_* bits; `all` only where ALL is allowed
+ * as a whole). */
+static bool word_states(const word *w, uint32_t allowed, bool all_ok, uint32_t *out)
+{
+    static const struct {
+        const char *name;
+        uint32_t bit;
+    } names[] = {{"ready", PROTO_STATE_READY},
+                 {"delayed", PROTO_STATE_DELAYED},
+                 {"buried", PROTO_STATE_BURIED},
+                 {"reserved", PROTO_STATE_RESERVED}};
+    if (all_ok && word_is(w, "all")) {
+        *out = PROTO_STATE_ALL;
+        return true;
+    }
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
+        if ((names[i].bit & allowed) && word_is(w, names[i].name)) {
+            *out = names[i].bit;
+            return true;
+        }
+    }
+    return false;
+}
+
+/* Reads an extension's arguments: exactly the words it takes (2 or 4), no more, no fewer. */
+static proto_status parse_words(proto_cmd_type type, const char *p, const char *end, proto_cmd *cmd)
+{
+    enum { MAX_WORDS = 4 };
+    word w[MAX_WORDS];
+    size_t want = type == CMD_FLUSH_TUBE ? 2 : type == CMD_RESERVE_BATCH ? 2 : 4;
+    for (size_t i = 0; i < want; i++) {
+        if (!next_word(&p, end, i == 0, &w[i]))
+            return PROTO_BAD_FORMAT;
+    }
+    if (p != end)
+        return PROTO_BAD_FORMAT;
+    uint64_t n;
+    switch (type) {
+    case CMD_FLUSH_TUBE:
+        if (!is_valid_tube(w[0].p, w[0].len) ||
+            !word_states(&w[1], PROTO_STATE_ALL, true, &cmd->states))
+            return PROTO_BAD_FORMAT;
+        break;
+    case CMD_LIST_JOBS:
+        if (!is_valid_tube(w[0].p, w[0].len) ||
+            !word_states(&w[1], PROTO_STATE_ALL | PROTO_STATE_RESERVED, false, &cmd->states) ||
+            !word_number(&w[2], UINT64_MAX, &cmd->id) || !word_number(&w[3], PROTO_MAX_PAGE, &n) ||
+            n == 0)
+            return PROTO_BAD_FORMAT;
+        cmd->count = (uint32_t)n;
+        break;
+    case CMD_MOVE_JOBS:
+        if (!is_valid_tube(w[0].p, w[0].len) || !is_valid_tube(w[1].p, w[1].len) ||
+            !word_states(&w[2], PROTO_STATE_ALL, false, &cmd->states) ||
+            !word_number(&w[3], UINT32_MAX, &n))
+            return PROTO_BAD_FORMAT;
+        cmd->to_tube = w[1].p;
+        cmd->to_tube_len = w[1].len;
+        cmd->count = (uint32_t)n;
+        break;
+    case CMD_RESERVE_BATCH:
+        if (!word_number(&w[0], PROTO_MAX_PAGE, &n) || n == 0)
+            return PROTO_BAD_FORMAT;
+        cmd->count = (uint32_t)n;
+        if (!word_number(&w[1], UINT32_MAX, &n))
+            return PROTO_BAD_FORMAT;
+        cmd->timeout_s = (uint32_t)n;
+        return PROTO_OK;
+    default:
+        return PROTO_BAD_FORMAT; /* unreachable: the table marks only the above as words */
+    }
+    cmd->tube = w[0].p;
+    cmd->tube_len = w[0].len;
+    return PROTO_OK;
+}
+
 proto_status proto_parse(const char *line, size_t len, proto_cmd *cmd)
 {
     memset(cmd, 0, sizeof(*cmd));
@@ -366,6 +506,9 @@ proto_status proto_parse(const char *line, size_t len, proto_cmd *cmd)
             cmd->tube = p;
             cmd->tube_len = (size_t)(end - p);
         }
+        break;
+    case PROTO_ARGS_WORDS:
+        st = parse_words(cmd->type, p, end, cmd);
         break;
     default:
         st = parse_custom(cmd->type, p, end, cmd);

@@ -22,6 +22,16 @@
  * bytes of command. It is beanstalkd's input buffer size (enough for "pause-tube <200> <u32>"). */
 #define PROTO_MAX_LINE 224
 
+/* The most jobs one list-jobs page or one reserve-batch answer holds. */
+#define PROTO_MAX_PAGE 1000
+
+/* The job states the bulk extensions name, as a mask (flush-tube's `all` is the first three). */
+#define PROTO_STATE_READY 0x1u
+#define PROTO_STATE_DELAYED 0x2u
+#define PROTO_STATE_BURIED 0x4u
+#define PROTO_STATE_RESERVED 0x8u /* list-jobs only */
+#define PROTO_STATE_ALL (PROTO_STATE_READY | PROTO_STATE_DELAYED | PROTO_STATE_BURIED)
+
 /* reserve-with-timeout with a negative timeout (after beanstalkd's int conversion) waits forever,
  * exactly like reserve. Such a timeout is reported as this value; real timeouts are <= INT_MAX. */
 #define PROTO_TIMEOUT_FOREVER UINT32_MAX
@@ -53,6 +63,11 @@ typedef enum {
     CMD_PAUSE_TUBE,
     CMD_QUIT,
     CMD_STATS_LOG, /* synqd's extension: the log's figures (docs/protocol.md, Extensions) */
+    /* synqd's bulk extensions (docs/protocol.md, Extensions; issue 16 items 1-4) */
+    CMD_FLUSH_TUBE,    /* flush-tube <tube> <state|all> */
+    CMD_LIST_JOBS,     /* list-jobs <tube> <state> <after-id> <count> */
+    CMD_MOVE_JOBS,     /* move-jobs <from> <to> <state> <max> */
+    CMD_RESERVE_BATCH, /* reserve-batch <max> <timeout> */
     CMD_COUNT_
 } proto_cmd_type;
 
@@ -64,15 +79,22 @@ typedef enum {
 
 typedef struct {
     proto_cmd_type type;
-    uint64_t id;        /* job id: delete/release/bury/touch/peek/kick-job/stats-job/reserve-job */
+    uint64_t id;        /* job id: delete/release/bury/touch/peek/kick-job/stats-job/reserve-job;
+                         * list-jobs: the after-id */
     uint32_t pri;       /* put/release/bury */
     uint32_t delay_s;   /* put/release/pause-tube */
     uint32_t ttr_s;     /* put (as given; the store maps 0 to 1) */
-    uint32_t timeout_s; /* reserve-with-timeout: 0..INT_MAX, or PROTO_TIMEOUT_FOREVER */
+    uint32_t timeout_s; /* reserve-with-timeout: 0..INT_MAX, or PROTO_TIMEOUT_FOREVER;
+                         * reserve-batch: 0..UINT32_MAX */
     uint32_t bound;     /* kick */
     uint64_t body_len;  /* put: bytes that follow (the caller checks it against -z) */
-    const char *tube;   /* use/watch/ignore/stats-tube/pause-tube: points INTO the line */
+    const char *tube;   /* use/watch/ignore/stats-tube/pause-tube, flush-tube/list-jobs, the
+                         * source of move-jobs: points INTO the line */
     size_t tube_len;
+    const char *to_tube; /* move-jobs: the destination, INTO the line */
+    size_t to_tube_len;
+    uint32_t states; /* flush-tube/list-jobs/move-jobs: PROTO_STATE_* (one bit, or ALL) */
+    uint32_t count;  /* list-jobs: 1..PROTO_MAX_PAGE; move-jobs: max; reserve-batch: max */
     /* beanstalkd increments the command's cmd-* counter (stats, and per tube for pause-tube).
      * Always true with PROTO_OK; true with PROTO_BAD_FORMAT in exactly two cases, because
      * beanstalkd counts before its last check: put with trailing bytes after the body size, and
@@ -109,6 +131,7 @@ typedef enum {
     PROTO_ARGS_ID,         /* one u64 to the end of the line */
     PROTO_ARGS_TUBE,       /* the rest of the line is a tube name */
     PROTO_ARGS_CUSTOM,     /* put, release, bury, kick, reserve-with-timeout, pause-tube, quit */
+    PROTO_ARGS_WORDS,      /* the extensions: words separated by single spaces, strictly */
 } proto_args;
 
 /* The command changes a job in a way the write-ahead log records, and is refused up front once

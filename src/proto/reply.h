@@ -18,6 +18,10 @@
 #define PROTO_WORD_USING "USING"       /* USING <tube> */
 #define PROTO_WORD_WATCHING "WATCHING" /* WATCHING <count> */
 #define PROTO_WORD_KICKED "KICKED"     /* KICKED <count> after kick; bare KICKED after kick-job */
+/* synqd's extensions (docs/protocol.md, Extensions). */
+#define PROTO_WORD_FLUSHED "FLUSHED"               /* FLUSHED <count> */
+#define PROTO_WORD_MOVED "MOVED"                   /* MOVED <count> */
+#define PROTO_WORD_RESERVED_BATCH "RESERVED_BATCH" /* RESERVED_BATCH <count> + RESERVED blocks */
 
 /* Whole replies. */
 #define PROTO_REPLY_BURIED PROTO_WORD_BURIED "\r\n"

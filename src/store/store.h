@@ -58,7 +58,12 @@ enum {
 };
 
 /* Journal operations (see store_hooks.journal). */
-enum { STORE_OP_PUT, STORE_OP_DELETE, STORE_OP_STATE }; /* STATE: pri/state/delay changed */
+enum {
+    STORE_OP_PUT,
+    STORE_OP_DELETE,
+    STORE_OP_STATE, /* pri/state/delay changed */
+    STORE_OP_MOVE,  /* the job's tube changed (move-jobs); its state, pri and counters did not */
+};
 
 /* Calls from the store to its owner (the network layer). Each receives the client; its owner
  * pointer is client_owner(c). They run synchronously inside store calls or store_tick(). */
@@ -75,7 +80,8 @@ typedef struct store_hooks {
      * Fired for: PUT (put; also when put had to bury the job), DELETE (delete: `j` is
      * already unlinked and is freed right after the call returns), STATE (release — with
      * or without delay, the new pri/delay are in the job —, bury, kick, kick-job, and
-     * reserve-job of a buried or delayed job: it leaves that state).
+     * reserve-job of a buried or delayed job: it leaves that state), DELETE also for every
+     * job store_flush_some removes, MOVE (store_move_job with journal set).
      * NOT fired for reserve, reserve-job of a ready job, touch, TTR expiry, a reserver's
      * disconnect, delayed->ready promotion, pause-tube, or store_restore_job/store_forget_job:
      * a log stores reserved jobs as ready and delayed jobs with their deadline, as
@@ -176,6 +182,37 @@ int store_kick_job(store *s, uint64_t id);
  * pause at once (beanstalkd's 1 ns pause is over before anything can see it) and serves the
  * clients it frees, through the reserved hook. OK | NOT_FOUND */
 int store_pause_tube(store *s, const char *name, size_t len, uint32_t delay_s);
+
+/* ---- bulk operations on one tube (store_bulk.c; synqd's extensions) ----
+ * Each call does a bounded amount of work, so that its caller can spread a big operation over
+ * loop passes; between calls anything may change. A tube that does not exist holds no jobs. */
+
+#define STORE_STATE_BIT(st) (1u << (unsigned)(st)) /* a job_state in a mask of states */
+
+/* Jobs of the tube in the states of the mask (STORE_STATE_BIT of READY, DELAYED, BURIED). */
+uint64_t store_tube_jobs_in(store *s, const char *name, size_t len, unsigned states);
+/* The job of the tube in state st (READY, DELAYED or BURIED) that a bulk operation takes next:
+ * the best ready job (pri, id), the soonest delayed job, the oldest buried job. NULL if none. */
+job *store_tube_first(store *s, const char *name, size_t len, job_state st);
+/* Deletes up to max jobs of the tube in the states of the mask (ready first, then delayed,
+ * then buried; never reserved jobs), journaling a DELETE for each. Returns how many. The
+ * tube's cmd-delete does not count them. */
+uint32_t store_flush_some(store *s, const char *name, size_t len, unsigned states, uint32_t max);
+/* Moves j to the tube named `to` (created if missing), keeping its id, state, pri, remaining
+ * delay and counters; journals MOVE when `journal` (false: putting a job back whose MOVE the
+ * log refused). A ready job goes to the ready set of `to` and may be handed to a waiting
+ * client at once (after the journal call); one that cannot be placed there is buried, as a
+ * release would. j must not be reserved unless journal is false. OK | NO_MEMORY (nothing
+ * changed). Moving to its own tube is OK and changes nothing. */
+int store_move_job(store *s, job *j, const char *to, size_t to_len, bool journal);
+/* Calls cb, in id order, for up to max jobs of the tube in state st whose id is > after_id,
+ * stopping early when cb returns non-zero; returns how many cb saw. The cost is one look per
+ * id the walk passes in the whole store's directory from after_id to the last job it returns
+ * (or to the end): O(max) when the tube's jobs in that state are most of the ids in that range,
+ * and up to O(jobs in the store) on a page of a rare state. A tube with no job in that state
+ * costs O(1). cb must not change the store. */
+size_t store_list_jobs(store *s, const char *name, size_t len, job_state st, uint64_t after_id,
+                       size_t max, int (*cb)(const job *j, void *data), void *data);
 
 /* ---- lookups (peeks never change state) ---- */
 

@@ -365,6 +365,12 @@ void cmd_execute(const cmd_ctx *ctx, proto_status status, const proto_cmd *cmd, 
     case CMD_QUIT:
         next->kind = CMD_NEXT_CLOSE;
         break;
+    case CMD_FLUSH_TUBE:
+    case CMD_LIST_JOBS:
+    case CMD_MOVE_JOBS:
+    case CMD_RESERVE_BATCH:
+        cmd_execute_bulk(ctx, cmd, next);
+        break;
     default:
         execute_tube_command(ctx, cmd, next);
         break;

@@ -60,11 +60,31 @@ typedef struct cmd_put {
     uint64_t body_len; /* bytes of body; the input holds body_len + 2 with the CRLF */
 } cmd_put;
 
+/* A bulk command (flush-tube, move-jobs) in progress: it runs a chunk per loop pass, and the
+ * session keeps this between passes (the command line is gone by then, so the names are
+ * copied). */
+typedef struct cmd_bulk {
+    proto_cmd_type type; /* CMD_FLUSH_TUBE or CMD_MOVE_JOBS */
+    unsigned states;     /* STORE_STATE_BIT mask: flush-tube's states, move-jobs' one state */
+    uint64_t left;       /* jobs it may still take */
+    uint64_t done;       /* jobs taken so far: the reply's count */
+    size_t tube_len, to_len;
+    char tube[PROTO_MAX_TUBE_NAME]; /* the tube (move-jobs: the source) */
+    char to[PROTO_MAX_TUBE_NAME];   /* move-jobs: the destination */
+} cmd_bulk;
+
+/* Jobs a bulk command takes per loop pass: about a millisecond of work, so that a flush of a
+ * million jobs costs any other client at most that much latency per pass. */
+#define CMD_BULK_CHUNK 1024u
+
 typedef enum {
     CMD_NEXT_REPLIED,   /* the reply (if any) is queued: read the next command line */
     CMD_NEXT_READ_BODY, /* put: read `put.body_len` bytes and a CRLF, then cmd_finish_put */
     CMD_NEXT_SKIP,      /* drop `skip_bytes` of input, then queue `reply` */
-    CMD_NEXT_WAIT,      /* reserve waits: run nothing more until the store's hook answers */
+    CMD_NEXT_WAIT,      /* reserve waits: run nothing more until the store's hook answers
+                         * (reserve-batch: `batch_max` says how many jobs it takes then) */
+    CMD_NEXT_BULK,      /* a bulk command goes on: call cmd_bulk_step with `bulk` on a later
+                         * loop pass, and run nothing else meanwhile, until it replies */
     CMD_NEXT_CLOSE,     /* quit: close gracefully, no reply */
 } cmd_next_kind;
 
@@ -77,6 +97,8 @@ typedef struct cmd_next {
     uint64_t skip_bytes; /* CMD_NEXT_SKIP */
     const char *reply;   /* CMD_NEXT_SKIP: a static PROTO_REPLY_* string */
     size_t reply_len;
+    uint32_t batch_max; /* CMD_NEXT_WAIT after reserve-batch: 1..PROTO_MAX_PAGE; else 0 */
+    cmd_bulk bulk;      /* CMD_NEXT_BULK */
 } cmd_next;
 
 /* Runs one parsed command line (status and cmd from proto_parse). The command may borrow the
@@ -88,5 +110,20 @@ void cmd_execute(const cmd_ctx *ctx, proto_status status, const proto_cmd *cmd, 
  * bytes after it were "\r\n". Fills *next (always CMD_NEXT_REPLIED, journaled or not). */
 void cmd_finish_put(const cmd_ctx *ctx, const cmd_put *put, const char *body, bool crlf_ok,
                     cmd_next *next);
+
+/* Runs the next chunk of a bulk command (at most CMD_BULK_CHUNK jobs). When it is done it
+ * replies (FLUSHED/MOVED <count>, journaled when any job was taken, or the error reply) and
+ * fills *next with CMD_NEXT_REPLIED; otherwise *next is CMD_NEXT_BULK with the updated state
+ * (bulk may point into *next). */
+void cmd_bulk_step(const cmd_ctx *ctx, const cmd_bulk *bulk, cmd_next *next);
+
+/* A reserve-batch waited and the store handed the session job `first_id`: replies
+ * RESERVED_BATCH with that job (if the session still holds it) and up to max - 1 more ready
+ * ones, taken now. Run outside the store's hooks (the session core defers it to its next
+ * input call), since it reserves. */
+void cmd_finish_batch(const cmd_ctx *ctx, uint64_t first_id, uint32_t max);
+
+/* Extensions implemented in cmd_bulk.c, called by cmd_execute. */
+void cmd_execute_bulk(const cmd_ctx *ctx, const proto_cmd *cmd, cmd_next *next);
 
 #endif

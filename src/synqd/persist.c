@@ -101,6 +101,16 @@ void persist_journal(persist *p, const job *j, int op)
         job *mj = store_find_job(p->s, job_id(j));
         if (rc == 0 && mj)
             job_set_log_segment(mj, seg);
+    } else if (op == STORE_OP_MOVE) {
+        /* A move is the job's full record again, now naming its new tube (see replay_cb). It
+         * replaces the job's newest full record as a compaction copy does, so it reserves no
+         * new DELETE and the job's bytes leave the old segment's account. */
+        wal_record r = record_of(p, j, WAL_REC_PUT);
+        uint32_t seg = 0;
+        rc = wal_append_migrate(p->w, &r, &seg);
+        job *mj = store_find_job(p->s, job_id(j));
+        if (rc == 0 && mj)
+            job_set_log_segment(mj, seg);
     } else if (op == STORE_OP_DELETE) {
         wal_record r = record_of(p, j, WAL_REC_DELETE);
         rc = wal_append_delete(p->w, &r);
@@ -120,6 +130,12 @@ int persist_take_error(persist *p)
 
 /* ---- replay ---------------------------------------------------------------------------- */
 
+static bool same_tube(const store *s, const job *j, const wal_record *r)
+{
+    const tube *t = job_tube(s, j);
+    return tube_name_len(t) == r->tube_len && memcmp(tube_name(t), r->tube, r->tube_len) == 0;
+}
+
 static int replay_cb(const wal_record *r, void *data)
 {
     persist *p = data;
@@ -134,6 +150,13 @@ static int replay_cb(const wal_record *r, void *data)
      * much early. */
     int64_t wall = p->replay_wall_ms;
     job *j = store_find_job(p->s, r->id);
+    if (j && r->type == WAL_REC_PUT && !same_tube(p->s, j, r)) {
+        /* A full record of a live job naming another tube is a move-jobs: the job is made
+         * again in that tube, from the record (which carries its age and counters). Logs
+         * written before moves existed never name another tube for a live id. */
+        store_forget_job(p->s, r->id);
+        j = NULL;
+    }
     store_job_record rec = {.id = r->id, .pri = r->pri, .log_segment = r->segment};
     rec.state = r->state == WAL_STATE_DELAYED  ? JOB_DELAYED
                 : r->state == WAL_STATE_BURIED ? JOB_BURIED

@@ -84,6 +84,43 @@ static void on_out_timer(sq_loop *loop, sq_timer *t)
     }
 }
 
+/* ---- bulk commands: one chunk per session per loop pass ---- */
+
+void server_queue_bulk(server *srv, session *se)
+{
+    if (se->bulk_queued)
+        return;
+    se->bulk_queued = true;
+    list_append(&srv->bulk, &se->bulk_link);
+    /* Due at once, the timer runs after this pass's I/O, and one it re-arms waits for the
+     * next pass: every other client's input runs between two chunks. */
+    if (!sq_timer_active(&srv->bulk_timer) && sq_timer_start(srv->loop, &srv->bulk_timer, 0) != 0)
+        fprintf(stderr, "synqd: arming the bulk timer: out of memory\n");
+}
+
+void server_unqueue_bulk(server *srv, session *se)
+{
+    if (!se->bulk_queued)
+        return;
+    list_remove(&srv->bulk, &se->bulk_link);
+    se->bulk_queued = false;
+}
+
+static void on_bulk_timer(sq_loop *loop, sq_timer *t)
+{
+    (void)loop;
+    server *srv = t->data;
+    /* A step re-queues its session at the tail: run only those queued before this pass. */
+    size_t n = 0;
+    for (const list_node *p = srv->bulk.first; p; p = p->next)
+        n++;
+    while (n-- > 0 && !list_empty(&srv->bulk)) {
+        session *se = LIST_ENTRY(srv->bulk.first, session, bulk_link);
+        server_unqueue_bulk(srv, se);
+        session_bulk_step(se);
+    }
+}
+
 /* ---- store hooks: answers to sessions waiting in reserve ---- */
 
 void server_queue_resume(server *srv, session *se)
@@ -575,6 +612,7 @@ int server_start(sq_loop *loop, const server_opts *o, server **out)
     sq_timer_init(&srv->persist_timer, on_persist_timer, srv);
     sq_timer_init(&srv->out_timer, on_out_timer, srv);
     sq_timer_init(&srv->trim_timer, on_trim_timer, srv);
+    sq_timer_init(&srv->bulk_timer, on_bulk_timer, srv);
     srv->persist_timer_due = UINT64_MAX;
     make_instance_id(srv);
 
@@ -704,6 +742,7 @@ void server_shutdown(server *s)
     sq_timer_stop(s->loop, &s->persist_timer);
     sq_timer_stop(s->loop, &s->out_timer);
     sq_timer_stop(s->loop, &s->trim_timer);
+    sq_timer_stop(s->loop, &s->bulk_timer);
     sq_loop_remove_before_wait(s->loop, before_wait, s);
 }
 

@@ -35,6 +35,8 @@ struct session {
     bool eof_pending;        /* the peer's FIN came while yielded: handle it after that input */
     bool out_waiting;        /* on the server's list of sessions held for the total output */
     list_node out_wait_link; /* that list */
+    bool bulk_queued;        /* on the server's list of bulk commands for the next pass */
+    list_node bulk_link;     /* that list */
     bool unsynced;           /* acknowledged a change the log has not flushed */
     list_node unsynced_link; /* server's list of such sessions */
     list_node link;          /* server's list of all sessions */
@@ -61,6 +63,8 @@ struct server {
     sq_timer out_timer;
     memtrim trim; /* when to give freed heap memory back (memtrim.h) */
     sq_timer trim_timer;
+    list bulk;                     /* session.bulk_link: bulk commands that run a chunk next pass */
+    sq_timer bulk_timer;           /* due at once: the next loop pass runs them */
     synqd_overload_stats overload; /* changed by session.c and server.c */
     uint64_t job_memory; /* what --max-memory counts: bodies + overhead; changed only here */
     uint64_t started_ms;
@@ -89,6 +93,12 @@ void server_note_unsynced(server *srv, session *se);
  * stays buffered) and run it again once the total fell back. Idempotent. */
 void server_queue_out_wait(server *srv, session *se);
 void server_unqueue_out_wait(server *srv, session *se);
+/* The next chunk of the session's bulk command (from the server's bulk timer). */
+void session_bulk_step(session *se);
+/* server.c: the session runs a bulk command: give it a chunk on the next loop pass, after
+ * the other clients' input of this one. Idempotent. */
+void server_queue_bulk(server *srv, session *se);
+void server_unqueue_bulk(server *srv, session *se);
 /* server.c: forget a session that is going away. */
 void server_forget_session(server *srv, session *se);
 

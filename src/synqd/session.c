@@ -38,6 +38,8 @@ static void after_core(session *se, size_t out_before, session_verdict v)
         session_close(se, true);
     } else if (v == SESSION_QUIT) {
         session_close(se, false);
+    } else if (se->core.state == SESSION_BULK) {
+        server_queue_bulk(se->srv, se);
     }
 }
 
@@ -82,8 +84,17 @@ static void session_process(session *se)
 
 void session_resume(session *se)
 {
-    if (se->core.state == SESSION_COMMAND)
+    if (se->core.state == SESSION_COMMAND || se->core.state == SESSION_BATCH_READY)
         session_process(se);
+}
+
+void session_bulk_step(session *se)
+{
+    sq_buf *out = sq_conn_out(se->conn);
+    size_t before = sq_buf_len(out);
+    after_core(se, before, session_core_bulk_step(&se->core, out));
+    if (se->core.state == SESSION_COMMAND)
+        server_queue_resume(se->srv, se); /* the commands it pipelined after the bulk one */
 }
 
 void session_reserved(session *se, const job *j)
@@ -150,6 +161,7 @@ static void session_end(session *se)
     session_core_end(&se->core);
     unqueue_resume(se->srv, se);
     server_unqueue_out_wait(se->srv, se);
+    server_unqueue_bulk(se->srv, se);
     server_forget_session(se->srv, se);
 }
 

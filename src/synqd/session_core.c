@@ -8,6 +8,7 @@
 #include "session_core.h"
 
 #include <errno.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "proto.h"
@@ -30,6 +31,8 @@ int session_core_init(session_core *sc, const session_env *env, void *owner)
 void session_core_end(session_core *sc)
 {
     sc->state = SESSION_CLOSED;
+    free(sc->bulk);
+    sc->bulk = NULL;
     if (!sc->cl)
         return;
     synqd_counters *n = sc->env->counters;
@@ -43,7 +46,7 @@ void session_core_end(session_core *sc)
 }
 
 /* What a command asked for becomes the session's next state. */
-static void apply(session_core *sc, const cmd_next *next)
+static void apply(session_core *sc, const cmd_next *next, reply_buf *out)
 {
     synqd_counters *n = sc->env->counters;
     if (next->producer && !sc->is_producer) {
@@ -70,7 +73,17 @@ static void apply(session_core *sc, const cmd_next *next)
         sc->state = SESSION_SKIP_BODY;
         break;
     case CMD_NEXT_WAIT:
+        sc->batch_max = next->batch_max;
         sc->state = SESSION_WAITING;
+        break;
+    case CMD_NEXT_BULK:
+        if (!sc->bulk && !(sc->bulk = malloc(sizeof *sc->bulk))) {
+            /* The jobs of the first chunk are gone; the rest stay. */
+            reply_lit(out, PROTO_REPLY_OUT_OF_MEMORY);
+            break;
+        }
+        *sc->bulk = next->bulk;
+        sc->state = SESSION_BULK;
         break;
     case CMD_NEXT_CLOSE:
         sc->state = SESSION_CLOSED;
@@ -101,7 +114,7 @@ static bool process_command_line(session_core *sc, sq_buf *in, reply_buf *out)
     cmd_next next;
     cmd_execute(&ctx, st, &cmd, &next);
     sq_buf_consume(in, consumed);
-    apply(sc, &next);
+    apply(sc, &next, out);
     return true;
 }
 
@@ -131,7 +144,7 @@ static bool process_body(session_core *sc, sq_buf *in, reply_buf *out)
     cmd_next next;
     cmd_finish_put(&ctx, &sc->put, p, crlf_ok, &next);
     sq_buf_consume(in, body_len + 2);
-    apply(sc, &next);
+    apply(sc, &next, out);
     return true;
 }
 
@@ -179,6 +192,13 @@ session_verdict session_core_input(session_core *sc, sq_buf *in, sq_buf *out,
     reply_buf rb = {out, 0};
     bool more = true;
     uint32_t ran = 0;
+    if (sc->state == SESSION_BATCH_READY) {
+        cmd_ctx ctx = {&sc->env->cmd, sc->cl, &rb};
+        sc->state = SESSION_COMMAND;
+        cmd_finish_batch(&ctx, sc->batch_first, sc->batch_max);
+        sc->batch_max = 0;
+        ran++;
+    }
     while (more && !rb.err && sq_buf_len(in) > 0) {
         bool runs = sc->state == SESSION_COMMAND || sc->state == SESSION_BODY;
         if (runs && budget_spent(sc, budget, ran, out)) {
@@ -201,6 +221,8 @@ session_verdict session_core_input(session_core *sc, sq_buf *in, sq_buf *out,
             more = process_skip_body(sc, in, &rb);
             break;
         case SESSION_WAITING:
+        case SESSION_BATCH_READY:
+        case SESSION_BULK:
         case SESSION_CLOSED:
             more = false;
             break;
@@ -212,8 +234,31 @@ session_verdict session_core_input(session_core *sc, sq_buf *in, sq_buf *out,
 session_verdict session_core_reserved(session_core *sc, const job *j, sq_buf *out)
 {
     reply_buf rb = {out, 0};
+    if (sc->batch_max) {
+        /* Taking more jobs reserves, which a store hook must not do. */
+        sc->batch_first = job_id(j);
+        sc->state = SESSION_BATCH_READY;
+        return verdict(sc, &rb);
+    }
     sc->state = SESSION_COMMAND;
     reply_job_lit(&rb, PROTO_WORD_RESERVED, j);
+    return verdict(sc, &rb);
+}
+
+session_verdict session_core_bulk_step(session_core *sc, sq_buf *out)
+{
+    reply_buf rb = {out, 0};
+    if (sc->state != SESSION_BULK)
+        return verdict(sc, &rb);
+    cmd_ctx ctx = {&sc->env->cmd, sc->cl, &rb};
+    cmd_next next;
+    cmd_bulk_step(&ctx, sc->bulk, &next);
+    if (next.kind != CMD_NEXT_BULK) {
+        free(sc->bulk);
+        sc->bulk = NULL;
+        sc->state = SESSION_COMMAND;
+    }
+    apply(sc, &next, &rb);
     return verdict(sc, &rb);
 }
 
@@ -222,6 +267,7 @@ session_verdict session_core_wait_ended(session_core *sc, const char *reply, siz
 {
     reply_buf rb = {out, 0};
     sc->state = SESSION_COMMAND;
+    sc->batch_max = 0;
     reply_text(&rb, reply, reply_len);
     return verdict(sc, &rb);
 }

@@ -5,6 +5,8 @@
  *      │ └─put too big──> SKIP_BODY ──body+2 bytes dropped──> COMMAND (JOB_TOO_BIG)
  *      ├─line past 224 bytes──> SKIP_LINE ──CRLF──> COMMAND (BAD_FORMAT)
  *      ├─reserve, nothing ready──> WAITING ──store hook──> COMMAND
+ *      │    └─reserve-batch: store hook──> BATCH_READY ──next input call──> COMMAND
+ *      ├─flush-tube/move-jobs not done in one chunk──> BULK ──last chunk──> COMMAND
  *      └─quit / reply not queued──> CLOSED
  *
  * The core takes the connection's input buffer, consumes the commands and bodies it holds, and
@@ -38,12 +40,15 @@ typedef struct session_env {
 
 /* What the session expects next from its input. */
 typedef enum {
-    SESSION_COMMAND,   /* a command line */
-    SESSION_BODY,      /* put's body and its CRLF */
-    SESSION_SKIP_BODY, /* discarding a rejected body, then `pending_reply` */
-    SESSION_SKIP_LINE, /* discarding an over-long line up to its CRLF */
-    SESSION_WAITING,   /* in reserve: no command runs until the store answers */
-    SESSION_CLOSED,    /* quit, a failed reply, or ended: input is ignored */
+    SESSION_COMMAND,     /* a command line */
+    SESSION_BODY,        /* put's body and its CRLF */
+    SESSION_SKIP_BODY,   /* discarding a rejected body, then `pending_reply` */
+    SESSION_SKIP_LINE,   /* discarding an over-long line up to its CRLF */
+    SESSION_WAITING,     /* in reserve: no command runs until the store answers */
+    SESSION_BATCH_READY, /* reserve-batch's wait was answered: the reply is made at the next
+                          * session_core_input, outside the store's hook */
+    SESSION_BULK,        /* a bulk command runs a chunk per session_core_bulk_step call */
+    SESSION_CLOSED,      /* quit, a failed reply, or ended: input is ignored */
 } session_state;
 
 /* What the connection must do after a call. */
@@ -65,10 +70,13 @@ typedef struct session_core {
     uint64_t skip_left;        /* SESSION_SKIP_BODY: bytes still to drop, */
     const char *pending_reply; /* and the reply after them (static) */
     size_t pending_len;
-    bool is_producer; /* has put: counts in current-producers */
-    bool is_worker;   /* has reserved: counts in current-workers */
-    bool journaled;   /* see session_core_take_journaled */
-    int reply_err;    /* SESSION_RESET: why the reply could not be queued */
+    bool is_producer;     /* has put: counts in current-producers */
+    bool is_worker;       /* has reserved: counts in current-workers */
+    bool journaled;       /* see session_core_take_journaled */
+    int reply_err;        /* SESSION_RESET: why the reply could not be queued */
+    uint32_t batch_max;   /* WAITING/BATCH_READY after reserve-batch: its max; else 0 */
+    uint64_t batch_first; /* BATCH_READY: the job the store handed over */
+    cmd_bulk *bulk;       /* SESSION_BULK: the command's state (allocated while it runs) */
 } session_core;
 
 /* How much one session_core_input call may do, so that one connection's pipelined batch
@@ -98,8 +106,14 @@ session_verdict session_core_reserved(session_core *sc, const job *j, sq_buf *ou
 session_verdict session_core_wait_ended(session_core *sc, const char *reply, size_t reply_len,
                                         sq_buf *out);
 
+/* SESSION_BULK: runs the bulk command's next chunk. The session stays in BULK (call again on
+ * a later loop pass) or is back in COMMAND with the reply queued; its buffered input runs at
+ * the caller's next session_core_input. */
+session_verdict session_core_bulk_step(session_core *sc, sq_buf *out);
+
 /* The client closed its side. A session waiting in reserve gets TIMED_OUT and the commands it
- * pipelined after the reserve still run (beanstalkd). Returns QUIT or RESET. */
+ * pipelined after the reserve still run (beanstalkd). A bulk command stops where it is (the
+ * jobs it took stay taken). Returns QUIT or RESET. */
 session_verdict session_core_eof(session_core *sc, sq_buf *in, sq_buf *out);
 
 /* True when a reply queued since the last call acknowledges a change still in the log's batch:

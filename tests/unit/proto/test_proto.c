@@ -570,7 +570,7 @@ TEST(only_the_commands_beanstalkd_logs_are_marked_logged)
 {
     for (int t = 0; t < CMD_COUNT_; t++) {
         bool logged = t == CMD_DELETE || t == CMD_RELEASE || t == CMD_BURY || t == CMD_KICK ||
-                      t == CMD_KICK_JOB;
+                      t == CMD_KICK_JOB || t == CMD_FLUSH_TUBE || t == CMD_MOVE_JOBS;
         ASSERT_EQ((proto_cmds[t].flags & PROTO_CMD_LOGGED) != 0, logged);
     }
 }
@@ -705,6 +705,121 @@ TEST(find_line_too_long_lines_give_one_bad_format_then_resume)
     snprintf(in, sizeof in, "%s", repeat("", 'x', 448, "\r\nlist-tube-used\r\n"));
     frame(in, strlen(in), out);
     ASSERT_STR_EQ(out, "BL14");
+}
+
+/* ---- synqd's bulk extensions (issue 16 items 1-4) ---- */
+
+TEST(flush_tube_parses_tube_and_state)
+{
+    proto_cmd c;
+    ASSERT_EQ(parse("flush-tube jobs buried", &c), PROTO_OK);
+    ASSERT_EQ(c.type, CMD_FLUSH_TUBE);
+    ASSERT_EQ(c.tube_len, 4);
+    ASSERT_TRUE(memcmp(c.tube, "jobs", 4) == 0);
+    ASSERT_EQ(c.states, PROTO_STATE_BURIED);
+    ASSERT_TRUE(c.counted);
+    ASSERT_EQ(parse("flush-tube jobs all", &c), PROTO_OK);
+    ASSERT_EQ(c.states, PROTO_STATE_ALL);
+    ASSERT_EQ(parse("flush-tube jobs ready", &c), PROTO_OK);
+    ASSERT_EQ(c.states, PROTO_STATE_READY);
+    ASSERT_EQ(parse("flush-tube jobs delayed", &c), PROTO_OK);
+    ASSERT_EQ(c.states, PROTO_STATE_DELAYED);
+}
+
+TEST(flush_tube_malformed_arguments_are_bad_format)
+{
+    EXPECT("flush-tube jobs reserved", PROTO_BAD_FORMAT); /* never reserved jobs */
+    EXPECT("flush-tube jobs", PROTO_BAD_FORMAT);
+    EXPECT("flush-tube jobs all extra", PROTO_BAD_FORMAT);
+    EXPECT("flush-tube jobs all ", PROTO_BAD_FORMAT);
+    EXPECT("flush-tube  jobs all", PROTO_BAD_FORMAT);
+    EXPECT("flush-tube jobs  all", PROTO_BAD_FORMAT);
+    EXPECT("flush-tube -jobs all", PROTO_BAD_FORMAT);
+    EXPECT("flush-tube jo*bs all", PROTO_BAD_FORMAT);
+    EXPECT("flush-tube jobs READY", PROTO_BAD_FORMAT);
+    EXPECT("flush-tube ", PROTO_BAD_FORMAT);
+    EXPECT(repeat("flush-tube ", 'a', 201, " all"), PROTO_BAD_FORMAT);
+    EXPECT(repeat("flush-tube ", 'a', 200, " all"), PROTO_OK);
+    EXPECT("flush-tube", PROTO_UNKNOWN_COMMAND); /* the name includes its space */
+}
+
+TEST(list_jobs_parses_all_four_words)
+{
+    proto_cmd c;
+    ASSERT_EQ(parse("list-jobs default reserved 18446744073709551615 1000", &c), PROTO_OK);
+    ASSERT_EQ(c.type, CMD_LIST_JOBS);
+    ASSERT_EQ(c.tube_len, 7);
+    ASSERT_EQ(c.states, PROTO_STATE_RESERVED);
+    ASSERT_EQ(c.id, UINT64_MAX);
+    ASSERT_EQ(c.count, 1000);
+    ASSERT_EQ(parse("list-jobs t ready 0 1", &c), PROTO_OK);
+    ASSERT_EQ(c.id, 0);
+    ASSERT_EQ(c.count, 1);
+}
+
+TEST(list_jobs_malformed_arguments_are_bad_format)
+{
+    EXPECT("list-jobs t ready 0 0", PROTO_BAD_FORMAT);
+    EXPECT("list-jobs t ready 0 1001", PROTO_BAD_FORMAT);
+    EXPECT("list-jobs t all 0 10", PROTO_BAD_FORMAT);
+    EXPECT("list-jobs t ready -1 10", PROTO_BAD_FORMAT);
+    EXPECT("list-jobs t ready +1 10", PROTO_BAD_FORMAT);
+    EXPECT("list-jobs t ready 18446744073709551616 10", PROTO_BAD_FORMAT);
+    EXPECT("list-jobs t ready 0", PROTO_BAD_FORMAT);
+    EXPECT("list-jobs t ready 0 10 10", PROTO_BAD_FORMAT);
+    EXPECT("list-jobs t ready 0 1x", PROTO_BAD_FORMAT);
+    EXPECT("list-jobs t ready 0 10\t", PROTO_BAD_FORMAT);
+    /* The old commands starting "list-" are still themselves. */
+    EXPECT("list-tubes", PROTO_OK);
+    EXPECT("list-jobs", PROTO_UNKNOWN_COMMAND);
+}
+
+TEST(move_jobs_parses_both_tubes_state_and_max)
+{
+    proto_cmd c;
+    ASSERT_EQ(parse("move-jobs dead work buried 4294967295", &c), PROTO_OK);
+    ASSERT_EQ(c.type, CMD_MOVE_JOBS);
+    ASSERT_TRUE(c.tube_len == 4 && memcmp(c.tube, "dead", 4) == 0);
+    ASSERT_TRUE(c.to_tube_len == 4 && memcmp(c.to_tube, "work", 4) == 0);
+    ASSERT_EQ(c.states, PROTO_STATE_BURIED);
+    ASSERT_EQ(c.count, UINT32_MAX);
+    ASSERT_EQ(parse("move-jobs a b delayed 0", &c), PROTO_OK);
+    ASSERT_EQ(c.count, 0);
+}
+
+TEST(move_jobs_malformed_arguments_are_bad_format)
+{
+    EXPECT("move-jobs a b reserved 1", PROTO_BAD_FORMAT);
+    EXPECT("move-jobs a b all 1", PROTO_BAD_FORMAT);
+    EXPECT("move-jobs a b ready 4294967296", PROTO_BAD_FORMAT);
+    EXPECT("move-jobs a -b ready 1", PROTO_BAD_FORMAT);
+    EXPECT("move-jobs a b ready", PROTO_BAD_FORMAT);
+    EXPECT("move-jobs a b ready 1 2", PROTO_BAD_FORMAT);
+}
+
+TEST(reserve_batch_parses_max_and_timeout)
+{
+    proto_cmd c;
+    ASSERT_EQ(parse("reserve-batch 1000 4294967295", &c), PROTO_OK);
+    ASSERT_EQ(c.type, CMD_RESERVE_BATCH);
+    ASSERT_EQ(c.count, 1000);
+    ASSERT_EQ(c.timeout_s, UINT32_MAX);
+    ASSERT_EQ(parse("reserve-batch 1 0", &c), PROTO_OK);
+    ASSERT_EQ(c.count, 1);
+    ASSERT_EQ(c.timeout_s, 0);
+}
+
+TEST(reserve_batch_malformed_arguments_are_bad_format)
+{
+    EXPECT("reserve-batch 0 1", PROTO_BAD_FORMAT);
+    EXPECT("reserve-batch 1001 1", PROTO_BAD_FORMAT);
+    EXPECT("reserve-batch 1 -1", PROTO_BAD_FORMAT);
+    EXPECT("reserve-batch 1", PROTO_BAD_FORMAT);
+    EXPECT("reserve-batch 1 1 1", PROTO_BAD_FORMAT);
+    EXPECT("reserve-batch", PROTO_BAD_FORMAT); /* "reserve" with trailing bytes, as before */
+    /* reserve and reserve-with-timeout are unchanged. */
+    EXPECT("reserve", PROTO_OK);
+    EXPECT("reserve-with-timeout 5", PROTO_OK);
 }
 
 TEST_MAIN()

@@ -1,0 +1,172 @@
+/*
+ * Bulk operations on one tube's jobs (synqd's extensions flush-tube, list-jobs, move-jobs): the
+ * same container moves as the commands in store_cmd.c, applied to many jobs, each call doing a
+ * bounded amount of work so that the caller can spread a big operation over loop passes.
+ *
+ * Which job goes next follows each container's own order, the one kick and peek use: ready
+ * jobs by (pri, id), delayed jobs soonest first, buried jobs oldest burial first. None of it
+ * needs a new index; list-jobs, which must answer in id order, walks the job directory from
+ * the caller's after-id instead (see store_list_jobs in store.h for the bound that gives).
+ */
+#include "check.h"
+#include "store_int.h"
+
+/* The job of t in state st that the bulk operations take next, or NULL. */
+static job *first_in_state(store *s, tube *t, job_state st)
+{
+    switch (st) {
+    case JOB_READY: {
+        uint32_t pri;
+        uint64_t id = ready_peek(&t->ready, &pri);
+        return id ? store_find_job(s, id) : NULL;
+    }
+    case JOB_DELAYED: {
+        job_ext *x = heap_peek(&t->delay);
+        return x ? x->j : NULL;
+    }
+    case JOB_BURIED: {
+        job_ext *x = job_list_first(&t->buried);
+        return x ? x->j : NULL;
+    }
+    case JOB_RESERVED:
+        break;
+    }
+    return NULL;
+}
+
+static size_t count_in_state(const tube *t, job_state st)
+{
+    switch (st) {
+    case JOB_READY:
+        return ready_len(&t->ready);
+    case JOB_DELAYED:
+        return t->delay.len;
+    case JOB_BURIED:
+        return t->buried.len;
+    case JOB_RESERVED:
+        return t->reserved_ct;
+    }
+    return 0;
+}
+
+uint64_t store_tube_jobs_in(store *s, const char *name, size_t len, unsigned states)
+{
+    const tube *t = store__tube_get(s, name, len, false);
+    uint64_t n = 0;
+    for (int st = JOB_READY; t && st <= JOB_BURIED; st++) {
+        if (states & STORE_STATE_BIT(st))
+            n += count_in_state(t, (job_state)st);
+    }
+    return n;
+}
+
+job *store_tube_first(store *s, const char *name, size_t len, job_state st)
+{
+    tube *t = store__tube_get(s, name, len, false);
+    return t ? first_in_state(s, t, st) : NULL;
+}
+
+uint32_t store_flush_some(store *s, const char *name, size_t len, unsigned states, uint32_t max)
+{
+    tube *t = store__tube_get(s, name, len, false);
+    if (!t)
+        return 0;
+    /* The last job's destroy would free the tube under the loop: hold it until the end. */
+    store__tube_ref(t);
+    uint32_t n = 0;
+    for (int st = JOB_READY; st <= JOB_BURIED && n < max; st++) {
+        if (st == JOB_RESERVED || !(states & STORE_STATE_BIT(st)))
+            continue;
+        job *j;
+        while (n < max && (j = first_in_state(s, t, (job_state)st))) {
+            store__unlink(s, j, store__ext(s, j));
+            store__journal(s, j, STORE_OP_DELETE);
+            store__destroy_job(s, j);
+            n++;
+        }
+    }
+    store__tube_unref(s, t);
+    return n;
+}
+
+/* Gives j to tube `to` without changing its state: out of its container, the tube reference
+ * and index swapped, into the same kind of container of `to`. Counters, pri, id and a delayed
+ * job's deadline stay as they were. */
+static void retube(store *s, job *j, job_ext *x, tube *to)
+{
+    tube *from = store__tube_of(s, j);
+    job_state st = (job_state)j->state;
+    uint64_t deadline = x ? x->deadline_ms : 0;
+    if (st == JOB_RESERVED) {
+        /* Not in a tube container: only the per-tube count follows it (a rollback). */
+        from->reserved_ct--;
+        to->reserved_ct++;
+    } else {
+        store__unlink(s, j, x);
+    }
+    store__tube_ref(to);
+    j->tube_ix = to->ix & (JOB_MAX_TUBES - 1);
+    store__tube_unref(s, from); /* the caller holds its own reference on `from` */
+    switch (st) {
+    case JOB_READY:
+        if (!store__make_ready(s, j))
+            store__make_buried(s, j, x); /* the ready set could not grow: as release does */
+        break;
+    case JOB_DELAYED:
+        if (!store__make_delayed(s, j, x, deadline))
+            store__make_buried(s, j, x);
+        break;
+    case JOB_BURIED: {
+        uint32_t buries = x->buries; /* a move is not a burial */
+        store__make_buried(s, j, x);
+        x->buries = buries;
+        break;
+    }
+    case JOB_RESERVED:
+        break;
+    }
+}
+
+int store_move_job(store *s, job *j, const char *to, size_t to_len, bool journal)
+{
+    tube *from = store__tube_of(s, j);
+    /* The ready set or delay heap of `to` can fail to grow; the job is then buried, which
+     * needs an ext: made first, so that a failure changes nothing. */
+    job_ext *x = store__ext_make(s, j);
+    if (!x)
+        return STORE_NO_MEMORY;
+    tube *t = store__tube_get(s, to, to_len, true);
+    if (!t)
+        return STORE_NO_MEMORY;
+    if (t == from)
+        return STORE_OK;
+    store__tube_ref(from);
+    store__tube_ref(t); /* a tube made here has no reference until the job is in it */
+    retube(s, j, x, t);
+    if (journal)
+        store__journal(s, j, STORE_OP_MOVE);
+    store__tube_unref(s, t);
+    store__tube_unref(s, from);
+    store__serve_waiters(s);
+    return STORE_OK;
+}
+
+size_t store_list_jobs(store *s, const char *name, size_t len, job_state st, uint64_t after_id,
+                       size_t max, int (*cb)(const job *j, void *data), void *data)
+{
+    const tube *t = store__tube_get(s, name, len, false);
+    if (!t || !count_in_state(t, st))
+        return 0;
+    size_t found = 0;
+    uint64_t id = after_id;
+    uintptr_t v;
+    while (found < max && (v = (uintptr_t)jobdir_next(&s->dir, &id))) {
+        const job *j = v & 1 ? ((job_ext *)(v & ~(uintptr_t)1))->j : (job *)v;
+        if (store__tube_of(s, j) != t || (job_state)j->state != st)
+            continue;
+        found++;
+        if (cb(j, data))
+            break;
+    }
+    return found;
+}
