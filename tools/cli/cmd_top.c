@@ -280,6 +280,7 @@ typedef struct frame {
     unsigned cols;  /* 0: no width limit */
     unsigned rows;  /* 0: no height limit */
     unsigned lines; /* written so far */
+    bool last_full; /* the last line written filled the width */
     const char *ellipsis;
 } frame;
 
@@ -288,7 +289,7 @@ static void frame_line(frame *f, const char *text)
     if (f->rows && f->lines >= f->rows)
         return;
     if (f->lines > 0)
-        fputs(f->screen ? "\033[K\n" : "\n", f->out);
+        fputs(f->screen && !f->last_full ? "\033[K\n" : "\n", f->out);
     /* Count columns as UTF-8 characters (the ellipsis is one). */
     size_t len = 0;
     unsigned used = 0;
@@ -300,13 +301,18 @@ static void frame_line(frame *f, const char *text)
         }
     }
     fwrite(text, 1, len, f->out);
+    /* A line that fills the width leaves the cursor on its last column, and
+     * clearing from there would erase that column. */
+    f->last_full = f->cols && used == f->cols;
     f->lines++;
 }
 
 static void frame_end(frame *f)
 {
     if (f->screen)
-        fputs("\033[K\033[J", f->out); /* the last line stays open: a newline would scroll */
+        /* The last line stays open (a newline there would scroll); below it,
+         * what an earlier, longer frame left is cleared. */
+        fputs(!f->last_full ? "\033[K\033[J" : f->lines < f->rows ? "\n\033[J" : "", f->out);
     else
         fputc('\n', f->out);
 }

@@ -76,7 +76,7 @@ static const command commands[] = {
      "  --once            one refresh (the default when stdout is not a terminal)\n"
      "  -s, --sort COL    sort by COL: tube ready reserved delayed buried jobs\n"
      "                    waiting watching using put/s delete/s paused (default jobs)\n"
-     "  -r, --reverse     reverse the order (numbers largest first, names A-Z)\n"
+     "  -r, --reverse     reverse the order (else numbers largest first, names A-Z)\n"
      "  Keys on a terminal: s / S next / previous sort column, r reverse, q or\n"
      "  Ctrl-C quit. The header shows uptime, connections, jobs (ready + reserved\n"
      "  + delayed + buried), DRAINING, and put/s reserve/s delete/s timeouts/s from\n"
