@@ -496,9 +496,10 @@ static void top_run(cli *c, top *t, term *tm)
     cli_tubes s = {0};
     for (uint64_t frames = 0; !term_stop_requested();) {
         top_tick(c, t, &s);
-        if (c->json)
+        if (c->json) {
             draw_json(c, t, &s);
-        else
+            fflush(stdout); /* a frame a refresh, also into a pipe */
+        } else
             draw(c, t, tm, dots);
         if (t->count && ++frames >= t->count)
             break;
