@@ -492,6 +492,8 @@ static void on_watchdog(sq_loop *loop, sq_timer *t)
 static void on_pacer(sq_loop *loop, sq_timer *t)
 {
     bench *b = t->data;
+    if (b->conns == 0)
+        return; /* -c is at least 1; this keeps the modulo below defined regardless */
     uint64_t now = lg_now_ns();
     for (unsigned i = 0; i < b->conns && b->paced < pace_due(b, now); i++)
         refill(&b->bc[(b->pace_next_conn + i) % b->conns], now);
