@@ -125,6 +125,20 @@ class Server:
         raise ProtocolError("%s did not start accepting on 127.0.0.1: %s"
                             % (self.kind, last_error))
 
+    def restart(self):
+        """Stop the server and start it again on the same port (a client
+        that reconnects finds it where it was). The port was ours a moment
+        ago; if something took it meanwhile, this fails rather than move."""
+        self.stop()
+        self._log = tempfile.TemporaryFile()
+        argv = server_argv(self.kind, self.port, self.extra_args)
+        self.proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL,
+                                     stdout=self._log, stderr=self._log)
+        if not self._wait_accepting():
+            raise ProtocolError("%s did not start again on port %d: exit status %r, output: %r"
+                                % (self.kind, self.port, self.proc.poll(), self.log_text()))
+        return self
+
     def _wait_accepting(self):
         deadline = time.monotonic() + START_TIMEOUT_S
         while time.monotonic() < deadline:

@@ -11,11 +11,16 @@ Exit codes under test: 0 ok, 1 the server said no, 2 usage, 3 connection or
 protocol error. Python 3 standard library only.
 """
 
+import fcntl
 import json
 import os
 import re
+import select
+import signal
+import struct
 import subprocess
 import sys
+import termios
 import time
 import unittest
 
@@ -93,7 +98,7 @@ class CliMixin:
         job_id = int(out)
         self.assertEqual(self.peek_body(job_id), b"hello world")
         self.assertEqual(self.ok("peek", job_id), "hello world\n")
-        self.assertEqual(self.ok("-v", "peek", job_id), "%d\thello world\n" % job_id)
+        self.assertEqual(self.ok("-V", "peek", job_id), "%d\thello world\n" % job_id)
 
     def test_put_stdin_is_byte_exact(self):
         body = b"line1\nline2\r\n\x00\xff end"
@@ -127,7 +132,7 @@ class CliMixin:
         delayed = int(self.ok("put", "-t", "p", "--delay", "100", "d"))
         doc = json.loads(self.ok("--json", "peek", ready))
         self.assertEqual(doc, {"id": ready, "body": "r"})
-        self.assertEqual(self.ok("-v", "peek", "--ready", "-t", "p"), "%d\tr\n" % ready)
+        self.assertEqual(self.ok("-V", "peek", "--ready", "-t", "p"), "%d\tr\n" % ready)
         self.assertEqual(json.loads(self.ok("peek", "--delayed", "-t", "p", "--json")),
                          {"id": delayed, "body": "d"})
         p = self.synq("peek", "--buried", "-t", "p")
@@ -150,7 +155,7 @@ class CliMixin:
 
     def test_reserve_prints_and_deletes(self):
         job_id = int(self.ok("put", "-t", "r", "payload"))
-        self.assertEqual(self.ok("reserve", "-t", "r", "--delete", "-v"), "%d\tpayload\n" % job_id)
+        self.assertEqual(self.ok("reserve", "-t", "r", "--delete", "-V"), "%d\tpayload\n" % job_id)
         self.assertIsNone(self.job_stats(job_id))
 
     def test_reserve_without_action_returns_job_to_ready(self):
@@ -173,12 +178,12 @@ class CliMixin:
     def test_reserve_watches_several_tubes(self):
         job_id = int(self.ok("put", "-t", "second", "from-second"))
         self.ok("put", "in-default")
-        out = self.ok("reserve", "-t", "first", "-t", "second", "--timeout", "0", "-v")
+        out = self.ok("reserve", "-t", "first", "-t", "second", "--timeout", "0", "-V")
         self.assertEqual(out, "%d\tfrom-second\n" % job_id)
 
     def test_reserve_blocks_until_a_job_arrives(self):
         proc = subprocess.Popen([synq_binary(), "-p", str(self.server.port), "--timeout", "0.5",
-                                 "reserve", "-t", "later", "-v"], stdout=subprocess.PIPE)
+                                 "reserve", "-t", "later", "-V"], stdout=subprocess.PIPE)
         try:
             c = self.client()
             # Wait past the reply timeout: a plain reserve must not give up.
@@ -338,9 +343,127 @@ class CliMixin:
         out = p.stdout.decode()
         self.assertNotIn("\033[", out, "no ANSI codes when stdout is not a terminal")
         self.assertEqual(out.count("synq top  127.0.0.1:%d" % self.server.port), 2, out)
-        self.assertIn("put/s -  reserve/s -  delete/s -", out)
-        self.assertRegex(out, r"put/s \d+\.\d  reserve/s \d+\.\d  delete/s \d+\.\d")
-        self.assertRegex(out, r"\ntp +1 +0 +0 +0 +0 +0 +0\n")
+        self.assertIn("put/s -  reserve/s -  delete/s -  timeouts/s -", out)
+        self.assertRegex(out, r"put/s \d+\.\d  reserve/s \d+\.\d  delete/s \d+\.\d  "
+                              r"timeouts/s \d+\.\d")
+        self.assertRegex(out, r"\nTUBE +READY  RESERVED  DELAYED  BURIED  JOBS  WAITING  WATCHING"
+                              r"  USING  PUT/S  DELETE/S  PAUSED\n")
+        # ready reserved delayed buried jobs waiting watching using put/s delete/s paused
+        self.assertRegex(out, r"\ntp +1 +0 +0 +0 +1 +0 +0 +0 +- +- +0\n")
+        self.assertRegex(out, r"\ntp +1 +0 +0 +0 +1 +0 +0 +0 +0\.0 +0\.0 +0\n")
+
+    def test_top_on_a_pipe_prints_one_frame(self):
+        # Not a terminal and no -n: one frame, then exit (scriptable); --once says so anyway.
+        for args in (["top"], ["top", "--once"]):
+            p = self.synq(*args, timeout=10)
+            self.assertEqual(p.returncode, 0, p.stderr)
+            self.assertEqual(p.stdout.decode().count("synq top  "), 1, args)
+
+    def test_top_jobs_means_jobs_now(self):
+        # Before, the header's "jobs" was total-jobs: every job ever put.
+        c = self.client()
+        c.cmd("use jc")
+        ids = [self.put(c, b) for b in (b"1", b"2", b"3", b"4")]
+        self.put(c, b"later", delay=100)
+        c.cmd("delete %d" % ids[0])
+        w = self.client()
+        w.cmd("watch jc")
+        w.send("reserve\r\n")
+        job_id = w.read_job("RESERVED")[0]
+        self.assertEqual(w.cmd("bury %d 0" % job_id), b"BURIED\r\n")
+        w.send("reserve\r\n")
+        w.read_job("RESERVED")
+        out = self.ok("top", "--once")
+        # jc: 1 ready, 1 reserved, 1 delayed, 1 buried: jobs 4 (5 were put, 1 deleted).
+        self.assertRegex(out, r"\njc +1 +1 +1 +1 +4 +0 +1 +1 ")
+        self.assertRegex(out, r"  jobs 4  tubes 2\n")
+        doc = json.loads(self.ok("--json", "top"))
+        self.assertEqual(doc["jobs"], 4)
+
+    def test_top_shows_draining_after_sigusr1(self):
+        self.assertNotIn("DRAINING", self.ok("top", "--once"))
+        self.server.signal(signal.SIGUSR1)
+        deadline = time.monotonic() + 5
+        while self.ok("stats", "draining") != "true\n":
+            self.assertLess(time.monotonic(), deadline, "SIGUSR1 did not start drain mode")
+            time.sleep(0.02)
+        self.assertRegex(self.ok("top", "--once").splitlines()[0], r"  DRAINING$")
+        self.assertIs(json.loads(self.ok("--json", "top"))["draining"], True)
+
+    # ------------------------------------------------------------ top on a terminal
+
+    def top_pty(self, *args, rows=24, cols=80):
+        t = TopPty(self.server.port, args, rows, cols)
+        self.addCleanup(t.close)
+        return t
+
+    def _seed_many_tubes(self, n):
+        c = self.client()
+        for i in range(n):
+            c.cmd("use many%02d" % i)
+            for _ in range(i + 1):
+                self.put(c, b"x")
+
+    def test_top_screen_fits_the_window_and_q_restores_the_terminal(self):
+        self._seed_many_tubes(30)  # and default: 31 tubes
+        t = self.top_pty("--interval", "0.2", rows=12, cols=60)
+        lines = t.wait_frame(lambda f: any("more tubes" in x for x in f))
+        self.assertLessEqual(len(lines), 12, lines)
+        for x in lines:
+            self.assertLessEqual(len(x), 60, x)
+        self.assertTrue(lines[0].startswith("synq top  127.0.0.1:%d" % self.server.port), lines)
+        self.assertTrue(lines[1].startswith("put/s "), lines)
+        heading = [i for i, x in enumerate(lines) if x.startswith("TUBE ")]
+        self.assertEqual(len(heading), 1, lines)
+        rows = lines[heading[0] + 1:-1]
+        m = re.fullmatch(r"\u2026 (\d+) more tubes", lines[-1])
+        self.assertTrue(m, lines)
+        self.assertEqual(len(lines), 12, "the rows fill the window")
+        self.assertEqual(len(rows) + int(m.group(1)), 31, lines)
+        # Sorted by jobs, most first: many29 has 30 jobs.
+        self.assertEqual([r.split()[0] for r in rows], ["many%02d" % i for i in
+                                                         range(29, 29 - len(rows), -1)])
+        # A bigger window (SIGWINCH) shows every tube, without the count line.
+        t.resize(50, 200)
+        lines = t.wait_frame(lambda f: len(f) > 31 and not any("more tubes" in x for x in f))
+        self.assertEqual(len([x for x in lines if x.startswith("many")]), 30, lines)
+        t.send(b"q")
+        self.assertEqual(t.wait_exit(), 0)
+        self.assertTrue(t.out.endswith(b"\033[?25h\033[?1049l"), t.out[-40:])
+        self.assertEqual(termios.tcgetattr(t.slave), t.termios_before, "terminal not restored")
+
+    def test_top_sort_keys_and_ctrl_c(self):
+        self._seed_many_tubes(3)
+        t = self.top_pty("--interval", "0.2", "--sort", "tube", rows=20, cols=120)
+        names = lambda f: [x.split()[0] for x in f if x.startswith(("many", "default"))]
+        t.wait_frame(lambda f: names(f) == ["default", "many00", "many01", "many02"])
+        t.send(b"r")
+        t.wait_frame(lambda f: names(f) == ["many02", "many01", "many00", "default"])
+        t.send(b"s")  # the next column, ready, still reversed: smallest first
+        t.wait_frame(lambda f: any(x.startswith("sort ready ascending") for x in f)
+                     and names(f) == ["default", "many00", "many01", "many02"])
+        t.send(b"r")
+        t.wait_frame(lambda f: any(x.startswith("sort ready descending") for x in f)
+                     and names(f) == ["many02", "many01", "many00", "default"])
+        t.send(b"\x03")  # Ctrl-C arrives as a key in raw mode
+        self.assertEqual(t.wait_exit(), 0)
+        self.assertEqual(termios.tcgetattr(t.slave), t.termios_before)
+
+    def test_top_survives_a_server_restart(self):
+        t = self.top_pty("--interval", "0.2", rows=20, cols=120)
+        t.wait_frame(lambda f: f[0].startswith("synq top  ") and " up " in f[0])
+        self.server.restart()
+        # The restart may fall between two refreshes; the stop is seen at the latest
+        # by the refresh after it, or the first one fails to reconnect.
+        self.server.stop()
+        t.wait_frame(lambda f: "reconnecting" in f[0])
+        self.server.restart()
+        self.ok("put", "-t", "after", "x")
+        lines = t.wait_frame(lambda f: "reconnecting" not in f[0] and
+                             any(x.startswith("after ") for x in f))
+        self.assertRegex(lines[0], r"  jobs 1  tubes 2")
+        t.send(b"q")
+        self.assertEqual(t.wait_exit(), 0)
 
     def test_top_json_rates_count_commands(self):
         frames = []
@@ -374,7 +497,7 @@ class CliMixin:
     def test_drain_delete_and_bury(self):
         ids = [int(self.ok("put", "-t", "dd", b)) for b in ("x", "y")]
         self.ok("put", "-t", "dd", "--delay", "100", "later")
-        p = self.synq("drain", "dd", "--delete", "-v")
+        p = self.synq("drain", "dd", "--delete", "-V")
         self.assertEqual(p.stdout, b"%d\tx\n%d\ty\n" % (ids[0], ids[1]))
         self.assertEqual(p.stderr, b"synq: drain dd: 2 jobs deleted\n")
         st = self.tube_stats("dd")
@@ -423,6 +546,30 @@ class CliMixin:
             self.assertTrue(p.stderr.startswith(b"synq: "), (args, p.stderr))
             self.assertEqual(p.stdout, b"", args)
 
+    def test_tube_is_dash_t_everywhere(self):
+        self.ok("put", "-t", "tt", "x")
+        self.ok("pause", "-t", "tt", "0")
+        self.assertEqual(self.ok("stats-tube", "-t", "tt"), self.ok("stats-tube", "tt"))
+        self.assertEqual(self.ok("peek", "--ready", "-t", "tt"), "x\n")
+        self.assertEqual(self.ok("kick", "-t", "tt", "1"), "0\n")
+        self.assertEqual(self.ok("drain", "-t", "tt"), "x\n")
+        self.assertEqual(self.ok("reserve", "-t", "tt", "--timeout", "0", "--delete"), "x\n")
+        for args in (["stats-tube"], ["stats-tube", "-t", "tt", "tt"], ["drain"],
+                     ["drain", "-t", "tt", "other"], ["drain", "-t", "bad name"]):
+            p = self.synq(*args)
+            self.assertEqual(p.returncode, 2, (args, p.stderr))
+
+    def test_server_as_host_colon_port(self):
+        port = self.server.port
+        for args in (["-H", "127.0.0.1:%d" % port], ["--server", "127.0.0.1:%d" % port],
+                     ["--host", "[127.0.0.1]:%d" % port], ["-p", "1", "-H", "127.0.0.1:%d" % port],
+                     ["-H", "127.0.0.1:1", "-p", str(port)]):
+            self.assertEqual(self.ok(*args, "stats", "current-jobs-ready", port=1), "0\n", args)
+        self.assertEqual(self.ok("stats", "current-jobs-ready", port=1,
+                                 env={"SYNQ_HOST": "127.0.0.1:%d" % port}), "0\n")
+        for bad in ("[::1", "[]:5", ":5", "h:0", "h:x"):
+            self.assertEqual(self.synq("-H", bad, "stats").returncode, 2, bad)
+
     def test_help_and_version(self):
         out = self.ok("--help")
         for name in ("put", "reserve", "delete", "release", "bury", "kick", "kick-job", "touch",
@@ -431,7 +578,82 @@ class CliMixin:
             self.assertRegex(out, r"\n  %s +\S" % re.escape(name))
             self.assertTrue(self.ok(name, "--help").startswith("Usage: synq %s" % name), name)
         self.assertEqual(self.ok("help", "put"), self.ok("put", "--help"))
+        self.assertEqual(self.ok("put", "-h"), self.ok("put", "--help"))
+        self.assertEqual(self.ok("-h"), out)
+        # As in synqd and beanstalkd: -v is the version, -V verbose.
         self.assertRegex(self.ok("--version"), r"^synq \d+\.\d+\.\d+\n$")
+        self.assertEqual(self.ok("-v"), self.ok("--version"))
+        job_id = int(self.ok("put", "b"))
+        self.assertEqual(self.ok("-V", "peek", job_id), self.ok("--verbose", "peek", job_id))
+        self.assertEqual(self.ok("peek", job_id, "-V"), "%d\tb\n" % job_id)
+
+
+class TopPty:
+    """synq top on a pseudo-terminal of a given size: stdin, stdout and
+    stderr are the slave side (as in a terminal emulator), the test reads the
+    master side and splits what it reads into frames at each cursor-home."""
+
+    ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
+
+    def __init__(self, port, args, rows, cols):
+        self.master, self.slave = os.openpty()
+        self.resize(rows, cols, signal_it=False)
+        self.termios_before = termios.tcgetattr(self.slave)
+        env = dict(os.environ, LANG="C.UTF-8", TERM="xterm")
+        env.pop("LC_ALL", None)
+        env.pop("LC_CTYPE", None)
+        self.proc = subprocess.Popen([synq_binary(), "-p", str(port), "top"] + list(args),
+                                     stdin=self.slave, stdout=self.slave, stderr=self.slave,
+                                     env=env, start_new_session=True)
+        self.out = b""
+
+    def resize(self, rows, cols, signal_it=True):
+        fcntl.ioctl(self.slave, termios.TIOCSWINSZ, struct.pack("HHHH", rows, cols, 0, 0))
+        if signal_it:
+            # The kernel signals the terminal's foreground group; top is in its own
+            # session here, without a controlling terminal, so tell it directly.
+            self.proc.send_signal(signal.SIGWINCH)
+
+    def send(self, data):
+        os.write(self.master, data)
+
+    def _read(self, wait_s):
+        r, _, _ = select.select([self.master], [], [], wait_s)
+        if r:
+            try:
+                self.out += os.read(self.master, 1 << 16)
+            except OSError:
+                time.sleep(wait_s)
+
+    def frames(self):
+        """Every complete frame so far, each a list of lines without ANSI codes."""
+        parts = self.out.split(b"\x1b[H")[1:]
+        done = [p for p in parts[:-1]] + [p for p in parts[-1:] if p.endswith(b"\x1b[J")]
+        return [self.ANSI.sub("", p.decode("utf-8", "replace")).split("\r\n") for p in done]
+
+    def wait_frame(self, want, timeout=RUN_TIMEOUT_S):
+        deadline = time.monotonic() + timeout
+        while True:
+            for f in reversed(self.frames()):
+                if want(f):
+                    return f
+            if time.monotonic() > deadline:
+                raise AssertionError("no such frame; the last: %r" % (self.frames()[-1:],))
+            self._read(0.05)
+
+    def wait_exit(self, timeout=RUN_TIMEOUT_S):
+        deadline = time.monotonic() + timeout
+        while self.proc.poll() is None and time.monotonic() < deadline:
+            self._read(0.05)
+        self._read(0)
+        return self.proc.wait(1)
+
+    def close(self):
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait(5)
+        os.close(self.master)
+        os.close(self.slave)
 
 
 sqharness.register(globals(), CliMixin)

@@ -44,6 +44,18 @@ class CommandLine(unittest.TestCase):
             self.assertEqual(r.returncode, 0, r.stderr)
             self.assertRegex(r.stdout, r"^synqd \d+\.\d+\.\d+\n$")
 
+    def test_h_v_V_mean_what_they_mean_in_every_synq_tool(self):
+        # beanstalkd's letters, which synq and synq-bench follow: -h help, -v version,
+        # -V verbose, each with its long form.
+        self.assertEqual(run(["-h"]).stdout, run(["--help"]).stdout)
+        self.assertEqual(run(["-v"]).stdout, run(["--version"]).stdout)
+        r = run(["-h"])
+        for flag in ("-v, --version", "-V, --verbose", "-h, --help"):
+            self.assertIn(flag, r.stdout)
+        for flag in ("-V", "--verbose"):
+            with sqharness.running("synqd", [flag]) as srv:
+                stats_of(srv.port)
+
     def test_help_lists_every_beanstalkd_flag(self):
         r = run(["-h"])
         self.assertEqual(r.returncode, 0, r.stderr)

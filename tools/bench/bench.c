@@ -44,22 +44,24 @@ static void finish(bench *b);
 
 /* --- The in-flight ring ---------------------------------------------- */
 
-static void ring_push(bconn *bc, enum op_kind kind, uint64_t now_ns)
+static void ring_push(bconn *bc, enum op_kind kind, uint64_t sent_ns, uint64_t chain_ns)
 {
     /* ring_cap covers setup plus two commands per slot; the slot
      * accounting guarantees it never overflows. */
     unsigned at = (bc->ring_head + bc->ring_len) % bc->ring_cap;
-    bc->ring_sent_ns[at] = now_ns;
+    bc->ring_sent_ns[at] = sent_ns;
+    bc->ring_chain_ns[at] = chain_ns;
     bc->ring_kind[at] = (uint8_t)kind;
     bc->ring_len++;
 }
 
-static bool ring_pop(bconn *bc, enum op_kind *kind, uint64_t *sent_ns)
+static bool ring_pop(bconn *bc, enum op_kind *kind, uint64_t *sent_ns, uint64_t *chain_ns)
 {
     if (bc->ring_len == 0)
         return false;
     *kind = (enum op_kind)bc->ring_kind[bc->ring_head];
     *sent_ns = bc->ring_sent_ns[bc->ring_head];
+    *chain_ns = bc->ring_chain_ns[bc->ring_head];
     bc->ring_head = (bc->ring_head + 1) % bc->ring_cap;
     bc->ring_len--;
     return true;
@@ -93,25 +95,73 @@ static void send_setup(bconn *bc, uint64_t now)
     bool watches = bc->role != ROLE_PRODUCER;
     if (uses && !is_default) {
         len += (size_t)snprintf(cmd + len, sizeof cmd - len, "use %s\r\n", bc->tube);
-        ring_push(bc, OP_USE, now);
+        ring_push(bc, OP_USE, now, now);
     }
     if (watches && !is_default) {
         len += (size_t)snprintf(cmd + len, sizeof cmd - len, "watch %s\r\nignore default\r\n",
                                 bc->tube);
-        ring_push(bc, OP_WATCH, now);
-        ring_push(bc, OP_IGNORE, now);
+        ring_push(bc, OP_WATCH, now, now);
+        ring_push(bc, OP_IGNORE, now, now);
     }
     if (len > 0)
         conn_write(bc, cmd, len);
 }
 
-/* Fills every free slot with one write. */
+uint64_t bench_jobs_due(const bench *b, uint64_t now_ns)
+{
+    if (!b->started || now_ns < b->start_ns)
+        return 0;
+    /* Job k is due at start_ns + k / rate, so job 0 at the start. */
+    uint64_t due = (uint64_t)((double)(now_ns - b->start_ns) * b->rate_per_s / 1e9) + 1;
+    return b->total_jobs && due > b->total_jobs ? b->total_jobs : due;
+}
+
+/* Whether a connection's new chains follow --rate. Consumers of
+ * produce-consume stay closed loop: they take what the paced producers put. */
+static bool paced(const bconn *bc)
+{
+    return bc->b->rate_per_s > 0 && bc->role != ROLE_CONSUMER;
+}
+
+/* The pacer ticks every millisecond (the engine's timer resolution), so it
+ * hands out the jobs due within the next tick too: sending those a little
+ * early keeps the timer's granularity out of the latency, which counts from
+ * the real send for them (a reply cannot come before its send). */
+#define PACE_LOOKAHEAD_NS 1000000u
+
+/* Jobs due by the next pacer tick. */
+static uint64_t pace_due(const bench *b, uint64_t now)
+{
+    return bench_jobs_due(b, now + PACE_LOOKAHEAD_NS);
+}
+
+/* Takes the next paced job and returns the time its latency counts from:
+ * its scheduled time, or now if that is still ahead. */
+static uint64_t pace_take(bench *b, uint64_t now)
+{
+    uint64_t at = b->start_ns + (uint64_t)((double)b->paced * 1e9 / b->rate_per_s);
+    b->paced++;
+    if (now > at && now - at > b->pace_late_max_ns)
+        b->pace_late_max_ns = now - at;
+    return at > now ? now : at;
+}
+
+/* Fills every free slot with one write; in --rate mode only with the jobs
+ * that are due. A due job that finds every slot busy waits for one, and its
+ * latency still counts from when it was due: the queueing a slow server
+ * causes is measured, not omitted. */
 static void refill(bconn *bc, uint64_t now)
 {
     bench *b = bc->b;
     if (b->done || !bc->conn || bc->aborted)
         return;
     unsigned free_slots = b->pipeline - bc->busy;
+    if (paced(bc)) {
+        uint64_t due = pace_due(b, now);
+        uint64_t owed = due > b->paced ? due - b->paced : 0;
+        if (owed < free_slots)
+            free_slots = (unsigned)owed;
+    }
     uint64_t left = UINT64_MAX;
     if (b->total_jobs && b->workload == WL_PRODUCE_CONSUME) {
         /* beanstalkd answers a connection's commands in order, so a delete
@@ -149,20 +199,22 @@ static void refill(bconn *bc, uint64_t now)
         run = b->rwt_run, unit = b->rwt_len;
         break;
     }
+    bool pace = paced(bc);
     for (unsigned i = 0; i < free_slots; i++) {
+        uint64_t at = pace ? pace_take(b, now) : now;
         switch (bc->role) {
         case ROLE_PRODUCER:
-            ring_push(bc, OP_PUT, now);
+            ring_push(bc, OP_PUT, at, at);
             break;
         case ROLE_CYCLER:
-            ring_push(bc, OP_PUT, now);
-            ring_push(bc, OP_RESERVE, now);
+            ring_push(bc, OP_PUT, at, at);
+            ring_push(bc, OP_RESERVE, at, at);
             break;
         case ROLE_CONSUMER:
-            ring_push(bc, OP_RESERVE, now);
+            ring_push(bc, OP_RESERVE, at, at);
             break;
         case ROLE_TIMEOUTER:
-            ring_push(bc, OP_RESERVE_TIMEOUT, now);
+            ring_push(bc, OP_RESERVE_TIMEOUT, at, at);
             break;
         }
     }
@@ -211,7 +263,7 @@ static void unexpected(bconn *bc, enum op_kind kind, const char *line, size_t le
 /* Checks one reply (line without CRLF, body if RESERVED) against the
  * command it answers and advances the connection's state. */
 static void handle_reply(bconn *bc, enum op_kind kind, const char *line, size_t len,
-                         const char *body, uint64_t body_len)
+                         const char *body, uint64_t body_len, uint64_t chain_ns, uint64_t now)
 {
     bench *b = bc->b;
     bool ok = false, chain_ends = true, job_done = false;
@@ -243,7 +295,7 @@ static void handle_reply(bconn *bc, enum op_kind kind, const char *line, size_t 
         if (ok) {
             size_t id_len = digits(line + 9, len - 9);
             queue_delete(bc, line + 9, id_len);
-            ring_push(bc, OP_DELETE, lg_now_ns());
+            ring_push(bc, OP_DELETE, lg_now_ns(), chain_ns);
             chain_ends = false;
         }
         break;
@@ -267,8 +319,10 @@ static void handle_reply(bconn *bc, enum op_kind kind, const char *line, size_t 
         if (!(b->workload == WL_PRODUCE_CONSUME && bc->role == ROLE_PRODUCER))
             b->settled++;
     }
-    if (job_done)
+    if (job_done) {
         b->jobs++;
+        hist_record(&b->job_hist, now - chain_ns);
+    }
 }
 
 /* Validates "RESERVED <id> <bytes>" and returns bytes, or -1. */
@@ -332,14 +386,14 @@ static ssize_t parse_replies(bconn *bc, const char *data, size_t len, uint64_t n
             used += (size_t)body_len + 2;
         }
         enum op_kind kind;
-        uint64_t sent_ns;
-        if (!ring_pop(bc, &kind, &sent_ns)) {
+        uint64_t sent_ns, chain_ns;
+        if (!ring_pop(bc, &kind, &sent_ns, &chain_ns)) {
             unexpected(bc, OP_PUT, line, line_len, "reply to no command");
             return -1;
         }
         if (kind >= OP_FIRST_TIMED)
             hist_record(&b->op_hist[kind], now - sent_ns);
-        handle_reply(bc, kind, line, line_len, body, (uint64_t)body_len);
+        handle_reply(bc, kind, line, line_len, body, (uint64_t)body_len, chain_ns, now);
         pos += used;
     }
     return (ssize_t)pos;
@@ -433,6 +487,21 @@ static void on_watchdog(sq_loop *loop, sq_timer *t)
     sq_timer_start(loop, t, 1000);
 }
 
+/* --rate: hands the jobs due since the last tick to the connections with
+ * free slots, starting one further each tick so no connection is favoured. */
+static void on_pacer(sq_loop *loop, sq_timer *t)
+{
+    bench *b = t->data;
+    if (b->conns == 0)
+        return; /* -c is at least 1; this keeps the modulo below defined regardless */
+    uint64_t now = lg_now_ns();
+    for (unsigned i = 0; i < b->conns && b->paced < pace_due(b, now); i++)
+        refill(&b->bc[(b->pace_next_conn + i) % b->conns], now);
+    b->pace_next_conn = (b->pace_next_conn + 1) % b->conns;
+    if (!b->done)
+        sq_timer_start(loop, t, 1);
+}
+
 static void on_linger(sq_loop *loop, sq_timer *t)
 {
     (void)t;
@@ -454,6 +523,8 @@ static void start_run(bench *b)
     if (lg_progress_wanted())
         sq_timer_start(b->loop, &b->progress, 1000);
     sq_timer_start(b->loop, &b->watchdog, 1000);
+    if (b->rate_per_s > 0)
+        sq_timer_start(b->loop, &b->pacer, 1);
     for (unsigned i = 0; i < b->conns; i++) {
         bconn *bc = &b->bc[i];
         if (!bc->conn)
@@ -496,6 +567,7 @@ static void finish(bench *b)
     sq_timer_stop(b->loop, &b->deadline);
     sq_timer_stop(b->loop, &b->progress);
     sq_timer_stop(b->loop, &b->watchdog);
+    sq_timer_stop(b->loop, &b->pacer);
     lg_progress_end();
     for (unsigned i = 0; i < b->conns; i++)
         if (b->bc[i].conn)
@@ -525,6 +597,7 @@ int main(int argc, char **argv)
     }
     for (unsigned k = 0; k < OP_KINDS; k++)
         hist_init(&b.op_hist[k]);
+    hist_init(&b.job_hist);
     int rc = sq_loop_new(&b.loop);
     if (rc < 0) {
         fprintf(stderr, "synq-bench: sq_loop_new: %s\n", sq_strerror(rc));
@@ -534,6 +607,7 @@ int main(int argc, char **argv)
     sq_timer_init(&b.progress, on_progress, &b);
     sq_timer_init(&b.linger, on_linger, &b);
     sq_timer_init(&b.watchdog, on_watchdog, &b);
+    sq_timer_init(&b.pacer, on_pacer, &b);
 
     sq_conn_opts opts;
     sq_conn_opts_default(&opts);

@@ -45,8 +45,10 @@ typedef struct bconn {
     const char *tube;
     unsigned tube_index;
     unsigned busy; /* slots in flight */
-    /* FIFO of commands awaiting their reply. */
-    uint64_t *ring_sent_ns;
+    /* FIFO of commands awaiting their reply: when each was sent (in --rate
+     * mode a chain's first commands count from their scheduled time) and
+     * when the job chain it belongs to started. */
+    uint64_t *ring_sent_ns, *ring_chain_ns;
     uint8_t *ring_kind;
     unsigned ring_cap, ring_head, ring_len;
     /* Delete commands gathered while parsing one batch of replies. */
@@ -67,6 +69,8 @@ struct bench { /* NOLINT(clang-analyzer-optin.performance.Padding) */
     const char *tubes[MAX_TUBES];
     unsigned ntubes;
     enum workload workload;
+    double rate_per_s; /* --rate: jobs started per second, open loop; 0: closed loop */
+    bool json, verbose;
 
     sq_loop *loop;
     size_t in_limit; /* connections' input limit: the largest reply we can hold */
@@ -81,13 +85,18 @@ struct bench { /* NOLINT(clang-analyzer-optin.performance.Padding) */
     uint64_t tube_quota[MAX_TUBES], tube_puts[MAX_TUBES], tube_reserves[MAX_TUBES];
     lg_errors errors;
     hist op_hist[OP_KINDS];
+    hist job_hist; /* a job chain's start (scheduled, with --rate) to its end */
+    /* --rate: jobs started so far, each at start_ns + k / rate_per_s, and
+     * the most any was sent after its time. */
+    uint64_t paced, pace_late_max_ns;
+    unsigned pace_next_conn; /* where the next tick starts handing out jobs */
 
     /* Pre-built command runs: pipeline copies of one unit each. */
     char *body;
     char *put_run, *cycle_run, *reserve_run, *rwt_run;
     size_t put_len, cycle_len, reserve_len, rwt_len;
 
-    sq_timer deadline, progress, linger, watchdog;
+    sq_timer deadline, progress, linger, watchdog, pacer;
     uint64_t watchdog_ops;
     unsigned watchdog_idle_s;
     uint64_t progress_last_jobs, progress_last_ns;
@@ -101,7 +110,12 @@ int bench_parse_options(bench *b, int argc, char **argv);
  * Returns 0 or -1 when out of memory. Allocated once, for the whole run. */
 int bench_prepare(bench *b);
 
-/* Prints the per-command latency summary and the RESULT line on stdout. */
+/* Jobs due by now_ns under --rate (scheduled at or before it), capped by
+ * -n; 0 before the run starts. */
+uint64_t bench_jobs_due(const bench *b, uint64_t now_ns);
+
+/* Prints the per-command latency summary and the RESULT line on stdout, or
+ * with --json one JSON object instead (bench_report.c). */
 void bench_report(const bench *b);
 
 #endif

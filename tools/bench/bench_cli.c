@@ -8,6 +8,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "synq/version.h"
+
 #include "bench.h"
 
 /* --- Command runs ---------------------------------------------------- */
@@ -63,7 +65,8 @@ static void usage(FILE *f)
     fputs("usage: synq-bench [options]\n"
           "Load generator for the beanstalkd protocol (synqd, beanstalkd).\n"
           "\n"
-          "  -h HOST         server address (default 127.0.0.1)\n"
+          "  -H HOST[:PORT]  server address, and port if given ([ADDR]:PORT for IPv6;\n"
+          "                  default 127.0.0.1)\n"
           "  -p PORT         server port (default 11300)\n"
           "  -c CONNS        connections (default 50)\n"
           "  -P PIPELINE     commands in flight per connection (default 16)\n"
@@ -79,13 +82,34 @@ static void usage(FILE *f)
           "                       on the same tubes; a job = one DELETED\n"
           "      reserve-timeout  reserve-with-timeout 0 on an empty tube;\n"
           "                       a job = one TIMED_OUT\n"
-          "  --help          this text\n"
+          "  -r, --rate N    open loop: start N jobs a second, on a fixed schedule\n"
+          "                  whatever the replies do (default: closed loop, each\n"
+          "                  connection keeps -P in flight). Latency counts from each\n"
+          "                  job's scheduled time, so a server that falls behind shows\n"
+          "                  it (no coordinated omission); -P bounds what is in flight\n"
+          "                  per connection, and a due job waits for a free slot.\n"
+          "                  produce-consume paces its producers only.\n"
+          "  --json          print one JSON object (parameters and results) instead\n"
+          "  -V, --verbose   show the progress line even when stderr is not a terminal\n"
+          "  -v, --version   print the version\n"
+          "  -h, --help      this text\n"
           "\n"
-          "Every reply is validated; the exit status is 1 when any error was seen.\n"
-          "Prints per-command latency and, last on stdout, one line:\n"
+          "Every reply is validated; the exit status is 1 when any error was seen,\n"
+          "2 on a bad command line.\n"
+          "Prints per-command latency, the job latency (a job's start to its last\n"
+          "reply) and, last on stdout, one line:\n"
           "  RESULT workload=.. conns=.. pipeline=.. body=.. jobs=.. secs=.. jobs_per_s=..\n"
           "         ops=.. ops_per_s=.. p50_us=.. p90_us=.. p99_us=.. p999_us=.. max_us=.. "
-          "errors=..\n",
+          "errors=..\n"
+          "with --rate followed by rate=.. achieved_per_s=.. backlog=.. (due, never sent).\n"
+          "--json prints instead:\n"
+          "  {\"tool\": \"synq-bench\", \"version\", \"workload\", \"host\", \"port\",\n"
+          "   \"conns\", \"pipeline\", \"body_bytes\", \"tubes\": [..], \"duration_s\" or\n"
+          "   \"total_jobs\", \"rate_per_s\" (null: closed loop), \"jobs\", \"secs\",\n"
+          "   \"jobs_per_s\", \"ops\", \"ops_per_s\", \"achieved_per_s\", \"backlog\",\n"
+          "   \"latency_us\": {\"count\", \"mean\", \"p50\", \"p90\", \"p99\", \"p999\", \"max\"}\n"
+          "   (all commands, as RESULT), \"job_latency_us\": {..},\n"
+          "   \"commands\": {\"put\": {..}, ..}, \"errors\"}\n",
           f);
 }
 
@@ -111,12 +135,16 @@ static int parse_tubes(bench *b, char *list)
 
 int bench_parse_options(bench *b, int argc, char **argv)
 {
-    static const struct option longopts[] = {{"help", no_argument, NULL, 'H'}, {0, 0, 0, 0}};
+    static const struct option longopts[] = {
+        {"help", no_argument, NULL, 'h'},       {"version", no_argument, NULL, 'v'},
+        {"verbose", no_argument, NULL, 'V'},    {"json", no_argument, NULL, 'J'},
+        {"rate", required_argument, NULL, 'r'}, {0, 0, 0, 0},
+    };
     const lg_common common_opts = {&b->host, &b->port, &b->conns, &b->pipeline, &b->duration_s};
     uint64_t v;
     bool tubes_given = false;
     int opt;
-    while ((opt = getopt_long(argc, argv, "h:p:c:P:d:n:s:t:w:", longopts, NULL)) != -1) {
+    while ((opt = getopt_long(argc, argv, "H:p:c:P:d:n:s:t:w:r:hvV", longopts, NULL)) != -1) {
         int common = lg_common_option(&common_opts, opt, optarg);
         if (common < 0)
             return -1;
@@ -148,7 +176,22 @@ int bench_parse_options(bench *b, int argc, char **argv)
             b->workload = (enum workload)i;
             break;
         }
-        case 'H':
+        case 'r':
+            if (lg_parse_u64("--rate", optarg, 1, 10000000, &v) < 0)
+                return -1;
+            b->rate_per_s = (double)v;
+            break;
+        case 'J':
+            b->json = true;
+            break;
+        case 'V':
+            b->verbose = true;
+            lg_progress_forced = true;
+            break;
+        case 'v':
+            printf("synq-bench %s\n", SYNQ_VERSION);
+            exit(0);
+        case 'h':
             usage(stdout);
             exit(0);
         default:
@@ -211,36 +254,14 @@ static int setup_conns(bench *b)
          * reserve then delete), plus the setup commands. */
         bc->ring_cap = 2 * b->pipeline + SETUP_OPS;
         bc->ring_sent_ns = calloc(bc->ring_cap, sizeof *bc->ring_sent_ns);
+        bc->ring_chain_ns = calloc(bc->ring_cap, sizeof *bc->ring_chain_ns);
         bc->ring_kind = calloc(bc->ring_cap, sizeof *bc->ring_kind);
         /* At most one delete per reserve in flight, i.e. per slot. */
         bc->deletes = malloc((size_t)b->pipeline * (7 + MAX_ID_DIGITS + 2));
-        if (!bc->ring_sent_ns || !bc->ring_kind || !bc->deletes)
+        if (!bc->ring_sent_ns || !bc->ring_chain_ns || !bc->ring_kind || !bc->deletes)
             return -1;
     }
     return 0;
-}
-
-void bench_report(const bench *b)
-{
-    double secs =
-        b->started && b->end_ns > b->start_ns ? (double)(b->end_ns - b->start_ns) / 1e9 : 0.0;
-    hist all;
-    hist_init(&all);
-    printf("synq-bench: %s on %s:%u, %u conns, pipeline %u, body %zu bytes, %u tube(s)\n",
-           workload_names[b->workload], b->host, b->port, b->conns, b->pipeline, b->body_bytes,
-           b->ntubes);
-    for (unsigned k = OP_FIRST_TIMED; k < OP_KINDS; k++) {
-        lg_print_latency_line(stdout, op_names[k], &b->op_hist[k]);
-        hist_merge(&all, &b->op_hist[k]);
-    }
-    lg_print_latency_line(stdout, "all commands", &all);
-    printf("RESULT workload=%s conns=%u pipeline=%u body=%zu jobs=%llu secs=%.2f "
-           "jobs_per_s=%.1f ops=%llu ops_per_s=%.1f",
-           workload_names[b->workload], b->conns, b->pipeline, b->body_bytes,
-           (unsigned long long)b->jobs, secs, secs > 0 ? (double)b->jobs / secs : 0.0,
-           (unsigned long long)b->ops, secs > 0 ? (double)b->ops / secs : 0.0);
-    lg_print_percentiles(stdout, &all);
-    printf(" errors=%llu\n", (unsigned long long)b->errors.count);
 }
 
 int bench_prepare(bench *b)

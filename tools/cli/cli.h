@@ -42,6 +42,10 @@ typedef struct cli {
     double timeout_s; /* connect and per-reply timeout */
     bool json;
     bool verbose;
+    /* Errors: cli_err() keeps the last one here and, unless keep_errors is
+     * set (top, while it owns the screen), also prints it on stderr. */
+    bool keep_errors;
+    char last_error[512];
     /* The connection; fd < 0 until cli_connect(). */
     int fd;
     char addr[320]; /* "host:port", for messages */
@@ -70,6 +74,10 @@ typedef struct cli_job {
 } cli_job;
 
 /* --- conn.c: connection and requests ----------------------------------- */
+
+/* Reports a failure: "synq: " + the formatted text on stderr (a trailing
+ * newline in fmt is optional), and keeps the text in c->last_error. */
+void cli_err(cli *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 /* Connects to c->host:c->port within c->timeout_s. Returns CLI_OK or
  * CLI_FAIL after printing "synq: cannot connect to HOST:PORT: REASON". */
@@ -143,11 +151,11 @@ void out_job(const cli *c, const cli_job *job);
 
 /* Every command's option table starts with these and its short option string
  * with CLI_COMMON_SHORTOPTS; cli_opt_common() handles them. */
-#define CLI_COMMON_SHORTOPTS ":hv"
+#define CLI_COMMON_SHORTOPTS ":hV"
 #define CLI_COMMON_LONGOPTS                                                                        \
     {"help", no_argument, NULL, 'h'}, {"json", no_argument, NULL, 'J'},                            \
     {                                                                                              \
-        "verbose", no_argument, NULL, 'v'                                                          \
+        "verbose", no_argument, NULL, 'V'                                                          \
     }
 /* Returned by a command whose --help was printed; main() exits 0. */
 #define CLI_HELP_SHOWN 100
@@ -189,8 +197,30 @@ int cli_parse_opts(cli *c, int argc, char **argv, const char *shortopts,
  * error naming cmd and returns CLI_USAGE when it is not valid. */
 int cli_check_tube(const char *cmd, const char *name);
 
+/* A cli_opt_fn for "-t TUBE": checks the name and stores it in *(const char **)ctx. */
+int cli_tube_opt(cli *c, const char *cmd, int opt, void *ctx);
+/* The tube of a command that takes it as "-t TUBE" or as its one positional
+ * argument (stats-tube, drain): exactly one of the two, checked. Call after
+ * cli_parse_opts(); *tube points into argv or is opt_tube. */
+int cli_tube_arg(const char *cmd, int argc, char **argv, const char *opt_tube, char **tube);
+
 /* The priority of job id, from stats-job (cmd_jobs.c). */
 int cli_job_pri(cli *c, const char *what, uint64_t id, uint64_t *pri);
+
+/* --- cmd_stats.c: every tube's stats-tube, for tubes and top ------------- */
+
+typedef struct cli_tubes {
+    cli_yaml *tubes; /* one stats-tube reply per tube, in list-tubes order */
+    size_t n;
+} cli_tubes;
+
+/* list-tubes, then stats-tube for each (a tube dropped in between is left
+ * out). Returns CLI_OK with *s filled (free with cli_tubes_free), or the
+ * error code with *s empty. */
+int cli_tubes_fetch(cli *c, cli_tubes *s);
+void cli_tubes_free(cli_tubes *s);
+/* Writes the tubes as a JSON array of stats-tube objects (no newline). */
+void cli_tubes_json(FILE *f, const cli_tubes *s);
 
 /* --- commands: argv[0] is the command name ------------------------------ */
 

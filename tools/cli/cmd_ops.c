@@ -15,15 +15,6 @@
 
 /* --- kick ---------------------------------------------------------------- */
 
-static int tube_opt(cli *c, const char *cmd, int opt, void *ctx)
-{
-    (void)c;
-    if (opt != 't')
-        return cli_usage_error(cmd, "bad option");
-    *(const char **)ctx = optarg;
-    return cli_check_tube(cmd, optarg);
-}
-
 int cmd_kick(cli *c, int argc, char **argv)
 {
     static const struct option longopts[] = {
@@ -32,7 +23,8 @@ int cmd_kick(cli *c, int argc, char **argv)
         {NULL, 0, NULL, 0},
     };
     const char *tube = NULL;
-    int rc = cli_parse_opts(c, argc, argv, CLI_COMMON_SHORTOPTS "t:", longopts, tube_opt, &tube);
+    int rc =
+        cli_parse_opts(c, argc, argv, CLI_COMMON_SHORTOPTS "t:", longopts, cli_tube_opt, &tube);
     if (rc)
         return rc;
     if (argc - optind != 1)
@@ -132,7 +124,8 @@ int cmd_pause(cli *c, int argc, char **argv)
         {NULL, 0, NULL, 0},
     };
     const char *tube = NULL;
-    int rc = cli_parse_opts(c, argc, argv, CLI_COMMON_SHORTOPTS "t:", longopts, tube_opt, &tube);
+    int rc =
+        cli_parse_opts(c, argc, argv, CLI_COMMON_SHORTOPTS "t:", longopts, cli_tube_opt, &tube);
     if (rc)
         return rc;
     if (!tube)
@@ -152,16 +145,22 @@ int cmd_pause(cli *c, int argc, char **argv)
 
 /* --- drain --------------------------------------------------------------- */
 
+typedef struct drain_opts {
+    const char *tube;
+    const char *verb; /* "delete", "bury" or NULL: only print */
+} drain_opts;
+
 static int drain_opt(cli *c, const char *cmd, int opt, void *ctx)
 {
-    (void)c;
-    const char **verb = ctx;
+    drain_opts *o = ctx;
+    if (opt == 't')
+        return cli_tube_opt(c, cmd, opt, &o->tube);
     const char *want = opt == 'd' ? "delete" : opt == 'b' ? "bury" : NULL;
     if (!want)
         return cli_usage_error(cmd, "bad option");
-    if (*verb && strcmp(*verb, want) != 0)
+    if (o->verb && strcmp(o->verb, want) != 0)
         return cli_usage_error(cmd, "choose one of --delete, --bury");
-    *verb = want;
+    o->verb = want;
     return CLI_OK;
 }
 
@@ -169,19 +168,21 @@ int cmd_drain(cli *c, int argc, char **argv)
 {
     static const struct option longopts[] = {
         CLI_COMMON_LONGOPTS,
+        {"tube", required_argument, NULL, 't'},
         {"delete", no_argument, NULL, 'd'},
         {"bury", no_argument, NULL, 'b'},
         {NULL, 0, NULL, 0},
     };
-    const char *verb = NULL; /* "delete", "bury" or NULL: only print */
-    int rc = cli_parse_opts(c, argc, argv, CLI_COMMON_SHORTOPTS, longopts, drain_opt, &verb);
+    drain_opts o = {0};
+    int rc = cli_parse_opts(c, argc, argv, CLI_COMMON_SHORTOPTS "t:", longopts, drain_opt, &o);
     if (rc)
         return rc;
-    if (argc - optind != 1)
-        return cli_usage_error(argv[0], "which tube? (synq drain TUBE)");
-    char **tube = &argv[optind];
-    if ((rc = cli_check_tube(argv[0], *tube)) || (rc = cli_connect(c)) ||
-        (rc = cli_watch_only(c, tube, 1)))
+    char *tube_arg = NULL;
+    if ((rc = cli_tube_arg(argv[0], argc, argv, o.tube, &tube_arg)))
+        return rc;
+    char **tube = &tube_arg;
+    const char *verb = o.verb;
+    if ((rc = cli_connect(c)) || (rc = cli_watch_only(c, tube, 1)))
         return rc;
 
     uint64_t count = 0;

@@ -26,6 +26,19 @@
 
 #include "cli.h"
 
+void cli_err(cli *c, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(c->last_error, sizeof c->last_error, fmt, ap);
+    va_end(ap);
+    size_t n = strlen(c->last_error);
+    if (n > 0 && c->last_error[n - 1] == '\n')
+        c->last_error[n - 1] = '\0';
+    if (!c->keep_errors)
+        fprintf(stderr, "synq: %s\n", c->last_error);
+}
+
 static int64_t now_ms(void)
 {
     struct timespec ts;
@@ -107,7 +120,7 @@ int cli_connect(cli *c)
     struct addrinfo *res = NULL;
     int gai = getaddrinfo(c->host, c->port, &hints, &res);
     if (gai != 0) {
-        fprintf(stderr, "synq: cannot connect to %s: %s\n", c->addr,
+        cli_err(c, "cannot connect to %s: %s\n", c->addr,
                 gai == EAI_SYSTEM ? strerror(errno) : gai_strerror(gai));
         return CLI_FAIL;
     }
@@ -120,7 +133,7 @@ int cli_connect(cli *c)
     }
     freeaddrinfo(res);
     if (fd < 0) {
-        fprintf(stderr, "synq: cannot connect to %s: %s\n", c->addr,
+        cli_err(c, "cannot connect to %s: %s\n", c->addr,
                 fd == -ETIMEDOUT ? "Connection timed out" : strerror(-fd));
         return CLI_FAIL;
     }
@@ -146,7 +159,7 @@ int cli_send(cli *c, const void *buf, size_t len)
         if (n < 0) {
             if (errno == EINTR)
                 continue;
-            fprintf(stderr, "synq: %s: send() failed: %s\n", c->addr, strerror(errno));
+            cli_err(c, "%s: send() failed: %s\n", c->addr, strerror(errno));
             return CLI_FAIL;
         }
         p += n;
@@ -160,7 +173,7 @@ __attribute__((format(printf, 2, 0))) static int vsendf(cli *c, const char *fmt,
     char line[CLI_MAX_LINE_BYTES];
     int n = vsnprintf(line, sizeof line - 2, fmt, ap);
     if (n < 0 || (size_t)n >= sizeof line - 2) {
-        fprintf(stderr, "synq: command line too long\n");
+        cli_err(c, "command line too long\n");
         return CLI_USAGE;
     }
     memcpy(line + n, "\r\n", 2);
@@ -192,7 +205,7 @@ static int reserve_room(cli *c, size_t need)
         cap *= 2;
     char *p = realloc(c->rbuf, cap);
     if (!p) {
-        fprintf(stderr, "synq: out of memory for a %zu-byte reply\n", need);
+        cli_err(c, "out of memory for a %zu-byte reply\n", need);
         return -1;
     }
     c->rbuf = p;
@@ -208,11 +221,11 @@ static int fill(cli *c, int64_t deadline, const char *what)
     for (;;) {
         int ready = wait_fd(c->fd, POLLIN, deadline);
         if (ready == 0) {
-            fprintf(stderr, "synq: %s: timed out waiting for %s\n", c->addr, what);
+            cli_err(c, "%s: timed out waiting for %s\n", c->addr, what);
             return CLI_FAIL;
         }
         if (ready < 0) {
-            fprintf(stderr, "synq: %s: poll() failed: %s\n", c->addr, strerror(-ready));
+            cli_err(c, "%s: poll() failed: %s\n", c->addr, strerror(-ready));
             return CLI_FAIL;
         }
         ssize_t n = recv(c->fd, c->rbuf + c->rend, c->rcap - c->rend - 1, 0);
@@ -221,12 +234,11 @@ static int fill(cli *c, int64_t deadline, const char *what)
             return CLI_OK;
         }
         if (n == 0) {
-            fprintf(stderr, "synq: %s: connection closed by server while waiting for %s\n", c->addr,
-                    what);
+            cli_err(c, "%s: connection closed by server while waiting for %s\n", c->addr, what);
             return CLI_FAIL;
         }
         if (errno != EINTR && errno != EAGAIN) {
-            fprintf(stderr, "synq: %s: recv() failed: %s\n", c->addr, strerror(errno));
+            cli_err(c, "%s: recv() failed: %s\n", c->addr, strerror(errno));
             return CLI_FAIL;
         }
     }
@@ -251,10 +263,8 @@ int cli_read_line(cli *c, char **line, int extra_ms)
             scanned = avail;
         }
         if (avail > CLI_MAX_LINE_BYTES) {
-            fprintf(
-                stderr,
-                "synq: %s: reply line longer than %d bytes: not a beanstalkd-protocol server?\n",
-                c->addr, CLI_MAX_LINE_BYTES);
+            cli_err(c, "%s: reply line longer than %d bytes: not a beanstalkd-protocol server?\n",
+                    c->addr, CLI_MAX_LINE_BYTES);
             return CLI_FAIL;
         }
         int rc = fill(c, deadline, "a reply");
@@ -266,7 +276,7 @@ int cli_read_line(cli *c, char **line, int extra_ms)
 int cli_read_body(cli *c, size_t n, char **data)
 {
     if (n > CLI_MAX_BODY_BYTES) {
-        fprintf(stderr, "synq: %s: reply announces %zu bytes, more than we accept\n", c->addr, n);
+        cli_err(c, "%s: reply announces %zu bytes, more than we accept\n", c->addr, n);
         return CLI_FAIL;
     }
     int64_t deadline = now_ms() + timeout_ms(c);
@@ -279,7 +289,7 @@ int cli_read_body(cli *c, size_t n, char **data)
     }
     char *base = c->rbuf + c->rstart;
     if (base[n] != '\r' || base[n + 1] != '\n') {
-        fprintf(stderr, "synq: %s: reply data not followed by CRLF\n", c->addr);
+        cli_err(c, "%s: reply data not followed by CRLF\n", c->addr);
         return CLI_FAIL;
     }
     base[n] = '\0';
@@ -309,11 +319,11 @@ int cli_reply_error(cli *c, const char *what, const char *got)
     for (size_t i = 0; i < sizeof refusals / sizeof refusals[0]; i++) {
         size_t len = strlen(refusals[i].word);
         if (strncmp(got, refusals[i].word, len) == 0 && (got[len] == '\0' || got[len] == ' ')) {
-            fprintf(stderr, "synq: %s: %s\n", what, refusals[i].text);
+            cli_err(c, "%s: %s\n", what, refusals[i].text);
             return CLI_NO;
         }
     }
-    fprintf(stderr, "synq: %s: unexpected reply from %s: '%s'\n", what, c->addr, got);
+    cli_err(c, "%s: unexpected reply from %s: '%s'\n", what, c->addr, got);
     return CLI_FAIL;
 }
 
@@ -371,14 +381,14 @@ int cli_yaml_request(cli *c, const char *what, cli_yaml *out, const char *fmt, .
     if (!starts_with_word(line, "OK", &rest))
         return cli_reply_error(c, what, line);
     if (!parse_field(rest, &end, &n) || *end) {
-        fprintf(stderr, "synq: %s: malformed reply from %s: 'OK %s'\n", what, c->addr, rest);
+        cli_err(c, "%s: malformed reply from %s: 'OK %s'\n", what, c->addr, rest);
         return CLI_FAIL;
     }
     char *data;
     if ((rc = cli_read_body(c, (size_t)n, &data)))
         return rc;
     if (cli_yaml_parse(data, (size_t)n, out) < 0) {
-        fprintf(stderr, "synq: %s: malformed YAML from %s\n", what, c->addr);
+        cli_err(c, "%s: malformed YAML from %s\n", what, c->addr);
         return CLI_FAIL;
     }
     return CLI_OK;
@@ -391,7 +401,7 @@ int cli_read_job(cli *c, const char *what, const char *word, char *line, cli_job
     if (!starts_with_word(line, word, &rest))
         return cli_reply_error(c, what, line);
     if (!parse_field(rest, &end, &id) || *end != ' ' || !parse_field(end + 1, &end, &n) || *end) {
-        fprintf(stderr, "synq: %s: malformed reply from %s: '%s %s'\n", what, c->addr, word, rest);
+        cli_err(c, "%s: malformed reply from %s: '%s %s'\n", what, c->addr, word, rest);
         return CLI_FAIL;
     }
     char *data;
@@ -400,7 +410,7 @@ int cli_read_job(cli *c, const char *what, const char *word, char *line, cli_job
         return rc;
     job->body = malloc((size_t)n + 1);
     if (!job->body) {
-        fprintf(stderr, "synq: out of memory for a %zu-byte job\n", (size_t)n);
+        cli_err(c, "out of memory for a %zu-byte job\n", (size_t)n);
         return CLI_FAIL;
     }
     memcpy(job->body, data, (size_t)n + 1);

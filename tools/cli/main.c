@@ -44,7 +44,7 @@ static const command commands[] = {
      "  --bury            bury it (keeping its priority)\n"
      "  --release         release it back to ready (keeping its priority)\n"
      "  Without an action the job returns to ready when synq exits.\n"
-     "  -v prints '<id><TAB><body>'; --json prints {\"id\":..,\"body\":..}.\n"},
+     "  -V prints '<id><TAB><body>'; --json prints {\"id\":..,\"body\":..}.\n"},
     {"delete", cmd_delete, "delete ID...", "delete jobs", NULL},
     {"release", cmd_release, "release ID [--pri N] [--delay S]",
      "move a job (ready, delayed or buried) back to ready, or delay it",
@@ -61,26 +61,35 @@ static const command commands[] = {
      "  synq holds none, so this succeeds only against servers that relax that rule.\n"},
     {"peek", cmd_peek, "peek ID | --ready | --delayed | --buried [-t TUBE]",
      "show a job without reserving it",
-     "  -v prints '<id><TAB><body>'; --json prints {\"id\":..,\"body\":..}.\n"},
+     "  -V prints '<id><TAB><body>'; --json prints {\"id\":..,\"body\":..}.\n"},
     {"pause", cmd_pause, "pause -t TUBE SECONDS", "pause reservations from a tube", NULL},
     {"stats", cmd_stats, "stats [KEY]", "server statistics (or the value of one KEY)", NULL},
-    {"stats-tube", cmd_stats_tube, "stats-tube TUBE", "statistics of one tube", NULL},
+    {"stats-tube", cmd_stats_tube, "stats-tube [-t] TUBE", "statistics of one tube", NULL},
     {"stats-job", cmd_stats_job, "stats-job ID", "statistics of one job", NULL},
     {"tubes", cmd_tubes, "tubes", "table of all tubes and their job counts",
      "  Columns: tube ready reserved delayed buried urgent waiting paused, where\n"
      "  paused is the seconds of pause left (0: not paused).\n"},
-    {"top", cmd_top, "top [--interval S] [-n COUNT]",
-     "the tubes table and server rates, refreshed until Ctrl-C",
+    {"top", cmd_top, "top [--interval S] [-n COUNT | --once] [--sort COLUMN] [-r]",
+     "the server's rates and a table of its tubes, refreshed until q",
      "  --interval S      seconds between refreshes (default 1)\n"
-     "  -n, --count N     stop after N refreshes (default: until Ctrl-C)\n"
-     "  Rates are per second, from the server's cmd-put, cmd-reserve(+with-timeout)\n"
-     "  and cmd-delete counters. The screen is cleared only on a terminal.\n"},
-    {"drain", cmd_drain, "drain TUBE [--bury|--delete]",
+     "  -n, --count N     stop after N refreshes (0: until quit)\n"
+     "  --once            one refresh (the default when stdout is not a terminal)\n"
+     "  -s, --sort COL    sort by COL: tube ready reserved delayed buried jobs\n"
+     "                    waiting watching using put/s delete/s paused (default jobs)\n"
+     "  -r, --reverse     reverse the order (else numbers largest first, names A-Z)\n"
+     "  Keys on a terminal: s / S next / previous sort column, r reverse, q or\n"
+     "  Ctrl-C quit. The header shows uptime, connections, jobs (ready + reserved\n"
+     "  + delayed + buried), DRAINING, and put/s reserve/s delete/s timeouts/s from\n"
+     "  the server's counters; rows get put/s and delete/s from the tube's own\n"
+     "  (the protocol counts reserves and timeouts per server only). Rows that do\n"
+     "  not fit the window are counted on the last line. A lost connection shows\n"
+     "  'reconnecting' and is retried every interval. --json: one object a refresh.\n"},
+    {"drain", cmd_drain, "drain [-t] TUBE [--bury|--delete]",
      "reserve every ready job in TUBE and print it",
      "  --delete          delete each job after printing it\n"
      "  --bury            bury each job after printing it\n"
      "  Without an action the jobs are only printed: they go back to ready when\n"
-     "  synq exits. -v adds the count on stderr; --json prints one object a line.\n"},
+     "  synq exits. -V adds the count on stderr; --json prints one object a line.\n"},
     {"raw", cmd_raw, "raw 'COMMAND LINE' [DATA LINE]...",
      "send a protocol line (and data lines) and print the raw reply",
      "  Each argument is sent followed by CRLF; one reply is read and written\n"
@@ -99,18 +108,20 @@ static const command *find_command(const char *name)
 
 static void main_help(FILE *f)
 {
-    fprintf(f, "Usage: synq [-H HOST] [-p PORT] [--timeout S] [--json] [-v] COMMAND [ARGS]\n"
+    fprintf(f, "Usage: synq [-H HOST[:PORT]] [-p PORT] [--timeout S] [--json] [-V] COMMAND [ARGS]\n"
                "\n"
                "A command-line client for synqd (and any beanstalkd-protocol server).\n"
                "\n"
                "Global options:\n"
-               "  -H, --host HOST   server host (env SYNQ_HOST, default 127.0.0.1)\n"
+               "  -H, --host, --server HOST[:PORT]\n"
+               "                    server host, and port if given ([ADDR]:PORT for IPv6;\n"
+               "                    env SYNQ_HOST, default 127.0.0.1)\n"
                "  -p, --port PORT   server port (env SYNQ_PORT, default 11300)\n"
                "  --timeout S       connect/reply timeout in seconds (default 10)\n"
                "  --json            machine-readable output\n"
-               "  -v, --verbose     more output\n"
+               "  -V, --verbose     more output\n"
                "  -h, --help        this help; 'synq COMMAND --help' for a command\n"
-               "  -V, --version     print the version\n"
+               "  -v, --version     print the version\n"
                "\n"
                "Commands:\n");
     for (size_t i = 0; i < N_COMMANDS; i++)
@@ -128,8 +139,8 @@ void cli_command_help(FILE *f, const char *name)
     fprintf(f, "Usage: synq %s\n\n%s.\n", cmd->usage, cmd->summary);
     if (cmd->details)
         fprintf(f, "\n%s", cmd->details);
-    fprintf(f, "\nGlobal options (-H, -p, --timeout, --json, -v) go before the command;\n"
-               "--json and -v are also accepted after it.\n");
+    fprintf(f, "\nGlobal options (-H, -p, --timeout, --json, -V) go before the command;\n"
+               "--json and -V are also accepted after it.\n");
 }
 
 void cli_print_usage_error(const char *cmd, const char *fmt, ...)
@@ -191,6 +202,24 @@ int cli_check_tube(const char *cmd, const char *name)
     return CLI_OK;
 }
 
+int cli_tube_opt(cli *c, const char *cmd, int opt, void *ctx)
+{
+    (void)c;
+    if (opt != 't')
+        return cli_usage_error(cmd, "bad option");
+    *(const char **)ctx = optarg;
+    return cli_check_tube(cmd, optarg);
+}
+
+int cli_tube_arg(const char *cmd, int argc, char **argv, const char *opt_tube, char **tube)
+{
+    int npos = argc - optind;
+    if (opt_tube ? npos != 0 : npos != 1)
+        return cli_usage_error(cmd, "which tube? give it as -t TUBE or as the one argument");
+    *tube = opt_tube ? (char *)opt_tube : argv[optind];
+    return opt_tube ? CLI_OK : cli_check_tube(cmd, *tube);
+}
+
 int cli_opt_common(cli *c, const char *cmd, int opt, char **argv)
 {
     switch (opt) {
@@ -200,7 +229,7 @@ int cli_opt_common(cli *c, const char *cmd, int opt, char **argv)
     case 'J':
         c->json = true;
         return 0;
-    case 'v':
+    case 'V':
         c->verbose = true;
         return 0;
     case ':':
@@ -215,20 +244,58 @@ int cli_opt_common(cli *c, const char *cmd, int opt, char **argv)
 /* Parses the global options into c and sets *at to the index of the command
  * word. Returns -1 to go on, or the exit code when the process should stop
  * (help, version, error). */
+/* Splits "HOST[:PORT]" (IPv6 as "[ADDR]" or "[ADDR]:PORT"; a bare address
+ * with several colons is all host) into c->host and, when present, c->port.
+ * s is modified in place and must outlive c. Returns CLI_OK or CLI_USAGE. */
+static int set_server(cli *c, char *s)
+{
+    char *port = NULL;
+    if (s[0] == '[') {
+        char *close = strchr(s, ']');
+        if (!close || close == s + 1 || (close[1] != '\0' && close[1] != ':'))
+            return cli_usage_error(NULL, "invalid server address '%s' (use [ADDR]:PORT)", s);
+        *close = '\0';
+        port = close[1] == ':' ? close + 2 : NULL;
+        s++;
+    } else {
+        char *colon = strchr(s, ':');
+        if (colon && !strchr(colon + 1, ':')) {
+            *colon = '\0';
+            port = colon + 1;
+        }
+    }
+    if (*s == '\0')
+        return cli_usage_error(NULL, "invalid server address: no host");
+    c->host = s;
+    if (port)
+        c->port = port;
+    return CLI_OK;
+}
+
+/* Parses the global options into c and sets *at to the index of the command
+ * word. Returns -1 to go on, or the exit code when the process should stop
+ * (help, version, error). Options apply in order, so "-H h:1 -p 2" ends with
+ * port 2 and "-p 2 -H h:1" with port 1. */
 static int parse_global(cli *c, int argc, char **argv, int *at)
 {
     static const struct option longopts[] = {
-        {"host", required_argument, NULL, 'H'},    {"port", required_argument, NULL, 'p'},
-        {"timeout", required_argument, NULL, 'T'}, {"json", no_argument, NULL, 'J'},
-        {"verbose", no_argument, NULL, 'v'},       {"help", no_argument, NULL, 'h'},
-        {"version", no_argument, NULL, 'V'},       {NULL, 0, NULL, 0},
+        {"host", required_argument, NULL, 'H'},
+        {"server", required_argument, NULL, 'H'},
+        {"port", required_argument, NULL, 'p'},
+        {"timeout", required_argument, NULL, 'T'},
+        {"json", no_argument, NULL, 'J'},
+        {"verbose", no_argument, NULL, 'V'},
+        {"help", no_argument, NULL, 'h'},
+        {"version", no_argument, NULL, 'v'},
+        {NULL, 0, NULL, 0},
     };
     opterr = 0;
     int opt;
     while ((opt = getopt_long(argc, argv, "+:H:p:hvV", longopts, NULL)) != -1) {
         switch (opt) {
         case 'H':
-            c->host = optarg;
+            if (set_server(c, optarg) != CLI_OK)
+                return CLI_USAGE;
             break;
         case 'p':
             c->port = optarg;
@@ -244,13 +311,13 @@ static int parse_global(cli *c, int argc, char **argv, int *at)
         case 'J':
             c->json = true;
             break;
-        case 'v':
+        case 'V':
             c->verbose = true;
             break;
         case 'h':
             main_help(stdout);
             return CLI_OK;
-        case 'V':
+        case 'v':
             printf("synq %s\n", CLI_VERSION);
             return CLI_OK;
         case ':':
@@ -278,12 +345,17 @@ int main(int argc, char **argv)
     signal(SIGPIPE, SIG_IGN);
 
     cli c = {.host = "127.0.0.1", .port = "11300", .timeout_s = 10.0, .fd = -1};
-    const char *env = getenv("SYNQ_HOST");
-    if (env && *env)
-        c.host = env;
-    env = getenv("SYNQ_PORT");
+    /* SYNQ_PORT first, so that a port written in SYNQ_HOST wins over it. */
+    const char *env = getenv("SYNQ_PORT");
     if (env && *env)
         c.port = env;
+    static char env_host[320];
+    env = getenv("SYNQ_HOST");
+    if (env && *env) {
+        snprintf(env_host, sizeof env_host, "%s", env);
+        if (set_server(&c, env_host) != CLI_OK)
+            return CLI_USAGE;
+    }
 
     int at = 0;
     int rc = parse_global(&c, argc, argv, &at);

@@ -9,6 +9,7 @@
 #include <errno.h>
 #include <stdarg.h>
 #include <stdlib.h>
+#include <string.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -58,13 +59,38 @@ int lg_parse_secs(const char *opt, const char *s, double *out)
     return 0;
 }
 
-int lg_common_option(const lg_common *c, int opt, const char *arg)
+int lg_common_option(const lg_common *c, int opt, char *arg)
 {
     uint64_t v;
     switch (opt) {
-    case 'h':
+    case 'H': {
+        /* HOST, HOST:PORT, [ADDR] or [ADDR]:PORT; a bare IPv6 address (two
+         * colons or more) is all host. */
+        char *port = NULL, *colon = strrchr(arg, ':');
+        if (arg[0] == '[') {
+            char *close = strchr(arg, ']');
+            if (!close || (close[1] != '\0' && close[1] != ':')) {
+                fprintf(stderr, "invalid value for -H: '%s' (use [ADDR]:PORT)\n", arg);
+                return -1;
+            }
+            *close = '\0';
+            port = close[1] == ':' ? close + 2 : NULL;
+            arg++;
+        } else if (colon && colon == strchr(arg, ':')) {
+            *colon = '\0';
+            port = colon + 1;
+        }
+        if (*arg == '\0') {
+            fputs("invalid value for -H: no host\n", stderr);
+            return -1;
+        }
         *c->host = arg;
+        if (port && lg_parse_u64("-H", port, 1, 65535, &v) < 0)
+            return -1;
+        if (port)
+            *c->port = (uint16_t)v;
         return 1;
+    }
     case 'p':
         if (lg_parse_u64("-p", arg, 1, 65535, &v) < 0)
             return -1;
@@ -145,9 +171,11 @@ void lg_print_latency_line(FILE *f, const char *label, const hist *h)
             us(h->max));
 }
 
+bool lg_progress_forced;
+
 bool lg_progress_wanted(void)
 {
-    return isatty(STDERR_FILENO) == 1;
+    return lg_progress_forced || isatty(STDERR_FILENO) == 1;
 }
 
 void lg_progress(const char *unit, double elapsed_s, uint64_t total, double rate_per_s,

@@ -26,8 +26,9 @@ int lg_parse_u64(const char *opt, const char *s, uint64_t min, uint64_t max, uin
 /* Parses a positive number of seconds (fractions allowed). Same returns. */
 int lg_parse_secs(const char *opt, const char *s, double *out);
 
-/* Where the options every load generator takes are stored: -h HOST, -p PORT, -c CONNS,
- * -P PIPELINE (commands in flight per connection) and -d SECONDS. */
+/* Where the options every load generator takes are stored: -H HOST[:PORT], -p PORT,
+ * -c CONNS, -P PIPELINE (commands in flight per connection) and -d SECONDS. (-h is help
+ * in every synq tool, as in synqd and beanstalkd.) */
 typedef struct lg_common {
     const char **host;
     uint16_t *port;
@@ -36,8 +37,9 @@ typedef struct lg_common {
 } lg_common;
 
 /* Handles getopt's opt if it is one of the common options: 1 when it was and its value
- * was stored, -1 when its value is bad (with a message), 0 when opt is another option. */
-int lg_common_option(const lg_common *c, int opt, const char *arg);
+ * was stored, -1 when its value is bad (with a message), 0 when opt is another option.
+ * -H splits arg in place, so it must outlive the options (optarg does). */
+int lg_common_option(const lg_common *c, int opt, char *arg);
 
 /* Counts errors; the first LG_ERRORS_SHOWN are also printed to stderr so
  * a run with a million identical errors stays readable. */
@@ -60,7 +62,9 @@ void lg_print_percentiles(FILE *f, const hist *h);
  * percentiles in microseconds. */
 void lg_print_latency_line(FILE *f, const char *label, const hist *h);
 
-/* True when the progress line should be shown (stderr is a terminal). */
+/* True when the progress line should be shown: stderr is a terminal, or
+ * lg_progress_forced was set (-V). */
+extern bool lg_progress_forced;
 bool lg_progress_wanted(void);
 
 /* Rewrites the progress line on stderr: elapsed seconds, total units

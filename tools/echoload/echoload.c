@@ -257,13 +257,13 @@ static void usage(FILE *f)
     fputs("usage: synq-echoload [options]\n"
           "Load generator for echo servers: pipelined messages, every echoed byte checked.\n"
           "\n"
-          "  -h HOST      server address (default 127.0.0.1)\n"
+          "  -H HOST[:PORT]  server address, and port if given (default 127.0.0.1)\n"
           "  -p PORT      server port (required)\n"
           "  -c CONNS     connections (default 50)\n"
           "  -P PIPELINE  messages in flight per connection (default 16)\n"
           "  -s BYTES     message size (default 64)\n"
           "  -d SECONDS   run this long (default 5)\n"
-          "  --help       this text\n"
+          "  -h, --help   this text\n"
           "\n"
           "Last line on stdout:\n"
           "  RESULT tool=echoload conns=.. pipeline=.. size=.. msgs=.. secs=.. msgs_per_s=..\n"
@@ -274,11 +274,11 @@ static void usage(FILE *f)
 
 static int parse_options(echoload *e, int argc, char **argv)
 {
-    static const struct option longopts[] = {{"help", no_argument, NULL, 'H'}, {0, 0, 0, 0}};
+    static const struct option longopts[] = {{"help", no_argument, NULL, 'h'}, {0, 0, 0, 0}};
     const lg_common common_opts = {&e->host, &e->port, &e->conns, &e->pipeline, &e->duration_s};
     uint64_t v;
     int opt;
-    while ((opt = getopt_long(argc, argv, "h:p:c:P:s:d:", longopts, NULL)) != -1) {
+    while ((opt = getopt_long(argc, argv, "H:p:c:P:s:d:h", longopts, NULL)) != -1) {
         int common = lg_common_option(&common_opts, opt, optarg);
         if (common < 0)
             return -1;
@@ -290,7 +290,7 @@ static int parse_options(echoload *e, int argc, char **argv)
                 return -1;
             e->msg_bytes = (size_t)v;
             break;
-        case 'H':
+        case 'h':
             usage(stdout);
             exit(0);
         default:
