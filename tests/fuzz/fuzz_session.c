@@ -92,7 +92,14 @@ static void check_replies(sq_buf *out)
             known = word_nums(p, len, PROTO_WORD_INSERTED, &a, &b) == 1 ||
                     word_nums(p, len, PROTO_WORD_BURIED, &a, &b) == 1 ||
                     word_nums(p, len, PROTO_WORD_WATCHING, &a, &b) == 1 ||
-                    word_nums(p, len, PROTO_WORD_KICKED, &a, &b) == 1;
+                    word_nums(p, len, PROTO_WORD_KICKED, &a, &b) == 1 ||
+                    word_nums(p, len, PROTO_WORD_FLUSHED, &a, &b) == 1 ||
+                    word_nums(p, len, PROTO_WORD_MOVED, &a, &b) == 1;
+        /* RESERVED_BATCH <n>: its n RESERVED blocks follow as replies of their own. */
+        if (!known && word_nums(p, len, PROTO_WORD_RESERVED_BATCH, &a, &b) == 1) {
+            CHECK(a >= 1 && a <= 1000);
+            known = true;
+        }
         if (!known && len > 6 && memcmp(p, "USING ", 6) == 0) {
             CHECK(len - 6 <= PROTO_MAX_TUBE_NAME);
             known = memchr(p + 6, ' ', len - 6) == NULL;
@@ -106,7 +113,9 @@ static void check_replies(sq_buf *out)
             } else {
                 CHECK(word_nums(p, len, PROTO_WORD_OK, &a, &b) == 1);
                 body = a;
-                CHECK(body >= 4 && (size_t)(end - next) >= 4 && memcmp(next, "---\n", 4) == 0);
+                /* A YAML document: "---\n" and its lines, or list-jobs' empty page "--- []\n". */
+                CHECK(body >= 4 && (size_t)(end - next) >= 4 && memcmp(next, "---", 3) == 0 &&
+                      (next[3] == '\n' || next[3] == ' '));
             }
             CHECK((uint64_t)(end - next) >= body + 2);
             CHECK(next[body] == '\r' && next[body + 1] == '\n');
@@ -136,6 +145,8 @@ static void check_input_bound(const core_conn *cc)
         CHECK(held == 0);
         break;
     case SESSION_WAITING: /* commands pipelined after a reserve stay buffered, as in beanstalkd */
+    case SESSION_BATCH_READY: /* ... and after a reserve-batch, until its reply is made */
+    case SESSION_BULK:        /* ... and after a bulk command, until its last chunk */
     case SESSION_CLOSED:
         break;
     }

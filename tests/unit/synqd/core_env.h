@@ -219,12 +219,18 @@ static inline session_verdict core_conn_eof(core_conn *cc)
     return cc->last;
 }
 
-/* Runs the buffered input of every session whose wait was answered (the server's resume). */
+/* The server's next loop pass: a bulk command (flush-tube, move-jobs) runs its next chunk, and
+ * every session whose wait was answered runs its buffered input (reserve-batch's answered
+ * wait makes its reply there). */
 static inline void core_env_resume(core_env *e)
 {
     for (int i = 0; i < CORE_ENV_MAX_CONNS; i++) {
         core_conn *cc = e->conns[i];
-        if (cc && cc->open && cc->sc.state == SESSION_COMMAND && sq_buf_len(&cc->in) > 0)
+        if (cc && cc->open && cc->sc.state == SESSION_BULK)
+            core_conn_after(cc, session_core_bulk_step(&cc->sc, &cc->out));
+        if (cc && cc->open &&
+            ((cc->sc.state == SESSION_COMMAND && sq_buf_len(&cc->in) > 0) ||
+             cc->sc.state == SESSION_BATCH_READY))
             core_conn_after(cc, session_core_input(&cc->sc, &cc->in, &cc->out, NULL));
     }
 }
