@@ -201,6 +201,40 @@ static void format_process(writer *w, const procstat *ps)
                ps->max_fds);
 }
 
+/* name_bucket{le="..."} cumulative, then name_sum and name_count. */
+static void format_histogram(writer *w, const char *name, const char *help, const histogram *h)
+{
+    family(w, name, "histogram", help);
+    uint64_t cumulative = 0;
+    for (size_t i = 0; i <= h->n && !w->err; i++) {
+        cumulative += h->counts[i];
+        if (i < h->n)
+            w->err = sq_buf_printf(w->out, "%s_bucket{le=\"%g\"} %" PRIu64 "\n", name,
+                                   (double)h->bounds[i] * h->unit, cumulative);
+        else
+            w->err =
+                sq_buf_printf(w->out, "%s_bucket{le=\"+Inf\"} %" PRIu64 "\n", name, cumulative);
+    }
+    if (!w->err)
+        w->err = sq_buf_printf(w->out, "%s_sum %.6f\n%s_count %" PRIu64 "\n", name,
+                               (double)h->sum * h->unit, name, h->count);
+}
+
+static void format_histograms(writer *w, const synqd_histograms *hs, bool has_log)
+{
+    format_histogram(w, "synq_job_wait_seconds",
+                     "Age of a job each time it is reserved: put to reserve, delays and "
+                     "earlier reservations included.",
+                     &hs->job_wait_ms);
+    if (!has_log)
+        return;
+    format_histogram(w, "synq_fsync_duration_seconds",
+                     "Time one group commit spent making the log durable (fdatasync).",
+                     &hs->fsync_us);
+    format_histogram(w, "synq_fsync_batch_records",
+                     "Records one group commit's fdatasync made durable.", &hs->fsync_records);
+}
+
 /* Each time an overload limit bit (docs/operations.md). */
 static void format_overload(writer *w, const synqd_counters *c, const synqd_overload_stats *o)
 {
@@ -372,6 +406,7 @@ static void format_global(writer *w, server *srv)
      * that never wrote", which is a different thing from "no log". */
     if (snap.has_log)
         format_binlog(w, &snap.binlog);
+    format_histograms(w, snap.hist, snap.has_log);
 }
 
 void metrics_doc_begin(metrics_doc *d, server *srv, uint32_t max_tubes, const char *tube_patterns)

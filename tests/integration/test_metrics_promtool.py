@@ -67,11 +67,12 @@ def busy_scrape(extra_args=()):
             c.send(b"watch nothing-here\r\nignore default\r\n")
             c.expect(b"WATCHING 2\r\n")
             c.expect(b"WATCHING 1\r\n")
-            c.send(b"reserve-with-timeout 5\r\n")  # waits while we scrape
+            c.send(b"reserve-with-timeout 1\r\n")  # waits while we scrape
             url = "http://127.0.0.1:%d/metrics" % mport
             with urllib.request.urlopen(url, timeout=10) as r:
                 text = r.read().decode()
-            c.read_line()  # TIMED_OUT, or the job the release made ready
+            self_line = c.read_line()
+            assert self_line == b"TIMED_OUT\r\n", self_line
     return text
 
 

@@ -388,7 +388,7 @@ TEST(document_is_well_formed_exposition)
     ASSERT_EQ(r.status, 200);
     ASSERT_TRUE(r.body_len > 0 && r.body[r.body_len - 1] == '\n');
     char family[128] = "", seen[160][128];
-    bool histogram = false;
+    bool is_histogram = false;
     size_t nseen = 0, samples = 0;
     bool expect_type = false;
     const char *p = r.body;
@@ -420,8 +420,8 @@ TEST(document_is_well_formed_exposition)
             snprintf(want_g, sizeof want_g, "# TYPE %s gauge", family);
             snprintf(want_c, sizeof want_c, "# TYPE %s counter", family);
             snprintf(want_h, sizeof want_h, "# TYPE %s histogram", family);
-            histogram = strcmp(line, want_h) == 0;
-            if (strcmp(line, want_g) != 0 && strcmp(line, want_c) != 0 && !histogram)
+            is_histogram = strcmp(line, want_h) == 0;
+            if (strcmp(line, want_g) != 0 && strcmp(line, want_c) != 0 && !is_histogram)
                 TEST_FAIL_("bad TYPE line for %s: %s", family, line);
             expect_type = false;
             continue;
@@ -430,7 +430,7 @@ TEST(document_is_well_formed_exposition)
         size_t flen = strlen(family);
         if (strncmp(line, family, flen) != 0)
             TEST_FAIL_("sample outside its family %s: %s", family, line);
-        if (histogram) {
+        if (is_histogram) {
             /* name_bucket{le=...}, name_sum, name_count */
             size_t sl = strcspn(line + flen, " {");
             bool ok = (sl == 7 && strncmp(line + flen, "_bucket", 7) == 0) ||
@@ -454,8 +454,9 @@ TEST(document_is_well_formed_exposition)
     ASSERT_TRUE(!expect_type);
     /* beanstalkd's stats fields (5 job states, 22 cmd-*, 10 more, 2 rusage, 5 binlog), 6
      * process_*, 7 overload counters, draining, build info, 2 job memory gauges, store memory,
-     * 2 families of the log's own, 13 tube families, the tubes omitted. */
-    ASSERT_EQ(nseen, 78);
+     * 2 families of the log's own, 3 histograms (job waits, fsync time and batch), 13 tube
+     * families, the tubes omitted. */
+    ASSERT_EQ(nseen, 81);
     ASSERT_GT(samples, 50);
     free(r.raw);
     for (int i = 0; i < 3; i++)
