@@ -143,12 +143,21 @@ static void do_reserve(const cmd_ctx *ctx, const proto_cmd *cmd, cmd_next *next)
         timeout_ms = (int64_t)cmd->timeout_s * 1000;
     job *j = NULL;
     int r = store_reserve(ctx->env->st, ctx->cl, timeout_ms, &j);
-    if (r == STORE_OK)
+    if (r == STORE_OK) {
+        cmd_job_reserved(ctx->env, j);
         reply_job_lit(ctx->out, PROTO_WORD_RESERVED, j);
-    else if (r == STORE_WAITING)
+    } else if (r == STORE_WAITING)
         next->kind = CMD_NEXT_WAIT;
     else
         reply_store_error(ctx, r);
+}
+
+void cmd_job_reserved(const cmd_env *env, const job *j)
+{
+    if (!env->hist)
+        return;
+    uint64_t now = store_now_ms(env->st), created = job_created_ms(env->st, j);
+    hist_observe(&env->hist->job_wait_ms, now > created ? now - created : 0);
 }
 
 static void reply_found(const cmd_ctx *ctx, const job *j)

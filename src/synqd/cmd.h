@@ -14,6 +14,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "histogram.h"
 #include "proto.h"
 #include "replybuf.h"
 #include "store.h"
@@ -45,6 +46,7 @@ typedef struct cmd_env {
     sq_buf *scratch;      /* documents are formatted here; empty between commands */
     const cmd_host *host;
     void *host_data;
+    synqd_histograms *hist; /* where job waits are counted; NULL: nowhere */
 } cmd_env;
 
 /* One command's context. */
@@ -125,5 +127,9 @@ void cmd_finish_batch(const cmd_ctx *ctx, uint64_t first_id, uint32_t max);
 
 /* Extensions implemented in cmd_bulk.c, called by cmd_execute. */
 void cmd_execute_bulk(const cmd_ctx *ctx, const proto_cmd *cmd, cmd_next *next);
+
+/* A job was just reserved (by a reserve command, or handed to a waiting client): its age
+ * goes to env->hist's put-to-reserve waits. */
+void cmd_job_reserved(const cmd_env *env, const job *j);
 
 #endif

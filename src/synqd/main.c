@@ -69,6 +69,7 @@ static void usage(FILE *out)
             "     --metrics ADDR:PORT  serve Prometheus metrics over HTTP (docs/metrics.md)\n"
             "     --metrics-max-tubes N  tubes given per-tube metrics in one scrape\n"
             "                          (default %u; 0: all)\n"
+            "     --metrics-tubes GLOB[,GLOB]  only these tubes get per-tube metrics\n"
             "     --max-memory BYTES   refuse puts (OUT_OF_MEMORY) once jobs would take more\n"
             "                          (bodies plus %u bytes each); default no limit\n"
             "     --io-backend NAME    the kernel interface the event loop waits on:\n"
@@ -206,6 +207,7 @@ enum {
     OPT_OUT_TIMEOUT,
     OPT_PASS_COMMANDS,
     OPT_METRICS_MAX_TUBES,
+    OPT_METRICS_TUBES,
 };
 
 /* apply_option()'s answer when parsing goes on. */
@@ -287,6 +289,9 @@ static int apply_option(options *opt, int c, const char *arg)
         if (!number_option("--metrics-max-tubes", "count", arg, 0, UINT32_MAX, &v))
             return SYNQD_EXIT_USAGE;
         opt->metrics_opts.max_tubes = (uint32_t)v;
+        return NEXT_OPTION;
+    case OPT_METRICS_TUBES:
+        opt->metrics_opts.tube_patterns = arg;
         return NEXT_OPTION;
     case 'I':
         opt->io_backend = arg;
@@ -372,6 +377,7 @@ static bool parse_options(int argc, char **argv, options *opt, int *status)
         {"help", no_argument, NULL, 'h'},
         {"metrics", required_argument, NULL, 'M'},
         {"metrics-max-tubes", required_argument, NULL, OPT_METRICS_MAX_TUBES},
+        {"metrics-tubes", required_argument, NULL, OPT_METRICS_TUBES},
         {"max-memory", required_argument, NULL, 'm'},
         {"io-backend", required_argument, NULL, 'I'},
         {"output-soft-limit", required_argument, NULL, OPT_OUT_SOFT},

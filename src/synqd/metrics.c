@@ -65,6 +65,7 @@ struct metrics {
     sq_loop *loop;
     server *srv;
     uint32_t max_tubes;
+    const char *tube_patterns;
     sq_listener *listener;
     list conns; /* mconn.link, newest first */
     size_t conn_count;
@@ -159,7 +160,7 @@ static void answer(mconn *mc, int status)
     }
     if (status == 200 && !mc->head_only) {
         mc->state = MC_STREAMING;
-        metrics_doc_begin(&mc->doc, m->srv, m->max_tubes);
+        metrics_doc_begin(&mc->doc, m->srv, m->max_tubes, m->tube_patterns);
         pump(mc);
         return;
     }
@@ -284,6 +285,7 @@ int metrics_start(sq_loop *loop, server *srv, const metrics_opts *o, metrics **o
     m->loop = loop;
     m->srv = srv;
     m->max_tubes = o->max_tubes;
+    m->tube_patterns = o->tube_patterns;
 
     sq_listen_opts lo = {0};
     lo.host = host;

@@ -53,6 +53,9 @@ typedef struct metrics_opts {
     const char *host;   /* numeric or a name; default 127.0.0.1 */
     uint16_t port;      /* 0 picks a free one, see metrics_port */
     uint32_t max_tubes; /* --metrics-max-tubes: tubes given per-tube series; 0 = all */
+    /* --metrics-tubes: comma-separated globs of the tubes given per-tube series; NULL = all.
+     * Borrowed (from argv): it must outlive the metrics object. */
+    const char *tube_patterns;
 } metrics_opts;
 
 /* Fills o with the defaults (port 0, METRICS_DEFAULT_MAX_TUBES). */

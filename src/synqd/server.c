@@ -18,6 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "check.h"
@@ -133,7 +134,8 @@ void server_queue_resume(server *srv, session *se)
 
 static void hook_reserved(client *c, job *j, void *data)
 {
-    (void)data;
+    server *srv = data;
+    cmd_job_reserved(&srv->env.cmd, j);
     session_reserved(client_owner(c), j);
 }
 
@@ -296,6 +298,34 @@ static void release_unsynced(server *srv)
     }
 }
 
+static uint64_t monotonic_us(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
+}
+
+/* After a log call that began at t0_us when the log had made fsyncs_before fsyncs: if it
+ * synced, how long that took and how many records it made durable go to the histograms. Two
+ * clock reads per log call, and a log call is at most one per loop pass. */
+static void note_log_sync(server *srv, uint64_t fsyncs_before, uint64_t t0_us)
+{
+    wal_stats ws;
+    wal_get_stats(persist_wal(srv->ps), &ws);
+    if (ws.fsyncs == fsyncs_before)
+        return;
+    hist_observe(&srv->hist.fsync_us, monotonic_us() - t0_us);
+    hist_observe(&srv->hist.fsync_records, ws.records_written - srv->records_at_sync);
+    srv->records_at_sync = ws.records_written;
+}
+
+static uint64_t log_fsyncs(server *srv)
+{
+    wal_stats ws;
+    wal_get_stats(persist_wal(srv->ps), &ws);
+    return ws.fsyncs;
+}
+
 static void on_persist_timer(sq_loop *loop, sq_timer *t)
 {
     (void)loop;
@@ -303,7 +333,9 @@ static void on_persist_timer(sq_loop *loop, sq_timer *t)
     srv->persist_timer_due = UINT64_MAX;
     if (log_failed(srv))
         return;
+    uint64_t fsyncs = log_fsyncs(srv), t0_us = monotonic_us();
     int err = persist_tick(srv->ps, sq_loop_now_ms(srv->loop));
+    note_log_sync(srv, fsyncs, t0_us);
     if (err)
         abort_unsynced(srv, err, "syncing or compacting");
 }
@@ -328,7 +360,9 @@ static void flush_log(server *srv)
         return;
     /* A failed log answers every flush with its error: whatever this pass
      * appended before the failure is not durable either. */
+    uint64_t fsyncs = log_fsyncs(srv), t0_us = monotonic_us();
     int err = persist_flush(srv->ps);
+    note_log_sync(srv, fsyncs, t0_us);
     if (err)
         abort_unsynced(srv, err, "writing");
     else
@@ -437,6 +471,7 @@ static void binlog_stats_get(const server *srv, synqd_binlog_stats *out)
 void server_snapshot(server *srv, synqd_snapshot *out)
 {
     out->counters = srv->counters;
+    out->hist = &srv->hist;
     out->job_memory = srv->job_memory;
     out->max_memory = srv->opts.max_memory;
     out->max_job_bytes = srv->opts.max_job_bytes;
@@ -635,6 +670,8 @@ int server_start(sq_loop *loop, const server_opts *o, server **out)
     srv->env.cmd.scratch = &srv->scratch;
     srv->env.cmd.host = &server_cmd_host;
     srv->env.cmd.host_data = srv;
+    synqd_histograms_init(&srv->hist);
+    srv->env.cmd.hist = &srv->hist;
     srv->env.counters = &srv->counters;
     err = sq_loop_add_before_wait(loop, before_wait, srv);
     if (err) {

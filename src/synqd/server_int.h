@@ -51,10 +51,12 @@ struct server {
     synqd_counters counters; /* changed only by session_core.c */
     sq_timer store_timer;
     uint64_t store_timer_due;
-    list sessions;       /* session.link, newest first */
-    list resume;         /* session.resume_link, in the order they were queued */
-    persist *ps;         /* NULL without -b */
-    wal_fault wal_fault; /* used only with SYNQD_WAL_FAULT (tests) */
+    list sessions; /* session.link, newest first */
+    list resume;   /* session.resume_link, in the order they were queued */
+    persist *ps;   /* NULL without -b */
+    synqd_histograms hist;
+    uint64_t records_at_sync; /* the log's records_written at its last fdatasync */
+    wal_fault wal_fault;      /* used only with SYNQD_WAL_FAULT (tests) */
     sq_timer persist_timer;
     uint64_t persist_timer_due;
     list unsynced; /* session.unsynced_link, newest first */

@@ -13,6 +13,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "histogram.h"
 #include "proto.h"
 #include "store.h"
 #include "synq/buf.h"
@@ -59,6 +60,7 @@ typedef struct synqd_snapshot {
     const char *instance_id; /* 16 hex digits; borrowed from the server, lives as long as it */
     const char *io_backend;  /* the event loop's backend name; static */
     synqd_overload_stats overload;
+    const synqd_histograms *hist; /* borrowed from the server, lives as long as it */
 } synqd_snapshot;
 
 /* YAML documents exactly as beanstalkd formats them. Each returns 0 and appends to out, or

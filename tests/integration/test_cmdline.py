@@ -231,10 +231,9 @@ class CommandLine(unittest.TestCase):
                 self.assertIn("text/plain", r.headers["Content-Type"])
                 text = r.read().decode()
             lines = set(text.splitlines())
-            for want in ('synq_jobs{state="ready"} 2', 'synq_jobs{state="urgent"} 2',
-                         'synq_jobs{state="delayed"} 1', "synq_jobs_total 3",
-                         'synq_commands_total{cmd="put"} 3',
-                         'synq_tube_jobs{tube="default",state="ready"} 2',
+            for want in ("current_jobs_ready 2", "current_jobs_urgent 2",
+                         "current_jobs_delayed 1", "total_jobs 3", "cmd_put 3",
+                         'tube_current_jobs_ready{tube="default"} 2',
                          # bodies 1 + 2 + 1 bytes, plus 152 per job
                          "synq_job_memory_bytes %d" % (4 + 3 * 152),
                          "synq_job_memory_limit_bytes 0"):

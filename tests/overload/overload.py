@@ -41,7 +41,7 @@ def metrics(port):
     for line in text.splitlines():
         if line and not line.startswith("#") and "{" not in line:
             name, value = line.rsplit(" ", 1)
-            out[name] = int(value)
+            out[name] = float(value) if "." in value else int(value)
     return out
 
 

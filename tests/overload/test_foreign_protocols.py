@@ -150,10 +150,10 @@ class ForeignProtocols(unittest.TestCase):
         m = overload.metrics(mport)
         print("%d foreign payloads on %d connections (%d at a time); RSS grew %d KiB; legit p99 "
               "idle %.2f ms, under attack %.2f ms (median %.2f ms, max %.2f ms, %d samples); "
-              "synq_connections_total %d"
+              "total_connections %d"
               % (result["payloads"], result["connects"], ATTACKERS, peak - rss0,
                  overload.percentile(idle, 0.99) * 1e3, overload.percentile(busy, 0.99) * 1e3,
-                 overload.percentile(busy, 0.5) * 1e3, max(busy) * 1e3, len(busy), m.get("synq_connections_total", 0)))
+                 overload.percentile(busy, 0.5) * 1e3, max(busy) * 1e3, len(busy), m.get("total_connections", 0)))
         self.assertEqual(lost, set())
         self.assertGreater(result["payloads"], ATTACKERS)
         if not overload.SANITIZED:

@@ -63,8 +63,8 @@ def scrape(mport, timeout_s):
 
 
 def tube_lines(body):
-    """Per-tube samples of the family synq_tube_jobs_total: one per tube in the document."""
-    return body.count(b"\nsynq_tube_jobs_total{")
+    """Per-tube samples of the family tube_total_jobs: one per tube in the document."""
+    return body.count(b"\ntube_total_jobs{")
 
 
 def scrape_loop(mport, scrapers, rounds, queue):
@@ -241,7 +241,7 @@ class MetricsTubeCap(unittest.TestCase):
         body = scrape(mport, 10)
         self.assertEqual(tube_lines(body), 5)
         self.assertIn(b"\nsynq_metrics_tubes_omitted 5\n", body)
-        self.assertIn(b"\nsynq_tubes 10\n", body)
+        self.assertIn(b"\ncurrent_tubes 10\n", body)
 
 
 if __name__ == "__main__":

@@ -114,7 +114,7 @@ class UnreadReplies(unittest.TestCase):
         self.assertEqual(legit.read_job("FOUND"), (1, b"p" * 1024))
         self.assertEqual(overload.jobs_survive(srv.port, b"after", 200), set())
         deadline = time.monotonic() + 5
-        while overload.metrics(self.metrics_port).get("synq_connections") != 1:
+        while overload.metrics(self.metrics_port).get("current_connections") != 1:
             self.assertLess(time.monotonic(), deadline, "attackers' connections still counted")
             time.sleep(0.05)
 

@@ -286,51 +286,63 @@ TEST(get_metrics_reports_server_figures)
     /* Streamed: the close ends the body. */
     ASSERT_TRUE(header(&r, "Content-Length", v, sizeof v) == NULL);
 
-    ASSERT_LINE(&r, "# TYPE synq_jobs gauge");
-    ASSERT_LINE(&r, "synq_jobs{state=\"ready\"} 4");
-    ASSERT_LINE(&r, "synq_jobs{state=\"reserved\"} 1");
-    ASSERT_LINE(&r, "synq_jobs{state=\"delayed\"} 3");
-    ASSERT_LINE(&r, "synq_jobs{state=\"buried\"} 2");
-    ASSERT_LINE(&r, "synq_jobs{state=\"urgent\"} 0");
-    ASSERT_LINE(&r, "# TYPE synq_jobs_total counter");
-    ASSERT_LINE(&r, "synq_jobs_total 10");
-    ASSERT_LINE(&r, "synq_job_timeouts_total 0");
-    ASSERT_LINE(&r, "# TYPE synq_commands_total counter");
-    ASSERT_LINE(&r, "synq_commands_total{cmd=\"put\"} 10");
-    ASSERT_LINE(&r, "synq_commands_total{cmd=\"use\"} 1");
-    ASSERT_LINE(&r, "synq_commands_total{cmd=\"reserve\"} 1");
-    ASSERT_LINE(&r, "synq_commands_total{cmd=\"reserve-with-timeout\"} 3");
-    ASSERT_LINE(&r, "synq_commands_total{cmd=\"bury\"} 2");
-    ASSERT_LINE(&r, "synq_commands_total{cmd=\"pause-tube\"} 1");
-    ASSERT_LINE(&r, "synq_commands_total{cmd=\"watch\"} 1");
-    ASSERT_LINE(&r, "synq_commands_total{cmd=\"ignore\"} 1");
-    ASSERT_LINE(&r, "synq_commands_total{cmd=\"list-tubes-watched\"} 0");
-    ASSERT_LINE(&r, "synq_commands_total{cmd=\"stats\"} 0");
+    ASSERT_LINE(&r, "# TYPE current_jobs_ready gauge");
+    ASSERT_LINE(&r, "current_jobs_ready 4");
+    ASSERT_LINE(&r, "current_jobs_reserved 1");
+    ASSERT_LINE(&r, "current_jobs_delayed 3");
+    ASSERT_LINE(&r, "current_jobs_buried 2");
+    ASSERT_LINE(&r, "current_jobs_urgent 0");
+    ASSERT_LINE(&r, "# TYPE total_jobs gauge");
+    ASSERT_LINE(&r, "total_jobs 10");
+    ASSERT_LINE(&r, "job_timeouts 0");
+    ASSERT_LINE(&r, "# TYPE cmd_put gauge");
+    ASSERT_LINE(&r, "cmd_put 10");
+    ASSERT_LINE(&r, "cmd_use 1");
+    ASSERT_LINE(&r, "cmd_reserve 1");
+    ASSERT_LINE(&r, "cmd_reserve_with_timeout 3");
+    ASSERT_LINE(&r, "cmd_bury 2");
+    ASSERT_LINE(&r, "cmd_pause_tube 1");
+    ASSERT_LINE(&r, "cmd_watch 1");
+    ASSERT_LINE(&r, "cmd_ignore 1");
+    ASSERT_LINE(&r, "cmd_list_tubes_watched 0");
+    ASSERT_LINE(&r, "cmd_stats 0");
     /* beanstalkd keeps no counter for these, so neither do we. */
-    ASSERT_NO_LINE_PREFIX(&r, "cmd=\"kick-job\"");
-    ASSERT_NO_LINE_PREFIX(&r, "cmd=\"quit\"");
-    ASSERT_LINE(&r, "synq_connections 3");
-    ASSERT_LINE(&r, "synq_connections_total 3");
-    ASSERT_LINE(&r, "synq_producers 1");
-    ASSERT_LINE(&r, "synq_workers 2");
-    ASSERT_LINE(&r, "synq_waiting 1");
-    ASSERT_LINE(&r, "synq_tubes 3");
-    ASSERT_LINE(&r, "synq_tube_jobs{tube=\"default\",state=\"ready\"} 4");
-    ASSERT_LINE(&r, "synq_tube_jobs{tube=\"default\",state=\"buried\"} 2");
-    ASSERT_LINE(&r, "synq_tube_jobs{tube=\"default\",state=\"reserved\"} 1");
-    ASSERT_LINE(&r, "synq_tube_jobs{tube=\"default\",state=\"delayed\"} 0");
-    ASSERT_LINE(&r, "synq_tube_jobs{tube=\"default\",state=\"urgent\"} 0");
-    ASSERT_LINE(&r, "synq_tube_jobs{tube=\"emails\",state=\"delayed\"} 3");
-    ASSERT_LINE(&r, "synq_tube_jobs{tube=\"emails\",state=\"ready\"} 0");
-    ASSERT_LINE(&r, "synq_tube_jobs{tube=\"idle\",state=\"urgent\"} 0");
-    ASSERT_LINE(&r, "synq_tube_paused{tube=\"default\"} 0");
-    ASSERT_LINE(&r, "synq_tube_paused{tube=\"emails\"} 1");
-    ASSERT_LINE(&r, "synq_tube_waiting{tube=\"idle\"} 1");
-    ASSERT_LINE(&r, "synq_tube_waiting{tube=\"default\"} 0");
-    ASSERT_LINE(&r, "synq_tube_jobs_total{tube=\"default\"} 7");
-    ASSERT_LINE(&r, "synq_tube_jobs_total{tube=\"emails\"} 3");
-    ASSERT_LINE(&r, "# TYPE synq_uptime_seconds gauge");
-    ASSERT_LINE(&r, "synq_uptime_seconds 0");
+    ASSERT_NO_LINE_PREFIX(&r, "cmd_kick_job");
+    ASSERT_NO_LINE_PREFIX(&r, "cmd_quit");
+    ASSERT_LINE(&r, "current_connections 3");
+    ASSERT_LINE(&r, "total_connections 3");
+    ASSERT_LINE(&r, "current_producers 1");
+    ASSERT_LINE(&r, "current_workers 2");
+    ASSERT_LINE(&r, "current_waiting 1");
+    ASSERT_LINE(&r, "current_tubes 3");
+    ASSERT_LINE(&r, "tube_current_jobs_ready{tube=\"default\"} 4");
+    ASSERT_LINE(&r, "tube_current_jobs_buried{tube=\"default\"} 2");
+    ASSERT_LINE(&r, "tube_current_jobs_reserved{tube=\"default\"} 1");
+    ASSERT_LINE(&r, "tube_current_jobs_delayed{tube=\"default\"} 0");
+    ASSERT_LINE(&r, "tube_current_jobs_urgent{tube=\"default\"} 0");
+    ASSERT_LINE(&r, "tube_current_jobs_delayed{tube=\"emails\"} 3");
+    ASSERT_LINE(&r, "tube_current_jobs_ready{tube=\"emails\"} 0");
+    ASSERT_LINE(&r, "tube_current_jobs_urgent{tube=\"idle\"} 0");
+    ASSERT_LINE(&r, "tube_pause{tube=\"default\"} 0");
+    ASSERT_LINE(&r, "tube_pause{tube=\"emails\"} 100");
+    ASSERT_LINE(&r, "tube_current_waiting{tube=\"idle\"} 1");
+    ASSERT_LINE(&r, "tube_current_waiting{tube=\"default\"} 0");
+    ASSERT_LINE(&r, "tube_total_jobs{tube=\"default\"} 7");
+    ASSERT_LINE(&r, "tube_total_jobs{tube=\"emails\"} 3");
+    /* The fields of stats-tube the exporters have and synq_* had not. */
+    ASSERT_LINE(&r, "tube_current_using{tube=\"emails\"} 1");
+    ASSERT_LINE(&r, "tube_current_using{tube=\"default\"} 2");
+    ASSERT_LINE(&r, "tube_current_watching{tube=\"idle\"} 1");
+    ASSERT_LINE(&r, "tube_current_watching{tube=\"default\"} 2");
+    ASSERT_LINE(&r, "tube_cmd_pause_tube{tube=\"emails\"} 1");
+    ASSERT_LINE(&r, "tube_cmd_delete{tube=\"default\"} 0");
+    ASSERT_LINE(&r, "# TYPE process_cpu_seconds_total counter");
+    ASSERT_LINE(&r, "# TYPE process_open_fds gauge");
+    ASSERT_LINE(&r, "# TYPE process_resident_memory_bytes gauge");
+    ASSERT_LINE(&r, "# TYPE process_start_time_seconds gauge");
+    ASSERT_LINE(&r, "synq_metrics_tubes_omitted 0");
+    ASSERT_LINE(&r, "# TYPE uptime gauge");
+    ASSERT_LINE(&r, "uptime 0");
     ASSERT_LINE(&r, "synq_draining 0");
     char info[128];
     snprintf(info, sizeof info, "synq_build_info{version=\"%s\",io_backend=\"%s\"} 1", SYNQ_VERSION,
@@ -339,7 +351,8 @@ TEST(get_metrics_reports_server_figures)
     ASSERT_LINE(&r, "# TYPE synq_store_memory_bytes gauge");
     /* Records and exts are two size classes: one 2 MiB chunk each. */
     ASSERT_LINE(&r, "synq_store_memory_bytes{part=\"records\"} 4194304");
-    /* No log: no binlog families at all. */
+    /* No log: beanstalkd's binlog fields are zero, synqd's own log families absent. */
+    ASSERT_LINE(&r, "binlog_records_written 0");
     ASSERT_NO_LINE_PREFIX(&r, "synq_binlog");
     free(r.raw);
 
@@ -351,11 +364,12 @@ TEST(get_metrics_reports_server_figures)
     r = http(&e, "GET /metrics HTTP/1.0\r\n\r\n");
     ASSERT_EQ(r.status, 200);
     ASSERT_LINE(&r, "synq_draining 1");
-    ASSERT_LINE(&r, "synq_jobs{state=\"ready\"} 4");
-    ASSERT_LINE(&r, "synq_jobs{state=\"urgent\"} 1");
-    ASSERT_LINE(&r, "synq_tube_jobs{tube=\"emails\",state=\"urgent\"} 1");
-    ASSERT_LINE(&r, "synq_commands_total{cmd=\"delete\"} 2");
-    ASSERT_LINE(&r, "synq_tube_jobs{tube=\"default\",state=\"ready\"} 3");
+    ASSERT_LINE(&r, "current_jobs_ready 4");
+    ASSERT_LINE(&r, "current_jobs_urgent 1");
+    ASSERT_LINE(&r, "tube_current_jobs_urgent{tube=\"emails\"} 1");
+    ASSERT_LINE(&r, "cmd_delete 2");
+    ASSERT_LINE(&r, "tube_current_jobs_ready{tube=\"default\"} 3");
+    ASSERT_LINE(&r, "tube_cmd_delete{tube=\"default\"} 1");
     free(r.raw);
     for (int i = 0; i < 3; i++)
         close(fds[i]);
@@ -373,7 +387,8 @@ TEST(document_is_well_formed_exposition)
     response r = http(&e, "GET /metrics HTTP/1.1\r\n\r\n");
     ASSERT_EQ(r.status, 200);
     ASSERT_TRUE(r.body_len > 0 && r.body[r.body_len - 1] == '\n');
-    char family[128] = "", seen[64][128];
+    char family[128] = "", seen[160][128];
+    bool is_histogram = false;
     size_t nseen = 0, samples = 0;
     bool expect_type = false;
     const char *p = r.body;
@@ -394,38 +409,54 @@ TEST(document_is_well_formed_exposition)
             for (size_t i = 0; i < nseen; i++)
                 if (strcmp(seen[i], family) == 0)
                     TEST_FAIL_("family %s appears twice", family);
-            ASSERT_LT(nseen, 64);
+            ASSERT_LT(nseen, 160);
             snprintf(seen[nseen++], sizeof seen[0], "%s", family);
             expect_type = true;
             continue;
         }
         if (strncmp(line, "# TYPE ", 7) == 0) {
             ASSERT_TRUE(expect_type);
-            char want_g[200], want_c[200];
+            char want_g[200], want_c[200], want_h[200];
             snprintf(want_g, sizeof want_g, "# TYPE %s gauge", family);
             snprintf(want_c, sizeof want_c, "# TYPE %s counter", family);
-            if (strcmp(line, want_g) != 0 && strcmp(line, want_c) != 0)
+            snprintf(want_h, sizeof want_h, "# TYPE %s histogram", family);
+            is_histogram = strcmp(line, want_h) == 0;
+            if (strcmp(line, want_g) != 0 && strcmp(line, want_c) != 0 && !is_histogram)
                 TEST_FAIL_("bad TYPE line for %s: %s", family, line);
             expect_type = false;
             continue;
         }
         ASSERT_TRUE(!expect_type && family[0]);
         size_t flen = strlen(family);
-        if (strncmp(line, family, flen) != 0 || (line[flen] != ' ' && line[flen] != '{'))
+        if (strncmp(line, family, flen) != 0)
+            TEST_FAIL_("sample outside its family %s: %s", family, line);
+        if (is_histogram) {
+            /* name_bucket{le=...}, name_sum, name_count */
+            size_t sl = strcspn(line + flen, " {");
+            bool ok = (sl == 7 && strncmp(line + flen, "_bucket", 7) == 0) ||
+                      (sl == 4 && strncmp(line + flen, "_sum", 4) == 0) ||
+                      (sl == 6 && strncmp(line + flen, "_count", 6) == 0);
+            if (!ok)
+                TEST_FAIL_("sample outside its histogram %s: %s", family, line);
+            flen += sl;
+        }
+        if (line[flen] != ' ' && line[flen] != '{')
             TEST_FAIL_("sample outside its family %s: %s", family, line);
         const char *val = strrchr(line, ' ');
         ASSERT_TRUE(val && val[1]);
+        /* Counts are integers; seconds (CPU, start time, histogram sums) decimals. */
         for (const char *d = val + 1; *d; d++)
-            ASSERT_TRUE(*d >= '0' && *d <= '9');
+            ASSERT_TRUE((*d >= '0' && *d <= '9') || *d == '.');
         if (line[flen] == '{')
             ASSERT_TRUE(val[-1] == '}');
         samples++;
     }
     ASSERT_TRUE(!expect_type);
-    /* 3 job families, commands, 6 client gauges, 4 tube families, uptime,
-     * draining, build info, 2 job memory gauges, store memory, 6 binlog families, 6 overload
-     * counters, the tubes the cap omitted, malloc trims. */
-    ASSERT_EQ(nseen, 34);
+    /* beanstalkd's stats fields (5 job states, 22 cmd-*, 10 more, 2 rusage, 5 binlog), 6
+     * process_*, 7 overload counters, draining, build info, 2 job memory gauges, store memory,
+     * 2 families of the log's own, 3 histograms (job waits, fsync time and batch), 13 tube
+     * families, the tubes omitted. */
+    ASSERT_EQ(nseen, 81);
     ASSERT_GT(samples, 50);
     free(r.raw);
     for (int i = 0; i < 3; i++)
@@ -443,13 +474,13 @@ TEST(binlog_metrics_with_a_log)
     bs(&e, fd, "delete 1\r\n", "DELETED\r\n");
     response r = http(&e, "GET /metrics HTTP/1.1\r\n\r\n");
     ASSERT_EQ(r.status, 200);
-    ASSERT_LINE(&r, "# TYPE synq_binlog_records_written_total counter");
-    ASSERT_LINE(&r, "synq_binlog_records_written_total 3");
-    ASSERT_LINE(&r, "synq_binlog_records_migrated_total 0");
+    ASSERT_LINE(&r, "# TYPE binlog_records_written gauge");
+    ASSERT_LINE(&r, "binlog_records_written 3");
+    ASSERT_LINE(&r, "binlog_records_migrated 0");
     ASSERT_LINE(&r, "# TYPE synq_binlog_bytes gauge");
     ASSERT_LINE(&r, "# TYPE synq_binlog_fsyncs_total counter");
-    ASSERT_LINE(&r, "synq_binlog_current_index 1");
-    ASSERT_LINE(&r, "synq_binlog_oldest_index 1");
+    ASSERT_LINE(&r, "binlog_current_index 1");
+    ASSERT_LINE(&r, "binlog_oldest_index 1");
     /* The live and dead byte counts are the log's own: they must match
      * what `stats-log` prints for them (no write happens in between). */
     send_all(fd, "stats-log\r\n", 11);
@@ -496,9 +527,9 @@ TEST(accepts_query_string_and_absolute_form)
     env_start(&e, false);
     /* Empty lines before the request line are skipped (RFC 9112 2.2). */
     ASSERT_EQ(status_of(&e, "\r\n\r\nGET /metrics HTTP/1.1\r\n\r\n"), 200);
-    response r = http(&e, "GET /metrics?name[]=synq_jobs HTTP/1.1\r\n\r\n");
+    response r = http(&e, "GET /metrics?name[]=total_jobs HTTP/1.1\r\n\r\n");
     ASSERT_EQ(r.status, 200);
-    ASSERT_LINE(&r, "synq_jobs_total 0");
+    ASSERT_LINE(&r, "total_jobs 0");
     free(r.raw);
     r = http(&e, "GET http://127.0.0.1:9/metrics HTTP/1.1\r\nHost: 127.0.0.1:9\r\n\r\n");
     ASSERT_EQ(r.status, 200);
@@ -518,7 +549,7 @@ TEST(request_arriving_byte_by_byte)
     }
     char *raw = collect(&e, fd, 0, 3000, NULL);
     ASSERT_TRUE(strncmp(raw, "HTTP/1.1 200 OK\r\n", 17) == 0);
-    ASSERT_TRUE(strstr(raw, "\nsynq_tubes 1\n") != NULL);
+    ASSERT_TRUE(strstr(raw, "\ncurrent_tubes 1\n") != NULL);
     free(raw);
     close(fd);
     env_stop(&e);

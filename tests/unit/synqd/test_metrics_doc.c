@@ -53,7 +53,7 @@ static void ignore(env *e, int i)
     ASSERT_EQ(store_ignore(e->st, e->c, name, (size_t)n, NULL), STORE_OK);
 }
 
-/* How many lines of `family` name tube "tube-<i>" (for synq_tube_jobs: one per state). */
+/* How many lines of `family` name tube "tube-<i>". */
 static int lines_for(const sq_buf *doc, const char *family, int i)
 {
     char want[96];
@@ -73,8 +73,18 @@ static bool has(const sq_buf *doc, const char *s)
     return memmem(sq_buf_peek(doc), sq_buf_len(doc), s, strlen(s)) != NULL;
 }
 
-static const char *const tube_families[] = {"synq_tube_jobs", "synq_tube_paused",
-                                            "synq_tube_waiting", "synq_tube_jobs_total"};
+/* Where the per-tube families begin. */
+static const char *tube_part(const sq_buf *doc)
+{
+    static const char head[] = "# HELP tube_current_jobs_urgent ";
+    const char *p = memmem(sq_buf_peek(doc), sq_buf_len(doc), head, sizeof head - 1);
+    ASSERT_TRUE(p != NULL);
+    return p;
+}
+
+/* Four of the thirteen per-tube families: the first, two between, and the last. */
+static const char *const tube_families[] = {"tube_current_jobs_urgent", "tube_current_watching",
+                                            "tube_current_waiting", "tube_pause_time_left"};
 
 TEST(a_document_built_in_small_pieces_equals_one_built_at_once)
 {
@@ -85,10 +95,10 @@ TEST(a_document_built_in_small_pieces_equals_one_built_at_once)
     sq_buf whole, pieces;
     sq_buf_init(&whole, SQ_BUF_NO_LIMIT);
     sq_buf_init(&pieces, SQ_BUF_NO_LIMIT);
-    ASSERT_EQ(metrics_format(e.srv, 0, &whole), 0);
+    ASSERT_EQ(metrics_format(e.srv, 0, NULL, &whole), 0);
 
     metrics_doc d;
-    metrics_doc_begin(&d, e.srv, 0);
+    metrics_doc_begin(&d, e.srv, 0, NULL);
     int r, calls = 0;
     do {
         size_t before = sq_buf_len(&pieces);
@@ -97,12 +107,15 @@ TEST(a_document_built_in_small_pieces_equals_one_built_at_once)
         if (calls++ > 0)
             ASSERT_LT(sq_buf_len(&pieces) - before, 4096); /* whole lines of one tube */
     } while (r == 1);
-    ASSERT_GT(calls, 4 * 300);
+    ASSERT_GT(calls, 13 * 300);
     ASSERT_EQ(metrics_doc_next(&d, &pieces, SIZE_MAX), 0); /* complete stays complete */
-    ASSERT_EQ(sq_buf_len(&pieces), sq_buf_len(&whole));
-    ASSERT_MEM_EQ(sq_buf_peek(&pieces), sq_buf_peek(&whole), sq_buf_len(&whole));
+    /* From the per-tube part on: the server-wide part has the CPU time, which moves. */
+    const char *tubes_whole = tube_part(&whole), *tubes_pieces = tube_part(&pieces);
+    size_t len = sq_buf_len(&whole) - (size_t)(tubes_whole - sq_buf_peek(&whole));
+    ASSERT_EQ(sq_buf_len(&pieces) - (size_t)(tubes_pieces - sq_buf_peek(&pieces)), len);
+    ASSERT_MEM_EQ(tubes_pieces, tubes_whole, len);
     for (int f = 0; f < 4; f++)
-        ASSERT_EQ(lines_for(&whole, tube_families[f], 299), f == 0 ? 5 : 1);
+        ASSERT_EQ(lines_for(&whole, tube_families[f], 299), 1);
     sq_buf_free(&whole);
     sq_buf_free(&pieces);
     env_stop(&e);
@@ -117,7 +130,7 @@ TEST(tubes_changing_between_pieces_never_come_twice_and_survivors_always_come)
     sq_buf doc;
     sq_buf_init(&doc, SQ_BUF_NO_LIMIT);
     metrics_doc d;
-    metrics_doc_begin(&d, e.srv, 0);
+    metrics_doc_begin(&d, e.srv, 0, NULL);
     bool touched[200] = {false};
     int r, call = 0;
     while ((r = metrics_doc_next(&d, &doc, sq_buf_len(&doc) + 2000)) == 1) {
@@ -141,7 +154,7 @@ TEST(tubes_changing_between_pieces_never_come_twice_and_survivors_always_come)
     int survivors = 0;
     for (int i = 0; i < 200; i++) {
         for (int f = 0; f < 4; f++) {
-            int n = lines_for(&doc, tube_families[f], i), one = f == 0 ? 5 : 1;
+            int n = lines_for(&doc, tube_families[f], i), one = 1;
             if (touched[i])
                 ASSERT_TRUE(n == 0 || n == one);
             else
@@ -165,9 +178,9 @@ TEST(tubes_past_the_cap_are_left_out_and_counted)
         watch(&e, i);
     sq_buf doc;
     sq_buf_init(&doc, SQ_BUF_NO_LIMIT);
-    ASSERT_EQ(metrics_format(e.srv, 3, &doc), 0);
+    ASSERT_EQ(metrics_format(e.srv, 3, NULL, &doc), 0);
     ASSERT_TRUE(has(&doc, "\nsynq_metrics_tubes_omitted 8\n"));
-    ASSERT_TRUE(has(&doc, "\nsynq_tubes 11\n"));
+    ASSERT_TRUE(has(&doc, "\ncurrent_tubes 11\n"));
     for (int f = 0; f < 4; f++) {
         int n = 0;
         for (int i = 0; i < 10; i++)
@@ -175,6 +188,29 @@ TEST(tubes_past_the_cap_are_left_out_and_counted)
         /* "default" is one of the three (it is made first, in the first slot). */
         ASSERT_EQ(n, 2);
     }
+    sq_buf_free(&doc);
+    env_stop(&e);
+}
+
+TEST(only_tubes_a_pattern_matches_get_series_and_the_others_are_counted)
+{
+    env e;
+    env_start(&e);
+    for (int i = 0; i < 30; i++)
+        watch(&e, i);
+    sq_buf doc;
+    sq_buf_init(&doc, SQ_BUF_NO_LIMIT);
+    /* tube-1, tube-10..19 and tube-2 of 30 tubes and "default"; an empty glob matches none. */
+    ASSERT_EQ(metrics_format(e.srv, 0, "tube-1*,,tube-2", &doc), 0);
+    for (int f = 0; f < 4; f++)
+        for (int i = 0; i < 30; i++)
+            ASSERT_EQ(lines_for(&doc, tube_families[f], i), i == 1 || i == 2 || i / 10 == 1);
+    ASSERT_TRUE(!has(&doc, "{tube=\"default\"}"));
+    ASSERT_TRUE(has(&doc, "\nsynq_metrics_tubes_omitted 19\n"));
+    /* The cap counts only the tubes the patterns let in. */
+    sq_buf_clear(&doc);
+    ASSERT_EQ(metrics_format(e.srv, 5, "tube-1*", &doc), 0);
+    ASSERT_TRUE(has(&doc, "\nsynq_metrics_tubes_omitted 26\n"));
     sq_buf_free(&doc);
     env_stop(&e);
 }
@@ -191,15 +227,15 @@ TEST(empty_slots_bound_a_piece_and_the_document_still_ends)
     sq_buf doc;
     sq_buf_init(&doc, SQ_BUF_NO_LIMIT);
     metrics_doc d;
-    metrics_doc_begin(&d, e.srv, 0);
+    metrics_doc_begin(&d, e.srv, 0, NULL);
     int r, calls = 0;
     while ((r = metrics_doc_next(&d, &doc, SIZE_MAX)) == 1)
         calls++;
     ASSERT_EQ(r, 0);
-    /* Four walks of about 3 * SLOTS_PER_CALL slots each, SLOTS_PER_CALL at a time. */
-    ASSERT_GE(calls, 4 * 3);
+    /* Thirteen walks of about 3 * SLOTS_PER_CALL slots each, SLOTS_PER_CALL at a time. */
+    ASSERT_GE(calls, 13 * 3);
     ASSERT_EQ(lines_for(&doc, tube_families[3], 0), 0);
-    ASSERT_TRUE(has(&doc, "\nsynq_tube_jobs_total{tube=\"default\"} 0\n"));
+    ASSERT_TRUE(has(&doc, "\ntube_pause_time_left{tube=\"default\"} 0\n"));
     sq_buf_free(&doc);
     env_stop(&e);
 }
