@@ -125,5 +125,7 @@ void cmd_finish_batch(const cmd_ctx *ctx, uint64_t first_id, uint32_t max);
 
 /* Extensions implemented in cmd_bulk.c, called by cmd_execute. */
 void cmd_execute_bulk(const cmd_ctx *ctx, const proto_cmd *cmd, cmd_next *next);
+/* tube-set and tube-info (cmd_tube.c), called by cmd_execute. */
+void cmd_execute_tube(const cmd_ctx *ctx, const proto_cmd *cmd, cmd_next *next);
 
 #endif
