@@ -51,9 +51,12 @@ const proto_cmd_def proto_cmds[CMD_COUNT_] = {
 };
 
 const char *const proto_setting_names[PROTO_SET_COUNT_] = {
-    [PROTO_SET_MAX_RESERVES] = "max-reserves", [PROTO_SET_DEAD_LETTER] = "dead-letter",
-    [PROTO_SET_RETRY_BACKOFF] = "retry-backoff", [PROTO_SET_MAX_RESERVED] = "max-reserved",
-    [PROTO_SET_RATE] = "rate",                   [PROTO_SET_EXPIRE] = "expire",
+    [PROTO_SET_MAX_RESERVES] = "max-reserves",
+    [PROTO_SET_DEAD_LETTER] = "dead-letter",
+    [PROTO_SET_RETRY_BACKOFF] = "retry-backoff",
+    [PROTO_SET_MAX_RESERVED] = "max-reserved",
+    [PROTO_SET_RATE] = "rate",
+    [PROTO_SET_EXPIRE] = "expire",
 };
 
 #undef ROW

@@ -454,9 +454,9 @@ static proto_status parse_words(proto_cmd_type type, const char *p, const char *
     enum { MAX_WORDS = 4 };
     word w[MAX_WORDS];
     size_t want = type == CMD_FLUSH_TUBE || type == CMD_RESERVE_BATCH ? 2
-                  : type == CMD_TUBE_SET                               ? 3
-                  : type == CMD_TUBE_INFO                              ? 1
-                                                                       : 4;
+                  : type == CMD_TUBE_SET                              ? 3
+                  : type == CMD_TUBE_INFO                             ? 1
+                                                                      : 4;
     for (size_t i = 0; i < want; i++) {
         if (!next_word(&p, end, i == 0, &w[i]))
             return PROTO_BAD_FORMAT;

@@ -80,23 +80,23 @@ static void tube_info(const cmd_ctx *ctx, const proto_cmd *cmd)
     tube_get_figures(env->st, t, &f);
     sq_buf *doc = env->scratch;
     /* dead-letter is quoted: a bare "-" would start a YAML sequence. */
-    int err = sq_buf_printf(doc,
-                            "---\n"
-                            "name: %s\n"
-                            "max-reserves: %u\n"
-                            "dead-letter: \"%s\"\n"
-                            "retry-backoff: %u\n"
-                            "max-reserved: %u\n"
-                            "rate: %u\n"
-                            "expire: %u\n"
-                            "held: %s\n"
-                            "oldest-ready-age: %" PRId64 "\n"
-                            "dead-lettered: %" PRIu64 "\n"
-                            "expired: %" PRIu64 "\n",
-                            tube_name(t), c.max_reserves, c.dead_letter_len ? c.dead_letter : "-",
-                            c.retry_backoff_ms, c.max_reserved, c.rate, c.expire_s,
-                            f.held ? "true" : "false", f.oldest_ready_age_s, f.dead_lettered,
-                            f.expired);
+    int err =
+        sq_buf_printf(doc,
+                      "---\n"
+                      "name: %s\n"
+                      "max-reserves: %u\n"
+                      "dead-letter: \"%s\"\n"
+                      "retry-backoff: %u\n"
+                      "max-reserved: %u\n"
+                      "rate: %u\n"
+                      "expire: %u\n"
+                      "held: %s\n"
+                      "oldest-ready-age: %" PRId64 "\n"
+                      "dead-lettered: %" PRIu64 "\n"
+                      "expired: %" PRIu64 "\n",
+                      tube_name(t), c.max_reserves, c.dead_letter_len ? c.dead_letter : "-",
+                      c.retry_backoff_ms, c.max_reserved, c.rate, c.expire_s,
+                      f.held ? "true" : "false", f.oldest_ready_age_s, f.dead_lettered, f.expired);
     if (err)
         reply_lit(ctx->out, PROTO_REPLY_OUT_OF_MEMORY);
     else
