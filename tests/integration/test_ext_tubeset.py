@@ -205,6 +205,10 @@ class TubeSetDurability(TubeBase):
     def _scenario(self, extra, traffic):
         srv = self.start(extra)
         c = self.client(srv)
+        # A live job in the first segment makes it a compaction target, so that it is migrated
+        # and removed with the TUBE records it holds.
+        self.use(c, "live")
+        live = self.put(c, b"L")
         for line in ["tube-set keep max-reserved 7", "tube-set keep dead-letter dl",
                      "tube-set keep rate 9", "tube-set gone rate 5", "tube-set gone rate 0",
                      "tube-set other expire 3600"]:
@@ -214,6 +218,9 @@ class TubeSetDurability(TubeBase):
         for i in range(traffic):
             jid = self.put(c, b"c" * 200)
             self.assertEqual(c.cmd("delete %d" % jid), b"DELETED\r\n")
+        if traffic > 100:
+            first = os.path.join(self.dir, "wal.%016x" % 1)
+            self.wait_for("the first segment to be collected", lambda: not os.path.exists(first))
         c.close()
         srv = self.kill9_restart(srv, extra)
         c = self.client(srv)
@@ -222,6 +229,7 @@ class TubeSetDurability(TubeBase):
                          ("7", '"dl"', "9"))
         self.assertEqual(self.info(c, "other")["expire"], "3600")
         self.assertNotIn("gone", self.tubes(c))
+        self.assertTrue(self.exists(c, live))
         srv.stop()
         srv = self.start(extra)
         c = self.client(srv)
