@@ -46,6 +46,17 @@ const proto_cmd_def proto_cmds[CMD_COUNT_] = {
     ROW(CMD_LIST_JOBS, "list-jobs ", PROTO_ARGS_WORDS, 0, NULL),
     ROW(CMD_MOVE_JOBS, "move-jobs ", PROTO_ARGS_WORDS, PROTO_CMD_LOGGED, NULL),
     ROW(CMD_RESERVE_BATCH, "reserve-batch ", PROTO_ARGS_WORDS, 0, NULL),
+    ROW(CMD_TUBE_SET, "tube-set ", PROTO_ARGS_WORDS, PROTO_CMD_LOGGED, NULL),
+    ROW(CMD_TUBE_INFO, "tube-info ", PROTO_ARGS_WORDS, 0, NULL),
+};
+
+const char *const proto_setting_names[PROTO_SET_COUNT_] = {
+    [PROTO_SET_MAX_RESERVES] = "max-reserves",
+    [PROTO_SET_DEAD_LETTER] = "dead-letter",
+    [PROTO_SET_RETRY_BACKOFF] = "retry-backoff",
+    [PROTO_SET_MAX_RESERVED] = "max-reserved",
+    [PROTO_SET_RATE] = "rate",
+    [PROTO_SET_EXPIRE] = "expire",
 };
 
 #undef ROW

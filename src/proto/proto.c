@@ -103,7 +103,7 @@ static const unsigned char cmds_r[] = {CMD_RESERVE_WITH_TIMEOUT, CMD_RESERVE_JOB
                                        CMD_RESERVE, CMD_RELEASE};
 /* "stats-log" (an extension) before "stats", which would otherwise take it as trailing bytes. */
 static const unsigned char cmds_s[] = {CMD_STATS_JOB, CMD_STATS_TUBE, CMD_STATS_LOG, CMD_STATS};
-static const unsigned char cmds_t[] = {CMD_TOUCH};
+static const unsigned char cmds_t[] = {CMD_TOUCH, CMD_TUBE_SET, CMD_TUBE_INFO};
 static const unsigned char cmds_u[] = {CMD_USE};
 static const unsigned char cmds_w[] = {CMD_WATCH};
 
@@ -423,12 +423,40 @@ static bool word_states(const word *w, uint32_t allowed, bool all_ok, uint32_t *
     return false;
 }
 
+/* tube-set's <name> <value>: a known name and a value of its kind. */
+static bool word_setting(const word *name, const word *value, proto_cmd *cmd)
+{
+    for (int i = 0; i < PROTO_SET_COUNT_; i++) {
+        if (!word_is(name, proto_setting_names[i]))
+            continue;
+        cmd->setting = (proto_setting)i;
+        if (i == PROTO_SET_DEAD_LETTER) {
+            if (word_is(value, "-"))
+                return true;
+            if (!is_valid_tube(value->p, value->len))
+                return false;
+            cmd->to_tube = value->p;
+            cmd->to_tube_len = value->len;
+            return true;
+        }
+        uint64_t n;
+        if (!word_number(value, UINT32_MAX, &n))
+            return false;
+        cmd->count = (uint32_t)n;
+        return true;
+    }
+    return false;
+}
+
 /* Reads an extension's arguments: exactly the words it takes (2 or 4), no more, no fewer. */
 static proto_status parse_words(proto_cmd_type type, const char *p, const char *end, proto_cmd *cmd)
 {
     enum { MAX_WORDS = 4 };
     word w[MAX_WORDS];
-    size_t want = type == CMD_FLUSH_TUBE ? 2 : type == CMD_RESERVE_BATCH ? 2 : 4;
+    size_t want = type == CMD_FLUSH_TUBE || type == CMD_RESERVE_BATCH ? 2
+                  : type == CMD_TUBE_SET                              ? 3
+                  : type == CMD_TUBE_INFO                             ? 1
+                                                                      : 4;
     for (size_t i = 0; i < want; i++) {
         if (!next_word(&p, end, i == 0, &w[i]))
             return PROTO_BAD_FORMAT;
@@ -458,6 +486,14 @@ static proto_status parse_words(proto_cmd_type type, const char *p, const char *
         cmd->to_tube = w[1].p;
         cmd->to_tube_len = w[1].len;
         cmd->count = (uint32_t)n;
+        break;
+    case CMD_TUBE_SET:
+        if (!is_valid_tube(w[0].p, w[0].len) || !word_setting(&w[1], &w[2], cmd))
+            return PROTO_BAD_FORMAT;
+        break;
+    case CMD_TUBE_INFO:
+        if (!is_valid_tube(w[0].p, w[0].len))
+            return PROTO_BAD_FORMAT;
         break;
     case CMD_RESERVE_BATCH:
         if (!word_number(&w[0], PROTO_MAX_PAGE, &n) || n == 0)

@@ -68,8 +68,24 @@ typedef enum {
     CMD_LIST_JOBS,     /* list-jobs <tube> <state> <after-id> <count> */
     CMD_MOVE_JOBS,     /* move-jobs <from> <to> <state> <max> */
     CMD_RESERVE_BATCH, /* reserve-batch <max> <timeout> */
+    /* per-tube settings (issue 16 item 6) */
+    CMD_TUBE_SET,  /* tube-set <tube> <name> <value> */
+    CMD_TUBE_INFO, /* tube-info <tube> */
     CMD_COUNT_
 } proto_cmd_type;
+
+/* tube-set's setting names (proto_setting_names, cmdtab.c). dead-letter takes a tube name or
+ * "-"; the others a decimal u32, 0 meaning off. */
+typedef enum {
+    PROTO_SET_MAX_RESERVES,
+    PROTO_SET_DEAD_LETTER,
+    PROTO_SET_RETRY_BACKOFF,
+    PROTO_SET_MAX_RESERVED,
+    PROTO_SET_RATE,
+    PROTO_SET_EXPIRE,
+    PROTO_SET_COUNT_
+} proto_setting;
+extern const char *const proto_setting_names[PROTO_SET_COUNT_];
 
 typedef enum {
     PROTO_OK = 0,
@@ -94,7 +110,9 @@ typedef struct {
     const char *to_tube; /* move-jobs: the destination, INTO the line */
     size_t to_tube_len;
     uint32_t states; /* flush-tube/list-jobs/move-jobs: PROTO_STATE_* (one bit, or ALL) */
-    uint32_t count;  /* list-jobs: 1..PROTO_MAX_PAGE; move-jobs: max; reserve-batch: max */
+    uint32_t count;  /* list-jobs: 1..PROTO_MAX_PAGE; move-jobs: max; reserve-batch: max;
+                      * tube-set: the value of a numeric setting */
+    proto_setting setting; /* tube-set; dead-letter's tube is to_tube (to_tube_len 0: "-") */
     /* beanstalkd increments the command's cmd-* counter (stats, and per tube for pause-tube).
      * Always true with PROTO_OK; true with PROTO_BAD_FORMAT in exactly two cases, because
      * beanstalkd counts before its last check: put with trailing bytes after the body size, and

@@ -30,6 +30,7 @@
 #define PROTO_REPLY_RELEASED "RELEASED\r\n"
 #define PROTO_REPLY_TOUCHED "TOUCHED\r\n"
 #define PROTO_REPLY_PAUSED "PAUSED\r\n"
+#define PROTO_REPLY_SET "SET\r\n" /* tube-set (an extension) */
 #define PROTO_REPLY_NOT_FOUND "NOT_FOUND\r\n"
 #define PROTO_REPLY_NOT_IGNORED "NOT_IGNORED\r\n"
 #define PROTO_REPLY_TIMED_OUT "TIMED_OUT\r\n"

@@ -60,6 +60,7 @@ store *store_new(const store_hooks *hooks, void *data)
     s->hooks = *hooks;
     s->data = data;
     s->next_id = 1;
+    s->conf_due_ms = UINT64_MAX;
     /* The epoch is 2^31 quanta before now: creation times fit 8.7 years either side. */
     s->epoch_ms = (int64_t)store__now(s) - ((int64_t)1 << (31 + JOB_TIME_SHIFT));
     jobdir_init(&s->dir);
@@ -285,7 +286,7 @@ static void sched(heap *h, tube *t, uint32_t pos, bool want)
 
 void store__tube_sched_await(store *s, tube *t)
 {
-    bool want = ready_len(&t->ready) && !list_empty(&t->waiters) && !t->pause_ms;
+    bool want = ready_len(&t->ready) && !list_empty(&t->waiters) && !t->pause_ms && !t->held;
     sched(&s->await_tubes, t, t->await_pos, want);
 }
 
@@ -589,7 +590,10 @@ void store__make_reserved(store *s, client *c, job *j, job_ext *x)
     if (!had_jobs || (c->soonest && job_ext_deadline_less(x, c->soonest)))
         c->soonest = x;
     s->reserved_ct++;
-    store__tube_of(s, j)->reserved_ct++;
+    tube *t = store__tube_of(s, j);
+    t->reserved_ct++;
+    if (t->conf)
+        store__conf_reserved(s, t);
     if (c->waiting)
         client_resched(s, c);
 }
@@ -632,6 +636,8 @@ void store__unlink(store *s, job *j, job_ext *x)
         x->reserver = NULL;
         s->reserved_ct--;
         t->reserved_ct--;
+        if (t->held)
+            store__conf_unreserved(s, t);
         if (c->waiting)
             client_resched(s, c);
         break;
@@ -694,6 +700,8 @@ uint64_t store_next_deadline_ms(const store *s)
     const client *c = heap_peek(&s->wait_clients);
     if (c && c->tick_ms < at)
         at = c->tick_ms;
+    if (s->conf_due_ms < at)
+        at = s->conf_due_ms;
     return at;
 }
 
@@ -712,6 +720,8 @@ void store_tick(store *s)
         store__serve_waiters(s);
     }
     store__unpause_due(s, now);
+    if (s->conf_due_ms <= now)
+        store__conf_tick(s, now);
     store__serve_waiters(s);
 
     /* Waiting clients: DEADLINE_SOON wins over a wait timeout, as in beanstalkd. */
@@ -733,7 +743,8 @@ void store_tick(store *s)
         store__unlink(s, x->j, x);
         x->timeouts++;
         s->timeout_ct++;
-        store__ready_or_bury(s, x->j, x);
+        if (!store__conf_returned(s, x->j, x, true))
+            store__ready_or_bury(s, x->j, x);
         store__serve_waiters(s);
     }
 }

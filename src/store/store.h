@@ -89,6 +89,9 @@ typedef struct store_hooks {
     void (*journal)(store *s, const job *j, int op, void *data);
     /* Clock: monotonic milliseconds. Tests pass a fake one. Required. */
     uint64_t (*now_ms)(void *data);
+    /* A tube's settings changed (store_tube_configure with journal set): a log records
+     * tube_get_conf(t). May be NULL. */
+    void (*tube_journal)(store *s, const tube *t, void *data);
 } store_hooks;
 
 /* Creates an empty store with the "default" tube. `hooks` is copied; `data` is passed to
@@ -213,6 +216,51 @@ int store_move_job(store *s, job *j, const char *to, size_t to_len, bool journal
  * costs O(1). cb must not change the store. */
 size_t store_list_jobs(store *s, const char *name, size_t len, job_state st, uint64_t after_id,
                        size_t max, int (*cb)(const job *j, void *data), void *data);
+
+/* ---- per-tube settings (tube_settings.c; synqd's tube-set, docs/protocol.md) ----
+ * Every setting is 0 (off) by default. A tube whose settings are not all default is kept
+ * alive by them (it stays in list-tubes while empty); set back to all defaults it goes away
+ * like any unused empty tube. What each setting does:
+ *   max_reserves: a job reserved this many times that is then released or whose TTR runs
+ *     out goes, ready, to the dead-letter tube if one is set (journals MOVE), else is buried
+ *     in place (journals STATE);
+ *   retry_backoff_ms: a job whose TTR runs out comes back delayed by
+ *     ms * 2^(timeouts - 1), at most STORE_MAX_BACKOFF_MS (journals STATE);
+ *   max_reserved: at most this many of the tube's jobs reserved at once; at the cap the tube
+ *     hands out nothing (reserve and waiters see it as empty) until one is released,
+ *     deleted, buried or times out;
+ *   rate: at most this many reserves per second (a token bucket with a burst of rate);
+ *   expire_s: a ready or delayed job older than this since its put is deleted (journals
+ *     DELETE), or moved ready to the dead-letter tube if one is set (journals MOVE). */
+
+#define STORE_MAX_BACKOFF_MS 3600000u
+#define STORE_CONF_NAME_MAX 255 /* the longest dead-letter name a log may hold */
+
+typedef struct store_tube_conf {
+    uint32_t max_reserves, max_reserved, rate, retry_backoff_ms, expire_s;
+    size_t dead_letter_len; /* 0: none */
+    char dead_letter[STORE_CONF_NAME_MAX + 1];
+} store_tube_conf;
+
+/* Gives the tube (created if missing) these settings, replacing all of its settings; fires
+ * tube_journal when `journal`. A tube that stops being held by a cap serves its waiters.
+ * OK | NO_MEMORY (nothing changed). */
+int store_tube_configure(store *s, const char *name, size_t len, const store_tube_conf *conf,
+                         bool journal);
+/* The tube's settings (all zero when it has none). */
+void tube_get_conf(const tube *t, store_tube_conf *out);
+/* Whether any setting of the tube is not the default. */
+bool tube_is_configured(const tube *t);
+
+/* tube-info's live figures. */
+typedef struct tube_figures {
+    int64_t oldest_ready_age_s; /* of the ready job put longest ago; 0 when none */
+    uint64_t dead_lettered;     /* jobs max-reserves moved away or buried */
+    uint64_t expired;           /* jobs expire deleted or moved */
+    bool held;                  /* at its max-reserved cap or out of rate tokens */
+} tube_figures;
+/* O(distinct priorities among the tube's ready jobs). */
+void tube_get_figures(const store *s, const tube *t, tube_figures *out);
 
 /* ---- lookups (peeks never change state) ---- */
 

@@ -313,7 +313,7 @@ static job *best_for(store *s, client *c)
         watch *w = LIST_ENTRY(n, watch, live_link);
         uint32_t pri;
         uint64_t id = ready_peek(&w->t->ready, &pri);
-        if (!id || w->t->pause_ms) {
+        if (!id || w->t->pause_ms || w->t->held) {
             watch_disarm(w);
             continue;
         }
@@ -416,6 +416,7 @@ int store_delete(store *s, client *c, uint64_t id)
     store__unlink(s, j, x);
     store__journal(s, j, STORE_OP_DELETE);
     store__destroy_job(s, j);
+    store__serve_waiters(s); /* a tube at its max-reserved cap may have been let go */
     return STORE_OK;
 }
 
@@ -429,6 +430,10 @@ int store_release(store *s, client *c, uint64_t id, uint32_t pri, uint32_t delay
     j->pri = pri;
     x->delay_s = delay_s;
     x->releases++;
+    if (store__conf_returned(s, j, x, false)) {
+        store__serve_waiters(s);
+        return STORE_OK;
+    }
     bool placed = delay_s ? store__make_delayed(s, j, x, store__now(s) + (uint64_t)delay_s * 1000)
                           : store__make_ready(s, j);
     if (!placed)
@@ -448,6 +453,7 @@ int store_bury(store *s, client *c, uint64_t id, uint32_t pri)
     j->pri = pri;
     store__make_buried(s, j, x);
     store__journal(s, j, STORE_OP_STATE);
+    store__serve_waiters(s); /* as store_delete */
     return STORE_OK;
 }
 

@@ -61,6 +61,8 @@ struct store {
     uint64_t urgent_ct, ready_ct, reserved_ct, delayed_ct, buried_ct;
     uint64_t total_jobs, timeout_ct, waiting_ct;
     bool draining;
+    list conf_tubes;      /* tubes with settings (tube_settings.c) */
+    uint64_t conf_due_ms; /* when store__conf_tick must next run; UINT64_MAX = never */
 };
 
 uint64_t store__now(const store *s);
@@ -126,6 +128,19 @@ void store__tube_sched_await(store *s, tube *t);
 void store__client_wait(store *s, client *c, uint64_t deadline_ms);
 void store__client_unwait(store *s, client *c);
 job_ext *store__client_soonest(client *c);
+
+/* tube_settings.c: what the settings change on the state machine's paths; each is O(1) for
+ * a tube without settings. */
+/* After j (of tube t) became reserved: takes a rate token, and holds t at a cap. */
+void store__conf_reserved(store *s, tube *t);
+/* After one of t's reserved jobs left that state: releases a max-reserved hold. */
+void store__conf_unreserved(store *s, tube *t);
+/* A reserved job, now unlinked, was released (timed_out false) or timed out: true when the
+ * settings placed it (dead-lettered, buried, or backed off; journaled), false when the caller
+ * places it as usual. */
+bool store__conf_returned(store *s, job *j, job_ext *x, bool timed_out);
+/* Rate refills and expiry, when conf_due_ms has come. */
+void store__conf_tick(store *s, uint64_t now);
 
 /* store_cmd.c: sets up c's (empty) index of watches by tube. */
 void store__watch_index_init(client *c);

@@ -26,6 +26,7 @@ void tube_destroy(tube *t)
 {
     ready_dispose(&t->ready);
     heap_dispose(&t->delay);
+    free(t->conf); /* set only on tubes the store frees with itself: see tube_settings.c */
     free(t);
 }
 

@@ -40,6 +40,8 @@ struct tube {
     uint32_t list_pos;                        /* index in the store's tube list */
     uint32_t ix;                              /* stable index: jobs name their tube by it */
     uint64_t seq;                             /* creation number (store_tube_scan) */
+    struct tube_conf *conf; /* tube-set settings (tube_settings.h); NULL = all defaults */
+    bool held;              /* at its max-reserved cap or out of rate tokens: not live */
     size_t name_len;
     char name[]; /* NUL-terminated */
 };

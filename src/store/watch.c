@@ -8,7 +8,7 @@
 
 static bool tube_live(const tube *t)
 {
-    return ready_len(&t->ready) && !t->pause_ms;
+    return ready_len(&t->ready) && !t->pause_ms && !t->held;
 }
 
 static void arm(watch *w)

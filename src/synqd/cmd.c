@@ -380,6 +380,10 @@ void cmd_execute(const cmd_ctx *ctx, proto_status status, const proto_cmd *cmd, 
     case CMD_RESERVE_BATCH:
         cmd_execute_bulk(ctx, cmd, next);
         break;
+    case CMD_TUBE_SET:
+    case CMD_TUBE_INFO:
+        cmd_execute_tube(ctx, cmd, next);
+        break;
     default:
         execute_tube_command(ctx, cmd, next);
         break;

@@ -127,6 +127,8 @@ void cmd_finish_batch(const cmd_ctx *ctx, uint64_t first_id, uint32_t max);
 
 /* Extensions implemented in cmd_bulk.c, called by cmd_execute. */
 void cmd_execute_bulk(const cmd_ctx *ctx, const proto_cmd *cmd, cmd_next *next);
+/* tube-set and tube-info (cmd_tube.c), called by cmd_execute. */
+void cmd_execute_tube(const cmd_ctx *ctx, const proto_cmd *cmd, cmd_next *next);
 
 /* A job was just reserved (by a reserve command, or handed to a waiting client): its age
  * goes to env->hist's put-to-reserve waits. */

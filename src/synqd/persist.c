@@ -13,6 +13,11 @@
  * they survive a restart as beanstalkd's do. Reserves and timeouts are not
  * journalled on their own: after a restart they are as of the job's last
  * logged change (put, release, bury, kick, or a compaction copy).
+ *
+ * Tube settings (tube-set) are TUBE records, each a tube's whole settings, the newest one
+ * winning on replay. No segment counts them live, so before wal_gc may remove a segment that
+ * holds the newest TUBE record of a configured tube, the settings of every configured tube are
+ * appended again (rewrite_tubes): tube_floor is the oldest segment that may hold such a record.
  */
 #include "persist.h"
 
@@ -30,6 +35,7 @@ struct persist {
     int error;
     /* During replay: the wall clock read once, when it began (see replay_cb). */
     int64_t replay_wall_ms;
+    uint32_t tube_floor; /* oldest segment with a TUBE record still needed; UINT32_MAX: none */
 };
 
 static int64_t real_wall_ms(void *data)
@@ -121,6 +127,32 @@ void persist_journal(persist *p, const job *j, int op)
     note_error(p, rc);
 }
 
+static int append_tube(persist *p, const tube *t)
+{
+    store_tube_conf c;
+    tube_get_conf(t, &c);
+    wal_record r = {.type = WAL_REC_TUBE,
+                    .tube = tube_name(t),
+                    .tube_len = tube_name_len(t),
+                    .max_reserves = c.max_reserves,
+                    .max_reserved = c.max_reserved,
+                    .rate = c.rate,
+                    .retry_backoff_ms = c.retry_backoff_ms,
+                    .expire_s = c.expire_s,
+                    .dead_letter = c.dead_letter,
+                    .dead_letter_len = c.dead_letter_len};
+    uint32_t seg = 0;
+    int rc = wal_append_tube(p->w, &r, &seg);
+    if (rc == 0 && seg < p->tube_floor)
+        p->tube_floor = seg;
+    return rc;
+}
+
+void persist_journal_tube(persist *p, const tube *t)
+{
+    note_error(p, append_tube(p, t));
+}
+
 int persist_take_error(persist *p)
 {
     int rc = p->error;
@@ -139,6 +171,19 @@ static bool same_tube(const store *s, const job *j, const wal_record *r)
 static int replay_cb(const wal_record *r, void *data)
 {
     persist *p = data;
+    if (r->type == WAL_REC_TUBE) {
+        store_tube_conf c = {.max_reserves = r->max_reserves,
+                             .max_reserved = r->max_reserved,
+                             .rate = r->rate,
+                             .retry_backoff_ms = r->retry_backoff_ms,
+                             .expire_s = r->expire_s,
+                             .dead_letter_len = r->dead_letter_len};
+        memcpy(c.dead_letter, r->dead_letter, r->dead_letter_len);
+        if (r->segment < p->tube_floor)
+            p->tube_floor = r->segment;
+        return store_tube_configure(p->s, r->tube, r->tube_len, &c, false) == STORE_OK ? 0
+                                                                                       : -ENOMEM;
+    }
     if (r->type == WAL_REC_DELETE) {
         store_forget_job(p->s, r->id);
         return 0;
@@ -217,6 +262,7 @@ int persist_open(const persist_opts *o, store *s, wal_open_report *report, persi
     p->wall_ms = o->wall_ms ? o->wall_ms : real_wall_ms;
     p->clock_data = o->clock_data;
     p->compact_batch = o->compact_batch ? o->compact_batch : 1024;
+    p->tube_floor = UINT32_MAX;
     p->replay_wall_ms = p->wall_ms(p->clock_data);
     int rc = wal_open(&o->wal, replay_cb, p, report, &p->w);
     if (rc < 0) {
@@ -266,6 +312,22 @@ static int migrate_batch(persist *p, uint32_t target)
     return 0;
 }
 
+/* Appends again the settings of every configured tube when the segments wal_gc is about to
+ * remove may hold the newest of them: once per segment the collection passes, O(tubes). */
+static int rewrite_tubes(persist *p)
+{
+    if (p->tube_floor == UINT32_MAX || p->tube_floor >= wal_gc_horizon(p->w))
+        return 0;
+    p->tube_floor = UINT32_MAX;
+    for (size_t i = 0; i < store_tube_count(p->s); i++) {
+        const tube *t = store_tube_at(p->s, i);
+        int rc = tube_is_configured(t) ? append_tube(p, t) : 0;
+        if (rc < 0)
+            return rc;
+    }
+    return 0;
+}
+
 int persist_tick(persist *p, uint64_t now_ms)
 {
     int rc = wal_sync_due(p->w, now_ms);
@@ -273,6 +335,8 @@ int persist_tick(persist *p, uint64_t now_ms)
         return rc;
     uint32_t target;
     if (wal_compact_target(p->w, &target) && (rc = migrate_batch(p, target)) < 0)
+        return rc;
+    if ((rc = rewrite_tubes(p)) < 0)
         return rc;
     rc = wal_flush(p->w);
     if (rc == 0 && !wal_has_pending(p->w))

@@ -53,6 +53,9 @@ int persist_close(persist *p);
 /* The store's journal hook, forwarded: appends the record for `op` on `j`. */
 void persist_journal(persist *p, const job *j, int op);
 
+/* The store's tube_journal hook, forwarded: appends the tube's TUBE record (its settings). */
+void persist_journal_tube(persist *p, const tube *t);
+
 /* The first append error since the last call (0 if none), and clears it. */
 int persist_take_error(persist *p);
 

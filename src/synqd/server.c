@@ -183,6 +183,14 @@ static void hook_journal(store *st, const job *j, int op, void *data)
         persist_journal(srv->ps, j, op);
 }
 
+static void hook_tube_journal(store *st, const tube *t, void *data)
+{
+    (void)st;
+    server *srv = data;
+    if (srv->ps)
+        persist_journal_tube(srv->ps, t);
+}
+
 static int count_restored_job(job *j, void *data)
 {
     count_job(data, j, true);
@@ -656,6 +664,7 @@ int server_start(sq_loop *loop, const server_opts *o, server **out)
         .deadline_soon = hook_deadline_soon,
         .wait_timed_out = hook_wait_timed_out,
         .journal = hook_journal,
+        .tube_journal = hook_tube_journal,
         .now_ms = hook_now_ms,
     };
     int err = -ENOMEM;

@@ -103,6 +103,46 @@ void wal_encode_delete(unsigned char *p, uint64_t id)
     finish_record(p, WAL_DELETE_BYTES, WAL_REC_DELETE);
 }
 
+size_t wal_tube_record_bytes(size_t tube_len, size_t dead_letter_len)
+{
+    return WAL_REC_HDR_BYTES + WAL_TUBE_FIXED_BYTES + tube_len + dead_letter_len;
+}
+
+void wal_encode_tube(unsigned char *p, const wal_record *r, size_t n)
+{
+    unsigned char *q = p + WAL_REC_HDR_BYTES;
+    q[0] = (unsigned char)r->tube_len;
+    q[1] = (unsigned char)r->dead_letter_len;
+    q[2] = q[3] = 0;
+    wal_put_u32(q + 4, r->max_reserves);
+    wal_put_u32(q + 8, r->max_reserved);
+    wal_put_u32(q + 12, r->rate);
+    wal_put_u32(q + 16, r->retry_backoff_ms);
+    wal_put_u32(q + 20, r->expire_s);
+    memcpy(q + WAL_TUBE_FIXED_BYTES, r->tube, r->tube_len);
+    if (r->dead_letter_len)
+        memcpy(q + WAL_TUBE_FIXED_BYTES + r->tube_len, r->dead_letter, r->dead_letter_len);
+    finish_record(p, n, WAL_REC_TUBE);
+}
+
+/* A TUBE record's payload q of len bytes; false when its fields are invalid. */
+static bool decode_tube(const unsigned char *q, uint32_t len, wal_record *r)
+{
+    r->tube_len = q[0];
+    r->dead_letter_len = q[1];
+    if (q[2] || q[3] || r->tube_len == 0 ||
+        WAL_TUBE_FIXED_BYTES + r->tube_len + r->dead_letter_len != len)
+        return false;
+    r->max_reserves = wal_get_u32(q + 4);
+    r->max_reserved = wal_get_u32(q + 8);
+    r->rate = wal_get_u32(q + 12);
+    r->retry_backoff_ms = wal_get_u32(q + 16);
+    r->expire_s = wal_get_u32(q + 20);
+    r->tube = (const char *)q + WAL_TUBE_FIXED_BYTES;
+    r->dead_letter = r->dead_letter_len ? r->tube + r->tube_len : NULL;
+    return true;
+}
+
 static void decode_counters(const unsigned char *q, wal_record *r)
 {
     r->has_counters = true;
@@ -135,13 +175,16 @@ long wal_decode_record(const unsigned char *p, size_t avail, uint32_t version, w
         return -1;
     if (!(type == WAL_REC_PUT && len >= put_fixed + 1) &&
         !(type == WAL_REC_DELETE && len == WAL_DELETE_PAYLOAD_BYTES) &&
-        !(type == WAL_REC_STATE && len == state_len))
+        !(type == WAL_REC_STATE && len == state_len) &&
+        !(type == WAL_REC_TUBE && version >= WAL_TUBE_VERSION && len > WAL_TUBE_FIXED_BYTES))
         return -1;
     if (crc32c(0, p + 4, (size_t)len + 5) != wal_get_u32(p))
         return -1;
     const unsigned char *q = p + WAL_REC_HDR_BYTES;
     memset(r, 0, sizeof *r);
     r->type = type;
+    if (type == WAL_REC_TUBE)
+        return decode_tube(q, len, r) ? (long)(WAL_REC_HDR_BYTES + len) : -1;
     r->id = wal_get_u64(q);
     if (r->id == 0)
         return -1;

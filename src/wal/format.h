@@ -46,7 +46,11 @@
  *      STATE  id u64, pri u32, state u8, zero u8[3], deadline_wall_ms i64,
  *             delay_s u32, reserves u32, timeouts u32, releases u32, buries u32,
  *             kicks u32                                                (48)
- *   Version 1 had neither delay_s nor the five counters: PUT (36 + tube +
+ *      TUBE   tube_len u8, dead_letter_len u8, zero u16, max_reserves u32,
+             max_reserved u32, rate u32, retry_backoff_ms u32, expire_s u32,
+             tube, dead_letter                               (24 + tube + dead_letter)
+   TUBE exists from version 4 on (format 4 is format 3 plus TUBE).
+   Version 1 had neither delay_s nor the five counters: PUT (36 + tube +
  *   body) and STATE (24) end where the version 2 fields begin.
  * A record (or, in format 3, a frame header) whose first bytes are all zero ends the segment
  * (the preallocated, never-written tail). The validity rules that tell a torn, unsynced tail
@@ -59,7 +63,8 @@
  * segment holds records of its header's version only, so recovery never
  * appends to a segment of an older version (see build_segments).
  */
-#define WAL_FORMAT_VERSION 3u
+#define WAL_FORMAT_VERSION 4u
+#define WAL_TUBE_VERSION 4u /* the first version with TUBE records */
 #define WAL_FRAMED_VERSION 3u /* the first version whose records are in frames */
 #define WAL_MAGIC "SYNQWAL"   /* plus its terminating NUL: 8 bytes */
 #define WAL_HDR_BYTES 32u
@@ -72,6 +77,7 @@
 #define WAL_DELETE_BYTES (WAL_REC_HDR_BYTES + WAL_DELETE_PAYLOAD_BYTES)
 #define WAL_STATE_BYTES (WAL_REC_HDR_BYTES + WAL_STATE_PAYLOAD_BYTES)
 #define WAL_FRAME_HDR_BYTES 24u
+#define WAL_TUBE_FIXED_BYTES 24u
 
 /* Little-endian field access; the format does not depend on the host. */
 static inline void wal_put_u32(unsigned char *p, uint32_t v)
@@ -123,6 +129,9 @@ int wal_decode_header(const unsigned char *h, uint64_t size, uint32_t index, uin
 void wal_encode_put(unsigned char *p, const wal_record *r, size_t n);
 void wal_encode_state(unsigned char *p, const wal_record *r);
 void wal_encode_delete(unsigned char *p, uint64_t id);
+/* A TUBE record of n = wal_tube_record_bytes(tube_len, dead_letter_len) bytes. */
+void wal_encode_tube(unsigned char *p, const wal_record *r, size_t n);
+size_t wal_tube_record_bytes(size_t tube_len, size_t dead_letter_len);
 
 /*
  * Decodes the record at p (avail bytes readable) in the layout of format

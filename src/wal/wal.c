@@ -320,6 +320,33 @@ int wal_append_state(wal *w, const wal_record *r)
     return 0;
 }
 
+int wal_append_tube(wal *w, const wal_record *r, uint32_t *segment_out)
+{
+    if (w->failed)
+        return w->failed;
+    if (r->tube_len == 0 || r->tube_len > WAL_MAX_TUBE_NAME ||
+        r->dead_letter_len > WAL_MAX_TUBE_NAME || (r->dead_letter_len && !r->dead_letter))
+        return -EINVAL;
+    size_t n = wal_tube_record_bytes(r->tube_len, r->dead_letter_len);
+    int rc = batch_grow(w, n + WAL_FRAME_HDR_BYTES);
+    wal_seg *s = NULL;
+    if (rc == 0)
+        rc = place_record(w, n, 0, &s);
+    if (rc < 0)
+        return rc;
+    wal_encode_tube(batch_claim(w, s, n), r, n);
+    *segment_out = s->index;
+    return 0;
+}
+
+uint32_t wal_gc_horizon(const wal *w)
+{
+    uint32_t i = 0;
+    while (i < w->cur && w->segs[i].live_count == 0)
+        i++;
+    return w->segs[i].index;
+}
+
 int wal_append_delete(wal *w, const wal_record *r)
 {
     if (w->failed)

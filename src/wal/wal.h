@@ -44,7 +44,7 @@ typedef enum {
 } wal_corrupt_policy;
 
 /* Record types, as stored on disk. */
-enum { WAL_REC_PUT = 1, WAL_REC_DELETE = 2, WAL_REC_STATE = 3 };
+enum { WAL_REC_PUT = 1, WAL_REC_DELETE = 2, WAL_REC_STATE = 3, WAL_REC_TUBE = 4 };
 /* Job states as stored: a reserved job is logged as READY (a restart releases it). */
 enum { WAL_STATE_READY = 0, WAL_STATE_DELAYED = 1, WAL_STATE_BURIED = 2 };
 
@@ -110,6 +110,10 @@ typedef struct {
     size_t body_len;
     uint32_t segment; /* replay: segment the record was read from */
     uint64_t offset;  /* replay: its byte offset in that segment */
+    /* TUBE (format 4): a tube's tube-set settings, all of them; `tube` names it and id is 0. */
+    uint32_t max_reserves, max_reserved, rate, retry_backoff_ms, expire_s;
+    const char *dead_letter; /* dead_letter_len bytes; 0: none */
+    size_t dead_letter_len;  /* 0..WAL_MAX_TUBE_NAME */
 } wal_record;
 
 /*
@@ -177,6 +181,18 @@ int wal_append_migrate(wal *w, const wal_record *r, uint32_t *segment_out);
 
 /* Appends a STATE record (bury, kick, release, ...). Errors as wal_append_put. */
 int wal_append_state(wal *w, const wal_record *r);
+
+/*
+ * Appends a TUBE record: every setting of one tube (r->tube, the settings fields). It is not a
+ * job, so no segment counts it live: the caller re-appends the settings of each tube whose
+ * newest TUBE record sits in a segment below wal_gc_horizon() before calling wal_gc().
+ * *segment_out gets the segment it went to. Errors as wal_append_state.
+ */
+int wal_append_tube(wal *w, const wal_record *r, uint32_t *segment_out);
+
+/* The index of the oldest segment wal_gc would keep now: every segment below it holds no live
+ * job and would be removed. */
+uint32_t wal_gc_horizon(const wal *w);
 
 /*
  * Appends a DELETE for a live job: r->id, r->segment (its newest PUT's

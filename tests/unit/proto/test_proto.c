@@ -570,9 +570,51 @@ TEST(only_the_commands_beanstalkd_logs_are_marked_logged)
 {
     for (int t = 0; t < CMD_COUNT_; t++) {
         bool logged = t == CMD_DELETE || t == CMD_RELEASE || t == CMD_BURY || t == CMD_KICK ||
-                      t == CMD_KICK_JOB || t == CMD_FLUSH_TUBE || t == CMD_MOVE_JOBS;
+                      t == CMD_KICK_JOB || t == CMD_FLUSH_TUBE || t == CMD_MOVE_JOBS ||
+                      t == CMD_TUBE_SET;
         ASSERT_EQ((proto_cmds[t].flags & PROTO_CMD_LOGGED) != 0, logged);
     }
+}
+
+static proto_status parse_str(const char *line, proto_cmd *c)
+{
+    return proto_parse(line, strlen(line), c);
+}
+
+TEST(tube_set_names_each_setting_and_its_value)
+{
+    proto_cmd c;
+    ASSERT_EQ(parse_str("tube-set q rate 4294967295", &c), PROTO_OK);
+    ASSERT_EQ(c.type, CMD_TUBE_SET);
+    ASSERT_EQ(c.setting, PROTO_SET_RATE);
+    ASSERT_EQ(c.count, UINT32_MAX);
+    ASSERT_EQ(c.tube_len, 1);
+    ASSERT_EQ(parse_str("tube-set q dead-letter dl", &c), PROTO_OK);
+    ASSERT_EQ(c.setting, PROTO_SET_DEAD_LETTER);
+    ASSERT_EQ(c.to_tube_len, 2);
+    ASSERT_EQ(parse_str("tube-set q dead-letter -", &c), PROTO_OK);
+    ASSERT_EQ(c.to_tube_len, 0);
+    for (int i = 0; i < PROTO_SET_COUNT_; i++) {
+        char line[80];
+        snprintf(line, sizeof line, "tube-set q %s %s", proto_setting_names[i],
+                 i == PROTO_SET_DEAD_LETTER ? "x" : "7");
+        ASSERT_EQ(parse_str(line, &c), PROTO_OK);
+        ASSERT_EQ(c.setting, (proto_setting)i);
+    }
+    const char *bad[] = {"tube-set q rate",
+                         "tube-set q nope 1",
+                         "tube-set q rate 1 1",
+                         "tube-set q rate -1",
+                         "tube-set q rate 1x",
+                         "tube-set -q rate 1",
+                         "tube-set q rate 4294967296",
+                         "tube-set q dead-letter -q",
+                         "tube-info q q",
+                         "tube-info -q"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
+        ASSERT_EQ(parse_str(bad[i], &c), PROTO_BAD_FORMAT);
+    ASSERT_EQ(parse_str("tube-info q", &c), PROTO_OK);
+    ASSERT_EQ(c.type, CMD_TUBE_INFO);
 }
 
 /* ---- proto_find_line ---- */

@@ -64,7 +64,7 @@ static env *env_new(void)
     env *e = calloc(1, sizeof(*e));
     ASSERT_TRUE(e);
     e->now = 1000000;
-    store_hooks h = {on_reserved, on_soon, on_timed_out, on_journal, fake_now};
+    store_hooks h = {on_reserved, on_soon, on_timed_out, on_journal, fake_now, NULL};
     e->s = store_new(&h, e);
     ASSERT_TRUE(e->s);
     return e;
