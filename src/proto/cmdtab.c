@@ -46,6 +46,7 @@ const proto_cmd_def proto_cmds[CMD_COUNT_] = {
     ROW(CMD_LIST_JOBS, "list-jobs ", PROTO_ARGS_WORDS, 0, NULL),
     ROW(CMD_MOVE_JOBS, "move-jobs ", PROTO_ARGS_WORDS, PROTO_CMD_LOGGED, NULL),
     ROW(CMD_RESERVE_BATCH, "reserve-batch ", PROTO_ARGS_WORDS, 0, NULL),
+    ROW(CMD_PUT_UNIQUE, "put-unique ", PROTO_ARGS_WORDS, 0, NULL),
 };
 
 #undef ROW

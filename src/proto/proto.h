@@ -22,6 +22,10 @@
  * bytes of command. It is beanstalkd's input buffer size (enough for "pause-tube <200> <u32>"). */
 #define PROTO_MAX_LINE 224
 
+/* The longest put-unique key, in bytes. With it the line must still fit PROTO_MAX_LINE: a
+ * 200-byte key leaves 7 bytes for the four numbers (docs/protocol.md, Extensions). */
+#define PROTO_MAX_KEY 200
+
 /* The most jobs one list-jobs page or one reserve-batch answer holds. */
 #define PROTO_MAX_PAGE 1000
 
@@ -68,6 +72,7 @@ typedef enum {
     CMD_LIST_JOBS,     /* list-jobs <tube> <state> <after-id> <count> */
     CMD_MOVE_JOBS,     /* move-jobs <from> <to> <state> <max> */
     CMD_RESERVE_BATCH, /* reserve-batch <max> <timeout> */
+    CMD_PUT_UNIQUE,    /* put-unique <key> <pri> <delay> <ttr> <bytes> (issue 16 item 5) */
     CMD_COUNT_
 } proto_cmd_type;
 
@@ -87,9 +92,11 @@ typedef struct {
     uint32_t timeout_s; /* reserve-with-timeout: 0..INT_MAX, or PROTO_TIMEOUT_FOREVER;
                          * reserve-batch: 0..UINT32_MAX */
     uint32_t bound;     /* kick */
-    uint64_t body_len;  /* put: bytes that follow (the caller checks it against -z) */
-    const char *tube;   /* use/watch/ignore/stats-tube/pause-tube, flush-tube/list-jobs, the
-                         * source of move-jobs: points INTO the line */
+    uint64_t body_len;  /* put, put-unique: bytes that follow (the caller checks it against -z) */
+    const char *key;    /* put-unique: 1..PROTO_MAX_KEY bytes, INTO the line */
+    size_t key_len;
+    const char *tube; /* use/watch/ignore/stats-tube/pause-tube, flush-tube/list-jobs, the
+                       * source of move-jobs: points INTO the line */
     size_t tube_len;
     const char *to_tube; /* move-jobs: the destination, INTO the line */
     size_t to_tube_len;

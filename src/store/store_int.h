@@ -49,6 +49,7 @@ struct store {
     int64_t epoch_ms;  /* creation times count from here, see JOB_TIME_SHIFT */
     bool log_segments; /* records carry a log segment */
     hashmap names;     /* tubes by name */
+    hashmap keys;      /* put-unique keys: the jobs that hold one (store_key.c) */
     tube **tubes;      /* list-tubes order */
     size_t tube_len, tube_cap;
     tube *default_tube;
@@ -126,6 +127,17 @@ void store__tube_sched_await(store *s, tube *t);
 void store__client_wait(store *s, client *c, uint64_t deadline_ms);
 void store__client_unwait(store *s, client *c);
 job_ext *store__client_soonest(client *c);
+
+/* store_key.c: the put-unique key table. A claim puts j (which has_key) in the table unless
+ * another job of its tube holds the same key (false then: j stays keyless); the caller has
+ * reserved the slot. Release takes j out if it is in. */
+void store__keys_init(store *s);
+job *store__key_find(const store *s, const tube *t, const char *key, size_t len);
+bool store__key_reserve(store *s);
+bool store__key_claim(store *s, job *j);
+void store__key_release(store *s, job *j);
+/* Gives back table memory after many releases; never between a reserve and its claim. */
+void store__keys_shrink(store *s);
 
 /* store_cmd.c: sets up c's (empty) index of watches by tube. */
 void store__watch_index_init(client *c);
