@@ -52,7 +52,9 @@ static void skip_too_big(const proto_cmd *cmd, cmd_next *next)
 
 static void start_put(const cmd_ctx *ctx, const proto_cmd *cmd, cmd_next *next)
 {
-    if (cmd->body_len > ctx->env->max_job_bytes) {
+    /* A put-unique's key counts towards -z: so its log record fits every segment that the
+     * largest put fits (main.c sizes -s for -z), and no -s that worked before is refused. */
+    if (cmd->body_len + cmd->key_len > ctx->env->max_job_bytes) {
         skip_too_big(cmd, next);
         return;
     }

@@ -132,12 +132,11 @@ class CommandLine(unittest.TestCase):
             self.assertIn("segments of 4096 bytes (-s) are too small for -z 65535", r.stderr)
             self.assertIn("use -s 69632 or more", r.stderr)
             # Without a log -s does not matter; with one, a fitting -z starts, and
-            # its largest put is logged (the largest is a put-unique with a 200-byte
-            # key, so -z leaves room for one).
-            for args in (["-s", "4096"], ["-b", d, "-s", "4096", "-z", "3500"]):
+            # its largest put is logged.
+            for args in (["-s", "4096"], ["-b", d, "-s", "4096", "-z", "3700"]):
                 with sqharness.running("synqd", args) as srv:
                     with sqharness.Client(srv.port) as c:
-                        c.send(b"put 0 0 60 3500\r\n" + b"x" * 3500 + b"\r\n")
+                        c.send(b"put 0 0 60 3700\r\n" + b"x" * 3700 + b"\r\n")
                         c.expect(b"INSERTED 1\r\n")
 
     def test_flags_take_effect(self):

@@ -136,6 +136,10 @@ class UniqueCommands(UniqueBase):
         c.send(b"put-unique big 0 0 60 70000\r\n" + b"z" * 70000 + b"\r\n")
         self.assertEqual(c.read_line(), b"JOB_TOO_BIG\r\n")
         self.put_unique(c, "big")
+        # The key counts towards -z (65535 by default).
+        c.send(b"put-unique kk 0 0 60 65534\r\n" + b"z" * 65534 + b"\r\n")
+        self.assertEqual(c.read_line(), b"JOB_TOO_BIG\r\n")
+        self.put_unique(c, "k", body=b"z" * 65534)
         self.assertEqual(c.cmd("list-tube-used"), b"USING default\r\n")
 
     def test_stats_keep_beanstalkd_fields_only(self):
