@@ -96,7 +96,8 @@ static const unsigned char cmds_l[] = {CMD_LIST_TUBES_WATCHED, CMD_LIST_TUBE_USE
                                        CMD_LIST_JOBS};
 static const unsigned char cmds_m[] = {CMD_MOVE_JOBS};
 static const unsigned char cmds_p[] = {CMD_PUT,          CMD_PEEK,        CMD_PEEK_READY,
-                                       CMD_PEEK_DELAYED, CMD_PEEK_BURIED, CMD_PAUSE_TUBE};
+                                       CMD_PEEK_DELAYED, CMD_PEEK_BURIED, CMD_PAUSE_TUBE,
+                                       CMD_PUT_UNIQUE};
 static const unsigned char cmds_q[] = {CMD_QUIT};
 /* "reserve-batch " (an extension) before "reserve", which would take it as trailing bytes. */
 static const unsigned char cmds_r[] = {CMD_RESERVE_WITH_TIMEOUT, CMD_RESERVE_JOB, CMD_RESERVE_BATCH,
@@ -448,14 +449,48 @@ static bool word_setting(const word *name, const word *value, proto_cmd *cmd)
     return false;
 }
 
-/* Reads an extension's arguments: exactly the words it takes (2 or 4), no more, no fewer. */
+/* A put-unique key: 1..PROTO_MAX_KEY bytes, none a space or a control byte (bytes from 0x80 on
+ * are allowed: a key is bytes, not text). */
+static bool is_valid_key(const word *w)
+{
+    if (w->len == 0 || w->len > PROTO_MAX_KEY)
+        return false;
+    for (size_t i = 0; i < w->len; i++) {
+        unsigned char c = (unsigned char)w->p[i];
+        if (c <= ' ' || c == 0x7f)
+            return false;
+    }
+    return true;
+}
+
+/* put-unique's words: the key, then put's four numbers, each a u32. */
+static proto_status parse_put_unique(const word *w, proto_cmd *cmd)
+{
+    uint64_t n[4];
+    if (!is_valid_key(&w[0]))
+        return PROTO_BAD_FORMAT;
+    for (size_t i = 0; i < 4; i++) {
+        if (!word_number(&w[i + 1], UINT32_MAX, &n[i]))
+            return PROTO_BAD_FORMAT;
+    }
+    cmd->key = w[0].p;
+    cmd->key_len = w[0].len;
+    cmd->pri = (uint32_t)n[0];
+    cmd->delay_s = (uint32_t)n[1];
+    cmd->ttr_s = (uint32_t)n[2];
+    cmd->body_len = n[3];
+    return PROTO_OK;
+}
+
+/* Reads an extension's arguments: exactly the words it takes (1 to 5), no more, no fewer. */
 static proto_status parse_words(proto_cmd_type type, const char *p, const char *end, proto_cmd *cmd)
 {
-    enum { MAX_WORDS = 4 };
+    enum { MAX_WORDS = 5 };
     word w[MAX_WORDS];
     size_t want = type == CMD_FLUSH_TUBE || type == CMD_RESERVE_BATCH ? 2
                   : type == CMD_TUBE_SET                              ? 3
                   : type == CMD_TUBE_INFO                             ? 1
+                  : type == CMD_PUT_UNIQUE                            ? 5
                                                                       : 4;
     for (size_t i = 0; i < want; i++) {
         if (!next_word(&p, end, i == 0, &w[i]))
@@ -503,6 +538,8 @@ static proto_status parse_words(proto_cmd_type type, const char *p, const char *
             return PROTO_BAD_FORMAT;
         cmd->timeout_s = (uint32_t)n;
         return PROTO_OK;
+    case CMD_PUT_UNIQUE:
+        return parse_put_unique(w, cmd);
     default:
         return PROTO_BAD_FORMAT; /* unreachable: the table marks only the above as words */
     }

@@ -22,6 +22,10 @@
  * bytes of command. It is beanstalkd's input buffer size (enough for "pause-tube <200> <u32>"). */
 #define PROTO_MAX_LINE 224
 
+/* The longest put-unique key, in bytes. With it the line must still fit PROTO_MAX_LINE: a
+ * 200-byte key leaves 7 bytes for the four numbers (docs/protocol.md, Extensions). */
+#define PROTO_MAX_KEY 200
+
 /* The most jobs one list-jobs page or one reserve-batch answer holds. */
 #define PROTO_MAX_PAGE 1000
 
@@ -69,8 +73,9 @@ typedef enum {
     CMD_MOVE_JOBS,     /* move-jobs <from> <to> <state> <max> */
     CMD_RESERVE_BATCH, /* reserve-batch <max> <timeout> */
     /* per-tube settings (issue 16 item 6) */
-    CMD_TUBE_SET,  /* tube-set <tube> <name> <value> */
-    CMD_TUBE_INFO, /* tube-info <tube> */
+    CMD_TUBE_SET,   /* tube-set <tube> <name> <value> */
+    CMD_TUBE_INFO,  /* tube-info <tube> */
+    CMD_PUT_UNIQUE, /* put-unique <key> <pri> <delay> <ttr> <bytes> (issue 16 item 5) */
     CMD_COUNT_
 } proto_cmd_type;
 
@@ -103,15 +108,17 @@ typedef struct {
     uint32_t timeout_s; /* reserve-with-timeout: 0..INT_MAX, or PROTO_TIMEOUT_FOREVER;
                          * reserve-batch: 0..UINT32_MAX */
     uint32_t bound;     /* kick */
-    uint64_t body_len;  /* put: bytes that follow (the caller checks it against -z) */
-    const char *tube;   /* use/watch/ignore/stats-tube/pause-tube, flush-tube/list-jobs, the
-                         * source of move-jobs: points INTO the line */
+    uint64_t body_len;  /* put, put-unique: bytes that follow (the caller checks it against -z) */
+    const char *key;    /* put-unique: 1..PROTO_MAX_KEY bytes, INTO the line */
+    size_t key_len;
+    const char *tube; /* use/watch/ignore/stats-tube/pause-tube, flush-tube/list-jobs, the
+                       * source of move-jobs: points INTO the line */
     size_t tube_len;
     const char *to_tube; /* move-jobs: the destination, INTO the line */
     size_t to_tube_len;
-    uint32_t states; /* flush-tube/list-jobs/move-jobs: PROTO_STATE_* (one bit, or ALL) */
-    uint32_t count;  /* list-jobs: 1..PROTO_MAX_PAGE; move-jobs: max; reserve-batch: max;
-                      * tube-set: the value of a numeric setting */
+    uint32_t states;       /* flush-tube/list-jobs/move-jobs: PROTO_STATE_* (one bit, or ALL) */
+    uint32_t count;        /* list-jobs: 1..PROTO_MAX_PAGE; move-jobs: max; reserve-batch: max;
+                            * tube-set: the value of a numeric setting */
     proto_setting setting; /* tube-set; dead-letter's tube is to_tube (to_tube_len 0: "-") */
     /* beanstalkd increments the command's cmd-* counter (stats, and per tube for pause-tube).
      * Always true with PROTO_OK; true with PROTO_BAD_FORMAT in exactly two cases, because

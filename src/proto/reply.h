@@ -11,6 +11,7 @@
 
 /* Words followed by numbers (or a tube name for USING). */
 #define PROTO_WORD_INSERTED "INSERTED" /* INSERTED <id> */
+#define PROTO_WORD_EXISTS "EXISTS"     /* EXISTS <id>: put-unique's key is held (an extension) */
 #define PROTO_WORD_BURIED "BURIED"     /* BURIED <id> after put; bare BURIED after bury */
 #define PROTO_WORD_RESERVED "RESERVED" /* RESERVED <id> <bytes> + body */
 #define PROTO_WORD_FOUND "FOUND"       /* FOUND <id> <bytes> + body */

@@ -45,7 +45,10 @@ struct job {
     uint32_t state : 2;    /* job_state */
     uint32_t has_ext : 1;
     uint32_t has_seg : 1;
-    char body[]; /* body_len bytes, then the log segment if has_seg */
+    uint32_t has_key : 1;   /* the record ends in a put-unique key (store_key.c) */
+    uint32_t key_owner : 1; /* the key is in the store's key table (a move may drop it) */
+    char body[]; /* body_len bytes, then the log segment if has_seg, then the key if has_key:
+                  * its length (1 byte) and its bytes */
 };
 
 typedef struct job_ext {
@@ -84,6 +87,18 @@ void job_list_remove(job_list *l, job_ext *x);
 static inline size_t job_record_size(size_t body_len, bool has_seg)
 {
     return offsetof(job, body) + body_len + (has_seg ? 4 : 0);
+}
+
+/* Where the key's length byte sits (only meaningful with has_key). */
+static inline const unsigned char *job_key_at(const job *j)
+{
+    return (const unsigned char *)j->body + j->body_len + (j->has_seg ? 4 : 0);
+}
+
+/* The record's size as allocated: job_record_size plus the key, if any. */
+static inline size_t job_size(const job *j)
+{
+    return job_record_size(j->body_len, j->has_seg) + (j->has_key ? 1u + *job_key_at(j) : 0);
 }
 
 static inline uint64_t job_id_of(const job *j)

@@ -70,6 +70,7 @@ store *store_new(const store_hooks *hooks, void *data)
         return NULL;
     }
     hashmap_init(&s->names, tube_hash, tube_name_eq);
+    store__keys_init(s);
     heap_init(&s->delay_tubes, tube_delay_less, offsetof(tube, delay_pos));
     heap_init(&s->pause_tubes, tube_pause_less, offsetof(tube, pause_pos));
     heap_init(&s->await_tubes, tube_await_less, offsetof(tube, await_pos));
@@ -106,6 +107,7 @@ void store_free(store *s)
     jobdir_dispose(&s->dir);
     slab_destroy(s->mem); /* every job record and ext at once */
     hashmap_dispose(&s->names);
+    hashmap_dispose(&s->keys);
     heap_dispose(&s->delay_tubes);
     heap_dispose(&s->pause_tubes);
     heap_dispose(&s->await_tubes);
@@ -654,11 +656,15 @@ void store__unlink(store *s, job *j, job_ext *x)
 
 void store__destroy_job(store *s, job *j)
 {
+    if (j->key_owner) {
+        store__key_release(s, j);
+        store__keys_shrink(s);
+    }
     void *v = jobdir_remove(&s->dir, job_id_of(j));
     if ((uintptr_t)v & 1)
         slab_free(s->mem, (void *)((uintptr_t)v & ~(uintptr_t)1), sizeof(job_ext));
     store__tube_unref(s, store__tube_of(s, j));
-    slab_free(s->mem, j, job_record_size(j->body_len, j->has_seg));
+    slab_free(s->mem, j, job_size(j));
 }
 
 /* ---- serving and time ---- */
@@ -755,7 +761,7 @@ void store_get_memory(const store *s, store_memory *out)
 {
     memset(out, 0, sizeof(*out));
     out->records = slab_footprint(s->mem);
-    out->directory = jobdir_footprint(&s->dir);
+    out->directory = jobdir_footprint(&s->dir) + s->keys.cap * sizeof(void *);
     out->heaps = ttrq_footprint(&s->ttr);
     for (size_t i = 0; i < s->tube_len; i++) {
         out->ready += ready_footprint(&s->tubes[i]->ready);

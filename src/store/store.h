@@ -55,6 +55,7 @@ enum {
     STORE_BURIED = -7,   /* release/put could not make the job ready (beanstalkd's
                             BURIED reply for out-of-memory when growing a heap) */
     STORE_DRAINING = -8, /* put refused: the store is in drain mode */
+    STORE_EXISTS = -9,   /* put-unique: a live job of the tube holds the key */
 };
 
 /* Journal operations (see store_hooks.journal). */
@@ -143,6 +144,18 @@ int store_ignore(store *s, client *c, const char *name, size_t len, size_t *coun
 int store_put(store *s, client *c, uint32_t pri, uint32_t delay_s, uint32_t ttr_s, const char *body,
               size_t body_len, job **out);
 
+/* The longest put-unique key, in bytes. */
+#define STORE_MAX_KEY 200
+
+/* put-unique: store_put with a key (1..STORE_MAX_KEY bytes, checked by the parser), unique
+ * among the live jobs of c's used tube. EXISTS, with *out the job that holds the key, when
+ * there is one (no id is used up, nothing changes); otherwise as store_put, and the new job
+ * holds the key until it is deleted. The key lives in the job's record: 1 + key_len bytes, and
+ * one slot of the store's key table. */
+int store_put_unique(store *s, client *c, const char *key, size_t key_len, uint32_t pri,
+                     uint32_t delay_s, uint32_t ttr_s, const char *body, size_t body_len,
+                     job **out);
+
 /* Uses up the next job id without making a job: beanstalkd assigns the id
  * when a put's command line arrives, so a put whose body is then refused
  * (EXPECTED_CRLF) still consumes one. DRAINING puts consume one inside
@@ -205,8 +218,10 @@ uint32_t store_flush_some(store *s, const char *name, size_t len, unsigned state
  * delay and counters; journals MOVE when `journal` (false: putting a job back whose MOVE the
  * log refused). A ready job goes to the ready set of `to` and may be handed to a waiting
  * client at once (after the journal call); one that cannot be placed there is buried, as a
- * release would. j must not be reserved unless journal is false. OK | NO_MEMORY (nothing
- * changed). Moving to its own tube is OK and changes nothing. */
+ * release would. A put-unique key goes with the job if no live job of `to` holds the same key;
+ * if one does, that job keeps it and the moved job loses its own (job_key then says NULL). j must
+ * not be reserved unless journal is false. OK | NO_MEMORY (nothing changed). Moving to its own tube
+ * is OK and changes nothing. */
 int store_move_job(store *s, job *j, const char *to, size_t to_len, bool journal);
 /* Calls cb, in id order, for up to max jobs of the tube in state st whose id is > after_id,
  * stopping early when cb returns non-zero; returns how many cb saw. The cost is one look per
@@ -314,6 +329,13 @@ const char *job_state_name(job_state st); /* "ready", "reserved", "delayed", "bu
 const char *job_body(const job *j);       /* job_body_len(j) bytes, exactly as put */
 size_t job_body_len(const job *j);
 uint32_t job_ttr_s(const job *j);
+/* The job's put-unique key (*len bytes, not NUL-terminated, valid while the job is), or NULL
+ * (and *len 0) when it holds none: put without a key, or a move whose target tube had a live
+ * job with the same key (see store_move_job). */
+const char *job_key(const job *j, size_t *len);
+/* The key bytes the job's record holds (0: none), kept even when a move lost the key: what
+ * the record costs does not change. */
+size_t job_key_bytes(const job *j);
 /* These need the store: a job names its tube by index, and keeps what it needs only after
  * its first state change in a side record (see job.h). */
 const tube *job_tube(const store *s, const job *j);
@@ -408,10 +430,13 @@ typedef struct store_job_record {
     uint32_t log_segment;
     const char *body;
     size_t body_len;
+    const char *key; /* put-unique key, key_len bytes (1..STORE_MAX_KEY); NULL = none */
+    size_t key_len;
 } store_job_record;
 
 /* OK | NO_MEMORY. Never fires the journal hook. Serves waiting clients if any. *out (may
- * be NULL) is the job. */
+ * be NULL) is the job. A new job takes the record's key unless a live job of its tube holds
+ * it (then it has none); an update in place keeps the job's key as it is. */
 int store_restore_job(store *s, const store_job_record *rec, job **out);
 /* Removes a job whatever its state (log replay of a delete). OK | NOT_FOUND. No journal. */
 int store_forget_job(store *s, uint64_t id);

@@ -140,9 +140,22 @@ int store_move_job(store *s, job *j, const char *to, size_t to_len, bool journal
         return STORE_NO_MEMORY;
     if (t == from)
         return STORE_OK;
+    /* The key's slot in the table is hashed by tube: it is taken out before the tube changes
+     * and claimed again after, which cannot fail once a slot is reserved. */
+    bool keyed = j->key_owner;
+    if (keyed && !store__key_reserve(s)) {
+        if (!t->refs) {
+            store__tube_ref(t); /* drop a tube made here for nothing */
+            store__tube_unref(s, t);
+        }
+        return STORE_NO_MEMORY;
+    }
+    store__key_release(s, j);
     store__tube_ref(from);
     store__tube_ref(t); /* a tube made here has no reference until the job is in it */
     retube(s, j, x, t);
+    if (keyed)
+        (void)store__key_claim(s, j); /* false: a job of `to` holds the key; j loses it */
     if (journal)
         store__journal(s, j, STORE_OP_MOVE);
     store__tube_unref(s, t);

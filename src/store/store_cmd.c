@@ -230,13 +230,15 @@ void store_set_next_id(store *s, uint64_t id)
         s->next_id = id;
 }
 
-/* A fresh record in the directory, holding a reference on t, with no state yet. NULL on
- * ENOMEM or a body over 4 GiB. */
-static job *new_job(store *s, uint64_t id, tube *t, const char *body, size_t body_len, uint64_t now)
+/* A fresh record in the directory, holding a reference on t, with no state yet, and with the
+ * key (key_len 0: none) at the end of the record, not yet claimed. NULL on ENOMEM or a body
+ * over 4 GiB. */
+static job *new_job(store *s, uint64_t id, tube *t, const char *body, size_t body_len,
+                    const char *key, size_t key_len, uint64_t now)
 {
-    if (body_len > UINT32_MAX)
+    if (body_len > UINT32_MAX || key_len > STORE_MAX_KEY)
         return NULL;
-    size_t size = job_record_size(body_len, s->log_segments);
+    size_t size = job_record_size(body_len, s->log_segments) + (key_len ? 1 + key_len : 0);
     job *j = slab_alloc(s->mem, size);
     if (!j)
         return NULL;
@@ -251,6 +253,12 @@ static job *new_job(store *s, uint64_t id, tube *t, const char *body, size_t bod
     if (body_len)
         memcpy(j->body, body, body_len);
     job_set_log_segment(j, 0);
+    if (key_len) {
+        unsigned char *k = (unsigned char *)job_key_at(j);
+        j->has_key = 1;
+        k[0] = (unsigned char)key_len;
+        memcpy(k + 1, key, key_len);
+    }
     if (!jobdir_insert(&s->dir, id, j)) {
         slab_free(s->mem, j, size);
         return NULL;
@@ -259,8 +267,8 @@ static job *new_job(store *s, uint64_t id, tube *t, const char *body, size_t bod
     return j;
 }
 
-int store_put(store *s, client *c, uint32_t pri, uint32_t delay_s, uint32_t ttr_s, const char *body,
-              size_t body_len, job **out)
+static int put_job(store *s, client *c, const char *key, size_t key_len, uint32_t pri,
+                   uint32_t delay_s, uint32_t ttr_s, const char *body, size_t body_len, job **out)
 {
     if (s->draining) {
         /* beanstalkd makes the job (taking its id) before it checks for
@@ -269,7 +277,10 @@ int store_put(store *s, client *c, uint32_t pri, uint32_t delay_s, uint32_t ttr_
         return STORE_DRAINING;
     }
     uint64_t now = store__now(s);
-    job *j = new_job(s, s->next_id, c->use, body, body_len, now);
+    /* The key's table slot comes first, so that a put failing later changes nothing. */
+    if (key_len && !store__key_reserve(s))
+        return STORE_NO_MEMORY;
+    job *j = new_job(s, s->next_id, c->use, body, body_len, key, key_len, now);
     if (!j)
         return STORE_NO_MEMORY;
     j->pri = pri;
@@ -292,6 +303,8 @@ int store_put(store *s, client *c, uint32_t pri, uint32_t delay_s, uint32_t ttr_
     }
     if (!placed)
         store__make_buried(s, j, x);
+    if (key_len)
+        (void)store__key_claim(s, j); /* the caller saw the key free */
     s->next_id++;
     s->total_jobs++;
     store__tube_of(s, j)->total_jobs++;
@@ -300,6 +313,24 @@ int store_put(store *s, client *c, uint32_t pri, uint32_t delay_s, uint32_t ttr_
     if (out)
         *out = j;
     return placed ? STORE_OK : STORE_BURIED;
+}
+
+int store_put(store *s, client *c, uint32_t pri, uint32_t delay_s, uint32_t ttr_s, const char *body,
+              size_t body_len, job **out)
+{
+    return put_job(s, c, NULL, 0, pri, delay_s, ttr_s, body, body_len, out);
+}
+
+int store_put_unique(store *s, client *c, const char *key, size_t key_len, uint32_t pri,
+                     uint32_t delay_s, uint32_t ttr_s, const char *body, size_t body_len, job **out)
+{
+    SQ_CHECK(key_len >= 1 && key_len <= STORE_MAX_KEY, "store_put_unique: key length");
+    job *holder = store__key_find(s, c->use, key, key_len);
+    if (holder) {
+        *out = holder;
+        return STORE_EXISTS;
+    }
+    return put_job(s, c, key, key_len, pri, delay_s, ttr_s, body, body_len, out);
 }
 
 /* The best ready job among c's watched, unpaused tubes: those are all armed (watch.h), so
@@ -543,7 +574,8 @@ static job *restore_new(store *s, const store_job_record *rec, uint64_t now)
     if (!t)
         return NULL;
     uint64_t created = rec->age_ms < now ? now - rec->age_ms : 0;
-    job *j = new_job(s, rec->id, t, rec->body, rec->body_len, created);
+    job *j = new_job(s, rec->id, t, rec->body, rec->body_len, rec->key, rec->key ? rec->key_len : 0,
+                     created);
     if (!j) {
         /* Drop the tube again if this call created it. */
         store__tube_ref(t);
@@ -563,6 +595,8 @@ int store_restore_job(store *s, const store_job_record *rec, job **out)
     uint64_t now = store__now(s);
     job *j = store_find_job(s, rec->id);
     bool fresh = !j;
+    if (fresh && rec->key && !store__key_reserve(s))
+        return STORE_NO_MEMORY;
     if (fresh && !(j = restore_new(s, rec, now)))
         return STORE_NO_MEMORY;
     /* Anything but a plain ready job with zero counters needs an ext; it is made before the
@@ -602,6 +636,8 @@ int store_restore_job(store *s, const store_job_record *rec, job **out)
         x->kicks = rec->kicks;
     }
     job_set_log_segment(j, rec->log_segment);
+    if (fresh && j->has_key)
+        (void)store__key_claim(s, j); /* a live holder of the key keeps it */
     store__serve_waiters(s);
     if (out)
         *out = j;

@@ -49,6 +49,7 @@ struct store {
     int64_t epoch_ms;  /* creation times count from here, see JOB_TIME_SHIFT */
     bool log_segments; /* records carry a log segment */
     hashmap names;     /* tubes by name */
+    hashmap keys;      /* put-unique keys: the jobs that hold one (store_key.c) */
     tube **tubes;      /* list-tubes order */
     size_t tube_len, tube_cap;
     tube *default_tube;
@@ -141,6 +142,16 @@ void store__conf_unreserved(store *s, tube *t);
 bool store__conf_returned(store *s, job *j, job_ext *x, bool timed_out);
 /* Rate refills and expiry, when conf_due_ms has come. */
 void store__conf_tick(store *s, uint64_t now);
+/* store_key.c: the put-unique key table. A claim puts j (which has_key) in the table unless
+ * another job of its tube holds the same key (false then: j stays keyless); the caller has
+ * reserved the slot. Release takes j out if it is in. */
+void store__keys_init(store *s);
+job *store__key_find(const store *s, const tube *t, const char *key, size_t len);
+bool store__key_reserve(store *s);
+bool store__key_claim(store *s, job *j);
+void store__key_release(store *s, job *j);
+/* Gives back table memory after many releases; never between a reserve and its claim. */
+void store__keys_shrink(store *s);
 
 /* store_cmd.c: sets up c's (empty) index of watches by tube. */
 void store__watch_index_init(client *c);

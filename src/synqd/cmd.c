@@ -7,6 +7,7 @@
 #include "cmd.h"
 
 #include <errno.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "server.h"
@@ -51,9 +52,24 @@ static void skip_too_big(const proto_cmd *cmd, cmd_next *next)
 
 static void start_put(const cmd_ctx *ctx, const proto_cmd *cmd, cmd_next *next)
 {
-    if (cmd->body_len > ctx->env->max_job_bytes) {
+    /* A put-unique's key counts towards -z: so its log record fits every segment that the
+     * largest put fits (main.c sizes -s for -z), and no -s that worked before is refused. */
+    if (cmd->body_len + cmd->key_len > ctx->env->max_job_bytes) {
         skip_too_big(cmd, next);
         return;
+    }
+    if (cmd->type == CMD_PUT_UNIQUE) {
+        next->put.key = malloc(cmd->key_len);
+        if (!next->put.key) {
+            /* The body still follows: dropped, as a put's other refusals drop it. */
+            next->kind = CMD_NEXT_SKIP;
+            next->skip_bytes = cmd->body_len + 2;
+            next->reply = PROTO_REPLY_OUT_OF_MEMORY;
+            next->reply_len = sizeof PROTO_REPLY_OUT_OF_MEMORY - 1;
+            return;
+        }
+        memcpy(next->put.key, cmd->key, cmd->key_len);
+        next->put.key_len = cmd->key_len;
     }
     next->producer = true;
     next->kind = CMD_NEXT_READ_BODY;
@@ -104,14 +120,21 @@ void cmd_finish_put(const cmd_ctx *ctx, const cmd_put *put, const char *body, bo
     if (refuse_if_log_failed(ctx))
         return;
     uint64_t limit = env->max_memory;
-    if (limit && env->host->job_memory(env->host_data) + server_job_cost(body_len) > limit) {
+    if (limit &&
+        env->host->job_memory(env->host_data) + server_job_cost(body_len, p.key_len) > limit) {
         /* The configured bound on job memory: refused as beanstalkd refuses a job it cannot
          * allocate. */
         reply_lit(ctx->out, PROTO_REPLY_OUT_OF_MEMORY);
         return;
     }
     job *j = NULL;
-    int r = store_put(st, ctx->cl, p.pri, p.delay_s, p.ttr_s, body, body_len, &j);
+    int r = p.key ? store_put_unique(st, ctx->cl, p.key, p.key_len, p.pri, p.delay_s, p.ttr_s, body,
+                                     body_len, &j)
+                  : store_put(st, ctx->cl, p.pri, p.delay_s, p.ttr_s, body, body_len, &j);
+    if (r == STORE_EXISTS) {
+        reply_num_lit(ctx->out, PROTO_WORD_EXISTS, job_id(j));
+        return;
+    }
     if (r == STORE_OK || r == STORE_BURIED) {
         int err = env->host->journal_result(env->host_data);
         if (err) {
@@ -354,6 +377,7 @@ void cmd_execute(const cmd_ctx *ctx, proto_status status, const proto_cmd *cmd, 
         return;
     switch (cmd->type) {
     case CMD_PUT:
+    case CMD_PUT_UNIQUE:
         start_put(ctx, cmd, next);
         break;
     case CMD_RESERVE:

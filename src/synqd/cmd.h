@@ -60,6 +60,11 @@ typedef struct cmd_ctx {
 typedef struct cmd_put {
     uint32_t pri, delay_s, ttr_s;
     uint64_t body_len; /* bytes of body; the input holds body_len + 2 with the CRLF */
+    /* put-unique: a malloc'd copy of the key (the line is gone when the body arrives), owned
+     * by whoever holds the cmd_put: the session frees it once the body was handled (or it
+     * ends). NULL for put, so a session pays for a key only while its put-unique is read. */
+    char *key;
+    size_t key_len;
 } cmd_put;
 
 /* A bulk command (flush-tube, move-jobs) in progress: it runs a chunk per loop pass, and the
@@ -109,7 +114,9 @@ typedef struct cmd_next {
 void cmd_execute(const cmd_ctx *ctx, proto_status status, const proto_cmd *cmd, cmd_next *next);
 
 /* A put's body arrived: body[0..put->body_len) without its CRLF; crlf_ok tells whether the two
- * bytes after it were "\r\n". Fills *next (always CMD_NEXT_REPLIED, journaled or not). */
+ * bytes after it were "\r\n". Fills *next (always CMD_NEXT_REPLIED, journaled or not). A
+ * put-unique (put->key set) answers EXISTS <id> when a live job of the used tube holds the key;
+ * put->key stays the caller's to free. */
 void cmd_finish_put(const cmd_ctx *ctx, const cmd_put *put, const char *body, bool crlf_ok,
                     cmd_next *next);
 

@@ -339,7 +339,7 @@ static bool segment_fits_largest_put(const server_opts *o)
     if (!o->wal_dir)
         return true;
     uint64_t have = wal_segment_bytes(o->segment_bytes);
-    uint64_t need = wal_min_segment_bytes(PROTO_MAX_TUBE_NAME, o->max_job_bytes);
+    uint64_t need = wal_min_segment_bytes(PROTO_MAX_TUBE_NAME, 0, o->max_job_bytes);
     if (have >= need)
         return true;
     const uint32_t max_bytes = WAL_MAX_SEGMENT_BYTES;

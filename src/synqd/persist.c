@@ -75,6 +75,7 @@ static wal_record record_of(const persist *p, const job *j, uint8_t type)
                     .body = job_body(j),
                     .body_len = job_body_len(j),
                     .segment = job_log_segment(j)};
+    r.key = job_key(j, &r.key_len);
     job_stats js;
     job_get_stats(p->s, j, &js);
     r.delay_s = js.delay_s;
@@ -234,6 +235,10 @@ static int replay_cb(const wal_record *r, void *data)
         rec.tube_name_len = r->tube_len;
         rec.body = r->body;
         rec.body_len = r->body_len;
+        /* A key longer than put-unique allows comes only from a crafted log: the job is kept,
+         * without it. */
+        rec.key = r->key_len <= STORE_MAX_KEY ? r->key : NULL;
+        rec.key_len = rec.key ? r->key_len : 0;
         if (!j)
             rec.age_ms = wall > r->created_wall_ms ? (uint64_t)(wall - r->created_wall_ms) : 0;
     }

@@ -164,7 +164,7 @@ static uint64_t hook_now_ms(void *data)
  * the log could not take being taken back). */
 static void count_job(server *srv, const job *j, bool held)
 {
-    uint64_t cost = server_job_cost(job_body_len(j));
+    uint64_t cost = server_job_cost(job_body_len(j), job_key_bytes(j));
     if (held)
         srv->job_memory += cost;
     else

@@ -35,11 +35,15 @@
  * ext a job gets once it is delayed, reserved or buried (96), its directory
  * slot (8) and its delay-heap slot (8). A fresh ready job takes about 37. */
 #define SERVER_JOB_OVERHEAD_BYTES 152u
+/* What a put-unique key costs besides its bytes: its length byte in the record and its slot in
+ * the store's key table (8 bytes at a load that a shrink leaves as low as 3/8: 24). */
+#define SERVER_KEY_OVERHEAD_BYTES 25u
 
-/* The bytes --max-memory counts for a job with this body. */
-static inline uint64_t server_job_cost(size_t body_len)
+/* The bytes --max-memory counts for a job with this body and a key of key_len bytes (0: none). */
+static inline uint64_t server_job_cost(size_t body_len, size_t key_len)
 {
-    return (uint64_t)body_len + SERVER_JOB_OVERHEAD_BYTES;
+    return (uint64_t)body_len + SERVER_JOB_OVERHEAD_BYTES +
+           (key_len ? (uint64_t)key_len + SERVER_KEY_OVERHEAD_BYTES : 0);
 }
 
 typedef struct server_opts {

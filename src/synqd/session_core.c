@@ -33,6 +33,8 @@ void session_core_end(session_core *sc)
     sc->state = SESSION_CLOSED;
     free(sc->bulk);
     sc->bulk = NULL;
+    free(sc->put.key);
+    sc->put.key = NULL;
     if (!sc->cl)
         return;
     synqd_counters *n = sc->env->counters;
@@ -143,6 +145,8 @@ static bool process_body(session_core *sc, sq_buf *in, reply_buf *out)
     cmd_ctx ctx = {&sc->env->cmd, sc->cl, out};
     cmd_next next;
     cmd_finish_put(&ctx, &sc->put, p, crlf_ok, &next);
+    free(sc->put.key);
+    sc->put.key = NULL;
     sq_buf_consume(in, body_len + 2);
     apply(sc, &next, out);
     return true;

@@ -44,9 +44,9 @@ int wal_decode_header(const unsigned char *h, uint64_t size, uint32_t index, uin
     return 0;
 }
 
-size_t wal_put_record_bytes(size_t tube_len, size_t body_len)
+size_t wal_put_record_bytes(size_t tube_len, size_t key_len, size_t body_len)
 {
-    return WAL_REC_HDR_BYTES + WAL_PUT_FIXED_BYTES + tube_len + body_len;
+    return WAL_REC_HDR_BYTES + WAL_PUT_FIXED_BYTES + tube_len + key_len + body_len;
 }
 
 static void finish_record(unsigned char *p, size_t n, uint8_t type)
@@ -75,13 +75,16 @@ void wal_encode_put(unsigned char *p, const wal_record *r, size_t n)
     wal_put_u32(q + 12, r->ttr_s);
     q[16] = r->state;
     q[17] = (unsigned char)r->tube_len;
-    q[18] = q[19] = 0;
+    q[18] = (unsigned char)r->key_len; /* format 4: zero (reserved) before */
+    q[19] = 0;
     wal_put_u64(q + 20, (uint64_t)r->deadline_wall_ms);
     wal_put_u64(q + 28, (uint64_t)r->created_wall_ms);
     encode_counters(q + 36, r);
     memcpy(q + WAL_PUT_FIXED_BYTES, r->tube, r->tube_len);
+    if (r->key_len)
+        memcpy(q + WAL_PUT_FIXED_BYTES + r->tube_len, r->key, r->key_len);
     if (r->body_len)
-        memcpy(q + WAL_PUT_FIXED_BYTES + r->tube_len, r->body, r->body_len);
+        memcpy(q + WAL_PUT_FIXED_BYTES + r->tube_len + r->key_len, r->body, r->body_len);
     finish_record(p, n, WAL_REC_PUT);
 }
 
@@ -195,13 +198,17 @@ long wal_decode_record(const unsigned char *p, size_t avail, uint32_t version, w
         r->tube_len = q[17];
         r->deadline_wall_ms = (int64_t)wal_get_u64(q + 20);
         r->created_wall_ms = (int64_t)wal_get_u64(q + 28);
-        if (r->tube_len == 0 || put_fixed + r->tube_len > len || q[18] || q[19])
+        /* Byte 18 was reserved (zero) before format 4, which keeps a key's length there. */
+        r->key_len = version >= WAL_KEYED_VERSION ? q[18] : 0;
+        if (r->tube_len == 0 || put_fixed + r->tube_len + r->key_len > len ||
+            (version < WAL_KEYED_VERSION && q[18]) || q[19])
             return -1;
         if (!v1)
             decode_counters(q + 36, r);
         r->tube = (const char *)q + put_fixed;
-        r->body = r->tube + r->tube_len;
-        r->body_len = len - put_fixed - r->tube_len;
+        r->key = r->key_len ? r->tube + r->tube_len : NULL;
+        r->body = r->tube + r->tube_len + r->key_len;
+        r->body_len = len - put_fixed - r->tube_len - r->key_len;
     } else if (type == WAL_REC_STATE) {
         r->pri = wal_get_u32(q + 8);
         r->state = q[12];

@@ -38,10 +38,12 @@
  *   4  len: payload bytes            u32
  *   8  type                          u8
  *   9  payload (len bytes), format versions 2 and 3:
- *      PUT    id u64, pri u32, ttr_s u32, state u8, tube_len u8, zero u16,
+ *      PUT    id u64, pri u32, ttr_s u32, state u8, tube_len u8, key_len u8, zero u8,
  *             deadline_wall_ms i64, created_wall_ms i64, delay_s u32,
  *             reserves u32, timeouts u32, releases u32, buries u32, kicks u32,
- *             tube, body                                              (60 + tube + body)
+ *             tube, key, body                                   (60 + tube + key + body)
+ *             (key_len is format 4's: a put-unique key; in formats 2 and 3 that byte
+ *             is reserved and zero, so a PUT there has no key)
  *      DELETE id u64                                                   (8)
  *      STATE  id u64, pri u32, state u8, zero u8[3], deadline_wall_ms i64,
  *             delay_s u32, reserves u32, timeouts u32, releases u32, buries u32,
@@ -64,8 +66,9 @@
  * appends to a segment of an older version (see build_segments).
  */
 #define WAL_FORMAT_VERSION 4u
-#define WAL_TUBE_VERSION 4u /* the first version with TUBE records */
+#define WAL_TUBE_VERSION 4u   /* the first version with TUBE records */
 #define WAL_FRAMED_VERSION 3u /* the first version whose records are in frames */
+#define WAL_KEYED_VERSION 4u  /* the first version whose PUT may carry a put-unique key */
 #define WAL_MAGIC "SYNQWAL"   /* plus its terminating NUL: 8 bytes */
 #define WAL_HDR_BYTES 32u
 #define WAL_REC_HDR_BYTES 9u
@@ -123,7 +126,8 @@ int wal_decode_header(const unsigned char *h, uint64_t size, uint32_t index, uin
 /*
  * Encoders: each writes one whole record of the current version at p (header, payload and
  * CRC) and nothing else. The caller has checked the fields (wal.c's check_record) and owns
- * p, which has room for the record's size: wal_put_record_bytes(r->tube_len, r->body_len)
+ * p, which has room for the record's size: wal_put_record_bytes(r->tube_len, r->key_len,
+ * r->body_len)
  * (passed as n), WAL_STATE_BYTES or WAL_DELETE_BYTES.
  */
 void wal_encode_put(unsigned char *p, const wal_record *r, size_t n);

@@ -240,11 +240,11 @@ uint64_t wal_segment_bytes(uint64_t requested)
     return n;
 }
 
-uint64_t wal_min_segment_bytes(size_t tube_len, size_t body_len)
+uint64_t wal_min_segment_bytes(size_t tube_len, size_t key_len, size_t body_len)
 {
     /* The put and the delete may each start a frame of their own. */
     uint64_t n = WAL_HDR_BYTES + WAL_FRAME_HDR_BYTES +
-                 (uint64_t)wal_put_record_bytes(tube_len, body_len) + WAL_FRAME_HDR_BYTES +
+                 (uint64_t)wal_put_record_bytes(tube_len, key_len, body_len) + WAL_FRAME_HDR_BYTES +
                  WAL_DELETE_BYTES;
     return n < WAL_MIN_SEGMENT_BYTES ? WAL_MIN_SEGMENT_BYTES : n;
 }
@@ -254,7 +254,8 @@ static int check_record(const wal *w, const wal_record *r, size_t n)
     if (r->id == 0 || r->id > WAL_MAX_ID || r->state > WAL_STATE_BURIED)
         return -EINVAL; /* the log never writes a record its recovery would refuse */
     if (r->type == WAL_REC_PUT &&
-        (r->tube_len == 0 || r->tube_len > WAL_MAX_TUBE_NAME || (r->body_len && !r->body)))
+        (r->tube_len == 0 || r->tube_len > WAL_MAX_TUBE_NAME || (r->body_len && !r->body) ||
+         r->key_len > WAL_MAX_KEY || (r->key_len && !r->key)))
         return -EINVAL;
     if (n > w->seg_bytes - WAL_HDR_BYTES - WAL_FRAME_HDR_BYTES || n > UINT32_MAX)
         return -EFBIG;
@@ -265,7 +266,7 @@ static int append_put(wal *w, const wal_record *r, bool migrate, uint32_t *segme
 {
     if (w->failed)
         return w->failed;
-    size_t n = wal_put_record_bytes(r->tube_len, r->body_len);
+    size_t n = wal_put_record_bytes(r->tube_len, r->key_len, r->body_len);
     int rc = check_record(w, r, n);
     if (rc == 0)
         rc = batch_grow(w, n + WAL_FRAME_HDR_BYTES);
@@ -370,7 +371,7 @@ int wal_append_delete(wal *w, const wal_record *r)
     }
     wal_encode_delete(batch_claim(w, s, WAL_DELETE_BYTES), r->id);
 
-    size_t n = wal_put_record_bytes(r->tube_len, r->body_len);
+    size_t n = wal_put_record_bytes(r->tube_len, r->key_len, r->body_len);
     wal_seg *old = seg_by_index(w, r->segment);
     if (old && old->live_count > 0) {
         old->live_count--;

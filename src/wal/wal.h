@@ -59,6 +59,7 @@ enum { WAL_STATE_READY = 0, WAL_STATE_DELAYED = 1, WAL_STATE_BURIED = 2 };
 #define WAL_MIN_SEGMENT_BYTES 4096u
 #define WAL_MAX_SEGMENT_BYTES (1024u * 1024 * 1024)
 #define WAL_MAX_TUBE_NAME 255u
+#define WAL_MAX_KEY 255u /* a PUT's key length is one byte */
 /* The log is its owner's alone: the files it creates (lock, segments) are made with this mode,
  * and the directories wal_open creates with WAL_DIR_MODE (the umask can only take bits away).
  * Files and directories that already exist keep the mode they have. */
@@ -106,6 +107,8 @@ typedef struct {
     bool has_counters; /* replay: delay_s and the counters were in the record */
     const char *tube;
     size_t tube_len; /* 1..WAL_MAX_TUBE_NAME */
+    const char *key; /* PUT: a put-unique key, key_len bytes (format 4 on); NULL when key_len 0 */
+    size_t key_len;  /* 0..WAL_MAX_KEY */
     const char *body;
     size_t body_len;
     uint32_t segment; /* replay: segment the record was read from */
@@ -230,7 +233,7 @@ uint64_t wal_sync_deadline_ms(const wal *w);
 int wal_failed(const wal *w);
 
 /* Space one PUT record takes on disk, for a tube name and body of these lengths. */
-size_t wal_put_record_bytes(size_t tube_len, size_t body_len);
+size_t wal_put_record_bytes(size_t tube_len, size_t key_len, size_t body_len);
 
 /* The segment size a log uses when asked for `requested` bytes (wal_opts.segment_bytes; 0 is the
  * default): clamped to [WAL_MIN_SEGMENT_BYTES, WAL_MAX_SEGMENT_BYTES]. */
@@ -238,7 +241,7 @@ uint64_t wal_segment_bytes(uint64_t requested);
 
 /* The smallest segment size in which a PUT of a tube name and body of these lengths, and the
  * DELETE it reserves room for, fit: a log with smaller segments refuses such puts (-EFBIG). */
-uint64_t wal_min_segment_bytes(size_t tube_len, size_t body_len);
+uint64_t wal_min_segment_bytes(size_t tube_len, size_t key_len, size_t body_len);
 
 /*
  * Compaction, driven by the caller in bounded steps:

@@ -154,7 +154,7 @@ static void check_input_bound(const core_conn *cc)
 
 static int add_cost(job *j, void *data)
 {
-    *(uint64_t *)data += server_job_cost(job_body_len(j));
+    *(uint64_t *)data += server_job_cost(job_body_len(j), job_key_bytes(j));
     return 0;
 }
 

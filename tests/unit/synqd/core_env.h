@@ -89,9 +89,9 @@ static inline void core_hook_journal(store *st, const job *j, int op, void *data
     (void)st;
     core_env *e = data;
     if (op == STORE_OP_PUT)
-        e->job_memory += server_job_cost(job_body_len(j));
+        e->job_memory += server_job_cost(job_body_len(j), job_key_bytes(j));
     else if (op == STORE_OP_DELETE)
-        e->job_memory -= server_job_cost(job_body_len(j));
+        e->job_memory -= server_job_cost(job_body_len(j), job_key_bytes(j));
 }
 
 static inline uint64_t core_hook_now(void *data)
@@ -121,7 +121,7 @@ static inline uint64_t core_host_job_memory(void *data)
 static inline void core_host_take_back_put(void *data, job *j)
 {
     core_env *e = data;
-    e->job_memory -= server_job_cost(job_body_len(j));
+    e->job_memory -= server_job_cost(job_body_len(j), job_key_bytes(j));
     store_forget_job(e->st, job_id(j));
 }
 

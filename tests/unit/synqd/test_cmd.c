@@ -87,13 +87,13 @@ TEST(put_body_inserts_the_job_and_is_journaled)
 {
     fixture f;
     setup(&f, 100, 0);
-    cmd_put p = {1, 0, 60, 5};
+    cmd_put p = {1, 0, 60, 5, NULL, 0};
     cmd_next next;
     finish_put(&f, &p, "hello", true, &next);
     ASSERT_EQ(next.kind, CMD_NEXT_REPLIED);
     ASSERT_TRUE(next.journaled);
     expect_out(&f, "INSERTED 1\r\n");
-    ASSERT_EQ(f.e.job_memory, server_job_cost(5));
+    ASSERT_EQ(f.e.job_memory, server_job_cost(5, 0));
     ASSERT_EQ(store_job_count(f.e.st), 1);
     teardown(&f);
 }
@@ -131,7 +131,7 @@ TEST(put_body_without_crlf_is_expected_crlf_and_uses_up_an_id)
 {
     fixture f;
     setup(&f, 100, 0);
-    cmd_put p = {1, 0, 60, 2};
+    cmd_put p = {1, 0, 60, 2, NULL, 0};
     cmd_next next;
     finish_put(&f, &p, "hi", false, &next);
     ASSERT_TRUE(!next.journaled);
@@ -156,7 +156,7 @@ TEST(put_refused_when_the_log_failed)
 TEST(put_past_max_memory_is_out_of_memory)
 {
     fixture f;
-    setup(&f, 100, server_job_cost(2) + server_job_cost(3) - 1);
+    setup(&f, 100, server_job_cost(2, 0) + server_job_cost(3, 0) - 1);
     put(&f, "put 1 0 60 2", "hi");
     expect_out(&f, "INSERTED 1\r\n");
     put(&f, "put 1 0 60 3", "abc");

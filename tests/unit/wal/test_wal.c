@@ -108,7 +108,7 @@ TEST(round_trip_every_record_type)
     ASSERT_EQ(st.oldest_index, 1);
     ASSERT_EQ(st.current_index, 1);
     ASSERT_EQ(st.max_size, WAL_DEFAULT_SEGMENT_BYTES);
-    ASSERT_EQ(st.live_bytes, wal_put_record_bytes(6, sizeof body - 1));
+    ASSERT_EQ(st.live_bytes, wal_put_record_bytes(6, 0, sizeof body - 1));
     ASSERT_EQ(wal_close(w), 0);
     rec_list_free(&l);
     rm_dir(dir);
