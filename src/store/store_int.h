@@ -61,6 +61,7 @@ struct store {
     uint64_t urgent_ct, ready_ct, reserved_ct, delayed_ct, buried_ct;
     uint64_t total_jobs, timeout_ct, waiting_ct;
     bool draining;
+    bool holding; /* store_set_holding: hand out no job */
 };
 
 uint64_t store__now(const store *s);

@@ -721,7 +721,37 @@ uint16_t server_port(const server *s)
 
 void server_set_draining(server *s, bool on)
 {
-    store_set_draining(s->st, on);
+    store_set_draining(s->st, on || s->quiescing);
+}
+
+static void close_listener(server *s)
+{
+    if (s->listener) {
+        sq_listener_close(s->listener);
+        s->listener = NULL;
+    }
+}
+
+void server_quiesce(server *s)
+{
+    if (s->quiescing)
+        return;
+    s->quiescing = true;
+    close_listener(s);
+    store_set_draining(s->st, true);
+    store_set_holding(s->st, true);
+}
+
+bool server_quiescing(const server *s)
+{
+    return s->quiescing;
+}
+
+uint64_t server_reserved_jobs(const server *s)
+{
+    store_stats ss;
+    store_get_stats(s->st, &ss);
+    return ss.reserved;
 }
 
 void server_shutdown(server *s)
@@ -729,10 +759,7 @@ void server_shutdown(server *s)
     if (s->shutting_down)
         return;
     s->shutting_down = true;
-    if (s->listener) {
-        sq_listener_close(s->listener);
-        s->listener = NULL;
-    }
+    close_listener(s);
     /* Replies queued earlier in this pass acknowledge changes still in the
      * log's batch, and the hook that would write it is removed below: make
      * them durable before the sessions' last output goes. */

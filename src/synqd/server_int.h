@@ -70,6 +70,7 @@ struct server {
     uint64_t started_ms;
     sq_buf scratch; /* reused for stats documents */
     char instance_id[17];
+    bool quiescing; /* server_quiesce: no accepts, no puts, no job handed out */
     bool shutting_down;
 };
 
