@@ -15,11 +15,11 @@
  * logged change (put, release, bury, kick, or a compaction copy).
  */
 #include "persist.h"
+#include "wallclock.h"
 
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 struct persist {
     wal *w;
@@ -31,14 +31,6 @@ struct persist {
     /* During replay: the wall clock read once, when it began (see replay_cb). */
     int64_t replay_wall_ms;
 };
-
-static int64_t real_wall_ms(void *data)
-{
-    (void)data;
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 static uint8_t wal_state_of(job_state st)
 {
@@ -213,9 +205,9 @@ int persist_open(const persist_opts *o, store *s, wal_open_report *report, persi
     if (!p)
         return -ENOMEM;
     p->s = s;
-    store_track_log_segments(s); /* before replay makes the first job */
-    p->wall_ms = o->wall_ms ? o->wall_ms : real_wall_ms;
-    p->clock_data = o->clock_data;
+    store_track_log_segments(s);                             /* before replay makes the first job */
+    p->wall_ms = o->wall_ms ? o->wall_ms : wallclock_now_ms; /* NULL data: the real clock */
+    p->clock_data = o->wall_ms ? o->clock_data : NULL;
     p->compact_batch = o->compact_batch ? o->compact_batch : 1024;
     p->replay_wall_ms = p->wall_ms(p->clock_data);
     int rc = wal_open(&o->wal, replay_cb, p, report, &p->w);

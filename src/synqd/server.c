@@ -532,6 +532,9 @@ static int open_log(server *srv)
         po.wal.mode = WAL_FSYNC_INTERVAL;
     po.wal.interval_ms = o->fsync_ms;
     po.wal.on_corrupt = WAL_CORRUPT_REFUSE;
+    wallclock_init_from_env(&srv->wall);
+    po.wall_ms = wallclock_now_ms;
+    po.clock_data = &srv->wall;
     const char *fault_spec = getenv("SYNQD_WAL_FAULT");
     if (fault_spec) {
         if (!parse_wal_fault(fault_spec, &srv->wal_fault)) {

@@ -20,6 +20,7 @@
 #include "store.h"
 #include "synq/tcp.h"
 #include "synq/timer.h"
+#include "wallclock.h"
 
 typedef struct session session;
 
@@ -55,6 +56,7 @@ struct server {
     list resume;         /* session.resume_link, in the order they were queued */
     persist *ps;         /* NULL without -b */
     wal_fault wal_fault; /* used only with SYNQD_WAL_FAULT (tests) */
+    wallclock wall;      /* what the log's wall times are read from (wallclock.h) */
     sq_timer persist_timer;
     uint64_t persist_timer_due;
     list unsynced; /* session.unsynced_link, newest first */
