@@ -126,6 +126,18 @@ bool store_draining(const store *s)
     return s->draining;
 }
 
+void store_set_holding(store *s, bool on)
+{
+    s->holding = on;
+    if (!on)
+        store__serve_waiters(s);
+}
+
+bool store_holding(const store *s)
+{
+    return s->holding;
+}
+
 size_t store_job_count(const store *s)
 {
     return jobdir_len(&s->dir);
@@ -672,6 +684,8 @@ void store__destroy_job(store *s, job *j)
 void store__serve_waiters(store *s)
 {
     tube *t;
+    if (s->holding)
+        return; /* the waiters stay; store_set_holding(s, false) serves them */
     /* The top of await_tubes holds the best ready job among tubes with waiters; it goes to
      * the longest-waiting client of that tube (beanstalkd's next_awaited_job). */
     while ((t = heap_peek(&s->await_tubes))) {

@@ -103,6 +103,12 @@ void store_free(store *s);
 /* In drain mode store_put() answers STORE_DRAINING; everything else works. */
 void store_set_draining(store *s, bool on);
 bool store_draining(const store *s);
+/* Holding (synqd's graceful shutdown): no job is handed out. reserve and reserve-batch find
+ * nothing ready (they wait, or answer TIMED_OUT or DEADLINE_SOON as over empty tubes), waiting
+ * clients stay waiting, reserve-job answers NOT_FOUND; jobs still become ready, and the jobs
+ * already reserved can be deleted, released, buried and touched. Leaving it serves waiters. */
+void store_set_holding(store *s, bool on);
+bool store_holding(const store *s);
 /* The store's clock (hooks->now_ms). */
 uint64_t store_now_ms(const store *s);
 

@@ -373,11 +373,11 @@ int store_reserve(store *s, client *c, int64_t timeout_ms, job **out)
     store__serve_waiters(s);
     /* Serving waiters after every change means no other client waits on a tube with a ready
      * job, so beanstalkd's "join the waiters, run process_queue" hands c exactly this job. */
-    job *j = best_for(s, c);
+    job *j = s->holding ? NULL : best_for(s, c);
     /* A job found means a watched tube has one, which is all beanstalkd asks before it
      * answers DEADLINE_SOON; only without one does the (paused tubes too) scan run. */
     job_ext *soon = j ? NULL : store__client_soonest(c);
-    if (soon && now + STORE_SAFETY_MARGIN_MS >= soon->deadline_ms && !any_ready(c))
+    if (soon && now + STORE_SAFETY_MARGIN_MS >= soon->deadline_ms && (s->holding || !any_ready(c)))
         return STORE_DEADLINE_SOON;
     if (j) {
         job_ext *x = store__prepare_reserve(s, j);
@@ -397,7 +397,7 @@ int store_reserve(store *s, client *c, int64_t timeout_ms, job **out)
 int store_reserve_job(store *s, client *c, uint64_t id, job **out)
 {
     job *j = store_find_job(s, id);
-    if (!j || j->state == JOB_RESERVED)
+    if (!j || j->state == JOB_RESERVED || s->holding)
         return STORE_NOT_FOUND;
     job_ext *x = store__prepare_reserve(s, j);
     if (!x)

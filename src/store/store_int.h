@@ -64,6 +64,7 @@ struct store {
     bool draining;
     list conf_tubes;      /* tubes with settings (tube_settings.c) */
     uint64_t conf_due_ms; /* when store__conf_tick must next run; UINT64_MAX = never */
+    bool holding;         /* store_set_holding: hand out no job */
 };
 
 uint64_t store__now(const store *s);

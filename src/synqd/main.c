@@ -2,7 +2,7 @@
  * synqd: the command line. It accepts beanstalkd's flags with their
  * meaning (so an init script can swap the binary unchanged) plus long
  * options, then runs the server on one loop until SIGTERM or SIGINT.
- * SIGUSR1 enters drain mode. Started by systemd, it serves the socket it
+ * SIGUSR1 enters drain mode, SIGUSR2 leaves it. Started by systemd, it serves the socket it
  * was passed (socket activation: -l and -p are then ignored, as by
  * beanstalkd) and reports readiness once the log is replayed (systemd.h).
  *
@@ -28,11 +28,17 @@
 #include "proto.h"
 #include "server.h"
 #include "synq/loop.h"
+#include "synq/timer.h"
 #include "synq/version.h"
 #include "systemd.h"
 
 /* Allocations from this size up get their own mapping (see main). */
 #define MMAP_THRESHOLD_BYTES (256 * 1024)
+
+/* After SIGTERM or SIGINT, how long the workers get to finish the jobs they hold
+ * (--shutdown-grace), and the longest that may be asked for (a day). */
+#define SYNQD_DEFAULT_SHUTDOWN_GRACE_S 10u
+#define SYNQD_MAX_SHUTDOWN_GRACE_S 86400u
 
 /* -s rounds the segment size up to a multiple of this. */
 #define SEGMENT_ROUND_BYTES 4096u
@@ -74,6 +80,8 @@ static void usage(FILE *out)
             "                          (bodies plus %u bytes each); default no limit\n"
             "     --io-backend NAME    the kernel interface the event loop waits on:\n"
             "                          %s\n"
+            "     --shutdown-grace S   after SIGTERM, wait up to S seconds for reserved jobs\n"
+            "                          to be deleted, released or buried (default %u)\n"
             "\n"
             "Overload limits (docs/operations.md):\n"
             "     --output-soft-limit BYTES  a connection's commands wait while its unsent\n"
@@ -99,9 +107,9 @@ static void usage(FILE *out)
             SERVER_DEFAULT_FSYNC_MS, SERVER_DEFAULT_PORT, SERVER_DEFAULT_MAX_JOB_BYTES,
             SERVER_MAX_JOB_BYTES_LIMIT, SERVER_DEFAULT_SEGMENT_BYTES, SEGMENT_ROUND_BYTES,
             METRICS_DEFAULT_MAX_TUBES, SERVER_JOB_OVERHEAD_BYTES, backend_list(),
-            SERVER_DEFAULT_OUT_SOFT_BYTES, SERVER_DEFAULT_OUT_LIMIT_BYTES,
-            SERVER_DEFAULT_OUT_TOTAL_BYTES, SERVER_DEFAULT_OUT_TIMEOUT_MS,
-            SERVER_DEFAULT_PASS_COMMANDS);
+            SYNQD_DEFAULT_SHUTDOWN_GRACE_S, SERVER_DEFAULT_OUT_SOFT_BYTES,
+            SERVER_DEFAULT_OUT_LIMIT_BYTES, SERVER_DEFAULT_OUT_TOTAL_BYTES,
+            SERVER_DEFAULT_OUT_TIMEOUT_MS, SERVER_DEFAULT_PASS_COMMANDS);
 }
 
 /* "ADDR:PORT" or "[IPV6]:PORT" into host (NUL-terminated) and port. */
@@ -155,18 +163,19 @@ enum {
 /* --metrics ADDR: the longest address or host name accepted, NUL included. */
 #define METRICS_HOST_BYTES 256
 
-/* After SIGTERM or SIGINT, how long clients get to receive their last
- * replies before the connections still open are reset. */
-#define SHUTDOWN_GRACE_MS 1000
+/* Once the jobs are finished (or the grace is over), how long clients get to receive
+ * their last replies before the connections still open are reset. */
+#define LAST_REPLIES_GRACE_MS 1000
 
 /* The command line, parsed. */
 typedef struct {
     server_opts server;
-    const char *user;       /* -u: become this user after binding, or NULL */
-    const char *io_backend; /* --io-backend, or NULL for the default */
-    bool listen_given;      /* -l was given (warned about under socket activation) */
-    bool port_given;        /* -p was given */
-    bool metrics;           /* --metrics given: serve them on host:port */
+    const char *user;          /* -u: become this user after binding, or NULL */
+    const char *io_backend;    /* --io-backend, or NULL for the default */
+    bool listen_given;         /* -l was given (warned about under socket activation) */
+    bool port_given;           /* -p was given */
+    bool metrics;              /* --metrics given: serve them on host:port */
+    uint32_t shutdown_grace_s; /* --shutdown-grace */
     char metrics_host[METRICS_HOST_BYTES];
     metrics_opts metrics_opts; /* host points into metrics_host */
 } options;
@@ -208,6 +217,7 @@ enum {
     OPT_PASS_COMMANDS,
     OPT_METRICS_MAX_TUBES,
     OPT_METRICS_TUBES,
+    OPT_SHUTDOWN_GRACE,
 };
 
 /* apply_option()'s answer when parsing goes on. */
@@ -321,6 +331,11 @@ static int apply_option(options *opt, int c, const char *arg)
             return SYNQD_EXIT_USAGE;
         o->pass_commands = (uint32_t)v;
         return NEXT_OPTION;
+    case OPT_SHUTDOWN_GRACE:
+        if (!number_option("--shutdown-grace", "seconds", arg, 0, SYNQD_MAX_SHUTDOWN_GRACE_S, &v))
+            return SYNQD_EXIT_USAGE;
+        opt->shutdown_grace_s = (uint32_t)v;
+        return NEXT_OPTION;
     case 'h':
         usage(stdout);
         return SYNQD_EXIT_OK;
@@ -385,12 +400,14 @@ static bool parse_options(int argc, char **argv, options *opt, int *status)
         {"output-total-limit", required_argument, NULL, OPT_OUT_TOTAL},
         {"output-timeout-ms", required_argument, NULL, OPT_OUT_TIMEOUT},
         {"pass-commands", required_argument, NULL, OPT_PASS_COMMANDS},
+        {"shutdown-grace", required_argument, NULL, OPT_SHUTDOWN_GRACE},
         {NULL, 0, NULL, 0},
     };
     memset(opt, 0, sizeof *opt);
     server_opts_default(&opt->server);
     metrics_opts_default(&opt->metrics_opts);
     opt->metrics_opts.host = opt->metrics_host;
+    opt->shutdown_grace_s = SYNQD_DEFAULT_SHUTDOWN_GRACE_S;
     int c;
     while ((c = getopt_long(argc, argv, "b:f:Fl:p:u:z:s:cnvVh", longopts, NULL)) != -1) {
         if ((*status = apply_option(opt, c, optarg)) != NEXT_OPTION)
@@ -471,45 +488,141 @@ static int start_services(sq_loop *loop, const options *opt, server **srv, metri
     return server_serve(*srv);
 }
 
+/*
+ * Graceful shutdown. The first SIGTERM or SIGINT quiesces the server (server_quiesce: no
+ * accepts, put answers DRAINING, no job handed out) and the loop runs on while jobs are
+ * reserved, so the workers holding them can delete, release or bury them, for at most
+ * --shutdown-grace seconds. The loop stops once none is reserved or the grace is over; the
+ * jobs still reserved then are ready in the log, so a restart with -b hands them out again.
+ * A second SIGTERM or SIGINT stops it at once.
+ */
+typedef struct {
+    server *srv;
+    uint32_t grace_s;
+    sq_timer grace_timer;
+    bool stopping; /* the first signal came: quiesced, waiting for reserved jobs */
+    bool hooked;   /* check_quiet is a before-wait hook */
+    bool exit_now; /* a second signal: reset the connections rather than let them finish */
+} shutdown_state;
+
+static void check_quiet_hook(sq_loop *loop, void *data);
+
+static void stop_loop(sq_loop *loop, shutdown_state *sd)
+{
+    sq_timer_stop(loop, &sd->grace_timer);
+    if (sd->hooked) {
+        sq_loop_remove_before_wait(loop, check_quiet_hook, sd);
+        sd->hooked = false;
+    }
+    sq_loop_stop(loop);
+}
+
+/* After every loop pass while stopping: the last reserved job was finished. */
+static void check_quiet_hook(sq_loop *loop, void *data)
+{
+    shutdown_state *sd = data;
+    if (server_reserved_jobs(sd->srv) == 0) {
+        fprintf(stderr, "synqd: no job is reserved any more: exiting\n");
+        stop_loop(loop, sd);
+    }
+}
+
+static void on_grace_over(sq_loop *loop, sq_timer *t)
+{
+    shutdown_state *sd = t->data;
+    fprintf(stderr,
+            "synqd: --shutdown-grace %u s over with %" PRIu64
+            " jobs still reserved: exiting (the log has them as ready)\n",
+            sd->grace_s, server_reserved_jobs(sd->srv));
+    stop_loop(loop, sd);
+}
+
 static void on_terminate(sq_loop *loop, int signo, void *data)
 {
-    server *srv = data;
-    fprintf(stderr, "synqd: signal %d: shutting down\n", signo);
+    shutdown_state *sd = data;
+    if (sd->stopping) {
+        fprintf(stderr, "synqd: signal %d again: exiting now\n", signo);
+        sd->exit_now = true;
+        stop_loop(loop, sd);
+        return;
+    }
+    sd->stopping = true;
     systemd_notify("STOPPING=1");
-    server_shutdown(srv);
-    sq_loop_stop(loop);
+    server_quiesce(sd->srv);
+    uint64_t held = server_reserved_jobs(sd->srv);
+    if (held == 0 || sd->grace_s == 0) {
+        fprintf(stderr, "synqd: signal %d: shutting down\n", signo);
+        stop_loop(loop, sd);
+        return;
+    }
+    fprintf(stderr,
+            "synqd: signal %d: shutting down once the %" PRIu64
+            " reserved jobs are finished (at most %u s; the same signal again exits now)\n",
+            signo, held, sd->grace_s);
+    int err = sq_timer_start(loop, &sd->grace_timer, (uint64_t)sd->grace_s * 1000);
+    if (err == 0 && (err = sq_loop_add_before_wait(loop, check_quiet_hook, sd)) == 0)
+        sd->hooked = true;
+    if (err) {
+        fprintf(stderr, "synqd: waiting for reserved jobs: %s: exiting now\n", sq_strerror(err));
+        stop_loop(loop, sd);
+    }
 }
 
 static void on_drain(sq_loop *loop, int signo, void *data)
 {
     (void)loop;
-    (void)signo;
-    server *srv = data;
-    fprintf(stderr, "synqd: SIGUSR1: entering drain mode\n");
-    server_set_draining(srv, true);
+    shutdown_state *sd = data;
+    bool on = signo == SIGUSR1;
+    if (!on && server_quiescing(sd->srv)) {
+        fprintf(stderr, "synqd: SIGUSR2: shutting down, staying in drain mode\n");
+        return;
+    }
+    fprintf(stderr, "synqd: %s: %s drain mode\n", on ? "SIGUSR1" : "SIGUSR2",
+            on ? "entering" : "leaving");
+    server_set_draining(sd->srv, on);
 }
 
-/* Runs the loop until SIGTERM or SIGINT stops it (SIGUSR1 drains the
- * server meanwhile). 0 or a negative errno, already reported. */
-static int run_until_signal(sq_loop *loop, server *srv)
+/* The signals synqd handles, each with its callback. */
+static const struct {
+    int signo;
+    sq_signal_cb cb;
+} handled_signals[] = {
+    {SIGTERM, on_terminate},
+    {SIGINT, on_terminate},
+    {SIGUSR1, on_drain},
+    {SIGUSR2, on_drain},
+};
+#define HANDLED_SIGNALS (sizeof handled_signals / sizeof handled_signals[0])
+
+/* Runs the loop until SIGTERM or SIGINT stops it (see shutdown_state). 0 or a negative
+ * errno, already reported. */
+static int run_until_signal(sq_loop *loop, shutdown_state *sd)
 {
-    int err;
-    if ((err = sq_loop_watch_signal(loop, SIGTERM, on_terminate, srv)) != 0 ||
-        (err = sq_loop_watch_signal(loop, SIGINT, on_terminate, srv)) != 0 ||
-        (err = sq_loop_watch_signal(loop, SIGUSR1, on_drain, srv)) != 0) {
-        fprintf(stderr, "synqd: watching signals: %s\n", sq_strerror(err));
-    } else if ((err = sq_loop_run(loop)) != 0) {
-        fprintf(stderr, "synqd: event loop failed: %s\n", sq_strerror(err));
+    int err = 0;
+    size_t watched = 0;
+    sq_timer_init(&sd->grace_timer, on_grace_over, sd);
+    while (watched < HANDLED_SIGNALS && err == 0) {
+        err = sq_loop_watch_signal(loop, handled_signals[watched].signo,
+                                   handled_signals[watched].cb, sd);
+        if (err == 0)
+            watched++;
     }
-    sq_loop_unwatch_signal(loop, SIGTERM);
-    sq_loop_unwatch_signal(loop, SIGINT);
-    sq_loop_unwatch_signal(loop, SIGUSR1);
+    if (err)
+        fprintf(stderr, "synqd: watching signals: %s\n", sq_strerror(err));
+    else if ((err = sq_loop_run(loop)) != 0)
+        fprintf(stderr, "synqd: event loop failed: %s\n", sq_strerror(err));
+    sq_timer_stop(loop, &sd->grace_timer);
+    if (sd->hooked)
+        sq_loop_remove_before_wait(loop, check_quiet_hook, sd);
+    sd->hooked = false;
+    while (watched > 0)
+        sq_loop_unwatch_signal(loop, handled_signals[--watched].signo);
     return err;
 }
 
 /* Stops what start_services() started (either may be NULL) and frees the
- * loop. */
-static void stop_services(sq_loop *loop, server *srv, metrics *mx)
+ * loop; with exit_now the connections are reset at once. */
+static void stop_services(sq_loop *loop, server *srv, metrics *mx, bool exit_now)
 {
     /* Resets open scrapes; their close callbacks (which free the endpoint)
      * run in the next iteration, which the line after guarantees even when
@@ -521,7 +634,7 @@ static void stop_services(sq_loop *loop, server *srv, metrics *mx)
         /* Give clients a moment to receive their last replies, then reset
          * the connections that are still open. */
         sq_loop_update_time(loop);
-        uint64_t give_up_ms = sq_loop_now_ms(loop) + SHUTDOWN_GRACE_MS;
+        uint64_t give_up_ms = sq_loop_now_ms(loop) + (exit_now ? 0 : LAST_REPLIES_GRACE_MS);
         while (!server_idle(srv) && sq_loop_now_ms(loop) < give_up_ms)
             sq_loop_run_once(loop, 50);
         if (!server_idle(srv)) {
@@ -579,13 +692,15 @@ int main(int argc, char **argv)
         return status;
     server *srv = NULL;
     metrics *mx = NULL;
+    shutdown_state sd = {.grace_s = opt.shutdown_grace_s};
     int err = start_services(loop, &opt, &srv, &mx);
     if (err == 0) {
         /* The log is replayed and the socket served: what Type=notify
          * units wait for before starting what comes after synqd. */
         systemd_notify("READY=1");
-        err = run_until_signal(loop, srv);
+        sd.srv = srv;
+        err = run_until_signal(loop, &sd);
     }
-    stop_services(loop, srv, mx);
+    stop_services(loop, srv, mx, sd.exit_now);
     return err ? SYNQD_EXIT_FAILED : SYNQD_EXIT_OK;
 }

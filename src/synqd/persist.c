@@ -20,11 +20,11 @@
  * appended again (rewrite_tubes): tube_floor is the oldest segment that may hold such a record.
  */
 #include "persist.h"
+#include "wallclock.h"
 
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 struct persist {
     wal *w;
@@ -37,14 +37,6 @@ struct persist {
     int64_t replay_wall_ms;
     uint32_t tube_floor; /* oldest segment with a TUBE record still needed; UINT32_MAX: none */
 };
-
-static int64_t real_wall_ms(void *data)
-{
-    (void)data;
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 static uint8_t wal_state_of(job_state st)
 {
@@ -263,9 +255,9 @@ int persist_open(const persist_opts *o, store *s, wal_open_report *report, persi
     if (!p)
         return -ENOMEM;
     p->s = s;
-    store_track_log_segments(s); /* before replay makes the first job */
-    p->wall_ms = o->wall_ms ? o->wall_ms : real_wall_ms;
-    p->clock_data = o->clock_data;
+    store_track_log_segments(s);                             /* before replay makes the first job */
+    p->wall_ms = o->wall_ms ? o->wall_ms : wallclock_now_ms; /* NULL data: the real clock */
+    p->clock_data = o->wall_ms ? o->clock_data : NULL;
     p->compact_batch = o->compact_batch ? o->compact_batch : 1024;
     p->tube_floor = UINT32_MAX;
     p->replay_wall_ms = p->wall_ms(p->clock_data);

@@ -35,7 +35,8 @@ typedef struct persist persist;
 
 typedef struct {
     wal_opts wal;                   /* directory, segment size, fsync mode, I/O table */
-    int64_t (*wall_ms)(void *data); /* wall clock, ms since the epoch; NULL = CLOCK_REALTIME */
+    int64_t (*wall_ms)(void *data); /* wall clock, ms since the epoch; NULL = CLOCK_REALTIME
+                                       (synqd passes wallclock_now_ms: wallclock.h) */
     void *clock_data;
     size_t compact_batch; /* most jobs migrated per persist_tick; 0 = 1024 */
 } persist_opts;

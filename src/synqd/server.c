@@ -575,6 +575,9 @@ static int open_log(server *srv)
         po.wal.mode = WAL_FSYNC_INTERVAL;
     po.wal.interval_ms = o->fsync_ms;
     po.wal.on_corrupt = WAL_CORRUPT_REFUSE;
+    wallclock_init_from_env(&srv->wall);
+    po.wall_ms = wallclock_now_ms;
+    po.clock_data = &srv->wall;
     const char *fault_spec = getenv("SYNQD_WAL_FAULT");
     if (fault_spec) {
         if (!parse_wal_fault(fault_spec, &srv->wal_fault)) {
@@ -767,7 +770,37 @@ uint16_t server_port(const server *s)
 
 void server_set_draining(server *s, bool on)
 {
-    store_set_draining(s->st, on);
+    store_set_draining(s->st, on || s->quiescing);
+}
+
+static void close_listener(server *s)
+{
+    if (s->listener) {
+        sq_listener_close(s->listener);
+        s->listener = NULL;
+    }
+}
+
+void server_quiesce(server *s)
+{
+    if (s->quiescing)
+        return;
+    s->quiescing = true;
+    close_listener(s);
+    store_set_draining(s->st, true);
+    store_set_holding(s->st, true);
+}
+
+bool server_quiescing(const server *s)
+{
+    return s->quiescing;
+}
+
+uint64_t server_reserved_jobs(const server *s)
+{
+    store_stats ss;
+    store_get_stats(s->st, &ss);
+    return ss.reserved;
 }
 
 void server_shutdown(server *s)
@@ -775,10 +808,7 @@ void server_shutdown(server *s)
     if (s->shutting_down)
         return;
     s->shutting_down = true;
-    if (s->listener) {
-        sq_listener_close(s->listener);
-        s->listener = NULL;
-    }
+    close_listener(s);
     /* Replies queued earlier in this pass acknowledge changes still in the
      * log's batch, and the hook that would write it is removed below: make
      * them durable before the sessions' last output goes. */

@@ -89,8 +89,20 @@ int server_serve(server *s);
 /* The port the listener bound (or was given); 0 for an AF_UNIX socket. */
 uint16_t server_port(const server *s);
 
-/* Drain mode (SIGUSR1): put answers DRAINING. */
+/* Drain mode (SIGUSR1 on, SIGUSR2 off): put answers DRAINING. Once the server quiesces it
+ * stays on (turning it off is ignored). */
 void server_set_draining(server *s, bool on);
+
+/* The first step of a graceful shutdown (SIGTERM): the listener is closed (an inherited
+ * socket's descriptor too; systemd keeps its own), put answers DRAINING and no job is handed
+ * out any more (store_set_holding: a waiting reserve keeps waiting), while the open sessions
+ * go on working, so a worker can still delete, release, bury or touch the jobs it holds. The
+ * caller runs the loop until server_reserved_jobs() is 0 or its grace ends, then stops it as
+ * usual (server_shutdown). Idempotent. */
+void server_quiesce(server *s);
+bool server_quiescing(const server *s);
+/* Jobs reserved at this moment (current-jobs-reserved). */
+uint64_t server_reserved_jobs(const server *s);
 
 /* Stops accepting and closes every session gracefully (queued replies are
  * still sent). Run the loop until server_idle() (or a deadline, then

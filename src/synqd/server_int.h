@@ -20,6 +20,7 @@
 #include "store.h"
 #include "synq/tcp.h"
 #include "synq/timer.h"
+#include "wallclock.h"
 
 typedef struct session session;
 
@@ -57,6 +58,7 @@ struct server {
     synqd_histograms hist;
     uint64_t records_at_sync; /* the log's records_written at its last fdatasync */
     wal_fault wal_fault;      /* used only with SYNQD_WAL_FAULT (tests) */
+    wallclock wall;           /* what the log's wall times are read from (wallclock.h) */
     sq_timer persist_timer;
     uint64_t persist_timer_due;
     list unsynced; /* session.unsynced_link, newest first */
@@ -72,6 +74,7 @@ struct server {
     uint64_t started_ms;
     sq_buf scratch; /* reused for stats documents */
     char instance_id[17];
+    bool quiescing; /* server_quiesce: no accepts, no puts, no job handed out */
     bool shutting_down;
 };
 

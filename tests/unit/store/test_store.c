@@ -809,4 +809,36 @@ TEST(equal_deadlines_come_out_in_the_order_they_were_set)
     env_free(e);
 }
 
+/* Graceful shutdown (store_set_holding): nothing is handed out, not to a new reserve, nor to a
+ * waiter when a job becomes ready by release, delay or TTR expiry; the holder's own job
+ * commands work; leaving it serves the waiter. */
+TEST(holding_hands_out_no_job_until_it_ends)
+{
+    env *e = env_new();
+    client *c = store_client_new(e->s, NULL);
+    client *w = store_client_new(e->s, NULL);
+    uint64_t held = put(e, c, 0, 0, 10, "held");
+    ASSERT_EQ(reserve_now(e, c), held);
+    uint64_t delayed = put(e, c, 0, 2, 60, "delayed");
+    job *j = NULL;
+    ASSERT_EQ(store_reserve(e->s, w, -1, &j), STORE_WAITING);
+    store_set_holding(e->s, true);
+    ASSERT_TRUE(store_holding(e->s));
+    ASSERT_EQ(store_touch(e->s, c, held), STORE_OK);
+    ASSERT_EQ(store_release(e->s, c, held, 0, 0), STORE_OK);
+    e->now += 2000;
+    store_tick(e->s);
+    ASSERT_EQ(job_get_state(store_find_job(e->s, delayed)), JOB_READY);
+    ASSERT_EQ(e->nreserved, 0);
+    ASSERT_TRUE(client_is_waiting(w));
+    client *p = store_client_new(e->s, NULL);
+    ASSERT_EQ(store_reserve(e->s, p, 0, &j), STORE_TIMED_OUT);
+    ASSERT_EQ(store_reserve_job(e->s, p, held, &j), STORE_NOT_FOUND);
+    store_set_holding(e->s, false);
+    ASSERT_EQ(e->nreserved, 1);
+    ASSERT_TRUE(e->reserved_c[0] == w);
+    ASSERT_EQ(job_id(e->reserved_j[0]), held);
+    env_free(e);
+}
+
 TEST_MAIN()
