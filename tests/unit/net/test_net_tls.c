@@ -153,7 +153,7 @@ typedef struct client {
     size_t want_len;
     size_t got;
     bool mismatch;
-    bool paused_until_timer;
+    server *pressure_from; /* not reading until this server's output passed its high water */
     sq_timer resume;
 } client;
 
@@ -186,10 +186,14 @@ static void cli_close(sq_conn *c, int err)
 
 static void cli_resume(sq_loop *loop, sq_timer *t)
 {
-    (void)loop;
     client *cl = t->data;
-    if (cl->conn)
+    server *s = cl->pressure_from;
+    if (!cl->conn)
+        return;
+    if (atomic_load(&s->max_pending) > s->opts.conn.out_high_water)
         sq_conn_resume_read(cl->conn);
+    else
+        ASSERT_EQ(sq_timer_start(loop, t, 5), 0);
 }
 
 static void cli_connected(sq_conn *c, int err, void *data)
@@ -205,11 +209,11 @@ static void cli_connected(sq_conn *c, int err, void *data)
     static const sq_conn_handlers h = {
         .on_read = cli_read, .on_eof = cli_eof, .on_close = cli_close};
     sq_conn_set_handlers(c, &h, cl);
-    if (cl->paused_until_timer) {
+    if (cl->pressure_from) {
         /* Not reading at first: the echo backs up into the server, which must stop reading. */
         sq_conn_pause_read(c);
         sq_timer_init(&cl->resume, cli_resume, cl);
-        ASSERT_EQ(sq_timer_start(cl->loop, &cl->resume, 300), 0);
+        ASSERT_EQ(sq_timer_start(cl->loop, &cl->resume, 5), 0);
     }
     if (cl->want_len)
         ASSERT_EQ(sq_conn_write(c, cl->want, cl->want_len), 0);
@@ -220,9 +224,10 @@ static void cli_connected(sq_conn *c, int err, void *data)
 /* Connects to port through TLS with a client configuration of ca (and a client certificate
  * when cert), sends want_len bytes of a pattern and expects them back, then closes; runs the
  * loop until the connection closed or the connect failed, bounded. */
-static void cli_run(client *cl, uint16_t port, const char *ca, const char *cert, const char *key,
+static void cli_run(client *cl, server *s, const char *ca, const char *cert, const char *key,
                     const char *server_name, size_t want_len, const sq_conn_opts *opts)
 {
+    uint16_t port = s->port;
     memset(cl, 0, sizeof *cl);
     ASSERT_EQ(sq_loop_new(&cl->loop), 0);
     sq_tls_opts o = {.ca_file = ca, .cert_file = cert, .key_file = key};
@@ -231,7 +236,8 @@ static void cli_run(client *cl, uint16_t port, const char *ca, const char *cert,
     cl->want_len = want_len;
     cl->want = malloc(want_len + 1);
     fill_pattern(cl->want, want_len, 7);
-    cl->paused_until_timer = want_len > 1024 * KIB;
+    if (want_len > 1024 * KIB)
+        cl->pressure_from = s;
     ASSERT_EQ(sq_tcp_connect_tls(cl->loop, "127.0.0.1", port, opts, 10000, ctx, server_name,
                                  cli_connected, cl),
               0);
@@ -270,7 +276,7 @@ TEST(tls_handshake_and_echo_both_sides)
     server s;
     tls_srv_start(&s, MODE_ECHO, NULL, SQ_TLS_VERIFY_DEFAULT);
     client cl;
-    cli_run(&cl, s.port, ca_pem, NULL, NULL, "localhost", 5, NULL);
+    cli_run(&cl, &s, ca_pem, NULL, NULL, "localhost", 5, NULL);
     ASSERT_EQ(cl.connect_err, 0);
     ASSERT_EQ(cl.got, 5);
     ASSERT_TRUE(!cl.mismatch);
@@ -325,7 +331,7 @@ TEST(tls_large_transfer_with_backpressure)
     sq_conn_opts_default(&co);
     co.out_high_water = 32 * KIB * 1024;
     client cl;
-    cli_run(&cl, s.port, ca_pem, NULL, NULL, "localhost", 16 * KIB * 1024, &co);
+    cli_run(&cl, &s, ca_pem, NULL, NULL, "localhost", 16 * KIB * 1024, &co);
     ASSERT_EQ(cl.connect_err, 0);
     ASSERT_EQ(cl.got, 16 * KIB * 1024);
     ASSERT_TRUE(!cl.mismatch);
@@ -347,7 +353,7 @@ TEST(tls_records_bigger_than_a_read)
     server s;
     tls_srv_start(&s, MODE_ECHO, &small, SQ_TLS_VERIFY_DEFAULT);
     client cl;
-    cli_run(&cl, s.port, ca_pem, NULL, NULL, "localhost", 200 * KIB, &small);
+    cli_run(&cl, &s, ca_pem, NULL, NULL, "localhost", 200 * KIB, &small);
     ASSERT_EQ(cl.connect_err, 0);
     ASSERT_EQ(cl.got, 200 * KIB);
     ASSERT_TRUE(!cl.mismatch);
@@ -429,7 +435,7 @@ TEST(tls_wrong_ca_fails_the_connect)
     server s;
     tls_srv_start(&s, MODE_ECHO, NULL, SQ_TLS_VERIFY_DEFAULT);
     client cl;
-    cli_run(&cl, s.port, other_ca_pem, NULL, NULL, "localhost", 5, NULL);
+    cli_run(&cl, &s, other_ca_pem, NULL, NULL, "localhost", 5, NULL);
     ASSERT_EQ(cl.connect_err, -EPROTO);
     ASSERT_TRUE(strstr(sq_tls_last_error(), "certificate verify failed") != NULL);
     wait_closed(&s, 1);
@@ -443,7 +449,7 @@ TEST(tls_wrong_name_fails_the_connect)
     server s;
     tls_srv_start(&s, MODE_ECHO, NULL, SQ_TLS_VERIFY_DEFAULT);
     client cl;
-    cli_run(&cl, s.port, ca_pem, NULL, NULL, "queue.example.com", 5, NULL);
+    cli_run(&cl, &s, ca_pem, NULL, NULL, "queue.example.com", 5, NULL);
     ASSERT_EQ(cl.connect_err, -EPROTO);
     ASSERT_TRUE(strstr(sq_tls_last_error(), "hostname mismatch") != NULL);
     cli_free(&cl);
@@ -459,13 +465,13 @@ TEST(tls_client_certificate_required)
     client cl;
     /* TLS 1.3 finishes the client's handshake before the server checked the certificate: the
      * refusal arrives as an alert on the first read. */
-    cli_run(&cl, s.port, ca_pem, NULL, NULL, "localhost", 5, NULL);
+    cli_run(&cl, &s, ca_pem, NULL, NULL, "localhost", 5, NULL);
     ASSERT_TRUE(cl.connect_err < 0 || cl.close_err < 0);
     ASSERT_EQ(cl.got, 0);
     wait_closed(&s, 1);
     ASSERT_EQ(atomic_load(&s.last_close_err), -EPROTO);
     cli_free(&cl);
-    cli_run(&cl, s.port, ca_pem, cli_pem, cli_key, "localhost", 5, NULL);
+    cli_run(&cl, &s, ca_pem, cli_pem, cli_key, "localhost", 5, NULL);
     ASSERT_EQ(cl.connect_err, 0);
     ASSERT_EQ(cl.got, 5);
     ASSERT_EQ(cl.close_err, 0);
