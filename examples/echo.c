@@ -101,7 +101,7 @@ int main(int argc, char **argv)
     }
     if (tls) {
         sq_tls_ctx *ctx;
-        if ((err = sq_tls_server_new(&tls_opts, &ctx)) < 0) {
+        if (sq_tls_server_new(&tls_opts, &ctx) < 0) {
             fprintf(stderr, "echo: TLS: %s\n", sq_tls_last_error());
             return 1;
         }
