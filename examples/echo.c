@@ -3,10 +3,15 @@
  * back unchanged. Shows the shape of every synq server: a loop, a listener,
  * per-connection handlers, and a signal watcher for a clean stop.
  *
- *     echo [-p PORT] [-l ADDR]      (PORT 0 picks a free port)
+ *     echo [-p PORT] [-l ADDR] [--tls --tls-cert FILE --tls-key FILE]
  *
+ * PORT 0 picks a free port. With --tls every connection speaks TLS (the
+ * certificate and key are PEM files; the key may be in the certificate's
+ * file); a failed handshake is reported on stderr with OpenSSL's reason.
  * Prints "listening on ADDR:PORT" once it accepts connections.
  */
+#include <errno.h>
+#include <getopt.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -14,6 +19,7 @@
 
 #include "synq/loop.h"
 #include "synq/tcp.h"
+#include "synq/tls.h"
 
 static void echo_read(sq_conn *c, sq_buf *in)
 {
@@ -28,11 +34,20 @@ static void echo_read(sq_conn *c, sq_buf *in)
      * reading from this client until its output drains. */
 }
 
+static void echo_close(sq_conn *c, int err)
+{
+    char peer[64] = "?";
+    if (err == -EPROTO && sq_conn_is_tls(c)) {
+        (void)sq_conn_peer(c, peer, sizeof peer);
+        fprintf(stderr, "echo: TLS with %s failed: %s\n", peer, sq_conn_tls_error(c));
+    }
+}
+
 static void on_accept(sq_listener *l, sq_conn *c, void *data)
 {
     (void)l;
     (void)data;
-    static const sq_conn_handlers handlers = {.on_read = echo_read};
+    static const sq_conn_handlers handlers = {.on_read = echo_read, .on_close = echo_close};
     sq_conn_set_handlers(c, &handlers, NULL); /* on_eof NULL: close after the reply */
 }
 
@@ -47,14 +62,29 @@ int main(int argc, char **argv)
 {
     sq_listen_opts opts = {.host = "127.0.0.1", .port = 7};
     sq_conn_opts_default(&opts.conn);
+    enum { OPT_TLS = 256, OPT_TLS_CERT, OPT_TLS_KEY };
+    static const struct option longopts[] = {{"tls", no_argument, NULL, OPT_TLS},
+                                             {"tls-cert", required_argument, NULL, OPT_TLS_CERT},
+                                             {"tls-key", required_argument, NULL, OPT_TLS_KEY},
+                                             {NULL, 0, NULL, 0}};
+    bool tls = false;
+    sq_tls_opts tls_opts = {0};
     int ch;
-    while ((ch = getopt(argc, argv, "p:l:")) != -1) {
+    while ((ch = getopt_long(argc, argv, "p:l:", longopts, NULL)) != -1) {
         if (ch == 'p')
             opts.port = (uint16_t)atoi(optarg);
         else if (ch == 'l')
             opts.host = optarg;
+        else if (ch == OPT_TLS)
+            tls = true;
+        else if (ch == OPT_TLS_CERT)
+            tls_opts.cert_file = optarg;
+        else if (ch == OPT_TLS_KEY)
+            tls_opts.key_file = optarg;
         else {
-            fprintf(stderr, "usage: %s [-p PORT] [-l ADDR]\n", argv[0]);
+            fprintf(stderr,
+                    "usage: %s [-p PORT] [-l ADDR] [--tls --tls-cert FILE --tls-key FILE]\n",
+                    argv[0]);
             return 2;
         }
     }
@@ -68,6 +98,19 @@ int main(int argc, char **argv)
     if ((err = sq_tcp_listen(loop, &opts, on_accept, NULL, &l)) < 0) {
         fprintf(stderr, "echo: listen on %s:%u: %s\n", opts.host, opts.port, sq_strerror(err));
         return 1;
+    }
+    if (tls) {
+        sq_tls_ctx *ctx;
+        if (sq_tls_server_new(&tls_opts, &ctx) < 0) {
+            fprintf(stderr, "echo: TLS: %s\n", sq_tls_last_error());
+            return 1;
+        }
+        err = sq_listener_set_tls(l, ctx);
+        sq_tls_ctx_free(ctx); /* the listener keeps its own reference */
+        if (err < 0) {
+            fprintf(stderr, "echo: sq_listener_set_tls: %s\n", sq_strerror(err));
+            return 1;
+        }
     }
     sq_loop_watch_signal(loop, SIGINT, on_signal, NULL);
     sq_loop_watch_signal(loop, SIGTERM, on_signal, NULL);

@@ -41,6 +41,7 @@
 #include "buf_int.h"
 #include "loop_struct.h"
 #include "tcp_int.h"
+#include "tls_int.h"
 
 /* Bounded work per wake-up, so one busy peer cannot starve the others. */
 #define READS_PER_WAKE 4
@@ -65,6 +66,7 @@ static void conn_timer_cb(sq_loop *loop, sq_timer *timer);
 static void conn_run(sq_loop *loop, sq__deferred *node);
 static void conn_update_io(sq_conn *c);
 static void conn_arm_timer(sq_conn *c);
+static void conn_readable(sq_conn *c);
 
 void sq_conn_opts_default(sq_conn_opts *opts)
 {
@@ -185,6 +187,7 @@ static void conn_free(sq_conn *c)
     conn_count_out(c);
     sq_buf_clear(&c->in);
     conn_settle(c);
+    sq__tls_free(c);
     free(c);
 }
 
@@ -197,17 +200,13 @@ void sq__set_nodelay(int fd, bool no_nodelay)
         (void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
 }
 
-/*
- * Closes the socket now and queues on_close for step 6. reset sends an RST
- * (SO_LINGER 0) instead of a FIN. Safe from anywhere; the sq_conn stays
- * valid until the deferred node ran on_close.
- */
-static void conn_release(sq_conn *c, int err, bool reset)
+/* Contract in tcp_int.h. */
+void sq__conn_release(sq_conn *c, int err, bool reset)
 {
     if (c->flags & F_RELEASED)
         return;
     c->flags |= F_RELEASED;
-    c->flags &= ~(F_NOTIFY_INPUT | F_NOTIFY_DRAIN);
+    c->flags &= ~(F_NOTIFY_INPUT | F_NOTIFY_DRAIN | F_TLS_READ_AGAIN);
     c->close_err = err;
     sq_io_stop(c->loop, &c->io);
     sq_timer_stop(c->loop, &c->timer);
@@ -215,6 +214,8 @@ static void conn_release(sq_conn *c, int err, bool reset)
         struct linger lg = {.l_onoff = 1, .l_linger = 0};
         (void)setsockopt(c->io.fd, SOL_SOCKET, SO_LINGER, &lg, sizeof lg);
     }
+    if (c->tls)
+        sq__tls_end(c); /* no alert: a graceful close sent close_notify before */
     if (c->io.fd >= 0)
         close(c->io.fd);
     c->io.fd = -1;
@@ -229,7 +230,42 @@ static void conn_release(sq_conn *c, int err, bool reset)
 void sq__conn_fail_connect(sq_conn *c, int err)
 {
     c->flags |= F_CONNECT_FAIL;
-    conn_release(c, err, false);
+    sq__conn_release(c, err, false);
+}
+
+/* The one send of a flush (through TLS: the records of the whole output, one by one). Returns
+ * the bytes taken, 0 when the socket is full, -1 after an error released c. */
+static ssize_t conn_send(sq_conn *c, size_t len)
+{
+    ssize_t n;
+    if (c->tls) {
+        n = sq__tls_write(c, sq_buf_peek(&c->out), len);
+    } else {
+        /* send() rather than write(): MSG_NOSIGNAL turns a write to a reset
+         * connection into EPIPE instead of killing the process. */
+        n = send(c->io.fd, sq_buf_peek(&c->out), len, MSG_NOSIGNAL);
+        if (n < 0)
+            n = errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR ? 0 : -errno;
+    }
+    if (n < 0) {
+        sq__conn_release(c, (int)n, true);
+        return -1;
+    }
+    return n;
+}
+
+/* Before the TCP half-close, a TLS connection sends close_notify. False when that has to
+ * wait for writability (or an error released c). */
+static bool conn_tls_shutdown(sq_conn *c)
+{
+    int r = c->tls ? sq__tls_shutdown(c) : 0;
+    if (r < 0)
+        sq__conn_release(c, r, true);
+    if (r > 0) {
+        c->flags |= F_WRITE_BLOCKED;
+        conn_update_io(c);
+    }
+    return r == 0;
 }
 
 /* The loop's step 6: flush output, half-close, finish closes. */
@@ -237,14 +273,12 @@ static void conn_flush(sq_conn *c)
 {
     size_t len = sq_buf_len(&c->out);
     uint64_t now = sq_loop_now_ms(c->loop);
+    if (c->flags & F_TLS_HANDSHAKE)
+        return; /* output waits for the handshake, which queues this again when done */
     if (len > 0) {
-        /* send() rather than write(): MSG_NOSIGNAL turns a write to a reset
-         * connection into EPIPE instead of killing the process. */
-        ssize_t n = send(c->io.fd, sq_buf_peek(&c->out), len, MSG_NOSIGNAL);
-        if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) {
-            conn_release(c, -errno, true);
+        ssize_t n = conn_send(c, len);
+        if (n < 0)
             return;
-        }
         if (n > 0) {
             sq_buf_consume(&c->out, (size_t)n);
             conn_count_out(c);
@@ -261,15 +295,17 @@ static void conn_flush(sq_conn *c)
     if (len == 0) {
         c->flags |= F_OUT_IDLE;
         if ((c->flags & F_SHUT_WANTED) && !(c->flags & F_SHUT_DONE)) {
+            if (!conn_tls_shutdown(c))
+                return;
             if (shutdown(c->io.fd, SHUT_WR) < 0 && errno != ENOTCONN) {
-                conn_release(c, -errno, true);
+                sq__conn_release(c, -errno, true);
                 return;
             }
             c->flags |= F_SHUT_DONE;
             c->last_write_ms = now; /* linger counts from the FIN */
         }
         if ((c->flags & F_CLOSING) && (c->flags & F_EOF)) {
-            conn_release(c, 0, false);
+            sq__conn_release(c, 0, false);
             return;
         }
     }
@@ -293,7 +329,7 @@ static void conn_run(sq_loop *loop, sq__deferred *node)
         conn_flush(c);
     if (!(c->flags & F_RELEASED))
         return;
-    /* conn_release() inside conn_flush() re-queued the node for the next
+    /* sq__conn_release() inside conn_flush() re-queued the node for the next
      * pass; we finish here instead, so take it off again. */
     sq__loop_undefer(c->loop, &c->node);
     if (c->flags & F_CONNECT_FAIL) {
@@ -319,13 +355,26 @@ static void conn_update_io(sq_conn *c)
     if (c->flags & F_RELEASED)
         return;
     unsigned ev = 0;
-    if (c->flags & F_CONNECTING) {
+    /* A TLS read that needs writability watches for it instead of readability, and a TLS
+     * write the other way round (tls.c); a close_notify may wait for writability too. */
+    unsigned read_ev = (c->flags & F_TLS_WANT_WRITE) ? SQ_EV_WRITE : SQ_EV_READ;
+    unsigned write_ev = (c->flags & F_TLS_WANT_READ) ? SQ_EV_READ : SQ_EV_WRITE;
+    bool shut_waits = (c->flags & F_SHUT_WANTED) && !(c->flags & F_SHUT_DONE);
+    if (c->flags & F_TLS_HANDSHAKE) {
+        ev = read_ev == SQ_EV_WRITE ? SQ_EV_WRITE : SQ_EV_READ;
+    } else if (c->flags & F_CONNECTING) {
         ev = SQ_EV_WRITE;
     } else {
         if (conn_wants_read(c))
-            ev |= SQ_EV_READ;
-        if ((c->flags & F_WRITE_BLOCKED) && sq_buf_len(&c->out) > 0)
-            ev |= SQ_EV_WRITE;
+            ev |= read_ev;
+        if ((c->flags & F_WRITE_BLOCKED) && (sq_buf_len(&c->out) > 0 || shut_waits))
+            ev |= write_ev;
+        /* Input OpenSSL decrypted and holds will not make the fd readable. */
+        if (c->tls && !(c->flags & (F_CLOSING | F_TLS_READ_AGAIN)) && conn_wants_read(c) &&
+            sq__tls_pending(c)) {
+            c->flags |= F_TLS_READ_AGAIN;
+            conn_arm_timer(c);
+        }
     }
     if (ev == c->io.events_)
         return;
@@ -334,7 +383,7 @@ static void conn_update_io(sq_conn *c)
         if (c->flags & F_CONNECTING)
             sq__conn_fail_connect(c, err);
         else
-            conn_release(c, err, true);
+            sq__conn_release(c, err, true);
     }
 }
 
@@ -378,14 +427,14 @@ static void conn_arm_timer(sq_conn *c)
     if (c->flags & F_RELEASED)
         return;
     uint64_t due = conn_deadline(c);
-    if (c->flags & (F_NOTIFY_INPUT | F_NOTIFY_DRAIN))
+    if (c->flags & (F_NOTIFY_INPUT | F_NOTIFY_DRAIN | F_TLS_READ_AGAIN))
         due = sq_loop_now_ms(c->loop);
     if (due == UINT64_MAX)
         return; /* an armed timer finds nothing due and is not re-armed */
     if (sq_timer_active(&c->timer) && c->timer.due_ms <= due)
         return;
     if (sq_timer_start_at(c->loop, &c->timer, due) < 0)
-        conn_release(c, -ENOMEM, true);
+        sq__conn_release(c, -ENOMEM, true);
 }
 
 /* What a connection does once the peer will send no more. */
@@ -420,6 +469,10 @@ static void conn_timer_cb(sq_loop *loop, sq_timer *timer)
         c->flags &= ~F_NOTIFY_INPUT;
         conn_deliver(c);
     }
+    if ((c->flags & F_TLS_READ_AGAIN) && !(c->flags & F_RELEASED)) {
+        c->flags &= ~F_TLS_READ_AGAIN;
+        conn_readable(c);
+    }
     if ((c->flags & F_NOTIFY_DRAIN) && !(c->flags & F_RELEASED)) {
         c->flags &= ~F_NOTIFY_DRAIN;
         if (c->h.on_drain && !(c->flags & F_CLOSING))
@@ -435,38 +488,14 @@ static void conn_timer_cb(sq_loop *loop, sq_timer *timer)
             /* Linger over: whatever was sent, the close is complete only
              * if nothing stayed queued. */
             bool all_sent = sq_buf_len(&c->out) == 0;
-            conn_release(c, all_sent ? 0 : -ETIMEDOUT, !all_sent);
+            sq__conn_release(c, all_sent ? 0 : -ETIMEDOUT, !all_sent);
         } else {
-            conn_release(c, -ETIMEDOUT, sq_buf_len(&c->out) > 0);
+            sq__conn_release(c, -ETIMEDOUT, sq_buf_len(&c->out) > 0);
         }
         return;
     }
     conn_update_io(c);
     conn_arm_timer(c);
-}
-
-static void conn_connected(sq_conn *c)
-{
-    int soerr = 0;
-    socklen_t len = sizeof soerr;
-    if (getsockopt(c->io.fd, SOL_SOCKET, SO_ERROR, &soerr, &len) < 0)
-        soerr = errno;
-    if (soerr != 0) {
-        sq_io_stop(c->loop, &c->io);
-        close(c->io.fd);
-        c->io.fd = -1;
-        int err = sq__conn_connect_next(c, -soerr);
-        if (err < 0)
-            sq__conn_fail_connect(c, err);
-        return;
-    }
-    conn_forget_addrs(c);
-    c->flags &= ~F_CONNECTING;
-    sq__set_nodelay(c->io.fd, c->opts.no_nodelay);
-    c->last_io_ms = c->last_read_ms = c->last_write_ms = sq_loop_now_ms(c->loop);
-    sq_timer_stop(c->loop, &c->timer); /* the connect deadline is gone */
-    c->connect_cb(c, 0, c->connect_data);
-    sq__conn_started(c);
 }
 
 void sq__conn_started(sq_conn *c)
@@ -475,7 +504,7 @@ void sq__conn_started(sq_conn *c)
         return;
     /* A callback may close at once (after a farewell) without handlers. */
     if (!c->h.on_read && !(c->flags & F_CLOSING)) {
-        conn_release(c, -EINVAL, true);
+        sq__conn_release(c, -EINVAL, true);
         return;
     }
     sq__conn_watch(c);
@@ -509,21 +538,31 @@ static size_t conn_read_once(sq_conn *c, bool *eof, bool *full)
     size_t avail;
     int err = sq_buf_reserve(&c->in, want, &dst, &avail);
     if (err < 0) {
-        conn_release(c, err, true);
+        sq__conn_release(c, err, true);
         return 0;
     }
     ssize_t n;
-    do
-        n = read(c->io.fd, dst, want);
-    while (n < 0 && errno == EINTR);
-    if (n < 0) {
-        if (errno != EAGAIN && errno != EWOULDBLOCK)
-            conn_release(c, -errno, false);
-        return 0;
-    }
-    if (n == 0) {
-        *eof = true;
-        return 0;
+    if (c->tls && !(c->flags & F_CLOSING)) {
+        /* Decrypted bytes may come with the peer's close_notify: both are kept. */
+        n = sq__tls_read(c, dst, want, eof);
+        if (n < 0)
+            sq__conn_release(c, (int)n, false);
+        if (n <= 0)
+            return 0;
+    } else {
+        /* Plain, or a closing TLS connection waiting for the FIN: what comes is dropped. */
+        do
+            n = read(c->io.fd, dst, want);
+        while (n < 0 && errno == EINTR);
+        if (n < 0) {
+            if (errno != EAGAIN && errno != EWOULDBLOCK)
+                sq__conn_release(c, -errno, false);
+            return 0;
+        }
+        if (n == 0) {
+            *eof = true;
+            return 0;
+        }
     }
     *full = (size_t)n == want;
     c->last_io_ms = c->last_read_ms = sq_loop_now_ms(c->loop);
@@ -565,13 +604,19 @@ static void conn_io_cb(sq_loop *loop, sq_io *io, unsigned events)
 {
     (void)loop;
     sq_conn *c = io->data;
-    if (c->flags & F_CONNECTING) {
-        conn_connected(c);
+    if (c->flags & F_TLS_HANDSHAKE) {
+        sq__conn_tls_step(c);
         return;
     }
-    if (events & SQ_EV_WRITE)
+    if (c->flags & F_CONNECTING) {
+        sq__conn_connected(c);
+        return;
+    }
+    unsigned read_ev = (c->flags & F_TLS_WANT_WRITE) ? SQ_EV_WRITE : SQ_EV_READ;
+    unsigned write_ev = (c->flags & F_TLS_WANT_READ) ? SQ_EV_READ : SQ_EV_WRITE;
+    if (events & write_ev)
         sq__loop_defer(c->loop, &c->node); /* sent at step 6, never here */
-    if ((events & SQ_EV_READ) || ((events & SQ_EV_ERROR) && conn_wants_read(c))) {
+    if ((events & read_ev) || ((events & SQ_EV_ERROR) && conn_wants_read(c))) {
         conn_readable(c);
         conn_settle(c);
     } else if (events & SQ_EV_ERROR) {
@@ -581,9 +626,9 @@ static void conn_io_cb(sq_loop *loop, sq_io *io, unsigned events)
         int soerr = 0;
         socklen_t len = sizeof soerr;
         if (getsockopt(c->io.fd, SOL_SOCKET, SO_ERROR, &soerr, &len) == 0 && soerr != 0)
-            conn_release(c, -soerr, false);
+            sq__conn_release(c, -soerr, false);
         else if ((c->flags & F_EOF) && (c->flags & F_SHUT_DONE))
-            conn_release(c, 0, false);
+            sq__conn_release(c, 0, false);
         else if (sq_buf_len(&c->out) > 0)
             sq__loop_defer(c->loop, &c->node);
     }
@@ -750,30 +795,5 @@ void sq_conn_shutdown(sq_conn *c)
 
 void sq_conn_abort(sq_conn *c)
 {
-    conn_release(c, -ECONNABORTED, true);
-}
-
-int sq_conn_peer(const sq_conn *c, char *buf, size_t len)
-{
-    char host[INET6_ADDRSTRLEN];
-    uint16_t port;
-    const void *addr;
-    if (c->peer.ss_family == AF_INET) {
-        const struct sockaddr_in *sin = (const struct sockaddr_in *)&c->peer;
-        addr = &sin->sin_addr;
-        port = ntohs(sin->sin_port);
-    } else if (c->peer.ss_family == AF_INET6) {
-        const struct sockaddr_in6 *sin6 = (const struct sockaddr_in6 *)&c->peer;
-        addr = &sin6->sin6_addr;
-        port = ntohs(sin6->sin6_port);
-    } else {
-        return -EAFNOSUPPORT;
-    }
-    if (!inet_ntop(c->peer.ss_family, addr, host, sizeof host))
-        return -errno;
-    int n = c->peer.ss_family == AF_INET6 ? snprintf(buf, len, "[%s]:%u", host, (unsigned)port)
-                                          : snprintf(buf, len, "%s:%u", host, (unsigned)port);
-    if (n < 0 || (size_t)n >= len)
-        return -ENOSPC;
-    return 0;
+    sq__conn_release(c, -ECONNABORTED, true);
 }

@@ -35,6 +35,14 @@ enum {
      * Output that went out whole never asks for EPOLLOUT, which saves two
      * epoll_ctl calls per request-reply round trip. */
     F_WRITE_BLOCKED = 1u << 13,
+    /* TLS (tls.c): the handshake is under way (for an outbound connect, F_CONNECTING stays
+     * set until it completed); the last TLS read needs writability, or the last TLS write
+     * readability (or, during the handshake, which one it waits for); OpenSSL holds
+     * decrypted input the fd's readiness will not announce: read it from the timer. */
+    F_TLS_HANDSHAKE = 1u << 14,
+    F_TLS_WANT_READ = 1u << 15,
+    F_TLS_WANT_WRITE = 1u << 16,
+    F_TLS_READ_AGAIN = 1u << 17,
 };
 
 struct sq_conn {
@@ -60,6 +68,7 @@ struct sq_conn {
     void *connect_data;
     struct sockaddr_storage peer;
     socklen_t peer_len;
+    struct sq__tls *tls; /* NULL for plain TCP (tls_int.h) */
 };
 
 /* A connection for a connected or connecting socket fd (owned from now
@@ -75,6 +84,18 @@ void sq__conn_started(sq_conn *c);
 /* (Re)computes the events watched and arms the timer for the nearest
  * deadline; for a connecting socket, writability and the connect timeout. */
 void sq__conn_watch(sq_conn *c);
+
+/* Closes the socket now and queues on_close for step 6. reset sends an RST (SO_LINGER 0)
+ * instead of a FIN. Safe from anywhere; the sq_conn stays valid until the deferred node ran
+ * on_close. */
+void sq__conn_release(sq_conn *c, int err, bool reset);
+
+/* A connecting socket became writable: the connect completed or failed (then the next
+ * address is tried). Through TLS, the handshake starts; the callback runs when it is done. */
+void sq__conn_connected(sq_conn *c);
+
+/* One step of c's TLS handshake (from the io callback, or right after connect). */
+void sq__conn_tls_step(sq_conn *c);
 
 /* Ends a connect attempt: the connect callback gets (NULL, err) from the
  * loop's deferred step, then the connection is freed. */

@@ -9,6 +9,7 @@
  * both then share the one accept path. An outbound connect is an sq_conn in the CONNECTING state:
  * tcp.c completes it on writability. The connection life itself is tcp.c.
  */
+#include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <netdb.h>
@@ -20,6 +21,7 @@
 #include <unistd.h>
 
 #include "tcp_int.h"
+#include "tls_int.h"
 
 /* Bounded per wake-up, so a burst of connections cannot starve the
  * established ones. */
@@ -40,6 +42,7 @@ struct sq_listener {
     uint64_t shed_count;
     int reserve_fd;      /* spare descriptor for shedding; -1 when it could not be reopened */
     int pending_backlog; /* > 0: bound only (bind_only), listen(2) with it at sq_listener_listen */
+    sq_tls_ctx *tls;     /* accepted connections speak TLS (a reference of ours), or NULL */
     bool in_accept;      /* the accept loop runs: close must not free yet */
     bool closed;
 };
@@ -48,6 +51,7 @@ static void listener_free(sq_listener *l)
 {
     if (l->reserve_fd >= 0)
         close(l->reserve_fd);
+    sq_tls_ctx_free(l->tls);
     free(l);
 }
 
@@ -89,6 +93,13 @@ static void listener_accepted(sq_listener *l, int fd, const struct sockaddr_stor
 {
     sq_conn *c = sq__conn_new(l->loop, fd, &l->conn_opts);
     if (!c) {
+        close(fd);
+        return;
+    }
+    if (l->tls && (sq__tls_attach(c, l->tls, true, NULL) < 0 || sq__tls_start(c) < 0)) {
+        /* Out of memory: nothing is watched or counted yet, so c goes as it came. */
+        sq__tls_free(c);
+        free(c);
         close(fd);
         return;
     }
@@ -394,8 +405,10 @@ int sq__conn_connect_next(sq_conn *c, int err)
     return err;
 }
 
-int sq_tcp_connect(sq_loop *loop, const char *host, uint16_t port, const sq_conn_opts *opts,
-                   uint32_t timeout_ms, sq_connect_cb cb, void *data)
+/* sq_tcp_connect, with a TLS handshake of tls (a client configuration) when not NULL. */
+static int connect_with(sq_loop *loop, const char *host, uint16_t port, const sq_conn_opts *opts,
+                        uint32_t timeout_ms, sq_tls_ctx *tls, const char *server_name,
+                        sq_connect_cb cb, void *data)
 {
     if (!loop || !cb || port == 0)
         return -EINVAL;
@@ -407,6 +420,11 @@ int sq_tcp_connect(sq_loop *loop, const char *host, uint16_t port, const sq_conn
     if (!c) {
         freeaddrinfo(res);
         return -ENOMEM;
+    }
+    if (tls && (err = sq__tls_attach(c, tls, false, server_name)) < 0) {
+        freeaddrinfo(res);
+        free(c); /* nothing is watched or counted yet */
+        return err;
     }
     /* A name may resolve to several addresses ("localhost": ::1 and
      * 127.0.0.1); each is tried in getaddrinfo's order until one answers,
@@ -423,5 +441,132 @@ int sq_tcp_connect(sq_loop *loop, const char *host, uint16_t port, const sq_conn
         /* Loopback refuses synchronously; cb still runs from the loop. */
         sq__conn_fail_connect(c, err);
     }
+    return 0;
+}
+
+int sq_tcp_connect(sq_loop *loop, const char *host, uint16_t port, const sq_conn_opts *opts,
+                   uint32_t timeout_ms, sq_connect_cb cb, void *data)
+{
+    return connect_with(loop, host, port, opts, timeout_ms, NULL, NULL, cb, data);
+}
+
+int sq_tcp_connect_tls(sq_loop *loop, const char *host, uint16_t port, const sq_conn_opts *opts,
+                       uint32_t timeout_ms, sq_tls_ctx *ctx, const char *server_name,
+                       sq_connect_cb cb, void *data)
+{
+#ifdef SQ_HAVE_TLS
+    if (!ctx)
+        return -EINVAL;
+    return connect_with(loop, host, port, opts, timeout_ms, ctx, server_name, cb, data);
+#else
+    (void)loop, (void)host, (void)port, (void)opts, (void)timeout_ms, (void)ctx;
+    (void)server_name, (void)cb, (void)data;
+    return -ENOTSUP;
+#endif
+}
+
+int sq_listener_set_tls(sq_listener *l, sq_tls_ctx *ctx)
+{
+#ifdef SQ_HAVE_TLS
+    if (!l)
+        return -EINVAL;
+    sq_tls_ctx *old = l->tls;
+    l->tls = sq__tls_ctx_ref(ctx);
+    sq_tls_ctx_free(old);
+    return 0;
+#else
+    (void)l, (void)ctx;
+    return -ENOTSUP;
+#endif
+}
+
+/* --- Connection setup --------------------------------------------------- */
+
+/* An outbound connection is up (through TLS: its handshake completed): the callback. */
+static void conn_connect_done(sq_conn *c)
+{
+    c->flags &= ~F_CONNECTING;
+    c->last_io_ms = c->last_read_ms = c->last_write_ms = sq_loop_now_ms(c->loop);
+    sq_timer_stop(c->loop, &c->timer); /* the connect deadline is gone */
+    c->connect_cb(c, 0, c->connect_data);
+    sq__conn_started(c);
+}
+
+/* One step of a TLS handshake, from the io callback (or right after connect). */
+void sq__conn_tls_step(sq_conn *c)
+{
+    int rc = sq__tls_handshake(c);
+    if (rc < 0) {
+        if (c->flags & F_CONNECTING)
+            sq__conn_fail_connect(c, rc);
+        else
+            sq__conn_release(c, rc, false);
+        return;
+    }
+    if (rc > 0 && (c->flags & F_CONNECTING)) {
+        conn_connect_done(c);
+        return;
+    }
+    if (rc > 0) {
+        c->last_io_ms = c->last_read_ms = sq_loop_now_ms(c->loop);
+        if (sq_buf_len(&c->out) > 0 || (c->flags & F_SHUT_WANTED))
+            sq__loop_defer(c->loop, &c->node); /* what waited for the handshake */
+    }
+    sq__conn_watch(c);
+}
+
+void sq__conn_connected(sq_conn *c)
+{
+    int soerr = 0;
+    socklen_t len = sizeof soerr;
+    if (getsockopt(c->io.fd, SOL_SOCKET, SO_ERROR, &soerr, &len) < 0)
+        soerr = errno;
+    if (soerr != 0) {
+        sq_io_stop(c->loop, &c->io);
+        close(c->io.fd);
+        c->io.fd = -1;
+        int err = sq__conn_connect_next(c, -soerr);
+        if (err < 0)
+            sq__conn_fail_connect(c, err);
+        return;
+    }
+    freeaddrinfo(c->addrs); /* the address that answered is in c->peer */
+    c->addrs = NULL;
+    c->next_addr = NULL;
+    sq__set_nodelay(c->io.fd, c->opts.no_nodelay);
+    if (c->tls) {
+        /* Still CONNECTING: the connect timeout covers the handshake. */
+        int err = sq__tls_start(c);
+        if (err < 0)
+            sq__conn_fail_connect(c, err);
+        else
+            sq__conn_tls_step(c);
+        return;
+    }
+    conn_connect_done(c);
+}
+
+int sq_conn_peer(const sq_conn *c, char *buf, size_t len)
+{
+    char host[INET6_ADDRSTRLEN];
+    uint16_t port;
+    const void *addr;
+    if (c->peer.ss_family == AF_INET) {
+        const struct sockaddr_in *sin = (const struct sockaddr_in *)&c->peer;
+        addr = &sin->sin_addr;
+        port = ntohs(sin->sin_port);
+    } else if (c->peer.ss_family == AF_INET6) {
+        const struct sockaddr_in6 *sin6 = (const struct sockaddr_in6 *)&c->peer;
+        addr = &sin6->sin6_addr;
+        port = ntohs(sin6->sin6_port);
+    } else {
+        return -EAFNOSUPPORT;
+    }
+    if (!inet_ntop(c->peer.ss_family, addr, host, sizeof host))
+        return -errno;
+    int n = c->peer.ss_family == AF_INET6 ? snprintf(buf, len, "[%s]:%u", host, (unsigned)port)
+                                          : snprintf(buf, len, "%s:%u", host, (unsigned)port);
+    if (n < 0 || (size_t)n >= len)
+        return -ENOSPC;
     return 0;
 }

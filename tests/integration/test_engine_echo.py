@@ -9,10 +9,13 @@ a broken server fails a test instead of hanging it.  Python 3 stdlib only.
 import os
 import re
 import selectors
+import shutil
 import signal
 import socket
+import ssl
 import subprocess
 import sys
+import tempfile
 import time
 import unittest
 
@@ -22,14 +25,14 @@ READ_TIMEOUT_S = 10.0
 class Example:
     """One example server process on a kernel-chosen loopback port."""
 
-    def __init__(self, name):
+    def __init__(self, name, *args):
         bin_dir = os.environ.get("SQ_BIN_DIR")
         if not bin_dir:
             raise AssertionError("SQ_BIN_DIR is not set (run through ctest)")
         self.binary = os.path.join(bin_dir, name)
         if not os.access(self.binary, os.X_OK):
             raise AssertionError("%s not built (expected at %s)" % (name, self.binary))
-        self.proc = subprocess.Popen([self.binary, "-p", "0", "-l", "127.0.0.1"],
+        self.proc = subprocess.Popen([self.binary, "-p", "0", "-l", "127.0.0.1", *args],
                                      stdout=subprocess.PIPE, stderr=subprocess.PIPE)
         sel = selectors.DefaultSelector()
         sel.register(self.proc.stdout, selectors.EVENT_READ)
@@ -201,6 +204,138 @@ class EchoTests(unittest.TestCase):
         self.srv.proc.send_signal(signal.SIGTERM)
         self.assertEqual(self.srv.proc.wait(5), 0)
         self.expect_alive = False
+
+
+class EchoTlsTests(unittest.TestCase):
+    """echo --tls: the engine's TLS server side seen by Python's ssl and openssl s_client,
+    with a self-signed certificate made for the test (openssl req)."""
+
+    @classmethod
+    def setUpClass(cls):
+        if not shutil.which("openssl"):
+            raise unittest.SkipTest("no openssl command to make a certificate")
+        cls.dir = tempfile.mkdtemp(prefix="synq-echo-tls-")
+        cls.cert = os.path.join(cls.dir, "cert.pem")
+        cls.key = os.path.join(cls.dir, "key.pem")
+        subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt",
+                        "ec_paramgen_curve:P-256", "-nodes", "-keyout", cls.key, "-out", cls.cert,
+                        "-days", "1", "-subj", "/CN=localhost", "-addext",
+                        "subjectAltName=DNS:localhost,IP:127.0.0.1"],
+                       check=True, capture_output=True, timeout=30)
+
+    @classmethod
+    def tearDownClass(cls):
+        shutil.rmtree(cls.dir, ignore_errors=True)
+
+    def setUp(self):
+        self.srv = Example("echo", "--tls", "--tls-cert", self.cert, "--tls-key", self.key)
+
+    def tearDown(self):
+        self.srv.stop()
+
+    def tls_connect(self, **kw):
+        ctx = ssl.create_default_context(cafile=self.cert)
+        for k, v in kw.items():
+            setattr(ctx, k, v)
+        return ctx.wrap_socket(self.srv.connect(), server_hostname="localhost")
+
+    def test_python_ssl_echo_and_close_notify(self):
+        s = self.tls_connect()
+        self.assertEqual(s.version(), "TLSv1.3")
+        data = bytes(range(256)) * 4096  # 1 MiB: many records, more than the socket buffers
+        got = bytearray()
+        sel = selectors.DefaultSelector()
+        s.setblocking(False)
+        sel.register(s, selectors.EVENT_READ | selectors.EVENT_WRITE)
+        sent = 0
+        deadline = time.monotonic() + READ_TIMEOUT_S
+        while len(got) < len(data):
+            self.assertLess(time.monotonic(), deadline, "echo stalled at %d bytes" % len(got))
+            for _, ev in sel.select(1):
+                if ev & selectors.EVENT_WRITE and sent < len(data):
+                    try:
+                        sent += s.send(data[sent:sent + 65536])
+                    except ssl.SSLWantWriteError:
+                        pass
+                    if sent == len(data):
+                        sel.modify(s, selectors.EVENT_READ)
+                if ev & selectors.EVENT_READ:
+                    try:
+                        while True:
+                            chunk = s.recv(65536)
+                            if not chunk:
+                                self.fail("EOF after %d bytes" % len(got))
+                            got += chunk
+                    except ssl.SSLWantReadError:
+                        pass
+        self.assertEqual(bytes(got), data)
+        s.setblocking(True)
+        s.settimeout(READ_TIMEOUT_S)
+        # Our close_notify is the server's EOF; unwrap() returns once the server's came back.
+        plain = s.unwrap()
+        self.assertEqual(plain.recv(1), b"")
+        plain.close()
+
+    def test_tls_1_2_client(self):
+        s = self.tls_connect(maximum_version=ssl.TLSVersion.TLSv1_2)
+        self.assertEqual(s.version(), "TLSv1.2")
+        s.sendall(b"twelve\n")
+        self.assertEqual(recv_all(s, 7), b"twelve\n")
+        s.close()
+
+    def test_tls_1_1_client_refused(self):
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+        ctx.load_verify_locations(self.cert)
+        try:
+            ctx.minimum_version = ssl.TLSVersion.TLSv1_1
+            ctx.maximum_version = ssl.TLSVersion.TLSv1_1
+        except (ValueError, ssl.SSLError):
+            self.skipTest("this Python's OpenSSL cannot offer TLS 1.1")
+        with self.assertRaises((ssl.SSLError, ConnectionError)):
+            ctx.wrap_socket(self.srv.connect(), server_hostname="localhost")
+
+    def test_plaintext_client_closed_cleanly(self):
+        s = self.srv.connect()
+        s.sendall(b"put 0 0 10 5\r\nhello\r\n")
+        got = b""
+        try:
+            while True:
+                chunk = s.recv(4096)
+                if not chunk:
+                    break
+                got += chunk
+        except ConnectionResetError:
+            pass
+        self.assertNotIn(b"hello", got)  # nothing echoed in clear
+        s.close()
+        # The server goes on serving TLS clients.
+        t = self.tls_connect()
+        t.sendall(b"after\n")
+        self.assertEqual(recv_all(t, 6), b"after\n")
+        t.close()
+
+    def test_openssl_s_client(self):
+        # s_client exits as soon as its stdin ends: keep it open until the echo came back.
+        p = subprocess.Popen(["openssl", "s_client", "-connect", "127.0.0.1:%d" % self.srv.port,
+                              "-CAfile", self.cert, "-verify_return_error", "-verify_hostname",
+                              "localhost", "-quiet", "-no_ign_eof"],
+                             stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                             stderr=subprocess.PIPE)
+        try:
+            p.stdin.write(b"ping from s_client\n")
+            p.stdin.flush()
+            sel = selectors.DefaultSelector()
+            sel.register(p.stdout, selectors.EVENT_READ)
+            self.assertTrue(sel.select(READ_TIMEOUT_S), "no echo from s_client")
+            self.assertEqual(p.stdout.readline(), b"ping from s_client\n")
+            p.stdin.close()
+            self.assertEqual(p.wait(READ_TIMEOUT_S), 0)
+        finally:
+            if p.poll() is None:
+                p.kill()
+                p.wait(5)
+            p.stdout.close()
+            p.stderr.close()
 
 
 class ChatTests(unittest.TestCase):

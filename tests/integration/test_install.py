@@ -51,9 +51,14 @@ class InstalledLibrary(unittest.TestCase):
         cls.root = cls.stage + PREFIX
         cls.libdir = os.path.join(cls.root, "lib")
         # pkg-config reads the installed synq.pc; the sysroot maps its absolute -I/-L paths
-        # into the staging root, as a cross or package build does.
-        cls.pc_env = dict(os.environ, PKG_CONFIG_PATH=os.path.join(cls.libdir, "pkgconfig"),
-                          PKG_CONFIG_LIBDIR=os.path.join(cls.libdir, "pkgconfig"),
+        # into the staging root, as a cross or package build does. The system's own .pc
+        # files stay findable after it: synq.pc requires openssl (privately, for TLS), whose
+        # system paths pkg-config leaves out of the flags.
+        system_pc = subprocess.run(["pkg-config", "--variable", "pc_path", "pkg-config"],
+                                   capture_output=True, text=True).stdout.strip()
+        staged_pc = os.path.join(cls.libdir, "pkgconfig")
+        cls.pc_env = dict(os.environ, PKG_CONFIG_PATH=staged_pc,
+                          PKG_CONFIG_LIBDIR=":".join(p for p in (staged_pc, system_pc) if p),
                           PKG_CONFIG_SYSROOT_DIR=cls.stage)
         # A sanitizer build's library needs the sanitizer runtime in the program.
         cls.cc = cmake_cache("CMAKE_C_COMPILER") or "cc"

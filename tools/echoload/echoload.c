@@ -22,6 +22,7 @@
 #include "synq/loop.h"
 #include "synq/tcp.h"
 #include "synq/timer.h"
+#include "synq/tls.h"
 
 #include "hist.h"
 #include "loadgen.h"
@@ -43,6 +44,9 @@ typedef struct econn {
 
 struct echoload {
     const char *host;
+    sq_tls_ctx *tls;      /* --tls: connections speak TLS with it */
+    const char *tls_ca;   /* --tls-ca FILE (default: the system's CAs) */
+    const char *tls_name; /* --tls-name NAME checked in the server's certificate */
     uint16_t port;
     unsigned conns, pipeline;
     size_t msg_bytes;
@@ -219,8 +223,8 @@ static void on_connect(sq_conn *c, int err, void *data)
     echoload *e = ec->e;
     e->connecting--;
     if (err) {
-        lg_error(&e->errors, "conn %u: connect to %s:%u: %s", ec->index, e->host, e->port,
-                 sq_strerror(err));
+        lg_error(&e->errors, "conn %u: connect to %s:%u: %s%s%s", ec->index, e->host, e->port,
+                 sq_strerror(err), e->tls ? " " : "", e->tls ? sq_tls_last_error() : "");
     } else {
         sq_conn_set_handlers(c, &echo_handlers, ec);
         ec->conn = c;
@@ -263,6 +267,9 @@ static void usage(FILE *f)
           "  -P PIPELINE  messages in flight per connection (default 16)\n"
           "  -s BYTES     message size (default 64)\n"
           "  -d SECONDS   run this long (default 5)\n"
+          "  --tls        speak TLS (the server's certificate is verified)\n"
+          "  --tls-ca FILE   CAs (PEM) to verify it with (default: the system's)\n"
+          "  --tls-name NAME the name its certificate must carry (default: not checked)\n"
           "  -h, --help   this text\n"
           "\n"
           "Last line on stdout:\n"
@@ -274,7 +281,12 @@ static void usage(FILE *f)
 
 static int parse_options(echoload *e, int argc, char **argv)
 {
-    static const struct option longopts[] = {{"help", no_argument, NULL, 'h'}, {0, 0, 0, 0}};
+    static const struct option longopts[] = {{"help", no_argument, NULL, 'h'},
+                                             {"tls", no_argument, NULL, 'T'},
+                                             {"tls-ca", required_argument, NULL, 'A'},
+                                             {"tls-name", required_argument, NULL, 'N'},
+                                             {0, 0, 0, 0}};
+    bool tls = false;
     const lg_common common_opts = {&e->host, &e->port, &e->conns, &e->pipeline, &e->duration_s};
     uint64_t v;
     int opt;
@@ -290,6 +302,15 @@ static int parse_options(echoload *e, int argc, char **argv)
                 return -1;
             e->msg_bytes = (size_t)v;
             break;
+        case 'T':
+            tls = true;
+            break;
+        case 'A':
+            e->tls_ca = optarg;
+            break;
+        case 'N':
+            e->tls_name = optarg;
+            break;
         case 'h':
             usage(stdout);
             exit(0);
@@ -302,6 +323,13 @@ static int parse_options(echoload *e, int argc, char **argv)
         fputs(optind != argc ? "unexpected argument (see --help)\n" : "-p PORT is required\n",
               stderr);
         return -1;
+    }
+    if (tls) {
+        sq_tls_opts o = {.ca_file = e->tls_ca};
+        if (sq_tls_client_new(&o, &e->tls) < 0) {
+            fprintf(stderr, "synq-echoload: TLS: %s\n", sq_tls_last_error());
+            return -1;
+        }
     }
     return 0;
 }
@@ -374,7 +402,9 @@ int main(int argc, char **argv)
     sq_conn_opts_default(&opts);
     e.connecting = e.conns;
     for (unsigned i = 0; i < e.conns; i++) {
-        rc = sq_tcp_connect(e.loop, e.host, e.port, &opts, 5000, on_connect, &e.ec[i]);
+        rc = e.tls ? sq_tcp_connect_tls(e.loop, e.host, e.port, &opts, 5000, e.tls, e.tls_name,
+                                        on_connect, &e.ec[i])
+                   : sq_tcp_connect(e.loop, e.host, e.port, &opts, 5000, on_connect, &e.ec[i]);
         if (rc < 0) {
             e.connecting--;
             lg_error(&e.errors, "conn %u: sq_tcp_connect %s:%u: %s", i, e.host, e.port,

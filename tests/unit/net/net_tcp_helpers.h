@@ -143,8 +143,9 @@ static inline void *srv_thread(void *arg)
     return NULL;
 }
 
-/* Starts a server loop on 127.0.0.1, port 0. conn_opts may be NULL. */
-static inline void srv_start(server *s, enum mode mode, const sq_conn_opts *conn_opts)
+/* A server loop listening on 127.0.0.1, port 0, not yet running (srv_run), so a test can
+ * set up its listener further. conn_opts may be NULL. */
+static inline void srv_listen(server *s, enum mode mode, const sq_conn_opts *conn_opts)
 {
     memset(s, 0, sizeof *s);
     s->mode = mode;
@@ -158,7 +159,19 @@ static inline void srv_start(server *s, enum mode mode, const sq_conn_opts *conn
     ASSERT_EQ(sq_tcp_listen(s->loop, &s->opts, srv_accept, s, &s->l), 0);
     s->port = sq_listener_port(s->l);
     ASSERT_GT(s->port, 0);
+}
+
+/* Runs srv_listen's loop in its own thread. */
+static inline void srv_run(server *s)
+{
     ASSERT_EQ(pthread_create(&s->thread, NULL, srv_thread, s), 0);
+}
+
+/* Starts a server loop on 127.0.0.1, port 0. conn_opts may be NULL. */
+static inline void srv_start(server *s, enum mode mode, const sq_conn_opts *conn_opts)
+{
+    srv_listen(s, mode, conn_opts);
+    srv_run(s);
 }
 
 static inline void srv_stop(server *s)
