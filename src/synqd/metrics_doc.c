@@ -145,8 +145,9 @@ static void format_beanstalkd_stats(writer *w, const synqd_snapshot *snap, const
         size_t n = strlen(stat);
         if (n >= sizeof name)
             continue;
-        for (size_t i = 0; i <= n; i++)
-            name[i] = stat[i] == '-' ? '_' : stat[i];
+        memcpy(name, stat, n + 1);
+        for (char *dash = name; (dash = strchr(dash, '-')) != NULL;) /* cmd-put -> cmd_put */
+            *dash = '_';
         (void)snprintf(help, sizeof help, "Cumulative number of %s commands.", stat + 4);
         metric(w, name, "gauge", help, c->cmd_counts[t]);
     }
