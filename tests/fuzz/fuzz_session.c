@@ -74,7 +74,7 @@ static void check_replies(sq_buf *out)
         PROTO_REPLY_NOT_FOUND,     PROTO_REPLY_NOT_IGNORED,    PROTO_REPLY_TIMED_OUT,
         PROTO_REPLY_DEADLINE_SOON, PROTO_REPLY_DRAINING,       PROTO_REPLY_JOB_TOO_BIG,
         PROTO_REPLY_EXPECTED_CRLF, PROTO_REPLY_BAD_FORMAT,     PROTO_REPLY_UNKNOWN_COMMAND,
-        PROTO_REPLY_OUT_OF_MEMORY, PROTO_REPLY_INTERNAL_ERROR,
+        PROTO_REPLY_OUT_OF_MEMORY, PROTO_REPLY_INTERNAL_ERROR, PROTO_REPLY_SET,
     };
     /* NOLINTEND(bugprone-suspicious-missing-comma) */
     const char *p = sq_buf_peek(out);
@@ -94,7 +94,8 @@ static void check_replies(sq_buf *out)
                     word_nums(p, len, PROTO_WORD_WATCHING, &a, &b) == 1 ||
                     word_nums(p, len, PROTO_WORD_KICKED, &a, &b) == 1 ||
                     word_nums(p, len, PROTO_WORD_FLUSHED, &a, &b) == 1 ||
-                    word_nums(p, len, PROTO_WORD_MOVED, &a, &b) == 1;
+                    word_nums(p, len, PROTO_WORD_MOVED, &a, &b) == 1 ||
+                    word_nums(p, len, PROTO_WORD_EXISTS, &a, &b) == 1;
         /* RESERVED_BATCH <n>: its n RESERVED blocks follow as replies of their own. */
         if (!known && word_nums(p, len, PROTO_WORD_RESERVED_BATCH, &a, &b) == 1) {
             CHECK(a >= 1 && a <= 1000);
