@@ -13,6 +13,7 @@ import subprocess
 import tempfile
 import time
 import unittest
+import urllib.request
 
 import sqharness
 
@@ -236,7 +237,8 @@ class TlsTest(unittest.TestCase):
         self.assertIn("--tls-ca", r.stderr)
 
     def test_bad_clients_refused(self):
-        with TlsServer() as srv:
+        metrics_port = sqharness._free_port()
+        with TlsServer(["--metrics", "127.0.0.1:%d" % metrics_port]) as srv:
             self.assertTrue(refused(srv.tls_port, ca="otherca"), "a server the client's CA "
                             "did not sign")
             self.assertTrue(refused(srv.tls_port, cert=None), "no client certificate")
@@ -249,6 +251,13 @@ class TlsTest(unittest.TestCase):
                 time.sleep(0.05)
             log = srv.log_text()
             self.assertIn("certificate", log)
+            url = "http://127.0.0.1:%d/metrics" % metrics_port
+            with urllib.request.urlopen(url, timeout=TIMEOUT_S) as resp:
+                text = resp.read().decode()
+            line = [x for x in text.splitlines()
+                    if x.startswith("synq_tls_handshake_failures_total ")]
+            self.assertEqual(len(line), 1, text)
+            self.assertGreaterEqual(int(line[0].split()[1]), 3)
         with TlsServer(cert="wrongname", auth="no") as srv:
             self.assertTrue(refused(srv.tls_port, cert=None), "a certificate for another name")
             with tls_connect(srv.tls_port, cert=None, check_hostname=False) as s:
@@ -289,6 +298,21 @@ class TlsTest(unittest.TestCase):
                 timeout=20)
             self.assertIn(b"INSERTED", r.stdout, r.stderr)
             self.assertIn(b"RESERVED", r.stdout, r.stderr)
+
+    def test_fivebeans_over_tls(self):
+        node_dir = os.path.join(os.environ.get("SQ_SOURCE_DIR") or os.path.dirname(
+            os.path.dirname(os.path.dirname(os.path.abspath(__file__)))), "tests", "clients",
+            "node")
+        if not os.path.isdir(os.path.join(node_dir, "node_modules", "fivebeans")):
+            raise AssertionError("npm package fivebeans is not installed in %s: run `npm ci` "
+                                 "there (.ci/run does this)" % node_dir)
+        with TlsServer() as srv:
+            r = subprocess.run(["node", os.path.join(node_dir, "fivebeans_tls.js"),
+                                str(srv.tls_port), CERTS.p("ca.crt"), CERTS.p("client.crt"),
+                                CERTS.p("client.key")], capture_output=True, text=True,
+                               timeout=30, cwd=node_dir)
+            self.assertEqual(r.returncode, 0, r.stderr)
+            self.assertEqual(r.stdout.strip(), "ok true over tls", r.stderr)
 
     def test_sighup_reloads_certificates_keeping_connections(self):
         d = tempfile.mkdtemp(prefix="synq-tls-reload-")
