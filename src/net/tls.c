@@ -72,6 +72,8 @@ static void tls_describe(char *dst, size_t len, SSL *ssl, int ssl_err, int sys_e
         ERR_error_string_n(e, dst, len);
     else if (ssl_err == SSL_ERROR_SYSCALL)
         snprintf(dst, len, "%s", sys_errno ? strerror(sys_errno) : "connection closed by peer");
+    else if (ssl_err == SSL_ERROR_ZERO_RETURN)
+        snprintf(dst, len, "connection closed by peer");
     else
         snprintf(dst, len, "TLS error %d", ssl_err);
 }
