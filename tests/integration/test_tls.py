@@ -300,6 +300,21 @@ class TlsTest(unittest.TestCase):
             self.assertIn(b"INSERTED", r.stdout, r.stderr)
             self.assertIn(b"RESERVED", r.stdout, r.stderr)
 
+    def test_synq_bench_over_tls(self):
+        with TlsServer() as srv:
+            bench = os.path.join(os.environ["SQ_BIN_DIR"], "synq-bench")
+            r = subprocess.run([bench, "-p", str(srv.tls_port), "-w", "cycle", "-c", "4", "-P",
+                                "4", "-n", "200", "--tls", "--tls-ca", CERTS.p("ca.crt"),
+                                "--tls-name", "localhost", "--tls-cert", CERTS.p("client.crt"),
+                                "--tls-key", CERTS.p("client.key")], capture_output=True,
+                               text=True, timeout=60)
+            self.assertEqual(r.returncode, 0, r.stderr)
+            self.assertIn("errors=0", r.stdout.splitlines()[-1])
+            r = subprocess.run([bench, "-p", str(srv.tls_port), "-n", "10", "--tls", "--tls-ca",
+                                CERTS.p("otherca.crt")], capture_output=True, text=True,
+                               timeout=60)
+            self.assertNotEqual(r.returncode, 0, r.stdout)
+
     def test_fivebeans_over_tls(self):
         node_dir = os.path.join(os.environ.get("SQ_SOURCE_DIR") or os.path.dirname(
             os.path.dirname(os.path.dirname(os.path.abspath(__file__)))), "tests", "clients",
