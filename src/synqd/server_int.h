@@ -38,7 +38,6 @@ struct session {
     list_node out_wait_link; /* that list */
     bool bulk_queued;        /* on the server's list of bulk commands for the next pass */
     list_node bulk_link;     /* that list */
-    bool handshook;          /* on_read came: a TLS connection's handshake had completed */
     bool unsynced;           /* acknowledged a change the log has not flushed */
     list_node unsynced_link; /* server's list of such sessions */
     list_node link;          /* server's list of all sessions */

@@ -116,7 +116,6 @@ void session_wait_ended(session *se, const char *reply, size_t reply_len)
 static void on_read(sq_conn *c, sq_buf *in)
 {
     session *se = sq_conn_data(c);
-    se->handshook = true;
     se->in = in;
     session_process(se);
 }
@@ -195,7 +194,7 @@ static void on_close(sq_conn *c, int err)
 {
     session *se = sq_conn_data(c);
     server *srv = se->srv;
-    if (err && !se->handshook && sq_conn_is_tls(c))
+    if (err && sq_conn_is_tls(c) && !sq_conn_tls_version(c))
         note_failed_handshake(se, err);
     else if (err == -ETIMEDOUT)
         srv->overload.output_closes++; /* the only other timeout set: --output-timeout-ms */
