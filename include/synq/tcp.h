@@ -69,20 +69,23 @@ typedef struct sq_conn_handlers {
 } sq_conn_handlers;
 
 typedef struct sq_conn_opts {
-    size_t read_chunk;         /* bytes asked of each read(); default 64 KiB */
-    size_t in_limit;           /* most unconsumed input held; default 1 MiB */
-    size_t out_high_water;     /* stop reading above this; default 1 MiB */
-    size_t out_low_water;      /* resume reading below this; default 256 KiB */
-    size_t out_limit;          /* most queued output; past it writes fail
-                                  with -ENOBUFS; default 64 MiB */
-    uint32_t idle_timeout_ms;  /* close after no I/O for this long; 0 = never */
-    uint32_t read_timeout_ms;  /* close when a started frame (input pending)
-                                  sees no new bytes for this long; 0 = never */
-    uint32_t write_timeout_ms; /* close when queued output makes no progress
-                                  for this long; 0 = never */
-    uint32_t linger_ms;        /* graceful close waits this long for the
-                                  peer's FIN; default 5000 */
-    bool no_nodelay;           /* TCP_NODELAY is on unless this is set */
+    size_t read_chunk;             /* bytes asked of each read(); default 64 KiB */
+    size_t in_limit;               /* most unconsumed input held; default 1 MiB */
+    size_t out_high_water;         /* stop reading above this; default 1 MiB */
+    size_t out_low_water;          /* resume reading below this; default 256 KiB */
+    size_t out_limit;              /* most queued output; past it writes fail
+                                      with -ENOBUFS; default 64 MiB */
+    uint32_t idle_timeout_ms;      /* close after no I/O for this long; 0 = never */
+    uint32_t read_timeout_ms;      /* close when a started frame (input pending)
+                                      sees no new bytes for this long; 0 = never */
+    uint32_t write_timeout_ms;     /* close when queued output makes no progress
+                                      for this long; 0 = never */
+    uint32_t linger_ms;            /* graceful close waits this long for the
+                                      peer's FIN; default 5000 */
+    uint32_t handshake_timeout_ms; /* an accepted TLS connection (tls.h) whose handshake
+                                      has not completed this long after accept is closed
+                                      with -ETIMEDOUT; 0 = never (the default) */
+    bool no_nodelay;               /* TCP_NODELAY is on unless this is set */
 } sq_conn_opts;
 
 /* Fills opts with the defaults above. */

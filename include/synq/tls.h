@@ -90,7 +90,8 @@ bool sq_conn_is_tls(const sq_conn *c);
  * or "" when it did not. Valid until c is freed (so in on_close too). */
 const char *sq_conn_tls_error(const sq_conn *c);
 
-/* The negotiated protocol ("TLSv1.3") once the handshake completed, else NULL. */
+/* The negotiated protocol ("TLSv1.3") once the handshake completed, else NULL. Valid until c
+ * is freed (so in on_close too: NULL there means the handshake never completed). */
 const char *sq_conn_tls_version(const sq_conn *c);
 
 /* The last TLS failure on the calling thread (a configuration that did not load, a connect

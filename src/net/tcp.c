@@ -409,6 +409,10 @@ static uint64_t conn_deadline(const sq_conn *c)
         SQ_MIN_DEADLINE(c->last_write_ms + o->linger_ms);
         return d;
     }
+    /* An accepted TLS connection's handshake deadline (set at accept) outlives none of the
+     * other timeouts: a peer that connects and never finishes gets no session. */
+    if ((c->flags & F_TLS_HANDSHAKE) && c->connect_deadline_ms)
+        SQ_MIN_DEADLINE(c->connect_deadline_ms);
     if (o->idle_timeout_ms)
         SQ_MIN_DEADLINE(c->last_io_ms + o->idle_timeout_ms);
     /* A handler that paused reading, or stopped it by not consuming, is

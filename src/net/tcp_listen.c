@@ -103,6 +103,8 @@ static void listener_accepted(sq_listener *l, int fd, const struct sockaddr_stor
         close(fd);
         return;
     }
+    if (l->tls && c->opts.handshake_timeout_ms)
+        c->connect_deadline_ms = sq_loop_now_ms(l->loop) + c->opts.handshake_timeout_ms;
     sq__set_nodelay(fd, c->opts.no_nodelay);
     memcpy(&c->peer, ss, sslen);
     c->peer_len = sslen;

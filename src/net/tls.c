@@ -51,7 +51,9 @@ const char *sq_tls_last_error(void)
 #define TLS_ERROR_BYTES 192
 
 struct sq__tls {
-    SSL *ssl; /* NULL once the connection was released */
+    SSL *ssl;            /* NULL once the connection was released */
+    const char *version; /* once the handshake completed (static, OpenSSL's): kept past the
+                            release, so on_close can tell a failed handshake from a session */
     char error[TLS_ERROR_BYTES];
 };
 
@@ -72,6 +74,8 @@ static void tls_describe(char *dst, size_t len, SSL *ssl, int ssl_err, int sys_e
         ERR_error_string_n(e, dst, len);
     else if (ssl_err == SSL_ERROR_SYSCALL)
         snprintf(dst, len, "%s", sys_errno ? strerror(sys_errno) : "connection closed by peer");
+    else if (ssl_err == SSL_ERROR_ZERO_RETURN)
+        snprintf(dst, len, "connection closed by peer");
     else
         snprintf(dst, len, "TLS error %d", ssl_err);
 }
@@ -310,6 +314,7 @@ int sq__tls_handshake(sq_conn *c)
     int rc = SSL_do_handshake(c->tls->ssl);
     if (rc == 1) {
         c->flags &= ~F_TLS_HANDSHAKE;
+        c->tls->version = SSL_get_version(c->tls->ssl);
         return 1;
     }
     int sys_errno = errno;
@@ -412,9 +417,7 @@ const char *sq_conn_tls_error(const sq_conn *c)
 
 const char *sq_conn_tls_version(const sq_conn *c)
 {
-    if (!c->tls || !c->tls->ssl || (c->flags & F_TLS_HANDSHAKE))
-        return NULL;
-    return SSL_get_version(c->tls->ssl);
+    return c->tls ? c->tls->version : NULL;
 }
 
 #else /* built without TLS (-DSQ_TLS=OFF) */

@@ -31,6 +31,7 @@
 #include "synq/timer.h"
 #include "synq/version.h"
 #include "systemd.h"
+#include "tls_setup.h"
 
 /* Allocations from this size up get their own mapping (see main). */
 #define MMAP_THRESHOLD_BYTES (256 * 1024)
@@ -66,7 +67,8 @@ static void usage(FILE *out)
             "                          -f0: every change is on disk before its reply\n"
             " -F, --no-fsync           never fsync\n"
             " -l, --listen ADDR        listen on address (default 127.0.0.1)\n"
-            " -p, --port PORT          listen on port (default %d)\n"
+            " -p, --port PORT          listen on port (default %d); -p 0 with --tls-port:\n"
+            "                          no plain TCP\n"
             " -u, --user USER          become user and its groups after binding, before\n"
             "                          the log is opened\n"
             " -z, --max-job-size BYTES maximum job size (default %u, at most %u)\n"
@@ -82,6 +84,16 @@ static void usage(FILE *out)
             "                          %s\n"
             "     --shutdown-grace S   after SIGTERM, wait up to S seconds for reserved jobs\n"
             "                          to be deleted, released or buried (default %u)\n"
+            "\n"
+            "TLS (docs/security.md; SIGHUP reloads the files):\n"
+            "     --tls-port PORT      also serve TLS on this port (same -l address)\n"
+            "     --tls-cert FILE      the server's certificate chain (PEM)\n"
+            "     --tls-key FILE       its private key (PEM)\n"
+            "     --tls-ca FILE        CAs client certificates are checked against (PEM)\n"
+            "     --tls-auth-clients yes|no|optional  require a client certificate\n"
+            "                          (default yes: needs --tls-ca)\n"
+            "     --tls-protocols \"TLSv1.2 TLSv1.3\"  the versions offered (the default)\n"
+            "     --tls-ciphersuites LIST  TLS 1.3 suites (default OpenSSL's)\n"
             "\n"
             "Overload limits (docs/operations.md):\n"
             "     --output-soft-limit BYTES  a connection's commands wait while its unsent\n"
@@ -178,6 +190,7 @@ typedef struct {
     uint32_t shutdown_grace_s; /* --shutdown-grace */
     char metrics_host[METRICS_HOST_BYTES];
     metrics_opts metrics_opts; /* host points into metrics_host */
+    synqd_tls tls;             /* the --tls-* flags */
 } options;
 
 /* Parses arg as a number in [min, max] for the option flag; says so on
@@ -218,10 +231,56 @@ enum {
     OPT_METRICS_MAX_TUBES,
     OPT_METRICS_TUBES,
     OPT_SHUTDOWN_GRACE,
+    OPT_TLS_PORT,
+    OPT_TLS_CERT,
+    OPT_TLS_KEY,
+    OPT_TLS_CA,
+    OPT_TLS_AUTH_CLIENTS,
+    OPT_TLS_PROTOCOLS,
+    OPT_TLS_CIPHERSUITES,
 };
 
 /* apply_option()'s answer when parsing goes on. */
 #define NEXT_OPTION (-1)
+
+/* The --tls-* options (see apply_option). */
+static int apply_tls_option(synqd_tls *t, int c, const char *arg)
+{
+    uint64_t v;
+    switch (c) {
+    case OPT_TLS_PORT:
+        if (!number_option("--tls-port", "port", arg, 1, 65535, &v))
+            return SYNQD_EXIT_USAGE;
+        t->port = (uint16_t)v;
+        t->on = true;
+        return NEXT_OPTION;
+    case OPT_TLS_CERT:
+        t->opts.cert_file = arg;
+        return NEXT_OPTION;
+    case OPT_TLS_KEY:
+        t->opts.key_file = arg;
+        return NEXT_OPTION;
+    case OPT_TLS_CA:
+        t->opts.ca_file = arg;
+        return NEXT_OPTION;
+    case OPT_TLS_AUTH_CLIENTS:
+        if (!synqd_tls_parse_auth(arg, &t->opts.verify)) {
+            fprintf(stderr, "synqd: --tls-auth-clients: expected yes, no or optional, got %s\n",
+                    arg);
+            return SYNQD_EXIT_USAGE;
+        }
+        return NEXT_OPTION;
+    case OPT_TLS_PROTOCOLS:
+        t->opts.protocols = arg;
+        return NEXT_OPTION;
+    case OPT_TLS_CIPHERSUITES:
+        t->opts.ciphersuites = arg;
+        return NEXT_OPTION;
+    default:
+        usage(stderr);
+        return SYNQD_EXIT_USAGE;
+    }
+}
 
 /* Applies the option c (getopt_long's answer) with its argument arg.
  * Returns NEXT_OPTION, or the status to exit with right away (-h, -v, an
@@ -340,8 +399,7 @@ static int apply_option(options *opt, int c, const char *arg)
         usage(stdout);
         return SYNQD_EXIT_OK;
     default:
-        usage(stderr);
-        return SYNQD_EXIT_USAGE;
+        return apply_tls_option(&opt->tls, c, arg);
     }
 }
 
@@ -401,6 +459,13 @@ static bool parse_options(int argc, char **argv, options *opt, int *status)
         {"output-timeout-ms", required_argument, NULL, OPT_OUT_TIMEOUT},
         {"pass-commands", required_argument, NULL, OPT_PASS_COMMANDS},
         {"shutdown-grace", required_argument, NULL, OPT_SHUTDOWN_GRACE},
+        {"tls-port", required_argument, NULL, OPT_TLS_PORT},
+        {"tls-cert", required_argument, NULL, OPT_TLS_CERT},
+        {"tls-key", required_argument, NULL, OPT_TLS_KEY},
+        {"tls-ca", required_argument, NULL, OPT_TLS_CA},
+        {"tls-auth-clients", required_argument, NULL, OPT_TLS_AUTH_CLIENTS},
+        {"tls-protocols", required_argument, NULL, OPT_TLS_PROTOCOLS},
+        {"tls-ciphersuites", required_argument, NULL, OPT_TLS_CIPHERSUITES},
         {NULL, 0, NULL, 0},
     };
     memset(opt, 0, sizeof *opt);
@@ -408,6 +473,7 @@ static bool parse_options(int argc, char **argv, options *opt, int *status)
     metrics_opts_default(&opt->metrics_opts);
     opt->metrics_opts.host = opt->metrics_host;
     opt->shutdown_grace_s = SYNQD_DEFAULT_SHUTDOWN_GRACE_S;
+    synqd_tls_default(&opt->tls);
     int c;
     while ((c = getopt_long(argc, argv, "b:f:Fl:p:u:z:s:cnvVh", longopts, NULL)) != -1) {
         if ((*status = apply_option(opt, c, optarg)) != NEXT_OPTION)
@@ -419,10 +485,19 @@ static bool parse_options(int argc, char **argv, options *opt, int *status)
         *status = SYNQD_EXIT_USAGE;
         return false;
     }
-    if (!segment_fits_largest_put(&opt->server)) {
+    if (!segment_fits_largest_put(&opt->server) || !synqd_tls_check(&opt->tls)) {
         *status = SYNQD_EXIT_USAGE;
         return false;
     }
+    if (opt->port_given && opt->server.port == 0) {
+        if (!opt->tls.on) {
+            fprintf(stderr, "synqd: -p 0 turns plain TCP off, which needs --tls-port\n");
+            *status = SYNQD_EXIT_USAGE;
+            return false;
+        }
+        opt->server.plain_off = true;
+    }
+    opt->server.tls_port = opt->tls.port;
     return true;
 }
 
@@ -472,9 +547,15 @@ static int open_loop(const options *opt, sq_loop **loop)
  * (the directory, the lock, the segments) must belong to the user that will
  * open it again at the next start. 0 or a negative errno; what was started
  * is in *srv and *mx either way, for stop_services(). */
-static int start_services(sq_loop *loop, const options *opt, server **srv, metrics **mx)
+static int start_services(sq_loop *loop, options *opt, server **srv, metrics **mx)
 {
-    int err = server_start(loop, &opt->server, srv);
+    int err = 0;
+    if (opt->tls.on && (err = synqd_tls_load(&opt->tls, "TLS", &opt->server.tls)) != 0)
+        return err;
+    err = server_start(loop, &opt->server, srv);
+    /* The TLS listener holds its own reference. */
+    sq_tls_ctx_free(opt->server.tls);
+    opt->server.tls = NULL;
     if (err)
         return err;
     if (opt->metrics) {
@@ -498,6 +579,7 @@ static int start_services(sq_loop *loop, const options *opt, server **srv, metri
  */
 typedef struct {
     server *srv;
+    const synqd_tls *tls; /* the --tls-* flags, for SIGHUP */
     uint32_t grace_s;
     sq_timer grace_timer;
     bool stopping; /* the first signal came: quiesced, waiting for reserved jobs */
@@ -582,15 +664,34 @@ static void on_drain(sq_loop *loop, int signo, void *data)
     server_set_draining(sd->srv, on);
 }
 
+/* SIGHUP: the TLS files are read again; connections accepted from then on get the new
+ * certificates, the open ones keep theirs. A configuration that does not load changes
+ * nothing (the old one keeps serving) and is logged with the file. */
+static void on_reload(sq_loop *loop, int signo, void *data)
+{
+    (void)loop;
+    (void)signo;
+    shutdown_state *sd = data;
+    if (!sd->tls->on) {
+        fprintf(stderr, "synqd: SIGHUP: nothing to reload (no --tls-port)\n");
+        return;
+    }
+    sq_tls_ctx *ctx;
+    if (synqd_tls_load(sd->tls, "SIGHUP: reloading TLS, keeping the configuration serving", &ctx) !=
+        0)
+        return;
+    if (server_reload_tls(sd->srv, ctx) == 0)
+        fprintf(stderr, "synqd: SIGHUP: TLS certificates reloaded\n");
+    sq_tls_ctx_free(ctx);
+}
+
 /* The signals synqd handles, each with its callback. */
 static const struct {
     int signo;
     sq_signal_cb cb;
 } handled_signals[] = {
-    {SIGTERM, on_terminate},
-    {SIGINT, on_terminate},
-    {SIGUSR1, on_drain},
-    {SIGUSR2, on_drain},
+    {SIGTERM, on_terminate}, {SIGINT, on_terminate}, {SIGUSR1, on_drain},
+    {SIGUSR2, on_drain},     {SIGHUP, on_reload},
 };
 #define HANDLED_SIGNALS (sizeof handled_signals / sizeof handled_signals[0])
 
@@ -692,7 +793,7 @@ int main(int argc, char **argv)
         return status;
     server *srv = NULL;
     metrics *mx = NULL;
-    shutdown_state sd = {.grace_s = opt.shutdown_grace_s};
+    shutdown_state sd = {.grace_s = opt.shutdown_grace_s, .tls = &opt.tls};
     int err = start_services(loop, &opt, &srv, &mx);
     if (err == 0) {
         /* The log is replayed and the socket served: what Type=notify

@@ -257,6 +257,10 @@ static void format_overload(writer *w, const synqd_counters *c, const synqd_over
            "accept() failures for lack of file descriptors.", o->accept_emfile);
     metric(w, "synq_accept_shed_total", "counter",
            "Connections accepted and closed at once because descriptors ran out.", o->accept_shed);
+    metric(w, "synq_tls_handshake_failures_total", "counter",
+           "TLS connections closed before their handshake completed (refused certificate, "
+           "not TLS, --tls-port handshake timeout).",
+           o->tls_handshake_failures);
     metric(w, "synq_malloc_trims_total", "counter",
            "Times freed heap memory was given back to the kernel after many tubes or "
            "connections went away.",

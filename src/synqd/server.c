@@ -443,21 +443,6 @@ static void before_wait(sq_loop *loop, void *data)
     note_memory(srv);
 }
 
-/* ---- listener ---- */
-
-static void on_accept(sq_listener *l, sq_conn *c, void *data)
-{
-    (void)l;
-    server *srv = data;
-    /* A client served before the replay would see a store without the log's jobs. */
-    SQ_CHECK(!srv->opts.wal_dir || srv->ps, "server: a connection before server_serve()");
-    if (srv->shutting_down) {
-        sq_conn_close(c);
-        return;
-    }
-    session_accept(srv, c);
-}
-
 static void binlog_stats_get(const server *srv, synqd_binlog_stats *out)
 {
     memset(out, 0, sizeof *out);
@@ -490,9 +475,12 @@ void server_snapshot(server *srv, synqd_snapshot *out)
     out->io_backend = sq_loop_backend(srv->loop);
     out->overload = srv->overload;
     out->overload.malloc_trims = srv->trim.trims;
-    if (srv->listener) {
-        out->overload.accept_emfile = sq_listener_emfile_count(srv->listener);
-        out->overload.accept_shed = sq_listener_shed_count(srv->listener);
+    sq_listener *listeners[] = {srv->listener, srv->tls_listener};
+    for (size_t i = 0; i < sizeof listeners / sizeof listeners[0]; i++) {
+        if (listeners[i]) {
+            out->overload.accept_emfile += sq_listener_emfile_count(listeners[i]);
+            out->overload.accept_shed += sq_listener_shed_count(listeners[i]);
+        }
     }
 }
 
@@ -691,49 +679,10 @@ int server_start(sq_loop *loop, const server_opts *o, server **out)
         goto fail;
     }
 
-    sq_listen_opts lo = {0};
-    lo.host = o->listen_addr;
-    lo.port = o->port;
-    sq_conn_opts_default(&lo.conn);
-    /* A whole put (line, largest body, CRLF) must fit in the input buffer,
-     * plus a read's worth of what was pipelined after it. */
-    lo.conn.in_limit = o->max_job_bytes + 2 + PROTO_MAX_LINE + lo.conn.read_chunk;
-    /* Commands stop running above the soft limit (session.c) where the engine stops reading,
-     * so the output passes it by at most one reply; the hard limit leaves room for that reply
-     * (a reserved job of the largest size). */
-    lo.conn.out_high_water = o->out_soft_bytes;
-    lo.conn.out_low_water = o->out_soft_bytes / 4;
-    lo.conn.out_limit = o->out_limit_bytes;
-    size_t one_reply = o->max_job_bytes + 2 + PROTO_MAX_LINE;
-    if (lo.conn.out_limit < o->out_soft_bytes + one_reply)
-        lo.conn.out_limit = o->out_soft_bytes + one_reply;
-    lo.conn.write_timeout_ms = o->out_timeout_ms;
-    /* Bound now (before -u drops the right to a low port), listening only once the log is
-     * replayed (server_serve): until then a client is refused, as by a server not yet
-     * started, rather than accepted and left waiting. */
-    lo.bind_only = true;
-    if (o->listen_fd >= 0)
-        err = sq_tcp_listen_fd(loop, o->listen_fd, &lo.conn, on_accept, srv, &srv->listener);
-    else
-        err = sq_tcp_listen(loop, &lo, on_accept, srv, &srv->listener);
-    if (err) {
-        if (o->listen_fd >= 0)
-            fprintf(stderr, "synqd: serving inherited socket %d: %s\n", o->listen_fd,
-                    sq_strerror(err));
-        else
-            fprintf(stderr, "synqd: listening on %s:%u: %s\n", o->listen_addr, o->port,
-                    sq_strerror(err));
+    if ((err = server_open_listeners(srv)) != 0) {
         sq_loop_remove_before_wait(loop, before_wait, srv);
         goto fail;
     }
-    (void)exposure_warn(srv->listener, "listening",
-                        "can read, delete and add jobs (the protocol has no authentication)");
-    if (o->verbose && o->listen_fd >= 0)
-        fprintf(stderr, "synqd: serving inherited socket %d (port %u)\n", o->listen_fd,
-                sq_listener_port(srv->listener));
-    else if (o->verbose)
-        fprintf(stderr, "synqd: listening on %s:%u\n", o->listen_addr,
-                sq_listener_port(srv->listener));
     *out = srv;
     return 0;
 
@@ -756,16 +705,7 @@ int server_serve(server *s)
             return err;
         store_foreach_job(s->st, count_restored_job, s);
     }
-    int err = sq_listener_listen(s->listener);
-    if (err)
-        fprintf(stderr, "synqd: listen() on %s:%u: %s\n", s->opts.listen_addr,
-                (unsigned)s->opts.port, sq_strerror(err));
-    return err;
-}
-
-uint16_t server_port(const server *s)
-{
-    return s->listener ? sq_listener_port(s->listener) : 0;
+    return server_listen(s);
 }
 
 void server_set_draining(server *s, bool on)
@@ -773,20 +713,12 @@ void server_set_draining(server *s, bool on)
     store_set_draining(s->st, on || s->quiescing);
 }
 
-static void close_listener(server *s)
-{
-    if (s->listener) {
-        sq_listener_close(s->listener);
-        s->listener = NULL;
-    }
-}
-
 void server_quiesce(server *s)
 {
     if (s->quiescing)
         return;
     s->quiescing = true;
-    close_listener(s);
+    server_close_listeners(s);
     store_set_draining(s->st, true);
     store_set_holding(s->st, true);
 }
@@ -808,7 +740,7 @@ void server_shutdown(server *s)
     if (s->shutting_down)
         return;
     s->shutting_down = true;
-    close_listener(s);
+    server_close_listeners(s);
     /* Replies queued earlier in this pass acknowledge changes still in the
      * log's batch, and the hook that would write it is removed below: make
      * them durable before the sessions' last output goes. */

@@ -17,6 +17,7 @@
 
 #include "stats.h"
 #include "synq/loop.h"
+#include "synq/tls.h"
 #include "wal.h"
 
 #define SERVER_DEFAULT_PORT 11300
@@ -48,7 +49,11 @@ static inline uint64_t server_job_cost(size_t body_len, size_t key_len)
 
 typedef struct server_opts {
     const char *listen_addr; /* default 127.0.0.1 */
-    uint16_t port;           /* default 11300; 0 picks a free one */
+    uint16_t port;           /* default 11300; 0 picks a free one (unless plain_off) */
+    bool plain_off;          /* -p 0 with --tls-port: no plain TCP listener */
+    uint16_t tls_port;       /* --tls-port, on listen_addr; with tls only */
+    sq_tls_ctx *tls;         /* serve TLS on tls_port with this (the server takes its own
+                                reference); NULL = no TLS listener */
     int listen_fd;           /* >= 0: serve this inherited listening socket
                                 (systemd) instead of binding; default -1 */
     const char *wal_dir;     /* NULL: no write-ahead log */
@@ -86,8 +91,13 @@ int server_start(sq_loop *loop, const server_opts *o, server **out);
  * directory's owner and mode); the server must then be freed. */
 int server_serve(server *s);
 
-/* The port the listener bound (or was given); 0 for an AF_UNIX socket. */
+/* The port the listener bound (or was given); 0 for an AF_UNIX socket or none. */
 uint16_t server_port(const server *s);
+uint16_t server_tls_port(const server *s);
+
+/* SIGHUP: connections accepted from now on get ctx (new certificates); those open keep the
+ * configuration they were accepted with until they close. 0 or a negative errno (logged). */
+int server_reload_tls(server *s, sq_tls_ctx *ctx);
 
 /* Drain mode (SIGUSR1 on, SIGUSR2 off): put answers DRAINING. Once the server quiesces it
  * stays on (turning it off is ignored). */

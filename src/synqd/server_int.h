@@ -46,7 +46,8 @@ struct session {
 struct server {
     sq_loop *loop;
     server_opts opts;
-    sq_listener *listener;
+    sq_listener *listener;     /* plain TCP; NULL with -p 0 */
+    sq_listener *tls_listener; /* --tls-port, or NULL */
     store *st;
     session_env env;         /* what every session and command shares */
     synqd_counters counters; /* changed only by session_core.c */
@@ -106,6 +107,13 @@ void server_queue_bulk(server *srv, session *se);
 void server_unqueue_bulk(server *srv, session *se);
 /* server.c: forget a session that is going away. */
 void server_forget_session(server *srv, session *se);
+
+/* server_listen.c: binds the plain and the TLS listener (or adopts the inherited socket),
+ * listening only at server_listen(). 0 or a negative errno, logged. */
+int server_open_listeners(server *srv);
+int server_listen(server *srv);
+/* Closes both listeners (idempotent). */
+void server_close_listeners(server *srv);
 
 /* The store runs on the loop's monotonic clock shifted by this much, so a
  * job restored from the log can be older than the machine's uptime. */

@@ -174,12 +174,30 @@ void session_close(session *se, bool abort)
         sq_conn_close(se->conn);
 }
 
+/* A TLS connection that closed before its handshake completed: counted, and said once at -V
+ * (a client with a wrong CA, no certificate, a plaintext client on the TLS port). */
+static void note_failed_handshake(session *se, int err)
+{
+    server *srv = se->srv;
+    srv->overload.tls_handshake_failures++;
+    if (!srv->opts.verbose)
+        return;
+    char peer[64] = "?";
+    (void)sq_conn_peer(se->conn, peer, sizeof peer);
+    const char *why = sq_conn_tls_error(se->conn);
+    if (!*why)
+        why = err == -ETIMEDOUT ? "handshake timed out" : sq_strerror(err);
+    fprintf(stderr, "synqd: TLS handshake with %s failed: %s\n", peer, why);
+}
+
 static void on_close(sq_conn *c, int err)
 {
     session *se = sq_conn_data(c);
     server *srv = se->srv;
-    if (err == -ETIMEDOUT)
-        srv->overload.output_closes++; /* the only timeout set: --output-timeout-ms */
+    if (err && sq_conn_is_tls(c) && !sq_conn_tls_version(c))
+        note_failed_handshake(se, err);
+    else if (err == -ETIMEDOUT)
+        srv->overload.output_closes++; /* the only other timeout set: --output-timeout-ms */
     session_end(se);
     list_remove(&srv->sessions, &se->link);
     free(se);

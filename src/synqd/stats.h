@@ -31,13 +31,15 @@ typedef struct synqd_counters {
 /* What the server's overload limits did (docs/operations.md); not in any beanstalkd
  * document, only in the metrics. */
 typedef struct synqd_overload_stats {
-    uint64_t output_total_stops; /* sessions held because all connections' output passed
-                                    --output-total-limit */
-    uint64_t output_closes;      /* connections closed for output: past --output-limit, or
-                                    stuck longer than --output-timeout-ms */
-    uint64_t accept_emfile;      /* accept() failed for lack of descriptors */
-    uint64_t accept_shed;        /* connections accepted and closed at once for that */
-    uint64_t malloc_trims;       /* freed heap memory given back after a large release */
+    uint64_t output_total_stops;     /* sessions held because all connections' output passed
+                                        --output-total-limit */
+    uint64_t output_closes;          /* connections closed for output: past --output-limit, or
+                                        stuck longer than --output-timeout-ms */
+    uint64_t accept_emfile;          /* accept() failed for lack of descriptors */
+    uint64_t accept_shed;            /* connections accepted and closed at once for that */
+    uint64_t malloc_trims;           /* freed heap memory given back after a large release */
+    uint64_t tls_handshake_failures; /* TLS connections closed before their handshake completed
+                                        (refused, broken, or past the handshake timeout) */
 } synqd_overload_stats;
 
 /* The log's figures for `stats` (zeros without a log). */

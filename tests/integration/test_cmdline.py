@@ -137,10 +137,10 @@ class CommandLine(unittest.TestCase):
         with tempfile.TemporaryDirectory() as d:
             for args in (["-s", "4096"], ["-s", "65536"], ["-z", "5000", "-s", "4096"],
                          ["-s", "4096", "-z", "5000"], ["-z", "1073741824"]):
-                r = run(["-b", d, "-p", "0"] + args)
+                r = run(["-b", d, "-p", str(sqharness._free_port())] + args)
                 self.assertEqual(r.returncode, 5, (args, r.stderr))
                 self.assertIn("-z", r.stderr, args)
-            r = run(["-b", d, "-p", "0", "-s", "4096"])
+            r = run(["-b", d, "-p", str(sqharness._free_port()), "-s", "4096"])
             self.assertIn("segments of 4096 bytes (-s) are too small for -z 65535", r.stderr)
             self.assertIn("use -s 69632 or more", r.stderr)
             # Without a log -s does not matter; with one, a fitting -z starts, and
@@ -281,7 +281,7 @@ class CommandLine(unittest.TestCase):
         self.assertIn("--metrics", r.stderr)
 
     def test_user_flag_with_unknown_user_fails(self):
-        r = run(["-p", "0", "-u", "no-such-user-synq"])
+        r = run(["-p", str(sqharness._free_port()), "-u", "no-such-user-synq"])
         self.assertNotEqual(r.returncode, 0)
         self.assertIn("no-such-user-synq", r.stderr)
 

@@ -35,7 +35,7 @@ def synqd_path():
 
 
 def run(args, timeout=20):
-    return subprocess.run([synqd_path(), "-l", "127.0.0.1", "-p", "0"] + args,
+    return subprocess.run([synqd_path(), "-l", "127.0.0.1", "-p", str(sqharness._free_port())] + args,
                           stdin=subprocess.DEVNULL, capture_output=True, timeout=timeout,
                           text=True)
 

@@ -617,7 +617,9 @@ int main(int argc, char **argv)
     b.in_limit = opts.in_limit;
     b.connecting = b.conns;
     for (unsigned i = 0; i < b.conns; i++) {
-        rc = sq_tcp_connect(b.loop, b.host, b.port, &opts, 5000, on_connect, &b.bc[i]);
+        rc = b.tls ? sq_tcp_connect_tls(b.loop, b.host, b.port, &opts, 5000, b.tls, b.tls_name,
+                                        on_connect, &b.bc[i])
+                   : sq_tcp_connect(b.loop, b.host, b.port, &opts, 5000, on_connect, &b.bc[i]);
         if (rc < 0) {
             /* Reported now; the callback will not run for this one. */
             b.connecting--;
@@ -639,6 +641,7 @@ int main(int argc, char **argv)
     if (b.open == 0) {
         sq_timer_stop(b.loop, &b.linger);
         sq_loop_free(b.loop);
+        sq_tls_ctx_free(b.tls); /* the connections held references until they closed */
     }
     return b.errors.count > 0 ? 1 : 0;
 }

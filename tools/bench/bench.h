@@ -13,6 +13,7 @@
 
 #include "synq/tcp.h"
 #include "synq/timer.h"
+#include "synq/tls.h"
 
 #include "hist.h"
 #include "loadgen.h"
@@ -71,6 +72,8 @@ struct bench { /* NOLINT(clang-analyzer-optin.performance.Padding) */
     enum workload workload;
     double rate_per_s; /* --rate: jobs started per second, open loop; 0: closed loop */
     bool json, verbose;
+    sq_tls_ctx *tls;      /* --tls: connections speak TLS with it; NULL: plain */
+    const char *tls_name; /* --tls-name: the name the server's certificate must carry */
 
     sq_loop *loop;
     size_t in_limit; /* connections' input limit: the largest reply we can hold */

@@ -82,6 +82,10 @@ static void usage(FILE *f)
           "                       on the same tubes; a job = one DELETED\n"
           "      reserve-timeout  reserve-with-timeout 0 on an empty tube;\n"
           "                       a job = one TIMED_OUT\n"
+          "  --tls           speak TLS (the server's certificate is verified)\n"
+          "  --tls-ca FILE   CAs (PEM) to verify it with (default: the system's)\n"
+          "  --tls-name NAME the name its certificate must carry (default: not checked)\n"
+          "  --tls-cert FILE, --tls-key FILE  a client certificate and its key (PEM)\n"
           "  -r, --rate N    open loop: start N jobs a second, on a fixed schedule\n"
           "                  whatever the replies do (default: closed loop, each\n"
           "                  connection keeps -P in flight). Latency counts from each\n"
@@ -136,10 +140,20 @@ static int parse_tubes(bench *b, char *list)
 int bench_parse_options(bench *b, int argc, char **argv)
 {
     static const struct option longopts[] = {
-        {"help", no_argument, NULL, 'h'},       {"version", no_argument, NULL, 'v'},
-        {"verbose", no_argument, NULL, 'V'},    {"json", no_argument, NULL, 'J'},
-        {"rate", required_argument, NULL, 'r'}, {0, 0, 0, 0},
+        {"help", no_argument, NULL, 'h'},
+        {"version", no_argument, NULL, 'v'},
+        {"verbose", no_argument, NULL, 'V'},
+        {"json", no_argument, NULL, 'J'},
+        {"rate", required_argument, NULL, 'r'},
+        {"tls", no_argument, NULL, 'T'},
+        {"tls-ca", required_argument, NULL, 'A'},
+        {"tls-name", required_argument, NULL, 'N'},
+        {"tls-cert", required_argument, NULL, 'C'},
+        {"tls-key", required_argument, NULL, 'K'},
+        {0, 0, 0, 0},
     };
+    bool tls = false;
+    sq_tls_opts tls_opts = {0};
     const lg_common common_opts = {&b->host, &b->port, &b->conns, &b->pipeline, &b->duration_s};
     uint64_t v;
     bool tubes_given = false;
@@ -184,6 +198,21 @@ int bench_parse_options(bench *b, int argc, char **argv)
         case 'J':
             b->json = true;
             break;
+        case 'T':
+            tls = true;
+            break;
+        case 'A':
+            tls_opts.ca_file = optarg;
+            break;
+        case 'N':
+            b->tls_name = optarg;
+            break;
+        case 'C':
+            tls_opts.cert_file = optarg;
+            break;
+        case 'K':
+            tls_opts.key_file = optarg;
+            break;
         case 'V':
             b->verbose = true;
             lg_progress_forced = true;
@@ -201,6 +230,10 @@ int bench_parse_options(bench *b, int argc, char **argv)
     }
     if (optind != argc) {
         fprintf(stderr, "unexpected argument '%s' (see --help)\n", argv[optind]);
+        return -1;
+    }
+    if (tls && sq_tls_client_new(&tls_opts, &b->tls) < 0) {
+        fprintf(stderr, "synq-bench: TLS: %s\n", sq_tls_last_error());
         return -1;
     }
     if (!tubes_given) {

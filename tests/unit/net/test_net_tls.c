@@ -149,7 +149,8 @@ typedef struct client {
     int close_err;
     bool eof;
     char tls_version[16];
-    char *want; /* what the echo must give back */
+    char close_version[16]; /* sq_conn_tls_version() in on_close */
+    char *want;             /* what the echo must give back */
     size_t want_len;
     size_t got;
     bool mismatch;
@@ -181,6 +182,8 @@ static void cli_close(sq_conn *c, int err)
     client *cl = sq_conn_data(c);
     cl->closed = true;
     cl->close_err = err;
+    const char *v = sq_conn_tls_version(c);
+    snprintf(cl->close_version, sizeof cl->close_version, "%s", v ? v : "");
     cl->conn = NULL;
 }
 
@@ -282,6 +285,7 @@ TEST(tls_handshake_and_echo_both_sides)
     ASSERT_TRUE(!cl.mismatch);
     ASSERT_EQ(cl.close_err, 0);
     ASSERT_STR_EQ(cl.tls_version, "TLSv1.3");
+    ASSERT_STR_EQ(cl.close_version, "TLSv1.3"); /* still known once the connection closed */
     wait_closed(&s, 1);
     ASSERT_EQ(atomic_load(&s.last_close_err), 0);
     cli_free(&cl);
@@ -427,6 +431,85 @@ TEST(tls_plaintext_client_closed_cleanly)
     wait_closed(&s, 1);
     ASSERT_EQ(atomic_load(&s.last_close_err), -EPROTO);
     close(fd);
+    srv_stop(&s);
+}
+
+/* An accepted connection that never finishes its handshake is closed once handshake_timeout_ms
+ * passed; one that finished it is not (the timeout covers the handshake only). */
+TEST(tls_handshake_timeout_closes_a_silent_client)
+{
+    server s;
+    sq_conn_opts o;
+    sq_conn_opts_default(&o);
+    /* Long enough for a loaded machine (or ASan) to finish a handshake in: the test waits it
+     * out once, for the silent client. */
+    o.handshake_timeout_ms = 2000;
+    tls_srv_start(&s, MODE_ECHO, &o, SQ_TLS_VERIFY_DEFAULT);
+    int done = client_connect(s.port);
+    SSL_CTX *ctx;
+    SSL *ssl = ossl_connect(&ctx, done, ca_pem);
+    /* An echo proves the server finished this handshake too (TLS 1.3 completes on the client
+     * first), whenever its loop gets to it: only then may the deadline pass. */
+    char buf[8];
+    ASSERT_EQ(SSL_write(ssl, "ping", 4), 4);
+    ASSERT_EQ(SSL_read(ssl, buf, sizeof buf), 4);
+    int silent = client_connect(s.port);
+    wait_closed(&s, 1);
+    ASSERT_EQ(atomic_load(&s.last_close_err), -ETIMEDOUT);
+    ASSERT_EQ(recv(silent, buf, sizeof buf, 0), 0);
+    /* The finished one (accepted before the silent one) still echoes, past its deadline. */
+    ASSERT_EQ(SSL_write(ssl, "ping", 4), 4);
+    ASSERT_EQ(SSL_read(ssl, buf, sizeof buf), 4);
+    ASSERT_EQ(atomic_load(&s.closed), 1);
+    SSL_free(ssl);
+    SSL_CTX_free(ctx);
+    close(done);
+    close(silent);
+    srv_stop(&s);
+}
+
+/* A reload: a new configuration replaces the listener's while a connection made with the old
+ * one is open and every other reference to the old one is gone. The connection keeps working
+ * on the old configuration (TLS 1.3 only), a new one gets the new (TLS 1.2 only). */
+TEST(tls_new_ctx_on_listener_keeps_open_connections)
+{
+    server s;
+    srv_listen(&s, MODE_ECHO, NULL);
+    sq_tls_opts o = {.cert_file = srv_pem, .key_file = srv_key, .protocols = "TLSv1.3"};
+    sq_tls_ctx *old_ctx, *new_ctx;
+    ASSERT_EQ(sq_tls_server_new(&o, &old_ctx), 0);
+    ASSERT_EQ(sq_listener_set_tls(s.l, old_ctx), 0);
+    sq_tls_ctx_free(old_ctx);
+    srv_run(&s);
+    int first = client_connect(s.port);
+    SSL_CTX *cctx1, *cctx2;
+    SSL *ssl1 = ossl_connect(&cctx1, first, ca_pem);
+    ASSERT_EQ(SSL_version(ssl1), TLS1_3_VERSION);
+    /* Stop the loop (connections stay open) to swap on its thread's behalf. */
+    ASSERT_EQ(sq_loop_wake(s.loop), 0);
+    ASSERT_EQ(pthread_join(s.thread, NULL), 0);
+    o.protocols = "TLSv1.2";
+    ASSERT_EQ(sq_tls_server_new(&o, &new_ctx), 0);
+    ASSERT_EQ(sq_listener_set_tls(s.l, new_ctx), 0); /* drops the last other ref to old_ctx */
+    sq_tls_ctx_free(new_ctx);
+    srv_run(&s);
+    char buf[8];
+    ASSERT_EQ(SSL_write(ssl1, "old", 3), 3);
+    ASSERT_EQ(SSL_read(ssl1, buf, sizeof buf), 3);
+    int second = client_connect(s.port);
+    SSL *ssl2 = ossl_connect(&cctx2, second, ca_pem);
+    ASSERT_EQ(SSL_version(ssl2), TLS1_2_VERSION);
+    ASSERT_EQ(SSL_write(ssl2, "new", 3), 3);
+    ASSERT_EQ(SSL_read(ssl2, buf, sizeof buf), 3);
+    ASSERT_EQ(SSL_write(ssl1, "old", 3), 3);
+    ASSERT_EQ(SSL_read(ssl1, buf, sizeof buf), 3);
+    SSL_free(ssl1);
+    SSL_free(ssl2);
+    SSL_CTX_free(cctx1);
+    SSL_CTX_free(cctx2);
+    close(first);
+    close(second);
+    wait_closed(&s, 2);
     srv_stop(&s);
 }
 
