@@ -241,5 +241,12 @@ int cmd_stats_tube(cli *c, int argc, char **argv);
 int cmd_stats_job(cli *c, int argc, char **argv);
 int cmd_tubes(cli *c, int argc, char **argv);
 int cmd_top(cli *c, int argc, char **argv);
+/* cmd_ext.c: synqd's extensions, and tail */
+int cmd_flush(cli *c, int argc, char **argv);
+int cmd_jobs(cli *c, int argc, char **argv);
+int cmd_move(cli *c, int argc, char **argv);
+int cmd_tube_set(cli *c, int argc, char **argv);
+int cmd_tube_info(cli *c, int argc, char **argv);
+int cmd_tail(cli *c, int argc, char **argv);
 
 #endif

@@ -56,6 +56,7 @@ typedef struct put_opts {
     const char *tube;
     uint64_t pri, delay_s, ttr_s;
     bool lines;
+    const char *unique_key; /* put-unique's key, or NULL for put */
 } put_opts;
 
 static int put_opt(cli *c, const char *cmd, int opt, void *ctx)
@@ -75,6 +76,18 @@ static int put_opt(cli *c, const char *cmd, int opt, void *ctx)
     case 'L':
         o->lines = true;
         return CLI_OK;
+    case 'U': {
+        /* put-unique's key rules (docs/protocol.md): no space or control byte. */
+        size_t n = strlen(optarg);
+        bool ok = n >= 1 && n <= 200;
+        for (size_t i = 0; ok && i < n; i++)
+            ok = (unsigned char)optarg[i] > 0x20 && optarg[i] != 0x7f;
+        if (!ok)
+            return cli_usage_error(cmd, "invalid key '%s' (1-200 bytes, no space or control)",
+                                   optarg);
+        o->unique_key = optarg;
+        return CLI_OK;
+    }
     default:
         return cli_usage_error(cmd, "bad option");
     }
@@ -83,8 +96,10 @@ static int put_opt(cli *c, const char *cmd, int opt, void *ctx)
 /* Puts one job and prints its id. */
 static int put_one(cli *c, const put_opts *o, const char *body, size_t len)
 {
-    char head[128];
-    int n = snprintf(head, sizeof head, "put %llu %llu %llu %zu\r\n", (unsigned long long)o->pri,
+    char head[384];
+    int n = snprintf(head, sizeof head, "%s%s%s %llu %llu %llu %zu\r\n",
+                     o->unique_key ? "put-unique" : "put", o->unique_key ? " " : "",
+                     o->unique_key ? o->unique_key : "", (unsigned long long)o->pri,
                      (unsigned long long)o->delay_s, (unsigned long long)o->ttr_s, len);
     int rc;
     if ((rc = cli_send(c, head, (size_t)n)) || (rc = cli_send(c, body, len)) ||
@@ -93,14 +108,24 @@ static int put_one(cli *c, const put_opts *o, const char *body, size_t len)
     char *line, *rest;
     if ((rc = cli_read_line(c, &line, 0)))
         return rc;
-    if (strncmp(line, "INSERTED ", 9) != 0)
-        return cli_reply_error(c, "put", line);
-    rest = line + 9;
+    /* EXISTS <id>: the job holding the key; printed like a new id, so a
+     * script gets the job either way and tells the cases apart by status. */
+    bool exists = o->unique_key && strncmp(line, "EXISTS ", 7) == 0;
+    if (!exists && strncmp(line, "INSERTED ", 9) != 0) {
+        if (o->unique_key && strcmp(line, "UNKNOWN_COMMAND") == 0)
+            cli_err(c, "put --unique: %s has no put-unique (not synqd?)\n", c->addr);
+        return o->unique_key && strcmp(line, "UNKNOWN_COMMAND") == 0
+                   ? CLI_FAIL
+                   : cli_reply_error(c, "put", line);
+    }
+    rest = line + (exists ? 7 : 9);
     if (c->json)
-        printf("{\"id\": %s}\n", rest);
+        printf("{\"id\": %s%s}\n", rest, exists ? ", \"exists\": true" : "");
     else
         printf("%s\n", rest);
-    return CLI_OK;
+    if (exists && c->verbose)
+        fprintf(stderr, "synq: put: job %s already holds key '%s'\n", rest, o->unique_key);
+    return exists ? CLI_NO : CLI_OK;
 }
 
 int cmd_put(cli *c, int argc, char **argv)
@@ -112,6 +137,7 @@ int cmd_put(cli *c, int argc, char **argv)
         {"delay", required_argument, NULL, 'D'},
         {"ttr", required_argument, NULL, 'R'},
         {"lines", no_argument, NULL, 'L'},
+        {"unique", required_argument, NULL, 'U'},
         {NULL, 0, NULL, 0},
     };
     put_opts o = {.pri = 1024, .ttr_s = 60};
@@ -123,6 +149,8 @@ int cmd_put(cli *c, int argc, char **argv)
     const char *arg = optind < argc ? argv[optind] : NULL;
     if (o.lines && arg)
         return cli_usage_error(argv[0], "--lines reads standard input; no BODY allowed");
+    if (o.lines && o.unique_key)
+        return cli_usage_error(argv[0], "choose one of --lines, --unique (one key, one job)");
     if ((rc = cli_connect(c)) || (rc = cli_use(c, o.tube)))
         return rc;
 
@@ -207,6 +235,7 @@ typedef struct reserve_opts {
     size_t n_tubes;
     int64_t timeout_s; /* < 0: wait forever */
     job_action act;
+    uint64_t batch; /* 0: plain reserve; else reserve-batch's max */
 } reserve_opts;
 
 static int set_action(const char *cmd, job_action *act, job_action want)
@@ -238,9 +267,65 @@ static int reserve_opt(cli *c, const char *cmd, int opt, void *ctx)
         return set_action(cmd, &o->act, ACT_BURY);
     case 'r':
         return set_action(cmd, &o->act, ACT_RELEASE);
+    case 'B':
+        if ((rc = cli_parse_u64(cmd, "batch size", optarg, 1000, &o->batch)))
+            return rc;
+        return o->batch ? CLI_OK : cli_usage_error(cmd, "invalid batch size '0' (1-1000)");
     default:
         return cli_usage_error(cmd, "bad option");
     }
+}
+
+/* Beyond ~24 days a wait is as good as forever and would not fit an int. */
+static int reply_wait_ms(int64_t timeout_s)
+{
+    return timeout_s >= 0 && timeout_s < 2000000 ? (int)(timeout_s * 1000) : -1;
+}
+
+/* reserve --batch: reserve-batch, every job printed before any is acted on
+ * (so a failing delete loses no body). Without --timeout the wait is the
+ * longest the command takes, which is as good as forever. */
+static int reserve_batch(cli *c, const reserve_opts *o)
+{
+    int64_t timeout_s = o->timeout_s >= 0 ? o->timeout_s : (int64_t)MAX_U32;
+    char *line, *rest, *end;
+    int rc;
+    if ((rc = cli_sendf(c, "reserve-batch %llu %lld", (unsigned long long)o->batch,
+                        (long long)timeout_s)) ||
+        (rc = cli_read_line(c, &line, reply_wait_ms(o->timeout_s))))
+        return rc;
+    if (strncmp(line, "RESERVED_BATCH ", 15) != 0) {
+        if (strcmp(line, "BAD_FORMAT") == 0 || strcmp(line, "UNKNOWN_COMMAND") == 0) {
+            cli_err(c, "reserve --batch: %s has no reserve-batch (not synqd?)\n", c->addr);
+            return CLI_FAIL;
+        }
+        return cli_reply_error(c, "reserve --batch", line);
+    }
+    rest = line + 15;
+    unsigned long long n = strtoull(rest, &end, 10);
+    if (*rest < '0' || *rest > '9' || *end || n > o->batch) {
+        cli_err(c, "reserve --batch: malformed reply from %s: '%s'\n", c->addr, line);
+        return CLI_FAIL;
+    }
+    uint64_t *ids = calloc(n ? n : 1, sizeof *ids);
+    if (!ids) {
+        cli_err(c, "out of memory for %llu job ids\n", n);
+        return CLI_FAIL;
+    }
+    for (unsigned long long i = 0; i < n && rc == CLI_OK; i++) {
+        cli_job job;
+        if ((rc = cli_read_line(c, &line, 0)) ||
+            (rc = cli_read_job(c, "reserve --batch", "RESERVED", line, &job)))
+            break;
+        out_job(c, &job);
+        ids[i] = job.id;
+        free(job.body);
+    }
+    fflush(stdout);
+    for (unsigned long long i = 0; i < n && rc == CLI_OK; i++)
+        rc = act_on(c, "reserve --batch", ids[i], o->act, -1, 0);
+    free(ids);
+    return rc;
 }
 
 int cmd_reserve(cli *c, int argc, char **argv)
@@ -252,6 +337,7 @@ int cmd_reserve(cli *c, int argc, char **argv)
         {"delete", no_argument, NULL, 'd'},
         {"bury", no_argument, NULL, 'b'},
         {"release", no_argument, NULL, 'r'},
+        {"batch", required_argument, NULL, 'B'},
         {NULL, 0, NULL, 0},
     };
     /* Every -t takes two argv slots, so argc bounds the tube count. */
@@ -267,13 +353,14 @@ int cmd_reserve(cli *c, int argc, char **argv)
     if (rc)
         return rc;
 
+    if (o.batch)
+        return reserve_batch(c, &o);
     if (o.timeout_s >= 0)
         rc = cli_sendf(c, "reserve-with-timeout %lld", (long long)o.timeout_s);
     else
         rc = cli_sendf(c, "reserve");
     char *line;
-    /* Beyond ~24 days the wait is as good as forever and would not fit. */
-    int extra_ms = o.timeout_s >= 0 && o.timeout_s < 2000000 ? (int)(o.timeout_s * 1000) : -1;
+    int extra_ms = reply_wait_ms(o.timeout_s);
     if (rc || (rc = cli_read_line(c, &line, extra_ms)))
         return rc;
     cli_job job;

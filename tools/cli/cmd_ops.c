@@ -15,6 +15,41 @@
 
 /* --- kick ---------------------------------------------------------------- */
 
+/* The tube's current-jobs-buried; a tube that does not exist has none. A
+ * job buried between this and the kick waits for the next kick; a buried job
+ * kicked meanwhile makes the kick take delayed ones only if none is left. */
+static int count_buried(cli *c, const char *tube, uint64_t *n)
+{
+    cli_yaml y;
+    const char *name = tube ? tube : "default";
+    /* NOT_FOUND is an answer here (no buried job), not an error to print. */
+    bool keep = c->keep_errors;
+    c->keep_errors = true;
+    int rc = cli_yaml_request(c, "kick", &y, "stats-tube %s", name);
+    c->keep_errors = keep;
+    if (rc == CLI_NO && strstr(c->last_error, "not found")) {
+        *n = 0;
+        return CLI_OK;
+    }
+    if (rc) {
+        if (!keep)
+            fprintf(stderr, "synq: %s\n", c->last_error);
+        return rc;
+    }
+    const char *v = cli_yaml_get(&y, "current-jobs-buried");
+    char *end;
+    if (v)
+        *n = strtoull(v, &end, 10);
+    if (v && *n > UINT32_MAX)
+        *n = UINT32_MAX; /* kick's count is 32 bits; the next kick takes the rest */
+    if (!v || *end) {
+        cli_err(c, "kick: stats-tube %s from %s has no valid current-jobs-buried\n", name, c->addr);
+        rc = CLI_FAIL;
+    }
+    cli_yaml_free(&y);
+    return rc;
+}
+
 int cmd_kick(cli *c, int argc, char **argv)
 {
     static const struct option longopts[] = {
@@ -27,15 +62,22 @@ int cmd_kick(cli *c, int argc, char **argv)
         cli_parse_opts(c, argc, argv, CLI_COMMON_SHORTOPTS "t:", longopts, cli_tube_opt, &tube);
     if (rc)
         return rc;
-    if (argc - optind != 1)
-        return cli_usage_error(argv[0], "expected the number of jobs to kick");
-    uint64_t n;
-    if ((rc = cli_parse_u64(argv[0], "count", argv[optind], UINT32_MAX, &n)))
+    if (argc - optind > 1)
+        return cli_usage_error(argv[0], "expected at most the number of jobs to kick");
+    uint64_t n = 0;
+    bool all_buried = argc - optind == 0;
+    if (!all_buried && (rc = cli_parse_u64(argv[0], "count", argv[optind], UINT32_MAX, &n)))
         return rc;
     char *rest;
-    if ((rc = cli_connect(c)) || (rc = cli_use(c, tube)) ||
-        (rc = cli_request(c, "kick", "KICKED", &rest, "kick %llu", (unsigned long long)n)))
+    if ((rc = cli_connect(c)) || (all_buried && (rc = count_buried(c, tube, &n))))
         return rc;
+    /* kick 0 is not sent: with no buried job, kick N would kick delayed ones. */
+    if (all_buried && n == 0) {
+        rest = "0";
+    } else if ((rc = cli_use(c, tube)) ||
+               (rc = cli_request(c, "kick", "KICKED", &rest, "kick %llu", (unsigned long long)n))) {
+        return rc;
+    }
     if (c->json)
         printf("{\"kicked\": %s}\n", rest);
     else
@@ -238,6 +280,69 @@ static long long reply_data_len(const char *line)
     return *last >= '0' && *last <= '9' && *end == '\0' ? n : -1;
 }
 
+/* Whether a command line is followed by a data line (put, put-unique). */
+static bool takes_data(const char *line)
+{
+    return strncmp(line, "put ", 4) == 0 || strncmp(line, "put-unique ", 11) == 0;
+}
+
+static bool is_error_word(const char *line)
+{
+    static const char *const errors[] = {
+        "NOT_FOUND",  "TIMED_OUT",       "DEADLINE_SOON",  "JOB_TOO_BIG",
+        "DRAINING",   "OUT_OF_MEMORY",   "INTERNAL_ERROR", "NOT_IGNORED",
+        "BAD_FORMAT", "UNKNOWN_COMMAND", "EXPECTED_CRLF",
+    };
+    for (size_t i = 0; i < sizeof errors / sizeof errors[0]; i++)
+        if (strcmp(line, errors[i]) == 0)
+            return true;
+    return false;
+}
+
+/* Reads and prints one reply line and its data, if any. */
+static int raw_line_and_data(cli *c, char **line_out, int extra_ms)
+{
+    char *line;
+    int rc;
+    if ((rc = cli_read_line(c, &line, extra_ms)))
+        return rc;
+    printf("%s\r\n", line);
+    *line_out = line;
+    long long n = reply_data_len(line);
+    if (n < 0)
+        return CLI_OK;
+    char *data;
+    if ((rc = cli_read_body(c, (size_t)n, &data)))
+        return rc;
+    fwrite(data, 1, (size_t)n, stdout);
+    printf("\r\n");
+    return CLI_OK;
+}
+
+/* Reads and prints one whole reply: a line, its data, and for
+ * RESERVED_BATCH the job blocks that follow. Sets *refused on an error word.
+ * Each waits at most --timeout, reserves too (raise it for a long reserve). */
+static int raw_reply(cli *c, bool *refused)
+{
+    char *line;
+    int rc = raw_line_and_data(c, &line, 0);
+    if (rc)
+        return rc;
+    if (is_error_word(line))
+        *refused = true;
+    if (strncmp(line, "RESERVED_BATCH ", 15) != 0)
+        return CLI_OK;
+    char *end;
+    unsigned long long n = strtoull(line + 15, &end, 10);
+    if (*end) {
+        cli_err(c, "raw: malformed reply from %s: '%s'\n", c->addr, line);
+        return CLI_FAIL;
+    }
+    for (unsigned long long i = 0; i < n && rc == CLI_OK; i++)
+        rc = raw_line_and_data(c, &line, 0);
+    return rc;
+}
+
 int cmd_raw(cli *c, int argc, char **argv)
 {
     /* No option parsing: data lines may start with '-' and must go to the
@@ -253,29 +358,23 @@ int cmd_raw(cli *c, int argc, char **argv)
     int rc;
     if ((rc = cli_connect(c)))
         return rc;
-    for (int i = 1; i < argc; i++)
+    /* Everything is sent first (pipelined), so the replies come back in order
+     * whatever the commands are; a put's data line is not a command. */
+    int n_cmds = 0;
+    for (int i = 1; i < argc; i++) {
         if ((rc = cli_send(c, argv[i], strlen(argv[i]))) || (rc = cli_send(c, "\r\n", 2)))
             return rc;
-    char *line;
-    if ((rc = cli_read_line(c, &line, 0)))
-        return rc;
-    printf("%s\r\n", line);
-    long long n = reply_data_len(line);
-    if (n >= 0) {
-        char *data;
-        if ((rc = cli_read_body(c, (size_t)n, &data)))
-            return rc;
-        fwrite(data, 1, (size_t)n, stdout);
-        printf("\r\n");
-        return CLI_OK;
+        n_cmds++;
+        if (takes_data(argv[i]) && i + 1 < argc) {
+            i++;
+            if ((rc = cli_send(c, argv[i], strlen(argv[i]))) || (rc = cli_send(c, "\r\n", 2)))
+                return rc;
+        }
     }
-    static const char *const errors[] = {
-        "NOT_FOUND",  "TIMED_OUT",       "DEADLINE_SOON",  "JOB_TOO_BIG",
-        "DRAINING",   "OUT_OF_MEMORY",   "INTERNAL_ERROR", "NOT_IGNORED",
-        "BAD_FORMAT", "UNKNOWN_COMMAND", "EXPECTED_CRLF",
-    };
-    for (size_t i = 0; i < sizeof errors / sizeof errors[0]; i++)
-        if (strcmp(line, errors[i]) == 0)
-            return CLI_NO;
-    return CLI_OK;
+    bool refused = false;
+    for (int i = 0; i < n_cmds; i++) {
+        if ((rc = raw_reply(c, &refused)))
+            return rc;
+    }
+    return refused ? CLI_NO : CLI_OK;
 }

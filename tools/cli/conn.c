@@ -468,6 +468,9 @@ int cli_yaml_parse(const char *text, size_t n, cli_yaml *out)
     out->n = 0;
     /* beanstalkd's YAML is flat: "---\n" then "key: value\n" lines or
      * "- item\n" lines, nothing nested, so a line scanner is exact. */
+    /* An empty sequence (list-jobs's empty page) is written inline. */
+    if (n == 7 && memcmp(text, "--- []\n", 7) == 0)
+        return 0;
     if (n < 4 || memcmp(text, "---\n", 4) != 0)
         return -1;
     size_t lines = 0;

@@ -28,21 +28,27 @@ typedef struct command {
 } command;
 
 static const command commands[] = {
-    {"put", cmd_put, "put [-t TUBE] [--pri N] [--delay S] [--ttr S] [--lines] [BODY | -]",
+    {"put", cmd_put,
+     "put [-t TUBE] [--pri N] [--delay S] [--ttr S] [--unique KEY | --lines] [BODY | -]",
      "put a job and print its id",
      "  The body is BODY, or standard input when BODY is '-' or absent.\n"
      "  -t, --tube TUBE   put into TUBE (default: default)\n"
      "  --pri N           priority, 0 is most urgent (default 1024)\n"
      "  --delay S         seconds before the job becomes ready (default 0)\n"
      "  --ttr S           seconds a worker may hold the job (default 60)\n"
-     "  --lines           put each line of standard input as its own job\n"},
-    {"reserve", cmd_reserve, "reserve [-t TUBE]... [--timeout S] [--delete|--bury|--release]",
+     "  --lines           put each line of standard input as its own job\n"
+     "  --unique KEY      put-unique (synqd): while a job with KEY is alive in the\n"
+     "                    tube, put nothing, print that job's id and exit 1\n"},
+    {"reserve", cmd_reserve,
+     "reserve [-t TUBE]... [--timeout S] [--batch N] [--delete|--bury|--release]",
      "reserve a job and print its body",
      "  -t, --tube TUBE   watch TUBE instead of default (repeatable)\n"
      "  --timeout S       give up after S seconds (exit 1); default: wait forever\n"
      "  --delete          delete the job after printing it\n"
      "  --bury            bury it (keeping its priority)\n"
      "  --release         release it back to ready (keeping its priority)\n"
+     "  --batch N         reserve-batch (synqd): take up to N (1-1000) ready jobs at\n"
+     "                    once, print each, then apply the action to each\n"
      "  Without an action the job returns to ready when synq exits.\n"
      "  -V prints '<id><TAB><body>'; --json prints {\"id\":..,\"body\":..}.\n"},
     {"delete", cmd_delete, "delete ID...", "delete jobs", NULL},
@@ -53,8 +59,10 @@ static const command commands[] = {
     {"bury", cmd_bury, "bury ID [--pri N]", "bury a job that is not reserved by anyone",
      "  The job is taken with reserve-job, then buried; without --pri it keeps\n"
      "  its priority.\n"},
-    {"kick", cmd_kick, "kick [-t TUBE] N",
-     "kick up to N buried (or, if none, delayed) jobs; prints the count", NULL},
+    {"kick", cmd_kick, "kick [-t TUBE] [N]",
+     "kick up to N buried (or, if none, delayed) jobs; prints the count",
+     "  Without N, kicks every buried job of the tube (the count stats-tube gives),\n"
+     "  and nothing when none is buried: delayed jobs are never kicked early.\n"},
     {"kick-job", cmd_kick_job, "kick-job ID", "kick one buried or delayed job", NULL},
     {"touch", cmd_touch, "touch ID", "ask for more time on a reserved job",
      "  The protocol only lets the client holding the reservation touch a job, and\n"
@@ -90,10 +98,40 @@ static const command commands[] = {
      "  --bury            bury each job after printing it\n"
      "  Without an action the jobs are only printed: they go back to ready when\n"
      "  synq exits. -V adds the count on stderr; --json prints one object a line.\n"},
-    {"raw", cmd_raw, "raw 'COMMAND LINE' [DATA LINE]...",
-     "send a protocol line (and data lines) and print the raw reply",
-     "  Each argument is sent followed by CRLF; one reply is read and written\n"
-     "  exactly as received. Exit status 1 when the reply is an error word.\n"},
+    {"raw", cmd_raw, "raw 'COMMAND LINE' ['COMMAND LINE' | DATA LINE]...",
+     "send protocol lines and print every raw reply",
+     "  Each argument is sent followed by CRLF; the argument after a put or\n"
+     "  put-unique line is its data. Then one reply per command is read and\n"
+     "  written exactly as received, with its data (OK, RESERVED, FOUND,\n"
+     "  RESERVED_BATCH blocks). Exit status 1 when any reply is an error word.\n"},
+    {"flush", cmd_flush, "flush [-t] TUBE [--state ready|delayed|buried|all]",
+     "delete a tube's jobs in one state (synqd); prints the count",
+     "  --state S         ready, delayed, buried or all (default all: every job of\n"
+     "                    the tube that is not reserved)\n"},
+    {"jobs", cmd_jobs, "jobs [-t] TUBE [--state S] [--after ID] [-n N | --all]",
+     "list a tube's jobs in one state with their stats (synqd)",
+     "  --state S         ready (default), delayed, buried or reserved\n"
+     "  --after ID        only jobs whose id is greater than ID\n"
+     "  -n, --count N     at most N jobs (default 100)\n"
+     "  --all             every job (pages of 1000 with list-jobs)\n"
+     "  Columns: stats-job's id pri age delay time-left size reserves timeouts\n"
+     "  releases buries kicks. --json: one object a job, one a line.\n"},
+    {"move", cmd_move, "move FROM TO [--state ready|delayed|buried] [--max N]",
+     "move jobs from one tube to another (synqd); prints the count",
+     "  --state S         which jobs (default buried: redrive dead letters)\n"
+     "  --max N           at most N jobs (default all)\n"
+     "  Jobs keep their id, state, priority and counters.\n"},
+    {"tube-set", cmd_tube_set, "tube-set TUBE NAME VALUE", "change one setting of a tube (synqd)",
+     "  NAME: max-reserves, dead-letter (a tube or -), retry-backoff (ms),\n"
+     "  max-reserved, rate (reserves/s), expire (s); 0 turns one off.\n"
+     "  An unknown NAME or a bad VALUE exits 1.\n"},
+    {"tube-info", cmd_tube_info, "tube-info [-t] TUBE", "a tube's settings and figures (synqd)",
+     NULL},
+    {"tail", cmd_tail, "tail [-t] TUBE", "follow a tube: print and delete each job as it comes",
+     "  Reserves jobs from TUBE as they become ready, prints each and then\n"
+     "  deletes it: tail consumes (use 'jobs' or 'peek' to look without taking).\n"
+     "  Runs until Ctrl-C (exit 0); a job printed is always deleted first.\n"
+     "  -V prints '<id><TAB><body>'; --json prints one object a line.\n"},
 };
 
 #define N_COMMANDS (sizeof commands / sizeof commands[0])
