@@ -545,6 +545,7 @@ bool store__make_ready(store *s, job *j)
     if (!ready_insert(&t->ready, j->pri, job_id_of(j)))
         return false;
     j->state = JOB_READY;
+    tube_index_add(t, JOB_READY, job_id_of(j));
     s->ready_ct++;
     if (ready_len(&t->ready) == 1 && !t->pause_ms)
         watch_tube_live(t);
@@ -566,6 +567,7 @@ bool store__make_delayed(store *s, job *j, job_ext *x, uint64_t deadline_ms)
         return false;
     }
     j->state = JOB_DELAYED;
+    tube_index_add(t, JOB_DELAYED, job_id_of(j));
     s->delayed_ct++;
     tube_sched_delay(s, t);
     return true;
@@ -576,6 +578,7 @@ void store__make_buried(store *s, job *j, job_ext *x)
     tube *t = store__tube_of(s, j);
     job_list_append(&t->buried, x);
     j->state = JOB_BURIED;
+    tube_index_add(t, JOB_BURIED, job_id_of(j));
     x->deadline_ms = 0;
     x->buries++;
     s->buried_ct++;
@@ -606,6 +609,7 @@ void store__make_reserved(store *s, client *c, job *j, job_ext *x)
     s->reserved_ct++;
     tube *t = store__tube_of(s, j);
     t->reserved_ct++;
+    tube_index_add(t, JOB_RESERVED, job_id_of(j));
     if (t->conf)
         store__conf_reserved(s, t);
     if (c->waiting)
@@ -662,6 +666,7 @@ void store__unlink(store *s, job *j, job_ext *x)
         t->buried_ct--;
         break;
     }
+    tube_index_remove(t, (job_state)j->state, job_id_of(j));
     if (x)
         x->deadline_ms = 0;
 }

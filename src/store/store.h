@@ -230,11 +230,12 @@ uint32_t store_flush_some(store *s, const char *name, size_t len, unsigned state
  * is OK and changes nothing. */
 int store_move_job(store *s, job *j, const char *to, size_t to_len, bool journal);
 /* Calls cb, in id order, for up to max jobs of the tube in state st whose id is > after_id,
- * stopping early when cb returns non-zero; returns how many cb saw. The cost is one look per
- * id the walk passes in the whole store's directory from after_id to the last job it returns
- * (or to the end): O(max) when the tube's jobs in that state are most of the ids in that range,
- * and up to O(jobs in the store) on a page of a rare state. A tube with no job in that state
- * costs O(1). cb must not change the store. */
+ * stopping early when cb returns non-zero; returns how many cb saw. It reads the tube's listing
+ * index (one id set per state, tube.h): O(max) lookups, whatever the other tubes and states
+ * hold. Where that index is incomplete (an add to it failed for memory; it is whole again once
+ * the state empties) the page walks the store's directory from after_id instead: one look per
+ * id passed, up to O(jobs in the store). A tube with no job in that state costs O(1). cb must
+ * not change the store. */
 size_t store_list_jobs(store *s, const char *name, size_t len, job_state st, uint64_t after_id,
                        size_t max, int (*cb)(const job *j, void *data), void *data);
 
