@@ -21,6 +21,7 @@
  * heap can fail mid-move; then the job is buried, as beanstalkd does.
  */
 #include "store_int.h"
+#include "tube_lat.h"
 #include "vec.h"
 
 #include <stdlib.h>
@@ -595,7 +596,9 @@ int store__ready_or_bury(store *s, job *j, job_ext *x)
 
 void store__make_reserved(store *s, client *c, job *j, job_ext *x)
 {
-    x->deadline_ms = store__now(s) + (uint64_t)j->ttr_s * 1000;
+    uint64_t now = store__now(s);
+    x->deadline_ms = now + (uint64_t)j->ttr_s * 1000;
+    x->reserved_at = (uint32_t)now;
     x->seq = ++s->deadline_seq;
     ttrq_add(&s->ttr, j->ttr_s, x); /* cannot fail: the FIFO made by store__prepare_reserve */
     j->state = JOB_RESERVED;
@@ -610,6 +613,10 @@ void store__make_reserved(store *s, client *c, job *j, job_ext *x)
     tube *t = store__tube_of(s, j);
     t->reserved_ct++;
     tube_index_add(t, JOB_RESERVED, job_id_of(j));
+    if (t->lat && x->reserves == 1) { /* put to first reserve */
+        uint64_t created = job_created_ms(s, j);
+        lat_observe(&t->lat->wait, now, now > created ? now - created : 0);
+    }
     if (t->conf)
         store__conf_reserved(s, t);
     if (c->waiting)

@@ -283,6 +283,16 @@ typedef struct tube_figures {
 } tube_figures;
 /* O(distinct priorities among the tube's ready jobs). */
 void tube_get_figures(const store *s, const tube *t, tube_figures *out);
+/* tube-info's latency figures over the last minute, in ms: put to first reserve (wait) and
+ * reserve to delete (run), each the upper bound of a histogram bin ~19% wide; -1 when no job
+ * did that in the last minute. The tube records them only from its first call here on (the
+ * rings take 12 KiB a tube; see tube_lat.h): false when they cannot be allocated. */
+typedef struct tube_latency {
+    int64_t wait_p50, wait_p99, run_p50, run_p99;
+} tube_latency;
+bool store_tube_latency(store *s, tube *t, tube_latency *out);
+/* A reserved job's time since its reserve, in ms (exact below 49 days); 0 if not reserved. */
+uint64_t store_job_run_ms(const store *s, const job *j);
 
 /* ---- lookups (peeks never change state) ---- */
 

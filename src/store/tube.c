@@ -27,6 +27,7 @@ tube *tube_alloc(const char *name, size_t len)
 void tube_destroy(tube *t)
 {
     ready_dispose(&t->ready);
+    free(t->lat);
     for (size_t st = 0; st < sizeof(t->by_state) / sizeof(t->by_state[0]); st++)
         idset_dispose(&t->by_state[st]);
     heap_dispose(&t->delay);

@@ -50,6 +50,7 @@ struct tube {
     uint64_t seq;                             /* creation number (store_tube_scan) */
     idset by_state[4];                        /* the listing index, by job_state (see above) */
     uint8_t unindexed;      /* bit st: by_state[st] is incomplete, list-jobs walks instead */
+    struct tube_lat *lat;   /* last-minute latency rings, once tube-info asked; tube_lat.h */
     struct tube_conf *conf; /* tube-set settings (tube_settings.h); NULL = all defaults */
     bool held;              /* at its max-reserved cap or out of rate tokens: not live */
     size_t name_len;

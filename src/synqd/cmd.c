@@ -251,9 +251,17 @@ static void execute_job_command(const cmd_ctx *ctx, const proto_cmd *cmd, cmd_ne
             reply_store_error(ctx, r);
         break;
     }
-    case CMD_DELETE:
-        reply_change_lit(ctx, next, store_delete(st, cl, cmd->id), PROTO_REPLY_DELETED);
+    case CMD_DELETE: {
+        /* Read before the delete frees the job: a reserved job's run time, for /metrics. */
+        const job *dj = ctx->env->hist ? store_find_job(st, cmd->id) : NULL;
+        bool was_reserved = dj && job_get_state(dj) == JOB_RESERVED;
+        uint64_t run_ms = was_reserved ? store_job_run_ms(st, dj) : 0;
+        r = store_delete(st, cl, cmd->id);
+        if (r == STORE_OK && was_reserved)
+            hist_observe(&ctx->env->hist->job_run_ms, run_ms);
+        reply_change_lit(ctx, next, r, PROTO_REPLY_DELETED);
         break;
+    } break;
     case CMD_RELEASE:
         r = store_release(st, cl, cmd->id, cmd->pri, cmd->delay_s);
         if (r == STORE_BURIED) {
