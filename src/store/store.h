@@ -232,8 +232,9 @@ int store_move_job(store *s, job *j, const char *to, size_t to_len, bool journal
 /* Calls cb, in id order, for up to max jobs of the tube in state st whose id is > after_id,
  * stopping early when cb returns non-zero; returns how many cb saw. It reads the tube's listing
  * index (one id set per state, tube.h): O(max) lookups, whatever the other tubes and states
- * hold. Where that index is incomplete (an add to it failed for memory; it is whole again once
- * the state empties) the page walks the store's directory from after_id instead: one look per
+ * hold; the tube's first reserved page first indexes its reserved jobs, O(jobs reserved in the
+ * store), once. Where that index is incomplete (an add to it failed for memory; it is whole again
+ * once the state empties) the page walks the store's directory from after_id instead: one look per
  * id passed, up to O(jobs in the store). A tube with no job in that state costs O(1). cb must
  * not change the store. */
 size_t store_list_jobs(store *s, const char *name, size_t len, job_state st, uint64_t after_id,

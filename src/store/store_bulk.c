@@ -152,12 +152,33 @@ int store_move_job(store *s, job *j, const char *to, size_t to_len, bool journal
     return STORE_OK;
 }
 
+/* The first reserved page of t: its reserved jobs into its index, O(jobs reserved in the
+ * store), once. From then on the container moves keep it. */
+static void index_reserved(store *s, tube *t)
+{
+    t->list_reserved = true;
+    for (list_node *n = s->clients.first; n; n = n->next) {
+        const client *c = LIST_ENTRY(n, client, link);
+        for (job_ext *x = job_list_first(&c->reserved); x; x = job_list_next(x)) {
+            if (store__tube_of(s, x->j) != t)
+                continue;
+            if (!idset_add(&t->by_state[JOB_RESERVED], job_id_of(x->j))) {
+                idset_dispose(&t->by_state[JOB_RESERVED]); /* stays unindexed: the walk */
+                return;
+            }
+        }
+    }
+    t->unindexed &= (uint8_t) ~(1u << JOB_RESERVED);
+}
+
 size_t store_list_jobs(store *s, const char *name, size_t len, job_state st, uint64_t after_id,
                        size_t max, int (*cb)(const job *j, void *data), void *data)
 {
-    const tube *t = store__tube_get(s, name, len, false);
+    tube *t = store__tube_get(s, name, len, false);
     if (!t || !tube_count_in(t, st))
         return 0;
+    if (st == JOB_RESERVED && !t->list_reserved)
+        index_reserved(s, t);
     size_t found = 0;
     uint64_t id = after_id;
     if (!(t->unindexed & (1u << st))) {

@@ -14,6 +14,7 @@ tube *tube_alloc(const char *name, size_t len)
     if (!t)
         return NULL;
     ready_init(&t->ready);
+    t->unindexed = 1u << JOB_RESERVED; /* until a reserved page is asked for (tube.h) */
     for (size_t st = 0; st < sizeof(t->by_state) / sizeof(t->by_state[0]); st++)
         idset_init(&t->by_state[st]);
     heap_init(&t->delay, job_ext_deadline_less, offsetof(job_ext, heap_pos));

@@ -13,7 +13,11 @@
  * 2 bytes a job, and an add can fail for memory; the index is best-effort: a failed add drops
  * that state's set and marks it unindexed, list-jobs then walks the job directory as before
  * (correct, but O(ids passed)), and the state is indexed again once its last job leaves it
- * (an empty set is complete). No state change fails because of the index.
+ * (an empty set is complete). No state change fails because of the index. Reserved jobs are
+ * indexed only once someone lists them (list_reserved): a reserve and a delete come in any
+ * order, so keeping that set costs a shift inside an id container on every delete, which
+ * the plain put-reserve-delete path should not pay for a listing nobody asked for. The
+ * first reserved page builds the set from the clients' reserved lists (store_bulk.c).
  *
  * Lifetime: refs counts clients using it, clients watching it, its jobs, and the store's pin
  * on "default". At zero the store destroys it.
@@ -50,6 +54,7 @@ struct tube {
     uint64_t seq;                             /* creation number (store_tube_scan) */
     idset by_state[4];                        /* the listing index, by job_state (see above) */
     uint8_t unindexed;      /* bit st: by_state[st] is incomplete, list-jobs walks instead */
+    bool list_reserved;     /* reserved jobs indexed (a reserved page was asked for) */
     struct tube_lat *lat;   /* last-minute latency rings, once tube-info asked; tube_lat.h */
     struct tube_conf *conf; /* tube-set settings (tube_settings.h); NULL = all defaults */
     bool held;              /* at its max-reserved cap or out of rate tokens: not live */
@@ -93,7 +98,7 @@ static inline void tube_index_remove(tube *t, job_state st, uint64_t id)
 {
     if (!(t->unindexed & (1u << st)))
         (void)idset_remove(&t->by_state[st], id);
-    else if (tube_count_in(t, st) == 0)
+    else if (tube_count_in(t, st) == 0 && (st != JOB_RESERVED || t->list_reserved))
         t->unindexed &= (uint8_t) ~(1u << st);
 }
 
