@@ -294,6 +294,9 @@ typedef struct tube_latency {
 bool store_tube_latency(store *s, tube *t, tube_latency *out);
 /* A reserved job's time since its reserve, in ms (exact below 49 days); 0 if not reserved. */
 uint64_t store_job_run_ms(const store *s, const job *j);
+/* The run time of the job the last successful store_delete deleted, if it was reserved;
+ * UINT64_MAX if it was not (for /metrics, without a lookup before each delete). */
+uint64_t store_last_delete_run_ms(const store *s);
 
 /* ---- lookups (peeks never change state) ---- */
 

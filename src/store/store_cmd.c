@@ -446,8 +446,9 @@ int store_delete(store *s, client *c, uint64_t id)
     }
     tube *t = store__tube_of(s, j);
     t->delete_ct++;
+    s->last_delete_run_ms = j->state == JOB_RESERVED ? store_job_run_ms(s, j) : UINT64_MAX;
     if (t->lat && j->state == JOB_RESERVED)
-        lat_observe(&t->lat->run, store__now(s), store_job_run_ms(s, j));
+        lat_observe(&t->lat->run, store__now(s), s->last_delete_run_ms);
     store__unlink(s, j, x);
     store__journal(s, j, STORE_OP_DELETE);
     store__destroy_job(s, j);

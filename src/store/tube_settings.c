@@ -313,3 +313,8 @@ uint64_t store_job_run_ms(const store *s, const job *j)
         return 0;
     return (uint32_t)((uint32_t)store__now(s) - store__ext(s, j)->reserved_at);
 }
+
+uint64_t store_last_delete_run_ms(const store *s)
+{
+    return s->last_delete_run_ms;
+}

@@ -252,12 +252,9 @@ static void execute_job_command(const cmd_ctx *ctx, const proto_cmd *cmd, cmd_ne
         break;
     }
     case CMD_DELETE: {
-        /* Read before the delete frees the job: a reserved job's run time, for /metrics. */
-        const job *dj = ctx->env->hist ? store_find_job(st, cmd->id) : NULL;
-        bool was_reserved = dj && job_get_state(dj) == JOB_RESERVED;
-        uint64_t run_ms = was_reserved ? store_job_run_ms(st, dj) : 0;
         r = store_delete(st, cl, cmd->id);
-        if (r == STORE_OK && was_reserved)
+        uint64_t run_ms = r == STORE_OK ? store_last_delete_run_ms(st) : UINT64_MAX;
+        if (run_ms != UINT64_MAX && ctx->env->hist)
             hist_observe(&ctx->env->hist->job_run_ms, run_ms);
         reply_change_lit(ctx, next, r, PROTO_REPLY_DELETED);
         break;
