@@ -419,6 +419,44 @@ uint64_t idset_min(const idset *s)
     return (c->key << LOW_BITS) | container_min(c);
 }
 
+/* The smallest low part >= low in c, or -1 if none. */
+static int32_t container_next(const idset_container *c, uint32_t low)
+{
+    if (c->cap) {
+        uint32_t k = arr_lower_bound(c, (uint16_t)low);
+        return k < c->card ? (int32_t)CSLOT(c, k) : -1;
+    }
+    const uint64_t *w = CWORDS(c);
+    uint32_t i = low / 64;
+    uint64_t word = w[i] & (~UINT64_C(0) << (low % 64));
+    while (!word) {
+        if (++i == BITMAP_WORDS)
+            return -1;
+        word = w[i];
+    }
+    return (int32_t)(i * 64 + (unsigned)__builtin_ctzll(word));
+}
+
+uint64_t idset_next(const idset *s, uint64_t after)
+{
+    if (after == UINT64_MAX)
+        return 0;
+    uint64_t from = after + 1, key = from >> LOW_BITS;
+    size_t i = items_lower_bound(s, key);
+    if (i == s->n)
+        return 0;
+    const idset_container *c = s->items[s->head + i];
+    if (c->key == key) {
+        int32_t low = container_next(c, (uint32_t)(from & LOW_MASK));
+        if (low >= 0)
+            return (key << LOW_BITS) | (uint64_t)low;
+        if (++i == s->n)
+            return 0;
+        c = s->items[s->head + i];
+    }
+    return (c->key << LOW_BITS) | container_min(c);
+}
+
 uint64_t idset_pop_min(idset *s)
 {
     uint64_t id = idset_min(s);

@@ -49,6 +49,12 @@ bool idset_contains(const idset *s, uint64_t id);
  * keeps the word of its minimum, and the removal that empties that word scans on from it,
  * so draining a bitmap reads each of its words once. */
 uint64_t idset_min(const idset *s);
+/* The smallest id greater than after, or 0 if none: paging through the set in id order
+ * (list-jobs). O(log containers) to find the container, then within it a binary search of
+ * an array or a scan of a bitmap's words from after's word (at most its 1024 words; a
+ * bitmap holds more than IDSET_ARRAY_MAX / 2 ids, so a page of consecutive calls reads each
+ * word about once). */
+uint64_t idset_next(const idset *s, uint64_t after);
 /* Removes and returns the smallest id, or 0 if empty. */
 uint64_t idset_pop_min(idset *s);
 static inline size_t idset_len(const idset *s)

@@ -60,8 +60,10 @@ typedef struct job_ext {
     list_node ttr_link;   /* RESERVED: its TTR value's FIFO (ttrq.h) */
     uint32_t heap_pos;    /* in its tube's delay heap, or HEAP_NO_POS */
     uint32_t delay_s;
+    uint32_t reserved_at; /* RESERVED: the low 32 bits of the store's ms at the reserve */
     uint32_t reserves, timeouts, releases, buries, kicks;
 } job_ext;
+_Static_assert(sizeof(job_ext) <= 96, "an ext stays in its 96-byte slab class");
 
 /* A FIFO of exts through their `link` (base/list.h), with its length. */
 typedef struct job_list {

@@ -21,6 +21,7 @@
  * heap can fail mid-move; then the job is buried, as beanstalkd does.
  */
 #include "store_int.h"
+#include "tube_lat.h"
 #include "vec.h"
 
 #include <stdlib.h>
@@ -545,6 +546,7 @@ bool store__make_ready(store *s, job *j)
     if (!ready_insert(&t->ready, j->pri, job_id_of(j)))
         return false;
     j->state = JOB_READY;
+    tube_index_add(t, JOB_READY, job_id_of(j));
     s->ready_ct++;
     if (ready_len(&t->ready) == 1 && !t->pause_ms)
         watch_tube_live(t);
@@ -566,6 +568,7 @@ bool store__make_delayed(store *s, job *j, job_ext *x, uint64_t deadline_ms)
         return false;
     }
     j->state = JOB_DELAYED;
+    tube_index_add(t, JOB_DELAYED, job_id_of(j));
     s->delayed_ct++;
     tube_sched_delay(s, t);
     return true;
@@ -576,6 +579,7 @@ void store__make_buried(store *s, job *j, job_ext *x)
     tube *t = store__tube_of(s, j);
     job_list_append(&t->buried, x);
     j->state = JOB_BURIED;
+    tube_index_add(t, JOB_BURIED, job_id_of(j));
     x->deadline_ms = 0;
     x->buries++;
     s->buried_ct++;
@@ -592,7 +596,9 @@ int store__ready_or_bury(store *s, job *j, job_ext *x)
 
 void store__make_reserved(store *s, client *c, job *j, job_ext *x)
 {
-    x->deadline_ms = store__now(s) + (uint64_t)j->ttr_s * 1000;
+    uint64_t now = store__now(s);
+    x->deadline_ms = now + (uint64_t)j->ttr_s * 1000;
+    x->reserved_at = (uint32_t)now;
     x->seq = ++s->deadline_seq;
     ttrq_add(&s->ttr, j->ttr_s, x); /* cannot fail: the FIFO made by store__prepare_reserve */
     j->state = JOB_RESERVED;
@@ -606,6 +612,11 @@ void store__make_reserved(store *s, client *c, job *j, job_ext *x)
     s->reserved_ct++;
     tube *t = store__tube_of(s, j);
     t->reserved_ct++;
+    tube_index_add(t, JOB_RESERVED, job_id_of(j));
+    if (t->lat && x->reserves == 1) { /* put to first reserve */
+        uint64_t created = job_created_ms(s, j);
+        lat_observe(&t->lat->wait, now, now > created ? now - created : 0);
+    }
     if (t->conf)
         store__conf_reserved(s, t);
     if (c->waiting)
@@ -662,6 +673,7 @@ void store__unlink(store *s, job *j, job_ext *x)
         t->buried_ct--;
         break;
     }
+    tube_index_remove(t, (job_state)j->state, job_id_of(j));
     if (x)
         x->deadline_ms = 0;
 }

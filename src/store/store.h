@@ -230,11 +230,13 @@ uint32_t store_flush_some(store *s, const char *name, size_t len, unsigned state
  * is OK and changes nothing. */
 int store_move_job(store *s, job *j, const char *to, size_t to_len, bool journal);
 /* Calls cb, in id order, for up to max jobs of the tube in state st whose id is > after_id,
- * stopping early when cb returns non-zero; returns how many cb saw. The cost is one look per
- * id the walk passes in the whole store's directory from after_id to the last job it returns
- * (or to the end): O(max) when the tube's jobs in that state are most of the ids in that range,
- * and up to O(jobs in the store) on a page of a rare state. A tube with no job in that state
- * costs O(1). cb must not change the store. */
+ * stopping early when cb returns non-zero; returns how many cb saw. It reads the tube's listing
+ * index (one id set per state, tube.h): O(max) lookups, whatever the other tubes and states
+ * hold; the tube's first reserved page first indexes its reserved jobs, O(jobs reserved in the
+ * store), once. Where that index is incomplete (an add to it failed for memory; it is whole again
+ * once the state empties) the page walks the store's directory from after_id instead: one look per
+ * id passed, up to O(jobs in the store). A tube with no job in that state costs O(1). cb must
+ * not change the store. */
 size_t store_list_jobs(store *s, const char *name, size_t len, job_state st, uint64_t after_id,
                        size_t max, int (*cb)(const job *j, void *data), void *data);
 
@@ -282,6 +284,19 @@ typedef struct tube_figures {
 } tube_figures;
 /* O(distinct priorities among the tube's ready jobs). */
 void tube_get_figures(const store *s, const tube *t, tube_figures *out);
+/* tube-info's latency figures over the last minute, in ms: put to first reserve (wait) and
+ * reserve to delete (run), each the upper bound of a histogram bin ~19% wide; -1 when no job
+ * did that in the last minute. The tube records them only from its first call here on (the
+ * rings take 12 KiB a tube; see tube_lat.h): false when they cannot be allocated. */
+typedef struct tube_latency {
+    int64_t wait_p50, wait_p99, run_p50, run_p99;
+} tube_latency;
+bool store_tube_latency(store *s, tube *t, tube_latency *out);
+/* A reserved job's time since its reserve, in ms (exact below 49 days); 0 if not reserved. */
+uint64_t store_job_run_ms(const store *s, const job *j);
+/* The run time of the job the last successful store_delete deleted, if it was reserved;
+ * UINT64_MAX if it was not (for /metrics, without a lookup before each delete). */
+uint64_t store_last_delete_run_ms(const store *s);
 
 /* ---- lookups (peeks never change state) ---- */
 

@@ -5,8 +5,9 @@
  *
  * Which job goes next follows each container's own order, the one kick and peek use: ready
  * jobs by (pri, id), delayed jobs soonest first, buried jobs oldest burial first. None of it
- * needs a new index; list-jobs, which must answer in id order, walks the job directory from
- * the caller's after-id instead (see store_list_jobs in store.h for the bound that gives).
+ * needs a new index. list-jobs, which must answer in id order, reads the tube's listing index
+ * (tube.h), and walks the job directory from the caller's after-id only where that index is
+ * incomplete (see store_list_jobs in store.h for the bound each gives).
  */
 #include "check.h"
 #include "store_int.h"
@@ -34,28 +35,13 @@ static job *first_in_state(store *s, tube *t, job_state st)
     return NULL;
 }
 
-static size_t count_in_state(const tube *t, job_state st)
-{
-    switch (st) {
-    case JOB_READY:
-        return ready_len(&t->ready);
-    case JOB_DELAYED:
-        return t->delay.len;
-    case JOB_BURIED:
-        return t->buried.len;
-    case JOB_RESERVED:
-        return t->reserved_ct;
-    }
-    return 0;
-}
-
 uint64_t store_tube_jobs_in(store *s, const char *name, size_t len, unsigned states)
 {
     const tube *t = store__tube_get(s, name, len, false);
     uint64_t n = 0;
     for (int st = JOB_READY; t && st <= JOB_BURIED; st++) {
         if (states & STORE_STATE_BIT(st))
-            n += count_in_state(t, (job_state)st);
+            n += tube_count_in(t, (job_state)st);
     }
     return n;
 }
@@ -98,9 +84,11 @@ static void retube(store *s, job *j, job_ext *x, tube *to)
     job_state st = (job_state)j->state;
     uint64_t deadline = x ? x->deadline_ms : 0;
     if (st == JOB_RESERVED) {
-        /* Not in a tube container: only the per-tube count follows it (a rollback). */
+        /* Not in a tube container: only the per-tube count and index follow it (a rollback). */
         from->reserved_ct--;
+        tube_index_remove(from, JOB_RESERVED, job_id_of(j));
         to->reserved_ct++;
+        tube_index_add(to, JOB_RESERVED, job_id_of(j));
     } else {
         store__unlink(s, j, x);
     }
@@ -164,17 +152,50 @@ int store_move_job(store *s, job *j, const char *to, size_t to_len, bool journal
     return STORE_OK;
 }
 
+/* The first reserved page of t: its reserved jobs into its index, O(jobs reserved in the
+ * store), once. From then on the container moves keep it. */
+static void index_reserved(store *s, tube *t)
+{
+    t->list_reserved = true;
+    for (list_node *n = s->clients.first; n; n = n->next) {
+        const client *c = LIST_ENTRY(n, client, link);
+        for (job_ext *x = job_list_first(&c->reserved); x; x = job_list_next(x)) {
+            if (store__tube_of(s, x->j) != t)
+                continue;
+            if (!idset_add(&t->by_state[JOB_RESERVED], job_id_of(x->j))) {
+                idset_dispose(&t->by_state[JOB_RESERVED]); /* stays unindexed: the walk */
+                return;
+            }
+        }
+    }
+    t->unindexed &= (uint8_t) ~(1u << JOB_RESERVED);
+}
+
 size_t store_list_jobs(store *s, const char *name, size_t len, job_state st, uint64_t after_id,
                        size_t max, int (*cb)(const job *j, void *data), void *data)
 {
-    const tube *t = store__tube_get(s, name, len, false);
-    if (!t || !count_in_state(t, st))
+    tube *t = store__tube_get(s, name, len, false);
+    if (!t || !tube_count_in(t, st))
         return 0;
+    if (st == JOB_RESERVED && !t->list_reserved)
+        index_reserved(s, t);
     size_t found = 0;
     uint64_t id = after_id;
-    uintptr_t v;
+    if (!(t->unindexed & (1u << st))) {
+        while (found < max && (id = idset_next(&t->by_state[st], id))) {
+            job_ext *x;
+            const job *j = store__find(s, id, &x);
+            s->list_looks++;
+            found++;
+            if (cb(j, data))
+                break;
+        }
+        return found;
+    }
+    uintptr_t v; /* the index is incomplete: every id after after_id, filtered */
     while (found < max && (v = (uintptr_t)jobdir_next(&s->dir, &id))) {
         const job *j = v & 1 ? ((job_ext *)(v & ~(uintptr_t)1))->j : (job *)v;
+        s->list_looks++;
         if (store__tube_of(s, j) != t || (job_state)j->state != st)
             continue;
         found++;

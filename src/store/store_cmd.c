@@ -6,6 +6,7 @@
  */
 #include "check.h"
 #include "store_int.h"
+#include "tube_lat.h"
 #include "vec.h"
 
 #include <stdlib.h>
@@ -443,7 +444,11 @@ int store_delete(store *s, client *c, uint64_t id)
         if (x->reserver != c)
             return STORE_NOT_FOUND;
     }
-    store__tube_of(s, j)->delete_ct++;
+    tube *t = store__tube_of(s, j);
+    t->delete_ct++;
+    s->last_delete_run_ms = j->state == JOB_RESERVED ? store_job_run_ms(s, j) : UINT64_MAX;
+    if (t->lat && j->state == JOB_RESERVED)
+        lat_observe(&t->lat->run, store__now(s), s->last_delete_run_ms);
     store__unlink(s, j, x);
     store__journal(s, j, STORE_OP_DELETE);
     store__destroy_job(s, j);

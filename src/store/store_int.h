@@ -62,9 +62,11 @@ struct store {
     uint64_t urgent_ct, ready_ct, reserved_ct, delayed_ct, buried_ct;
     uint64_t total_jobs, timeout_ct, waiting_ct;
     bool draining;
-    list conf_tubes;      /* tubes with settings (tube_settings.c) */
-    uint64_t conf_due_ms; /* when store__conf_tick must next run; UINT64_MAX = never */
-    bool holding;         /* store_set_holding: hand out no job */
+    list conf_tubes;             /* tubes with settings (tube_settings.c) */
+    uint64_t conf_due_ms;        /* when store__conf_tick must next run; UINT64_MAX = never */
+    bool holding;                /* store_set_holding: hand out no job */
+    uint64_t list_looks;         /* jobs store_list_jobs has looked at, for its cost tests */
+    uint64_t last_delete_run_ms; /* store_last_delete_run_ms */
 };
 
 uint64_t store__now(const store *s);

@@ -14,6 +14,9 @@ tube *tube_alloc(const char *name, size_t len)
     if (!t)
         return NULL;
     ready_init(&t->ready);
+    t->unindexed = 1u << JOB_RESERVED; /* until a reserved page is asked for (tube.h) */
+    for (size_t st = 0; st < sizeof(t->by_state) / sizeof(t->by_state[0]); st++)
+        idset_init(&t->by_state[st]);
     heap_init(&t->delay, job_ext_deadline_less, offsetof(job_ext, heap_pos));
     t->delay_pos = t->pause_pos = t->await_pos = HEAP_NO_POS;
     t->name_len = len;
@@ -25,6 +28,9 @@ tube *tube_alloc(const char *name, size_t len)
 void tube_destroy(tube *t)
 {
     ready_dispose(&t->ready);
+    free(t->lat);
+    for (size_t st = 0; st < sizeof(t->by_state) / sizeof(t->by_state[0]); st++)
+        idset_dispose(&t->by_state[st]);
     heap_dispose(&t->delay);
     free(t->conf); /* set only on tubes the store frees with itself: see tube_settings.c */
     free(t);

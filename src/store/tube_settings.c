@@ -22,6 +22,7 @@
 #include <string.h>
 
 #include "store_int.h"
+#include "tube_lat.h"
 
 enum { EXPIRE_BATCH = 4096, EXPIRE_SWEEP_MS = 1000 };
 
@@ -292,4 +293,28 @@ void tube_get_figures(const store *s, const tube *t, tube_figures *out)
         uint64_t now = store__now(s), created = job_created_ms(s, j);
         out->oldest_ready_age_s = now > created ? (int64_t)((now - created) / 1000) : 0;
     }
+}
+
+bool store_tube_latency(store *s, tube *t, tube_latency *out)
+{
+    if (!t->lat && !(t->lat = calloc(1, sizeof(*t->lat))))
+        return false;
+    uint64_t now = store__now(s);
+    out->wait_p50 = lat_quantile(&t->lat->wait, now, 0.5);
+    out->wait_p99 = lat_quantile(&t->lat->wait, now, 0.99);
+    out->run_p50 = lat_quantile(&t->lat->run, now, 0.5);
+    out->run_p99 = lat_quantile(&t->lat->run, now, 0.99);
+    return true;
+}
+
+uint64_t store_job_run_ms(const store *s, const job *j)
+{
+    if ((job_state)j->state != JOB_RESERVED)
+        return 0;
+    return (uint32_t)((uint32_t)store__now(s) - store__ext(s, j)->reserved_at);
+}
+
+uint64_t store_last_delete_run_ms(const store *s)
+{
+    return s->last_delete_run_ms;
 }

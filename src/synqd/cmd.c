@@ -251,9 +251,14 @@ static void execute_job_command(const cmd_ctx *ctx, const proto_cmd *cmd, cmd_ne
             reply_store_error(ctx, r);
         break;
     }
-    case CMD_DELETE:
-        reply_change_lit(ctx, next, store_delete(st, cl, cmd->id), PROTO_REPLY_DELETED);
+    case CMD_DELETE: {
+        r = store_delete(st, cl, cmd->id);
+        uint64_t run_ms = r == STORE_OK ? store_last_delete_run_ms(st) : UINT64_MAX;
+        if (run_ms != UINT64_MAX && ctx->env->hist)
+            hist_observe(&ctx->env->hist->job_run_ms, run_ms);
+        reply_change_lit(ctx, next, r, PROTO_REPLY_DELETED);
         break;
+    } break;
     case CMD_RELEASE:
         r = store_release(st, cl, cmd->id, cmd->pri, cmd->delay_s);
         if (r == STORE_BURIED) {

@@ -69,34 +69,43 @@ static void tube_set(const cmd_ctx *ctx, const proto_cmd *cmd, cmd_next *next)
 static void tube_info(const cmd_ctx *ctx, const proto_cmd *cmd)
 {
     const cmd_env *env = ctx->env;
-    const tube *t = store_find_tube(env->st, cmd->tube, cmd->tube_len);
+    tube *t = store_find_tube(env->st, cmd->tube, cmd->tube_len);
     if (!t) {
         reply_lit(ctx->out, PROTO_REPLY_NOT_FOUND);
         return;
     }
     store_tube_conf c;
     tube_figures f;
+    tube_latency lat;
     tube_get_conf(t, &c);
     tube_get_figures(env->st, t, &f);
+    if (!store_tube_latency(env->st, t, &lat)) {
+        reply_lit(ctx->out, PROTO_REPLY_OUT_OF_MEMORY);
+        return;
+    }
     sq_buf *doc = env->scratch;
     /* dead-letter is quoted: a bare "-" would start a YAML sequence. */
-    int err =
-        sq_buf_printf(doc,
-                      "---\n"
-                      "name: %s\n"
-                      "max-reserves: %u\n"
-                      "dead-letter: \"%s\"\n"
-                      "retry-backoff: %u\n"
-                      "max-reserved: %u\n"
-                      "rate: %u\n"
-                      "expire: %u\n"
-                      "held: %s\n"
-                      "oldest-ready-age: %" PRId64 "\n"
-                      "dead-lettered: %" PRIu64 "\n"
-                      "expired: %" PRIu64 "\n",
-                      tube_name(t), c.max_reserves, c.dead_letter_len ? c.dead_letter : "-",
-                      c.retry_backoff_ms, c.max_reserved, c.rate, c.expire_s,
-                      f.held ? "true" : "false", f.oldest_ready_age_s, f.dead_lettered, f.expired);
+    int err = sq_buf_printf(doc,
+                            "---\n"
+                            "name: %s\n"
+                            "max-reserves: %u\n"
+                            "dead-letter: \"%s\"\n"
+                            "retry-backoff: %u\n"
+                            "max-reserved: %u\n"
+                            "rate: %u\n"
+                            "expire: %u\n"
+                            "held: %s\n"
+                            "oldest-ready-age: %" PRId64 "\n"
+                            "dead-lettered: %" PRIu64 "\n"
+                            "expired: %" PRIu64 "\n"
+                            "wait-ms-p50: %" PRId64 "\n"
+                            "wait-ms-p99: %" PRId64 "\n"
+                            "run-ms-p50: %" PRId64 "\n"
+                            "run-ms-p99: %" PRId64 "\n",
+                            tube_name(t), c.max_reserves, c.dead_letter_len ? c.dead_letter : "-",
+                            c.retry_backoff_ms, c.max_reserved, c.rate, c.expire_s,
+                            f.held ? "true" : "false", f.oldest_ready_age_s, f.dead_lettered,
+                            f.expired, lat.wait_p50, lat.wait_p99, lat.run_p50, lat.run_p99);
     if (err)
         reply_lit(ctx->out, PROTO_REPLY_OUT_OF_MEMORY);
     else

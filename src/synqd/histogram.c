@@ -42,6 +42,8 @@ void synqd_histograms_init(synqd_histograms *hs)
 {
     hist_init(&hs->job_wait_ms, job_wait_bounds_ms,
               sizeof job_wait_bounds_ms / sizeof job_wait_bounds_ms[0], 1e-3);
+    hist_init(&hs->job_run_ms, job_wait_bounds_ms,
+              sizeof job_wait_bounds_ms / sizeof job_wait_bounds_ms[0], 1e-3);
     hist_init(&hs->fsync_us, fsync_bounds_us, sizeof fsync_bounds_us / sizeof fsync_bounds_us[0],
               1e-6);
     hist_init(&hs->fsync_records, batch_bounds, sizeof batch_bounds / sizeof batch_bounds[0], 1);

@@ -29,6 +29,7 @@ typedef struct histogram {
 /* The server's histograms (docs/metrics.md). */
 typedef struct synqd_histograms {
     histogram job_wait_ms;   /* put to reserve: a job's age each time it is reserved */
+    histogram job_run_ms;    /* reserve to delete, of each reserved job deleted */
     histogram fsync_us;      /* one group commit's fdatasync calls */
     histogram fsync_records; /* records made durable by one group commit */
 } synqd_histograms;

@@ -227,6 +227,9 @@ static void format_histograms(writer *w, const synqd_histograms *hs, bool has_lo
                      "Age of a job each time it is reserved: put to reserve, delays and "
                      "earlier reservations included.",
                      &hs->job_wait_ms);
+    format_histogram(w, "synq_job_run_seconds",
+                     "Time from a job's reserve to its delete, of each reserved job deleted.",
+                     &hs->job_run_ms);
     if (!has_log)
         return;
     format_histogram(w, "synq_fsync_duration_seconds",

@@ -102,6 +102,31 @@ class TubeSetCommands(TubeBase):
         self.assertNotIn("cfg", self.tubes(c))
         self.assertEqual(c.cmd("tube-info cfg"), b"NOT_FOUND\r\n")
 
+    def test_latency_figures_for_jobs_reserved_after_a_known_wait(self):
+        c = self.client()
+        self.use(c, "lat")
+        self.watch_only(c, "lat")
+        info = self.info(c, "lat")  # the first tube-info starts the tube's rings
+        for k in ("wait-ms-p50", "wait-ms-p99", "run-ms-p50", "run-ms-p99"):
+            self.assertEqual(info[k], "-1", k)
+        for _ in range(3):
+            c.send(b"put 0 0 60 1\r\nx\r\n")
+            self.assertEqual(c.read_line()[:9], b"INSERTED ")
+        time.sleep(0.5)
+        ids = [self.reserve(c) for _ in range(3)]
+        time.sleep(0.3)
+        for jid in ids:
+            self.assertEqual(c.cmd("delete %d" % jid), b"DELETED\r\n")
+        info = self.info(c, "lat")
+        # Bounds: the sleeps from below (creation times are in 128 ms steps, so a wait may read
+        # up to 128 ms short), and from above a bin's width and a loaded machine's slack.
+        for k in ("wait-ms-p50", "wait-ms-p99"):
+            self.assertGreaterEqual(int(info[k]), 500 - 128, k)
+            self.assertLess(int(info[k]), 500 + WAIT_S * 1000, k)
+        for k in ("run-ms-p50", "run-ms-p99"):
+            self.assertGreaterEqual(int(info[k]), 300, k)
+            self.assertLess(int(info[k]), 300 + WAIT_S * 1000, k)
+
     def test_max_reserves_moves_to_dead_letter_ready(self):
         c = self.client()
         self.assertEqual(c.cmd("tube-set mr max-reserves 2"), b"SET\r\n")

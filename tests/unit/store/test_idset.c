@@ -365,6 +365,14 @@ static void check_all(const idset *s)
         if (idset_contains(s, slot_id(slot)) != (ref[slot] != 0))
             TEST_FAIL_("slot %zu (id %" PRIu64 "): set and reference differ", slot, slot_id(slot));
     }
+    /* idset_next from members and from a sample of other ids agrees with the reference. */
+    uint64_t next = 0;
+    for (size_t slot = UNIVERSE; slot-- > 0;) {
+        if ((ref[slot] || slot % 61 == 0) && idset_next(s, slot_id(slot)) != next)
+            TEST_FAIL_("next(%" PRIu64 ") != %" PRIu64, slot_id(slot), next);
+        if (ref[slot])
+            next = slot_id(slot);
+    }
     /* Neighbours outside the universe are never members. */
     ASSERT_TRUE(!idset_contains(s, (UINT64_C(3) << 16) | 5));
     ASSERT_TRUE(!idset_contains(s, (UINT64_C(1) << 47) + 2));

@@ -85,6 +85,47 @@ static void m_check(const model *m, env *e)
     ASSERT_EQ(ss.buried, n[JOB_BURIED]);
 }
 
+static int m_collect(const job *j, void *data)
+{
+    uint64_t *ids = data;
+    ids[++ids[0]] = job_id(j);
+    return 0;
+}
+
+/* list-jobs, paged 7 at a time, gives each tube's jobs of each state in id order. */
+static void m_check_lists(const model *m, env *e)
+{
+    static uint64_t got[8];
+    for (int t = 0; t < M_TUBES; t++) {
+        for (int st = JOB_READY; st <= JOB_BURIED; st++) {
+            const char *name = m_tube_names[t];
+            uint64_t after = 0;
+            size_t page = 0, k = 7;
+            for (uint64_t id = 1; id < m->next_id; id++) {
+                const mjob *j = &m->jobs[id];
+                if (!j->live || j->tube != t || j->state != st)
+                    continue;
+                if (k == 7) {
+                    got[0] = 0;
+                    page = store_list_jobs(e->s, name, strlen(name), (job_state)st, after, 7,
+                                           m_collect, got);
+                    k = 0;
+                }
+                ASSERT_TRUE(k < page);
+                ASSERT_EQ(got[++k], id);
+                after = id;
+            }
+            if (k == 7) {
+                got[0] = 0;
+                page = store_list_jobs(e->s, name, strlen(name), (job_state)st, after, 7, m_collect,
+                                       got);
+                k = 0;
+            }
+            ASSERT_EQ(page, k);
+        }
+    }
+}
+
 static void m_kick_job(model *m, uint64_t id)
 {
     m->jobs[id].state = JOB_READY;
@@ -270,6 +311,8 @@ TEST(random_operations_match_reference_model)
     for (int step = 0; step < 20000; step++) {
         m_step(&m, e, cs);
         m_check(&m, e);
+        if (step % 64 == 0)
+            m_check_lists(&m, e);
     }
     /* The run went down the out-of-memory paths, not only past them. */
     ASSERT_GT(refused_puts, 10u);

@@ -454,9 +454,9 @@ TEST(document_is_well_formed_exposition)
     ASSERT_TRUE(!expect_type);
     /* beanstalkd's stats fields (5 job states, 22 cmd-*, 10 more, 2 rusage, 5 binlog), 6
      * process_*, 7 overload counters, TLS handshake failures, draining, build info, 2 job memory
-     * gauges, store memory, 2 families of the log's own, 3 histograms (job waits, fsync time and
-     * batch), 13 tube families, the tubes omitted. */
-    ASSERT_EQ(nseen, 82);
+     * gauges, store memory, 2 families of the log's own, 4 histograms (job waits and runs, fsync
+     * time and batch), 13 tube families, the tubes omitted. */
+    ASSERT_EQ(nseen, 83);
     ASSERT_GT(samples, 50);
     free(r.raw);
     for (int i = 0; i < 3; i++)
@@ -495,6 +495,27 @@ TEST(binlog_metrics_with_a_log)
     snprintf(line, sizeof line, "synq_binlog_bytes{kind=\"dead\"} %llu", dead);
     ASSERT_LINE(&r, line);
     free(st);
+    free(r.raw);
+    close(fd);
+    env_stop(&e);
+}
+
+/* Only the delete of a reserved job counts in the run-time histogram. */
+TEST(job_run_histogram_counts_deletes_of_reserved_jobs)
+{
+    env e;
+    env_start(&e, false);
+    int fd = connect_to(server_port(e.srv));
+    bs(&e, fd, "put 0 0 60 1\r\na\r\n", "INSERTED 1\r\n");
+    bs(&e, fd, "put 0 0 60 1\r\nb\r\n", "INSERTED 2\r\n");
+    bs(&e, fd, "reserve-with-timeout 0\r\n", "RESERVED 1 1\r\na\r\n");
+    bs(&e, fd, "delete 1\r\n", "DELETED\r\n");
+    bs(&e, fd, "delete 2\r\n", "DELETED\r\n");
+    response r = http(&e, "GET /metrics HTTP/1.1\r\n\r\n");
+    ASSERT_EQ(r.status, 200);
+    ASSERT_LINE(&r, "# TYPE synq_job_run_seconds histogram");
+    ASSERT_LINE(&r, "synq_job_run_seconds_count 1");
+    ASSERT_LINE(&r, "synq_job_run_seconds_bucket{le=\"+Inf\"} 1");
     free(r.raw);
     close(fd);
     env_stop(&e);
