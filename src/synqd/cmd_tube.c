@@ -17,8 +17,9 @@ static void apply_setting(store_tube_conf *conf, const proto_cmd *cmd)
         conf->max_reserves = cmd->count;
         break;
     case PROTO_SET_DEAD_LETTER:
-        conf->dead_letter_len = cmd->to_tube_len; /* 0: "-", none */
-        memcpy(conf->dead_letter, cmd->to_tube, cmd->to_tube_len);
+        conf->dead_letter_len = cmd->to_tube_len; /* 0: "-", none (to_tube is NULL then) */
+        if (cmd->to_tube_len)
+            memcpy(conf->dead_letter, cmd->to_tube, cmd->to_tube_len);
         conf->dead_letter[cmd->to_tube_len] = '\0';
         break;
     case PROTO_SET_RETRY_BACKOFF:

@@ -171,7 +171,8 @@ static int replay_cb(const wal_record *r, void *data)
                              .retry_backoff_ms = r->retry_backoff_ms,
                              .expire_s = r->expire_s,
                              .dead_letter_len = r->dead_letter_len};
-        memcpy(c.dead_letter, r->dead_letter, r->dead_letter_len);
+        if (r->dead_letter_len) /* none: the record's pointer may be NULL */
+            memcpy(c.dead_letter, r->dead_letter, r->dead_letter_len);
         if (r->segment < p->tube_floor)
             p->tube_floor = r->segment;
         return store_tube_configure(p->s, r->tube, r->tube_len, &c, false) == STORE_OK ? 0
