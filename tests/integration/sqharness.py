@@ -20,6 +20,7 @@ never as a hang.  Python 3 standard library only.
 import contextlib
 import os
 import re
+import shutil
 import signal
 import socket
 import subprocess
@@ -463,11 +464,34 @@ class ServerTestCase(unittest.TestCase):
         self.assertEqual(got, want, "reply to %r" % (line,))
 
 
-def register(namespace, *mixins):
+class LogDirServers:
+    """For tests of what survives kill -9 and a restart with -b: a fresh log
+    directory per test, synqd started on it with -f 0, and kill9_restart().
+    Mix in before the test's base class."""
+
+    def setUp(self):
+        super().setUp()
+        self.dir = tempfile.mkdtemp(prefix="synq-log-")
+        self.addCleanup(shutil.rmtree, self.dir, True)
+
+    def start(self, extra=()):
+        srv = Server("synqd", ["-b", self.dir, "-f", "0"] + list(extra)).start()
+        self.addCleanup(srv.stop)
+        return srv
+
+    def kill9_restart(self, srv, extra=()):
+        srv.proc.kill()
+        srv.proc.wait(STOP_TIMEOUT_S)
+        srv.stop()
+        return self.start(extra)
+
+
+def register(namespace, *mixins, only=None):
     """Create `<Mixin>_<target>` TestCase classes in `namespace` (a module's
-    globals()) for every mixin and every target in targets()."""
+    globals()) for every mixin and every target in targets(), or only for the
+    targets in `only` (("synqd",) for tests of synqd's own extensions)."""
     for mixin in mixins:
-        for target in targets():
+        for target in only or targets():
             name = "%s_%s" % (mixin.__name__, target)
             namespace[name] = type(name, (mixin, ServerTestCase),
                                    {"TARGET": target, "__module__": namespace["__name__"]})

@@ -813,15 +813,8 @@ class CliExtensions:
             self.assertIn("Usage: synq %s" % cmd, self.ok(cmd, "--help"))
 
 
-def _synqd_only(namespace, *mixins):
-    for mixin in mixins:
-        name = "%s_synqd" % mixin.__name__
-        namespace[name] = type(name, (mixin, sqharness.ServerTestCase),
-                               {"TARGET": "synqd", "__module__": namespace["__name__"]})
-
-
 sqharness.register(globals(), CliMixin)
-_synqd_only(globals(), CliExtensions)
+sqharness.register(globals(), CliExtensions, only=("synqd",))
 
 if __name__ == "__main__":
     sqharness.main()

@@ -9,9 +9,7 @@ is bounded and every server stopped.
 
 import os
 import re
-import shutil
 import sys
-import tempfile
 import time
 import unittest
 
@@ -262,24 +260,8 @@ class BulkCommands(BulkBase):
         self.assertEqual(c.cmd("reserve-batch 4 10", timeout=10), b"DEADLINE_SOON\r\n")
 
 
-class BulkDurability(BulkBase):
+class BulkDurability(sqharness.LogDirServers, BulkBase):
     """flush-tube and move-jobs survive kill -9 and a restart with -b, also compaction."""
-
-    def setUp(self):
-        super().setUp()
-        self.dir = tempfile.mkdtemp(prefix="synq-bulk-")
-        self.addCleanup(shutil.rmtree, self.dir, True)
-
-    def start(self, extra=()):
-        srv = sqharness.Server("synqd", ["-b", self.dir, "-f", "0"] + list(extra)).start()
-        self.addCleanup(srv.stop)
-        return srv
-
-    def kill9_restart(self, srv, extra=()):
-        srv.proc.kill()
-        srv.proc.wait(sqharness.STOP_TIMEOUT_S)
-        srv.stop()
-        return self.start(extra)
 
     def _scenario(self, extra):
         srv = self.start(extra)
@@ -326,14 +308,7 @@ class BulkDurability(BulkBase):
         self._scenario(["-s", "8192", "-z", "1024"])
 
 
-def _synqd_only(namespace, *mixins):
-    for mixin in mixins:
-        name = "%s_synqd" % mixin.__name__
-        namespace[name] = type(name, (mixin, sqharness.ServerTestCase),
-                               {"TARGET": "synqd", "__module__": namespace["__name__"]})
-
-
-_synqd_only(globals(), BulkCommands, BulkDurability)
+sqharness.register(globals(), BulkCommands, BulkDurability, only=("synqd",))
 
 if __name__ == "__main__":
     sqharness.main()

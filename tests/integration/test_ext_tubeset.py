@@ -8,9 +8,7 @@ synqd only. Python 3 standard library only; every wait is bounded and every serv
 """
 
 import os
-import shutil
 import sys
-import tempfile
 import time
 import unittest
 
@@ -208,24 +206,8 @@ class TubeSetCommands(TubeBase):
         self.assertEqual(self.stats_job(c, moved)["state"], "ready")
 
 
-class TubeSetDurability(TubeBase):
+class TubeSetDurability(sqharness.LogDirServers, TubeBase):
     """Settings survive kill -9 and a restart with -b, also compaction."""
-
-    def setUp(self):
-        super().setUp()
-        self.dir = tempfile.mkdtemp(prefix="synq-tubeset-")
-        self.addCleanup(shutil.rmtree, self.dir, True)
-
-    def start(self, extra=()):
-        srv = sqharness.Server("synqd", ["-b", self.dir, "-f", "0"] + list(extra)).start()
-        self.addCleanup(srv.stop)
-        return srv
-
-    def kill9_restart(self, srv, extra=()):
-        srv.proc.kill()
-        srv.proc.wait(sqharness.STOP_TIMEOUT_S)
-        srv.stop()
-        return self.start(extra)
 
     def _scenario(self, extra, traffic):
         srv = self.start(extra)
@@ -267,14 +249,7 @@ class TubeSetDurability(TubeBase):
         self._scenario(["-s", "8192", "-z", "1024"], 300)
 
 
-def _synqd_only(namespace, *mixins):
-    for mixin in mixins:
-        name = "%s_synqd" % mixin.__name__
-        namespace[name] = type(name, (mixin, sqharness.ServerTestCase),
-                               {"TARGET": "synqd", "__module__": namespace["__name__"]})
-
-
-_synqd_only(globals(), TubeSetCommands, TubeSetDurability)
+sqharness.register(globals(), TubeSetCommands, TubeSetDurability, only=("synqd",))
 
 if __name__ == "__main__":
     sqharness.main()

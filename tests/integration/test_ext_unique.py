@@ -10,9 +10,7 @@ and every server stopped.
 
 import os
 import re
-import shutil
 import sys
-import tempfile
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -151,24 +149,8 @@ class UniqueCommands(UniqueBase):
         self.assertIn(b"cmd-put: 0\n", doc)
 
 
-class UniqueDurability(UniqueBase):
+class UniqueDurability(sqharness.LogDirServers, UniqueBase):
     """Keys survive kill -9 and a restart with -b, also compaction."""
-
-    def setUp(self):
-        super().setUp()
-        self.dir = tempfile.mkdtemp(prefix="synq-uniq-")
-        self.addCleanup(shutil.rmtree, self.dir, True)
-
-    def start(self, extra=()):
-        srv = sqharness.Server("synqd", ["-b", self.dir, "-f", "0"] + list(extra)).start()
-        self.addCleanup(srv.stop)
-        return srv
-
-    def kill9_restart(self, srv, extra=()):
-        srv.proc.kill()
-        srv.proc.wait(sqharness.STOP_TIMEOUT_S)
-        srv.stop()
-        return self.start(extra)
 
     def _scenario(self, extra):
         srv = self.start(extra)
@@ -207,14 +189,7 @@ class UniqueDurability(UniqueBase):
         self._scenario(["-s", "8192", "-z", "1024"])
 
 
-def _synqd_only(namespace, *mixins):
-    for mixin in mixins:
-        name = "%s_synqd" % mixin.__name__
-        namespace[name] = type(name, (mixin, sqharness.ServerTestCase),
-                               {"TARGET": "synqd", "__module__": namespace["__name__"]})
-
-
-_synqd_only(globals(), UniqueCommands, UniqueDurability)
+sqharness.register(globals(), UniqueCommands, UniqueDurability, only=("synqd",))
 
 if __name__ == "__main__":
     sqharness.main()

@@ -210,14 +210,7 @@ class DrainSignals(ShutdownBase):
         self.assertTrue(srv.alive())
 
 
-def _synqd_only(namespace, *mixins):
-    for mixin in mixins:
-        name = "%s_synqd" % mixin.__name__
-        namespace[name] = type(name, (mixin, sqharness.ServerTestCase),
-                               {"TARGET": "synqd", "__module__": namespace["__name__"]})
-
-
-_synqd_only(globals(), GracefulShutdown, DrainSignals)
+sqharness.register(globals(), GracefulShutdown, DrainSignals, only=("synqd",))
 
 if __name__ == "__main__":
     sqharness.main()

@@ -157,14 +157,7 @@ class WallClockJumps(TimeBase):
         self.assertEqual(c.read_job("RESERVED"), (jid, b"across"))
 
 
-def _synqd_only(namespace, *mixins):
-    for mixin in mixins:
-        name = "%s_synqd" % mixin.__name__
-        namespace[name] = type(name, (mixin, sqharness.ServerTestCase),
-                               {"TARGET": "synqd", "__module__": namespace["__name__"]})
-
-
-_synqd_only(globals(), WallClockJumps)
+sqharness.register(globals(), WallClockJumps, only=("synqd",))
 
 if __name__ == "__main__":
     sqharness.main()
