@@ -13,23 +13,16 @@
 
 #include "forward.h"
 #include "jobrec.h"
+#include "replog.h"
 #include "server_int.h"
 #include "wal.h"
-
-#define ENTRY_MAGIC 0x45525153u /* "SQRE" */
-#define SNAP_MAGIC 0x4e535153u  /* "SQSN" */
-#define ENTRY_HDR 16u
-#define SNAP_HDR 16u
-enum { ENTRY_CHANGES = 1, ENTRY_LEADER = 2 };
 
 struct replica {
     server *srv;
     cluster *cl;
     uint64_t node_id;
-    uint64_t origin;      /* this process's incarnation: whose speculative changes an entry holds */
-    unsigned char *batch; /* records of this pass */
-    size_t batch_len, batch_cap;
-    int error;
+    uint64_t origin;    /* this process's incarnation: whose speculative changes an entry holds */
+    replog_batch batch; /* records of this pass */
     uint64_t next_token;
     uint64_t leader_token; /* the LEADER entry's proposal, 0: none pending */
     bool leading;          /* leader, proposing its LEADER entry or serving */
@@ -44,87 +37,7 @@ struct replica {
     char *const *argv;
 };
 
-static void put_u32(unsigned char *p, uint32_t v)
-{
-    for (int i = 0; i < 4; i++)
-        p[i] = (unsigned char)(v >> (8 * i));
-}
-
-static void put_u64(unsigned char *p, uint64_t v)
-{
-    for (int i = 0; i < 8; i++)
-        p[i] = (unsigned char)(v >> (8 * i));
-}
-
-static uint32_t get_u32(const unsigned char *p)
-{
-    uint32_t v = 0;
-    for (int i = 3; i >= 0; i--)
-        v = (v << 8) | p[i];
-    return v;
-}
-
-static uint64_t get_u64(const unsigned char *p)
-{
-    uint64_t v = 0;
-    for (int i = 7; i >= 0; i--)
-        v = (v << 8) | p[i];
-    return v;
-}
-
-/* Entries are padded with zeros to a multiple of 8 bytes: libraft 0.15's on-disk batches pad
- * each entry's data to 8 and, when reloading a log at start, hand back entries of any other
- * length at shifted offsets (seen as garbage after a restart). Readers stop at the padding. */
-static size_t padded(size_t len)
-{
-    return (len + 7) & ~(size_t)7;
-}
-
-static unsigned char *alloc_entry(size_t len)
-{
-    unsigned char *e = cluster_alloc(padded(len));
-    if (e)
-        memset(e + len, 0, padded(len) - len);
-    return e;
-}
-
-static void put_header(unsigned char *p, uint32_t magic, uint8_t kind, uint64_t word)
-{
-    memset(p, 0, ENTRY_HDR);
-    put_u32(p, magic);
-    p[4] = kind;
-    put_u64(p + 8, word);
-}
-
 /* ---- journal: the pass's records ---- */
-
-static int batch_reserve(replica *rp, size_t n)
-{
-    if (rp->batch_cap - rp->batch_len >= n)
-        return 0;
-    size_t cap = rp->batch_cap ? rp->batch_cap : 4096;
-    while (cap - rp->batch_len < n)
-        cap *= 2;
-    unsigned char *b = realloc(rp->batch, cap);
-    if (!b)
-        return -ENOMEM;
-    rp->batch = b;
-    rp->batch_cap = cap;
-    return 0;
-}
-
-static void append_record(replica *rp, const wal_record *r)
-{
-    size_t n = wal_record_size(r);
-    int rc = n ? batch_reserve(rp, n) : -EINVAL;
-    if (rc) {
-        if (!rp->error)
-            rp->error = rc;
-        return;
-    }
-    wal_record_encode(rp->batch + rp->batch_len, r);
-    rp->batch_len += n;
-}
 
 static int64_t wall_now(const replica *rp)
 {
@@ -143,7 +56,7 @@ void replica_journal(replica *rp, const job *j, int op)
                    : op == STORE_OP_DELETE                   ? WAL_REC_DELETE
                                                              : WAL_REC_STATE;
     wal_record r = jobrec_of(rp->srv->st, j, type, wall_now(rp));
-    append_record(rp, &r);
+    replog_batch_add(&rp->batch, &r);
 }
 
 void replica_journal_tube(replica *rp, const tube *t)
@@ -152,13 +65,13 @@ void replica_journal_tube(replica *rp, const tube *t)
         return;
     store_tube_conf c;
     wal_record r = jobrec_of_tube(t, &c);
-    append_record(rp, &r);
+    replog_batch_add(&rp->batch, &r);
 }
 
 int replica_take_error(replica *rp)
 {
-    int rc = rp->error;
-    rp->error = 0;
+    int rc = rp->batch.err;
+    rp->batch.err = 0;
     if (!rc && !rp->serving)
         rc = -EPERM;
     return rc;
@@ -198,27 +111,21 @@ static void hold_unsynced(replica *rp, uint64_t token)
 
 void replica_flush(replica *rp)
 {
-    if (rp->batch_len) {
-        unsigned char *e = alloc_entry(ENTRY_HDR + rp->batch_len);
+    if (rp->batch.len) {
         uint64_t token = ++rp->next_token;
-        int rc = -ENOMEM;
-        if (e) {
-            put_header(e, ENTRY_MAGIC, ENTRY_CHANGES, rp->origin);
-            memcpy(e + ENTRY_HDR, rp->batch, rp->batch_len);
-            rc = cluster_propose(rp->cl, e, padded(ENTRY_HDR + rp->batch_len), token);
-        }
-        rp->batch_len = 0;
+        size_t len = 0;
+        unsigned char *e = replog_changes_entry(&rp->batch, rp->origin, &len);
+        int rc = e ? cluster_propose(rp->cl, e, len, token) : -ENOMEM;
         if (rc == 0) {
             rp->in_flight++;
             rp->proposed = true;
-            hold_unsynced(rp, token);
         } else {
             /* The store holds changes that will never be replicated: nobody may see them
-             * acknowledged, and this node must rebuild its store. */
+             * acknowledged (the token never commits), and this node must rebuild its store. */
             fprintf(stderr, "synqd: cluster: proposing a change failed: %s\n", strerror(-rc));
             rp->lost_changes = true;
-            hold_unsynced(rp, token);
         }
+        hold_unsynced(rp, token);
     }
     if (rp->proposed) {
         rp->proposed = false;
@@ -275,17 +182,10 @@ static void step_down(replica *rp)
 
 static void propose_leader(replica *rp)
 {
-    size_t alen = strlen(rp->client_address);
-    unsigned char *e = alloc_entry(ENTRY_HDR + 10 + alen);
-    if (!e)
-        return;
-    put_header(e, ENTRY_MAGIC, ENTRY_LEADER, rp->origin);
-    put_u64(e + ENTRY_HDR, rp->node_id);
-    e[ENTRY_HDR + 8] = (unsigned char)alen;
-    e[ENTRY_HDR + 9] = (unsigned char)(alen >> 8);
-    memcpy(e + ENTRY_HDR + 10, rp->client_address, alen);
+    size_t len = 0;
+    unsigned char *e = replog_leader_entry(rp->origin, rp->node_id, rp->client_address, &len);
     uint64_t token = ++rp->next_token;
-    if (cluster_propose(rp->cl, e, padded(ENTRY_HDR + 10 + alen), token) == 0) {
+    if (e && cluster_propose(rp->cl, e, len, token) == 0) {
         rp->leader_token = token;
         rp->proposed = true;
     }
@@ -338,193 +238,50 @@ static void on_done(void *data, uint64_t token, int status)
 
 /* ---- applying committed entries ---- */
 
-static void apply_changes(replica *rp, const unsigned char *p, size_t len)
+static void count(void *data, const job *j, bool held)
 {
-    server *srv = rp->srv;
-    int64_t wall = wall_now(rp);
-    size_t off = 0;
-    while (off < len) {
-        if (len - off < 8 && p[off] == 0)
-            break; /* the entry's padding */
-        wal_record r;
-        long n = wal_record_decode(p + off, len - off, &r);
-        if (n < 0) {
-            fprintf(stderr, "synqd: cluster: a committed entry holds a damaged record\n");
-            return;
-        }
-        off += (size_t)n;
-        job *old = r.type == WAL_REC_TUBE ? NULL : store_find_job(srv->st, r.id);
-        if (old && r.type != WAL_REC_STATE)
-            server_count_job(srv, old, false);
-        if (jobrec_apply(srv->st, &r, wall) != 0)
-            fprintf(stderr, "synqd: cluster: applying a committed change: out of memory\n");
-        job *now = r.type == WAL_REC_PUT ? store_find_job(srv->st, r.id) : NULL;
-        if (now)
-            server_count_job(srv, now, true);
-    }
+    server_count_job(data, j, held);
 }
 
 static void on_apply(void *data, const unsigned char *e, size_t len, uint64_t index)
 {
     replica *rp = data;
     (void)index;
-    if (len < ENTRY_HDR || get_u32(e) != ENTRY_MAGIC) {
+    replog_entry en;
+    if (replog_parse(e, len, &en) != 0) {
         fprintf(stderr, "synqd: cluster: ignoring an entry of unknown format (%zu bytes)\n", len);
         return;
     }
-    uint64_t origin = get_u64(e + 8);
-    if (e[4] == ENTRY_LEADER && len >= ENTRY_HDR + 10) {
-        size_t alen = (size_t)e[ENTRY_HDR + 8] | ((size_t)e[ENTRY_HDR + 9] << 8);
-        if (alen < sizeof rp->leader_client && len >= ENTRY_HDR + 10 + alen) {
-            rp->leader_client_id = get_u64(e + ENTRY_HDR);
-            memcpy(rp->leader_client, e + ENTRY_HDR + 10, alen);
-            rp->leader_client[alen] = '\0';
-            forward_leader_changed(rp->srv);
-        }
+    if (en.kind == REPLOG_LEADER) {
+        rp->leader_client_id = en.leader_id;
+        memcpy(rp->leader_client, en.leader_address, sizeof rp->leader_client);
+        forward_leader_changed(rp->srv);
         return;
     }
-    if (e[4] != ENTRY_CHANGES || origin == rp->origin)
+    if (en.origin == rp->origin)
         return; /* our own changes: the store made them when the commands ran */
-    apply_changes(rp, e + ENTRY_HDR, len - ENTRY_HDR);
-}
-
-/* ---- snapshots ---- */
-
-typedef struct {
-    replica *rp;
-    unsigned char *buf;
-    size_t len, cap;
-    int64_t wall;
-    int err;
-} snap_writer;
-
-static void snap_add(snap_writer *w, const wal_record *r)
-{
-    size_t n = wal_record_size(r);
-    if (!n || w->err)
-        return;
-    if (w->cap - w->len < n) {
-        size_t cap = w->cap * 2;
-        while (cap - w->len < n)
-            cap *= 2;
-        unsigned char *b = cluster_alloc(cap);
-        if (!b) {
-            w->err = -ENOMEM;
-            return;
-        }
-        memcpy(b, w->buf, w->len);
-        cluster_free(w->buf);
-        w->buf = b;
-        w->cap = cap;
-    }
-    wal_record_encode(w->buf + w->len, r);
-    w->len += n;
-}
-
-static int snap_job(job *j, void *data)
-{
-    snap_writer *w = data;
-    wal_record r = jobrec_of(w->rp->srv->st, j, WAL_REC_PUT, w->wall);
-    snap_add(w, &r);
-    return w->err;
+    int rc = replog_apply(rp->srv->st, en.records, en.records_len, wall_now(rp), count, rp->srv);
+    if (rc)
+        fprintf(stderr, "synqd: cluster: applying a committed entry: %s\n", strerror(-rc));
 }
 
 static int on_snapshot(void *data, unsigned char **buf, size_t *len)
 {
     replica *rp = data;
-    store *st = rp->srv->st;
-    snap_writer w = {.rp = rp, .cap = 65536, .wall = wall_now(rp)};
-    w.buf = cluster_alloc(w.cap);
-    if (!w.buf)
-        return -ENOMEM;
-    put_header(w.buf, SNAP_MAGIC, 1, store_next_id(st));
-    w.len = SNAP_HDR;
-    for (size_t i = 0; i < store_tube_count(st) && !w.err; i++) {
-        const tube *t = store_tube_at(st, i);
-        store_tube_conf c;
-        if (tube_is_configured(t)) {
-            wal_record r = jobrec_of_tube(t, &c);
-            snap_add(&w, &r);
-        }
-    }
-    if (!w.err)
-        store_foreach_job(st, snap_job, &w);
-    if (w.err) {
-        cluster_free(w.buf);
-        return w.err;
-    }
-    /* Room for the padding was left by snap_add's doubling, or is made here. */
-    size_t want = padded(w.len);
-    if (want > w.cap) {
-        unsigned char *b = cluster_alloc(want);
-        if (!b) {
-            cluster_free(w.buf);
-            return -ENOMEM;
-        }
-        memcpy(b, w.buf, w.len);
-        cluster_free(w.buf);
-        w.buf = b;
-    }
-    memset(w.buf + w.len, 0, want - w.len);
-    *buf = w.buf;
-    *len = want;
-    return 0;
-}
-
-static int forget_one(job *j, void *data)
-{
-    server_count_job(data, j, false);
-    return 0;
+    return replog_snapshot(rp->srv->st, wall_now(rp), buf, len);
 }
 
 static int on_restore(void *data, const unsigned char *buf, size_t len)
 {
     replica *rp = data;
-    server *srv = rp->srv;
-    if (len < SNAP_HDR || get_u32(buf) != SNAP_MAGIC)
-        return -EINVAL;
-    /* The snapshot replaces the whole state: no client holds a job here (a node installs one
-     * only as a follower, or at start). */
-    store_foreach_job(srv->st, forget_one, srv);
-    uint64_t id = 0;
-    while (store_job_after(srv->st, &id))
-        store_forget_job(srv->st, id);
-    store_set_next_id(srv->st, get_u64(buf + 8));
-    apply_changes(rp, buf + SNAP_HDR, len - SNAP_HDR);
-    return 0;
+    /* A node installs a snapshot only as a follower, or at start: no client holds a job. */
+    int rc = replog_restore(rp->srv->st, buf, len, wall_now(rp), count, rp->srv);
+    if (rc)
+        fprintf(stderr, "synqd: cluster: installing a snapshot: %s\n", strerror(-rc));
+    return rc;
 }
 
 /* ---- stats-cluster ---- */
-
-static uint64_t fnv(uint64_t h, const void *p, size_t n)
-{
-    const unsigned char *b = p;
-    for (size_t i = 0; i < n; i++)
-        h = (h ^ b[i]) * 0x100000001b3u;
-    return h;
-}
-
-typedef struct {
-    store *st;
-    uint64_t h; /* FNV-1a over the jobs in id order */
-    uint64_t jobs;
-} replica_digest_state;
-
-static int digest_job(job *j, void *data)
-{
-    replica_digest_state *d = data;
-    job_state s = job_get_state(j);
-    unsigned char f[13];
-    put_u64(f, job_id(j));
-    put_u32(f + 8, job_pri(j));
-    f[12] = (unsigned char)(s == JOB_RESERVED ? JOB_READY : s);
-    const tube *t = job_tube(d->st, j);
-    d->h = fnv(d->h, f, sizeof f);
-    d->h = fnv(d->h, tube_name(t), tube_name_len(t));
-    d->h = fnv(d->h, job_body(j), job_body_len(j));
-    d->jobs++;
-    return 0;
-}
 
 static const char *state_name(int state)
 {
@@ -544,8 +301,7 @@ int replica_format_stats(replica *rp, sq_buf *out)
 {
     cluster_status st;
     cluster_get_status(rp->cl, &st);
-    replica_digest_state d = {.st = rp->srv->st, .h = 0xcbf29ce484222325u};
-    store_foreach_job(rp->srv->st, digest_job, &d);
+    uint64_t jobs = 0, digest = replog_digest(rp->srv->st, &jobs);
     char line[256];
     int n = snprintf(line, sizeof line,
                      "---\nid: %llu\nstate: %s\nleader: %llu\nterm: %llu\ncommit-index: %llu\n"
@@ -555,7 +311,7 @@ int replica_format_stats(replica *rp, sq_buf *out)
                      (unsigned long long)st.leader, (unsigned long long)st.term,
                      (unsigned long long)st.commit_index, (unsigned long long)st.applied_index,
                      (unsigned long long)st.last_index, rp->serving ? "true" : "false",
-                     (unsigned long long)d.jobs, (unsigned long long)d.h);
+                     (unsigned long long)jobs, (unsigned long long)digest);
     if (sq_buf_append(out, line, (size_t)n) != 0)
         return -ENOMEM;
     for (size_t i = 0; i < st.n_peers; i++) {
@@ -644,6 +400,6 @@ void replica_close(replica *rp)
     if (!rp)
         return;
     cluster_close(rp->cl);
-    free(rp->batch);
+    replog_batch_free(&rp->batch);
     free(rp);
 }

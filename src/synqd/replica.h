@@ -20,9 +20,7 @@
  * Raft has on its disk. Client connections are closed in every leadership change, so reserved
  * jobs go back to ready as when a worker disconnects (at-least-once delivery).
  *
- * Entry format (little-endian): magic u32 "SQRE", kind u8 (1 changes, 2 leader), zero u8[3],
- * origin u64 (a random number per process: whose speculative changes these are), then for
- * changes the records back to back, for leader the node id u64, address length u16, address.
+ * The bytes of entries and snapshots are replog.h's.
  */
 #ifndef SYNQ_QUEUE_REPLICA_H
 #define SYNQ_QUEUE_REPLICA_H
