@@ -33,6 +33,9 @@
 #define PROTO_REPLY_PAUSED "PAUSED\r\n"
 #define PROTO_REPLY_SET "SET\r\n" /* tube-set (an extension) */
 #define PROTO_REPLY_NOT_FOUND "NOT_FOUND\r\n"
+/* cluster-add / cluster-remove (synqd's extensions, docs/cluster.md) */
+#define PROTO_REPLY_CHANGED "CHANGED\r\n"
+#define PROTO_REPLY_NOT_CHANGED "NOT_CHANGED\r\n"
 #define PROTO_REPLY_NOT_IGNORED "NOT_IGNORED\r\n"
 #define PROTO_REPLY_TIMED_OUT "TIMED_OUT\r\n"
 #define PROTO_REPLY_DEADLINE_SOON "DEADLINE_SOON\r\n"

@@ -410,6 +410,21 @@ void cmd_execute(const cmd_ctx *ctx, proto_status status, const proto_cmd *cmd, 
             reply_scratch_doc(ctx, err);
         break;
     }
+    case CMD_CLUSTER_ADD:
+    case CMD_CLUSTER_REMOVE: {
+        int err = env->host->cluster_change
+                      ? env->host->cluster_change(env->host_data, ctx->cl, cmd->id,
+                                                  cmd->type == CMD_CLUSTER_ADD ? cmd->tube : NULL,
+                                                  cmd->tube_len)
+                      : -ENOENT;
+        if (err == 0)
+            next->kind = CMD_NEXT_WAIT; /* CHANGED or NOT_CHANGED once the cluster decided */
+        else if (err == -ENOENT)
+            reply_lit(ctx->out, PROTO_REPLY_NOT_FOUND);
+        else
+            reply_lit(ctx->out, PROTO_REPLY_NOT_CHANGED);
+        break;
+    }
     case CMD_QUIT:
         next->kind = CMD_NEXT_CLOSE;
         break;

@@ -38,6 +38,11 @@ typedef struct cmd_host {
     int (*format_log_stats)(void *host_data, sq_buf *out);
     /* stats-cluster's YAML; -ENOENT when the server is not a cluster node. */
     int (*format_cluster_stats)(void *host_data, sq_buf *out);
+    /* cluster-add (address non-NULL) or cluster-remove of node id for client c: 0 when the
+     * change is under way (the host answers c through its wait later), -ENOENT when the server
+     * is not a cluster node, another -errno when the change could not start. */
+    int (*cluster_change)(void *host_data, client *c, uint64_t id, const char *address,
+                          size_t address_len);
 } cmd_host;
 
 /* What every command of one server shares. Borrowed for the server's lifetime. */

@@ -14,6 +14,7 @@
 #include "forward.h"
 #include "jobrec.h"
 #include "replog.h"
+#include "reply.h"
 #include "server_int.h"
 #include "wal.h"
 
@@ -35,6 +36,12 @@ struct replica {
     char leader_client[CLUSTER_ADDR_MAX]; /* from the newest LEADER entry applied */
     uint64_t leader_client_id;
     char *const *argv;
+    /* Membership changes under way, each answering a waiting session (NULL once it left). */
+    struct {
+        uint64_t token;
+        session *se;
+    } changes[8];
+    size_t n_changes;
 };
 
 /* ---- journal: the pass's records ---- */
@@ -211,9 +218,68 @@ static void on_changed(void *data)
     }
 }
 
+/* A membership change ended: answer its session. True when token was one. */
+static bool change_done(replica *rp, uint64_t token, int status)
+{
+    for (size_t i = 0; i < rp->n_changes; i++) {
+        if (rp->changes[i].token != token)
+            continue;
+        session *se = rp->changes[i].se;
+        rp->changes[i] = rp->changes[--rp->n_changes];
+        if (status != 0)
+            fprintf(stderr, "synqd: cluster: a membership change failed: %s\n",
+                    cluster_strerror(status));
+        if (se) {
+            const char *r = status == 0 ? PROTO_REPLY_CHANGED : PROTO_REPLY_NOT_CHANGED;
+            session_wait_ended(se, r, strlen(r));
+        }
+        return true;
+    }
+    return false;
+}
+
+int replica_change(replica *rp, session *se, uint64_t id, const char *address, size_t address_len)
+{
+    if (!rp->serving)
+        return -EPERM;
+    if (rp->n_changes == sizeof rp->changes / sizeof rp->changes[0])
+        return -EBUSY;
+    char addr[CLUSTER_ADDR_MAX];
+    if (address && address_len >= sizeof addr)
+        return -EINVAL;
+    uint64_t token = ++rp->next_token;
+    int rc;
+    if (address) {
+        memcpy(addr, address, address_len);
+        addr[address_len] = '\0';
+        rc = cluster_add(rp->cl, id, addr, token);
+    } else {
+        rc = cluster_remove(rp->cl, id, token);
+    }
+    if (rc != 0) {
+        fprintf(stderr, "synqd: cluster: %s node %llu: %s\n", address ? "adding" : "removing",
+                (unsigned long long)id, strerror(-rc));
+        return -EIO; /* not -ENOENT, which would say this is no cluster */
+    }
+    rp->changes[rp->n_changes].token = token;
+    rp->changes[rp->n_changes].se = se;
+    rp->n_changes++;
+    rp->proposed = true;
+    return 0;
+}
+
+void replica_forget_session(replica *rp, session *se)
+{
+    for (size_t i = 0; i < rp->n_changes; i++)
+        if (rp->changes[i].se == se)
+            rp->changes[i].se = NULL;
+}
+
 static void on_done(void *data, uint64_t token, int status)
 {
     replica *rp = data;
+    if (change_done(rp, token, status))
+        return;
     if (token == rp->leader_token) {
         rp->leader_token = 0;
         if (status == 0 && rp->leading) {
@@ -306,7 +372,7 @@ int replica_format_stats(replica *rp, sq_buf *out)
     int n = snprintf(line, sizeof line,
                      "---\nid: %llu\nstate: %s\nleader: %llu\nterm: %llu\ncommit-index: %llu\n"
                      "applied-index: %llu\nlast-index: %llu\nserving: %s\njobs: %llu\n"
-                     "digest: %016llx\npeers:\n",
+                     "digest: %016llx\npeers: ",
                      (unsigned long long)rp->node_id, state_name(st.state),
                      (unsigned long long)st.leader, (unsigned long long)st.term,
                      (unsigned long long)st.commit_index, (unsigned long long)st.applied_index,
@@ -314,12 +380,16 @@ int replica_format_stats(replica *rp, sq_buf *out)
                      (unsigned long long)jobs, (unsigned long long)digest);
     if (sq_buf_append(out, line, (size_t)n) != 0)
         return -ENOMEM;
+    /* Flat, as beanstalkd's documents are (every client's YAML reader takes it): the
+     * members in --peers's own form. */
     for (size_t i = 0; i < st.n_peers; i++) {
-        n = snprintf(line, sizeof line, "- id: %llu\n  address: %s\n",
+        n = snprintf(line, sizeof line, "%s%llu=%s", i ? "," : "",
                      (unsigned long long)st.peers[i].id, st.peers[i].address);
         if (sq_buf_append(out, line, (size_t)n) != 0)
             return -ENOMEM;
     }
+    if (sq_buf_append(out, "\n", 1) != 0)
+        return -ENOMEM;
     return 0;
 }
 
@@ -378,6 +448,7 @@ int replica_open(server *srv, const replica_opts *o, replica **out)
                        .n_peers = n,
                        .dir = dir,
                        .election_timeout_ms = o->election_timeout_ms,
+                       .join = o->join,
                        .cb = {.apply = on_apply,
                               .snapshot = on_snapshot,
                               .restore = on_restore,

@@ -278,7 +278,17 @@ static int host_format_cluster_stats(void *data, sq_buf *out)
     return srv->rp ? replica_format_stats(srv->rp, out) : -ENOENT;
 }
 
+static int host_cluster_change(void *data, client *c, uint64_t id, const char *address,
+                               size_t address_len)
+{
+    server *srv = data;
+    if (!srv->rp)
+        return -ENOENT;
+    return replica_change(srv->rp, client_owner(c), id, address, address_len);
+}
+
 static const cmd_host server_cmd_host = {
+    .cluster_change = host_cluster_change,
     .format_cluster_stats = host_format_cluster_stats,
     .log_failed = host_log_failed,
     .journal_result = host_journal_result,
@@ -290,6 +300,8 @@ static const cmd_host server_cmd_host = {
 
 void server_forget_session(server *srv, session *se)
 {
+    if (srv->rp)
+        replica_forget_session(srv->rp, se);
     if (se->held) {
         list_remove(&srv->held, &se->held_link);
         se->held = false;
@@ -758,7 +770,8 @@ static int open_replica(server *s)
                        .dir = s->opts.wal_dir,
                        .election_timeout_ms = s->opts.election_timeout_ms,
                        .client_address = addr,
-                       .argv = s->opts.argv};
+                       .argv = s->opts.argv,
+                       .join = s->opts.join};
     replica *rp = NULL;
     int err = replica_open(s, &ro, &rp);
     if (err)

@@ -75,6 +75,7 @@ typedef struct server_opts {
     const char *peers;            /* --peers ID=HOST:PORT,... */
     uint32_t election_timeout_ms; /* --election-timeout; 0: 1000 */
     char *const *argv;            /* synqd's command line: a cluster node restarts with it */
+    bool join; /* --join: a new node waiting for cluster-add, not bootstrapping */
 } server_opts;
 
 typedef struct server server;

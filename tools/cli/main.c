@@ -127,6 +127,14 @@ static const command commands[] = {
      "  An unknown NAME or a bad VALUE exits 1.\n"},
     {"tube-info", cmd_tube_info, "tube-info [-t] TUBE", "a tube's settings and figures (synqd)",
      NULL},
+    {"cluster", cmd_cluster, "cluster status | add ID HOST:PORT | remove ID",
+     "a synqd cluster: this node's view, or add or remove a node",
+     "  status            the node's own view (stats-cluster): state, leader, term,\n"
+     "                    commit and applied index, jobs, digest, peers\n"
+     "  add ID HOST:PORT  make node ID (started with --join, Raft address HOST:PORT)\n"
+     "                    a voter; waits until the change is committed\n"
+     "  remove ID         take node ID out of the cluster\n"
+     "  Exit status 1 when the cluster refused the change.\n"},
     {"tail", cmd_tail, "tail [-t] TUBE", "follow a tube: print and delete each job as it comes",
      "  Reserves jobs from TUBE as they become ready, prints each and then\n"
      "  deletes it: tail consumes (use 'jobs' or 'peek' to look without taking).\n"
