@@ -28,8 +28,10 @@ struct replica {
     uint64_t leader_token; /* the LEADER entry's proposal, 0: none pending */
     bool leading;          /* leader, proposing its LEADER entry or serving */
     bool serving;
-    bool proposed;         /* called into the library this pass: pump it */
-    uint64_t in_flight;    /* proposals of changes not yet done */
+    bool proposed;             /* called into the library this pass: pump it */
+    uint64_t in_flight;        /* proposals of changes not yet done */
+    uint64_t last_change;      /* the newest CHANGES proposal's token */
+    uint64_t committed_change; /* the newest CHANGES token known committed and applied */
     bool lost_changes;     /* a proposal ended unknown: the store may hold what is not committed */
     uint64_t known_leader; /* the leader id last reported to forward.c */
     char client_address[CLUSTER_ADDR_MAX];
@@ -116,6 +118,17 @@ static void hold_unsynced(replica *rp, uint64_t token)
     }
 }
 
+/* No change is pending: this pass's replies reveal only committed state; let them go. */
+static void forget_unsynced(replica *rp)
+{
+    server *srv = rp->srv;
+    while (!list_empty(&srv->unsynced)) {
+        session *se = LIST_ENTRY(srv->unsynced.first, session, unsynced_link);
+        list_remove(&srv->unsynced, &se->unsynced_link);
+        se->unsynced = false;
+    }
+}
+
 void replica_flush(replica *rp)
 {
     if (rp->batch.len) {
@@ -132,8 +145,17 @@ void replica_flush(replica *rp)
             fprintf(stderr, "synqd: cluster: proposing a change failed: %s\n", strerror(-rc));
             rp->lost_changes = true;
         }
-        hold_unsynced(rp, token);
+        rp->last_change = token;
     }
+    /* Every session that wrote a reply this pass is on the unsynced list (session.c), not only
+     * those whose commands changed something: a reserve, a peek or a stats can show a change
+     * still uncommitted (a waiting worker handed the job a put just made), and a client must
+     * never see what a new leader may not have. So while any change is uncommitted, every
+     * reply waits for the newest change proposed so far. */
+    if (rp->last_change > rp->committed_change)
+        hold_unsynced(rp, rp->last_change);
+    else
+        forget_unsynced(rp);
     if (rp->proposed) {
         rp->proposed = false;
         cluster_pump(rp->cl);
@@ -294,6 +316,8 @@ static void on_done(void *data, uint64_t token, int status)
     if (token <= rp->next_token && rp->in_flight)
         rp->in_flight--;
     if (status == 0) {
+        if (token > rp->committed_change)
+            rp->committed_change = token;
         release_held(rp, token);
         return;
     }

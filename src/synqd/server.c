@@ -473,8 +473,10 @@ static void before_wait(sq_loop *loop, void *data)
     /* Group commit: every change of this pass goes to disk in one write
      * (and one fdatasync with -f 0) before the engine sends the replies. */
     flush_log(srv);
-    if (srv->rp)
+    if (srv->rp) {
         replica_flush(srv->rp);
+        forward_reap(srv);
+    }
     rearm_store_timer(srv);
     rearm_persist_timer(srv);
     note_memory(srv);
@@ -872,6 +874,7 @@ void server_free(server *s)
             fprintf(stderr, "synqd: closing the write-ahead log: %s\n", sq_strerror(err));
     }
     replica_close(s->rp);
+    forward_reap(s);
     store_free(s->st);
     sq_buf_free(&s->scratch);
     free(s);
