@@ -10,19 +10,22 @@ synqd runs inside its node's namespace (`nsenter -n`); the test's clients stay
 in the hub namespace and reach every node directly, so a partition cuts the
 nodes' Raft traffic only, never the test's view.
 
-Faults, each undone by `heal()`:
+Faults, each undone by `heal()`; all of them act on a packet as it arrives,
+so the sender sees nothing but silence (a drop where the packet leaves would
+fail the sender's system call at once, which no real network does):
 
-- `cut(a, b)`: packets from a to b are dropped (a one-way partition: a
-  blackhole route to b inside a's namespace, so b stops hearing a while a
-  still hears b); `partition(A, B)` cuts both ways between two groups;
-  `isolate(i)` cuts node i from every other node.
+- `cut(a, b)`: packets from a to b are dropped (a one-way partition: an
+  iptables DROP rule on b's input, so b stops hearing a while a still hears
+  b); `partition(A, B)` cuts both ways between two groups; `isolate(i)` cuts
+  node i from every other node.
 - `drop(i, p)`: node i drops each packet from another node with probability
-  p (iptables' statistic match; needs the `iptables` package).
+  p (iptables' statistic match).
 - `delay(i, ms)`: node i's outgoing packets wait ms (tc netem), only where
   the kernel has sch_netem.
 
-`probe()` says which of these work on this machine, with the reason for each
-that does not; callers skip those faults and print the reason.
+The hub's own packets (the test's clients) are never dropped. `probe()` says
+which of these work on this machine, with the reason for each that does not;
+callers skip those faults and print the reason.
 """
 
 import os
@@ -55,8 +58,8 @@ def _in_fresh_ns(script):
 
 
 def probe():
-    """{"netns": reason or None, "drop": ..., "delay": ...}: None means the
-    fault works here; otherwise the reason it cannot be made."""
+    """{"netns": reason or None, "cut": ..., "drop": ..., "delay": ...}: None
+    means the fault works here; otherwise the reason it cannot be made."""
     missing = [t for t in ("unshare", "nsenter", "setpriv", "ip") if shutil.which(t) is None]
     if os.geteuid() != 0:
         base = "not root (network namespaces need CAP_SYS_ADMIN)"
@@ -64,13 +67,15 @@ def probe():
         base = "missing programs: %s" % " ".join(missing)
     else:
         ok, out = _in_fresh_ns("ip link set lo up; ip link add sqp0 type veth peer name sqp1; "
-                               "ip link add sqpb type bridge; ip route add blackhole 10.9.9.9/32")
-        base = None if ok else "network namespaces with veth, bridge and routes fail: %s" % out
+                               "ip link add sqpb type bridge")
+        base = None if ok else "network namespaces with veth and bridge fail: %s" % out
     if base:
-        return {"netns": base, "drop": base, "delay": base}
+        return {"netns": base, "cut": base, "drop": base, "delay": base}
     if shutil.which("iptables") is None:
-        drop = "no iptables program (scripts/deps test installs it)"
+        cut = drop = "no iptables program (scripts/deps test installs it)"
     else:
+        ok, out = _in_fresh_ns("iptables -A INPUT -s 10.9.9.9 -j DROP")
+        cut = None if ok else "iptables DROP rules fail: %s" % out
         ok, out = _in_fresh_ns("iptables -A INPUT -m statistic --mode random "
                                "--probability 0.5 -j DROP")
         drop = None if ok else "iptables' statistic match fails: %s" % out
@@ -79,7 +84,7 @@ def probe():
     else:
         ok, out = _in_fresh_ns("ip link set lo up; tc qdisc add dev lo root netem delay 1ms")
         delay = None if ok else "tc netem fails (kernel without sch_netem?): %s" % out
-    return {"netns": None, "drop": drop, "delay": delay}
+    return {"netns": None, "cut": cut, "drop": drop, "delay": delay}
 
 
 def enter_private():
@@ -108,7 +113,8 @@ class Network:
         self.ids = list(ids)
         self.holders = {}
         self.cuts = set()
-        self.faulty = {}  # id -> set of "drop"/"delay" applied
+        self.filtered = set()  # ids with iptables rules to flush
+        self.delayed = set()
         _run(["ip", "link", "add", "sqhub", "type", "bridge"])
         _run(["ip", "addr", "add", HUB_ADDR + "/24", "dev", "sqhub"])
         _run(["ip", "link", "set", "sqhub", "up"])
@@ -152,8 +158,9 @@ class Network:
     def cut(self, a, b):
         """Drop every packet from node a to node b (one way)."""
         if (a, b) not in self.cuts:
-            self.run_in(a, ["ip", "route", "add", "blackhole", self.addr(b) + "/32"])
+            self.run_in(b, ["iptables", "-A", "INPUT", "-s", self.addr(a), "-j", "DROP"])
             self.cuts.add((a, b))
+            self.filtered.add(b)
 
     def partition(self, group_a, group_b):
         for a in group_a:
@@ -166,35 +173,34 @@ class Network:
 
     def drop(self, i, probability):
         """Node i drops each packet from the other nodes with `probability`."""
-        self.run_in(i, ["iptables", "-A", "INPUT", "-s", SUBNET + ".0/24", "!", "-s", HUB_ADDR,
-                        "-m", "statistic", "--mode", "random", "--probability",
-                        "%.3f" % probability, "-j", "DROP"])
-        self.faulty.setdefault(i, set()).add("drop")
+        # The hub's packets (the test's clients) pass first; then the peers'.
+        self.run_in(i, ["iptables", "-A", "INPUT", "-s", HUB_ADDR, "-j", "ACCEPT"])
+        self.run_in(i, ["iptables", "-A", "INPUT", "-s", SUBNET + ".0/24", "-m", "statistic",
+                        "--mode", "random", "--probability", "%.3f" % probability, "-j", "DROP"])
+        self.filtered.add(i)
 
     def delay(self, i, ms):
         self.run_in(i, ["tc", "qdisc", "replace", "dev", "eth0", "root", "netem", "delay",
                         "%dms" % ms])
-        self.faulty.setdefault(i, set()).add("delay")
+        self.delayed.add(i)
 
     def heal(self):
         """Undo every cut, drop and delay."""
-        for a, b in sorted(self.cuts):
-            self.run_in(a, ["ip", "route", "del", "blackhole", self.addr(b) + "/32"], check=False)
+        for i in sorted(self.filtered):
+            self.run_in(i, ["iptables", "-F", "INPUT"])
+        for i in sorted(self.delayed):
+            self.run_in(i, ["tc", "qdisc", "del", "dev", "eth0", "root"])
         self.cuts.clear()
-        for i, kinds in self.faulty.items():
-            if "drop" in kinds:
-                self.run_in(i, ["iptables", "-F", "INPUT"], check=False)
-            if "delay" in kinds:
-                self.run_in(i, ["tc", "qdisc", "del", "dev", "eth0", "root"], check=False)
-        self.faulty.clear()
-
-    def describe(self):
-        return "cuts %s, faults %s" % (sorted(self.cuts), self.faulty)
+        self.filtered.clear()
+        self.delayed.clear()
 
     def close(self):
         """Kill the holders (their namespaces and veth ends go with them) and
         remove the hub."""
-        for holder in self.holders.values():
+        for i, holder in self.holders.items():
+            # Deleting our end removes the pair now; a namespace's own
+            # teardown runs later, in the kernel's own time.
+            _run(["ip", "link", "del", "sqh%d" % i], check=False)
             if holder.poll() is None:
                 holder.kill()
                 holder.wait(5)

@@ -216,3 +216,35 @@ def final_state(cluster, reader_id=None, converge_timeout_s=20.0):
         jobs = checker.read_jobs(c, [TUBE])
     return checker.FinalState(jobs, nodes)
 
+
+
+def first_ack(cluster, ids, record, timeout_s=10.0, attempt_timeout_s=0.3):
+    """Seconds until a put through one of the nodes `ids` is acknowledged,
+    trying them in turn, each attempt waiting at most attempt_timeout_s (a
+    node that knows no leader holds it). Every attempt goes into `record` as a
+    checker.Op (an attempt given up on may still commit later). None when no
+    put is acknowledged within timeout_s."""
+    start = time.monotonic()
+    seq = 0
+    while time.monotonic() - start < timeout_s:
+        node_id = ids[seq % len(ids)]
+        seq += 1
+        body = checker.make_body("probe%d" % int(start * 1000), seq)
+        op = Op("put", UNKNOWN, None, body, time.monotonic(), 0.0, "probe", node_id)
+        try:
+            with cluster.client(node_id, timeout=attempt_timeout_s) as c:
+                reply = c.cmd(b"use %s\r\n" % TUBE.encode())
+                if reply == b"USING %s\r\n" % TUBE.encode():
+                    c.send(b"put 0 0 %d %d\r\n%s\r\n" % (TTR_S, len(body), body))
+                    reply = c.read_line()
+                    m = re.fullmatch(rb"INSERTED (\d+)\r\n", reply)
+                    op.outcome, op.reply = (OK if m else FAIL), reply
+                    op.job_id = int(m.group(1)) if m else None
+        except (OSError, ProtocolError) as e:
+            op.reply = str(e).encode()
+        op.end = time.monotonic()
+        record(op)
+        if op.outcome == OK:
+            return op.end - start
+        time.sleep(0.01)
+    return None
