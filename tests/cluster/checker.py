@@ -190,11 +190,17 @@ class ReadError(AssertionError):
     pass
 
 
+class NoListJobs(Exception):
+    pass
+
+
 def _list_ids(client, tube, state):
     """Every id in `tube` and `state`, through list-jobs pages."""
     ids, after = [], 0
     while True:
         line = client.cmd("list-jobs %s %s %d %d" % (tube, state, after, LIST_PAGE))
+        if line == b"UNKNOWN_COMMAND\r\n":
+            raise NoListJobs()
         m = re.fullmatch(rb"OK (\d+)\r\n", line)
         if not m:
             raise ReadError("list-jobs %s %s: %r" % (tube, state, line))
@@ -206,18 +212,52 @@ def _list_ids(client, tube, state):
         after = page[-1]
 
 
-def read_jobs(client, tubes):
+def _peek(client, job_id):
+    """The body of job `job_id`, or None when there is no such job."""
+    line = client.cmd("peek %d" % job_id)
+    if line == b"NOT_FOUND\r\n":
+        return None
+    m = re.fullmatch(rb"FOUND (\d+) (\d+)\r\n", line)
+    if not m:
+        raise ReadError("peek %d: %r" % (job_id, line))
+    return client.read_exact(int(m.group(2)) + 2)[:-2]
+
+
+def read_jobs(client, tubes, max_id=0):
     """id -> (state, body) of every job in `tubes`, read without changing
     anything (list-jobs, then peek), so the digests compared afterwards still
-    describe the same state."""
+    describe the same state. Where list-jobs is unknown (a server without
+    synqd's extensions), every id from 1 to `max_id` is peeked instead, in
+    every tube, with the state "unknown"."""
     jobs = {}
-    for tube in tubes:
-        for state in STATES:
-            for job_id in _list_ids(client, tube, state):
-                line = client.cmd("peek %d" % job_id)
-                m = re.fullmatch(rb"FOUND (\d+) (\d+)\r\n", line)
-                if not m:
-                    raise ReadError("peek %d (listed %s in %s): %r" % (job_id, state, tube, line))
-                body = client.read_exact(int(m.group(2)) + 2)[:-2]
-                jobs[job_id] = (state, body)
+    try:
+        for tube in tubes:
+            for state in STATES:
+                for job_id in _list_ids(client, tube, state):
+                    body = _peek(client, job_id)
+                    if body is None:
+                        raise ReadError("job %d listed %s in %s, but peek finds none"
+                                        % (job_id, state, tube))
+                    jobs[job_id] = (state, body)
+    except NoListJobs:
+        return read_jobs_by_peek(client, max_id)
     return jobs
+
+
+def read_jobs_by_peek(client, max_id):
+    """id -> ("unknown", body) of every job with an id up to `max_id`."""
+    jobs = {}
+    for job_id in range(1, max_id + 1):
+        body = _peek(client, job_id)
+        if body is not None:
+            jobs[job_id] = ("unknown", body)
+    return jobs
+
+
+def highest_id(history, margin=100):
+    """An id above every job the history may have made: the highest
+    acknowledged one plus one per put of unknown outcome (each may have taken
+    an id), plus `margin`."""
+    acked = [op.job_id for op in history if op.job_id is not None]
+    unknown = sum(1 for op in history if op.kind == "put" and op.outcome != OK)
+    return max(acked, default=0) + unknown + margin

@@ -38,7 +38,7 @@ class ClusterCase(unittest.TestCase):
         """Stop the workload, converge, read the final state, run the checker."""
         history = wl.stop()
         self.assertEqual(wl.errors, [])
-        final = workload.final_state(c)
+        final = workload.final_state(c, history)
         print(checker.summary(history, final))
         self.assertEqual(checker.check(history, final), [])
         self.assertEqual(c.crashes(), {}, "nodes exited by themselves")

@@ -198,7 +198,7 @@ def main():
                 history = wl.stop()
             failovers = rounds.failovers
             problems += rounds.log + wl.errors
-            final = workload.final_state(c)
+            final = workload.final_state(c, history)
             print(checker.summary(history, final))
             problems += checker.check(history, final)
             problems += ["node %d exited by itself: %s" % kv for kv in c.crashes().items()]

@@ -46,6 +46,10 @@ class SingleServer(unittest.TestCase):
         self.assertEqual(wl.errors, [])
         with Client(srv.port, timeout=10) as c:
             final = checker.FinalState(checker.read_jobs(c, [workload.TUBE]), None)
+            # The fallback for servers without list-jobs reads the same jobs.
+            by_peek = checker.read_jobs_by_peek(c, checker.highest_id(history))
+        self.assertEqual({i: b for i, (_, b) in final.jobs.items()},
+                         {i: b for i, (_, b) in by_peek.items()})
         return history, final, checker.check(history, final)
 
     def test_durable_server_passes(self):
@@ -62,6 +66,7 @@ class SingleServer(unittest.TestCase):
     def test_server_without_log_fails_with_lost_puts(self):
         history, final, problems = self.run_with_kills(durable=False, workers=0)
         print(checker.summary(history, final))
+        self.assertGreater(len(final.jobs), 0, "nothing read: the reader proves nothing")
         lost = [p for p in problems if p.startswith("lost")]
         self.assertGreater(len(lost), 50, problems[:5])
 

@@ -207,13 +207,13 @@ class Workload:
             self.record(op)
 
 
-def final_state(cluster, reader_id=None, converge_timeout_s=20.0):
+def final_state(cluster, history, reader_id=None, converge_timeout_s=20.0):
     """Wait for the nodes to converge, then read every job of the workload's
     tube through one node (the leader unless `reader_id`): checker.FinalState."""
     nodes = cluster.wait_converged(converge_timeout_s)
     reader = reader_id if reader_id is not None else cluster.wait_leader(10.0)
     with cluster.client(reader, timeout=10.0) as c:
-        jobs = checker.read_jobs(c, [TUBE])
+        jobs = checker.read_jobs(c, [TUBE], checker.highest_id(history))
     return checker.FinalState(jobs, nodes)
 
 
