@@ -44,31 +44,29 @@ _live_clusters = set()
 
 
 def synqd_path():
-    bin_dir = os.environ.get("SQ_BIN_DIR")
-    if not bin_dir:
-        raise ProtocolError("SQ_BIN_DIR is not set: cannot find synqd "
-                            "(run through ctest, or export SQ_BIN_DIR=<build dir>)")
-    path = os.path.join(bin_dir, "synqd")
-    if not os.access(path, os.X_OK):
-        raise ProtocolError("synqd not found or not executable at %s" % path)
-    return path
+    """SQ_BIN_DIR/synqd; ProtocolError saying what is wrong when it is missing."""
+    return sqharness.server_argv("synqd", 0)[0]
 
 
 def cluster_support():
-    """None when synqd has --node, else the reason the cluster tests cannot run."""
-    try:
-        out = subprocess.run([synqd_path(), "-h"], capture_output=True, text=True,
-                             timeout=10).stdout
-    except (OSError, subprocess.SubprocessError, ProtocolError) as e:
-        return str(e)
+    """None when synqd has --node, else the reason the cluster tests cannot
+    run. A missing synqd is no such reason: it raises, so a missing build
+    fails instead of looking skipped."""
+    out = subprocess.run([synqd_path(), "-h"], capture_output=True, text=True,
+                         timeout=10).stdout
     if "--node" not in out:
         return "this synqd has no --node option (the cluster is not built yet)"
     return None
 
 
 def skip_unless_cluster():
-    """Exit with SKIP (and say why) when synqd cannot run as a cluster node."""
-    reason = cluster_support()
+    """Exit with SKIP (and say why) when synqd cannot run as a cluster node;
+    exit 1 when synqd is missing."""
+    try:
+        reason = cluster_support()
+    except (OSError, subprocess.SubprocessError, ProtocolError) as e:
+        print("FAIL: %s" % e)
+        sys.exit(1)
     if reason:
         print("SKIPPED: %s" % reason)
         sys.exit(SKIP)
