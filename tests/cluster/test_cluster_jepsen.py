@@ -54,6 +54,8 @@ def parse_args():
     ap.add_argument("--nodes", type=int, default=3, choices=(3, 5))
     ap.add_argument("--seed", type=int, default=None)
     ap.add_argument("--election-timeout", type=int, default=500, metavar="MS")
+    ap.add_argument("--converge-timeout", type=float, default=20.0, metavar="S",
+                    help="how long the healed nodes may take to reach the same state")
     ap.add_argument("--no-netns", action="store_true",
                     help="no network faults, even where namespaces work")
     return ap.parse_args()
@@ -198,7 +200,7 @@ def main():
                 history = wl.stop()
             failovers = rounds.failovers
             problems += rounds.log + wl.errors
-            final = workload.final_state(c, history)
+            final = workload.final_state(c, history, converge_timeout_s=args.converge_timeout)
             print(checker.summary(history, final))
             problems += checker.check(history, final)
             problems += ["node %d exited by itself: %s" % kv for kv in c.crashes().items()]
