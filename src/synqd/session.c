@@ -20,6 +20,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 
+#include "forward.h"
 #include "server_int.h"
 
 /* After a core call that may have appended to the output (which held out_before bytes): tell
@@ -212,6 +213,10 @@ static const sq_conn_handlers session_handlers = {
 
 void session_accept(server *srv, sq_conn *conn)
 {
+    if (srv->rp && !replica_serving(srv->rp)) {
+        forward_accept(srv, conn); /* a cluster node that does not lead relays to the leader */
+        return;
+    }
     session *se = calloc(1, sizeof *se);
     if (!se) {
         sq_conn_abort(conn);
