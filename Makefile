@@ -23,6 +23,8 @@ SOAK_SECS ?= 600
 # make cluster-full: the Jepsen-style run's rounds and cluster size.
 CLUSTER_ROUNDS ?= 50
 CLUSTER_NODES ?= 3
+# e.g. CLUSTER_FAULTS=kill9-leader: only leader kills (50 failover times).
+CLUSTER_FAULTS ?=
 
 all: deps-build
 	@cmake -S . -B $(BUILD) $(CMAKE_FLAGS) >/dev/null
@@ -55,7 +57,7 @@ soak: san-build
 # (median, max) over the leader kills.
 cluster-full: all
 	SQ_BIN_DIR=$(BUILD) python3 tests/cluster/test_cluster_jepsen.py --rounds $(CLUSTER_ROUNDS) \
-		--nodes $(CLUSTER_NODES)
+		--nodes $(CLUSTER_NODES) $(if $(CLUSTER_FAULTS),--faults $(CLUSTER_FAULTS))
 
 # clang-format and clang-tidy (scripts/lint; .ci/run runs it too). Not part
 # of make test, which only builds and runs the tests.

@@ -22,7 +22,8 @@ plus each node's `stats-cluster`. `check()` returns the list of violations
 2. resurrected: an acknowledged delete is undone: the id is present at the
    end, or a reserve that started after the delete's reply returned it;
 3. corrupt: a body fails its checksum, differs from what was put under that
-   id, or belongs to no put at all (a phantom);
+   id, or belongs to no put at all (a phantom); "id reused" when it is the
+   body of another put (one id given to two jobs);
 4. refused put present: a put answered with an error exists anyway;
 5. divergent: the nodes' `applied-index`, `jobs` or `digest` differ, or the
    number of jobs read differs from what the nodes report.
@@ -118,8 +119,15 @@ def check(history, final):
         if not body_ok(body):
             problems.append("corrupt: %s has a bad checksum: %r" % (what, body))
         elif job_id in acked_puts and acked_puts[job_id].body != body:
-            problems.append("corrupt: %s has body %r but was put as %s"
-                            % (what, body, acked_puts[job_id]))
+            if body in put_by_body:
+                # Another put's body under this id: one id given to two jobs,
+                # as when a deposed leader hands out a put it never committed.
+                problems.append("id reused: %s carries the body of %s, but %s was "
+                                "acknowledged with that id"
+                                % (what, put_by_body[body], acked_puts[job_id]))
+            else:
+                problems.append("corrupt: %s has body %r but was put as %s"
+                                % (what, body, acked_puts[job_id]))
         elif body not in put_by_body:
             problems.append("corrupt: %s has body %r that no put sent" % (what, body))
         elif put_by_body[body].outcome == FAIL:
@@ -172,6 +180,15 @@ def check_convergence(final):
         problems.append("divergent: the nodes report %s jobs but %d were read"
                         % (next(iter(final.nodes.values())).get("jobs"), len(final.jobs)))
     return problems
+
+
+def dump(history, path):
+    """Write the history to `path`, one op a line, for reading after a failure."""
+    with open(path, "w") as f:
+        for op in sorted(history, key=lambda o: o.start):
+            f.write("%.4f %.4f %-7s %-7s id=%s node=%d client=%s body=%r reply=%r\n"
+                    % (op.start, op.end, op.kind, op.outcome, op.job_id, op.node, op.client,
+                       op.body, op.reply))
 
 
 def summary(history, final):

@@ -90,10 +90,15 @@ class Checker(unittest.TestCase):
         h[4] = Op("reserve", OK, 2, B2[:-1] + b"0", 0.5, 0.6)
         self.assertViolation(h, FinalState({1: ("ready", B1)}, NODES), "corrupt")
 
-    def test_swapped_body_is_corrupt(self):
-        # A valid checksum, but not the body that was put under this id.
+    def test_swapped_body_is_an_id_reused(self):
+        # A valid checksum, but another put's body under this id.
         final = FinalState({1: ("ready", B2)}, NODES)
-        self.assertViolation(correct_history(), final, "corrupt")
+        self.assertViolation(correct_history(), final, "id reused")
+
+    def test_id_given_to_two_jobs(self):
+        # A worker got B3 (a put of unknown outcome) as job 1, acknowledged for B1.
+        h = correct_history() + [Op("reserve", OK, 1, B3, 0.9, 1.0)]
+        self.assertViolation(h, FinalState({1: ("ready", B1)}, NODES), "id reused")
 
     def test_phantom_job(self):
         final = FinalState({1: ("ready", B1), 9: ("ready", make_body("nobody", 1))},

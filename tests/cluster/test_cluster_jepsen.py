@@ -2,6 +2,7 @@
 then heal, converge and check the whole history (checker.py).
 
     test_cluster_jepsen.py [--rounds N] [--nodes 3|5] [--seed S] [--no-netns]
+                           [--faults NAME,NAME...]
 
 Each round picks one fault at random, holds it for HOLD_S seconds while the
 producers and workers go on, then heals it and waits for an agreed leader:
@@ -19,7 +20,8 @@ producers and workers go on, then heals it and waits for an agreed leader:
   where the kernel has sch_netem).
 
 Faults that cannot be made here are skipped with the reason printed at the
-start. At most a minority is faulty at once, so the cluster stays available.
+start; `--faults` keeps only the named ones (`--faults kill9-leader --rounds 50`
+measures 50 failovers). At most a minority is faulty at once, so the cluster stays available.
 For leader kills the time from the kill to the first acknowledged put through
 the other nodes is measured; the end prints the median and the max.
 
@@ -32,6 +34,7 @@ import random
 import signal
 import statistics
 import sys
+import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -56,6 +59,8 @@ def parse_args():
     ap.add_argument("--election-timeout", type=int, default=500, metavar="MS")
     ap.add_argument("--converge-timeout", type=float, default=20.0, metavar="S",
                     help="how long the healed nodes may take to reach the same state")
+    ap.add_argument("--faults", default="", metavar="LIST",
+                    help="comma-separated fault names to choose from (default: all that work)")
     ap.add_argument("--no-netns", action="store_true",
                     help="no network faults, even where namespaces work")
     return ap.parse_args()
@@ -101,8 +106,9 @@ class Rounds:
             time.sleep(max(0.0, hold - (time.monotonic() - start)))
             undo()
             new = self.c.wait_leader(HEAL_LEADER_TIMEOUT_S)
-            line = "round %d: %s (leader %d, victim %d) held %.1f s; leader now %d; acked puts %d" \
-                % (r, fault, leader, victim, hold, new, self.wl.acked("put"))
+            line = ("round %d at %.3f: %s (leader %d, victim %d) held %.1f s; leader now %d; "
+                    "acked puts %d" % (r, start, fault, leader, victim, hold, new,
+                                       self.wl.acked("put")))
             print(line, flush=True)
             time.sleep(self.rng.uniform(*SETTLE_S))
 
@@ -179,6 +185,14 @@ def main():
     print("seed %d, %d nodes, %d rounds" % (seed, args.nodes, args.rounds), flush=True)
     rng = random.Random(seed)
     menu = fault_menu(args.nodes, faults)
+    if args.faults:
+        wanted = args.faults.split(",")
+        unknown = [f for f in wanted if f not in menu]
+        if unknown:
+            print("FAIL: --faults names %s, not among this run's faults: %s"
+                  % (",".join(unknown), " ".join(menu)))
+            sys.exit(1)
+        menu = wanted
     print("faults: %s" % " ".join(menu), flush=True)
     net = netns.Network(range(1, args.nodes + 1)) if use_net else None
     problems, failovers = [], []
@@ -206,6 +220,9 @@ def main():
             problems += ["node %d exited by itself: %s" % kv for kv in c.crashes().items()]
             if problems:
                 c.print_logs()
+                path = os.path.join(tempfile.gettempdir(), "synq-jepsen-%d.history" % seed)
+                checker.dump(history, path)
+                print("history (times as in the round lines) written to %s" % path)
     finally:
         if net is not None:
             net.close()

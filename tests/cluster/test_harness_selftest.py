@@ -17,7 +17,7 @@ import unittest
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
-import cluster  # noqa: E402,F401  (puts tests/integration on sys.path)
+sys.path.insert(0, os.path.join(HERE, "..", "integration"))
 import netns  # noqa: E402
 from sqharness import Server  # noqa: E402
 

@@ -14,8 +14,8 @@ import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "integration"))
 import checker  # noqa: E402
-import cluster  # noqa: E402,F401  (puts tests/integration on sys.path)
 import workload  # noqa: E402
 from sqharness import STOP_TIMEOUT_S, Client, Server  # noqa: E402
 
