@@ -108,12 +108,24 @@ static void rearm(cluster *c)
         fprintf(stderr, "synqd: cluster: arming the raft timer: out of memory\n");
 }
 
+/* Has uv watchers started since its last poll? uv registers a watcher with its epoll set only
+ * in its next poll, and uv_backend_timeout() does not count such pending registrations: a
+ * connect or write started by a callback would wait, unregistered, for an unrelated event.
+ * libuv1 keeps the queue in the loop structure (its ABI), an empty queue pointing to itself. */
+static bool watchers_pending(const uv_loop_t *uv)
+{
+    return uv->watcher_queue[0] != (const void *)&uv->watcher_queue;
+}
+
 static void run_pass(cluster *c)
 {
     if (c->in_pass || c->closed)
         return;
     c->in_pass = true;
     uv_run(&c->uv, UV_RUN_NOWAIT);
+    /* A few more passes register what the callbacks started (each may start more). */
+    for (int i = 0; i < 16 && watchers_pending(&c->uv); i++)
+        uv_run(&c->uv, UV_RUN_NOWAIT);
     c->in_pass = false;
     rearm(c);
     if (c->cb.changed)
@@ -462,6 +474,13 @@ int cluster_open(const cluster_opts *o, cluster **out)
                                                          : (election / 10 ? election / 10 : 1));
     raft_set_snapshot_threshold(&c->raft, o->snapshot_threshold ? o->snapshot_threshold : 1024);
     raft_set_snapshot_trailing(&c->raft, 128);
+    /* libraft 0.15's leader keeps a follower it sent a snapshot to in its snapshot state
+     * after the follower acknowledged the install, until this timeout aborts the send (seen:
+     * a new node stalled at the snapshot's index for the whole default 30 s). A short timeout
+     * bounds that stall; a follower whose install outlasts it is probed and sent the log or
+     * the snapshot again. */
+    unsigned install = election * 4 > 2000 ? election * 4 : 2000;
+    raft_set_install_snapshot_timeout(&c->raft, install);
     /* A node coming back from a partition asks before it campaigns, so it cannot depose a
      * healthy leader by bumping the term. */
     raft_set_pre_vote(&c->raft, true);
