@@ -94,6 +94,11 @@ def parse_stats_cluster(data):
         if not sep:
             raise ProtocolError("bad stats-cluster line %r in %r" % (line, data))
         out[key] = value.strip()
+    # The members come on one flat line in --peers's form: "1=host:port,2=host:port".
+    for item in out.pop("peers", "").split(","):
+        if item:
+            pid, _, addr = item.partition("=")
+            peers.append({"id": pid, "address": addr})
     out["peers"] = peers
     return out
 
