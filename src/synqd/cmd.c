@@ -324,10 +324,14 @@ static void execute_tube_command(const cmd_ctx *ctx, const proto_cmd *cmd, cmd_n
             reply_scratch_doc(ctx, stats_format_tube(st, t, ctx->env->scratch));
         break;
     }
-    case CMD_PAUSE_TUBE:
-        reply_ok_or_lit(ctx, store_pause_tube(st, cmd->tube, cmd->tube_len, cmd->delay_s),
-                        PROTO_REPLY_PAUSED);
+    case CMD_PAUSE_TUBE: {
+        int rc = store_pause_tube(st, cmd->tube, cmd->tube_len, cmd->delay_s);
+        /* The log keeps no pause (beanstalkd's binlog neither); a cluster replicates it. */
+        if (rc == STORE_OK && ctx->env->host->paused)
+            ctx->env->host->paused(ctx->env->host_data, cmd->tube, cmd->tube_len, cmd->delay_s);
+        reply_ok_or_lit(ctx, rc, PROTO_REPLY_PAUSED);
         break;
+    }
     case CMD_LIST_TUBES:
     case CMD_LIST_TUBES_WATCHED:
         reply_scratch_doc(ctx, stats_format_tube_list(st, cl, cmd->type == CMD_LIST_TUBES_WATCHED,

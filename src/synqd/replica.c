@@ -24,6 +24,14 @@ struct replica {
     uint64_t node_id;
     uint64_t origin;    /* this process's incarnation: whose speculative changes an entry holds */
     replog_batch batch; /* records of this pass */
+    /* pause-tube commands of this pass, each its own PAUSE entry (rare: a short list). */
+    struct {
+        char name[WAL_MAX_TUBE_NAME];
+        size_t len;
+        int64_t until_wall_ms;
+    } pauses[4];
+    size_t n_pauses;
+    bool pause_overflow;
     uint64_t next_token;
     uint64_t leader_token; /* the LEADER entry's proposal, 0: none pending */
     bool leading;          /* leader, proposing its LEADER entry or serving */
@@ -129,6 +137,41 @@ static void forget_unsynced(replica *rp)
     }
 }
 
+void replica_paused(replica *rp, const char *name, size_t len, uint32_t delay_s)
+{
+    if (!rp->serving || len > WAL_MAX_TUBE_NAME)
+        return;
+    if (rp->n_pauses == sizeof rp->pauses / sizeof rp->pauses[0]) {
+        rp->pause_overflow = true; /* flushed now, so this pass's pauses keep their order */
+        replica_flush(rp);
+    }
+    memcpy(rp->pauses[rp->n_pauses].name, name, len);
+    rp->pauses[rp->n_pauses].len = len;
+    rp->pauses[rp->n_pauses].until_wall_ms = wall_now(rp) + (int64_t)delay_s * 1000;
+    rp->n_pauses++;
+}
+
+/* Proposes the pass's pauses (after its job changes: the order they ran in matters little, a
+ * pause touches no job). */
+static void propose_pauses(replica *rp)
+{
+    for (size_t i = 0; i < rp->n_pauses; i++) {
+        size_t len = 0;
+        uint64_t token = ++rp->next_token;
+        unsigned char *e = replog_pause_entry(rp->origin, rp->pauses[i].name, rp->pauses[i].len,
+                                              rp->pauses[i].until_wall_ms, &len);
+        if (e && cluster_propose(rp->cl, e, len, token) == 0) {
+            rp->in_flight++;
+            rp->proposed = true;
+            rp->last_change = token;
+        } else {
+            fprintf(stderr, "synqd: cluster: proposing a pause failed\n");
+            rp->lost_changes = true;
+        }
+    }
+    rp->n_pauses = 0;
+}
+
 void replica_flush(replica *rp)
 {
     if (rp->batch.len) {
@@ -146,6 +189,12 @@ void replica_flush(replica *rp)
             rp->lost_changes = true;
         }
         rp->last_change = token;
+    }
+    if (rp->n_pauses)
+        propose_pauses(rp);
+    if (rp->pause_overflow) {
+        rp->pause_overflow = false;
+        return; /* called from replica_paused: the pass's own flush holds the replies */
     }
     /* Every session that wrote a reply this pass is on the unsynced list (session.c), not only
      * those whose commands changed something: a reserve, a peek or a stats can show a change
@@ -350,6 +399,10 @@ static void on_apply(void *data, const unsigned char *e, size_t len, uint64_t in
     }
     if (en.origin == rp->origin)
         return; /* our own changes: the store made them when the commands ran */
+    if (en.kind == REPLOG_PAUSE) {
+        (void)replog_apply_pause(rp->srv->st, &en, wall_now(rp));
+        return;
+    }
     int rc = replog_apply(rp->srv->st, en.records, en.records_len, wall_now(rp), count, rp->srv);
     if (rc)
         fprintf(stderr, "synqd: cluster: applying a committed entry: %s\n", strerror(-rc));

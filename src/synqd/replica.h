@@ -59,6 +59,9 @@ void replica_journal_tube(replica *rp, const tube *t);
  * change anything now (not the serving leader); 0 otherwise. */
 int replica_take_error(replica *rp);
 
+/* pause-tube paused a tube (the cmd_host hook): replicated with the pass's changes. */
+void replica_paused(replica *rp, const char *name, size_t len, uint32_t delay_s);
+
 /* End of a loop pass: proposes the pass's changes and holds the replies acknowledging them. */
 void replica_flush(replica *rp);
 

@@ -287,7 +287,15 @@ static int host_cluster_change(void *data, client *c, uint64_t id, const char *a
     return replica_change(srv->rp, client_owner(c), id, address, address_len);
 }
 
+static void host_paused(void *data, const char *name, size_t len, uint32_t delay_s)
+{
+    server *srv = data;
+    if (srv->rp)
+        replica_paused(srv->rp, name, len, delay_s);
+}
+
 static const cmd_host server_cmd_host = {
+    .paused = host_paused,
     .cluster_change = host_cluster_change,
     .format_cluster_stats = host_format_cluster_stats,
     .log_failed = host_log_failed,
