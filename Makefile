@@ -3,13 +3,14 @@
 MAKEFLAGS += --no-print-directory
 BUILD ?= build
 SAN_BUILD ?= build-sanitize
+TSAN_BUILD ?= build-tsan
 # The sanitizer build uses clang, so the gcc default build and this one
 # together keep the code clean on both compilers (and clang builds the fuzzers).
 SAN_CC ?= clang
 JOBS ?= $(shell nproc 2>/dev/null || echo 2)
 CMAKE_FLAGS ?=
 
-.PHONY: all deps-build deps-test test test-sanitize san-build soak cluster-full lint run install deb \
+.PHONY: all deps-build deps-test test test-sanitize test-tsan san-build soak cluster-full lint run install deb \
 	clean
 # make install: where to (PREFIX, baked into synq.pc) and a staging root (DESTDIR, for packages).
 PREFIX ?= /usr/local
@@ -59,6 +60,15 @@ cluster-full: all
 	SQ_BIN_DIR=$(BUILD) python3 tests/cluster/test_cluster_jepsen.py --rounds $(CLUSTER_ROUNDS) \
 		--nodes $(CLUSTER_NODES) $(if $(CLUSTER_FAULTS),--faults $(CLUSTER_FAULTS))
 
+# ThreadSanitizer: synqd and the tools built with -fsanitize=thread, and the cluster tests (a
+# cluster node runs libuv's thread pool for libraft's disk work) against them.
+test-tsan: deps-test
+	@cmake -S . -B $(TSAN_BUILD) -DSQ_TSAN=ON -DCMAKE_BUILD_TYPE=Debug \
+		-DCMAKE_C_COMPILER=$(SAN_CC) >/dev/null
+	@cmake --build $(TSAN_BUILD) -j $(JOBS) --target synqd synq-cli synq-bench
+	cd $(TSAN_BUILD) && TSAN_OPTIONS="halt_on_error=1 exitcode=66" \
+		ctest --output-on-failure -j $(JOBS) -R 'cluster[.]test_cluster_(basic|jepsen)'
+
 # clang-format and clang-tidy (scripts/lint; .ci/run runs it too). Not part
 # of make test, which only builds and runs the tests.
 lint: deps-test
@@ -88,4 +98,4 @@ deb:
 	@JOBS=$(JOBS) scripts/deb-build $(DEB_DIR)
 
 clean:
-	rm -rf $(BUILD) $(SAN_BUILD) build-lint $(DEB_DIR)
+	rm -rf $(BUILD) $(SAN_BUILD) $(TSAN_BUILD) build-lint $(DEB_DIR)
