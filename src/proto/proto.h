@@ -26,6 +26,9 @@
  * 200-byte key leaves 7 bytes for the four numbers (docs/protocol.md, Extensions). */
 #define PROTO_MAX_KEY 200
 
+/* The longest user name `auth` takes (and a users file holds), in bytes. */
+#define PROTO_MAX_USER 128
+
 /* The most jobs one list-jobs page or one reserve-batch answer holds. */
 #define PROTO_MAX_PAGE 1000
 
@@ -76,6 +79,7 @@ typedef enum {
     CMD_TUBE_SET,   /* tube-set <tube> <name> <value> */
     CMD_TUBE_INFO,  /* tube-info <tube> */
     CMD_PUT_UNIQUE, /* put-unique <key> <pri> <delay> <ttr> <bytes> (issue 16 item 5) */
+    CMD_AUTH,       /* auth <user> <password> (issue 15 item 3; docs/security.md) */
     CMD_COUNT_
 } proto_cmd_type;
 
@@ -120,6 +124,11 @@ typedef struct {
     uint32_t count;        /* list-jobs: 1..PROTO_MAX_PAGE; move-jobs: max; reserve-batch: max;
                             * tube-set: the value of a numeric setting */
     proto_setting setting; /* tube-set; dead-letter's tube is to_tube (to_tube_len 0: "-") */
+    const char *user;      /* auth: 1..PROTO_MAX_USER name bytes, INTO the line */
+    size_t user_len;
+    const char *password; /* auth: the rest of the line after the user and one space (it may
+                           * hold spaces), at least one byte, INTO the line */
+    size_t password_len;
     /* beanstalkd increments the command's cmd-* counter (stats, and per tube for pause-tube).
      * Always true with PROTO_OK; true with PROTO_BAD_FORMAT in exactly two cases, because
      * beanstalkd counts before its last check: put with trailing bytes after the body size, and
@@ -183,6 +192,10 @@ extern const proto_cmd_type proto_stats_order[PROTO_STATS_CMDS];
  * Returns NULL for commands beanstalkd keeps no counter for (reserve-job, kick-job, quit) and for
  * out-of-range values. The string is static. */
 const char *proto_cmd_stat_name(proto_cmd_type t);
+
+/* Whether name[0..len) is a user name `auth` accepts: 1..PROTO_MAX_USER bytes of ASCII letters,
+ * digits and "._@+-". The users file (synqd) holds names by the same rule. */
+bool proto_is_valid_user(const char *name, size_t len);
 
 /* Scans buf[0..len) for the end of the first line, the way beanstalkd does.
  *
