@@ -18,6 +18,7 @@
 #include "stats.h"
 #include "synq/loop.h"
 #include "synq/tls.h"
+#include "users.h"
 #include "wal.h"
 
 #define SERVER_DEFAULT_PORT 11300
@@ -70,6 +71,11 @@ typedef struct server_opts {
     uint32_t out_timeout_ms; /* --output-timeout-ms: close a connection whose output made no
                                 progress for this long; 0 = never */
     uint32_t pass_commands;  /* --pass-commands: most commands per connection per loop pass */
+    auth_users *users;       /* --users: every connection must authenticate (authz.h); the
+                                server_start call takes it over, freeing it in server_free (or
+                                on failure). NULL: no authentication */
+    bool insecure_listen;    /* --insecure-listen: serve a non-loopback plain listener without
+                                --users (with a warning) instead of refusing to start */
 } server_opts;
 
 typedef struct server server;
