@@ -74,7 +74,7 @@ bool exposure_allowed(const sq_listener *l, bool insecure)
 {
     static const char risk[] = "can read, delete and add jobs (no --users: no authentication)";
     if (insecure) {
-        (void)exposure_warn(l, "listening (--insecure-listen)", risk);
+        (void)exposure_warn(l, "listening", risk);
         return true;
     }
     struct sockaddr_storage ss;
