@@ -2,7 +2,7 @@
  * pwcheck: see pwcheck.h; also auth_verify (users.h), the one place a password is checked.
  *
  * PBKDF2 runs on the event loop, so one check holds every client for its duration (about
- * 40 ms at synq passwd's 100000 iterations). Two things bound that: failures are rate limited
+ * 50 ms at synq passwd's 100000 iterations). Two things bound that: failures are rate limited
  * per address before they get here (authlimit.c), and a password that verified once is
  * remembered as a salted SHA-256 fingerprint, so a worker that reconnects all day pays the
  * PBKDF2 once per server start. The fingerprint is as secret as the password's hash in the

@@ -36,7 +36,7 @@
  * slow a guesser down; above the maximum one `auth` would hold the event loop for seconds. */
 #define AUTH_MIN_ITERATIONS 1000u
 #define AUTH_MAX_ITERATIONS 10000000u
-/* What `synq passwd` uses: about 40 ms of one core, which every successful first `auth` of a
+/* What `synq passwd` uses: about 50 ms of one core, which every successful first `auth` of a
  * user costs the loop (later ones hit the verified-password cache, users.c). */
 #define AUTH_DEFAULT_ITERATIONS 100000u
 #define AUTH_SALT_MAX 64

@@ -504,5 +504,88 @@ class MetricsToken(unittest.TestCase):
                       % token.encode(), proc.stderr)
 
 
+class ClientCertificates(unittest.TestCase):
+    """Mutual TLS: a verified certificate whose subjectAltName or common name is a user's name
+    logs the connection in as that user, with no `auth`. Certificates from test_tls.Certs."""
+
+    @classmethod
+    def setUpClass(cls):
+        if not shutil.which("openssl"):
+            raise unittest.SkipTest("no openssl command")
+        import test_tls
+        cls.tls = test_tls
+        cls.dir = tempfile.mkdtemp(prefix="synq-auth-tls-")
+        test_tls.CERTS = certs = test_tls.Certs(cls.dir)
+        with open(certs.p("worker.ext"), "w") as f:
+            f.write("subjectAltName=DNS:worker-1.example.com,email:ops@example.com\n")
+        certs.issue("worker", "ca", "worker.ext")  # CN=worker, SAN worker-1.example.com
+        cls.users = write(certs.p("users"), users_text() +
+                          "client - t*:put\nworker-1.example.com - *:all\nworker - t*:peek\n")
+
+    @classmethod
+    def tearDownClass(cls):
+        shutil.rmtree(cls.dir, ignore_errors=True)
+
+    def cmd(self, sock, line):
+        sock.sendall(line.encode() + b"\r\n")
+        return self.tls.read_until(sock, b"\r\n")
+
+    def test_a_certificate_names_its_user(self):
+        with self.tls.TlsServer(extra=["--users", self.users], auth="optional") as srv:
+            # CN=client: the user "client", rights t*:put.
+            with self.tls.tls_connect(srv.tls_port, cert="client") as s:
+                self.assertEqual(self.cmd(s, "use t"), b"USING t\r\n")
+                self.assertTrue(self.cmd(s, "put 0 0 60 1\r\nx").startswith(b"INSERTED"))
+                self.assertEqual(self.cmd(s, "stats"), b"NOT_AUTHORIZED\r\n")
+                # Already someone: auth does not change who.
+                self.assertEqual(self.cmd(s, "auth root " + pw("root")), b"BAD_AUTH\r\n")
+            # The subjectAltName comes before the common name: worker-1.example.com, *:all.
+            with self.tls.tls_connect(srv.tls_port, cert="worker") as s:
+                self.assertTrue(self.cmd(s, "stats").startswith(b"OK "))
+
+    def test_without_a_certificate_auth_is_still_needed(self):
+        with self.tls.TlsServer(extra=["--users", self.users], auth="optional") as srv:
+            with self.tls.tls_connect(srv.tls_port, cert=None) as s:
+                self.assertEqual(self.cmd(s, "use t"), b"NOT_AUTHORIZED\r\n")
+                self.assertEqual(self.cmd(s, "auth p " + pw("p")), b"OK_AUTH\r\n")
+                self.assertEqual(self.cmd(s, "use t"), b"USING t\r\n")
+            # Nor does the plain port look at certificates.
+            with sqharness.Client(srv.port) as c:
+                self.assertEqual(c.cmd("use t"), b"NOT_AUTHORIZED\r\n")
+
+    def test_a_certificate_naming_no_user_logs_nobody_in(self):
+        # CN=server2 is signed by the same CA but names no user.
+        with self.tls.TlsServer(extra=["--users", self.users], auth="optional") as srv:
+            with self.tls.tls_connect(srv.tls_port, cert="server2") as s:
+                self.assertEqual(self.cmd(s, "use t"), b"NOT_AUTHORIZED\r\n")
+
+
+class ClientLibraries(AuthServer):
+    """Real client libraries send auth through their raw-command hooks: Ruby's beaneater
+    (Connection#transmit) and PHP's Pheanstalk 4 (Connection::dispatchCommand with a command
+    class); tests/compat/*_auth.*, the snippets in docs/security.md."""
+
+    def run_script(self, interpreter, name, address):
+        exe = shutil.which(interpreter)
+        if exe is None:
+            self.fail("%s is not installed (scripts/deps test installs the client libraries)"
+                      % interpreter)
+        script = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "compat", name)
+        users = write(os.path.join(self.dir, "client-users"),
+                      "mailer %s emails:put,reserve,peek\n" % pbkdf2_hash("mail pw"))
+        with sqharness.Server("synqd", ["--users", users]) as srv:
+            proc = subprocess.run([exe, script, address(srv.port), "mailer", "mail pw"],
+                                  capture_output=True, timeout=60, stdin=subprocess.DEVNULL)
+        out = (proc.stdout + proc.stderr).decode(errors="replace")
+        self.assertEqual(proc.returncode, 0, out)
+        self.assertRegex(out, r"(?m)^[1-9]\d* passed, 0 failed$")
+
+    def test_beaneater_authenticates_through_transmit(self):
+        self.run_script("ruby", "beaneater_auth.rb", lambda port: "127.0.0.1:%d" % port)
+
+    def test_pheanstalk_authenticates_through_dispatch_command(self):
+        self.run_script("php", "pheanstalk_auth.php", str)
+
+
 if __name__ == "__main__":
     sqharness.main()
