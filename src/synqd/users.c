@@ -35,6 +35,12 @@ typedef struct name_key {
     size_t len;
 } name_key;
 
+static bool name_is(const char *name, size_t len, const void *key)
+{
+    const name_key *k = key;
+    return len == k->len && memcmp(name, k->p, len) == 0;
+}
+
 static uint64_t cached_hash(const void *item)
 {
     const auth_cached *c = item;
@@ -44,8 +50,7 @@ static uint64_t cached_hash(const void *item)
 static bool cached_eq(const void *item, const void *key)
 {
     const auth_cached *c = item;
-    const name_key *k = key;
-    return c->len == k->len && memcmp(c->name, k->p, k->len) == 0;
+    return name_is(c->name, c->len, key);
 }
 
 static uint64_t user_hash(const void *item)
@@ -57,8 +62,7 @@ static uint64_t user_hash(const void *item)
 static bool user_eq(const void *item, const void *key)
 {
     const auth_user *u = item;
-    const name_key *k = key;
-    return u->name_len == k->len && memcmp(u->name, k->p, k->len) == 0;
+    return name_is(u->name, u->name_len, key);
 }
 
 bool auth_pattern_match(const char *pattern, size_t plen, const char *name, size_t nlen)
@@ -315,9 +319,13 @@ int auth_users_parse(const char *text, size_t len, const char *file, auth_users 
     size_t lines = 1;
     for (const char *q = text; (q = memchr(q, '\n', (size_t)(text + len - q))) != NULL; q++)
         lines++;
+    if (!(us->users = calloc(lines, sizeof *us->users))) {
+        snprintf(err, err_len, "%s: out of memory", file);
+        hashmap_dispose(&us->by_name);
+        free(us);
+        return -ENOMEM;
+    }
     int rc = 0;
-    if (!(us->users = calloc(lines, sizeof *us->users)))
-        rc = -ENOMEM;
     const char *p = text, *end = text + len;
     while (rc == 0 && p < end) {
         ps.line++;

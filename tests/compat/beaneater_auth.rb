@@ -3,18 +3,7 @@
 # (a synqd with --users where USER has put, reserve and peek on the tube "emails"). Prints
 # "N passed, M failed" and exits non-zero on a failure.
 require 'beaneater'
-
-$passed = 0
-$failed = 0
-
-def check(what, got, want)
-  if got == want
-    $passed += 1
-  else
-    $failed += 1
-    puts "FAIL #{what}: got #{got.inspect}, want #{want.inspect}"
-  end
-end
+require_relative 'checks'
 
 addr, user, password = ARGV
 beanstalk = Beaneater.new(addr)
@@ -37,5 +26,4 @@ check('peek after delete', tube.peek(:ready), nil)
 check('other tube', conn.transmit('use payroll')[:status], 'NOT_AUTHORIZED')
 
 beanstalk.close
-puts "#{$passed} passed, #{$failed} failed"
-exit($failed.zero? ? 0 : 1)
+finish
