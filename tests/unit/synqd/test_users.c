@@ -11,6 +11,7 @@
 
 #include "authlimit.h"
 #include "authtoken.h"
+#include "http.h"
 #include "pwcheck.h"
 #include "users.h"
 
@@ -277,6 +278,32 @@ TEST(the_bearer_header_must_carry_the_token)
             fprintf(stderr, "line: %s\n", cases[i].line);
         ASSERT_EQ(got, cases[i].grants);
     }
+}
+
+/* The metrics endpoint's head reader with a token set: authorized only when a header carried
+ * it (http.c calls authtoken_header_grants per header line). */
+static bool head_authorized(const authtoken *t, const char *req)
+{
+    http_head h;
+    http_head_init(&h);
+    h.token = t;
+    size_t off = 0, len = strlen(req), used;
+    http_head_result r;
+    while ((r = http_head_feed(&h, req + off, len - off, &used)) == HTTP_HEAD_REQUEST)
+        off += used;
+    ASSERT_EQ(r, HTTP_HEAD_DONE);
+    return h.authorized;
+}
+
+TEST(the_http_head_reader_tells_whether_the_token_came)
+{
+    authtoken t;
+    ASSERT_EQ(authtoken_set(&t, "0123456789abcdef", 16), 0);
+    ASSERT_TRUE(head_authorized(&t, "GET /metrics HTTP/1.1\r\nHost: x\r\n"
+                                    "Authorization: Bearer 0123456789abcdef\r\n\r\n"));
+    ASSERT_TRUE(!head_authorized(&t, "GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n"));
+    ASSERT_TRUE(!head_authorized(&t, "GET /metrics HTTP/1.1\r\n"
+                                     "Authorization: Bearer wrong-token-000000\r\n\r\n"));
 }
 
 TEST_MAIN()
