@@ -183,6 +183,11 @@ int sq_conn_writev(sq_conn *c, const struct iovec *iov, int iovcnt);
 sq_buf *sq_conn_out(sq_conn *c);
 void sq_conn_wrote(sq_conn *c);
 
+/* Holds the output: bytes queued (and a graceful close's FIN) are not sent until the hold is
+ * lifted with hold false, while input, timers and deadlines go on. A server that may answer
+ * only once a change is replicated holds the replies until then. */
+void sq_conn_hold_output(sq_conn *c, bool hold);
+
 /* Bytes queued and not yet taken by the kernel. */
 size_t sq_conn_pending(const sq_conn *c);
 

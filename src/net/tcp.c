@@ -275,6 +275,8 @@ static void conn_flush(sq_conn *c)
     uint64_t now = sq_loop_now_ms(c->loop);
     if (c->flags & F_TLS_HANDSHAKE)
         return; /* output waits for the handshake, which queues this again when done */
+    if (c->flags & F_OUT_HELD)
+        return; /* sq_conn_hold_output(c, false) queues this again */
     if (len > 0) {
         ssize_t n = conn_send(c, len);
         if (n < 0)
@@ -692,6 +694,19 @@ void sq_conn_wrote(sq_conn *c)
         conn_update_io(c);
     }
     conn_arm_timer(c);
+}
+
+void sq_conn_hold_output(sq_conn *c, bool hold)
+{
+    if (hold) {
+        c->flags |= F_OUT_HELD;
+        return;
+    }
+    if (!(c->flags & F_OUT_HELD))
+        return;
+    c->flags &= ~F_OUT_HELD;
+    if (!(c->flags & F_RELEASED))
+        sq__loop_defer(c->loop, &c->node);
 }
 
 int sq_conn_write(sq_conn *c, const void *bytes, size_t len)

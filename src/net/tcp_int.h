@@ -43,6 +43,7 @@ enum {
     F_TLS_WANT_READ = 1u << 15,
     F_TLS_WANT_WRITE = 1u << 16,
     F_TLS_READ_AGAIN = 1u << 17,
+    F_OUT_HELD = 1u << 18, /* sq_conn_hold_output: queued output is not sent */
 };
 
 struct sq_conn {

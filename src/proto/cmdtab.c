@@ -49,6 +49,7 @@ const proto_cmd_def proto_cmds[CMD_COUNT_] = {
     ROW(CMD_TUBE_SET, "tube-set ", PROTO_ARGS_WORDS, PROTO_CMD_LOGGED, NULL),
     ROW(CMD_TUBE_INFO, "tube-info ", PROTO_ARGS_WORDS, 0, NULL),
     ROW(CMD_PUT_UNIQUE, "put-unique ", PROTO_ARGS_WORDS, 0, NULL),
+    ROW(CMD_STATS_CLUSTER, "stats-cluster", PROTO_ARGS_NONE_EXACT, 0, NULL),
     ROW(CMD_AUTH, "auth ", PROTO_ARGS_WORDS, 0, NULL),
 };
 

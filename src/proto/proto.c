@@ -103,8 +103,10 @@ static const unsigned char cmds_q[] = {CMD_QUIT};
 /* "reserve-batch " (an extension) before "reserve", which would take it as trailing bytes. */
 static const unsigned char cmds_r[] = {CMD_RESERVE_WITH_TIMEOUT, CMD_RESERVE_JOB, CMD_RESERVE_BATCH,
                                        CMD_RESERVE, CMD_RELEASE};
-/* "stats-log" (an extension) before "stats", which would otherwise take it as trailing bytes. */
-static const unsigned char cmds_s[] = {CMD_STATS_JOB, CMD_STATS_TUBE, CMD_STATS_LOG, CMD_STATS};
+/* "stats-log" and "stats-cluster" (extensions) before "stats", which would otherwise take it as
+ * trailing bytes. */
+static const unsigned char cmds_s[] = {CMD_STATS_JOB, CMD_STATS_TUBE, CMD_STATS_LOG,
+                                       CMD_STATS_CLUSTER, CMD_STATS};
 static const unsigned char cmds_t[] = {CMD_TOUCH, CMD_TUBE_SET, CMD_TUBE_INFO};
 static const unsigned char cmds_u[] = {CMD_USE};
 static const unsigned char cmds_w[] = {CMD_WATCH};

@@ -76,10 +76,11 @@ typedef enum {
     CMD_MOVE_JOBS,     /* move-jobs <from> <to> <state> <max> */
     CMD_RESERVE_BATCH, /* reserve-batch <max> <timeout> */
     /* per-tube settings (issue 16 item 6) */
-    CMD_TUBE_SET,   /* tube-set <tube> <name> <value> */
-    CMD_TUBE_INFO,  /* tube-info <tube> */
-    CMD_PUT_UNIQUE, /* put-unique <key> <pri> <delay> <ttr> <bytes> (issue 16 item 5) */
-    CMD_AUTH,       /* auth <user> <password> (issue 15 item 3; docs/security.md) */
+    CMD_TUBE_SET,      /* tube-set <tube> <name> <value> */
+    CMD_TUBE_INFO,     /* tube-info <tube> */
+    CMD_PUT_UNIQUE,    /* put-unique <key> <pri> <delay> <ttr> <bytes> (issue 16 item 5) */
+    CMD_STATS_CLUSTER, /* stats-cluster: this node's view of the cluster (docs/cluster.md) */
+    CMD_AUTH,          /* auth <user> <password> (issue 15 item 3; docs/security.md) */
     CMD_COUNT_
 } proto_cmd_type;
 

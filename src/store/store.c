@@ -127,6 +127,26 @@ bool store_draining(const store *s)
     return s->draining;
 }
 
+job *store_job_after(store *s, uint64_t *id)
+{
+    uintptr_t v = (uintptr_t)jobdir_next(&s->dir, id);
+    if (!v)
+        return NULL;
+    return v & 1 ? ((job_ext *)(v & ~(uintptr_t)1))->j : (job *)v;
+}
+
+uint64_t store_next_id(const store *s)
+{
+    return s->next_id;
+}
+
+void store_set_replica(store *s, bool on)
+{
+    s->replica = on;
+    if (!on)
+        s->conf_due_ms = 0; /* the expiry sweep it skipped runs at the next tick */
+}
+
 void store_set_holding(store *s, bool on)
 {
     s->holding = on;

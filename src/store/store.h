@@ -108,6 +108,10 @@ bool store_draining(const store *s);
  * clients stay waiting, reserve-job answers NOT_FOUND; jobs still become ready, and the jobs
  * already reserved can be deleted, released, buried and touched. Leaving it serves waiters. */
 void store_set_holding(store *s, bool on);
+
+/* A replica's store changes only by the records it is given (a cluster node that is not the
+ * leader): it expires no job of its own accord, since the leader's DELETE records do that. */
+void store_set_replica(store *s, bool on);
 bool store_holding(const store *s);
 /* The store's clock (hooks->now_ms). */
 uint64_t store_now_ms(const store *s);
@@ -300,7 +304,12 @@ uint64_t store_last_delete_run_ms(const store *s);
 
 /* ---- lookups (peeks never change state) ---- */
 
-job *store_find_job(store *s, uint64_t id);       /* peek <id>; NULL if none */
+job *store_find_job(store *s, uint64_t id); /* peek <id>; NULL if none */
+/* Every job in id order: the job with the smallest id > *id (and *id set to it), or NULL. Start
+ * with *id = 0. The store must not change during the walk. */
+job *store_job_after(store *s, uint64_t *id);
+/* The id the next put will get. */
+uint64_t store_next_id(const store *s);
 job *store_peek_ready(store *s, const client *c); /* in used tube; NULL if none */
 job *store_peek_delayed(store *s, const client *c);
 job *store_peek_buried(store *s, const client *c);

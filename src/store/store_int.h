@@ -65,6 +65,7 @@ struct store {
     list conf_tubes;             /* tubes with settings (tube_settings.c) */
     uint64_t conf_due_ms;        /* when store__conf_tick must next run; UINT64_MAX = never */
     bool holding;                /* store_set_holding: hand out no job */
+    bool replica;                /* store_set_replica: no expiry of its own */
     uint64_t list_looks;         /* jobs store_list_jobs has looked at, for its cost tests */
     uint64_t last_delete_run_ms; /* store_last_delete_run_ms */
 };

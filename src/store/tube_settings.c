@@ -219,7 +219,7 @@ void store__conf_tick(store *s, uint64_t now)
         if (k->set.expire_s && (!min_expire || k->set.expire_s < min_expire))
             min_expire = k->set.expire_s;
     }
-    if (min_expire) {
+    if (min_expire && !s->replica) {
         uint64_t due = expire_sweep(s, now, min_expire) ? now : now + EXPIRE_SWEEP_MS;
         if (due < s->conf_due_ms)
             s->conf_due_ms = due;

@@ -410,6 +410,16 @@ void cmd_execute(const cmd_ctx *ctx, proto_status status, const proto_cmd *cmd, 
             reply_scratch_doc(ctx, err);
         break;
     }
+    case CMD_STATS_CLUSTER: {
+        int err = env->host->format_cluster_stats
+                      ? env->host->format_cluster_stats(env->host_data, env->scratch)
+                      : -ENOENT;
+        if (err == -ENOENT)
+            reply_lit(ctx->out, PROTO_REPLY_NOT_FOUND);
+        else
+            reply_scratch_doc(ctx, err);
+        break;
+    }
     case CMD_QUIT:
         next->kind = CMD_NEXT_CLOSE;
         break;

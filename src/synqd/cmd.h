@@ -37,6 +37,8 @@ typedef struct cmd_host {
     /* The `stats-log` document (the log's figures) into out: 0, -ENOENT when the server has
      * no log (-b not given), or -ENOMEM. */
     int (*format_log_stats)(void *host_data, sq_buf *out);
+    /* stats-cluster's YAML; -ENOENT when the server is not a cluster node. */
+    int (*format_cluster_stats)(void *host_data, sq_buf *out);
 } cmd_host;
 
 /* What every command of one server shares. Borrowed for the server's lifetime. */

@@ -27,6 +27,7 @@
 #include "metrics.h"
 #include "parse.h"
 #include "proto.h"
+#include "replica.h"
 #include "server.h"
 #include "synq/loop.h"
 #include "synq/timer.h"
@@ -95,6 +96,12 @@ static void usage(FILE *out)
             "                          (default yes: needs --tls-ca)\n"
             "     --tls-protocols \"TLSv1.2 TLSv1.3\"  the versions offered (the default)\n"
             "     --tls-ciphersuites LIST  TLS 1.3 suites (default OpenSSL's)\n"
+            "\n"
+            "Cluster (docs/cluster.md; -b DIR then holds the node's Raft state):\n"
+            "     --node ID            be cluster node ID (a positive integer)\n"
+            "     --peers ID=HOST:PORT,...  every node's Raft address, this one's included\n"
+            "                          (the same list on every node)\n"
+            "     --election-timeout MS  Raft's election timeout (default 1000)\n"
             "\n"
             "Authentication (docs/security.md):\n"
             "     --users FILE         clients must authenticate (auth, or a client\n"
@@ -249,6 +256,9 @@ enum {
     OPT_TLS_AUTH_CLIENTS,
     OPT_TLS_PROTOCOLS,
     OPT_TLS_CIPHERSUITES,
+    OPT_NODE,
+    OPT_PEERS,
+    OPT_ELECTION_TIMEOUT,
     OPT_USERS,
     OPT_INSECURE_LISTEN,
     OPT_METRICS_TOKEN_FILE,
@@ -421,9 +431,39 @@ static int apply_option(options *opt, int c, const char *arg)
     case 'h':
         usage(stdout);
         return SYNQD_EXIT_OK;
+    case OPT_NODE:
+        if (!number_option("--node", "node id", arg, 1, UINT32_MAX, &v))
+            return SYNQD_EXIT_USAGE;
+        o->node_id = v;
+        return NEXT_OPTION;
+    case OPT_PEERS:
+        o->peers = arg;
+        return NEXT_OPTION;
+    case OPT_ELECTION_TIMEOUT:
+        if (!number_option("--election-timeout", "milliseconds", arg, 50, 60000, &v))
+            return SYNQD_EXIT_USAGE;
+        o->election_timeout_ms = (uint32_t)v;
+        return NEXT_OPTION;
     default:
         return apply_tls_option(&opt->tls, c, arg);
     }
+}
+
+/* --node needs --peers naming it and -b for the Raft state; --peers needs --node. */
+static bool cluster_options_valid(const server_opts *o)
+{
+    if (!o->node_id && !o->peers)
+        return true;
+    if (!o->node_id || !o->peers || !o->wal_dir) {
+        fprintf(stderr, "synqd: a cluster node needs --node, --peers and -b together\n");
+        return false;
+    }
+    char err[160];
+    if (replica_check_peers(o->peers, o->node_id, err, sizeof err) != 0) {
+        fprintf(stderr, "synqd: --peers: %s\n", err);
+        return false;
+    }
+    return true;
 }
 
 /* With a log, every put the protocol accepts (-z, a 200-byte tube name) must fit in one segment
@@ -489,6 +529,9 @@ static bool parse_options(int argc, char **argv, options *opt, int *status)
         {"tls-auth-clients", required_argument, NULL, OPT_TLS_AUTH_CLIENTS},
         {"tls-protocols", required_argument, NULL, OPT_TLS_PROTOCOLS},
         {"tls-ciphersuites", required_argument, NULL, OPT_TLS_CIPHERSUITES},
+        {"node", required_argument, NULL, OPT_NODE},
+        {"peers", required_argument, NULL, OPT_PEERS},
+        {"election-timeout", required_argument, NULL, OPT_ELECTION_TIMEOUT},
         {"users", required_argument, NULL, OPT_USERS},
         {"insecure-listen", no_argument, NULL, OPT_INSECURE_LISTEN},
         {"metrics-token-file", required_argument, NULL, OPT_METRICS_TOKEN_FILE},
@@ -511,7 +554,8 @@ static bool parse_options(int argc, char **argv, options *opt, int *status)
         *status = SYNQD_EXIT_USAGE;
         return false;
     }
-    if (!segment_fits_largest_put(&opt->server) || !synqd_tls_check(&opt->tls)) {
+    if (!segment_fits_largest_put(&opt->server) || !synqd_tls_check(&opt->tls) ||
+        !cluster_options_valid(&opt->server)) {
         *status = SYNQD_EXIT_USAGE;
         return false;
     }
@@ -809,6 +853,7 @@ int main(int argc, char **argv)
     int status;
     if (!parse_options(argc, argv, &opt, &status))
         return status;
+    opt.server.argv = argv;
 
     /* A peer that vanishes must not kill the server on write. */
     signal(SIGPIPE, SIG_IGN);

@@ -20,6 +20,7 @@
  * appended again (rewrite_tubes): tube_floor is the oldest segment that may hold such a record.
  */
 #include "persist.h"
+#include "jobrec.h"
 #include "wallclock.h"
 
 #include <errno.h>
@@ -38,49 +39,10 @@ struct persist {
     uint32_t tube_floor; /* oldest segment with a TUBE record still needed; UINT32_MAX: none */
 };
 
-static uint8_t wal_state_of(job_state st)
-{
-    switch (st) {
-    case JOB_DELAYED:
-        return WAL_STATE_DELAYED;
-    case JOB_BURIED:
-        return WAL_STATE_BURIED;
-    default:
-        return WAL_STATE_READY; /* a reserved job is logged as ready */
-    }
-}
-
 /* The full record of a job's current state; monotonic store times become wall times. */
 static wal_record record_of(const persist *p, const job *j, uint8_t type)
 {
-    int64_t wall = p->wall_ms(p->clock_data);
-    uint64_t now = store_now_ms(p->s);
-    const tube *t = job_tube(p->s, j);
-    wal_record r = {.type = type,
-                    .id = job_id(j),
-                    .pri = job_pri(j),
-                    .ttr_s = job_ttr_s(j),
-                    .state = wal_state_of(job_get_state(j)),
-                    .created_wall_ms = wall - (int64_t)(now - job_created_ms(p->s, j)),
-                    .tube = tube_name(t),
-                    .tube_len = tube_name_len(t),
-                    .body = job_body(j),
-                    .body_len = job_body_len(j),
-                    .segment = job_log_segment(j)};
-    r.key = job_key(j, &r.key_len);
-    job_stats js;
-    job_get_stats(p->s, j, &js);
-    r.delay_s = js.delay_s;
-    r.reserves = js.reserves;
-    r.timeouts = js.timeouts;
-    r.releases = js.releases;
-    r.buries = js.buries;
-    r.kicks = js.kicks;
-    if (r.state == WAL_STATE_DELAYED) {
-        uint64_t deadline = job_deadline_ms(p->s, j);
-        r.deadline_wall_ms = wall + (deadline > now ? (int64_t)(deadline - now) : 0);
-    }
-    return r;
+    return jobrec_of(p->s, j, type, p->wall_ms(p->clock_data));
 }
 
 static void note_error(persist *p, int rc)
@@ -123,17 +85,7 @@ void persist_journal(persist *p, const job *j, int op)
 static int append_tube(persist *p, const tube *t)
 {
     store_tube_conf c;
-    tube_get_conf(t, &c);
-    wal_record r = {.type = WAL_REC_TUBE,
-                    .tube = tube_name(t),
-                    .tube_len = tube_name_len(t),
-                    .max_reserves = c.max_reserves,
-                    .max_reserved = c.max_reserved,
-                    .rate = c.rate,
-                    .retry_backoff_ms = c.retry_backoff_ms,
-                    .expire_s = c.expire_s,
-                    .dead_letter = c.dead_letter,
-                    .dead_letter_len = c.dead_letter_len};
+    wal_record r = jobrec_of_tube(t, &c);
     uint32_t seg = 0;
     int rc = wal_append_tube(p->w, &r, &seg);
     if (rc == 0 && seg < p->tube_floor)
@@ -155,98 +107,17 @@ int persist_take_error(persist *p)
 
 /* ---- replay ---------------------------------------------------------------------------- */
 
-static bool same_tube(const store *s, const job *j, const wal_record *r)
-{
-    const tube *t = job_tube(s, j);
-    return tube_name_len(t) == r->tube_len && memcmp(tube_name(t), r->tube, r->tube_len) == 0;
-}
-
 static int replay_cb(const wal_record *r, void *data)
 {
     persist *p = data;
-    if (r->type == WAL_REC_TUBE) {
-        store_tube_conf c = {.max_reserves = r->max_reserves,
-                             .max_reserved = r->max_reserved,
-                             .rate = r->rate,
-                             .retry_backoff_ms = r->retry_backoff_ms,
-                             .expire_s = r->expire_s,
-                             .dead_letter_len = r->dead_letter_len};
-        if (r->dead_letter_len) /* none: the record's pointer may be NULL */
-            memcpy(c.dead_letter, r->dead_letter, r->dead_letter_len);
-        if (r->segment < p->tube_floor)
-            p->tube_floor = r->segment;
-        return store_tube_configure(p->s, r->tube, r->tube_len, &c, false) == STORE_OK ? 0
-                                                                                       : -ENOMEM;
-    }
-    if (r->type == WAL_REC_DELETE) {
-        store_forget_job(p->s, r->id);
-        return 0;
-    }
+    if (r->type == WAL_REC_TUBE && r->segment < p->tube_floor)
+        p->tube_floor = r->segment;
     /* One wall-clock reading for the whole replay, paired with the store's clock, which
      * does not move during it either (the loop's cached time). Reading the wall clock
      * afresh per record would let it run ahead of the store's clock while a long log
      * replays (or a segment is zero-filled), and every delayed job would come back that
      * much early. */
-    int64_t wall = p->replay_wall_ms;
-    job *j = store_find_job(p->s, r->id);
-    if (j && r->type == WAL_REC_PUT && !same_tube(p->s, j, r)) {
-        /* A full record of a live job naming another tube is a move-jobs: the job is made
-         * again in that tube, from the record (which carries its age and counters). Logs
-         * written before moves existed never name another tube for a live id. */
-        store_forget_job(p->s, r->id);
-        j = NULL;
-    }
-    store_job_record rec = {.id = r->id, .pri = r->pri, .log_segment = r->segment};
-    rec.state = r->state == WAL_STATE_DELAYED  ? JOB_DELAYED
-                : r->state == WAL_STATE_BURIED ? JOB_BURIED
-                                               : JOB_READY;
-    if (rec.state == JOB_DELAYED && r->deadline_wall_ms > wall)
-        rec.ready_in_ms = (uint64_t)(r->deadline_wall_ms - wall);
-    if (j) {
-        /* Age, ttr, tube and body are not in a STATE record, nor the counters
-         * in a format 1 one: an update keeps the job's own. */
-        job_stats js;
-        job_get_stats(p->s, j, &js);
-        rec.reserves = js.reserves;
-        rec.timeouts = js.timeouts;
-        rec.releases = js.releases;
-        rec.buries = js.buries;
-        rec.kicks = js.kicks;
-        rec.age_ms = store_now_ms(p->s) - job_created_ms(p->s, j);
-        rec.ttr_s = job_ttr_s(j);
-        rec.delay_s = job_delay_s(p->s, j);
-        rec.tube_name = tube_name(job_tube(p->s, j));
-        rec.tube_name_len = tube_name_len(job_tube(p->s, j));
-        rec.body = job_body(j);
-        rec.body_len = job_body_len(j);
-        if (r->type == WAL_REC_STATE)
-            rec.log_segment = job_log_segment(j);
-    }
-    if (r->type == WAL_REC_PUT) {
-        rec.ttr_s = r->ttr_s;
-        rec.tube_name = r->tube;
-        rec.tube_name_len = r->tube_len;
-        rec.body = r->body;
-        rec.body_len = r->body_len;
-        /* A key longer than put-unique allows comes only from a crafted log: the job is kept,
-         * without it. */
-        rec.key = r->key_len <= STORE_MAX_KEY ? r->key : NULL;
-        rec.key_len = rec.key ? r->key_len : 0;
-        if (!j)
-            rec.age_ms = wall > r->created_wall_ms ? (uint64_t)(wall - r->created_wall_ms) : 0;
-    }
-    if (r->has_counters) {
-        rec.delay_s = r->delay_s;
-        rec.reserves = r->reserves;
-        rec.timeouts = r->timeouts;
-        rec.releases = r->releases;
-        rec.buries = r->buries;
-        rec.kicks = r->kicks;
-    } else if (rec.state == JOB_DELAYED) {
-        /* Format 1 did not log the original delay; what is left of it is the best answer. */
-        rec.delay_s = (uint32_t)((rec.ready_in_ms + 999) / 1000);
-    }
-    return store_restore_job(p->s, &rec, NULL) == STORE_OK ? 0 : -ENOMEM;
+    return jobrec_apply(p->s, r, p->replay_wall_ms);
 }
 
 int persist_open(const persist_opts *o, store *s, wal_open_report *report, persist **out)

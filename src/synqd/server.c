@@ -24,6 +24,7 @@
 #include "check.h"
 #include "exposure.h"
 
+#include "forward.h"
 #include "reply.h"
 #include "server_int.h"
 
@@ -162,7 +163,7 @@ static uint64_t hook_now_ms(void *data)
  * begins (a PUT journal call, or once after recovery for the jobs restored
  * from the log) and uncounted when it ends (a DELETE journal call, or a put
  * the log could not take being taken back). */
-static void count_job(server *srv, const job *j, bool held)
+void server_count_job(server *srv, const job *j, bool held)
 {
     uint64_t cost = server_job_cost(job_body_len(j), job_key_bytes(j));
     if (held)
@@ -176,11 +177,13 @@ static void hook_journal(store *st, const job *j, int op, void *data)
     (void)st;
     server *srv = data;
     if (op == STORE_OP_PUT)
-        count_job(srv, j, true);
+        server_count_job(srv, j, true);
     else if (op == STORE_OP_DELETE)
-        count_job(srv, j, false);
+        server_count_job(srv, j, false);
     if (srv->ps)
         persist_journal(srv->ps, j, op);
+    else if (srv->rp)
+        replica_journal(srv->rp, j, op);
 }
 
 static void hook_tube_journal(store *st, const tube *t, void *data)
@@ -189,11 +192,13 @@ static void hook_tube_journal(store *st, const tube *t, void *data)
     server *srv = data;
     if (srv->ps)
         persist_journal_tube(srv->ps, t);
+    else if (srv->rp)
+        replica_journal_tube(srv->rp, t);
 }
 
 static int count_restored_job(job *j, void *data)
 {
-    count_job(data, j, true);
+    server_count_job(data, j, true);
     return 0;
 }
 
@@ -206,7 +211,7 @@ static bool log_failed(const server *srv)
 
 void server_note_unsynced(server *srv, session *se)
 {
-    if (!srv->ps || se->unsynced)
+    if ((!srv->ps && !srv->rp) || se->unsynced)
         return;
     se->unsynced = true;
     list_prepend(&srv->unsynced, &se->unsynced_link);
@@ -222,6 +227,13 @@ static bool host_log_failed(void *data)
 static int host_journal_result(void *data)
 {
     server *srv = data;
+    if (srv->rp) {
+        int rc = replica_take_error(srv->rp);
+        if (rc)
+            fprintf(stderr, "synqd: cluster: a change could not be replicated: %s\n",
+                    sq_strerror(rc));
+        return rc;
+    }
     if (!srv->ps)
         return 0;
     int err = persist_take_error(srv->ps);
@@ -240,7 +252,7 @@ static uint64_t host_job_memory(void *data)
 static void host_take_back_put(void *data, job *j)
 {
     server *srv = data;
-    count_job(srv, j, false);
+    server_count_job(srv, j, false);
     store_forget_job(srv->st, job_id(j));
 }
 
@@ -260,7 +272,14 @@ static int host_format_log_stats(void *data, sq_buf *out)
     return stats_format_log(&snap, out);
 }
 
+static int host_format_cluster_stats(void *data, sq_buf *out)
+{
+    server *srv = data;
+    return srv->rp ? replica_format_stats(srv->rp, out) : -ENOENT;
+}
+
 static const cmd_host server_cmd_host = {
+    .format_cluster_stats = host_format_cluster_stats,
     .log_failed = host_log_failed,
     .journal_result = host_journal_result,
     .job_memory = host_job_memory,
@@ -271,6 +290,10 @@ static const cmd_host server_cmd_host = {
 
 void server_forget_session(server *srv, session *se)
 {
+    if (se->held) {
+        list_remove(&srv->held, &se->held_link);
+        se->held = false;
+    }
     if (!se->unsynced)
         return;
     list_remove(&srv->unsynced, &se->unsynced_link);
@@ -438,6 +461,8 @@ static void before_wait(sq_loop *loop, void *data)
     /* Group commit: every change of this pass goes to disk in one write
      * (and one fdatasync with -f 0) before the engine sends the replies. */
     flush_log(srv);
+    if (srv->rp)
+        replica_flush(srv->rp);
     rearm_store_timer(srv);
     rearm_persist_timer(srv);
     note_memory(srv);
@@ -711,10 +736,60 @@ fail:
     return err;
 }
 
+void server_cluster_serving(server *srv)
+{
+    forward_adopt_all(srv);
+}
+
+/* host:port where clients reach this node: what followers relay to when it leads. */
+static void client_address(const server *s, char *out, size_t len)
+{
+    const char *host = s->opts.listen_addr ? s->opts.listen_addr : "127.0.0.1";
+    char own[CLUSTER_ADDR_MAX] = "";
+    if (strcmp(host, "0.0.0.0") == 0 || strcmp(host, "::") == 0 || strcmp(host, "") == 0) {
+        /* A wildcard is no address to connect to: the host of the node's Raft address is. */
+        cluster_peer peers[CLUSTER_MAX_PEERS];
+        size_t n = 0;
+        char err[160];
+        if (cluster_parse_peers(s->opts.peers, peers, &n, err, sizeof err) == 0)
+            for (size_t i = 0; i < n; i++)
+                if (peers[i].id == s->opts.node_id)
+                    snprintf(own, sizeof own, "%s", peers[i].address);
+        char *colon = strrchr(own, ':');
+        if (colon)
+            *colon = '\0';
+        host = own[0] ? own : "127.0.0.1";
+    }
+    uint16_t port = s->listener ? sq_listener_port(s->listener) : s->opts.port;
+    snprintf(out, len, "%s:%u", host, (unsigned)port);
+}
+
+static int open_replica(server *s)
+{
+    char addr[CLUSTER_ADDR_MAX + 8];
+    client_address(s, addr, sizeof addr);
+    replica_opts ro = {.node_id = s->opts.node_id,
+                       .peers = s->opts.peers,
+                       .dir = s->opts.wal_dir,
+                       .election_timeout_ms = s->opts.election_timeout_ms,
+                       .client_address = addr,
+                       .argv = s->opts.argv};
+    replica *rp = NULL;
+    int err = replica_open(s, &ro, &rp);
+    if (err)
+        fprintf(stderr, "synqd: starting cluster node %llu failed\n",
+                (unsigned long long)s->opts.node_id);
+    return err;
+}
+
 int server_serve(server *s)
 {
     SQ_CHECK(!s->ps, "server: the log is opened once");
-    if (s->opts.wal_dir) {
+    if (s->opts.node_id) {
+        int err = open_replica(s);
+        if (err)
+            return err;
+    } else if (s->opts.wal_dir) {
         int err = open_log(s);
         if (err)
             return err;
@@ -760,6 +835,11 @@ void server_shutdown(server *s)
      * log's batch, and the hook that would write it is removed below: make
      * them durable before the sessions' last output goes. */
     flush_log(s);
+    /* A cluster node's held replies wait for commits that may never come now: those clients
+     * get no answer (their changes may or may not be committed: never acknowledged). */
+    while (!list_empty(&s->held))
+        session_close(LIST_ENTRY(s->held.first, session, held_link), true);
+    forward_close_all(s);
     session_close_all(s, false);
     sq_timer_stop(s->loop, &s->store_timer);
     sq_timer_stop(s->loop, &s->persist_timer);
@@ -793,6 +873,7 @@ void server_free(server *s)
         if (err)
             fprintf(stderr, "synqd: closing the write-ahead log: %s\n", sq_strerror(err));
     }
+    replica_close(s->rp);
     store_free(s->st);
     sq_buf_free(&s->scratch);
     free_auth(s, s->opts.users);

@@ -49,33 +49,38 @@ static inline uint64_t server_job_cost(size_t body_len, size_t key_len)
 }
 
 typedef struct server_opts {
-    const char *listen_addr; /* default 127.0.0.1 */
-    uint16_t port;           /* default 11300; 0 picks a free one (unless plain_off) */
-    bool plain_off;          /* -p 0 with --tls-port: no plain TCP listener */
-    uint16_t tls_port;       /* --tls-port, on listen_addr; with tls only */
-    sq_tls_ctx *tls;         /* serve TLS on tls_port with this (the server takes its own
-                                reference); NULL = no TLS listener */
-    int listen_fd;           /* >= 0: serve this inherited listening socket
-                                (systemd) instead of binding; default -1 */
-    const char *wal_dir;     /* NULL: no write-ahead log */
-    bool fsync_never;        /* -F */
-    uint32_t fsync_ms;       /* -f: 0 = every change before its reply */
-    uint64_t segment_bytes;  /* -s */
-    size_t max_job_bytes;    /* -z */
-    uint64_t max_memory;     /* --max-memory: bytes all jobs may take; 0 = no limit */
-    int verbose;             /* -V count */
-    size_t out_soft_bytes;   /* --output-soft-limit: a connection's commands stop running while
-                                its output holds more (resume below a quarter of it) */
-    size_t out_limit_bytes;  /* --output-limit: past it the connection is reset */
-    size_t out_total_bytes;  /* --output-total-limit: all connections' output; 0 = none */
-    uint32_t out_timeout_ms; /* --output-timeout-ms: close a connection whose output made no
-                                progress for this long; 0 = never */
-    uint32_t pass_commands;  /* --pass-commands: most commands per connection per loop pass */
-    auth_users *users;       /* --users: every connection must authenticate (authz.h); the
-                                server_start call takes it over, freeing it in server_free (or
-                                on failure). NULL: no authentication */
-    bool insecure_listen;    /* --insecure-listen: serve a non-loopback plain listener without
-                                --users (with a warning) instead of refusing to start */
+    const char *listen_addr;      /* default 127.0.0.1 */
+    uint16_t port;                /* default 11300; 0 picks a free one (unless plain_off) */
+    bool plain_off;               /* -p 0 with --tls-port: no plain TCP listener */
+    uint16_t tls_port;            /* --tls-port, on listen_addr; with tls only */
+    sq_tls_ctx *tls;              /* serve TLS on tls_port with this (the server takes its own
+                                     reference); NULL = no TLS listener */
+    int listen_fd;                /* >= 0: serve this inherited listening socket
+                                     (systemd) instead of binding; default -1 */
+    const char *wal_dir;          /* NULL: no write-ahead log */
+    bool fsync_never;             /* -F */
+    uint32_t fsync_ms;            /* -f: 0 = every change before its reply */
+    uint64_t segment_bytes;       /* -s */
+    size_t max_job_bytes;         /* -z */
+    uint64_t max_memory;          /* --max-memory: bytes all jobs may take; 0 = no limit */
+    int verbose;                  /* -V count */
+    size_t out_soft_bytes;        /* --output-soft-limit: a connection's commands stop running while
+                                     its output holds more (resume below a quarter of it) */
+    size_t out_limit_bytes;       /* --output-limit: past it the connection is reset */
+    size_t out_total_bytes;       /* --output-total-limit: all connections' output; 0 = none */
+    uint32_t out_timeout_ms;      /* --output-timeout-ms: close a connection whose output made no
+                                     progress for this long; 0 = never */
+    uint32_t pass_commands;       /* --pass-commands: most commands per connection per loop pass */
+    uint64_t node_id;             /* --node: a cluster node (replica.h), its store in Raft under
+                                     wal_dir/raft instead of a local log; 0: the single server */
+    const char *peers;            /* --peers ID=HOST:PORT,... */
+    uint32_t election_timeout_ms; /* --election-timeout; 0: 1000 */
+    char *const *argv;            /* synqd's command line: a cluster node restarts with it */
+    auth_users *users;            /* --users: every connection must authenticate (authz.h); the
+                                     server_start call takes it over, freeing it in server_free (or on
+                                     failure). NULL: no authentication */
+    bool insecure_listen;         /* --insecure-listen: serve a non-loopback plain listener without
+                                     --users (with a warning) instead of refusing to start */
 } server_opts;
 
 typedef struct server server;

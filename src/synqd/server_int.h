@@ -1,6 +1,7 @@
 /*
- * Internals shared by the server (server.c: listener, store hooks, the log, timers) and the
- * sessions' socket glue (session.c). Nothing else includes this: command execution (cmd.c), the
+ * Internals shared by the server (server.c: listener, store hooks, the log, timers), the
+ * sessions' socket glue (session.c) and a cluster node's replication and relay (replica.c,
+ * forward.c). Nothing else includes this: command execution (cmd.c), the
  * session's state machine (session_core.c), `stats` (stats.c) and the metrics (metrics.c) see
  * only their narrow contexts and the server's snapshot.
  */
@@ -14,6 +15,7 @@
 #include "list.h"
 #include "memtrim.h"
 #include "persist.h"
+#include "replica.h"
 #include "server.h"
 #include "session_core.h"
 #include "stats.h"
@@ -41,7 +43,10 @@ struct session {
     list_node bulk_link;     /* that list */
     bool unsynced;           /* acknowledged a change the log has not flushed */
     list_node unsynced_link; /* server's list of such sessions */
-    list_node link;          /* server's list of all sessions */
+    bool held;               /* cluster: output held until entry commit_token commits */
+    uint64_t commit_token;
+    list_node held_link; /* server's list of such sessions (replica.c) */
+    list_node link;      /* server's list of all sessions */
 };
 
 struct server {
@@ -56,7 +61,10 @@ struct server {
     uint64_t store_timer_due;
     list sessions; /* session.link, newest first */
     list resume;   /* session.resume_link, in the order they were queued */
-    persist *ps;   /* NULL without -b */
+    persist *ps;   /* NULL without -b, and on a cluster node */
+    replica *rp;   /* a cluster node's replication (replica.h), or NULL */
+    list held;     /* session.held_link: replies waiting for their entry's commit */
+    list forwards; /* forward.c's relayed clients */
     synqd_histograms hist;
     uint64_t records_at_sync; /* the log's records_written at its last fdatasync */
     wal_fault wal_fault;      /* used only with SYNQD_WAL_FAULT (tests) */
@@ -108,6 +116,12 @@ void server_queue_bulk(server *srv, session *se);
 void server_unqueue_bulk(server *srv, session *se);
 /* server.c: forget a session that is going away. */
 void server_forget_session(server *srv, session *se);
+
+/* server.c: counts (held) or uncounts a job in --max-memory's total, for replica.c, whose
+ * applied records make and forget jobs without the journal hook. */
+void server_count_job(server *srv, const job *j, bool held);
+/* server.c: this cluster node became the serving leader (replica.c). */
+void server_cluster_serving(server *srv);
 
 /* server_listen.c: binds the plain and the TLS listener (or adopts the inherited socket),
  * listening only at server_listen(). 0 or a negative errno, logged. */

@@ -19,7 +19,8 @@ static void on_accept(sq_listener *l, sq_conn *c, void *data)
     (void)l;
     server *srv = data;
     /* A client served before the replay would see a store without the log's jobs. */
-    SQ_CHECK(!srv->opts.wal_dir || srv->ps, "server: a connection before server_serve()");
+    SQ_CHECK(!srv->opts.wal_dir || srv->ps || srv->rp,
+             "server: a connection before server_serve()");
     if (srv->shutting_down) {
         sq_conn_close(c);
         return;

@@ -21,6 +21,7 @@
 #include <stdlib.h>
 
 #include "authcert.h"
+#include "forward.h"
 #include "server_int.h"
 #include "synq/tls.h"
 
@@ -224,6 +225,10 @@ static const sq_conn_handlers session_handlers = {
 
 void session_accept(server *srv, sq_conn *conn)
 {
+    if (srv->rp && !replica_serving(srv->rp)) {
+        forward_accept(srv, conn); /* a cluster node that does not lead relays to the leader */
+        return;
+    }
     session *se = calloc(1, sizeof *se);
     if (!se) {
         sq_conn_abort(conn);

@@ -298,3 +298,47 @@ long wal_find_frame(const unsigned char *buf, size_t from, size_t size, uint32_t
     }
     return -1;
 }
+
+/* ---- records outside segments (wal.h) ---- */
+
+size_t wal_record_size(const wal_record *r)
+{
+    switch (r->type) {
+    case WAL_REC_PUT:
+        if (r->id == 0 || r->id > WAL_MAX_ID || r->state > WAL_STATE_BURIED || r->tube_len == 0 ||
+            r->tube_len > WAL_MAX_TUBE_NAME || (r->body_len && !r->body) ||
+            r->key_len > WAL_MAX_KEY || (r->key_len && !r->key))
+            return 0;
+        return wal_put_record_bytes(r->tube_len, r->key_len, r->body_len);
+    case WAL_REC_STATE:
+        return r->id && r->id <= WAL_MAX_ID && r->state <= WAL_STATE_BURIED ? WAL_STATE_BYTES : 0;
+    case WAL_REC_DELETE:
+        return r->id && r->id <= WAL_MAX_ID ? WAL_DELETE_BYTES : 0;
+    case WAL_REC_TUBE:
+        if (r->tube_len == 0 || r->tube_len > WAL_MAX_TUBE_NAME ||
+            r->dead_letter_len > WAL_MAX_TUBE_NAME)
+            return 0;
+        return wal_tube_record_bytes(r->tube_len, r->dead_letter_len);
+    default:
+        return 0;
+    }
+}
+
+void wal_record_encode(unsigned char *p, const wal_record *r)
+{
+    size_t n = wal_record_size(r);
+    if (r->type == WAL_REC_PUT)
+        wal_encode_put(p, r, n);
+    else if (r->type == WAL_REC_STATE)
+        wal_encode_state(p, r);
+    else if (r->type == WAL_REC_DELETE)
+        wal_encode_delete(p, r->id);
+    else
+        wal_encode_tube(p, r, n);
+}
+
+long wal_record_decode(const unsigned char *p, size_t avail, wal_record *r)
+{
+    long n = wal_decode_record(p, avail, WAL_FORMAT_VERSION, r);
+    return n > 0 ? n : -1;
+}

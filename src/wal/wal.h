@@ -235,6 +235,18 @@ int wal_failed(const wal *w);
 /* Space one PUT record takes on disk, for a tube name and body of these lengths. */
 size_t wal_put_record_bytes(size_t tube_len, size_t key_len, size_t body_len);
 
+/*
+ * One record outside a segment, in the current format's bytes (the cluster's replicated entries
+ * carry records this way, so a follower applies exactly what a log would replay).
+ * wal_record_size: its encoded size, or 0 if a field is invalid (as an append would refuse it).
+ * wal_record_encode: writes it at p, which has room for wal_record_size(r) bytes.
+ * wal_record_decode: decodes the record at p (avail bytes); returns its size, or -1 if it is
+ * short, damaged or invalid. r's pointers point into p.
+ */
+size_t wal_record_size(const wal_record *r);
+void wal_record_encode(unsigned char *p, const wal_record *r);
+long wal_record_decode(const unsigned char *p, size_t avail, wal_record *r);
+
 /* The segment size a log uses when asked for `requested` bytes (wal_opts.segment_bytes; 0 is the
  * default): clamped to [WAL_MIN_SEGMENT_BYTES, WAL_MAX_SEGMENT_BYTES]. */
 uint64_t wal_segment_bytes(uint64_t requested);

@@ -1,0 +1,405 @@
+/*
+ * replica: the store replicated through Raft (see replica.h for the model).
+ */
+#include "replica.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "forward.h"
+#include "jobrec.h"
+#include "replog.h"
+#include "server_int.h"
+#include "wal.h"
+
+struct replica {
+    server *srv;
+    cluster *cl;
+    uint64_t node_id;
+    uint64_t origin;    /* this process's incarnation: whose speculative changes an entry holds */
+    replog_batch batch; /* records of this pass */
+    uint64_t next_token;
+    uint64_t leader_token; /* the LEADER entry's proposal, 0: none pending */
+    bool leading;          /* leader, proposing its LEADER entry or serving */
+    bool serving;
+    bool proposed;         /* called into the library this pass: pump it */
+    uint64_t in_flight;    /* proposals of changes not yet done */
+    bool lost_changes;     /* a proposal ended unknown: the store may hold what is not committed */
+    uint64_t known_leader; /* the leader id last reported to forward.c */
+    char client_address[CLUSTER_ADDR_MAX];
+    char leader_client[CLUSTER_ADDR_MAX]; /* from the newest LEADER entry applied */
+    uint64_t leader_client_id;
+    char *const *argv;
+};
+
+/* ---- journal: the pass's records ---- */
+
+static int64_t wall_now(const replica *rp)
+{
+    return wallclock_now_ms(&rp->srv->wall);
+}
+
+void replica_journal(replica *rp, const job *j, int op)
+{
+    if (!rp->serving) {
+        /* A follower's store changes only by records; a leader not yet serving runs nothing.
+         * What reaches here is local bookkeeping (a release when a connection closes) that
+         * the log records as no change. */
+        return;
+    }
+    uint8_t type = op == STORE_OP_PUT || op == STORE_OP_MOVE ? WAL_REC_PUT
+                   : op == STORE_OP_DELETE                   ? WAL_REC_DELETE
+                                                             : WAL_REC_STATE;
+    wal_record r = jobrec_of(rp->srv->st, j, type, wall_now(rp));
+    replog_batch_add(&rp->batch, &r);
+}
+
+void replica_journal_tube(replica *rp, const tube *t)
+{
+    if (!rp->serving)
+        return;
+    store_tube_conf c;
+    wal_record r = jobrec_of_tube(t, &c);
+    replog_batch_add(&rp->batch, &r);
+}
+
+int replica_take_error(replica *rp)
+{
+    int rc = rp->batch.err;
+    rp->batch.err = 0;
+    if (!rc && !rp->serving)
+        rc = -EPERM;
+    return rc;
+}
+
+bool replica_serving(const replica *rp)
+{
+    return rp->serving;
+}
+
+const char *replica_leader_client(const replica *rp)
+{
+    cluster_status st;
+    cluster_get_status(rp->cl, &st);
+    if (!st.leader || st.leader != rp->leader_client_id || st.leader == rp->node_id)
+        return NULL;
+    return rp->leader_client;
+}
+
+/* ---- proposing ---- */
+
+static void hold_unsynced(replica *rp, uint64_t token)
+{
+    server *srv = rp->srv;
+    while (!list_empty(&srv->unsynced)) {
+        session *se = LIST_ENTRY(srv->unsynced.first, session, unsynced_link);
+        list_remove(&srv->unsynced, &se->unsynced_link);
+        se->unsynced = false;
+        se->commit_token = token;
+        if (!se->held) {
+            se->held = true;
+            list_prepend(&srv->held, &se->held_link);
+            sq_conn_hold_output(se->conn, true);
+        }
+    }
+}
+
+void replica_flush(replica *rp)
+{
+    if (rp->batch.len) {
+        uint64_t token = ++rp->next_token;
+        size_t len = 0;
+        unsigned char *e = replog_changes_entry(&rp->batch, rp->origin, &len);
+        int rc = e ? cluster_propose(rp->cl, e, len, token) : -ENOMEM;
+        if (rc == 0) {
+            rp->in_flight++;
+            rp->proposed = true;
+        } else {
+            /* The store holds changes that will never be replicated: nobody may see them
+             * acknowledged (the token never commits), and this node must rebuild its store. */
+            fprintf(stderr, "synqd: cluster: proposing a change failed: %s\n", strerror(-rc));
+            rp->lost_changes = true;
+        }
+        hold_unsynced(rp, token);
+    }
+    if (rp->proposed) {
+        rp->proposed = false;
+        cluster_pump(rp->cl);
+    }
+}
+
+static void release_held(replica *rp, uint64_t upto)
+{
+    server *srv = rp->srv;
+    list_node *n = srv->held.first;
+    while (n) {
+        session *se = LIST_ENTRY(n, session, held_link);
+        n = n->next;
+        if (se->commit_token > upto)
+            continue;
+        list_remove(&srv->held, &se->held_link);
+        se->held = false;
+        sq_conn_hold_output(se->conn, false);
+    }
+}
+
+/* ---- leadership ---- */
+
+static void restart_self(replica *rp)
+{
+    fprintf(stderr,
+            "synqd: cluster: node %llu lost leadership with changes not known to be committed; "
+            "restarting to rebuild its store from the replicated log\n",
+            (unsigned long long)rp->node_id);
+    fflush(stderr);
+    server *srv = rp->srv;
+    session_close_all(srv, true);
+    forward_close_all(srv);
+    cluster_close(rp->cl);
+    rp->cl = NULL;
+    server_close_listeners(srv);
+    execv("/proc/self/exe", rp->argv);
+    fprintf(stderr, "synqd: cluster: restarting: %s; exiting instead\n", strerror(errno));
+    _exit(1);
+}
+
+static void step_down(replica *rp)
+{
+    bool dirty = rp->in_flight > 0 || rp->lost_changes;
+    rp->leading = rp->serving = false;
+    rp->leader_token = 0;
+    store_set_replica(rp->srv->st, true);
+    if (dirty)
+        restart_self(rp);
+    /* Every change was committed: the store is the replicated state. Clients reconnect. */
+    session_close_all(rp->srv, true);
+}
+
+static void propose_leader(replica *rp)
+{
+    size_t len = 0;
+    unsigned char *e = replog_leader_entry(rp->origin, rp->node_id, rp->client_address, &len);
+    uint64_t token = ++rp->next_token;
+    if (e && cluster_propose(rp->cl, e, len, token) == 0) {
+        rp->leader_token = token;
+        rp->proposed = true;
+    }
+}
+
+static void on_changed(void *data)
+{
+    replica *rp = data;
+    if (!rp->cl)
+        return;
+    cluster_status st;
+    cluster_get_status(rp->cl, &st);
+    if (st.state == CLUSTER_LEADER && !rp->leading) {
+        rp->leading = true;
+        forward_close_all(rp->srv);
+        propose_leader(rp);
+    } else if (st.state != CLUSTER_LEADER && rp->leading) {
+        step_down(rp);
+    }
+    if (st.leader != rp->known_leader) {
+        rp->known_leader = st.leader;
+        forward_leader_changed(rp->srv);
+    }
+}
+
+static void on_done(void *data, uint64_t token, int status)
+{
+    replica *rp = data;
+    if (token == rp->leader_token) {
+        rp->leader_token = 0;
+        if (status == 0 && rp->leading) {
+            rp->serving = true;
+            store_set_replica(rp->srv->st, false);
+            fprintf(stderr, "synqd: cluster: node %llu is the leader and serving\n",
+                    (unsigned long long)rp->node_id);
+            server_cluster_serving(rp->srv);
+        }
+        return;
+    }
+    if (token <= rp->next_token && rp->in_flight)
+        rp->in_flight--;
+    if (status == 0) {
+        release_held(rp, token);
+        return;
+    }
+    /* Leadership lost (or shutting down) with this entry's fate unknown: its clients get no
+     * reply, and the store must be rebuilt from what the cluster committed. */
+    rp->lost_changes = true;
+}
+
+/* ---- applying committed entries ---- */
+
+static void count(void *data, const job *j, bool held)
+{
+    server_count_job(data, j, held);
+}
+
+static void on_apply(void *data, const unsigned char *e, size_t len, uint64_t index)
+{
+    replica *rp = data;
+    (void)index;
+    replog_entry en;
+    if (replog_parse(e, len, &en) != 0) {
+        fprintf(stderr, "synqd: cluster: ignoring an entry of unknown format (%zu bytes)\n", len);
+        return;
+    }
+    if (en.kind == REPLOG_LEADER) {
+        rp->leader_client_id = en.leader_id;
+        memcpy(rp->leader_client, en.leader_address, sizeof rp->leader_client);
+        forward_leader_changed(rp->srv);
+        return;
+    }
+    if (en.origin == rp->origin)
+        return; /* our own changes: the store made them when the commands ran */
+    int rc = replog_apply(rp->srv->st, en.records, en.records_len, wall_now(rp), count, rp->srv);
+    if (rc)
+        fprintf(stderr, "synqd: cluster: applying a committed entry: %s\n", strerror(-rc));
+}
+
+static int on_snapshot(void *data, unsigned char **buf, size_t *len)
+{
+    replica *rp = data;
+    return replog_snapshot(rp->srv->st, wall_now(rp), buf, len);
+}
+
+static int on_restore(void *data, const unsigned char *buf, size_t len)
+{
+    replica *rp = data;
+    /* A node installs a snapshot only as a follower, or at start: no client holds a job. */
+    int rc = replog_restore(rp->srv->st, buf, len, wall_now(rp), count, rp->srv);
+    if (rc)
+        fprintf(stderr, "synqd: cluster: installing a snapshot: %s\n", strerror(-rc));
+    return rc;
+}
+
+/* ---- stats-cluster ---- */
+
+static const char *state_name(int state)
+{
+    switch (state) {
+    case CLUSTER_LEADER:
+        return "leader";
+    case CLUSTER_CANDIDATE:
+        return "candidate";
+    case CLUSTER_FOLLOWER:
+        return "follower";
+    default:
+        return "unavailable";
+    }
+}
+
+int replica_format_stats(replica *rp, sq_buf *out)
+{
+    cluster_status st;
+    cluster_get_status(rp->cl, &st);
+    uint64_t jobs = 0, digest = replog_digest(rp->srv->st, &jobs);
+    char line[256];
+    int n = snprintf(line, sizeof line,
+                     "---\nid: %llu\nstate: %s\nleader: %llu\nterm: %llu\ncommit-index: %llu\n"
+                     "applied-index: %llu\nlast-index: %llu\nserving: %s\njobs: %llu\n"
+                     "digest: %016llx\npeers:\n",
+                     (unsigned long long)rp->node_id, state_name(st.state),
+                     (unsigned long long)st.leader, (unsigned long long)st.term,
+                     (unsigned long long)st.commit_index, (unsigned long long)st.applied_index,
+                     (unsigned long long)st.last_index, rp->serving ? "true" : "false",
+                     (unsigned long long)jobs, (unsigned long long)digest);
+    if (sq_buf_append(out, line, (size_t)n) != 0)
+        return -ENOMEM;
+    for (size_t i = 0; i < st.n_peers; i++) {
+        n = snprintf(line, sizeof line, "- id: %llu\n  address: %s\n",
+                     (unsigned long long)st.peers[i].id, st.peers[i].address);
+        if (sq_buf_append(out, line, (size_t)n) != 0)
+            return -ENOMEM;
+    }
+    return 0;
+}
+
+/* ---- open and close ---- */
+
+int replica_check_peers(const char *spec, uint64_t node_id, char *err, size_t errlen)
+{
+    cluster_peer peers[CLUSTER_MAX_PEERS];
+    size_t n = 0;
+    int rc = cluster_parse_peers(spec, peers, &n, err, errlen);
+    if (rc)
+        return rc;
+    for (size_t i = 0; i < n; i++)
+        if (peers[i].id == node_id)
+            return 0;
+    snprintf(err, errlen, "--node %llu is not one of the --peers", (unsigned long long)node_id);
+    return -EINVAL;
+}
+
+static uint64_t random_origin(void)
+{
+    uint64_t v = 0;
+    int fd = open("/dev/urandom", O_RDONLY | O_CLOEXEC);
+    if (fd >= 0) {
+        if (read(fd, &v, sizeof v) != (ssize_t)sizeof v)
+            v = 0;
+        close(fd);
+    }
+    return v ? v : ((uint64_t)getpid() << 32) ^ (uint64_t)time(NULL);
+}
+
+int replica_open(server *srv, const replica_opts *o, replica **out)
+{
+    *out = NULL;
+    cluster_peer peers[CLUSTER_MAX_PEERS];
+    size_t n = 0;
+    char err[160];
+    if (cluster_parse_peers(o->peers, peers, &n, err, sizeof err) != 0) {
+        fprintf(stderr, "synqd: --peers: %s\n", err);
+        return -EINVAL;
+    }
+    replica *rp = calloc(1, sizeof *rp);
+    if (!rp)
+        return -ENOMEM;
+    rp->srv = srv;
+    rp->node_id = o->node_id;
+    rp->origin = random_origin();
+    rp->argv = o->argv;
+    snprintf(rp->client_address, sizeof rp->client_address, "%s", o->client_address);
+    store_set_replica(srv->st, true);
+    char dir[4096];
+    snprintf(dir, sizeof dir, "%s/raft", o->dir);
+    cluster_opts co = {.loop = srv->loop,
+                       .id = o->node_id,
+                       .peers = peers,
+                       .n_peers = n,
+                       .dir = dir,
+                       .election_timeout_ms = o->election_timeout_ms,
+                       .cb = {.apply = on_apply,
+                              .snapshot = on_snapshot,
+                              .restore = on_restore,
+                              .done = on_done,
+                              .changed = on_changed},
+                       .data = rp};
+    srv->rp = rp; /* the restore during cluster_open applies into srv's store */
+    int rc = cluster_open(&co, &rp->cl);
+    if (rc) {
+        srv->rp = NULL;
+        free(rp);
+        return rc;
+    }
+    *out = rp;
+    return 0;
+}
+
+void replica_close(replica *rp)
+{
+    if (!rp)
+        return;
+    cluster_close(rp->cl);
+    replog_batch_free(&rp->batch);
+    free(rp);
+}

@@ -1,0 +1,303 @@
+/*
+ * replog: entries and snapshots of the replicated log (see replog.h).
+ */
+#include "replog.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cluster.h"
+#include "jobrec.h"
+
+#define ENTRY_MAGIC 0x45525153u /* "SQRE" */
+#define SNAP_MAGIC 0x4e535153u  /* "SQSN" */
+#define HDR_BYTES 16u
+#define LEADER_FIXED 10u /* node id u64, address length u16 */
+
+static void put_u32(unsigned char *p, uint32_t v)
+{
+    for (int i = 0; i < 4; i++)
+        p[i] = (unsigned char)(v >> (8 * i));
+}
+
+static void put_u64(unsigned char *p, uint64_t v)
+{
+    for (int i = 0; i < 8; i++)
+        p[i] = (unsigned char)(v >> (8 * i));
+}
+
+static uint32_t get_u32(const unsigned char *p)
+{
+    uint32_t v = 0;
+    for (int i = 3; i >= 0; i--)
+        v = (v << 8) | p[i];
+    return v;
+}
+
+static uint64_t get_u64(const unsigned char *p)
+{
+    uint64_t v = 0;
+    for (int i = 7; i >= 0; i--)
+        v = (v << 8) | p[i];
+    return v;
+}
+
+static size_t padded(size_t len)
+{
+    return (len + 7) & ~(size_t)7;
+}
+
+static void put_header(unsigned char *p, uint32_t magic, uint8_t kind, uint64_t word)
+{
+    memset(p, 0, HDR_BYTES);
+    put_u32(p, magic);
+    p[4] = kind;
+    put_u64(p + 8, word);
+}
+
+/* ---- the pass's records ---- */
+
+void replog_batch_add(replog_batch *b, const wal_record *r)
+{
+    size_t n = wal_record_size(r);
+    if (!n) {
+        if (!b->err)
+            b->err = -EINVAL;
+        return;
+    }
+    if (b->cap - b->len < n) {
+        size_t cap = b->cap ? b->cap : 4096;
+        while (cap - b->len < n)
+            cap *= 2;
+        unsigned char *nb = realloc(b->buf, cap);
+        if (!nb) {
+            if (!b->err)
+                b->err = -ENOMEM;
+            return;
+        }
+        b->buf = nb;
+        b->cap = cap;
+    }
+    wal_record_encode(b->buf + b->len, r);
+    b->len += n;
+}
+
+void replog_batch_free(replog_batch *b)
+{
+    free(b->buf);
+    memset(b, 0, sizeof *b);
+}
+
+unsigned char *replog_changes_entry(replog_batch *b, uint64_t origin, size_t *len)
+{
+    size_t n = HDR_BYTES + b->len;
+    unsigned char *e = cluster_alloc(padded(n));
+    if (e) {
+        put_header(e, ENTRY_MAGIC, REPLOG_CHANGES, origin);
+        memcpy(e + HDR_BYTES, b->buf, b->len);
+        memset(e + n, 0, padded(n) - n);
+        *len = padded(n);
+    }
+    b->len = 0;
+    return e;
+}
+
+unsigned char *replog_leader_entry(uint64_t origin, uint64_t node_id, const char *address,
+                                   size_t *len)
+{
+    size_t alen = strlen(address);
+    if (alen >= REPLOG_ADDR_MAX)
+        return NULL;
+    size_t n = HDR_BYTES + LEADER_FIXED + alen;
+    unsigned char *e = cluster_alloc(padded(n));
+    if (!e)
+        return NULL;
+    memset(e, 0, padded(n));
+    put_header(e, ENTRY_MAGIC, REPLOG_LEADER, origin);
+    put_u64(e + HDR_BYTES, node_id);
+    e[HDR_BYTES + 8] = (unsigned char)alen;
+    e[HDR_BYTES + 9] = (unsigned char)(alen >> 8);
+    memcpy(e + HDR_BYTES + LEADER_FIXED, address, alen);
+    *len = padded(n);
+    return e;
+}
+
+int replog_parse(const unsigned char *e, size_t len, replog_entry *out)
+{
+    memset(out, 0, sizeof *out);
+    if (len < HDR_BYTES || get_u32(e) != ENTRY_MAGIC)
+        return -EBADMSG;
+    out->kind = e[4];
+    out->origin = get_u64(e + 8);
+    if (out->kind == REPLOG_CHANGES) {
+        out->records = e + HDR_BYTES;
+        out->records_len = len - HDR_BYTES;
+        return 0;
+    }
+    if (out->kind != REPLOG_LEADER || len < HDR_BYTES + LEADER_FIXED)
+        return -EBADMSG;
+    size_t alen = (size_t)e[HDR_BYTES + 8] | ((size_t)e[HDR_BYTES + 9] << 8);
+    if (alen >= REPLOG_ADDR_MAX || len < HDR_BYTES + LEADER_FIXED + alen)
+        return -EBADMSG;
+    out->leader_id = get_u64(e + HDR_BYTES);
+    memcpy(out->leader_address, e + HDR_BYTES + LEADER_FIXED, alen);
+    out->leader_address[alen] = '\0';
+    return 0;
+}
+
+/* ---- applying ---- */
+
+int replog_apply(store *s, const unsigned char *p, size_t len, int64_t wall_ms,
+                 replog_count_fn count, void *data)
+{
+    size_t off = 0;
+    while (off < len) {
+        if (len - off < 8 && p[off] == 0)
+            break; /* the padding */
+        wal_record r;
+        long n = wal_record_decode(p + off, len - off, &r);
+        if (n < 0)
+            return -EBADMSG;
+        off += (size_t)n;
+        /* A PUT replaces the job it names (a move), a DELETE ends it: uncount the old one. */
+        job *old =
+            r.type == WAL_REC_PUT || r.type == WAL_REC_DELETE ? store_find_job(s, r.id) : NULL;
+        if (old && count)
+            count(data, old, false);
+        if (jobrec_apply(s, &r, wall_ms) != 0)
+            return -ENOMEM;
+        job *made = r.type == WAL_REC_PUT ? store_find_job(s, r.id) : NULL;
+        if (made && count)
+            count(data, made, true);
+    }
+    return 0;
+}
+
+/* ---- snapshots ---- */
+
+typedef struct {
+    store *s;
+    unsigned char *buf;
+    size_t len, cap;
+    int64_t wall;
+    int err;
+} snap_writer;
+
+static void snap_add(snap_writer *w, const wal_record *r)
+{
+    size_t n = wal_record_size(r);
+    if (!n || w->err)
+        return;
+    /* +8: the padding always fits. */
+    if (w->cap - w->len < n + 8) {
+        size_t cap = w->cap * 2;
+        while (cap - w->len < n + 8)
+            cap *= 2;
+        unsigned char *b = cluster_alloc(cap);
+        if (!b) {
+            w->err = -ENOMEM;
+            return;
+        }
+        memcpy(b, w->buf, w->len);
+        cluster_free(w->buf);
+        w->buf = b;
+        w->cap = cap;
+    }
+    wal_record_encode(w->buf + w->len, r);
+    w->len += n;
+}
+
+static int snap_job(job *j, void *data)
+{
+    snap_writer *w = data;
+    wal_record r = jobrec_of(w->s, j, WAL_REC_PUT, w->wall);
+    snap_add(w, &r);
+    return w->err;
+}
+
+int replog_snapshot(store *s, int64_t wall_ms, unsigned char **buf, size_t *len)
+{
+    snap_writer w = {.s = s, .cap = 65536, .wall = wall_ms};
+    w.buf = cluster_alloc(w.cap);
+    if (!w.buf)
+        return -ENOMEM;
+    put_header(w.buf, SNAP_MAGIC, 1, store_next_id(s));
+    w.len = HDR_BYTES;
+    for (size_t i = 0; i < store_tube_count(s) && !w.err; i++) {
+        const tube *t = store_tube_at(s, i);
+        store_tube_conf c;
+        if (tube_is_configured(t)) {
+            wal_record r = jobrec_of_tube(t, &c);
+            snap_add(&w, &r);
+        }
+    }
+    if (!w.err)
+        store_foreach_job(s, snap_job, &w);
+    if (w.err) {
+        cluster_free(w.buf);
+        return w.err;
+    }
+    size_t want = padded(w.len);
+    memset(w.buf + w.len, 0, want - w.len);
+    *buf = w.buf;
+    *len = want;
+    return 0;
+}
+
+int replog_restore(store *s, const unsigned char *buf, size_t len, int64_t wall_ms,
+                   replog_count_fn count, void *data)
+{
+    if (len < HDR_BYTES || get_u32(buf) != SNAP_MAGIC || buf[4] != 1)
+        return -EBADMSG;
+    uint64_t id = 0;
+    job *j;
+    while ((j = store_job_after(s, &id))) {
+        if (count)
+            count(data, j, false);
+        store_forget_job(s, id);
+    }
+    store_set_next_id(s, get_u64(buf + 8));
+    return replog_apply(s, buf + HDR_BYTES, len - HDR_BYTES, wall_ms, count, data);
+}
+
+/* ---- digest ---- */
+
+typedef struct {
+    store *s;
+    uint64_t h; /* FNV-1a over the jobs in id order */
+    uint64_t jobs;
+} digest_state;
+
+static uint64_t fnv(uint64_t h, const void *p, size_t n)
+{
+    const unsigned char *b = p;
+    for (size_t i = 0; i < n; i++)
+        h = (h ^ b[i]) * 0x100000001b3u;
+    return h;
+}
+
+static int digest_job(job *j, void *data)
+{
+    digest_state *d = data;
+    job_state st = job_get_state(j);
+    unsigned char f[13];
+    put_u64(f, job_id(j));
+    put_u32(f + 8, job_pri(j));
+    /* As replicated: a reservation is the leader's alone, the job is ready in the log. */
+    f[12] = (unsigned char)(st == JOB_RESERVED ? JOB_READY : st);
+    const tube *t = job_tube(d->s, j);
+    d->h = fnv(d->h, f, sizeof f);
+    d->h = fnv(d->h, tube_name(t), tube_name_len(t));
+    d->h = fnv(d->h, job_body(j), job_body_len(j));
+    d->jobs++;
+    return 0;
+}
+
+uint64_t replog_digest(store *s, uint64_t *jobs)
+{
+    digest_state d = {.s = s, .h = 0xcbf29ce484222325u};
+    store_foreach_job(s, digest_job, &d);
+    *jobs = d.jobs;
+    return d.h;
+}
