@@ -9,7 +9,8 @@ SAN_CC ?= clang
 JOBS ?= $(shell nproc 2>/dev/null || echo 2)
 CMAKE_FLAGS ?=
 
-.PHONY: all deps-build deps-test test test-sanitize san-build soak lint run install deb clean
+.PHONY: all deps-build deps-test test test-sanitize san-build soak cluster-full lint run install deb \
+	clean
 # make install: where to (PREFIX, baked into synq.pc) and a staging root (DESTDIR, for packages).
 PREFIX ?= /usr/local
 DESTDIR ?=
@@ -19,6 +20,11 @@ RUN_PORT ?= 11300
 RUN_DIR ?= ./data
 # make soak: how long the soak runs, in seconds.
 SOAK_SECS ?= 600
+# make cluster-full: the Jepsen-style run's rounds and cluster size.
+CLUSTER_ROUNDS ?= 50
+CLUSTER_NODES ?= 3
+# e.g. CLUSTER_FAULTS=kill9-leader: only leader kills (50 failover times).
+CLUSTER_FAULTS ?=
 
 all: deps-build
 	@cmake -S . -B $(BUILD) $(CMAKE_FLAGS) >/dev/null
@@ -45,6 +51,13 @@ test-sanitize: san-build
 # sampling for SOAK_SECS seconds (tests/README.md, "Soak").
 soak: san-build
 	SQ_BIN_DIR=$(SAN_BUILD) python3 tests/soak/soak.py --seconds $(SOAK_SECS)
+
+# The cluster's full Jepsen-style run (tests/cluster/README.md): CLUSTER_ROUNDS rounds of kill -9,
+# restarts, SIGSTOP and partitions under load, then the checker; prints the failover times
+# (median, max) over the leader kills.
+cluster-full: all
+	SQ_BIN_DIR=$(BUILD) python3 tests/cluster/test_cluster_jepsen.py --rounds $(CLUSTER_ROUNDS) \
+		--nodes $(CLUSTER_NODES) $(if $(CLUSTER_FAULTS),--faults $(CLUSTER_FAULTS))
 
 # clang-format and clang-tidy (scripts/lint; .ci/run runs it too). Not part
 # of make test, which only builds and runs the tests.

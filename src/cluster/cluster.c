@@ -466,7 +466,7 @@ int cluster_open(const cluster_opts *o, cluster **out)
         goto fail_io;
     c->raft.data = c;
     step = "raft_bootstrap";
-    if ((rc = bootstrap(c, o)) != 0)
+    if (!o->join && (rc = bootstrap(c, o)) != 0)
         goto fail_raft;
     unsigned election = o->election_timeout_ms ? o->election_timeout_ms : 1000;
     raft_set_election_timeout(&c->raft, election);

@@ -80,6 +80,7 @@ typedef struct {
     unsigned election_timeout_ms; /* 0: 1000 */
     unsigned heartbeat_ms;        /* 0: election timeout / 10 */
     unsigned snapshot_threshold;  /* entries between snapshots; 0: 1024 */
+    bool join; /* never bootstrap: an empty node waits to be added by the leader */
     cluster_callbacks cb;
     void *data;
 } cluster_opts;

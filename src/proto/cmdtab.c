@@ -50,6 +50,8 @@ const proto_cmd_def proto_cmds[CMD_COUNT_] = {
     ROW(CMD_TUBE_INFO, "tube-info ", PROTO_ARGS_WORDS, 0, NULL),
     ROW(CMD_PUT_UNIQUE, "put-unique ", PROTO_ARGS_WORDS, 0, NULL),
     ROW(CMD_STATS_CLUSTER, "stats-cluster", PROTO_ARGS_NONE_EXACT, 0, NULL),
+    ROW(CMD_CLUSTER_ADD, "cluster-add ", PROTO_ARGS_WORDS, 0, NULL),
+    ROW(CMD_CLUSTER_REMOVE, "cluster-remove ", PROTO_ARGS_WORDS, 0, NULL),
     ROW(CMD_AUTH, "auth ", PROTO_ARGS_WORDS, 0, NULL),
 };
 

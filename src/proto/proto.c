@@ -89,6 +89,7 @@ static bool is_c_space(unsigned char c)
  * most. The names themselves are in the command table (cmdtab.c). */
 static const unsigned char cmds_a[] = {CMD_AUTH};
 static const unsigned char cmds_b[] = {CMD_BURY};
+static const unsigned char cmds_c[] = {CMD_CLUSTER_ADD, CMD_CLUSTER_REMOVE};
 static const unsigned char cmds_d[] = {CMD_DELETE};
 static const unsigned char cmds_f[] = {CMD_FLUSH_TUBE};
 static const unsigned char cmds_i[] = {CMD_IGNORE};
@@ -135,6 +136,8 @@ static proto_cmd_type which_cmd(const char *line, size_t len)
         return MATCH_IN(cmds_a);
     case 'b':
         return MATCH_IN(cmds_b);
+    case 'c':
+        return MATCH_IN(cmds_c);
     case 'd':
         return MATCH_IN(cmds_d);
     case 'f':
@@ -526,11 +529,12 @@ static proto_status parse_words(proto_cmd_type type, const char *p, const char *
         return parse_auth(p, end, cmd);
     enum { MAX_WORDS = 5 };
     word w[MAX_WORDS];
-    size_t want = type == CMD_FLUSH_TUBE || type == CMD_RESERVE_BATCH ? 2
-                  : type == CMD_TUBE_SET                              ? 3
-                  : type == CMD_TUBE_INFO                             ? 1
-                  : type == CMD_PUT_UNIQUE                            ? 5
-                                                                      : 4;
+    size_t want = type == CMD_FLUSH_TUBE || type == CMD_RESERVE_BATCH   ? 2
+                  : type == CMD_TUBE_SET                                ? 3
+                  : type == CMD_TUBE_INFO || type == CMD_CLUSTER_REMOVE ? 1
+                  : type == CMD_CLUSTER_ADD                             ? 2
+                  : type == CMD_PUT_UNIQUE                              ? 5
+                                                                        : 4;
     for (size_t i = 0; i < want; i++) {
         if (!next_word(&p, end, i == 0, &w[i]))
             return PROTO_BAD_FORMAT;
@@ -579,6 +583,15 @@ static proto_status parse_words(proto_cmd_type type, const char *p, const char *
         return PROTO_OK;
     case CMD_PUT_UNIQUE:
         return parse_put_unique(w, cmd);
+    case CMD_CLUSTER_ADD:
+        /* The address is the new node's Raft host:port, carried in the tube fields. */
+        if (w[1].len == 0 || w[1].len > PROTO_MAX_ADDRESS || !memchr(w[1].p, ':', w[1].len))
+            return PROTO_BAD_FORMAT;
+        cmd->tube = w[1].p;
+        cmd->tube_len = w[1].len;
+        return word_number(&w[0], UINT32_MAX, &cmd->id) && cmd->id ? PROTO_OK : PROTO_BAD_FORMAT;
+    case CMD_CLUSTER_REMOVE:
+        return word_number(&w[0], UINT32_MAX, &cmd->id) && cmd->id ? PROTO_OK : PROTO_BAD_FORMAT;
     default:
         return PROTO_BAD_FORMAT; /* unreachable: the table marks only the above as words */
     }

@@ -31,6 +31,8 @@
 
 /* The most jobs one list-jobs page or one reserve-batch answer holds. */
 #define PROTO_MAX_PAGE 1000
+/* The longest address cluster-add takes (host:port, as --peers). */
+#define PROTO_MAX_ADDRESS 63
 
 /* The job states the bulk extensions name, as a mask (flush-tube's `all` is the first three). */
 #define PROTO_STATE_READY 0x1u
@@ -76,11 +78,13 @@ typedef enum {
     CMD_MOVE_JOBS,     /* move-jobs <from> <to> <state> <max> */
     CMD_RESERVE_BATCH, /* reserve-batch <max> <timeout> */
     /* per-tube settings (issue 16 item 6) */
-    CMD_TUBE_SET,      /* tube-set <tube> <name> <value> */
-    CMD_TUBE_INFO,     /* tube-info <tube> */
-    CMD_PUT_UNIQUE,    /* put-unique <key> <pri> <delay> <ttr> <bytes> (issue 16 item 5) */
-    CMD_STATS_CLUSTER, /* stats-cluster: this node's view of the cluster (docs/cluster.md) */
-    CMD_AUTH,          /* auth <user> <password> (issue 15 item 3; docs/security.md) */
+    CMD_TUBE_SET,       /* tube-set <tube> <name> <value> */
+    CMD_TUBE_INFO,      /* tube-info <tube> */
+    CMD_PUT_UNIQUE,     /* put-unique <key> <pri> <delay> <ttr> <bytes> (issue 16 item 5) */
+    CMD_STATS_CLUSTER,  /* stats-cluster: this node's view of the cluster (docs/cluster.md) */
+    CMD_CLUSTER_ADD,    /* cluster-add <id> <host:port>: a new voter (docs/cluster.md) */
+    CMD_CLUSTER_REMOVE, /* cluster-remove <id> */
+    CMD_AUTH,           /* auth <user> <password> (issue 15 item 3; docs/security.md) */
     CMD_COUNT_
 } proto_cmd_type;
 

@@ -38,6 +38,9 @@
 #define PROTO_REPLY_BAD_AUTH "BAD_AUTH\r\n"
 #define PROTO_REPLY_NOT_AUTHORIZED "NOT_AUTHORIZED\r\n"
 #define PROTO_REPLY_NOT_FOUND "NOT_FOUND\r\n"
+/* cluster-add / cluster-remove (synqd's extensions, docs/cluster.md) */
+#define PROTO_REPLY_CHANGED "CHANGED\r\n"
+#define PROTO_REPLY_NOT_CHANGED "NOT_CHANGED\r\n"
 #define PROTO_REPLY_NOT_IGNORED "NOT_IGNORED\r\n"
 #define PROTO_REPLY_TIMED_OUT "TIMED_OUT\r\n"
 #define PROTO_REPLY_DEADLINE_SOON "DEADLINE_SOON\r\n"

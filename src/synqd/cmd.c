@@ -331,10 +331,14 @@ static void execute_tube_command(const cmd_ctx *ctx, const proto_cmd *cmd, cmd_n
             reply_scratch_doc(ctx, stats_format_tube(st, t, ctx->env->scratch));
         break;
     }
-    case CMD_PAUSE_TUBE:
-        reply_ok_or_lit(ctx, store_pause_tube(st, cmd->tube, cmd->tube_len, cmd->delay_s),
-                        PROTO_REPLY_PAUSED);
+    case CMD_PAUSE_TUBE: {
+        int rc = store_pause_tube(st, cmd->tube, cmd->tube_len, cmd->delay_s);
+        /* The log keeps no pause (beanstalkd's binlog neither); a cluster replicates it. */
+        if (rc == STORE_OK && ctx->env->host->paused)
+            ctx->env->host->paused(ctx->env->host_data, cmd->tube, cmd->tube_len, cmd->delay_s);
+        reply_ok_or_lit(ctx, rc, PROTO_REPLY_PAUSED);
         break;
+    }
     case CMD_LIST_TUBES:
         reply_scratch_doc(ctx,
                           stats_format_tube_list_of(st, cl, false, ctx->user ? tube_visible : NULL,
@@ -418,6 +422,21 @@ void cmd_execute(const cmd_ctx *ctx, proto_status status, const proto_cmd *cmd, 
             reply_lit(ctx->out, PROTO_REPLY_NOT_FOUND);
         else
             reply_scratch_doc(ctx, err);
+        break;
+    }
+    case CMD_CLUSTER_ADD:
+    case CMD_CLUSTER_REMOVE: {
+        int err = env->host->cluster_change
+                      ? env->host->cluster_change(env->host_data, ctx->cl, cmd->id,
+                                                  cmd->type == CMD_CLUSTER_ADD ? cmd->tube : NULL,
+                                                  cmd->tube_len)
+                      : -ENOENT;
+        if (err == 0)
+            next->kind = CMD_NEXT_WAIT; /* CHANGED or NOT_CHANGED once the cluster decided */
+        else if (err == -ENOENT)
+            reply_lit(ctx->out, PROTO_REPLY_NOT_FOUND);
+        else
+            reply_lit(ctx->out, PROTO_REPLY_NOT_CHANGED);
         break;
     }
     case CMD_QUIT:

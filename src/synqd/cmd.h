@@ -39,6 +39,13 @@ typedef struct cmd_host {
     int (*format_log_stats)(void *host_data, sq_buf *out);
     /* stats-cluster's YAML; -ENOENT when the server is not a cluster node. */
     int (*format_cluster_stats)(void *host_data, sq_buf *out);
+    /* pause-tube succeeded (may be NULL): a cluster leader replicates the pause. */
+    void (*paused)(void *host_data, const char *name, size_t len, uint32_t delay_s);
+    /* cluster-add (address non-NULL) or cluster-remove of node id for client c: 0 when the
+     * change is under way (the host answers c through its wait later), -ENOENT when the server
+     * is not a cluster node, another -errno when the change could not start. */
+    int (*cluster_change)(void *host_data, client *c, uint64_t id, const char *address,
+                          size_t address_len);
 } cmd_host;
 
 /* What every command of one server shares. Borrowed for the server's lifetime. */

@@ -60,8 +60,23 @@ static void proxy_close(proxy *p)
         sq_conn_close(p->client);
         p->client = NULL;
     }
+    /* Freed at the end of the pass (forward_reap), not here: the callers up the stack (a relay
+     * inside the input loop) still look at p->closing. A connecting proxy goes there once
+     * on_connected, which the engine still owes it, has run. */
     if (!p->connecting)
-        free(p); /* else on_connected, which the engine still owes us, frees it */
+        list_prepend(&p->srv->forward_graves, &p->link);
+}
+
+void forward_reap(server *srv)
+{
+    /* The whole list is taken at once: nothing on it is linked anywhere else. */
+    list_node *n = srv->forward_graves.first;
+    srv->forward_graves.first = srv->forward_graves.last = NULL;
+    while (n) {
+        proxy *p = LIST_ENTRY(n, proxy, link);
+        n = n->next;
+        free(p);
+    }
 }
 
 /* ---- client -> leader ---- */
@@ -380,7 +395,7 @@ static void on_connected(sq_conn *c, int err, void *data)
     if (p->closing) { /* the client went while we connected */
         if (c)
             sq_conn_abort(c);
-        free(p);
+        list_prepend(&p->srv->forward_graves, &p->link);
         return;
     }
     if (!c) {

@@ -23,6 +23,8 @@ void forward_accept(server *srv, sq_conn *conn);
 void forward_leader_changed(server *srv);
 /* Closes every relayed and held client. */
 void forward_close_all(server *srv);
+/* Frees the relays closed during this pass (server.c, once per pass and at exit). */
+void forward_reap(server *srv);
 /* This node now serves: held clients become its sessions; relayed ones are closed. */
 void forward_adopt_all(server *srv);
 

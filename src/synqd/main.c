@@ -102,6 +102,8 @@ static void usage(FILE *out)
             "     --peers ID=HOST:PORT,...  every node's Raft address, this one's included\n"
             "                          (the same list on every node)\n"
             "     --election-timeout MS  Raft's election timeout (default 1000)\n"
+            "     --join               a new node: do not bootstrap, wait for the leader's\n"
+            "                          cluster-add (synq cluster add)\n"
             "\n"
             "Authentication (docs/security.md):\n"
             "     --users FILE         clients must authenticate (auth, or a client\n"
@@ -259,6 +261,7 @@ enum {
     OPT_NODE,
     OPT_PEERS,
     OPT_ELECTION_TIMEOUT,
+    OPT_JOIN,
     OPT_USERS,
     OPT_INSECURE_LISTEN,
     OPT_METRICS_TOKEN_FILE,
@@ -439,6 +442,9 @@ static int apply_option(options *opt, int c, const char *arg)
     case OPT_PEERS:
         o->peers = arg;
         return NEXT_OPTION;
+    case OPT_JOIN:
+        o->join = true;
+        return NEXT_OPTION;
     case OPT_ELECTION_TIMEOUT:
         if (!number_option("--election-timeout", "milliseconds", arg, 50, 60000, &v))
             return SYNQD_EXIT_USAGE;
@@ -452,7 +458,7 @@ static int apply_option(options *opt, int c, const char *arg)
 /* --node needs --peers naming it and -b for the Raft state; --peers needs --node. */
 static bool cluster_options_valid(const server_opts *o)
 {
-    if (!o->node_id && !o->peers)
+    if (!o->node_id && !o->peers && !o->join)
         return true;
     if (!o->node_id || !o->peers || !o->wal_dir) {
         fprintf(stderr, "synqd: a cluster node needs --node, --peers and -b together\n");
@@ -532,6 +538,7 @@ static bool parse_options(int argc, char **argv, options *opt, int *status)
         {"node", required_argument, NULL, OPT_NODE},
         {"peers", required_argument, NULL, OPT_PEERS},
         {"election-timeout", required_argument, NULL, OPT_ELECTION_TIMEOUT},
+        {"join", no_argument, NULL, OPT_JOIN},
         {"users", required_argument, NULL, OPT_USERS},
         {"insecure-listen", no_argument, NULL, OPT_INSECURE_LISTEN},
         {"metrics-token-file", required_argument, NULL, OPT_METRICS_TOKEN_FILE},

@@ -14,6 +14,7 @@
 #include "forward.h"
 #include "jobrec.h"
 #include "replog.h"
+#include "reply.h"
 #include "server_int.h"
 #include "wal.h"
 
@@ -23,18 +24,34 @@ struct replica {
     uint64_t node_id;
     uint64_t origin;    /* this process's incarnation: whose speculative changes an entry holds */
     replog_batch batch; /* records of this pass */
+    /* pause-tube commands of this pass, each its own PAUSE entry (rare: a short list). */
+    struct {
+        char name[WAL_MAX_TUBE_NAME];
+        size_t len;
+        int64_t until_wall_ms;
+    } pauses[4];
+    size_t n_pauses;
+    bool pause_overflow;
     uint64_t next_token;
     uint64_t leader_token; /* the LEADER entry's proposal, 0: none pending */
     bool leading;          /* leader, proposing its LEADER entry or serving */
     bool serving;
-    bool proposed;         /* called into the library this pass: pump it */
-    uint64_t in_flight;    /* proposals of changes not yet done */
+    bool proposed;             /* called into the library this pass: pump it */
+    uint64_t in_flight;        /* proposals of changes not yet done */
+    uint64_t last_change;      /* the newest CHANGES proposal's token */
+    uint64_t committed_change; /* the newest CHANGES token known committed and applied */
     bool lost_changes;     /* a proposal ended unknown: the store may hold what is not committed */
     uint64_t known_leader; /* the leader id last reported to forward.c */
     char client_address[CLUSTER_ADDR_MAX];
     char leader_client[CLUSTER_ADDR_MAX]; /* from the newest LEADER entry applied */
     uint64_t leader_client_id;
     char *const *argv;
+    /* Membership changes under way, each answering a waiting session (NULL once it left). */
+    struct {
+        uint64_t token;
+        session *se;
+    } changes[8];
+    size_t n_changes;
 };
 
 /* ---- journal: the pass's records ---- */
@@ -109,6 +126,52 @@ static void hold_unsynced(replica *rp, uint64_t token)
     }
 }
 
+/* No change is pending: this pass's replies reveal only committed state; let them go. */
+static void forget_unsynced(replica *rp)
+{
+    server *srv = rp->srv;
+    while (!list_empty(&srv->unsynced)) {
+        session *se = LIST_ENTRY(srv->unsynced.first, session, unsynced_link);
+        list_remove(&srv->unsynced, &se->unsynced_link);
+        se->unsynced = false;
+    }
+}
+
+void replica_paused(replica *rp, const char *name, size_t len, uint32_t delay_s)
+{
+    if (!rp->serving || len > WAL_MAX_TUBE_NAME)
+        return;
+    if (rp->n_pauses == sizeof rp->pauses / sizeof rp->pauses[0]) {
+        rp->pause_overflow = true; /* flushed now, so this pass's pauses keep their order */
+        replica_flush(rp);
+    }
+    memcpy(rp->pauses[rp->n_pauses].name, name, len);
+    rp->pauses[rp->n_pauses].len = len;
+    rp->pauses[rp->n_pauses].until_wall_ms = wall_now(rp) + (int64_t)delay_s * 1000;
+    rp->n_pauses++;
+}
+
+/* Proposes the pass's pauses (after its job changes: the order they ran in matters little, a
+ * pause touches no job). */
+static void propose_pauses(replica *rp)
+{
+    for (size_t i = 0; i < rp->n_pauses; i++) {
+        size_t len = 0;
+        uint64_t token = ++rp->next_token;
+        unsigned char *e = replog_pause_entry(rp->origin, rp->pauses[i].name, rp->pauses[i].len,
+                                              rp->pauses[i].until_wall_ms, &len);
+        if (e && cluster_propose(rp->cl, e, len, token) == 0) {
+            rp->in_flight++;
+            rp->proposed = true;
+            rp->last_change = token;
+        } else {
+            fprintf(stderr, "synqd: cluster: proposing a pause failed\n");
+            rp->lost_changes = true;
+        }
+    }
+    rp->n_pauses = 0;
+}
+
 void replica_flush(replica *rp)
 {
     if (rp->batch.len) {
@@ -125,8 +188,23 @@ void replica_flush(replica *rp)
             fprintf(stderr, "synqd: cluster: proposing a change failed: %s\n", strerror(-rc));
             rp->lost_changes = true;
         }
-        hold_unsynced(rp, token);
+        rp->last_change = token;
     }
+    if (rp->n_pauses)
+        propose_pauses(rp);
+    if (rp->pause_overflow) {
+        rp->pause_overflow = false;
+        return; /* called from replica_paused: the pass's own flush holds the replies */
+    }
+    /* Every session that wrote a reply this pass is on the unsynced list (session.c), not only
+     * those whose commands changed something: a reserve, a peek or a stats can show a change
+     * still uncommitted (a waiting worker handed the job a put just made), and a client must
+     * never see what a new leader may not have. So while any change is uncommitted, every
+     * reply waits for the newest change proposed so far. */
+    if (rp->last_change > rp->committed_change)
+        hold_unsynced(rp, rp->last_change);
+    else
+        forget_unsynced(rp);
     if (rp->proposed) {
         rp->proposed = false;
         cluster_pump(rp->cl);
@@ -211,9 +289,68 @@ static void on_changed(void *data)
     }
 }
 
+/* A membership change ended: answer its session. True when token was one. */
+static bool change_done(replica *rp, uint64_t token, int status)
+{
+    for (size_t i = 0; i < rp->n_changes; i++) {
+        if (rp->changes[i].token != token)
+            continue;
+        session *se = rp->changes[i].se;
+        rp->changes[i] = rp->changes[--rp->n_changes];
+        if (status != 0)
+            fprintf(stderr, "synqd: cluster: a membership change failed: %s\n",
+                    cluster_strerror(status));
+        if (se) {
+            const char *r = status == 0 ? PROTO_REPLY_CHANGED : PROTO_REPLY_NOT_CHANGED;
+            session_wait_ended(se, r, strlen(r));
+        }
+        return true;
+    }
+    return false;
+}
+
+int replica_change(replica *rp, session *se, uint64_t id, const char *address, size_t address_len)
+{
+    if (!rp->serving)
+        return -EPERM;
+    if (rp->n_changes == sizeof rp->changes / sizeof rp->changes[0])
+        return -EBUSY;
+    char addr[CLUSTER_ADDR_MAX];
+    if (address && address_len >= sizeof addr)
+        return -EINVAL;
+    uint64_t token = ++rp->next_token;
+    int rc;
+    if (address) {
+        memcpy(addr, address, address_len);
+        addr[address_len] = '\0';
+        rc = cluster_add(rp->cl, id, addr, token);
+    } else {
+        rc = cluster_remove(rp->cl, id, token);
+    }
+    if (rc != 0) {
+        fprintf(stderr, "synqd: cluster: %s node %llu: %s\n", address ? "adding" : "removing",
+                (unsigned long long)id, strerror(-rc));
+        return -EIO; /* not -ENOENT, which would say this is no cluster */
+    }
+    rp->changes[rp->n_changes].token = token;
+    rp->changes[rp->n_changes].se = se;
+    rp->n_changes++;
+    rp->proposed = true;
+    return 0;
+}
+
+void replica_forget_session(replica *rp, session *se)
+{
+    for (size_t i = 0; i < rp->n_changes; i++)
+        if (rp->changes[i].se == se)
+            rp->changes[i].se = NULL;
+}
+
 static void on_done(void *data, uint64_t token, int status)
 {
     replica *rp = data;
+    if (change_done(rp, token, status))
+        return;
     if (token == rp->leader_token) {
         rp->leader_token = 0;
         if (status == 0 && rp->leading) {
@@ -228,6 +365,8 @@ static void on_done(void *data, uint64_t token, int status)
     if (token <= rp->next_token && rp->in_flight)
         rp->in_flight--;
     if (status == 0) {
+        if (token > rp->committed_change)
+            rp->committed_change = token;
         release_held(rp, token);
         return;
     }
@@ -260,6 +399,10 @@ static void on_apply(void *data, const unsigned char *e, size_t len, uint64_t in
     }
     if (en.origin == rp->origin)
         return; /* our own changes: the store made them when the commands ran */
+    if (en.kind == REPLOG_PAUSE) {
+        (void)replog_apply_pause(rp->srv->st, &en, wall_now(rp));
+        return;
+    }
     int rc = replog_apply(rp->srv->st, en.records, en.records_len, wall_now(rp), count, rp->srv);
     if (rc)
         fprintf(stderr, "synqd: cluster: applying a committed entry: %s\n", strerror(-rc));
@@ -306,7 +449,7 @@ int replica_format_stats(replica *rp, sq_buf *out)
     int n = snprintf(line, sizeof line,
                      "---\nid: %llu\nstate: %s\nleader: %llu\nterm: %llu\ncommit-index: %llu\n"
                      "applied-index: %llu\nlast-index: %llu\nserving: %s\njobs: %llu\n"
-                     "digest: %016llx\npeers:\n",
+                     "digest: %016llx\npeers: ",
                      (unsigned long long)rp->node_id, state_name(st.state),
                      (unsigned long long)st.leader, (unsigned long long)st.term,
                      (unsigned long long)st.commit_index, (unsigned long long)st.applied_index,
@@ -314,12 +457,16 @@ int replica_format_stats(replica *rp, sq_buf *out)
                      (unsigned long long)jobs, (unsigned long long)digest);
     if (sq_buf_append(out, line, (size_t)n) != 0)
         return -ENOMEM;
+    /* Flat, as beanstalkd's documents are (every client's YAML reader takes it): the
+     * members in --peers's own form. */
     for (size_t i = 0; i < st.n_peers; i++) {
-        n = snprintf(line, sizeof line, "- id: %llu\n  address: %s\n",
+        n = snprintf(line, sizeof line, "%s%llu=%s", i ? "," : "",
                      (unsigned long long)st.peers[i].id, st.peers[i].address);
         if (sq_buf_append(out, line, (size_t)n) != 0)
             return -ENOMEM;
     }
+    if (sq_buf_append(out, "\n", 1) != 0)
+        return -ENOMEM;
     return 0;
 }
 
@@ -378,6 +525,7 @@ int replica_open(server *srv, const replica_opts *o, replica **out)
                        .n_peers = n,
                        .dir = dir,
                        .election_timeout_ms = o->election_timeout_ms,
+                       .join = o->join,
                        .cb = {.apply = on_apply,
                               .snapshot = on_snapshot,
                               .restore = on_restore,

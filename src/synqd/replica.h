@@ -42,6 +42,7 @@ typedef struct {
     unsigned election_timeout_ms; /* --election-timeout */
     const char *client_address;   /* host:port clients reach this node at (for forwarding) */
     char *const *argv;            /* to restart with after losing leadership */
+    bool join;                    /* --join: wait to be added (cluster-add), never bootstrap */
 } replica_opts;
 
 /* Parses --peers (for main's early checks): 0, or -EINVAL with a reason in err. */
@@ -58,6 +59,9 @@ void replica_journal_tube(replica *rp, const tube *t);
  * change anything now (not the serving leader); 0 otherwise. */
 int replica_take_error(replica *rp);
 
+/* pause-tube paused a tube (the cmd_host hook): replicated with the pass's changes. */
+void replica_paused(replica *rp, const char *name, size_t len, uint32_t delay_s);
+
 /* End of a loop pass: proposes the pass's changes and holds the replies acknowledging them. */
 void replica_flush(replica *rp);
 
@@ -66,6 +70,14 @@ bool replica_serving(const replica *rp);
 
 /* The leader's client address as the log last said ("host:port"), or NULL when unknown. */
 const char *replica_leader_client(const replica *rp);
+
+/* cluster-add (address non-NULL: address_len bytes, host:port) or cluster-remove of node id,
+ * for session se, which waits: it gets CHANGED or NOT_CHANGED when the change is committed or
+ * fails. 0, or -errno when it could not start (then se gets nothing from here). */
+typedef struct session session;
+int replica_change(replica *rp, session *se, uint64_t id, const char *address, size_t address_len);
+/* se is going away: a change it waits for answers nobody. */
+void replica_forget_session(replica *rp, session *se);
 
 /* The stats-cluster document (YAML, without the OK line). 0 or -ENOMEM. */
 int replica_format_stats(replica *rp, sq_buf *out);

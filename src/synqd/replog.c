@@ -123,6 +123,35 @@ unsigned char *replog_leader_entry(uint64_t origin, uint64_t node_id, const char
     return e;
 }
 
+unsigned char *replog_pause_entry(uint64_t origin, const char *name, size_t len,
+                                  int64_t until_wall_ms, size_t *out_len)
+{
+    if (len == 0 || len > WAL_MAX_TUBE_NAME)
+        return NULL;
+    size_t n = HDR_BYTES + 9 + len;
+    unsigned char *e = cluster_alloc(padded(n));
+    if (!e)
+        return NULL;
+    memset(e, 0, padded(n));
+    put_header(e, ENTRY_MAGIC, REPLOG_PAUSE, origin);
+    put_u64(e + HDR_BYTES, (uint64_t)until_wall_ms);
+    e[HDR_BYTES + 8] = (unsigned char)len;
+    memcpy(e + HDR_BYTES + 9, name, len);
+    *out_len = padded(n);
+    return e;
+}
+
+int replog_apply_pause(store *s, const replog_entry *e, int64_t wall_ms)
+{
+    int64_t left = e->until_wall_ms - wall_ms;
+    uint32_t secs = left > 0 ? (uint32_t)((left + 999) / 1000) : 0;
+    /* 0 ends a pause (pause-tube 0, or an old entry replayed long after: harmless). A tube
+     * this node does not have (used by a leader's client, holding no job) has nothing to
+     * pause: the pause lasts only while the tube exists, as beanstalkd's. */
+    (void)store_pause_tube(s, e->tube, e->tube_len, secs);
+    return 0;
+}
+
 int replog_parse(const unsigned char *e, size_t len, replog_entry *out)
 {
     memset(out, 0, sizeof *out);
@@ -133,6 +162,15 @@ int replog_parse(const unsigned char *e, size_t len, replog_entry *out)
     if (out->kind == REPLOG_CHANGES) {
         out->records = e + HDR_BYTES;
         out->records_len = len - HDR_BYTES;
+        return 0;
+    }
+    if (out->kind == REPLOG_PAUSE) {
+        if (len < HDR_BYTES + 9 || e[HDR_BYTES + 8] == 0 ||
+            len < HDR_BYTES + 9 + (size_t)e[HDR_BYTES + 8])
+            return -EBADMSG;
+        out->until_wall_ms = (int64_t)get_u64(e + HDR_BYTES);
+        out->tube_len = e[HDR_BYTES + 8];
+        out->tube = (const char *)e + HDR_BYTES + 9;
         return 0;
     }
     if (out->kind != REPLOG_LEADER || len < HDR_BYTES + LEADER_FIXED)

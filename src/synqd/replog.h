@@ -7,7 +7,8 @@
  * Entry (little-endian): magic u32 "SQRE", kind u8, zero u8[3], origin u64 (a random number per
  * process: whose speculative changes these are), then
  *   CHANGES: log records back to back (wal_record_encode), what one loop pass changed;
- *   LEADER:  node id u64, address length u16, the node's client address (followers relay there).
+ *   LEADER:  node id u64, address length u16, the node's client address (followers relay there);
+ *   PAUSE:   pause-tube: until (wall-clock ms since the epoch) i64, name length u8, the name.
  * Snapshot: magic u32 "SQSN", version u8 (1), zero u8[3], the store's next id u64, then a TUBE
  * record per configured tube and a PUT record per job.
  * Both are zero-padded to a multiple of 8 bytes: libraft 0.15's on-disk batches pad each entry
@@ -24,7 +25,7 @@
 #include "store.h"
 #include "wal.h"
 
-enum { REPLOG_CHANGES = 1, REPLOG_LEADER = 2 };
+enum { REPLOG_CHANGES = 1, REPLOG_LEADER = 2, REPLOG_PAUSE = 3 };
 #define REPLOG_ADDR_MAX 64 /* a LEADER entry's address, NUL included */
 
 /* The records of one pass, growing as the journal hook adds them. */
@@ -44,6 +45,10 @@ unsigned char *replog_changes_entry(replog_batch *b, uint64_t origin, size_t *le
 unsigned char *replog_leader_entry(uint64_t origin, uint64_t node_id, const char *address,
                                    size_t *len);
 
+/* A PAUSE entry: tube `name` (len bytes) hands out nothing until until_wall_ms. */
+unsigned char *replog_pause_entry(uint64_t origin, const char *name, size_t len,
+                                  int64_t until_wall_ms, size_t *out_len);
+
 typedef struct {
     int kind; /* REPLOG_* */
     uint64_t origin;
@@ -51,7 +56,14 @@ typedef struct {
     size_t records_len;
     uint64_t leader_id; /* LEADER */
     char leader_address[REPLOG_ADDR_MAX];
+    const char *tube; /* PAUSE: tube_len bytes */
+    size_t tube_len;
+    int64_t until_wall_ms;
 } replog_entry;
+
+/* Applies a PAUSE entry: what is left of the pause at wall_ms, rounded up to seconds (0 ends a
+ * pause). Always 0: a tube this store lacks has nothing to pause. */
+int replog_apply_pause(store *s, const replog_entry *e, int64_t wall_ms);
 
 /* 0, or -EBADMSG for bytes that are not an entry. */
 int replog_parse(const unsigned char *e, size_t len, replog_entry *out);

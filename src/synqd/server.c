@@ -278,7 +278,25 @@ static int host_format_cluster_stats(void *data, sq_buf *out)
     return srv->rp ? replica_format_stats(srv->rp, out) : -ENOENT;
 }
 
+static int host_cluster_change(void *data, client *c, uint64_t id, const char *address,
+                               size_t address_len)
+{
+    server *srv = data;
+    if (!srv->rp)
+        return -ENOENT;
+    return replica_change(srv->rp, client_owner(c), id, address, address_len);
+}
+
+static void host_paused(void *data, const char *name, size_t len, uint32_t delay_s)
+{
+    server *srv = data;
+    if (srv->rp)
+        replica_paused(srv->rp, name, len, delay_s);
+}
+
 static const cmd_host server_cmd_host = {
+    .paused = host_paused,
+    .cluster_change = host_cluster_change,
     .format_cluster_stats = host_format_cluster_stats,
     .log_failed = host_log_failed,
     .journal_result = host_journal_result,
@@ -290,6 +308,8 @@ static const cmd_host server_cmd_host = {
 
 void server_forget_session(server *srv, session *se)
 {
+    if (srv->rp)
+        replica_forget_session(srv->rp, se);
     if (se->held) {
         list_remove(&srv->held, &se->held_link);
         se->held = false;
@@ -461,8 +481,10 @@ static void before_wait(sq_loop *loop, void *data)
     /* Group commit: every change of this pass goes to disk in one write
      * (and one fdatasync with -f 0) before the engine sends the replies. */
     flush_log(srv);
-    if (srv->rp)
+    if (srv->rp) {
         replica_flush(srv->rp);
+        forward_reap(srv);
+    }
     rearm_store_timer(srv);
     rearm_persist_timer(srv);
     note_memory(srv);
@@ -773,7 +795,8 @@ static int open_replica(server *s)
                        .dir = s->opts.wal_dir,
                        .election_timeout_ms = s->opts.election_timeout_ms,
                        .client_address = addr,
-                       .argv = s->opts.argv};
+                       .argv = s->opts.argv,
+                       .join = s->opts.join};
     replica *rp = NULL;
     int err = replica_open(s, &ro, &rp);
     if (err)
@@ -874,6 +897,7 @@ void server_free(server *s)
             fprintf(stderr, "synqd: closing the write-ahead log: %s\n", sq_strerror(err));
     }
     replica_close(s->rp);
+    forward_reap(s);
     store_free(s->st);
     sq_buf_free(&s->scratch);
     free_auth(s, s->opts.users);

@@ -29,9 +29,13 @@
  * the engine, hold the reply for the log, or end the session as the core says. */
 static void after_core(session *se, size_t out_before, session_verdict v)
 {
-    if (sq_buf_len(sq_conn_out(se->conn)) != out_before)
+    bool wrote = sq_buf_len(sq_conn_out(se->conn)) != out_before;
+    if (wrote)
         sq_conn_wrote(se->conn);
-    if (session_core_take_journaled(&se->core) && v != SESSION_RESET)
+    /* A cluster leader holds every reply while a change is uncommitted (replica.c); a single
+     * server only the replies that acknowledge a change. */
+    bool journaled = session_core_take_journaled(&se->core);
+    if ((journaled || (wrote && se->srv->rp)) && v != SESSION_RESET)
         server_note_unsynced(se->srv, se);
     if (v == SESSION_RESET) {
         fprintf(stderr, "synqd: queueing a reply failed (%s): closing the connection\n",

@@ -249,5 +249,7 @@ int cmd_move(cli *c, int argc, char **argv);
 int cmd_tube_set(cli *c, int argc, char **argv);
 int cmd_tube_info(cli *c, int argc, char **argv);
 int cmd_tail(cli *c, int argc, char **argv);
+/* cmd_cluster.c: a synqd cluster's membership */
+int cmd_cluster(cli *c, int argc, char **argv);
 
 #endif

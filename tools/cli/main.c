@@ -127,6 +127,14 @@ static const command commands[] = {
      "  An unknown NAME or a bad VALUE exits 1.\n"},
     {"tube-info", cmd_tube_info, "tube-info [-t] TUBE", "a tube's settings and figures (synqd)",
      NULL},
+    {"cluster", cmd_cluster, "cluster status | add ID HOST:PORT | remove ID",
+     "a synqd cluster: this node's view, or add or remove a node",
+     "  status            the node's own view (stats-cluster): state, leader, term,\n"
+     "                    commit and applied index, jobs, digest, peers\n"
+     "  add ID HOST:PORT  make node ID (started with --join, Raft address HOST:PORT)\n"
+     "                    a voter; waits until the change is committed\n"
+     "  remove ID         take node ID out of the cluster\n"
+     "  Exit status 1 when the cluster refused the change.\n"},
     {"passwd", cmd_passwd, "passwd [--iterations N]",
      "print a password hash for synqd's --users file",
      "  Reads the password from standard input (asked for twice on a terminal,\n"
