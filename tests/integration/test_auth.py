@@ -284,6 +284,10 @@ class Permissions(AuthServer):
         ([], "move-jobs t2 elsewhere ready 1", "root", b"MOVED"),
         ([], "stats", "root", b"OK"),
         ([], "stats-log", "root", b"NOT_FOUND"),  # no -b: NOT_FOUND, but allowed
+        # Not a cluster node: NOT_FOUND, but allowed.
+        ([], "stats-cluster", "root", b"NOT_FOUND"),
+        ([], "cluster-add 9 127.0.0.1:1", "root", b"NOT_FOUND"),
+        ([], "cluster-remove 9", "root", b"NOT_FOUND"),
         ([], "list-tubes", None, b"OK"),
         ([], "list-tube-used", None, b"USING default"),
         ([], "list-tubes-watched", None, b"OK"),
