@@ -76,10 +76,10 @@ typedef struct server_opts {
     const char *peers;            /* --peers ID=HOST:PORT,... */
     uint32_t election_timeout_ms; /* --election-timeout; 0: 1000 */
     char *const *argv;            /* synqd's command line: a cluster node restarts with it */
+    auth_users *users;            /* --users: every connection must authenticate (authz.h); the
+                                     server_start call takes it over, freeing it in server_free (or on
+                                     failure). NULL: no authentication */
     bool join;            /* --join: a new node waiting for cluster-add, not bootstrapping */
-    auth_users *users;    /* --users: every connection must authenticate (authz.h); the
-                             server_start call takes it over, freeing it in server_free (or on
-                             failure). NULL: no authentication */
     bool insecure_listen; /* --insecure-listen: serve a non-loopback plain listener without
                              --users (with a warning) instead of refusing to start */
 } server_opts;
