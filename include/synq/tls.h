@@ -94,6 +94,12 @@ const char *sq_conn_tls_error(const sq_conn *c);
  * is freed (so in on_close too: NULL there means the handshake never completed). */
 const char *sq_conn_tls_version(const sq_conn *c);
 
+/* OpenSSL's SSL behind c (an SSL *), for what this API does not name, such as the peer's
+ * certificate (SSL_get0_peer_certificate) once the handshake completed; NULL for a plain
+ * connection, one whose TLS was released, or a build without TLS. Borrowed: valid until c's
+ * on_close returns, and only on c's loop thread. */
+void *sq_conn_tls_openssl(const sq_conn *c);
+
 /* The last TLS failure on the calling thread (a configuration that did not load, a connect
  * whose handshake failed), as text; "" if none. Valid until the next TLS call on the thread. */
 const char *sq_tls_last_error(void);

@@ -420,6 +420,11 @@ const char *sq_conn_tls_version(const sq_conn *c)
     return c->tls ? c->tls->version : NULL;
 }
 
+void *sq_conn_tls_openssl(const sq_conn *c)
+{
+    return c->tls ? c->tls->ssl : NULL;
+}
+
 #else /* built without TLS (-DSQ_TLS=OFF) */
 
 static int no_tls(void)
@@ -523,6 +528,12 @@ const char *sq_conn_tls_error(const sq_conn *c)
 }
 
 const char *sq_conn_tls_version(const sq_conn *c)
+{
+    (void)c;
+    return NULL;
+}
+
+void *sq_conn_tls_openssl(const sq_conn *c)
 {
     (void)c;
     return NULL;

@@ -52,6 +52,7 @@ const proto_cmd_def proto_cmds[CMD_COUNT_] = {
     ROW(CMD_STATS_CLUSTER, "stats-cluster", PROTO_ARGS_NONE_EXACT, 0, NULL),
     ROW(CMD_CLUSTER_ADD, "cluster-add ", PROTO_ARGS_WORDS, 0, NULL),
     ROW(CMD_CLUSTER_REMOVE, "cluster-remove ", PROTO_ARGS_WORDS, 0, NULL),
+    ROW(CMD_AUTH, "auth ", PROTO_ARGS_WORDS, 0, NULL),
 };
 
 const char *const proto_setting_names[PROTO_SET_COUNT_] = {

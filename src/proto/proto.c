@@ -87,6 +87,7 @@ static bool is_c_space(unsigned char c)
  * beanstalkd tries all prefixes first-match in one list; only prefixes sharing a first byte can
  * overlap, so splitting the list by first byte keeps its answers and looks at six candidates at
  * most. The names themselves are in the command table (cmdtab.c). */
+static const unsigned char cmds_a[] = {CMD_AUTH};
 static const unsigned char cmds_b[] = {CMD_BURY};
 static const unsigned char cmds_c[] = {CMD_CLUSTER_ADD, CMD_CLUSTER_REMOVE};
 static const unsigned char cmds_d[] = {CMD_DELETE};
@@ -131,6 +132,8 @@ static proto_cmd_type which_cmd(const char *line, size_t len)
     if (len == 0)
         return CMD_COUNT_;
     switch (line[0]) {
+    case 'a':
+        return MATCH_IN(cmds_a);
     case 'b':
         return MATCH_IN(cmds_b);
     case 'c':
@@ -487,9 +490,43 @@ static proto_status parse_put_unique(const word *w, proto_cmd *cmd)
     return PROTO_OK;
 }
 
+/* A user name: 1..PROTO_MAX_USER bytes of letters, digits and "._@+-" (what certificate
+ * common names and e-mail addresses use, and nothing a users file would have to quote). */
+bool proto_is_valid_user(const char *name, size_t len)
+{
+    if (len == 0 || len > PROTO_MAX_USER)
+        return false;
+    for (size_t i = 0; i < len; i++) {
+        unsigned char c = (unsigned char)name[i];
+        bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+                  c == '.' || c == '_' || c == '@' || c == '+' || c == '-';
+        if (!ok)
+            return false;
+    }
+    return true;
+}
+
+/* auth's words: a user name, one space, then the password, which is the whole rest of the
+ * line so that it may hold spaces (it cannot hold "\r\n", which ends the line). */
+static proto_status parse_auth(const char *p, const char *end, proto_cmd *cmd)
+{
+    word user;
+    if (!next_word(&p, end, true, &user) || !proto_is_valid_user(user.p, user.len))
+        return PROTO_BAD_FORMAT;
+    if (p == end || *p != ' ' || p + 1 == end)
+        return PROTO_BAD_FORMAT;
+    cmd->user = user.p;
+    cmd->user_len = user.len;
+    cmd->password = p + 1;
+    cmd->password_len = (size_t)(end - p - 1);
+    return PROTO_OK;
+}
+
 /* Reads an extension's arguments: exactly the words it takes (1 to 5), no more, no fewer. */
 static proto_status parse_words(proto_cmd_type type, const char *p, const char *end, proto_cmd *cmd)
 {
+    if (type == CMD_AUTH)
+        return parse_auth(p, end, cmd);
     enum { MAX_WORDS = 5 };
     word w[MAX_WORDS];
     size_t want = type == CMD_FLUSH_TUBE || type == CMD_RESERVE_BATCH   ? 2

@@ -26,6 +26,9 @@
  * 200-byte key leaves 7 bytes for the four numbers (docs/protocol.md, Extensions). */
 #define PROTO_MAX_KEY 200
 
+/* The longest user name `auth` takes (and a users file holds), in bytes. */
+#define PROTO_MAX_USER 128
+
 /* The most jobs one list-jobs page or one reserve-batch answer holds. */
 #define PROTO_MAX_PAGE 1000
 /* The longest address cluster-add takes (host:port, as --peers). */
@@ -81,6 +84,7 @@ typedef enum {
     CMD_STATS_CLUSTER,  /* stats-cluster: this node's view of the cluster (docs/cluster.md) */
     CMD_CLUSTER_ADD,    /* cluster-add <id> <host:port>: a new voter (docs/cluster.md) */
     CMD_CLUSTER_REMOVE, /* cluster-remove <id> */
+    CMD_AUTH,           /* auth <user> <password> (issue 15 item 3; docs/security.md) */
     CMD_COUNT_
 } proto_cmd_type;
 
@@ -125,6 +129,11 @@ typedef struct {
     uint32_t count;        /* list-jobs: 1..PROTO_MAX_PAGE; move-jobs: max; reserve-batch: max;
                             * tube-set: the value of a numeric setting */
     proto_setting setting; /* tube-set; dead-letter's tube is to_tube (to_tube_len 0: "-") */
+    const char *user;      /* auth: 1..PROTO_MAX_USER name bytes, INTO the line */
+    size_t user_len;
+    const char *password; /* auth: the rest of the line after the user and one space (it may
+                           * hold spaces), at least one byte, INTO the line */
+    size_t password_len;
     /* beanstalkd increments the command's cmd-* counter (stats, and per tube for pause-tube).
      * Always true with PROTO_OK; true with PROTO_BAD_FORMAT in exactly two cases, because
      * beanstalkd counts before its last check: put with trailing bytes after the body size, and
@@ -188,6 +197,10 @@ extern const proto_cmd_type proto_stats_order[PROTO_STATS_CMDS];
  * Returns NULL for commands beanstalkd keeps no counter for (reserve-job, kick-job, quit) and for
  * out-of-range values. The string is static. */
 const char *proto_cmd_stat_name(proto_cmd_type t);
+
+/* Whether name[0..len) is a user name `auth` accepts: 1..PROTO_MAX_USER bytes of ASCII letters,
+ * digits and "._@+-". The users file (synqd) holds names by the same rule. */
+bool proto_is_valid_user(const char *name, size_t len);
 
 /* Scans buf[0..len) for the end of the first line, the way beanstalkd does.
  *

@@ -32,6 +32,11 @@
 #define PROTO_REPLY_TOUCHED "TOUCHED\r\n"
 #define PROTO_REPLY_PAUSED "PAUSED\r\n"
 #define PROTO_REPLY_SET "SET\r\n" /* tube-set (an extension) */
+/* Authentication (an extension, docs/security.md): auth's answers, and the answer to a command
+ * sent before auth where auth is required, or without the right it needs. */
+#define PROTO_REPLY_OK_AUTH "OK_AUTH\r\n"
+#define PROTO_REPLY_BAD_AUTH "BAD_AUTH\r\n"
+#define PROTO_REPLY_NOT_AUTHORIZED "NOT_AUTHORIZED\r\n"
 #define PROTO_REPLY_NOT_FOUND "NOT_FOUND\r\n"
 /* cluster-add / cluster-remove (synqd's extensions, docs/cluster.md) */
 #define PROTO_REPLY_CHANGED "CHANGED\r\n"

@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "authz.h"
 #include "server.h"
 #include "stats.h"
 
@@ -293,6 +294,12 @@ static void execute_job_command(const cmd_ctx *ctx, const proto_cmd *cmd, cmd_ne
     }
 }
 
+/* list-tubes with authentication on: the tubes the user has a right on. */
+static bool tube_visible(void *user, const tube *t)
+{
+    return authz_tube_visible(user, t);
+}
+
 static void execute_tube_command(const cmd_ctx *ctx, const proto_cmd *cmd, cmd_next *next)
 {
     store *st = ctx->env->st;
@@ -333,9 +340,12 @@ static void execute_tube_command(const cmd_ctx *ctx, const proto_cmd *cmd, cmd_n
         break;
     }
     case CMD_LIST_TUBES:
+        reply_scratch_doc(ctx,
+                          stats_format_tube_list_of(st, cl, false, ctx->user ? tube_visible : NULL,
+                                                    ctx->user, ctx->env->scratch));
+        break;
     case CMD_LIST_TUBES_WATCHED:
-        reply_scratch_doc(ctx, stats_format_tube_list(st, cl, cmd->type == CMD_LIST_TUBES_WATCHED,
-                                                      ctx->env->scratch));
+        reply_scratch_doc(ctx, stats_format_tube_list(st, cl, true, ctx->env->scratch));
         break;
     case CMD_LIST_TUBE_USED:
         reply_using(ctx);
@@ -431,6 +441,11 @@ void cmd_execute(const cmd_ctx *ctx, proto_status status, const proto_cmd *cmd, 
     }
     case CMD_QUIT:
         next->kind = CMD_NEXT_CLOSE;
+        break;
+    case CMD_AUTH:
+        /* Only without --users (the session core answers it otherwise): there is nothing to
+         * log in to, and beanstalkd does not know the command either. */
+        reply_lit(ctx->out, PROTO_REPLY_UNKNOWN_COMMAND);
         break;
     case CMD_FLUSH_TUBE:
     case CMD_LIST_JOBS:

@@ -18,6 +18,7 @@
 #include "proto.h"
 #include "replybuf.h"
 #include "store.h"
+#include "users.h"
 
 /* Calls from command execution into its server. Each receives cmd_env.host_data. */
 typedef struct cmd_host {
@@ -61,8 +62,11 @@ typedef struct cmd_env {
 /* One command's context. */
 typedef struct cmd_ctx {
     const cmd_env *env;
-    client *cl;     /* the session's store client */
-    reply_buf *out; /* replies, in command order */
+    client *cl;      /* the session's store client */
+    reply_buf *out;  /* replies, in command order */
+    auth_user *user; /* with authentication on, who runs it (list-tubes shows that user's
+                      * tubes only); NULL: no authentication. Whether the command is allowed at
+                      * all was decided before (authz.h). */
 } cmd_ctx;
 
 /* A put's line, kept by the session while its body is read. */

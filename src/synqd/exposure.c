@@ -69,3 +69,26 @@ bool exposure_warn(const sq_listener *l, const char *what, const char *risk)
             what, addr, risk);
     return true;
 }
+
+bool exposure_allowed(const sq_listener *l, bool insecure)
+{
+    static const char risk[] = "can read, delete and add jobs (no --users: no authentication)";
+    if (insecure) {
+        (void)exposure_warn(l, "listening", risk);
+        return true;
+    }
+    struct sockaddr_storage ss;
+    socklen_t len;
+    char addr[INET6_ADDRSTRLEN + 16] = "an address getsockname() cannot tell";
+    if (sq_listener_address(l, &ss, &len) == 0) {
+        if (addr_is_loopback((const struct sockaddr *)&ss, len))
+            return true;
+        format_address(&ss, addr, sizeof addr);
+    }
+    fprintf(stderr,
+            "synqd: refusing to listen on %s, not a loopback address, without authentication: "
+            "anyone who can reach it %s. Give --users FILE (docs/security.md), listen on "
+            "127.0.0.1, or --insecure-listen to serve it anyway\n",
+            addr, risk);
+    return false;
+}

@@ -2,7 +2,8 @@
  * exposure: whether a listener can be reached from other hosts. The protocol has no
  * authentication (beanstalkd's has none), so a listener on a non-loopback address lets anyone
  * who can reach it read, delete and add jobs; synqd says so when it starts. The check is the
- * one place that decides what counts as local, for the warning today and for a refusal later.
+ * one place that decides what counts as local, for the warnings and for the refusal to serve the
+ * protocol to other hosts without authentication.
  */
 #ifndef SYNQ_QUEUE_EXPOSURE_H
 #define SYNQ_QUEUE_EXPOSURE_H
@@ -27,5 +28,13 @@ bool addr_is_loopback(const struct sockaddr *sa, socklen_t len);
  * counted as exposed).
  */
 bool exposure_warn(const sq_listener *l, const char *what, const char *risk);
+
+/*
+ * The protocol listener without authentication (--users not given): when l is exposed (as
+ * exposure_warn judges it), returns false after saying on stderr that synqd refuses to serve it
+ * and what to give instead (--users, -l 127.0.0.1, or --insecure-listen); with `insecure` it
+ * warns as exposure_warn does and returns true. A loopback listener: true, nothing said.
+ */
+bool exposure_allowed(const sq_listener *l, bool insecure);
 
 #endif

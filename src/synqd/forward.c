@@ -155,7 +155,10 @@ static void client_input(proxy *p, sq_buf *in)
             return;
         }
         size_t ll = (size_t)(eol - d);
-        if (ll == 13 && memcmp(d, "stats-cluster", 13) == 0 && !p->uncounted) {
+        /* With --users the follower cannot tell who the client is (the leader's session
+         * checks auth and rights), so it answers nothing itself: stats-cluster goes to the
+         * leader with the rest. */
+        if (ll == 13 && memcmp(d, "stats-cluster", 13) == 0 && !p->uncounted && !p->srv->env.auth) {
             if (p->outstanding) {
                 p->local_wait = true; /* answered in order, once the replies before it came */
                 sq_conn_pause_read(p->client);

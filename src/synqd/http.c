@@ -36,6 +36,8 @@
 #include <string.h>
 #include <strings.h>
 
+#include "authtoken.h"
+
 /* RFC 9110 token characters (methods and header names). */
 static bool is_tchar(unsigned char ch)
 {
@@ -163,7 +165,11 @@ static http_head_result judge_line(http_head *h, const char *line, size_t len)
         h->state_ = HTTP_S_DONE;
         return HTTP_HEAD_DONE;
     }
-    return header_ok(line, len) ? HTTP_HEAD_MORE : refuse(h, 400);
+    if (!header_ok(line, len))
+        return refuse(h, 400);
+    if (h->token && authtoken_header_grants(h->token, line, len))
+        h->authorized = true;
+    return HTTP_HEAD_MORE;
 }
 
 http_head_result http_head_feed(http_head *h, const char *bytes, size_t len, size_t *used)

@@ -22,6 +22,7 @@
 #ifndef SYNQ_SYNQD_HTTP_H
 #define SYNQ_SYNQD_HTTP_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "synq/codec.h"
@@ -67,6 +68,10 @@ typedef struct http_head {
     size_t target_len, path_len;
     /* Set when HTTP_HEAD_ERROR is returned: 400, 405, 431 or 505. */
     int status;
+    /* The caller may set token after http_head_init: authorized then tells, once the head is
+     * done, whether a header carried that bearer token (authtoken.h). */
+    const struct authtoken *token;
+    bool authorized;
 
     /* Private. */
     http_head_state state_;

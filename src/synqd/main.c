@@ -23,6 +23,7 @@
 #include <sys/resource.h>
 #include <unistd.h>
 
+#include "auth_setup.h"
 #include "metrics.h"
 #include "parse.h"
 #include "proto.h"
@@ -103,6 +104,13 @@ static void usage(FILE *out)
             "     --election-timeout MS  Raft's election timeout (default 1000)\n"
             "     --join               a new node: do not bootstrap, wait for the leader's\n"
             "                          cluster-add (synq cluster add)\n"
+            "\n"
+            "Authentication (docs/security.md):\n"
+            "     --users FILE         clients must authenticate (auth, or a client\n"
+            "                          certificate) as a user of FILE, with its rights\n"
+            "     --insecure-listen    serve -l on a non-loopback address without --users\n"
+            "                          (refused otherwise)\n"
+            "     --metrics-token-file FILE  scrapes must send this bearer token\n"
             "\n"
             "Overload limits (docs/operations.md):\n"
             "     --output-soft-limit BYTES  a connection's commands wait while its unsent\n"
@@ -200,6 +208,9 @@ typedef struct {
     char metrics_host[METRICS_HOST_BYTES];
     metrics_opts metrics_opts; /* host points into metrics_host */
     synqd_tls tls;             /* the --tls-* flags */
+    const char *users_file;    /* --users, or NULL */
+    const char *token_file;    /* --metrics-token-file, or NULL */
+    authtoken metrics_token;   /* read from token_file; metrics_opts.token points here */
 } options;
 
 /* Parses arg as a number in [min, max] for the option flag; says so on
@@ -251,6 +262,9 @@ enum {
     OPT_PEERS,
     OPT_ELECTION_TIMEOUT,
     OPT_JOIN,
+    OPT_USERS,
+    OPT_INSECURE_LISTEN,
+    OPT_METRICS_TOKEN_FILE,
 };
 
 /* apply_option()'s answer when parsing goes on. */
@@ -408,6 +422,15 @@ static int apply_option(options *opt, int c, const char *arg)
             return SYNQD_EXIT_USAGE;
         opt->shutdown_grace_s = (uint32_t)v;
         return NEXT_OPTION;
+    case OPT_USERS:
+        opt->users_file = arg;
+        return NEXT_OPTION;
+    case OPT_INSECURE_LISTEN:
+        o->insecure_listen = true;
+        return NEXT_OPTION;
+    case OPT_METRICS_TOKEN_FILE:
+        opt->token_file = arg;
+        return NEXT_OPTION;
     case 'h':
         usage(stdout);
         return SYNQD_EXIT_OK;
@@ -516,6 +539,9 @@ static bool parse_options(int argc, char **argv, options *opt, int *status)
         {"peers", required_argument, NULL, OPT_PEERS},
         {"election-timeout", required_argument, NULL, OPT_ELECTION_TIMEOUT},
         {"join", no_argument, NULL, OPT_JOIN},
+        {"users", required_argument, NULL, OPT_USERS},
+        {"insecure-listen", no_argument, NULL, OPT_INSECURE_LISTEN},
+        {"metrics-token-file", required_argument, NULL, OPT_METRICS_TOKEN_FILE},
         {NULL, 0, NULL, 0},
     };
     memset(opt, 0, sizeof *opt);
@@ -603,6 +629,14 @@ static int start_services(sq_loop *loop, options *opt, server **srv, metrics **m
     int err = 0;
     if (opt->tls.on && (err = synqd_tls_load(&opt->tls, "TLS", &opt->server.tls)) != 0)
         return err;
+    if ((err = synqd_auth_load(opt->users_file, opt->token_file, &opt->server.users,
+                               &opt->metrics_token)) != 0) {
+        sq_tls_ctx_free(opt->server.tls);
+        opt->server.tls = NULL;
+        return err;
+    }
+    if (opt->token_file)
+        opt->metrics_opts.token = &opt->metrics_token;
     err = server_start(loop, &opt->server, srv);
     /* The TLS listener holds its own reference. */
     sq_tls_ctx_free(opt->server.tls);

@@ -66,6 +66,7 @@ struct metrics {
     server *srv;
     uint32_t max_tubes;
     const char *tube_patterns;
+    const struct authtoken *token; /* --metrics-token-file, or NULL */
     sq_listener *listener;
     list conns; /* mconn.link, newest first */
     size_t conn_count;
@@ -81,6 +82,8 @@ static const char *status_reason(int status)
         return "OK";
     case 400:
         return "Bad Request";
+    case 401:
+        return "Unauthorized";
     case 404:
         return "Not Found";
     case 405:
@@ -123,6 +126,12 @@ static void pump(mconn *mc)
 /* Queues the reply head; a 200 to GET then streams the document, every
  * other reply closes gracefully at once: the engine sends it, half-closes
  * and discards whatever else the client sends until its FIN. */
+/* --metrics-token-file: the head carried the token. */
+static bool m_token_ok(const mconn *mc)
+{
+    return !mc->m->token || mc->head.authorized;
+}
+
 static void answer(mconn *mc, int status)
 {
     metrics *m = mc->m;
@@ -137,15 +146,18 @@ static void answer(mconn *mc, int status)
     if (status != 200)
         snprintf(length, sizeof length, "Content-Length: %zu\r\n", body_len);
     char head[256];
-    int n = snprintf(head, sizeof head,
-                     "HTTP/1.1 %d %s\r\n"
-                     "Content-Type: %s\r\n"
-                     "%s%s"
-                     "Connection: close\r\n"
-                     "\r\n",
-                     status, status_reason(status),
-                     status == 200 ? "text/plain; version=0.0.4" : "text/plain; charset=utf-8",
-                     length, status == 405 ? "Allow: GET, HEAD\r\n" : "");
+    int n =
+        snprintf(head, sizeof head,
+                 "HTTP/1.1 %d %s\r\n"
+                 "Content-Type: %s\r\n"
+                 "%s%s"
+                 "Connection: close\r\n"
+                 "\r\n",
+                 status, status_reason(status),
+                 status == 200 ? "text/plain; version=0.0.4" : "text/plain; charset=utf-8", length,
+                 status == 405   ? "Allow: GET, HEAD\r\n"
+                 : status == 401 ? "WWW-Authenticate: Bearer realm=\"synqd\"\r\n"
+                                 : "");
     if (n < 0 || (size_t)n >= sizeof head) {
         fprintf(stderr, "synqd: metrics: formatting a reply head failed\n");
         sq_conn_abort(mc->conn);
@@ -186,7 +198,7 @@ static void on_read(sq_conn *c, sq_buf *in)
             if (!path_ok(&mc->head))
                 answer(mc, 404);
         } else if (r == HTTP_HEAD_DONE) {
-            answer(mc, 200);
+            answer(mc, m_token_ok(mc) ? 200 : 401);
         } else if (r == HTTP_HEAD_ERROR) {
             answer(mc, mc->head.status);
         }
@@ -252,6 +264,7 @@ static void on_accept(sq_listener *l, sq_conn *c, void *data)
     mc->conn = c;
     mc->state = MC_READING;
     http_head_init(&mc->head);
+    mc->head.token = m->token;
     sq_timer_init(&mc->timer, on_timer, mc);
     if (sq_timer_start(m->loop, &mc->timer, METRICS_REQUEST_TIMEOUT_MS) != 0) {
         fprintf(stderr, "synqd: metrics: arming a request timer: out of memory\n");
@@ -286,6 +299,7 @@ int metrics_start(sq_loop *loop, server *srv, const metrics_opts *o, metrics **o
     m->srv = srv;
     m->max_tubes = o->max_tubes;
     m->tube_patterns = o->tube_patterns;
+    m->token = o->token;
 
     sq_listen_opts lo = {0};
     lo.host = host;
@@ -308,7 +322,9 @@ int metrics_start(sq_loop *loop, server *srv, const metrics_opts *o, metrics **o
         metrics_free(m);
         return err;
     }
-    (void)exposure_warn(m->listener, "metrics: listening", "can read the queues' figures");
+    (void)exposure_warn(m->listener, "metrics: listening",
+                        m->token ? "can read the bearer token, which HTTP sends in clear text"
+                                 : "can read the queues' figures");
     *out = m;
     return 0;
 }

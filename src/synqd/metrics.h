@@ -56,6 +56,9 @@ typedef struct metrics_opts {
     /* --metrics-tubes: comma-separated globs of the tubes given per-tube series; NULL = all.
      * Borrowed (from argv): it must outlive the metrics object. */
     const char *tube_patterns;
+    /* --metrics-token-file: a scrape must send "Authorization: Bearer <token>" (else 401).
+     * Borrowed: it must outlive the metrics object. NULL: no token asked for. */
+    const struct authtoken *token;
 } metrics_opts;
 
 /* Fills o with the defaults (port 0, METRICS_DEFAULT_MAX_TUBES). */

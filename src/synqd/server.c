@@ -677,11 +677,20 @@ static void make_instance_id(server *srv)
         snprintf(srv->instance_id + 2 * i, 3, "%02x", raw[i]);
 }
 
+/* The users table is the server's from server_start on, whatever happens. */
+static void free_auth(server *srv, auth_users *users)
+{
+    auth_users_free(users);
+    free(srv->env.auth);
+    srv->env.auth = NULL;
+}
+
 int server_start(sq_loop *loop, const server_opts *o, server **out)
 {
     server *srv = calloc(1, sizeof *srv);
     if (!srv) {
         fprintf(stderr, "synqd: allocating the server: out of memory\n");
+        auth_users_free(o->users);
         return -ENOMEM;
     }
     srv->loop = loop;
@@ -720,6 +729,11 @@ int server_start(sq_loop *loop, const server_opts *o, server **out)
     synqd_histograms_init(&srv->hist);
     srv->env.cmd.hist = &srv->hist;
     srv->env.counters = &srv->counters;
+    if (o->users) {
+        if (!(srv->env.auth = calloc(1, sizeof *srv->env.auth)))
+            goto fail;
+        srv->env.auth->users = o->users;
+    }
     err = sq_loop_add_before_wait(loop, before_wait, srv);
     if (err) {
         fprintf(stderr, "synqd: adding the loop hook: %s\n", sq_strerror(err));
@@ -739,6 +753,7 @@ fail:
     if (srv->st)
         store_free(srv->st);
     sq_buf_free(&srv->scratch);
+    free_auth(srv, o->users);
     free(srv);
     return err;
 }
@@ -885,5 +900,6 @@ void server_free(server *s)
     forward_reap(s);
     store_free(s->st);
     sq_buf_free(&s->scratch);
+    free_auth(s, s->opts.users);
     free(s);
 }

@@ -18,6 +18,7 @@
 #include "stats.h"
 #include "synq/loop.h"
 #include "synq/tls.h"
+#include "users.h"
 #include "wal.h"
 
 #define SERVER_DEFAULT_PORT 11300
@@ -75,7 +76,12 @@ typedef struct server_opts {
     const char *peers;            /* --peers ID=HOST:PORT,... */
     uint32_t election_timeout_ms; /* --election-timeout; 0: 1000 */
     char *const *argv;            /* synqd's command line: a cluster node restarts with it */
-    bool join; /* --join: a new node waiting for cluster-add, not bootstrapping */
+    auth_users *users;            /* --users: every connection must authenticate (authz.h); the
+                                     server_start call takes it over, freeing it in server_free (or on
+                                     failure). NULL: no authentication */
+    bool join;            /* --join: a new node waiting for cluster-add, not bootstrapping */
+    bool insecure_listen; /* --insecure-listen: serve a non-loopback plain listener without
+                             --users (with a warning) instead of refusing to start */
 } server_opts;
 
 typedef struct server server;

@@ -36,6 +36,7 @@ struct session {
     list_node resume_link;   /* server's list of sessions to resume after a wait */
     bool yielded;            /* the core stopped for its budget with input left */
     bool eof_pending;        /* the peer's FIN came while yielded: handle it after that input */
+    bool cert_seen;          /* the first read looked for a client certificate's user */
     bool out_waiting;        /* on the server's list of sessions held for the total output */
     list_node out_wait_link; /* that list */
     bool bulk_queued;        /* on the server's list of bulk commands for the next pass */

@@ -5,6 +5,7 @@
  * right to a low port, and listen only once the log is replayed (server_serve): until then a
  * client is refused, as by a server not yet started, rather than accepted and left waiting.
  */
+#include <errno.h>
 #include <stdio.h>
 
 #include "check.h"
@@ -63,8 +64,10 @@ static int open_plain(server *srv, const sq_listen_opts *lo)
                     sq_strerror(err));
         return err;
     }
-    (void)exposure_warn(srv->listener, "listening",
-                        "can read, delete and add jobs (the protocol has no authentication)");
+    /* Without --users anyone who reaches the plain port owns every queue; a TLS port beside
+     * it does not change that, so only --users or --insecure-listen lets it face a network. */
+    if (!o->users && !exposure_allowed(srv->listener, o->insecure_listen))
+        return -EACCES;
     if (o->verbose && o->listen_fd >= 0)
         fprintf(stderr, "synqd: serving inherited socket %d (port %u)\n", o->listen_fd,
                 sq_listener_port(srv->listener));

@@ -20,8 +20,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 
+#include "authcert.h"
 #include "forward.h"
 #include "server_int.h"
+#include "synq/tls.h"
 
 /* After a core call that may have appended to the output (which held out_before bytes): tell
  * the engine, hold the reply for the log, or end the session as the core says. */
@@ -122,6 +124,16 @@ static void on_read(sq_conn *c, sq_buf *in)
 {
     session *se = sq_conn_data(c);
     se->in = in;
+    /* The first read of a TLS connection comes after its handshake: the moment to see whether
+     * its certificate names a user (it then needs no `auth`). */
+    if (!se->cert_seen) {
+        se->cert_seen = true;
+        const auth_env *a = se->srv->env.auth;
+        auth_user *u =
+            a && sq_conn_is_tls(c) ? auth_cert_user(a->users, sq_conn_tls_openssl(c)) : NULL;
+        if (u)
+            session_core_login(&se->core, u);
+    }
     session_process(se);
 }
 
@@ -233,6 +245,11 @@ void session_accept(server *srv, sq_conn *conn)
     }
     se->srv = srv;
     se->conn = conn;
+    if (srv->env.auth) {
+        char peer[80] = "";
+        (void)sq_conn_peer(conn, peer, sizeof peer);
+        session_core_set_peer(&se->core, peer);
+    }
     list_prepend(&srv->sessions, &se->link);
     sq_conn_set_handlers(conn, &session_handlers, se);
 }

@@ -93,6 +93,72 @@ static void apply(session_core *sc, const cmd_next *next, reply_buf *out)
     }
 }
 
+void session_core_set_peer(session_core *sc, const char *peer)
+{
+    auth_addr_of_peer(peer, sc->auth.addr);
+}
+
+void session_core_login(session_core *sc, auth_user *u)
+{
+    sc->auth.user = u;
+    sc->auth.denied_watches = authz_denied_watches(u, sc->cl);
+}
+
+/* auth <user> <password>. One login per connection: a second `auth` is refused without a
+ * check, so that a session's rights never change under the tubes it already uses and
+ * watches. */
+static void run_auth(session_core *sc, const proto_cmd *cmd, reply_buf *out)
+{
+    auth_env *a = sc->env->auth;
+    uint64_t now_ms = store_now_ms(sc->env->cmd.st);
+    if (sc->auth.user || auth_limit_blocked(&a->limit, sc->auth.addr, now_ms)) {
+        reply_lit(out, PROTO_REPLY_BAD_AUTH);
+        return;
+    }
+    auth_user *u = auth_users_find(a->users, cmd->user, cmd->user_len);
+    if (!auth_verify(u, cmd->password, cmd->password_len)) {
+        auth_limit_failed(&a->limit, sc->auth.addr, now_ms);
+        reply_lit(out, PROTO_REPLY_BAD_AUTH);
+        return;
+    }
+    session_core_login(sc, u);
+    reply_lit(out, PROTO_REPLY_OK_AUTH);
+}
+
+/* With authentication on, before a command runs: true when it was answered here (auth itself,
+ * or NOT_AUTHORIZED), with *next set. A refused put's body is still read past, streamed and
+ * never kept (CMD_NEXT_SKIP), so the connection stays in step with its client: closing would
+ * be as safe but would turn a client's mistake into a reconnect loop. */
+static bool gate(session_core *sc, proto_status st, const proto_cmd *cmd, reply_buf *out,
+                 cmd_next *next)
+{
+    memset(next, 0, sizeof *next);
+    next->kind = CMD_NEXT_REPLIED;
+    if (cmd->type == CMD_QUIT)
+        return false;
+    if (cmd->type == CMD_AUTH && st == PROTO_OK) {
+        run_auth(sc, cmd, out);
+        return true;
+    }
+    if (sc->auth.user) {
+        if (st != PROTO_OK || authz_allows(&sc->auth, sc->env->cmd.st, sc->cl, cmd))
+            return false;
+    }
+    /* The body follows exactly when it would for an authorized client (cmd_execute: a put
+     * with trailing bytes has one only when it is too big). */
+    bool has_body = (cmd->type == CMD_PUT || cmd->type == CMD_PUT_UNIQUE) && cmd->counted &&
+                    (st == PROTO_OK || cmd->body_len > sc->env->cmd.max_job_bytes);
+    if (has_body) {
+        next->kind = CMD_NEXT_SKIP;
+        next->skip_bytes = cmd->body_len + 2;
+        next->reply = PROTO_REPLY_NOT_AUTHORIZED;
+        next->reply_len = sizeof PROTO_REPLY_NOT_AUTHORIZED - 1;
+    } else {
+        reply_lit(out, PROTO_REPLY_NOT_AUTHORIZED);
+    }
+    return true;
+}
+
 static bool process_command_line(session_core *sc, sq_buf *in, reply_buf *out)
 {
     size_t consumed;
@@ -108,13 +174,21 @@ static bool process_command_line(session_core *sc, sq_buf *in, reply_buf *out)
     }
     proto_cmd cmd;
     proto_status st = proto_parse(sq_buf_peek(in), (size_t)n, &cmd);
+    cmd_next next;
+    if (sc->env->auth && gate(sc, st, &cmd, out, &next)) {
+        /* Refused or answered here: counted nowhere, as if it had not been sent. */
+        sq_buf_consume(in, consumed);
+        apply(sc, &next, out);
+        return true;
+    }
     if (cmd.counted && cmd.type < CMD_COUNT_)
         sc->env->counters->cmd_counts[cmd.type]++;
     /* The command may borrow the line (tube names): run it before the line's bytes are
      * consumed. */
-    cmd_ctx ctx = {&sc->env->cmd, sc->cl, out};
-    cmd_next next;
+    cmd_ctx ctx = {&sc->env->cmd, sc->cl, out, sc->auth.user};
     cmd_execute(&ctx, st, &cmd, &next);
+    if (cmd.type == CMD_IGNORE && sc->auth.denied_watches)
+        sc->auth.denied_watches = authz_denied_watches(sc->auth.user, sc->cl);
     sq_buf_consume(in, consumed);
     apply(sc, &next, out);
     return true;
@@ -142,7 +216,7 @@ static bool process_body(session_core *sc, sq_buf *in, reply_buf *out)
     const char *p = sq_buf_peek(in);
     bool crlf_ok = p[body_len] == '\r' && p[body_len + 1] == '\n';
     sc->state = SESSION_COMMAND;
-    cmd_ctx ctx = {&sc->env->cmd, sc->cl, out};
+    cmd_ctx ctx = {&sc->env->cmd, sc->cl, out, sc->auth.user};
     cmd_next next;
     cmd_finish_put(&ctx, &sc->put, p, crlf_ok, &next);
     free(sc->put.key);
@@ -197,7 +271,7 @@ session_verdict session_core_input(session_core *sc, sq_buf *in, sq_buf *out,
     bool more = true;
     uint32_t ran = 0;
     if (sc->state == SESSION_BATCH_READY) {
-        cmd_ctx ctx = {&sc->env->cmd, sc->cl, &rb};
+        cmd_ctx ctx = {&sc->env->cmd, sc->cl, &rb, sc->auth.user};
         sc->state = SESSION_COMMAND;
         cmd_finish_batch(&ctx, sc->batch_first, sc->batch_max);
         sc->batch_max = 0;
@@ -254,7 +328,7 @@ session_verdict session_core_bulk_step(session_core *sc, sq_buf *out)
     reply_buf rb = {out, 0};
     if (sc->state != SESSION_BULK)
         return verdict(sc, &rb);
-    cmd_ctx ctx = {&sc->env->cmd, sc->cl, &rb};
+    cmd_ctx ctx = {&sc->env->cmd, sc->cl, &rb, sc->auth.user};
     cmd_next next;
     cmd_bulk_step(&ctx, sc->bulk, &next);
     if (next.kind != CMD_NEXT_BULK) {

@@ -28,6 +28,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "authz.h"
 #include "cmd.h"
 #include "stats.h"
 #include "synq/buf.h"
@@ -36,6 +37,7 @@
 typedef struct session_env {
     cmd_env cmd;
     synqd_counters *counters;
+    auth_env *auth; /* --users: every session must authenticate; NULL: no authentication */
 } session_env;
 
 /* What the session expects next from its input. */
@@ -77,6 +79,7 @@ typedef struct session_core {
     uint32_t batch_max;   /* WAITING/BATCH_READY after reserve-batch: its max; else 0 */
     uint64_t batch_first; /* BATCH_READY: the job the store handed over */
     cmd_bulk *bulk;       /* SESSION_BULK: the command's state (allocated while it runs) */
+    session_auth auth;    /* with env->auth: who the session is (authz.h) */
 } session_core;
 
 /* How much one session_core_input call may do, so that one connection's pipelined batch
@@ -92,6 +95,14 @@ typedef struct session_budget {
 /* Starts a session: a new store client owned by `owner` (client_owner() in the store's hooks),
  * counted as a connection. Returns 0, or -ENOMEM (nothing counted). */
 int session_core_init(session_core *sc, const session_env *env, void *owner);
+
+/* With authentication on: the client's address, as sq_conn_peer() gives it, for the rate limit
+ * on failed `auth` (authlimit.h). Call after session_core_init. */
+void session_core_set_peer(session_core *sc, const char *peer);
+
+/* With authentication on: the session is user u from now on (a client certificate named it;
+ * `auth` goes through the same path). */
+void session_core_login(session_core *sc, auth_user *u);
 
 /* Runs what `in` holds, consuming what it used, appending replies to `out`, within `budget`
  * (NULL: no limit). In WAITING or CLOSED nothing runs. SESSION_YIELD when the budget stopped

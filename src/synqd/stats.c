@@ -165,10 +165,18 @@ int stats_format_job(const store *st, const job *j, sq_buf *out)
 
 int stats_format_tube_list(const store *st, const client *cl, bool watched_only, sq_buf *out)
 {
+    return stats_format_tube_list_of(st, cl, watched_only, NULL, NULL, out);
+}
+
+int stats_format_tube_list_of(const store *st, const client *cl, bool watched_only,
+                              bool (*visible)(void *data, const tube *t), void *data, sq_buf *out)
+{
     int err = sq_buf_append(out, "---\n", 4);
     size_t n = watched_only ? client_watch_count(cl) : store_tube_count(st);
     for (size_t i = 0; i < n && !err; i++) {
         const tube *t = watched_only ? client_watched_at(cl, i) : store_tube_at(st, i);
+        if (visible && !visible(data, t))
+            continue;
         err |= sq_buf_append(out, "- ", 2);
         err |= sq_buf_append(out, tube_name(t), tube_name_len(t));
         err |= sq_buf_append(out, "\n", 1);

@@ -74,5 +74,9 @@ int stats_format_tube(const store *st, const tube *t, sq_buf *out);
 int stats_format_log(const synqd_snapshot *snap, sq_buf *out);
 int stats_format_job(const store *st, const job *j, sq_buf *out);
 int stats_format_tube_list(const store *st, const client *cl, bool watched_only, sq_buf *out);
+/* As stats_format_tube_list, listing only the tubes for which visible(data, t) is true (all
+ * with visible NULL): list-tubes with authentication on. */
+int stats_format_tube_list_of(const store *st, const client *cl, bool watched_only,
+                              bool (*visible)(void *data, const tube *t), void *data, sq_buf *out);
 
 #endif

@@ -3,18 +3,7 @@
 # Usage: ruby beaneater_ext.rb HOST:PORT (a fresh synqd). Prints
 # "N passed, M failed" and exits non-zero on a failure.
 require 'beaneater'
-
-$passed = 0
-$failed = 0
-
-def check(what, got, want)
-  if got == want
-    $passed += 1
-  else
-    $failed += 1
-    puts "FAIL #{what}: got #{got.inspect}, want #{want.inspect}"
-  end
-end
+require_relative 'checks'
 
 beanstalk = Beaneater.new(ARGV[0])
 conn = beanstalk.connection
@@ -61,5 +50,4 @@ rescue Beaneater::NotFoundError
 end
 
 beanstalk.close
-puts "#{$passed} passed, #{$failed} failed"
-exit($failed.zero? ? 0 : 1)
+finish

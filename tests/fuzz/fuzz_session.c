@@ -15,6 +15,10 @@
  *   4. the connection counters match the sessions open.
  * A violation aborts; the sanitizers catch the rest.
  *
+ * An input of odd length runs with authentication on (--users, the table below; both
+ * passwords are "pw"), so the gate before auth, the rate limit and every permission check
+ * run under the same invariants; the dictionary has the auth lines.
+ *
  * Run by hand: ./fuzz_session -dict=<src>/tests/fuzz/proto.dict -max_total_time=60
  */
 #include <errno.h>
@@ -75,6 +79,7 @@ static void check_replies(sq_buf *out)
         PROTO_REPLY_DEADLINE_SOON, PROTO_REPLY_DRAINING,       PROTO_REPLY_JOB_TOO_BIG,
         PROTO_REPLY_EXPECTED_CRLF, PROTO_REPLY_BAD_FORMAT,     PROTO_REPLY_UNKNOWN_COMMAND,
         PROTO_REPLY_OUT_OF_MEMORY, PROTO_REPLY_INTERNAL_ERROR, PROTO_REPLY_SET,
+        PROTO_REPLY_OK_AUTH,       PROTO_REPLY_BAD_AUTH,       PROTO_REPLY_NOT_AUTHORIZED,
     };
     /* NOLINTEND(bugprone-suspicious-missing-comma) */
     const char *p = sq_buf_peek(out);
@@ -175,6 +180,19 @@ static void check_all(core_env *e, core_conn *conns, size_t n)
     CHECK(e->counters.current_producers <= open && e->counters.current_workers <= open);
 }
 
+/* hashlib.pbkdf2_hmac('sha256', b'pw', b'fuzzsaltfuzzsalt', 1000), base64. */
+#define FUZZ_HASH                                                                                  \
+    "pbkdf2-sha256$1000$ZnV6enNhbHRmdXp6c2FsdA==$xq9CB+E+wn66taRqyGmR1U/my+Rb3Hm+V7H7/XInzO8="
+static const char fuzz_users[] = "u " FUZZ_HASH " t*:put,reserve *:peek\n"
+                                 "root " FUZZ_HASH " *:all\n";
+
+static void open_conn(core_env *e, core_conn *cc)
+{
+    CHECK(core_conn_open(e, cc, SQ_BUF_NO_LIMIT) == 0);
+    if (e->senv.auth)
+        session_core_set_peer(&cc->sc, "192.0.2.1:5555");
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -182,8 +200,16 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     core_env e;
     core_conn conns[2];
     CHECK(core_env_init(&e, FUZZ_MAX_JOB_BYTES, FUZZ_MAX_MEMORY) == 0);
+    static auth_env auth; /* 64 KiB of rate-limit table: not on the stack */
+    char err[256];
+    if (size & 1) {
+        memset(&auth, 0, sizeof auth);
+        CHECK(auth_users_parse(fuzz_users, sizeof fuzz_users - 1, "fuzz", &auth.users, err,
+                               sizeof err) == 0);
+        e.senv.auth = &auth;
+    }
     for (int i = 0; i < 2; i++)
-        CHECK(core_conn_open(&e, &conns[i], SQ_BUF_NO_LIMIT) == 0);
+        open_conn(&e, &conns[i]);
 
     size_t at = 0;
     while (at < size) {
@@ -207,7 +233,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                 core_conn_eof(cc);
                 check_replies(&cc->out);
                 core_conn_close(cc);
-                CHECK(core_conn_open(&e, cc, SQ_BUF_NO_LIMIT) == 0);
+                open_conn(&e, cc);
                 break;
             case 3:
                 e.journal_err = -ENOSPC;
@@ -229,5 +255,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         check_all(&e, conns, 2);
     }
     core_env_free(&e);
+    if (e.senv.auth)
+        auth_users_free(auth.users);
     return 0;
 }

@@ -179,7 +179,9 @@ class ExposureWarning(unittest.TestCase):
         return srv.log_text()
 
     def test_a_wildcard_listener_is_warned_about(self):
-        text = self.log_of(["-l", "0.0.0.0"])
+        # Without --users a non-loopback listener is refused (test_auth.py) unless
+        # --insecure-listen, which serves it with this warning.
+        text = self.log_of(["-l", "0.0.0.0", "--insecure-listen"])
         self.assertIn("synqd: warning: listening on 0.0.0.0:", text)
         self.assertIn("anyone who can reach it can read, delete and add jobs", text)
 
@@ -196,7 +198,8 @@ class ExposureWarning(unittest.TestCase):
             self.skipTest("no IPv6 on this machine")
         # synqd's IPv6 listeners are IPV6_V6ONLY: the client comes in over ::1.
         for addr, exposed in (("::", True), ("::1", False)):
-            text = self.served_log(["-l", addr, "-p", str(port)], "::1", port)
+            text = self.served_log(["-l", addr, "-p", str(port), "--insecure-listen"], "::1",
+                                   port)
             self.assertEqual(self.WARNING in text, exposed, (addr, text))
             if exposed:
                 self.assertIn("listening on [::]:%d" % port, text)
@@ -254,7 +257,7 @@ class ExposureWarning(unittest.TestCase):
             lsock.bind((addr, 0))
             lsock.listen(16)
             port = lsock.getsockname()[1]
-            text = self.served_log([], "127.0.0.1", port, passed=lsock)
+            text = self.served_log(["--insecure-listen"], "127.0.0.1", port, passed=lsock)
             self.assertEqual(self.WARNING in text, exposed, (addr, text))
             if exposed:
                 self.assertIn("listening on 0.0.0.0:%d" % port, text)

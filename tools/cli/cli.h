@@ -235,6 +235,7 @@ int cmd_touch(cli *c, int argc, char **argv);
 int cmd_peek(cli *c, int argc, char **argv);
 int cmd_pause(cli *c, int argc, char **argv);
 int cmd_drain(cli *c, int argc, char **argv);
+int cmd_passwd(cli *c, int argc, char **argv);
 int cmd_raw(cli *c, int argc, char **argv);
 int cmd_stats(cli *c, int argc, char **argv);
 int cmd_stats_tube(cli *c, int argc, char **argv);

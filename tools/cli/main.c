@@ -135,6 +135,11 @@ static const command commands[] = {
      "                    a voter; waits until the change is committed\n"
      "  remove ID         take node ID out of the cluster\n"
      "  Exit status 1 when the cluster refused the change.\n"},
+    {"passwd", cmd_passwd, "passwd [--iterations N]",
+     "print a password hash for synqd's --users file",
+     "  Reads the password from standard input (asked for twice on a terminal,\n"
+     "  else the first line) and prints pbkdf2-sha256$N$SALT$KEY. Connects to\n"
+     "  nothing. --iterations: PBKDF2 rounds, 1000 to 10000000 (default 100000).\n"},
     {"tail", cmd_tail, "tail [-t] TUBE", "follow a tube: print and delete each job as it comes",
      "  Reserves jobs from TUBE as they become ready, prints each and then\n"
      "  deletes it: tail consumes (use 'jobs' or 'peek' to look without taking).\n"

@@ -864,4 +864,38 @@ TEST(reserve_batch_malformed_arguments_are_bad_format)
     EXPECT("reserve-with-timeout 5", PROTO_OK);
 }
 
+TEST(auth_takes_a_user_and_the_rest_of_the_line_as_password)
+{
+    proto_cmd c;
+    ASSERT_EQ(parse("auth alice s3cret", &c), PROTO_OK);
+    ASSERT_EQ(c.type, CMD_AUTH);
+    ASSERT_TRUE(c.user_len == 5 && memcmp(c.user, "alice", 5) == 0);
+    ASSERT_TRUE(c.password_len == 6 && memcmp(c.password, "s3cret", 6) == 0);
+    /* Spaces belong to the password, leading and trailing ones included. */
+    ASSERT_EQ(parse("auth worker-1.example.com  two words ", &c), PROTO_OK);
+    ASSERT_TRUE(c.user_len == 20 && memcmp(c.user, "worker-1.example.com", 20) == 0);
+    ASSERT_TRUE(c.password_len == 11 && memcmp(c.password, " two words ", 11) == 0);
+    ASSERT_TRUE(!proto_cmds[CMD_AUTH].stat_name);
+}
+
+TEST(auth_malformed_arguments_are_bad_format)
+{
+    EXPECT("auth alice", PROTO_BAD_FORMAT);
+    EXPECT("auth alice ", PROTO_BAD_FORMAT);
+    EXPECT("auth  alice pw", PROTO_BAD_FORMAT);
+    EXPECT("auth al!ce pw", PROTO_BAD_FORMAT);
+    EXPECT("auth ", PROTO_BAD_FORMAT);
+    EXPECT("auth", PROTO_UNKNOWN_COMMAND);
+    EXPECT("authx alice pw", PROTO_UNKNOWN_COMMAND);
+    char line[PROTO_MAX_USER + 16];
+    memset(line, 'u', sizeof line);
+    memcpy(line, "auth ", 5);
+    memcpy(line + 5 + PROTO_MAX_USER + 1, " pw", 4);
+    EXPECT(line, PROTO_BAD_FORMAT); /* a 129-byte user */
+    line[5 + PROTO_MAX_USER] = ' ';
+    line[5 + PROTO_MAX_USER + 1] = 'p';
+    line[5 + PROTO_MAX_USER + 2] = '\0';
+    EXPECT(line, PROTO_OK); /* 128 bytes */
+}
+
 TEST_MAIN()

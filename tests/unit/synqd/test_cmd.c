@@ -34,14 +34,14 @@ static void run(fixture *f, const char *line, cmd_next *next)
 {
     proto_cmd cmd;
     proto_status st = proto_parse(line, strlen(line), &cmd);
-    cmd_ctx ctx = {&f->e.senv.cmd, f->cc.sc.cl, &f->rb};
+    cmd_ctx ctx = {&f->e.senv.cmd, f->cc.sc.cl, &f->rb, NULL};
     cmd_execute(&ctx, st, &cmd, next);
 }
 
 static void finish_put(fixture *f, const cmd_put *put, const char *body, bool crlf_ok,
                        cmd_next *next)
 {
-    cmd_ctx ctx = {&f->e.senv.cmd, f->cc.sc.cl, &f->rb};
+    cmd_ctx ctx = {&f->e.senv.cmd, f->cc.sc.cl, &f->rb, NULL};
     cmd_finish_put(&ctx, put, body, crlf_ok, next);
 }
 

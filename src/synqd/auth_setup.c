@@ -1,0 +1,24 @@
+/*
+ * auth_setup: see auth_setup.h.
+ */
+#include "auth_setup.h"
+
+#include <stdio.h>
+
+int synqd_auth_load(const char *users_file, const char *token_file, auth_users **users,
+                    authtoken *token)
+{
+    char why[512];
+    int err = 0;
+    *users = NULL;
+    if (users_file && (err = auth_users_load(users_file, users, why, sizeof why)) != 0) {
+        fprintf(stderr, "synqd: --users: %s\n", why);
+        return err;
+    }
+    if (token_file && (err = authtoken_load(token_file, token, why, sizeof why)) != 0) {
+        fprintf(stderr, "synqd: --metrics-token-file: %s\n", why);
+        auth_users_free(*users);
+        *users = NULL;
+    }
+    return err;
+}

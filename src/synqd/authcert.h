@@ -1,0 +1,17 @@
+/*
+ * authcert: a verified client certificate as a user of the users file (docs/security.md,
+ * "Client certificates"). The certificate's subjectAltName DNS names and e-mail addresses, in
+ * their order, then its subject's common names, are looked up as user names; the first that
+ * names a user is the user, and no password is asked for. A certificate that did not verify
+ * against --tls-ca (with --tls-auth-clients optional a client may send none) names nobody.
+ */
+#ifndef SYNQ_SYNQD_AUTHCERT_H
+#define SYNQ_SYNQD_AUTHCERT_H
+
+#include "users.h"
+
+/* The user the peer certificate of ssl (an SSL *, sq_conn_tls_openssl(); NULL allowed) names,
+ * or NULL. Call once the handshake completed. */
+auth_user *auth_cert_user(const auth_users *us, void *ssl);
+
+#endif
