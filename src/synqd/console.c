@@ -343,25 +343,31 @@ static void sample_tubes(history *h, store *st, size_t slot)
     }
 }
 
-static void sample(console *c)
+/* The running totals the rates are differences of. */
+static void totals(console *c, uint64_t out[4])
 {
-    history *h = &c->hist;
     synqd_snapshot snap;
     server_snapshot(c->srv, &snap);
     store_stats ss;
     store_get_stats(c->env->st, &ss);
-    uint64_t puts = ss.total_jobs, reserves = snap.hist->job_wait_ms.count;
-    uint64_t deletes = snap.counters.cmd_counts[CMD_DELETE] + c->deletes;
-    uint64_t timeouts = ss.job_timeouts;
+    out[0] = ss.total_jobs;
+    out[1] = snap.hist->job_wait_ms.count;
+    out[2] = snap.counters.cmd_counts[CMD_DELETE] + c->deletes;
+    out[3] = ss.job_timeouts;
+}
+
+static void sample(console *c)
+{
+    history *h = &c->hist;
+    uint64_t now[4];
+    totals(c, now);
     size_t slot = h->next;
-    h->uptime_s[slot] = snap.uptime_s;
-    h->puts[slot] = h->primed ? clamp_u32(puts - h->last_puts) : 0;
-    h->reserves[slot] = h->primed ? clamp_u32(reserves - h->last_reserves) : 0;
-    h->deletes[slot] = h->primed ? clamp_u32(deletes - h->last_deletes) : 0;
-    h->timeouts[slot] = h->primed ? clamp_u32(timeouts - h->last_timeouts) : 0;
-    h->primed = true;
-    h->last_puts = puts, h->last_reserves = reserves;
-    h->last_deletes = deletes, h->last_timeouts = timeouts;
+    h->uptime_s[slot] = (sq_loop_now_ms(c->loop) - c->started_ms) / 1000;
+    uint32_t *series[4] = {h->puts, h->reserves, h->deletes, h->timeouts};
+    for (size_t i = 0; i < 4; i++) {
+        series[i][slot] = clamp_u32(now[i] - h->last[i]);
+        h->last[i] = now[i];
+    }
     sample_tubes(h, c->env->st, slot);
     h->next = (slot + 1) % CONSOLE_HISTORY_SAMPLES;
     if (h->count < CONSOLE_HISTORY_SAMPLES)
@@ -391,8 +397,8 @@ void console_api_history(console *c, console_reply *rep)
     sq_buf *out = &rep->body;
     size_t first = (h->next + CONSOLE_HISTORY_SAMPLES - h->count) % CONSOLE_HISTORY_SAMPLES;
     char head[128];
-    snprintf(head, sizeof head, "{\"interval_s\": 1, \"samples\": %zu, \"first_uptime_s\": %llu",
-             h->count, (unsigned long long)(h->count ? h->uptime_s[first] : 0));
+    snprintf(head, sizeof head, "{\"interval_s\": 1, \"samples\": %zu, \"first_s\": %llu", h->count,
+             (unsigned long long)(h->count ? h->uptime_s[first] : 0));
     static const char *const names[] = {"put", "reserve", "delete", "timeout"};
     const uint32_t *series[] = {h->puts, h->reserves, h->deletes, h->timeouts};
     int err = json_put_raw(out, head);
@@ -493,6 +499,8 @@ int console_start(sq_loop *loop, server *srv, const console_opts *o, console **o
         fprintf(stderr, "synqd: warning: --http on an address other hosts can reach without "
                         "--http-token-file: the console's API is off (every /api/ request is "
                         "refused)\n");
+    c->started_ms = sq_loop_now_ms(loop);
+    totals(c, c->hist.last);
     if ((err = sq_timer_start(loop, &c->sample_timer, SAMPLE_INTERVAL_MS)) != 0) {
         fprintf(stderr, "synqd: console: arming the history timer: %s\n", sq_strerror(err));
         goto fail;

@@ -24,13 +24,13 @@ typedef struct history_tube {
 /* The ring of one-second samples: slot (next - 1) is the newest, count of them are valid. */
 typedef struct history {
     size_t next, count;
-    uint64_t uptime_s[CONSOLE_HISTORY_SAMPLES];
+    uint64_t uptime_s[CONSOLE_HISTORY_SAMPLES]; /* seconds since the console started */
     /* Events in the second before each sample. */
     uint32_t puts[CONSOLE_HISTORY_SAMPLES], reserves[CONSOLE_HISTORY_SAMPLES];
     uint32_t deletes[CONSOLE_HISTORY_SAMPLES], timeouts[CONSOLE_HISTORY_SAMPLES];
-    /* The running totals at the last sample, to take the next one's differences from. */
-    bool primed;
-    uint64_t last_puts, last_reserves, last_deletes, last_timeouts;
+    /* The running totals (puts, reserves, deletes, timeouts) at the last sample (or the
+     * console's start), to take the next one's differences from. */
+    uint64_t last[4];
     history_tube tubes[CONSOLE_HISTORY_TUBES];
 } history;
 
@@ -53,6 +53,7 @@ struct console {
     char token[256];
     sq_buf cmd_out;   /* one command's protocol reply */
     uint64_t deletes; /* jobs the console deleted (sessions' deletes are in cmd-delete) */
+    uint64_t started_ms;
     sq_timer sample_timer;
     sq_timer bulk_timer;
     list calls; /* console_call.link: flushes and moves in flight */
