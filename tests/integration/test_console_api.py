@@ -7,6 +7,7 @@ charts draw."""
 
 import json
 import os
+import re
 import shutil
 import signal
 import socket
@@ -48,6 +49,32 @@ class ConsoleCase(unittest.TestCase):
         c = sqharness.Client(self.cs.port)
         self.addCleanup(c.close)
         return c
+
+
+class Page(ConsoleCase):
+    def test_page_is_compiled_in_and_self_contained(self):
+        page = self.get("/")
+        self.assertEqual(page.status, 200)
+        self.assertTrue(page.headers["Content-Type"].startswith("text/html"))
+        csp = page.headers["Content-Security-Policy"]
+        self.assertIn("default-src 'none'", csp)
+        self.assertIn("connect-src 'self'", csp)
+        self.assertEqual(page.headers["X-Content-Type-Options"], "nosniff")
+        html = page.raw.decode()
+        files = {"/console.js": "text/javascript", "/console.css": "text/css",
+                 "/favicon.svg": "image/svg+xml"}
+        for path, ctype in files.items():
+            self.assertIn('"%s"' % path, html)
+            r = self.get(path)
+            self.assertEqual(r.status, 200, path)
+            self.assertTrue(r.headers["Content-Type"].startswith(ctype), path)
+            text = r.raw.decode()
+            # Nothing is fetched from elsewhere: no absolute URL but the SVG namespace.
+            self.assertEqual(re.findall(r"https?://(?!www\.w3\.org/2000/svg)", text), [], path)
+        self.assertEqual(re.findall(r"(?:src|href)=\"(?!/)", html), [])
+        self.assertEqual(self.get("/", method="HEAD").raw, b"")
+        self.assertEqual(self.get("/nope").status, 404)
+        self.assertEqual(self.get("/metrics").status, 200)
 
 
 class Actions(ConsoleCase):
