@@ -519,8 +519,13 @@ void console_stop(console *c)
         return;
     sq_timer_stop(c->loop, &c->sample_timer);
     sq_timer_stop(c->loop, &c->bulk_timer);
-    while (!list_empty(&c->calls))
-        console_cancel(c, LIST_ENTRY(c->calls.first, console_call, link));
+    /* The list goes with the console: its calls are freed without unlinking them. */
+    for (list_node *n = c->calls.first; n;) {
+        console_call *call = LIST_ENTRY(n, console_call, link);
+        n = n->next;
+        store_client_free(c->env->st, call->cl);
+        free(call);
+    }
     sq_buf_free(&c->cmd_out);
     free(c);
 }

@@ -76,8 +76,10 @@ static int parse_query(const char *q, size_t n, json_obj *o)
             if (*s == '%' && pair_end - s >= 3 && hexval(s[1]) >= 0 && hexval(s[2]) >= 0) {
                 *pool++ = (char)(hexval(s[1]) << 4 | hexval(s[2]));
                 s += 2;
+            } else if (*s == '+') {
+                *pool++ = ' ';
             } else {
-                *pool++ = *s == '+' ? ' ' : *s;
+                *pool++ = *s;
             }
         }
         f->len = (size_t)(pool - f->str);
@@ -430,27 +432,29 @@ static bool api_kick(api *a)
     return put_json(a, "{\"kicked\": %llu}\n", (unsigned long long)kicked);
 }
 
-static bool api_kick_job(api *a)
+/* "<verb> <id>" answered with the word `want`: {"id": id, <what>}. */
+static bool id_command(api *a, const char *verb, const char *want, const char *what)
 {
     uint64_t id;
     if (!arg_num(a, "id", UINT64_MAX - 1, ARG_REQUIRED, &id) ||
-        !run(a, "kick-job %llu", (unsigned long long)id))
+        !run(a, "%s %llu", verb, (unsigned long long)id))
         return false;
-    if (!reply_is(a, "KICKED", NULL))
+    if (!reply_is(a, want, NULL))
         return reply_failed(a);
-    return put_json(a, "{\"id\": %llu, \"kicked\": 1}\n", (unsigned long long)id);
+    return put_json(a, "{\"id\": %llu, %s}\n", (unsigned long long)id, what);
+}
+
+static bool api_kick_job(api *a)
+{
+    return id_command(a, "kick-job", "KICKED", "\"kicked\": 1");
 }
 
 static bool api_delete(api *a)
 {
-    uint64_t id;
-    if (!arg_num(a, "id", UINT64_MAX - 1, ARG_REQUIRED, &id) ||
-        !run(a, "delete %llu", (unsigned long long)id))
+    if (!id_command(a, "delete", "DELETED", "\"deleted\": true"))
         return false;
-    if (!reply_is(a, "DELETED", NULL))
-        return reply_failed(a);
     a->c->deletes++;
-    return put_json(a, "{\"id\": %llu, \"deleted\": true}\n", (unsigned long long)id);
+    return true;
 }
 
 static bool api_pause(api *a)

@@ -30,7 +30,11 @@ int json_put_str(sq_buf *out, const char *s, size_t n)
         if (ch == '"' || ch == '\\') {
             esc[0] = '\\', esc[1] = (char)ch, esc[2] = '\0';
         } else if (ch == '\n' || ch == '\r' || ch == '\t') {
-            esc[0] = '\\', esc[1] = ch == '\n' ? 'n' : ch == '\r' ? 'r' : 't', esc[2] = '\0';
+            esc[0] = '\\',
+            esc[1] = (char)(ch == '\n'   ? 'n'
+                            : ch == '\r' ? 'r'
+                                         : 't'),
+            esc[2] = '\0';
         } else if (ch < 0x20 || ch == 0x7F || (run = utf8_seq_len(p + i, n - i)) == 0) {
             snprintf(esc, sizeof esc, "\\u%04x", ch);
         } else {

@@ -145,7 +145,7 @@ TEST(reader_refuses_everything_else)
     char many[512] = "{";
     for (int i = 0; i <= JSON_MAX_FIELDS; i++)
         snprintf(many + strlen(many), sizeof many - strlen(many), "%s\"k%d\":1", i ? "," : "", i);
-    strcat(many, "}");
+    snprintf(many + strlen(many), sizeof many - strlen(many), "}");
     json_obj o;
     ASSERT_EQ(json_parse_object(many, strlen(many), &o), -EINVAL);
 }
