@@ -402,6 +402,15 @@ static void on_read(sq_conn *c, sq_buf *in)
         sq_buf_consume(in, sq_buf_len(in));
 }
 
+/* The peer half-closed: a reply still being made (a flush or a move in flight) is sent when it
+ * is done, and closes then; otherwise the engine's default, a graceful close. */
+static void on_eof(sq_conn *c)
+{
+    mconn *mc = sq_conn_data(c);
+    if (mc->state != MC_PENDING)
+        sq_conn_close(c);
+}
+
 static void on_drain(sq_conn *c)
 {
     mconn *mc = sq_conn_data(c);
@@ -496,7 +505,7 @@ static void on_accept(sq_listener *l, sq_conn *c, void *data)
         return;
     }
     static const sq_conn_handlers handlers = {
-        .on_read = on_read, .on_drain = on_drain, .on_close = on_close};
+        .on_read = on_read, .on_eof = on_eof, .on_drain = on_drain, .on_close = on_close};
     sq_conn_set_handlers(c, &handlers, mc);
     list_prepend(&m->conns, &mc->link);
     m->conn_count++;
