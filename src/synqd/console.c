@@ -216,7 +216,6 @@ static void on_bulk_timer(sq_loop *loop, sq_timer *t)
             continue;
         }
         list_remove(&c->calls, &call->link);
-        store_client_free(c->env->st, call->cl);
         call->done(call->data, &rep);
         free(call);
     }
@@ -236,7 +235,6 @@ void console_cancel(console *c, console_call *call)
     if (!call)
         return;
     list_remove(&c->calls, &call->link);
-    store_client_free(c->env->st, call->cl);
     free(call);
 }
 
@@ -523,7 +521,6 @@ void console_stop(console *c)
     for (list_node *n = c->calls.first; n;) {
         console_call *call = LIST_ENTRY(n, console_call, link);
         n = n->next;
-        store_client_free(c->env->st, call->cl);
         free(call);
     }
     sq_buf_free(&c->cmd_out);

@@ -521,7 +521,6 @@ static bool start_bulk(api *a, console_done_cb done, void *data, console_call **
     }
     cc->c = a->c;
     cc->cl = a->cl;
-    a->cl = NULL; /* the call owns it now */
     cc->bulk = a->next.bulk;
     cc->journaled = a->rep->journaled;
     cc->done = done;
@@ -668,29 +667,34 @@ static bool api_history(api *a)
 
 /* ---- routing ---- */
 
+/* Only the commands that act as a client (use and put, kick, delete, kick-job) get a store
+ * client: a client uses and watches "default" while it lives, so one made for a read would
+ * show in the very figures it reads (default's current-using and current-watching), and one
+ * held by a flush over many passes in everybody's. */
 typedef struct route {
     const char *name; /* past "/api/" */
     bool post;
+    bool client;
     bool (*fn)(api *a);
 } route;
 
 static const route routes[] = {
-    {"summary", false, api_summary},
-    {"stats", false, api_stats},
-    {"tubes", false, api_tubes},
-    {"tube", false, api_tube},
-    {"tube-info", false, api_tube_info},
-    {"jobs", false, api_jobs},
-    {"job", false, api_job},
-    {"history", false, api_history},
-    {"put", true, api_put},
-    {"kick", true, api_kick},
-    {"kick-job", true, api_kick_job},
-    {"delete", true, api_delete},
-    {"pause", true, api_pause},
-    {"tube-set", true, api_tube_set},
-    {"flush", true, NULL},
-    {"move", true, NULL},
+    {"summary", false, false, api_summary},
+    {"stats", false, false, api_stats},
+    {"tubes", false, false, api_tubes},
+    {"tube", false, false, api_tube},
+    {"tube-info", false, false, api_tube_info},
+    {"jobs", false, false, api_jobs},
+    {"job", false, false, api_job},
+    {"history", false, false, api_history},
+    {"put", true, true, api_put},
+    {"kick", true, true, api_kick},
+    {"kick-job", true, true, api_kick_job},
+    {"delete", true, true, api_delete},
+    {"pause", true, false, api_pause},
+    {"tube-set", true, false, api_tube_set},
+    {"flush", true, false, NULL},
+    {"move", true, false, NULL},
 };
 
 static bool args_of(api *a, const route *r)
@@ -756,8 +760,7 @@ bool console_api(console *c, const console_req *req, console_reply *rep, console
     api a = {.c = c, .req = req, .rep = rep, .body_limit = CONSOLE_LIST_BODY_BYTES};
     if (!args_of(&a, r))
         return true;
-    a.cl = store_client_new(c->env->st, &a);
-    if (!a.cl) {
+    if (r->client && (a.cl = store_client_new(c->env->st, &a)) == NULL) {
         json_obj_free(&a.args);
         console_error(rep, 507, "OUT_OF_MEMORY", "no memory for a client");
         return true;

@@ -36,7 +36,7 @@ typedef struct history {
 
 struct console_call {
     console *c;
-    client *cl; /* the call's own store client */
+    client *cl; /* NULL: flush-tube and move-jobs act on tubes by name, as no client */
     cmd_bulk bulk;
     bool journaled;
     console_done_cb done;

@@ -116,6 +116,15 @@ class Actions(ConsoleCase):
         full = self.ok(self.get("/api/job?id=1"))
         self.assertEqual((full["ttr"], full["body"], full["truncated"]), (9, "x" * 3000, False))
 
+    def test_reads_do_not_count_themselves_as_clients(self):
+        # No protocol client is connected: nobody uses or watches default, and the API's
+        # own reads and changes must not show up as one.
+        self.ok(self.post("/api/put", {"tube": "a", "body": "1"}))
+        self.ok(self.post("/api/flush", {"tube": "a"}))
+        default = self.ok(self.get("/api/tube?tube=default"))
+        self.assertEqual((default["current-using"], default["current-watching"]), (0, 0))
+        self.assertEqual([t["current-watching"] for t in self.ok(self.get("/api/tubes"))], [0])
+
     def test_tubes_and_stats_match_the_cli(self):
         self.ok(self.post("/api/put", {"tube": "a", "body": "1"}))
         tubes = self.ok(self.get("/api/tubes"))
