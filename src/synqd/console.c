@@ -8,7 +8,7 @@
  * wait histogram's count, cmd-delete plus the console's own deletes, job-timeouts) and the
  * depths of the CONSOLE_HISTORY_TUBES deepest tubes. A tube keeps its slot while it stays
  * among the deepest; a newcomer takes the slot of the shallowest tube that left the top,
- * whose history is then gone. So the ring is fixed in size (about 30 KiB), and the sampling
+ * whose history is then gone. So the ring is fixed in size (about 35 KiB), and the sampling
  * is one pass over the tubes a second (O(tubes), a few microseconds per thousand).
  */
 #include "console.h"

@@ -368,6 +368,40 @@ class Token(ConsoleCase):
         self.assertIn("16 to", str(cm.exception))
 
 
+class Addresses(unittest.TestCase):
+    def start(self, spec, extra=()):
+        from consoleclient import free_port
+        port = free_port()
+        srv = sqharness.Server("synqd", ["--http", spec % port] + list(extra))
+        srv.start()
+        self.addCleanup(srv.stop)
+        return srv, "http://127.0.0.1:%d" % port
+
+    def test_a_bare_port_is_loopback(self):
+        srv, base = self.start("%d")
+        self.assertEqual(request(base, "/api/stats").status, 200)
+        with open("/proc/net/tcp") as f:
+            listening = [l.split()[1] for l in f.read().splitlines()[1:] if l.split()[3] == "0A"]
+        port_hex = base.rsplit(":", 1)[1]
+        self.assertIn("0100007F:%04X" % int(port_hex), listening)
+
+    def test_off_loopback_the_api_needs_a_token(self):
+        srv, base = self.start("0.0.0.0:%d")
+        r = request(base, "/api/stats")
+        self.assertEqual((r.status, r.json["error"]), (403, "no-token"))
+        self.assertEqual(request(base, "/api/put", body={"body": "x"}).status, 403)
+        self.assertEqual(request(base, "/metrics").status, 200)
+        self.assertEqual(request(base, "/").status, 200)
+        self.assertIn("console's API is off", srv.log_text())
+        d = tempfile.mkdtemp(prefix="synq-token-")
+        self.addCleanup(shutil.rmtree, d, True)
+        with open(os.path.join(d, "t"), "w") as f:
+            f.write("0123456789abcdef\n")
+        srv, base = self.start("0.0.0.0:%d", ["--http-token-file", os.path.join(d, "t")])
+        r = request(base, "/api/stats", headers={"Authorization": "Bearer 0123456789abcdef"})
+        self.assertEqual(r.status, 200)
+
+
 class Durability(unittest.TestCase):
     def setUp(self):
         self.dir = tempfile.mkdtemp(prefix="synq-console-log-")
