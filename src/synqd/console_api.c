@@ -599,6 +599,11 @@ static bool api_tubes(api *a)
     size_t count = store_tube_count(st);
     if (count > CONSOLE_MAX_TUBES)
         count = CONSOLE_MAX_TUBES;
+    /* A tube's object is about 300 bytes: one block of the size at once rather than growing
+     * through every power of two (each growth a copy, and fresh pages to fault in). */
+    char *room;
+    size_t avail;
+    (void)sq_buf_reserve(out, count * 320 + 64, &room, &avail);
     int err = json_put_raw(out, "[");
     for (size_t i = 0; i < count && !err; i++) {
         sq_buf *doc = &a->c->cmd_out;
