@@ -66,10 +66,13 @@ def request(base, path, body=None, method=None, headers=None, raw_body=None, tim
             return Reply(e.code, e.headers, e.read())
 
 
-def raw_request(port, data, timeout=5):
-    """Sends data as is and returns every byte until the server closes."""
+def raw_request(port, data, timeout=5, half_close=False):
+    """Sends data as is (then half-closes, with half_close) and returns every
+    byte until the server closes."""
     with socket.create_connection(("127.0.0.1", port), timeout=timeout) as s:
         s.sendall(data)
+        if half_close:
+            s.shutdown(socket.SHUT_WR)
         out = b""
         while True:
             chunk = s.recv(65536)

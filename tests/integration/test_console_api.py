@@ -200,16 +200,10 @@ class Actions(ConsoleCase):
         for _ in range(n):
             c.read_line()
         body = b'{"tube": "f"}'
-        with socket.create_connection(("127.0.0.1", self.cs.http_port), timeout=10) as s:
-            s.sendall(b"POST /api/flush HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: "
-                      b"application/json\r\nContent-Length: %d\r\n\r\n%s" % (len(body), body))
-            s.shutdown(socket.SHUT_WR)
-            out = b""
-            while True:
-                chunk = s.recv(4096)
-                if not chunk:
-                    break
-                out += chunk
+        out = raw_request(self.cs.http_port,
+                          b"POST /api/flush HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: "
+                          b"application/json\r\nContent-Length: %d\r\n\r\n%s" % (len(body), body),
+                          timeout=10, half_close=True)
         self.assertTrue(out.startswith(b"HTTP/1.1 200 "), out[:80])
         self.assertTrue(out.endswith(b'{"flushed": %d}\n' % n), out[-80:])
         self.assertEqual(self.ok(self.get("/api/tube?tube=default"))["current-jobs-ready"], 0)
