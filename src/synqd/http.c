@@ -98,6 +98,8 @@ static int parse_request_line(http_head *h, const char *line, size_t len)
         h->method = HTTP_GET;
     else if (bytes_eq(line, method_len, "HEAD"))
         h->method = HTTP_HEAD;
+    else if ((h->flags_ & HTTP_ACCEPT_POST) && bytes_eq(line, method_len, "POST"))
+        h->method = HTTP_POST;
     else
         return 405;
     h->target = target;
@@ -139,11 +141,34 @@ static http_head_result refuse(http_head *h, int status)
     return HTTP_HEAD_ERROR;
 }
 
-void http_head_init(http_head *h)
+void http_head_init_flags(http_head *h, unsigned flags)
 {
     memset(h, 0, sizeof *h);
+    h->flags_ = flags;
     h->state_ = HTTP_S_REQUEST_LINE;
     sq_line_codec_init(&h->line_, SQ_DELIM_CRLF, line_max(h));
+}
+
+void http_head_init(http_head *h)
+{
+    http_head_init_flags(h, 0);
+}
+
+/* The name and the value (without the blanks RFC 9112 5.1 allows around it) of a header
+ * field line header_ok accepted. */
+static http_head_result report_field(http_head *h, const char *line, size_t len)
+{
+    const char *colon = memchr(line, ':', len);
+    const char *v = colon + 1, *end = line + len;
+    while (v < end && (*v == ' ' || *v == '\t'))
+        v++;
+    while (end > v && (end[-1] == ' ' || end[-1] == '\t'))
+        end--;
+    h->name = line;
+    h->name_len = (size_t)(colon - line);
+    h->value = v;
+    h->value_len = (size_t)(end - v);
+    return HTTP_HEAD_FIELD;
 }
 
 /* One whole line of the head (without its CRLF). */
@@ -169,7 +194,7 @@ static http_head_result judge_line(http_head *h, const char *line, size_t len)
         return refuse(h, 400);
     if (h->token && authtoken_header_grants(h->token, line, len))
         h->authorized = true;
-    return HTTP_HEAD_MORE;
+    return (h->flags_ & HTTP_REPORT_FIELDS) ? report_field(h, line, len) : HTTP_HEAD_MORE;
 }
 
 http_head_result http_head_feed(http_head *h, const char *bytes, size_t len, size_t *used)

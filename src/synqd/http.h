@@ -8,9 +8,10 @@
  * that has not fully arrived is passed again, grown, on the next call:
  *
  *   http_head h;
- *   http_head_init(&h);
+ *   http_head_init(&h);   (or http_head_init_flags(&h, HTTP_ACCEPT_POST | ...))
  *   on every read:  r = http_head_feed(&h, in, in_len, &used);
  *                   HTTP_HEAD_REQUEST: look at h.method, h.path; feed on
+ *                   HTTP_HEAD_FIELD:   look at h.name, h.value; feed on
  *                   HTTP_HEAD_DONE:    answer; in[used..] is not ours
  *                   HTTP_HEAD_ERROR:   answer h.status and close
  *                   HTTP_HEAD_MORE:    wait for more bytes
@@ -39,6 +40,7 @@
 typedef enum {
     HTTP_HEAD_MORE,    /* every whole line is consumed; call again with more bytes */
     HTTP_HEAD_REQUEST, /* the request line is read: method, target and path are set */
+    HTTP_HEAD_FIELD,   /* with HTTP_REPORT_FIELDS: a header field is read: name and value */
     HTTP_HEAD_DONE,    /* the empty line ending the head is read */
     HTTP_HEAD_ERROR,   /* the request is refused: status holds the reply's code */
 } http_head_result;
@@ -46,7 +48,12 @@ typedef enum {
 typedef enum {
     HTTP_GET,
     HTTP_HEAD,
+    HTTP_POST, /* only with HTTP_ACCEPT_POST */
 } http_method;
+
+/* What http_head_init_flags may ask for beyond the metrics reader's GET and HEAD. */
+#define HTTP_ACCEPT_POST 0x1u   /* POST is a method like GET (the caller reads its body) */
+#define HTTP_REPORT_FIELDS 0x2u /* every header field line returns HTTP_HEAD_FIELD */
 
 typedef enum {
     HTTP_S_REQUEST_LINE,
@@ -66,6 +73,11 @@ typedef struct http_head {
     http_method method;
     const char *target, *path;
     size_t target_len, path_len;
+    /* Set when HTTP_HEAD_FIELD is returned: the field's name as sent (compare it without
+     * regard to case) and its value without the blanks around it. Borrowed like target, from
+     * the bytes passed to that call. */
+    const char *name, *value;
+    size_t name_len, value_len;
     /* Set when HTTP_HEAD_ERROR is returned: 400, 405, 431 or 505. */
     int status;
     /* The caller may set token after http_head_init: authorized then tells, once the head is
@@ -74,13 +86,17 @@ typedef struct http_head {
     bool authorized;
 
     /* Private. */
+    unsigned flags_;
     http_head_state state_;
     size_t head_bytes_; /* bytes of the head consumed so far, CRLFs included */
     sq_line_codec line_;
 } http_head;
 
-/* Makes h ready for a new request head. */
+/* Makes h ready for a new request head: GET and HEAD only, header fields checked but not
+ * reported (the metrics reader). */
 void http_head_init(http_head *h);
+/* The same with HTTP_ACCEPT_POST and/or HTTP_REPORT_FIELDS (the console's reader). */
+void http_head_init_flags(http_head *h, unsigned flags);
 
 /* Reads bytes[0..len): every byte the connection has sent that the caller
  * has not dropped yet (a caller that passes other bytes gets meaningless
@@ -90,11 +106,12 @@ void http_head_init(http_head *h);
  *
  * - HTTP_HEAD_MORE: no verdict yet. *used covers every whole line read.
  * - HTTP_HEAD_REQUEST: the request line is read and valid (a token method
- *   that is GET or HEAD, a target of visible ASCII, "HTTP/1.x"); *used ends
- *   right after its CRLF. Deciding on the target is the caller's (the
- *   reader serves no path). Then call again with the bytes after *used,
- *   even when none is left: that call refuses a request line that left
- *   no room for the rest of the head.
+ *   that is GET or HEAD (or POST with HTTP_ACCEPT_POST), a target of visible ASCII, "HTTP/1.x");
+ * *used ends right after its CRLF. Deciding on the target is the caller's (the reader serves no
+ * path). Then call again with the bytes after *used, even when none is left: that call refuses a
+ * request line that left no room for the rest of the head.
+ * - HTTP_HEAD_FIELD (HTTP_REPORT_FIELDS only): a valid header field line is read; *used ends
+ *   right after its CRLF. Call again with the bytes after *used.
  * - HTTP_HEAD_DONE: the head is complete; *used ends right after the empty
  *   line, and what follows (a pipelined request, a body) is left alone.
  * - HTTP_HEAD_ERROR: h->status tells why. 400 is malformed syntax (a bare

@@ -76,7 +76,10 @@ static void usage(FILE *out)
             " -z, --max-job-size BYTES maximum job size (default %u, at most %u)\n"
             " -s, --segment-size BYTES size of each log segment (default %u),\n"
             "                          rounded up to a multiple of %u\n"
-            "     --metrics ADDR:PORT  serve Prometheus metrics over HTTP (docs/metrics.md)\n"
+            "     --http [ADDR:]PORT   serve the web console and /metrics over HTTP\n"
+            "                          (docs/tools.md; ADDR defaults to 127.0.0.1)\n"
+            "     --http-token-file FILE  the console API's bearer token (needed off loopback)\n"
+            "     --metrics ADDR:PORT  the same as --http (docs/metrics.md)\n"
             "     --metrics-max-tubes N  tubes given per-tube metrics in one scrape\n"
             "                          (default %u; 0: all)\n"
             "     --metrics-tubes GLOB[,GLOB]  only these tubes get per-tube metrics\n"
@@ -250,6 +253,7 @@ enum {
     OPT_PASS_COMMANDS,
     OPT_METRICS_MAX_TUBES,
     OPT_METRICS_TUBES,
+    OPT_HTTP_TOKEN_FILE,
     OPT_SHUTDOWN_GRACE,
     OPT_TLS_PORT,
     OPT_TLS_CERT,
@@ -374,9 +378,13 @@ static int apply_option(options *opt, int c, const char *arg)
         o->max_memory = v;
         return NEXT_OPTION;
     case 'M':
-        if (parse_host_port(arg, opt->metrics_host, sizeof opt->metrics_host,
-                            &opt->metrics_opts.port)) {
-            fprintf(stderr, "synqd: --metrics: expected ADDR:PORT, got %s\n", arg);
+        /* A bare port is on loopback, like -l's default. */
+        if (!strchr(arg, ':') && parse_u64(arg, 65535, &v) == 0) {
+            snprintf(opt->metrics_host, sizeof opt->metrics_host, "127.0.0.1");
+            opt->metrics_opts.port = (uint16_t)v;
+        } else if (parse_host_port(arg, opt->metrics_host, sizeof opt->metrics_host,
+                                   &opt->metrics_opts.port)) {
+            fprintf(stderr, "synqd: --http/--metrics: expected [ADDR:]PORT, got %s\n", arg);
             return SYNQD_EXIT_USAGE;
         }
         opt->metrics = true;
@@ -388,6 +396,9 @@ static int apply_option(options *opt, int c, const char *arg)
         return NEXT_OPTION;
     case OPT_METRICS_TUBES:
         opt->metrics_opts.tube_patterns = arg;
+        return NEXT_OPTION;
+    case OPT_HTTP_TOKEN_FILE:
+        opt->metrics_opts.token_file = arg;
         return NEXT_OPTION;
     case 'I':
         opt->io_backend = arg;
@@ -518,6 +529,8 @@ static bool parse_options(int argc, char **argv, options *opt, int *status)
         {"verbose", no_argument, NULL, 'V'},
         {"help", no_argument, NULL, 'h'},
         {"metrics", required_argument, NULL, 'M'},
+        {"http", required_argument, NULL, 'M'},
+        {"http-token-file", required_argument, NULL, OPT_HTTP_TOKEN_FILE},
         {"metrics-max-tubes", required_argument, NULL, OPT_METRICS_MAX_TUBES},
         {"metrics-tubes", required_argument, NULL, OPT_METRICS_TUBES},
         {"max-memory", required_argument, NULL, 'm'},
@@ -647,7 +660,8 @@ static int start_services(sq_loop *loop, options *opt, server **srv, metrics **m
         if ((err = metrics_start(loop, *srv, &opt->metrics_opts, mx)) != 0)
             return err;
         if (opt->server.verbose)
-            fprintf(stderr, "synqd: metrics on %s:%u\n", opt->metrics_host, metrics_port(*mx));
+            fprintf(stderr, "synqd: http (console, metrics) on %s:%u\n", opt->metrics_host,
+                    metrics_port(*mx));
     }
     if (opt->user && become_user(opt->user) != 0)
         return -EPERM;

@@ -1,8 +1,8 @@
 /*
- * metrics: the Prometheus endpoint (contract and state machine in
- * metrics.h): the connection handling of a deliberately small HTTP/1.x
- * server, which reads the request head with the pure reader in http.c,
- * streams the document metrics_doc.c formats, and closes.
+ * metrics: synqd's HTTP endpoint (`--http`, alias `--metrics`; contract and state machine in
+ * metrics.h): the connection handling of a deliberately small HTTP/1.x server, which reads the
+ * request head with the pure reader in http.c, streams the Prometheus document metrics_doc.c
+ * formats for /metrics, hands every other request to the web console (console.h), and closes.
  *
  * Why so little HTTP: a scraper sends one GET and reads until the server
  * closes, so keep-alive, chunked bodies and request bodies buy nothing here
@@ -32,7 +32,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
+#include "console.h"
 #include "exposure.h"
 #include "http.h"
 #include "list.h"
@@ -43,9 +45,14 @@
 
 typedef enum {
     MC_READING,   /* the request head is arriving */
+    MC_BODY,      /* a POST's body is arriving (Content-Length bytes) */
+    MC_PENDING,   /* the console answers later (a flush or a move in flight) */
     MC_STREAMING, /* the head is answered; the document goes out a slice at a time */
     MC_ANSWERED,  /* everything is queued and the connection is closing */
 } mconn_state;
+
+/* The longest request target the console takes (path and query); 414 beyond. */
+#define TARGET_BYTES 2048
 
 typedef struct mconn mconn;
 struct mconn {
@@ -59,6 +66,15 @@ struct mconn {
     sq_timer timer;
     metrics_doc doc;
     list_node link; /* metrics.conns */
+    /* The console's request: the target copied out of the input, the headers it reads. */
+    char target[TARGET_BYTES];
+    console_req req;
+    bool is_metrics;        /* the path is /metrics */
+    int64_t content_length; /* -1: none */
+    bool chunked;           /* Transfer-Encoding was sent: not supported (501) */
+    console_call *call;     /* MC_PENDING: the console's call in flight */
+    bool journaled;         /* on metrics.journaled: its reply acknowledges a change */
+    list_node journal_link;
 };
 
 struct metrics {
@@ -71,6 +87,8 @@ struct metrics {
     list conns; /* mconn.link, newest first */
     size_t conn_count;
     bool stopping;
+    console *console;
+    list journaled; /* mconn.journal_link: replies of this pass that acknowledge a change */
 };
 
 /* ---- HTTP ---- */
@@ -88,8 +106,28 @@ static const char *status_reason(int status)
         return "Not Found";
     case 405:
         return "Method Not Allowed";
+    case 403:
+        return "Forbidden";
     case 408:
         return "Request Timeout";
+    case 411:
+        return "Length Required";
+    case 413:
+        return "Content Too Large";
+    case 414:
+        return "URI Too Long";
+    case 415:
+        return "Unsupported Media Type";
+    case 500:
+        return "Internal Server Error";
+    case 501:
+        return "Not Implemented";
+    case 502:
+        return "Bad Gateway";
+    case 503:
+        return "Service Unavailable";
+    case 507:
+        return "Insufficient Storage";
     case 431:
         return "Request Header Fields Too Large";
     case 505:
@@ -180,11 +218,168 @@ static void answer(mconn *mc, int status)
     sq_conn_close(mc->conn);
 }
 
-/* The path this endpoint serves, decided as soon as the request line is
- * in, before any header: a wrong path is answered 404 at once. */
-static bool path_ok(const http_head *h)
+/* Sends the console's reply (always whole, with its length) and closes gracefully. */
+static void send_reply(mconn *mc, console_reply *rep)
 {
-    return h->path_len == strlen("/metrics") && memcmp(h->path, "/metrics", h->path_len) == 0;
+    metrics *m = mc->m;
+    sq_timer_stop(m->loop, &mc->timer);
+    const char *body = rep->is_static ? (const char *)rep->static_body : sq_buf_peek(&rep->body);
+    size_t body_len = rep->is_static ? rep->static_len : sq_buf_len(&rep->body);
+    char head[1024];
+    int n = snprintf(head, sizeof head,
+                     "HTTP/1.1 %d %s\r\n"
+                     "Content-Type: %s\r\n"
+                     "Content-Length: %zu\r\n"
+                     "%s%s"
+                     "Connection: close\r\n"
+                     "\r\n",
+                     rep->status, status_reason(rep->status), rep->content_type, body_len,
+                     rep->is_static ? "" : "Cache-Control: no-store\r\n", rep->extra_headers);
+    if (n < 0 || (size_t)n >= sizeof head) {
+        fprintf(stderr, "synqd: http: formatting a reply head failed\n");
+        sq_conn_abort(mc->conn);
+        return;
+    }
+    struct iovec iov[2] = {{head, (size_t)n}, {(void *)body, mc->head_only ? 0 : body_len}};
+    int err = sq_conn_writev(mc->conn, iov, 2);
+    if (err) {
+        fprintf(stderr, "synqd: http: queueing a %d reply: %s\n", rep->status, sq_strerror(err));
+        sq_conn_abort(mc->conn);
+        return;
+    }
+    /* Held like a session's reply: the engine sends it after the group commit, and the
+     * before-wait hook (after the server's) resets the connection if that commit failed. */
+    if (rep->journaled && !mc->journaled) {
+        mc->journaled = true;
+        list_append(&m->journaled, &mc->journal_link);
+    }
+    mc->state = MC_ANSWERED;
+    sq_conn_close(mc->conn);
+}
+
+static void on_console_done(void *data, console_reply *rep)
+{
+    mconn *mc = data;
+    mc->call = NULL;
+    send_reply(mc, rep);
+    console_reply_free(rep);
+}
+
+/* The head (and a POST's body) is in: the console answers. */
+static void dispatch(mconn *mc, const char *body, size_t body_len)
+{
+    console_reply rep;
+    console_reply_init(&rep);
+    mc->req.body = body;
+    mc->req.body_len = body_len;
+    if (console_check(mc->m->console, &mc->req, &rep) == 0 &&
+        !console_handle(mc->m->console, &mc->req, &rep, on_console_done, mc, &mc->call)) {
+        mc->state = MC_PENDING;
+        console_reply_free(&rep);
+        return;
+    }
+    send_reply(mc, &rep);
+    console_reply_free(&rep);
+}
+
+static void copy_header(char *dst, size_t cap, const http_head *h)
+{
+    size_t n = h->value_len < cap - 1 ? h->value_len : cap - 1;
+    memcpy(dst, h->value, n);
+    dst[n] = '\0';
+}
+
+static bool name_is(const http_head *h, const char *name)
+{
+    return h->name_len == strlen(name) && strncasecmp(h->name, name, h->name_len) == 0;
+}
+
+/* One header field: the few the console reads are kept. 0, or the status that refuses the
+ * request (a bad or contradictory Content-Length). */
+static int note_field(mconn *mc, const http_head *h)
+{
+    console_req *r = &mc->req;
+    if (name_is(h, "Host"))
+        copy_header(r->host, sizeof r->host, h);
+    else if (name_is(h, "Origin"))
+        copy_header(r->origin, sizeof r->origin, h);
+    else if (name_is(h, "Sec-Fetch-Site"))
+        copy_header(r->fetch_site, sizeof r->fetch_site, h);
+    else if (name_is(h, "Authorization"))
+        copy_header(r->authorization, sizeof r->authorization, h);
+    else if (name_is(h, "Content-Type"))
+        copy_header(r->content_type, sizeof r->content_type, h);
+    else if (name_is(h, "Transfer-Encoding"))
+        mc->chunked = true;
+    else if (name_is(h, "Content-Length")) {
+        int64_t v = 0;
+        if (h->value_len == 0 || h->value_len > 15)
+            return 400;
+        for (size_t i = 0; i < h->value_len; i++) {
+            if (h->value[i] < '0' || h->value[i] > '9')
+                return 400;
+            v = v * 10 + (h->value[i] - '0');
+        }
+        /* Two different lengths are a request smuggling attempt (RFC 9112 6.3). */
+        if (mc->content_length >= 0 && mc->content_length != v)
+            return 400;
+        mc->content_length = v;
+    }
+    return 0;
+}
+
+/* The request line is in: /metrics is the Prometheus endpoint (GET and HEAD), everything
+ * else the console's; the target is copied, since the input it points into is consumed. */
+static void note_request(mconn *mc)
+{
+    const http_head *h = &mc->head;
+    mc->head_only = h->method == HTTP_HEAD;
+    mc->is_metrics =
+        h->path_len == strlen("/metrics") && memcmp(h->path, "/metrics", h->path_len) == 0;
+    if (mc->is_metrics && h->method == HTTP_POST) {
+        answer(mc, 405);
+        return;
+    }
+    if (mc->is_metrics)
+        return;
+    size_t off = (size_t)(h->path - h->target);
+    if (h->target_len >= sizeof mc->target) {
+        answer(mc, 414);
+        return;
+    }
+    memcpy(mc->target, h->target, h->target_len);
+    mc->req.method = h->method;
+    mc->req.path = mc->target + off;
+    mc->req.path_len = h->path_len;
+    size_t after = off + h->path_len;
+    if (after < h->target_len && h->target[after] == '?') {
+        mc->req.query = mc->target + after + 1;
+        mc->req.query_len = h->target_len - after - 1;
+    } else {
+        mc->req.query = mc->target + h->target_len;
+    }
+}
+
+/* The head is complete: answer, or read the body first. */
+static void head_done(mconn *mc)
+{
+    if (mc->is_metrics) {
+        answer(mc, m_token_ok(mc) ? 200 : 401); /* --metrics-token-file */
+        return;
+    }
+    if (mc->chunked) {
+        answer(mc, 501);
+        return;
+    }
+    if (mc->req.method != HTTP_POST || mc->content_length <= 0) {
+        dispatch(mc, "", 0);
+        return;
+    }
+    if ((uint64_t)mc->content_length > CONSOLE_MAX_BODY_BYTES) {
+        answer(mc, 413);
+        return;
+    }
+    mc->state = MC_BODY;
 }
 
 static void on_read(sq_conn *c, sq_buf *in)
@@ -193,22 +388,37 @@ static void on_read(sq_conn *c, sq_buf *in)
     while (mc->state == MC_READING) {
         size_t used;
         http_head_result r = http_head_feed(&mc->head, sq_buf_peek(in), sq_buf_len(in), &used);
-        if (r == HTTP_HEAD_REQUEST) {
-            mc->head_only = mc->head.method == HTTP_HEAD;
-            if (!path_ok(&mc->head))
-                answer(mc, 404);
-        } else if (r == HTTP_HEAD_DONE) {
-            answer(mc, m_token_ok(mc) ? 200 : 401);
-        } else if (r == HTTP_HEAD_ERROR) {
+        int status = 0;
+        if (r == HTTP_HEAD_REQUEST)
+            note_request(mc);
+        else if (r == HTTP_HEAD_FIELD && (status = note_field(mc, &mc->head)) != 0)
+            answer(mc, status);
+        else if (r == HTTP_HEAD_DONE)
+            head_done(mc);
+        else if (r == HTTP_HEAD_ERROR)
             answer(mc, mc->head.status);
-        }
         sq_buf_consume(in, used);
         if (r == HTTP_HEAD_MORE)
             break;
     }
-    /* What follows the head (a body, a pipelined request) is not read. */
+    if (mc->state == MC_BODY) {
+        /* The body stays in the input until all of it is in: in_limit leaves room for it. */
+        if (sq_buf_len(in) < (size_t)mc->content_length)
+            return;
+        dispatch(mc, sq_buf_peek(in), (size_t)mc->content_length);
+    }
+    /* What follows the request (a pipelined one) is not read. */
     if (mc->state != MC_READING)
         sq_buf_consume(in, sq_buf_len(in));
+}
+
+/* The peer half-closed: a reply still being made (a flush or a move in flight) is sent when it
+ * is done, and closes then; otherwise the engine's default, a graceful close. */
+static void on_eof(sq_conn *c)
+{
+    mconn *mc = sq_conn_data(c);
+    if (mc->state != MC_PENDING)
+        sq_conn_close(c);
 }
 
 static void on_drain(sq_conn *c)
@@ -222,15 +432,45 @@ static void on_timer(sq_loop *loop, sq_timer *t)
 {
     (void)loop;
     mconn *mc = t->data;
-    if (mc->state == MC_READING)
+    if (mc->state == MC_READING || mc->state == MC_BODY)
         answer(mc, 408);
     else if (mc->state == MC_STREAMING)
         pump(mc);
 }
 
+static void before_wait(sq_loop *loop, void *data);
+
 static void metrics_free(metrics *m)
 {
+    sq_loop_remove_before_wait(m->loop, before_wait, m);
+    console_stop(m->console);
     free(m);
+}
+
+static void unjournal(metrics *m, mconn *mc)
+{
+    if (!mc->journaled)
+        return;
+    list_remove(&m->journaled, &mc->journal_link);
+    mc->journaled = false;
+}
+
+/* After the server's hook wrote (and synced) the log: a console reply of this pass that
+ * acknowledges a change whose write failed must not go out, as for a session (server.c,
+ * abort_unsynced): resetting the connection drops it. */
+static void before_wait(sq_loop *loop, void *data)
+{
+    (void)loop;
+    metrics *m = data;
+    if (list_empty(&m->journaled))
+        return;
+    bool failed = console_log_failed(m->console);
+    while (!list_empty(&m->journaled)) {
+        mconn *mc = LIST_ENTRY(m->journaled.first, mconn, journal_link);
+        unjournal(m, mc);
+        if (failed)
+            sq_conn_abort(mc->conn);
+    }
 }
 
 static void on_close(sq_conn *c, int err)
@@ -239,6 +479,8 @@ static void on_close(sq_conn *c, int err)
     mconn *mc = sq_conn_data(c);
     metrics *m = mc->m;
     sq_timer_stop(m->loop, &mc->timer);
+    console_cancel(m->console, mc->call);
+    unjournal(m, mc);
     list_remove(&m->conns, &mc->link);
     m->conn_count--;
     free(mc);
@@ -263,7 +505,8 @@ static void on_accept(sq_listener *l, sq_conn *c, void *data)
     mc->m = m;
     mc->conn = c;
     mc->state = MC_READING;
-    http_head_init(&mc->head);
+    mc->content_length = -1;
+    http_head_init_flags(&mc->head, HTTP_ACCEPT_POST | HTTP_REPORT_FIELDS);
     mc->head.token = m->token;
     sq_timer_init(&mc->timer, on_timer, mc);
     if (sq_timer_start(m->loop, &mc->timer, METRICS_REQUEST_TIMEOUT_MS) != 0) {
@@ -273,7 +516,7 @@ static void on_accept(sq_listener *l, sq_conn *c, void *data)
         return;
     }
     static const sq_conn_handlers handlers = {
-        .on_read = on_read, .on_drain = on_drain, .on_close = on_close};
+        .on_read = on_read, .on_eof = on_eof, .on_drain = on_drain, .on_close = on_close};
     sq_conn_set_handlers(c, &handlers, mc);
     list_prepend(&m->conns, &mc->link);
     m->conn_count++;
@@ -306,14 +549,15 @@ int metrics_start(sq_loop *loop, server *srv, const metrics_opts *o, metrics **o
     lo.port = port;
     sq_conn_opts_default(&lo.conn);
     /* Lines are consumed as they complete, so the buffer holds at most one
-     * partial line of the head plus one read. */
+     * partial line of the head plus one read; a POST's body is held whole. */
     lo.conn.read_chunk = 4096;
-    lo.conn.in_limit = METRICS_MAX_HEAD_BYTES + lo.conn.read_chunk;
+    lo.conn.in_limit = METRICS_MAX_HEAD_BYTES + CONSOLE_MAX_BODY_BYTES + lo.conn.read_chunk;
     /* The streaming pace (module comment): a slice fills the output past the high-water mark
-     * by less than one tube's lines, so the output limit is never reached. */
+     * by less than one tube's lines, so a scrape stays far below the output limit, which
+     * is there for the console's replies (written whole). */
     lo.conn.out_high_water = METRICS_CHUNK_BYTES;
     lo.conn.out_low_water = METRICS_CHUNK_BYTES / 4;
-    lo.conn.out_limit = 4 * METRICS_CHUNK_BYTES;
+    lo.conn.out_limit = CONSOLE_MAX_REPLY_BYTES + 4096;
     lo.conn.write_timeout_ms = METRICS_WRITE_TIMEOUT_MS;
     int err = sq_tcp_listen(loop, &lo, on_accept, m, &m->listener);
     if (err) {
@@ -322,9 +566,17 @@ int metrics_start(sq_loop *loop, server *srv, const metrics_opts *o, metrics **o
         metrics_free(m);
         return err;
     }
-    (void)exposure_warn(m->listener, "metrics: listening",
-                        m->token ? "can read the bearer token, which HTTP sends in clear text"
-                                 : "can read the queues' figures");
+    bool exposed = exposure_warn(m->listener, "metrics: listening",
+                                 m->token ? "can read the bearer token, which HTTP sends in clear text"
+                                          : "can read the queues' figures");
+    console_opts co = {.token_file = o->token_file, .loopback = !exposed};
+    if ((err = console_start(loop, srv, &co, &m->console)) != 0 ||
+        (err = sq_loop_add_before_wait(loop, before_wait, m)) != 0) {
+        sq_listener_close(m->listener);
+        console_stop(m->console);
+        free(m);
+        return err;
+    }
     *out = m;
     return 0;
 }
@@ -349,6 +601,8 @@ void metrics_stop(metrics *m)
     for (list_node *n = m->conns.first; n; n = n->next) {
         mconn *mc = LIST_ENTRY(n, mconn, link);
         sq_timer_stop(m->loop, &mc->timer);
+        console_cancel(m->console, mc->call);
+        mc->call = NULL;
         sq_conn_abort(mc->conn);
     }
 }

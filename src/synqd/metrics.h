@@ -1,16 +1,19 @@
 /*
- * metrics: synqd's Prometheus endpoint, a tiny HTTP server on the engine.
+ * metrics: synqd's HTTP endpoint (`--http ADDR:PORT`, `--metrics` its older name), a tiny
+ * HTTP server on the engine.
  *
  * It answers `GET /metrics` (and HEAD) with the server's figures in the
- * Prometheus text exposition format 0.0.4; every other request gets the
- * matching error status. One request per connection: the server answers and
- * then closes gracefully (`Connection: close`), which is all a scraper needs
- * and keeps the state machine to four states:
+ * Prometheus text exposition format 0.0.4, and hands every other request to
+ * the web console (console.h: the page at `/`, the JSON API under /api/).
+ * One request per connection: the server answers and then closes gracefully
+ * (`Connection: close`), which is all a scraper or the page needs:
  *
- *   READING ──line──> HEADERS ──empty line──> GET: STREAMING ──document out──> closing
- *      │                 │                    HEAD, errors: closing
- *      └──── garbage: 400; head past 8 KiB: 431; no whole head within
- *            METRICS_REQUEST_TIMEOUT_MS: 408 ──> closing
+ *   READING ──line──> HEADERS ──empty line──> /metrics GET: STREAMING ──document out──> closing
+ *      │                 │                    console GET/HEAD: answered ──> closing
+ *      │                 │                    console POST: BODY ──Content-Length in──> answered
+ *      │                 │                      (a flush or a move: PENDING until it is done)
+ *      └──── garbage: 400; head past 8 KiB: 431; no whole head (or body) within
+ *            METRICS_REQUEST_TIMEOUT_MS: 408; body over 1 MiB: 413 ──> closing
  *
  * The document (metrics_doc.h) is streamed: formatted a slice at a time as
  * the socket drains, with no Content-Length (the close ends it), so a scrape
@@ -59,6 +62,9 @@ typedef struct metrics_opts {
     /* --metrics-token-file: a scrape must send "Authorization: Bearer <token>" (else 401).
      * Borrowed: it must outlive the metrics object. NULL: no token asked for. */
     const struct authtoken *token;
+    /* --http-token-file: the console API's bearer token (console.h); NULL = none. Borrowed
+     * for metrics_start only. */
+    const char *token_file;
 } metrics_opts;
 
 /* Fills o with the defaults (port 0, METRICS_DEFAULT_MAX_TUBES). */

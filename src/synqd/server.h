@@ -140,5 +140,9 @@ void server_free(server *s);
 void server_snapshot(server *s, synqd_snapshot *out);
 /* The job store, for queries (stats-tube, metrics). Lives as long as the server. */
 store *server_store(server *s);
+/* What the server's commands share (cmd.h), for running commands outside a session (the
+ * console's API): the same store, limits and log. Lives as long as the server. */
+struct cmd_env;
+const struct cmd_env *server_cmd_env(server *s);
 
 #endif

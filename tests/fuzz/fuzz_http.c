@@ -9,7 +9,10 @@
  * request line's target lies inside the bytes passed, verdicts are final,
  * the reader never holds more than the head budget, and a chunked feed
  * reaches the verdict, the consumed length and the request line the whole
- * feed does.
+ * feed does. Each input is read twice: as the metrics reader (no flags) and as the
+ * console's (HTTP_ACCEPT_POST | HTTP_REPORT_FIELDS), whose header fields must lie within the
+ * line just consumed, with no blank around the value, and be the same however the bytes
+ * arrive.
  */
 #include "http.h"
 
@@ -23,8 +26,13 @@
             abort();                                                                               \
     } while (0)
 
+/* The flags of the reader under test (LLVMFuzzerTestOneInput runs both). */
+static unsigned g_flags;
+
 typedef struct {
     http_head_result result; /* MORE when the input ran out first */
+    size_t fields;           /* HTTP_HEAD_FIELD results */
+    uint64_t field_sum;      /* a checksum of their offsets and lengths */
     int status;
     size_t used;
     int requests;
@@ -40,7 +48,8 @@ static http_head_result feed(http_head *h, const char *bytes, size_t len, size_t
     CHECK(*used <= len);
     switch (r) {
     case HTTP_HEAD_REQUEST:
-        CHECK(h->method == HTTP_GET || h->method == HTTP_HEAD);
+        CHECK(h->method == HTTP_GET || h->method == HTTP_HEAD ||
+              (h->method == HTTP_POST && (g_flags & HTTP_ACCEPT_POST)));
         CHECK(h->target >= bytes && h->target_len > 0 && h->target_len <= len &&
               h->target <= bytes + len - h->target_len);
         CHECK(h->path >= h->target && h->path + h->path_len <= h->target + h->target_len);
@@ -48,6 +57,14 @@ static http_head_result feed(http_head *h, const char *bytes, size_t len, size_t
         break;
     case HTTP_HEAD_ERROR:
         CHECK(h->status == 400 || h->status == 405 || h->status == 431 || h->status == 505);
+        break;
+    case HTTP_HEAD_FIELD:
+        CHECK(g_flags & HTTP_REPORT_FIELDS);
+        CHECK(h->name >= bytes && h->name_len > 0 && h->name + h->name_len < bytes + *used);
+        CHECK(h->value >= h->name + h->name_len && h->value + h->value_len <= bytes + *used - 2);
+        CHECK(h->value_len == 0 ||
+              (h->value[0] != ' ' && h->value[0] != '\t' && h->value[h->value_len - 1] != ' ' &&
+               h->value[h->value_len - 1] != '\t'));
         break;
     case HTTP_HEAD_DONE:
     case HTTP_HEAD_MORE:
@@ -72,7 +89,7 @@ static outcome run(const uint8_t *data, size_t size, const size_t *cuts, size_t 
     outcome o;
     memset(&o, 0, sizeof o);
     http_head h;
-    http_head_init(&h);
+    http_head_init_flags(&h, g_flags);
     size_t off = 0;
     for (size_t i = 0; i <= ncuts; i++) {
         size_t avail = i < ncuts ? cuts[i] : size;
@@ -97,6 +114,11 @@ static outcome run(const uint8_t *data, size_t size, const size_t *cuts, size_t 
                 o.path_off = off + (size_t)(h.path - bytes);
                 o.path_len = h.path_len;
             }
+            if (r == HTTP_HEAD_FIELD) {
+                o.fields++;
+                o.field_sum = o.field_sum * 31 + (off + (size_t)(h.name - bytes)) * 7 +
+                              h.name_len * 5 + (off + (size_t)(h.value - bytes)) * 3 + h.value_len;
+            }
             if (r == HTTP_HEAD_ERROR)
                 o.status = h.status;
             free(copy);
@@ -118,6 +140,7 @@ static void check_same(const outcome *a, const outcome *b)
     CHECK(a->status == b->status);
     CHECK(a->used == b->used);
     CHECK(a->requests == b->requests);
+    CHECK(a->fields == b->fields && a->field_sum == b->field_sum);
     if (a->requests) {
         CHECK(a->request_end == b->request_end);
         CHECK(a->method == b->method);
@@ -158,7 +181,7 @@ static size_t random_cuts(size_t size, uint64_t seed, size_t *cuts)
     return n;
 }
 
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+static void one_input(const uint8_t *data, size_t size)
 {
     outcome whole = run(data, size, NULL, 0);
     if (whole.result == HTTP_HEAD_DONE) {
@@ -185,5 +208,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         check_same(&bytewise, &whole);
     }
     free(cuts);
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+    static const unsigned flag_sets[] = {0, HTTP_ACCEPT_POST | HTTP_REPORT_FIELDS};
+    for (size_t i = 0; i < sizeof flag_sets / sizeof flag_sets[0]; i++) {
+        g_flags = flag_sets[i];
+        one_input(data, size);
+    }
     return 0;
 }

@@ -11,36 +11,7 @@
 #include <string.h>
 
 #include "cli.h"
-
-/* Length of the valid UTF-8 sequence at s (at most n bytes), or 0. */
-static size_t utf8_len(const unsigned char *s, size_t n)
-{
-    size_t len;
-    unsigned min;
-    unsigned cp;
-    if (s[0] < 0x80)
-        return 1;
-    if ((s[0] & 0xE0) == 0xC0) {
-        len = 2, min = 0x80, cp = s[0] & 0x1F;
-    } else if ((s[0] & 0xF0) == 0xE0) {
-        len = 3, min = 0x800, cp = s[0] & 0x0F;
-    } else if ((s[0] & 0xF8) == 0xF0) {
-        len = 4, min = 0x10000, cp = s[0] & 0x07;
-    } else {
-        return 0;
-    }
-    if (len > n)
-        return 0;
-    for (size_t i = 1; i < len; i++) {
-        if ((s[i] & 0xC0) != 0x80)
-            return 0;
-        cp = cp << 6 | (s[i] & 0x3F);
-    }
-    /* Overlong forms, surrogates and values past U+10FFFF are invalid. */
-    if (cp < min || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF))
-        return 0;
-    return len;
-}
+#include "utf8.h"
 
 void out_json_str(FILE *f, const char *s, size_t n)
 {
@@ -61,7 +32,7 @@ void out_json_str(FILE *f, const char *s, size_t n)
         } else if (ch < 0x20 || ch == 0x7F) {
             fprintf(f, "\\u%04x", ch), i++;
         } else {
-            size_t len = utf8_len(p + i, n - i);
+            size_t len = utf8_seq_len(p + i, n - i);
             if (len == 0) {
                 fprintf(f, "\\u%04x", ch);
                 i++;

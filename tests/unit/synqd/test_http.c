@@ -462,4 +462,41 @@ TEST(done_and_error_are_final)
     ASSERT_EQ(used, 0);
 }
 
+/* The console's reader: POST is a method, and each header field comes back with its name
+ * and its value without the blanks around it; GET and HEAD read as before. */
+TEST(console_flags_accept_post_and_report_fields)
+{
+    http_head h;
+    http_head_init_flags(&h, HTTP_ACCEPT_POST | HTTP_REPORT_FIELDS);
+    static const char req[] = "POST /api/put?x=1 HTTP/1.1\r\nHost: 127.0.0.1:8\r\n"
+                              "Content-Length:\t 12 \t\r\nX-Empty:\r\n\r\nbody";
+    size_t off = 0, used;
+    ASSERT_EQ(http_head_feed(&h, req, strlen(req), &used), HTTP_HEAD_REQUEST);
+    ASSERT_EQ(h.method, HTTP_POST);
+    ASSERT_MEM_EQ(h.path, "/api/put", h.path_len);
+    off += used;
+    static const char *const names[] = {"Host", "Content-Length", "X-Empty"};
+    static const char *const values[] = {"127.0.0.1:8", "12", ""};
+    for (size_t i = 0; i < 3; i++) {
+        ASSERT_EQ(http_head_feed(&h, req + off, strlen(req) - off, &used), HTTP_HEAD_FIELD);
+        ASSERT_EQ(h.name_len, strlen(names[i]));
+        ASSERT_MEM_EQ(h.name, names[i], h.name_len);
+        ASSERT_EQ(h.value_len, strlen(values[i]));
+        ASSERT_MEM_EQ(h.value, values[i], h.value_len);
+        off += used;
+    }
+    ASSERT_EQ(http_head_feed(&h, req + off, strlen(req) - off, &used), HTTP_HEAD_DONE);
+    off += used;
+    ASSERT_STR_EQ(req + off, "body");
+
+    /* Other methods are still 405, and a bad field still 400. */
+    http_head_init_flags(&h, HTTP_ACCEPT_POST | HTTP_REPORT_FIELDS);
+    ASSERT_EQ(http_head_feed(&h, "PUT / HTTP/1.1\r\n", 16, &used), HTTP_HEAD_ERROR);
+    ASSERT_EQ(h.status, 405);
+    http_head_init_flags(&h, HTTP_ACCEPT_POST | HTTP_REPORT_FIELDS);
+    ASSERT_EQ(http_head_feed(&h, "GET / HTTP/1.1\r\n", 16, &used), HTTP_HEAD_REQUEST);
+    ASSERT_EQ(http_head_feed(&h, " folded\r\n", 10, &used), HTTP_HEAD_ERROR);
+    ASSERT_EQ(h.status, 400);
+}
+
 TEST_MAIN()
