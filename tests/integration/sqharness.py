@@ -75,6 +75,13 @@ def server_argv(kind, port, extra_args=()):
     return [binary, "-l", "127.0.0.1", "-p", str(port)] + [str(a) for a in extra_args]
 
 
+def cluster_mode():
+    """SQ_SYNQD_CLUSTER=1: every "synqd" server is a 3-node cluster reached through a
+    follower (the suites ctest runs again that way: issue 14's "the whole existing suite
+    through a follower")."""
+    return os.environ.get("SQ_SYNQD_CLUSTER") == "1"
+
+
 def connect(host, port, timeout):
     """socket.create_connection, refusing a connection to itself.
 
@@ -110,6 +117,8 @@ class Server:
         self._log_text = ""
 
     def start(self):
+        if self.kind == "synqd" and cluster_mode():
+            return self._start_cluster()
         last_error = "no attempt made"
         for _attempt in range(5):
             port = _free_port()
@@ -126,10 +135,132 @@ class Server:
         raise ProtocolError("%s did not start accepting on 127.0.0.1: %s"
                             % (self.kind, last_error))
 
+    # ---- SQ_SYNQD_CLUSTER=1: "synqd" is a 3-node cluster, reached through a follower ----
+
+    def _start_cluster(self):
+        """Three synqd nodes (--node, --peers) on free ports, each on its own Raft directory
+        (under the test's -b DIR when it gives one); the server's port is a follower's, so
+        every command goes through forward.c's relay to the leader, and proc is that
+        follower's process. -f and -F do not apply to a cluster node and are dropped."""
+        args, i, base = [], 0, None
+        while i < len(self.extra_args):
+            a = self.extra_args[i]
+            if a in ("-b", "-f") and i + 1 < len(self.extra_args):
+                if a == "-b":
+                    base = self.extra_args[i + 1]
+                i += 2
+                continue
+            if a != "-F":
+                args.append(a)
+            i += 1
+        if base is None:
+            self._cluster_tmp = tempfile.mkdtemp(prefix="synq-cluster-")
+            base = self._cluster_tmp
+        # A node's Raft state names its peers' addresses: a server started again on the same
+        # -b DIR must find its nodes on the ports they had, so they are kept there.
+        ports_file = os.path.join(base, "cluster-ports")
+        if not getattr(self, "_nodes", None) and os.path.exists(ports_file):
+            with open(ports_file) as f:
+                ports = [tuple(int(x) for x in line.split()) for line in f if line.strip()]
+            peers = ",".join("%d=127.0.0.1:%d" % (n + 1, ports[n][1]) for n in range(3))
+            self._nodes = [{"id": n + 1, "port": ports[n][0], "peers": peers,
+                            "dir": os.path.join(base, "node%d" % (n + 1))} for n in range(3)]
+        if not getattr(self, "_nodes", None):
+            ports = [(_free_port(), _free_port()) for _ in range(3)]
+            with open(ports_file, "w") as f:
+                f.write("".join("%d %d\n" % p for p in ports))
+            peers = ",".join("%d=127.0.0.1:%d" % (n + 1, ports[n][1]) for n in range(3))
+            self._nodes = [{"id": n + 1, "port": ports[n][0], "peers": peers,
+                            "dir": os.path.join(base, "node%d" % (n + 1))} for n in range(3)]
+        for node in self._nodes:
+            node["log"] = tempfile.TemporaryFile()
+            argv = server_argv("synqd", node["port"],
+                               ["-b", node["dir"], "--node", node["id"], "--peers", node["peers"],
+                                "--election-timeout", "500"] + args)
+            node["proc"] = subprocess.Popen(argv, stdin=subprocess.DEVNULL,
+                                            stdout=node["log"], stderr=node["log"])
+        deadline = time.monotonic() + START_TIMEOUT_S * 2
+        while time.monotonic() < deadline:
+            follower = self._cluster_follower()
+            if follower:
+                # A leader elected a moment ago may still lose to a node that was late to
+                # start, which closes every relayed connection: take the follower once the
+                # same leader and term held for more than an election timeout.
+                first = self._cluster_term
+                time.sleep(0.7)
+                follower = self._cluster_follower()
+                if not follower or self._cluster_term != first:
+                    continue
+                self.port, self.proc, self._log = follower["port"], follower["proc"], follower["log"]
+                return self
+            if any(n["proc"].poll() is not None for n in self._nodes):
+                break
+            time.sleep(0.05)
+        text = self.log_text()
+        self._stop_cluster()
+        raise ProtocolError("the 3-node synqd cluster did not elect a serving leader: %s" % text)
+
+    def _cluster_follower(self):
+        """A follower whose leader serves (None until there is one)."""
+        views = {}
+        for node in self._nodes:
+            try:
+                with connect("127.0.0.1", node["port"], timeout=0.5) as sock:
+                    sock.sendall(b"stats-cluster\r\n")
+                    data = b""
+                    while b"\npeers: " not in data or not data.endswith(b"\r\n"):
+                        chunk = sock.recv(4096)
+                        if not chunk:
+                            break
+                        data += chunk
+                views[node["id"]] = dict(re.findall(r"^([a-z-]+): (.*)$", data.decode(), re.M))
+            except OSError:
+                return None
+        leaders = [i for i, v in views.items() if v.get("serving") == "true"]
+        if len(leaders) != 1:
+            return None
+        self._cluster_term = (leaders[0], views[leaders[0]].get("term"))
+        for node in self._nodes:
+            v = views[node["id"]]
+            if node["id"] != leaders[0] and v.get("leader") == str(leaders[0]):
+                return node
+        return None
+
+    def _stop_cluster(self):
+        died = self.proc.poll() if self.proc is not None else None
+        texts = []
+        for node in self._nodes:
+            proc = node.get("proc")
+            if proc is not None and proc.poll() is None:
+                proc.send_signal(signal.SIGTERM)
+                try:
+                    proc.wait(STOP_TIMEOUT_S)
+                except subprocess.TimeoutExpired:
+                    proc.kill()
+                    proc.wait(STOP_TIMEOUT_S)
+            if node.get("log") is not None:
+                node["log"].seek(0)
+                texts.append("node %d:\n%s" % (node["id"],
+                                                node["log"].read().decode("utf-8", "replace")))
+                node["log"].close()
+                node["log"] = None
+        self._log = None
+        self._log_text = "\n".join(texts)
+        self.exit_status = self.proc.returncode if self.proc is not None else None
+        if getattr(self, "_cluster_tmp", None):
+            shutil.rmtree(self._cluster_tmp, True)
+            self._cluster_tmp = None
+        return died
+
     def restart(self):
         """Stop the server and start it again on the same port (a client
         that reconnects finds it where it was). The port was ours a moment
         ago; if something took it meanwhile, this fails rather than move."""
+        if getattr(self, "_nodes", None):
+            tmp, self._cluster_tmp = getattr(self, "_cluster_tmp", None), None
+            self._stop_cluster()
+            self._cluster_tmp = tmp
+            return self._start_cluster()
         self.stop()
         self._log = tempfile.TemporaryFile()
         argv = server_argv(self.kind, self.port, self.extra_args)
@@ -186,6 +317,8 @@ class Server:
         had *before* we signalled it, or None when it was still running."""
         if self.proc is None:
             return None
+        if getattr(self, "_nodes", None):
+            return self._stop_cluster()
         died_early = self.proc.poll()
         self._kill()
         self.exit_status = self.proc.returncode
