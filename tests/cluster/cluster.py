@@ -205,6 +205,10 @@ class Cluster:
         argv = [synqd_path(), "-l", node.host, "-p", str(node.client_port), "-b", node.dir,
                 "--node", str(node.id), "--peers", self.peers_arg(),
                 "--election-timeout", str(self.election_timeout_ms)] + self.extra_args
+        if not node.host.startswith("127."):
+            # A node in its own network namespace (10.201.0.ID), reachable only from the
+            # test's namespaces: synqd refuses such an address without auth unless told.
+            argv.append("--insecure-listen")
         prefix = ["setpriv", "--pdeathsig", "KILL", "--"] if shutil.which("setpriv") else []
         if self.net is not None:
             prefix += self.net.prefix(node.id)

@@ -37,6 +37,7 @@ def parse(argv):
     if "-h" in argv:
         print("fakenode: -l ADDR -p PORT -b DIR --node ID --peers LIST --election-timeout MS")
         sys.exit(0)
+    argv = [a for a in argv if a != "--insecure-listen"]  # synqd's only valueless flag here
     opts = dict(zip(argv[::2], argv[1::2]))
     peers = {}
     for entry in opts["--peers"].split(","):

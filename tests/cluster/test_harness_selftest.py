@@ -38,7 +38,7 @@ class SelfTest(unittest.TestCase):
         (the fakes keep no state apart from it)."""
         # 0.0.0.0: the fakes in node namespaces reach it through the hub
         # (only inside this test's private namespace).
-        backend = Server("synqd", ["-l", "0.0.0.0"] if self.use_net else []).start()
+        backend = Server("synqd", ["-l", "0.0.0.0", "--insecure-listen"] if self.use_net else []).start()
         self.addCleanup(backend.stop)
         host = netns.HUB_ADDR if netns_faults else "127.0.0.1"
         env = dict(os.environ, SQ_BIN_DIR=self.bin_dir, FAKE_BUG=bug,
