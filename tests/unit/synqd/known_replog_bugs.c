@@ -34,21 +34,6 @@ static bool leader_snapshot_stored(fx *h, void *arg)
     return raft_last_applied(r) >= at && r->log.snapshot.last_index >= at;
 }
 
-static bool majority_has_new_leader(fx *h, void *arg)
-{
-    (void)arg;
-    for (unsigned i = 1; i < h->n; i++)
-        if (raft_state(fx_raft(&h->nodes[i])) == RAFT_LEADER)
-            return true;
-    return false;
-}
-
-static bool node_not_leader(fx *h, void *arg)
-{
-    (void)h;
-    return raft_state(fx_raft(arg)) != RAFT_LEADER;
-}
-
 /*
  * Bug: the leader's snapshot holds its speculative changes. libraft snapshots the state
  * machine right after applying entry k, and on the leader replog_snapshot writes its store,
@@ -89,7 +74,8 @@ TEST(deposed_leader_rebuild_drops_changes_its_snapshot_caught_in_flight)
     fx_isolate(&h, 0);
     raft_fixture_desaturate(&h.f, 0, 1);
     raft_fixture_desaturate(&h.f, 0, 2);
-    ASSERT_TRUE(fx_step_until(&h, majority_has_new_leader, NULL, 10000));
+    unsigned majority = 1;
+    ASSERT_TRUE(fx_step_until(&h, leader_among, &majority, 10000));
     ASSERT_TRUE(fx_step_until(&h, node_not_leader, L, 10000));
     ASSERT_EQ(L->rebuilds, 1);
     ASSERT_NE(in_flight->status, 0);

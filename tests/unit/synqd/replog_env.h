@@ -182,7 +182,7 @@ static inline int fx_fsm_apply(struct raft_fsm *fsm, const struct raft_buffer *b
         ASSERT_TRUE(h->hist[index]);
         memcpy(h->hist[index], buf->base, buf->len);
         h->hist_len[index] = buf->len;
-    } else if (h->hist_len[index] != buf->len || memcmp(h->hist[index], buf->base, buf->len)) {
+    } else if (h->hist_len[index] != buf->len || memcmp(h->hist[index], buf->base, buf->len) != 0) {
         h->mismatches++;
     }
     for (size_t k = 0; k < h->n_props; k++) {
@@ -504,6 +504,21 @@ static inline bool all_applied(fx *h, void *arg)
         if (raft_last_applied(fx_raft(&h->nodes[i])) < raft_last_index(fx_raft(L)))
             return false;
     return true;
+}
+
+/* A leader among the servers from *(unsigned *)arg on (a partition's majority side). */
+static inline bool leader_among(fx *h, void *arg)
+{
+    for (unsigned i = *(unsigned *)arg; i < h->n; i++)
+        if (raft_state(fx_raft(&h->nodes[i])) == RAFT_LEADER)
+            return true;
+    return false;
+}
+
+static inline bool node_not_leader(fx *h, void *arg)
+{
+    (void)h;
+    return raft_state(fx_raft(arg)) != RAFT_LEADER;
 }
 
 /* Every server has applied everything the leader holds. */

@@ -150,11 +150,16 @@ TEST(garbage_records_in_a_changes_entry_are_refused)
     unsigned char e[64];
     memset(e, 0, sizeof e);
     size_t len = 0;
-    replog_batch empty = {0};
-    unsigned char *hdr = replog_changes_entry(&empty, 9, &len);
-    ASSERT_EQ(len, HDR); /* no records, no padding */
+    /* A real entry's header (of one DELETE record: 17 bytes, padded to 40), then garbage. */
+    replog_batch one = {0};
+    wal_record del = {.type = WAL_REC_DELETE, .id = 1};
+    replog_batch_add(&one, &del);
+    unsigned char *hdr = replog_changes_entry(&one, 9, &len);
+    ASSERT_TRUE(hdr);
+    ASSERT_EQ(len, 40);
     memcpy(e, hdr, HDR);
     cluster_free(hdr);
+    replog_batch_free(&one);
     for (size_t i = HDR; i < sizeof e; i++)
         e[i] = (unsigned char)(i * 37 + 11);
     ASSERT_EQ(apply(&f, e, sizeof e), -EBADMSG);
