@@ -25,13 +25,15 @@ static bool followers_hold_leader_log(fx *h, void *arg)
     return true;
 }
 
-/* The leader applied (skipped) the entry at arg's index and libraft has stored a snapshot
- * taken there. */
-static bool leader_snapshot_stored(fx *h, void *arg)
+/* The leader applied (skipped) the entry at arg's index. */
+static bool leader_applied(fx *h, void *arg)
 {
-    struct raft *r = fx_raft(&h->nodes[0]);
-    raft_index at = *(raft_index *)arg;
-    return raft_last_applied(r) >= at && r->log.snapshot.last_index >= at;
+    return raft_last_applied(fx_raft(&h->nodes[0])) >= *(raft_index *)arg;
+}
+
+static bool elapsed(fx *h, void *arg)
+{
+    return h->f.time >= *(raft_time *)arg;
 }
 
 /*
@@ -68,8 +70,12 @@ TEST(deposed_leader_rebuild_drops_changes_its_snapshot_caught_in_flight)
     ASSERT_EQ(store_delete(L->st, L->cl, victim), STORE_OK);
     pass_end(&h, L);
     fx_prop *in_flight = h.props[h.n_props - 1];
-    ASSERT_TRUE(fx_step_until(&h, leader_snapshot_stored, &committed_at, 2000));
-    ASSERT_TRUE(!in_flight->done); /* the snapshot was taken with this entry uncommitted */
+    ASSERT_TRUE(fx_step_until(&h, leader_applied, &committed_at, 2000));
+    /* libraft took its snapshot there and stores it (a disk write of 500 ms here); a fix that
+     * declines to snapshot a store holding uncommitted changes makes the case pass. */
+    raft_time until = h.f.time + 600;
+    ASSERT_TRUE(fx_step_until(&h, elapsed, &until, 1000));
+    ASSERT_TRUE(!in_flight->done);
 
     fx_isolate(&h, 0);
     raft_fixture_desaturate(&h.f, 0, 1);
@@ -157,6 +163,41 @@ TEST(nonzero_bytes_after_the_records_are_not_padding)
 }
 
 /*
+ * Bug (replica.c, step_down): changes still in the pass's batch do not make a deposed leader
+ * dirty. Commands change the store during a loop pass and replica_flush proposes their records
+ * only in before_wait; a raft pass earlier in the same loop pass (the uv descriptor or timer
+ * firing after the client's read) can report leadership lost. step_down then sees
+ * in_flight == 0 and !lost_changes, keeps the store, and the following replica_flush fails to
+ * propose (-EPERM, lost_changes set, but nobody restarts a node that is no longer leading):
+ * the store keeps a put no other node has. replog_env.h's fx_check_leadership copies
+ * step_down's condition; a fix (dirty also when rp->batch.len or rp->batch.err) goes there too.
+ */
+TEST(leadership_lost_with_records_not_yet_proposed_rebuilds_the_store)
+{
+    fx h;
+    fx_open(&h, 3, 0);
+    fx_node *L = fx_elect(&h, 0);
+    op_put(L, "default", "committed", 1, 0);
+    pass_end(&h, L);
+    fx_converge(&h, L);
+    op_put(L, "default", "ghost-in-the-batch", 2, 0); /* the pass has not ended yet */
+    ASSERT_GT(L->batch.len, 0);
+    fx_isolate(&h, 0);
+    unsigned majority = 1;
+    ASSERT_TRUE(fx_step_until(&h, leader_among, &majority, 10000));
+    ASSERT_TRUE(fx_step_until(&h, node_not_leader, L, 10000));
+    fx_node *M = fx_leader(&h);
+    ASSERT_TRUE(M);
+    fx_lead(&h, M);
+    fx_heal(&h);
+    fx_converge(&h, M);
+    uint64_t jobs = 0;
+    ASSERT_TRUE(!has_body_prefix(L->st, "ghost"));
+    ASSERT_EQ(replog_digest(L->st, &jobs), replog_digest(M->st, &jobs));
+    fx_close(&h);
+}
+
+/*
  * Gap: pause-tube is not replicated. The store journals no pause (store.h: the journal is not
  * fired for pause-tube), so a leader's pause reaches no follower, and a failover ends it; issue
  * 14 lists pause-tube among the replicated changes and its deadline among those the leader
@@ -178,11 +219,6 @@ TEST(pause_tube_reaches_the_followers)
     fx_close(&h);
 }
 
-static bool elapsed(fx *h, void *arg)
-{
-    return h->f.time >= *(raft_time *)arg;
-}
-
 /*
  * Bug (replica_flush on libraft 0.15): nothing commits while the leader proposes faster than
  * one replication round trip. libraft 0.15 commits only when a majority holds the leader's last
@@ -197,16 +233,15 @@ TEST(commits_advance_while_the_leader_proposes_every_pass)
     fx h;
     fx_open(&h, 3, 0);
     fx_node *L = fx_elect(&h, 0);
-    struct raft *r = fx_raft(L);
-    raft_index before = r->commit_index;
     for (int pass = 0; pass < 200; pass++) {
         op_put(L, "default", "steady", 1, 0);
         pass_end(&h, L);
         raft_time until = h.f.time + 5;
         ASSERT_TRUE(fx_step_until(&h, elapsed, &until, 100));
     }
-    /* A round trip is about 40 ms: all but the last few passes should have committed. */
-    ASSERT_GE(r->commit_index - before, 150);
+    /* A round trip is about 40 ms: all but the last few passes' puts should be committed and
+     * applied on the followers (however a fix groups them into entries). */
+    ASSERT_GE(store_job_count(h.nodes[1].st), 150);
     fx_close(&h);
 }
 
