@@ -80,14 +80,9 @@ TEST(deposed_leader_rebuild_drops_changes_its_snapshot_caught_in_flight)
     fx_isolate(&h, 0);
     raft_fixture_desaturate(&h.f, 0, 1);
     raft_fixture_desaturate(&h.f, 0, 2);
-    unsigned majority = 1;
-    ASSERT_TRUE(fx_step_until(&h, leader_among, &majority, 10000));
-    ASSERT_TRUE(fx_step_until(&h, node_not_leader, L, 10000));
+    fx_node *M = fx_fail_over(&h, L, 1);
     ASSERT_EQ(L->rebuilds, 1);
     ASSERT_NE(in_flight->status, 0);
-    fx_node *M = fx_leader(&h);
-    ASSERT_TRUE(M);
-    fx_lead(&h, M);
     fx_heal(&h);
     fx_converge(&h, M);
     ASSERT_EQ(in_flight->applied, 0);
@@ -183,12 +178,7 @@ TEST(leadership_lost_with_records_not_yet_proposed_rebuilds_the_store)
     op_put(L, "default", "ghost-in-the-batch", 2, 0); /* the pass has not ended yet */
     ASSERT_GT(L->batch.len, 0);
     fx_isolate(&h, 0);
-    unsigned majority = 1;
-    ASSERT_TRUE(fx_step_until(&h, leader_among, &majority, 10000));
-    ASSERT_TRUE(fx_step_until(&h, node_not_leader, L, 10000));
-    fx_node *M = fx_leader(&h);
-    ASSERT_TRUE(M);
-    fx_lead(&h, M);
+    fx_node *M = fx_fail_over(&h, L, 1);
     fx_heal(&h);
     fx_converge(&h, M);
     uint64_t jobs = 0;

@@ -521,6 +521,18 @@ static inline bool node_not_leader(fx *h, void *arg)
     return raft_state(fx_raft(arg)) != RAFT_LEADER;
 }
 
+/* After a partition that left `old` out of the majority (the servers from majority_from on):
+ * a new leader there, `old` deposed (and rebuilt if dirty), the new leader serving. */
+static inline fx_node *fx_fail_over(fx *h, fx_node *old, unsigned majority_from)
+{
+    ASSERT_TRUE(fx_step_until(h, leader_among, &majority_from, 10000));
+    ASSERT_TRUE(fx_step_until(h, node_not_leader, old, 10000));
+    fx_node *m = fx_leader(h);
+    ASSERT_TRUE(m);
+    fx_lead(h, m);
+    return m;
+}
+
 /* Every server has applied everything the leader holds. */
 static inline void fx_converge(fx *h, fx_node *L)
 {

@@ -144,9 +144,7 @@ TEST(partitioned_leader_entries_are_truncated_and_never_applied)
     size_t end_lost = h.n_props;
     ASSERT_TRUE(fx_step_until(&h, follower_holds_uncommitted, NULL, 2000));
 
-    unsigned majority = 2;
-    ASSERT_TRUE(fx_step_until(&h, leader_among, &majority, 10000));
-    ASSERT_TRUE(fx_step_until(&h, node_not_leader, &h.nodes[0], 10000));
+    fx_node *M = fx_fail_over(&h, L, 2);
     /* The deposed leader knew its proposals' fate was open and rebuilt itself. */
     ASSERT_EQ(h.nodes[0].rebuilds, 1);
     ASSERT_NE(h.nodes[0].origin, old_origin);
@@ -154,9 +152,6 @@ TEST(partitioned_leader_entries_are_truncated_and_never_applied)
         ASSERT_TRUE(h.props[k]->done);
         ASSERT_NE(h.props[k]->status, 0);
     }
-    fx_node *M = fx_leader(&h);
-    ASSERT_TRUE(M);
-    fx_lead(&h, M);
     uint64_t fresh = op_put(M, "default", "after-failover", 5, 0);
     ASSERT_EQ(store_delete(M->st, M->cl, doomed), STORE_OK);
     pass_end(&h, M);
