@@ -94,6 +94,74 @@ TEST(deposed_leader_rebuild_drops_changes_its_snapshot_caught_in_flight)
     fx_close(&h);
 }
 
+static bool node1_holds_leader_log(fx *h, void *arg)
+{
+    (void)arg;
+    return raft_last_index(fx_raft(&h->nodes[1])) >= raft_last_index(fx_raft(&h->nodes[0]));
+}
+
+static bool node2_restored(fx *h, void *arg)
+{
+    (void)arg;
+    return h->nodes[2].restores > 0;
+}
+
+/*
+ * The same bug seen from a follower, without any restart: a lagging follower is sent the
+ * leader's newest snapshot, which holds the changes of an entry still in flight; the leader is
+ * deposed before that entry commits, and the follower's store keeps its put and its delete.
+ * Here server 2 then wins the election (pre-vote: its log is as long as server 1's) and serves
+ * that store as the new leader.
+ */
+TEST(lagging_follower_gets_no_uncommitted_changes_through_a_snapshot)
+{
+    fx h;
+    fx_open(&h, 3, 8);
+    fx_node *L = fx_elect(&h, 0);
+    uint64_t victim = op_put(L, "default", "victim", 1, 0);
+    pass_end(&h, L);
+    fx_converge(&h, L);
+    fx_isolate(&h, 2);
+    for (int round = 0; round < 20; round++) {
+        op_put(L, "default", "filler", 1, 0);
+        pass_end(&h, L);
+        ASSERT_TRUE(fx_step_until(&h, all_committed, L, 2000));
+    }
+    struct raft *r = fx_raft(L);
+    raft_set_snapshot_threshold(r, 1);
+    op_put(L, "default", "committed", 2, 0);
+    pass_end(&h, L);
+    raft_index committed_at = raft_last_index(r);
+    ASSERT_TRUE(fx_step_until(&h, node1_holds_leader_log, NULL, 1000));
+    raft_fixture_saturate(&h.f, 0, 1); /* as in the case above */
+    raft_fixture_set_disk_latency(&h.f, 0, 500);
+    op_put(L, "default", "ghost", 3, 0);
+    ASSERT_EQ(store_delete(L->st, L->cl, victim), STORE_OK);
+    pass_end(&h, L);
+    fx_prop *in_flight = h.props[h.n_props - 1];
+    ASSERT_TRUE(fx_step_until(&h, leader_applied, &committed_at, 2000));
+    raft_time until = h.f.time + 600;
+    ASSERT_TRUE(fx_step_until(&h, elapsed, &until, 1000));
+
+    fx_link(&h, 0, 2, true);
+    fx_link(&h, 1, 2, true);
+    ASSERT_TRUE(fx_step_until(&h, node2_restored, NULL, 10000));
+    ASSERT_TRUE(!in_flight->done);
+    raft_fixture_desaturate(&h.f, 0, 1);
+    fx_isolate(&h, 0); /* before the leader sends server 2 the entry itself */
+    fx_node *M = fx_fail_over(&h, L, 1);
+    fx_heal(&h);
+    fx_converge(&h, M);
+    ASSERT_NE(in_flight->status, 0);
+    ASSERT_EQ(in_flight->applied, 0);
+    uint64_t jobs = 0;
+    store *s2 = h.nodes[2].st;
+    ASSERT_TRUE(!has_body_prefix(s2, "ghost"));
+    ASSERT_TRUE(store_find_job(s2, victim));
+    ASSERT_EQ(replog_digest(s2, &jobs), replog_digest(h.nodes[1].st, &jobs));
+    fx_close(&h);
+}
+
 /*
  * Bug: installing a snapshot keeps tube settings the snapshot does not have. replog_restore
  * forgets every job and applies the snapshot's TUBE records, which exist only for configured
