@@ -1,5 +1,5 @@
 /*
- * Shared by test_replog_fixture.c and test_replog_bugs.c: a raft_fixture cluster whose state
+ * Shared by test_replog_fixture.c and known_replog_bugs.c: a raft_fixture cluster whose state
  * machines each own a real store and apply replog entries, driven as replica.c drives replog
  * (see test_replog_fixture.c's opening comment for the model). Header-only; uses test.h's
  * assertions, so include test.h before it.
