@@ -167,6 +167,8 @@ static int fsm_snapshot(struct raft_fsm *fsm, struct raft_buffer *bufs[], unsign
     unsigned char *buf = NULL;
     size_t len = 0;
     int rc = c->cb.snapshot(c->data, &buf, &len);
+    if (rc == -EBUSY)
+        return RAFT_BUSY; /* not now: libraft asks again after a later apply */
     if (rc != 0)
         return RAFT_NOMEM;
     c->snap_buf = buf;

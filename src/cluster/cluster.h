@@ -60,7 +60,8 @@ typedef struct cluster cluster;
 typedef struct {
     /* A committed entry, in log order, on every node (leader included). */
     void (*apply)(void *data, const unsigned char *entry, size_t len, uint64_t index);
-    /* The whole state as one buffer from cluster_alloc(); the caller's *len bytes of it. */
+    /* The whole state as one buffer from cluster_alloc(); the caller's *len bytes of it.
+     * -EBUSY: not now (the library asks again after a later apply). */
     int (*snapshot)(void *data, unsigned char **buf, size_t *len);
     /* Replace the whole state with a snapshot's (buf is the library's; read, do not keep). */
     int (*restore)(void *data, const unsigned char *buf, size_t len);

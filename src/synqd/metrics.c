@@ -566,9 +566,10 @@ int metrics_start(sq_loop *loop, server *srv, const metrics_opts *o, metrics **o
         metrics_free(m);
         return err;
     }
-    bool exposed = exposure_warn(m->listener, "metrics: listening",
-                                 m->token ? "can read the bearer token, which HTTP sends in clear text"
-                                          : "can read the queues' figures");
+    bool exposed =
+        exposure_warn(m->listener, "metrics: listening",
+                      m->token ? "can read the bearer token, which HTTP sends in clear text"
+                               : "can read the queues' figures");
     console_opts co = {.token_file = o->token_file, .loopback = !exposed};
     if ((err = console_start(loop, srv, &co, &m->console)) != 0 ||
         (err = sq_loop_add_before_wait(loop, before_wait, m)) != 0) {

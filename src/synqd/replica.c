@@ -36,10 +36,14 @@ struct replica {
     uint64_t leader_token; /* the LEADER entry's proposal, 0: none pending */
     bool leading;          /* leader, proposing its LEADER entry or serving */
     bool serving;
-    bool proposed;             /* called into the library this pass: pump it */
-    uint64_t in_flight;        /* proposals of changes not yet done */
-    uint64_t last_change;      /* the newest CHANGES proposal's token */
-    uint64_t committed_change; /* the newest CHANGES token known committed and applied */
+    bool proposed;               /* called into the library this pass: pump it */
+    uint64_t in_flight;          /* proposals of changes not yet done */
+    uint64_t last_change;        /* the newest CHANGES proposal's token (or pending_token) */
+    unsigned changes_in_flight;  /* CHANGES entries proposed and not done: 0 or 1 */
+    uint64_t change_token;       /* the one in flight */
+    uint64_t pending_token;      /* taken for the batch waiting for it, 0: none */
+    uint64_t snapshots_declined; /* on_snapshot refused a store with uncommitted changes */
+    uint64_t committed_change;   /* the newest CHANGES token known committed and applied */
     bool lost_changes;     /* a proposal ended unknown: the store may hold what is not committed */
     uint64_t known_leader; /* the leader id last reported to forward.c */
     char client_address[CLUSTER_ADDR_MAX];
@@ -174,13 +178,24 @@ static void propose_pauses(replica *rp)
 
 void replica_flush(replica *rp)
 {
-    if (rp->batch.len) {
-        uint64_t token = ++rp->next_token;
+    if (rp->batch.len && rp->changes_in_flight) {
+        /* One CHANGES entry in flight at a time: libraft 0.15 commits only the leader's last
+         * stored index, so under a steady stream of entries (one a pass) nothing would ever
+         * commit; the passes meanwhile go into the next entry, proposed once this one
+         * committed (or failed). Its token is taken now: this pass's replies wait for it. */
+        if (!rp->pending_token)
+            rp->pending_token = ++rp->next_token;
+        rp->last_change = rp->pending_token;
+    } else if (rp->batch.len) {
+        uint64_t token = rp->pending_token ? rp->pending_token : ++rp->next_token;
+        rp->pending_token = 0;
         size_t len = 0;
         unsigned char *e = replog_changes_entry(&rp->batch, rp->origin, &len);
         int rc = e ? cluster_propose(rp->cl, e, len, token) : -ENOMEM;
         if (rc == 0) {
             rp->in_flight++;
+            rp->changes_in_flight++;
+            rp->change_token = token;
             rp->proposed = true;
         } else {
             /* The store holds changes that will never be replicated: nobody may see them
@@ -248,7 +263,9 @@ static void restart_self(replica *rp)
 
 static void step_down(replica *rp)
 {
-    bool dirty = rp->in_flight > 0 || rp->lost_changes;
+    /* Records journaled but not yet proposed count too: the store holds them already. */
+    bool dirty = rp->in_flight > 0 || rp->lost_changes || rp->batch.len > 0 || rp->batch.err ||
+                 rp->pending_token || rp->n_pauses;
     rp->leading = rp->serving = false;
     rp->leader_token = 0;
     store_set_replica(rp->srv->st, true);
@@ -364,6 +381,11 @@ static void on_done(void *data, uint64_t token, int status)
     }
     if (token <= rp->next_token && rp->in_flight)
         rp->in_flight--;
+    if (token == rp->change_token && rp->changes_in_flight) {
+        rp->changes_in_flight--;
+        /* The batch that waited goes out at the end of this loop pass (before_wait). */
+        rp->proposed = rp->proposed || rp->batch.len > 0;
+    }
     if (status == 0) {
         if (token > rp->committed_change)
             rp->committed_change = token;
@@ -411,6 +433,17 @@ static void on_apply(void *data, const unsigned char *e, size_t len, uint64_t in
 static int on_snapshot(void *data, unsigned char **buf, size_t *len)
 {
     replica *rp = data;
+    /* libraft snapshots right after applying an entry; a leader's store then also holds the
+     * changes it proposed after it, or journaled and not yet proposed. A snapshot of that
+     * would keep them even if they never commit (a deposed leader restores its own snapshot;
+     * a lagging follower installs it). Decline: libraft tries again after a later apply, and
+     * a leader's store is clean after the apply of its last entry in flight once no pass
+     * journaled meanwhile. Followers' stores are always clean. */
+    if (rp->leading &&
+        (rp->in_flight > 0 || rp->batch.len > 0 || rp->pending_token || rp->n_pauses)) {
+        rp->snapshots_declined++;
+        return -EBUSY;
+    }
     return replog_snapshot(rp->srv->st, wall_now(rp), buf, len);
 }
 

@@ -95,7 +95,8 @@ unsigned char *replog_changes_entry(replog_batch *b, uint64_t origin, size_t *le
     unsigned char *e = cluster_alloc(padded(n));
     if (e) {
         put_header(e, ENTRY_MAGIC, REPLOG_CHANGES, origin);
-        memcpy(e + HDR_BYTES, b->buf, b->len);
+        if (b->len) /* an empty batch has no buffer: no memcpy from NULL */
+            memcpy(e + HDR_BYTES, b->buf, b->len);
         memset(e + n, 0, padded(n) - n);
         *len = padded(n);
     }
@@ -191,8 +192,13 @@ int replog_apply(store *s, const unsigned char *p, size_t len, int64_t wall_ms,
 {
     size_t off = 0;
     while (off < len) {
-        if (len - off < 8 && p[off] == 0)
-            break; /* the padding */
+        if (len - off < 8 && p[off] == 0) {
+            /* The padding: zeros, all of them (anything else is damage, not padding). */
+            for (size_t i = off; i < len; i++)
+                if (p[i] != 0)
+                    return -EBADMSG;
+            break;
+        }
         wal_record r;
         long n = wal_record_decode(p + off, len - off, &r);
         if (n < 0)
@@ -294,6 +300,16 @@ int replog_restore(store *s, const unsigned char *buf, size_t len, int64_t wall_
         if (count)
             count(data, j, false);
         store_forget_job(s, id);
+    }
+    /* A tube the snapshot has no TUBE record for has no settings (the leader cleared them, or
+     * never set any): clear what this store holds before the snapshot's records set theirs. */
+    for (size_t i = store_tube_count(s); i-- > 0;) { /* backwards: clearing may free a tube */
+        const tube *t = store_tube_at(s, i);
+        if (!tube_is_configured(t))
+            continue;
+        store_tube_conf none = {0};
+        if (store_tube_configure(s, tube_name(t), tube_name_len(t), &none, false) != STORE_OK)
+            return -ENOMEM;
     }
     store_set_next_id(s, get_u64(buf + 8));
     return replog_apply(s, buf + HDR_BYTES, len - HDR_BYTES, wall_ms, count, data);

@@ -69,8 +69,11 @@ TEST(deposed_leader_rebuild_drops_changes_its_snapshot_caught_in_flight)
     op_put(L, "default", "ghost", 3, 0);
     ASSERT_EQ(store_delete(L->st, L->cl, victim), STORE_OK);
     pass_end(&h, L);
-    fx_prop *in_flight = h.props[h.n_props - 1];
     ASSERT_TRUE(fx_step_until(&h, leader_applied, &committed_at, 2000));
+    /* The ghost's batch waited for the entry in flight (one at a time) and went out once it
+     * was applied: it is the newest proposal now. */
+    fx_prop *in_flight = h.props[h.n_props - 1];
+    ASSERT_TRUE(in_flight->changes && in_flight->origin == L->origin);
     /* libraft took its snapshot there and stores it (a disk write of 500 ms here); a fix that
      * declines to snapshot a store holding uncommitted changes makes the case pass. */
     raft_time until = h.f.time + 600;
@@ -138,8 +141,11 @@ TEST(lagging_follower_gets_no_uncommitted_changes_through_a_snapshot)
     op_put(L, "default", "ghost", 3, 0);
     ASSERT_EQ(store_delete(L->st, L->cl, victim), STORE_OK);
     pass_end(&h, L);
-    fx_prop *in_flight = h.props[h.n_props - 1];
     ASSERT_TRUE(fx_step_until(&h, leader_applied, &committed_at, 2000));
+    /* The ghost's batch waited for the entry in flight (one at a time) and went out once it
+     * was applied: it is the newest proposal now. */
+    fx_prop *in_flight = h.props[h.n_props - 1];
+    ASSERT_TRUE(in_flight->changes && in_flight->origin == L->origin);
     raft_time until = h.f.time + 600;
     ASSERT_TRUE(fx_step_until(&h, elapsed, &until, 1000));
 

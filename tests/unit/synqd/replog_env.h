@@ -203,10 +203,24 @@ static inline void fx_keep_snapshot(fx_node *n, const void *buf, size_t len)
     n->kept_snap_len = len;
 }
 
+/* Has this incarnation a CHANGES proposal not done yet? */
+static inline bool fx_own_changes_open(const fx_node *n)
+{
+    for (size_t k = 0; k < n->h->n_props; k++) {
+        const fx_prop *p = n->h->props[k];
+        if (p->origin == n->origin && p->changes && !p->done)
+            return true;
+    }
+    return false;
+}
+
 static inline int fx_fsm_snapshot(struct raft_fsm *fsm, struct raft_buffer *bufs[],
                                   unsigned *n_bufs)
 {
     fx_node *n = fsm->data;
+    /* replica.c's on_snapshot: a leader whose store holds uncommitted changes declines. */
+    if (n->serving && (n->batch.len || fx_own_changes_open(n)))
+        return RAFT_BUSY;
     unsigned char *buf = NULL;
     size_t len = 0;
     if (replog_snapshot(n->st, fx_wall(n), &buf, &len) != 0)
@@ -283,7 +297,8 @@ static inline void pass_end(fx *h, fx_node *n)
     (void)h;
     ASSERT_TRUE(n->serving);
     ASSERT_EQ(n->batch.err, 0);
-    if (!n->batch.len)
+    /* replica_flush: one CHANGES entry in flight; later passes wait in the batch for it. */
+    if (!n->batch.len || fx_own_changes_open(n))
         return;
     size_t len = 0;
     unsigned char *e = replog_changes_entry(&n->batch, n->origin, &len);
@@ -325,7 +340,7 @@ static inline void fx_check_leadership(fx *h)
             continue;
         n->serving = false;
         store_set_replica(n->st, true);
-        bool dirty = false;
+        bool dirty = n->batch.len > 0 || n->batch.err; /* journaled, not yet proposed */
         for (size_t k = 0; k < h->n_props; k++) {
             const fx_prop *p = h->props[k];
             dirty = dirty || (p->origin == n->origin && p->changes && (!p->done || p->status));
@@ -349,6 +364,12 @@ static inline bool fx_step_until(fx *h, bool (*stop)(fx *, void *), void *arg, u
             return false;
         raft_fixture_step(&h->f);
         fx_check_leadership(h);
+        /* replica.c's before_wait: a batch that waited for the entry in flight goes out once
+         * that one is done. */
+        for (unsigned i = 0; i < h->n; i++)
+            if (h->nodes[i].serving && h->nodes[i].batch.len &&
+                raft_state(fx_raft(&h->nodes[i])) == RAFT_LEADER)
+                pass_end(h, &h->nodes[i]);
     }
     return true;
 }

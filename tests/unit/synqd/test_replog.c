@@ -134,8 +134,8 @@ TEST(parse_rejects_what_is_not_an_entry)
     buf[0] ^= 1;
     ASSERT_EQ(replog_parse(buf, len, &en), -EBADMSG); /* magic */
     buf[0] ^= 1;
-    buf[4] = 3;
-    ASSERT_EQ(replog_parse(buf, len, &en), -EBADMSG); /* unknown kind */
+    buf[4] = 9;
+    ASSERT_EQ(replog_parse(buf, len, &en), -EBADMSG); /* unknown kind (3 is PAUSE) */
     buf[4] = 0;
     ASSERT_EQ(replog_parse(buf, len, &en), -EBADMSG);
     buf[4] = REPLOG_LEADER;

@@ -95,11 +95,12 @@ static void replicate_everything(unsigned n)
         same_stores(L->st, h.nodes[i].st);
         ASSERT_EQ(h.nodes[i].apply_errors, 0);
     }
-    /* The followers applied the leader's entries, the leader skipped them all. */
+    /* The followers applied the leader's entries, the leader skipped them all (passes that
+     * ran while an entry was in flight share the next one, so there are at least two). */
     ASSERT_EQ(L->applied_changes, 0);
-    ASSERT_GE(L->skipped_own, 5);
+    ASSERT_GE(L->skipped_own, 2);
     for (unsigned i = 1; i < n; i++)
-        ASSERT_GE(h.nodes[i].applied_changes, 5);
+        ASSERT_GE(h.nodes[i].applied_changes, 2);
     job *moved = store_find_job(h.nodes[n - 1].st, c);
     ASSERT_TRUE(moved);
     ASSERT_STR_EQ(tube_name(job_tube(h.nodes[n - 1].st, moved)), "moved");
