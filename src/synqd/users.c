@@ -270,8 +270,8 @@ static bool next_field(const char **pp, const char *end, const char **f, size_t 
 /* One line holding a user (comments already cut off, not blank). */
 static int parse_user(parser *ps, auth_users *us, const char *p, const char *end)
 {
-    const char *f;
-    size_t flen;
+    const char *f = NULL;
+    size_t flen = 0;
     (void)next_field(&p, end, &f, &flen);
     if (!proto_is_valid_user(f, flen))
         return fail_at(ps, "user name \"%.*s\": 1 to %d letters, digits or ._@+-", (int)flen, f,
@@ -335,10 +335,10 @@ int auth_users_parse(const char *text, size_t len, const char *file, auth_users 
         const char *stop = hash ? hash : eol;
         if (stop > p && stop[-1] == '\r')
             stop--;
-        const char *f;
-        size_t flen;
+        const char *f = NULL;
+        size_t flen = 0;
         const char *probe = p;
-        if (memchr(p, '\0', (size_t)(stop - p)))
+        if (stop > p && memchr(p, '\0', (size_t)(stop - p)))
             rc = fail_at(&ps, "a NUL byte (is this a text file?)");
         else if (next_field(&probe, stop, &f, &flen))
             rc = parse_user(&ps, us, p, stop);
