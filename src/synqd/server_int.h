@@ -32,21 +32,22 @@ struct session {
     server *srv;
     sq_conn *conn;
     sq_buf *in;              /* the connection's input buffer, kept for resuming */
-    bool resume_queued;      /* on the server's resume list */
     list_node resume_link;   /* server's list of sessions to resume after a wait */
-    bool yielded;            /* the core stopped for its budget with input left */
-    bool eof_pending;        /* the peer's FIN came while yielded: handle it after that input */
-    bool cert_seen;          /* the first read looked for a client certificate's user */
-    bool out_waiting;        /* on the server's list of sessions held for the total output */
-    list_node out_wait_link; /* that list */
-    bool bulk_queued;        /* on the server's list of bulk commands for the next pass */
-    list_node bulk_link;     /* that list */
-    bool unsynced;           /* acknowledged a change the log has not flushed */
-    list_node unsynced_link; /* server's list of such sessions */
-    bool held;               /* cluster: output held until entry commit_token commits */
-    uint64_t commit_token;
-    list_node held_link; /* server's list of such sessions (replica.c) */
-    list_node link;      /* server's list of all sessions */
+    list_node out_wait_link; /* server's list of sessions held for the total output */
+    list_node bulk_link;     /* server's list of bulk commands for the next pass */
+    list_node unsynced_link; /* server's list of sessions that acknowledged unflushed changes */
+    list_node held_link;     /* server's list of sessions whose output waits (replica.c) */
+    list_node link;          /* server's list of all sessions */
+    uint64_t commit_token;   /* cluster: the entry whose commit releases the held output */
+    /* The flags last, together: each says whether the session is on the list above. */
+    bool resume_queued; /* on the resume list */
+    bool yielded;       /* the core stopped for its budget with input left */
+    bool eof_pending;   /* the peer's FIN came while yielded: handle it after that input */
+    bool cert_seen;     /* the first read looked for a client certificate's user */
+    bool out_waiting;   /* on the out_wait list */
+    bool bulk_queued;   /* on the bulk list */
+    bool unsynced;      /* acknowledged a change the log has not flushed */
+    bool held;          /* cluster: output held until entry commit_token commits */
 };
 
 struct server {

@@ -184,6 +184,11 @@ static void session_end(session *se)
 
 void session_close(session *se, bool abort)
 {
+    /* A cluster leader's held output waits for a commit: closing gracefully would wait for
+     * it forever (the hold is never lifted once the session is gone), and lifting it would send
+     * replies that may acknowledge uncommitted changes. Such a client gets no reply. */
+    if (se->held)
+        abort = true;
     session_end(se);
     if (abort)
         sq_conn_abort(se->conn);
