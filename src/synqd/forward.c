@@ -369,7 +369,16 @@ static void on_up_close(sq_conn *c, int err)
 
 static void on_up_eof(sq_conn *c)
 {
-    on_up_close(c, 0);
+    /* The leader sent its FIN (it closes every client when leadership moves). The connection
+     * is still open: detach it and close it here, or its later on_close would find a proxy
+     * freed meanwhile (the likely cause of a SIGSEGV seen once in a 50-round Jepsen run). */
+    proxy *p = sq_conn_data(c);
+    sq_conn_set_handlers(c, &up_handlers, NULL);
+    sq_conn_close(c);
+    if (!p)
+        return;
+    p->up = NULL;
+    proxy_close(p); /* the client gets what came, then its close */
 }
 
 static const sq_conn_handlers up_handlers = {
