@@ -143,6 +143,8 @@ void out_json_str(FILE *f, const char *s, size_t n);
 void out_json_scalar(FILE *f, const char *v);
 /* Writes a parsed YAML reply as a JSON object or array (no newline). */
 void out_json_yaml(FILE *f, const cli_yaml *y);
+/* A YAML document as one JSON object and a newline (json), else as "key: value" lines. */
+void out_yaml_doc(FILE *f, const cli_yaml *y, bool json);
 /* Prints a job: JSON object {"id":..,"body":..}, or the body (preceded by
  * "<id>\t" when verbose), then a newline. */
 void out_job(const cli *c, const cli_job *job);

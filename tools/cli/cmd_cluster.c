@@ -19,13 +19,7 @@ static int status(cli *c)
     if ((rc = cli_connect(c)) ||
         (rc = cli_yaml_request(c, "cluster status", &y, "%s", "stats-cluster")))
         return rc;
-    if (c->json) {
-        out_json_yaml(stdout, &y);
-        fputc('\n', stdout);
-    } else {
-        for (size_t i = 0; i < y.n; i++)
-            printf("%s: %s\n", y.items[i].key ? y.items[i].key : "-", y.items[i].val);
-    }
+    out_yaml_doc(stdout, &y, c->json);
     cli_yaml_free(&y);
     return CLI_OK;
 }

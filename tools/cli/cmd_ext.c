@@ -299,13 +299,7 @@ int cmd_tube_info(cli *c, int argc, char **argv)
     cli_yaml y;
     if ((rc = cli_connect(c)) || (rc = cli_yaml_request(c, "tube-info", &y, "tube-info %s", tube)))
         return rc;
-    if (c->json) {
-        out_json_yaml(stdout, &y);
-        fputc('\n', stdout);
-    } else {
-        for (size_t i = 0; i < y.n; i++)
-            printf("%s: %s\n", y.items[i].key ? y.items[i].key : "-", y.items[i].val);
-    }
+    out_yaml_doc(stdout, &y, c->json);
     cli_yaml_free(&y);
     return CLI_OK;
 }

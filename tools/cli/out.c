@@ -112,3 +112,14 @@ void out_job(const cli *c, const cli_job *job)
     fwrite(job->body, 1, job->len, stdout);
     putchar('\n');
 }
+
+void out_yaml_doc(FILE *f, const cli_yaml *y, bool json)
+{
+    if (json) {
+        out_json_yaml(f, y);
+        fputc('\n', f);
+        return;
+    }
+    for (size_t i = 0; i < y->n; i++)
+        fprintf(f, "%s: %s\n", y->items[i].key ? y->items[i].key : "-", y->items[i].val);
+}
