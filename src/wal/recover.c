@@ -168,6 +168,11 @@ typedef struct {
      * torn tail, after which later segments are only spares to wipe. */
     bool have_seq, ended;
     uint64_t last_seq, max_synced; /* and the largest `synced` among the replayed frames */
+    /* WAL_CORRUPT_SKIP_SEGMENT: the last damage skipped (file, offset where its rest begins),
+     * while no record has been replayed after it (see cut_skipped_rest). */
+    bool skip_pending;
+    size_t skip_file;
+    uint64_t skip_off;
 } recover_ctx;
 
 static int cmp_files(const void *a, const void *b)
@@ -268,6 +273,7 @@ static int later_has_records(recover_ctx *c, size_t i)
 static int apply_record(recover_ctx *c, wal_record *r, long size)
 {
     c->rep->records++;
+    c->skip_pending = false;
     if (r->type == WAL_REC_TUBE)
         return c->cb(r, c->data); /* not a job: the live set does not see it */
     if (r->id > c->rep->max_id)
@@ -296,6 +302,19 @@ static int report_corrupt(recover_ctx *c, uint32_t index, uint64_t off)
     return c->w->on_corrupt == WAL_CORRUPT_SKIP_SEGMENT ? 0 : -EBADMSG;
 }
 
+/* Reports damage at `off` of file i (reported at report_off) and, when it is skipped, notes
+ * where the skipped rest of the file begins (a frame's or record's start). */
+static int skip_damage(recover_ctx *c, size_t i, uint64_t off, uint64_t report_off)
+{
+    int rc = report_corrupt(c, c->files[i].index, report_off);
+    if (rc == 0) {
+        c->skip_pending = true;
+        c->skip_file = i;
+        c->skip_off = off;
+    }
+    return rc;
+}
+
 /* Zeroes the torn bytes [from, end of non-zero data) and syncs them. */
 static int zero_torn_tail(recover_ctx *c, size_t i, uint64_t from)
 {
@@ -312,6 +331,26 @@ static int zero_torn_tail(recover_ctx *c, size_t i, uint64_t from)
         rc = w->io->fdatasync(w->io->ctx, c->files[i].fd);
     }
     return rc < 0 ? wal_fail(w, rc) : 0;
+}
+
+/*
+ * A torn tail (rule 9) just ended the log while nothing had been replayed since the damage
+ * skipped last, so the log now ends at that damage. Its proof may have been the frames the cut
+ * just removed (rule 8: frames in a later segment), and without it the next open would take the
+ * same bytes for a torn tail and cut them then. So the skipped rest is zeroed now: this open
+ * reports the corruption, and every later one sees the log end cleanly where it did here.
+ * Sequence numbers stay continuous: nothing after the damage was replayed, so the next frame
+ * written follows the last one before it.
+ */
+static int cut_skipped_rest(recover_ctx *c)
+{
+    if (!c->skip_pending)
+        return 0;
+    c->skip_pending = false;
+    int rc = read_file(c, c->skip_file);
+    if (rc < 0)
+        return rc;
+    return zero_torn_tail(c, c->skip_file, c->skip_off);
 }
 
 static bool all_zero(const unsigned char *p, uint64_t n)
@@ -334,7 +373,7 @@ static int scan_file(recover_ctx *c, size_t i, uint64_t *head)
             *head = f->size; /* skipped: nothing more is appended here */
             if (c->rep->corrupt == 0)
                 c->rep->corrupt_id = r.id;
-            return report_corrupt(c, f->index, off);
+            return skip_damage(c, i, off, off);
         }
         if (n > 0) {
             r.segment = f->index;
@@ -349,7 +388,7 @@ static int scan_file(recover_ctx *c, size_t i, uint64_t *head)
         *head = off;
         if (off < f->size && wal_find_record(c->buf, off + 1, f->size, f->version)) {
             *head = f->size; /* skipped: nothing more is appended here */
-            return report_corrupt(c, f->index, off);
+            return skip_damage(c, i, off, off);
         }
         /* Zeros to the end are the clean, never-written tail. Garbage behind a zero header is a
          * torn write (a later page reached the disk, an earlier one did not): left in place, it
@@ -364,14 +403,15 @@ static int scan_file(recover_ctx *c, size_t i, uint64_t *head)
             if (n == 0)
                 return 0; /* an older segment: never appended to again */
             *head = f->size;
-            return report_corrupt(c, f->index, off);
+            return skip_damage(c, i, off, off);
         }
         if (read_file(c, i) < 0) /* later_has_records reused the buffer */
             return -EIO;
         c->rep->torn_tail = true;
         c->rep->torn_segment = f->index;
         c->rep->torn_offset = off;
-        return zero_torn_tail(c, i, off);
+        int rc = zero_torn_tail(c, i, off);
+        return rc < 0 ? rc : cut_skipped_rest(c);
     }
 }
 
@@ -479,7 +519,7 @@ static int scan_frames(recover_ctx *c, size_t i, uint64_t *head)
         if (rc == 1) {
             *head = f->size;     /* skipped: nothing more is appended here */
             c->have_seq = false; /* WAL_CORRUPT_SKIP_SEGMENT: take the next frame as it comes */
-            return report_corrupt(c, f->index, bad_off);
+            return skip_damage(c, i, off, bad_off);
         }
         c->have_seq = true;
         c->last_seq = seq;
@@ -496,13 +536,14 @@ static int scan_frames(recover_ctx *c, size_t i, uint64_t *head)
     if (synced) {
         *head = f->size;     /* skipped: nothing more is appended here */
         c->have_seq = false; /* WAL_CORRUPT_SKIP_SEGMENT: take the next frame as it comes */
-        return report_corrupt(c, f->index, off);
+        return skip_damage(c, i, off, off);
     }
     c->rep->torn_tail = true;
     c->rep->torn_segment = f->index;
     c->rep->torn_offset = off;
     c->ended = true;
-    return zero_torn_tail(c, i, off);
+    int rc = zero_torn_tail(c, i, off);
+    return rc < 0 ? rc : cut_skipped_rest(c);
 }
 
 /* Turns the scanned files into w->segs, using the live table for accounting. */
