@@ -103,9 +103,19 @@ void session_close_all(server *srv, bool abort);
 void session_reserved(session *se, const job *j);
 void session_wait_ended(session *se, const char *reply, size_t reply_len);
 
-/* server.c: the session's reply acknowledges a change in the log's batch: hold it until the
- * batch is written (or reset the session if the write fails). */
+/* server_log.c: the session's reply acknowledges a change in the log's batch: hold it until
+ * the batch is written (or reset the session if the write fails). */
 void server_note_unsynced(server *srv, session *se);
+/* server_log.c: opens and replays the log (-b), logging why it could not. 0 or -errno. */
+int server_open_log(server *srv);
+/* server_log.c: has the log failed (every change is then refused)? False without -b. */
+bool server_log_failed(const server *srv);
+/* server_log.c, once per loop pass: group commit of the pass's batch, then the sessions
+ * holding replies for it are released (or reset if it failed). */
+void server_flush_log(server *srv);
+/* server_log.c: the timer of -f MS syncs and of compaction, and its re-arming per pass. */
+void server_on_persist_timer(sq_loop *loop, sq_timer *t);
+void server_rearm_persist_timer(server *srv);
 /* server.c: all connections' output passed --output-total-limit: hold the session (its input
  * stays buffered) and run it again once the total fell back. Idempotent. */
 void server_queue_out_wait(server *srv, session *se);
