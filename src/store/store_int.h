@@ -130,9 +130,13 @@ void store__serve_waiters(store *s);
 void store__unpause_due(store *s, uint64_t now);
 /* Re-evaluates t's membership of await_tubes after its waiters changed. */
 void store__tube_sched_await(store *s, tube *t);
+/* store_client.c: a client starts or stops waiting in reserve (deadline UINT64_MAX: none). */
 void store__client_wait(store *s, client *c, uint64_t deadline_ms);
 void store__client_unwait(store *s, client *c);
+/* store_client.c: the client's reserved job whose deadline comes first (cached), or NULL. */
 job_ext *store__client_soonest(client *c);
+/* store_client.c: re-places c in wait_clients after its wait or its reserved jobs changed. */
+void store__client_resched(store *s, client *c);
 
 /* tube_settings.c: what the settings change on the state machine's paths; each is O(1) for
  * a tube without settings. */
