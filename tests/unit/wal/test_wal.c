@@ -1,7 +1,6 @@
 /*
  * Tests for the write-ahead log's format and recovery (src/wal/wal.c,
  * recover.c): round trips, recovery across segments, torn tails at every byte
- * offset, random bit flips, corruption reports. Fault injection, compaction
  * offset, random bit flips, corruption reports. Format 1 segments and the compaction index
  * are in test_wal_segments.c; fault injection, compaction and the timed recovery in
  * test_wal_faults.c.
