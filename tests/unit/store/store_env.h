@@ -84,4 +84,23 @@ static void advance(env *e, uint64_t ms)
         store_tick(e->s);
 }
 
+/* Puts a job with body b (a C string) for c; returns its id. */
+static inline uint64_t env_put(env *e, client *c, uint32_t pri, uint32_t delay, uint32_t ttr,
+                               const char *b)
+{
+    job *j = NULL;
+    ASSERT_EQ(store_put(e->s, c, pri, delay, ttr, b, strlen(b), &j), STORE_OK);
+    return job_id(j);
+}
+
+/* Reserves for c with timeout 0, which must hand out a job; returns its id. */
+static inline uint64_t env_reserve_now(env *e, client *c)
+{
+    job *j = NULL;
+    int r = store_reserve(e->s, c, 0, &j);
+    ASSERT_EQ(r, STORE_OK);
+    ASSERT_EQ(job_get_state(j), JOB_RESERVED);
+    return job_id(j);
+}
+
 #endif
