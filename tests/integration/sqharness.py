@@ -33,6 +33,11 @@ BEANSTALKD = "/usr/bin/beanstalkd"
 READ_TIMEOUT_S = 5.0
 START_TIMEOUT_S = 10.0
 STOP_TIMEOUT_S = 5.0
+# SQ_SYNQD_CLUSTER=1: the nodes' --election-timeout. A leader change closes every connection a
+# follower relays, which a client-library suite sees as a failure; on a loaded 2-core CI machine
+# (a sanitizer build, ctest -j) a leader can miss heartbeats for half a second, so the tests give
+# it 1.5 s (with 0.5 s, one client suite failed once under load, a leader change the likely cause).
+CLUSTER_ELECTION_MS = 1500
 
 
 class ProtocolError(AssertionError):
@@ -176,7 +181,7 @@ class Server:
             node["log"] = tempfile.TemporaryFile()
             argv = server_argv("synqd", node["port"],
                                ["-b", node["dir"], "--node", node["id"], "--peers", node["peers"],
-                                "--election-timeout", "500"] + args)
+                                "--election-timeout", str(CLUSTER_ELECTION_MS)] + args)
             node["proc"] = subprocess.Popen(argv, stdin=subprocess.DEVNULL,
                                             stdout=node["log"], stderr=node["log"])
         deadline = time.monotonic() + START_TIMEOUT_S * 2
@@ -187,7 +192,7 @@ class Server:
                 # start, which closes every relayed connection: take the follower once the
                 # same leader and term held for more than an election timeout.
                 first = self._cluster_term
-                time.sleep(0.7)
+                time.sleep(CLUSTER_ELECTION_MS * 1.4 / 1000)
                 follower = self._cluster_follower()
                 if not follower or self._cluster_term != first:
                     continue
