@@ -316,6 +316,38 @@ static int apply_tls_option(synqd_tls *t, int c, const char *arg)
     }
 }
 
+/* --node, --peers, --join, --election-timeout, --snapshot-entries; the rest is TLS's. */
+static int apply_cluster_option(options *opt, int c, const char *arg)
+{
+    server_opts *o = &opt->server;
+    uint64_t v = 0;
+    switch (c) {
+    case OPT_NODE:
+        if (!number_option("--node", "node id", arg, 1, UINT32_MAX, &v))
+            return SYNQD_EXIT_USAGE;
+        o->node_id = v;
+        return NEXT_OPTION;
+    case OPT_PEERS:
+        o->peers = arg;
+        return NEXT_OPTION;
+    case OPT_JOIN:
+        o->join = true;
+        return NEXT_OPTION;
+    case OPT_ELECTION_TIMEOUT:
+        if (!number_option("--election-timeout", "milliseconds", arg, 50, 60000, &v))
+            return SYNQD_EXIT_USAGE;
+        o->election_timeout_ms = (uint32_t)v;
+        return NEXT_OPTION;
+    case OPT_SNAPSHOT_ENTRIES:
+        if (!number_option("--snapshot-entries", "entries", arg, 16, 1u << 24, &v))
+            return SYNQD_EXIT_USAGE;
+        o->snapshot_entries = (uint32_t)v;
+        return NEXT_OPTION;
+    default:
+        return apply_tls_option(&opt->tls, c, arg);
+    }
+}
+
 /* Applies the option c (getopt_long's answer) with its argument arg.
  * Returns NEXT_OPTION, or the status to exit with right away (-h, -v, an
  * invalid value: the message is printed). */
@@ -448,29 +480,8 @@ static int apply_option(options *opt, int c, const char *arg)
     case 'h':
         usage(stdout);
         return SYNQD_EXIT_OK;
-    case OPT_NODE:
-        if (!number_option("--node", "node id", arg, 1, UINT32_MAX, &v))
-            return SYNQD_EXIT_USAGE;
-        o->node_id = v;
-        return NEXT_OPTION;
-    case OPT_PEERS:
-        o->peers = arg;
-        return NEXT_OPTION;
-    case OPT_JOIN:
-        o->join = true;
-        return NEXT_OPTION;
-    case OPT_ELECTION_TIMEOUT:
-        if (!number_option("--election-timeout", "milliseconds", arg, 50, 60000, &v))
-            return SYNQD_EXIT_USAGE;
-        o->election_timeout_ms = (uint32_t)v;
-        return NEXT_OPTION;
-    case OPT_SNAPSHOT_ENTRIES:
-        if (!number_option("--snapshot-entries", "entries", arg, 16, 1u << 24, &v))
-            return SYNQD_EXIT_USAGE;
-        o->snapshot_entries = (uint32_t)v;
-        return NEXT_OPTION;
     default:
-        return apply_tls_option(&opt->tls, c, arg);
+        return apply_cluster_option(opt, c, arg);
     }
 }
 
