@@ -80,7 +80,7 @@ typedef struct {
     const char *dir;              /* Raft's storage; created (0700) when missing */
     unsigned election_timeout_ms; /* 0: 1000 */
     unsigned heartbeat_ms;        /* 0: election timeout / 10 */
-    unsigned snapshot_threshold;  /* entries between snapshots; 0: 1024 */
+    unsigned snapshot_threshold;  /* entries between snapshots; 0: 8192 */
     bool join; /* never bootstrap: an empty node waits to be added by the leader */
     cluster_callbacks cb;
     void *data;

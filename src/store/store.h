@@ -220,6 +220,9 @@ uint64_t store_tube_jobs_in(store *s, const char *name, size_t len, unsigned sta
 /* The job of the tube in state st (READY, DELAYED or BURIED) that a bulk operation takes next:
  * the best ready job (pri, id), the soonest delayed job, the oldest buried job. NULL if none. */
 job *store_tube_first(store *s, const char *name, size_t len, job_state st);
+/* The buried job of t after j in burial order (kick's and peek-buried's), the oldest when j is
+ * NULL; NULL after the last. j must be a buried job of t. */
+job *store_tube_next_buried(const store *s, const tube *t, const job *j);
 /* Deletes up to max jobs of the tube in the states of the mask (ready first, then delayed,
  * then buried; never reserved jobs), journaling a DELETE for each. Returns how many. The
  * tube's cmd-delete does not count them. */

@@ -52,6 +52,12 @@ job *store_tube_first(store *s, const char *name, size_t len, job_state st)
     return t ? first_in_state(s, t, st) : NULL;
 }
 
+job *store_tube_next_buried(const store *s, const tube *t, const job *j)
+{
+    const job_ext *x = j ? job_list_next(store__ext(s, j)) : job_list_first(&t->buried);
+    return x ? x->j : NULL;
+}
+
 uint32_t store_flush_some(store *s, const char *name, size_t len, unsigned states, uint32_t max)
 {
     tube *t = store__tube_get(s, name, len, false);

@@ -105,6 +105,8 @@ static void usage(FILE *out)
             "     --peers ID=HOST:PORT,...  every node's Raft address, this one's included\n"
             "                          (the same list on every node)\n"
             "     --election-timeout MS  Raft's election timeout (default 1000)\n"
+            "     --snapshot-entries N  snapshot the store every N Raft entries\n"
+            "                          (default 8192)\n"
             "     --join               a new node: do not bootstrap, wait for the leader's\n"
             "                          cluster-add (synq cluster add)\n"
             "\n"
@@ -265,6 +267,7 @@ enum {
     OPT_NODE,
     OPT_PEERS,
     OPT_ELECTION_TIMEOUT,
+    OPT_SNAPSHOT_ENTRIES,
     OPT_JOIN,
     OPT_USERS,
     OPT_INSECURE_LISTEN,
@@ -310,6 +313,38 @@ static int apply_tls_option(synqd_tls *t, int c, const char *arg)
     default:
         usage(stderr);
         return SYNQD_EXIT_USAGE;
+    }
+}
+
+/* --node, --peers, --join, --election-timeout, --snapshot-entries; the rest is TLS's. */
+static int apply_cluster_option(options *opt, int c, const char *arg)
+{
+    server_opts *o = &opt->server;
+    uint64_t v = 0;
+    switch (c) {
+    case OPT_NODE:
+        if (!number_option("--node", "node id", arg, 1, UINT32_MAX, &v))
+            return SYNQD_EXIT_USAGE;
+        o->node_id = v;
+        return NEXT_OPTION;
+    case OPT_PEERS:
+        o->peers = arg;
+        return NEXT_OPTION;
+    case OPT_JOIN:
+        o->join = true;
+        return NEXT_OPTION;
+    case OPT_ELECTION_TIMEOUT:
+        if (!number_option("--election-timeout", "milliseconds", arg, 50, 60000, &v))
+            return SYNQD_EXIT_USAGE;
+        o->election_timeout_ms = (uint32_t)v;
+        return NEXT_OPTION;
+    case OPT_SNAPSHOT_ENTRIES:
+        if (!number_option("--snapshot-entries", "entries", arg, 16, 1u << 24, &v))
+            return SYNQD_EXIT_USAGE;
+        o->snapshot_entries = (uint32_t)v;
+        return NEXT_OPTION;
+    default:
+        return apply_tls_option(&opt->tls, c, arg);
     }
 }
 
@@ -445,24 +480,8 @@ static int apply_option(options *opt, int c, const char *arg)
     case 'h':
         usage(stdout);
         return SYNQD_EXIT_OK;
-    case OPT_NODE:
-        if (!number_option("--node", "node id", arg, 1, UINT32_MAX, &v))
-            return SYNQD_EXIT_USAGE;
-        o->node_id = v;
-        return NEXT_OPTION;
-    case OPT_PEERS:
-        o->peers = arg;
-        return NEXT_OPTION;
-    case OPT_JOIN:
-        o->join = true;
-        return NEXT_OPTION;
-    case OPT_ELECTION_TIMEOUT:
-        if (!number_option("--election-timeout", "milliseconds", arg, 50, 60000, &v))
-            return SYNQD_EXIT_USAGE;
-        o->election_timeout_ms = (uint32_t)v;
-        return NEXT_OPTION;
     default:
-        return apply_tls_option(&opt->tls, c, arg);
+        return apply_cluster_option(opt, c, arg);
     }
 }
 
@@ -551,6 +570,7 @@ static bool parse_options(int argc, char **argv, options *opt, int *status)
         {"node", required_argument, NULL, OPT_NODE},
         {"peers", required_argument, NULL, OPT_PEERS},
         {"election-timeout", required_argument, NULL, OPT_ELECTION_TIMEOUT},
+        {"snapshot-entries", required_argument, NULL, OPT_SNAPSHOT_ENTRIES},
         {"join", no_argument, NULL, OPT_JOIN},
         {"users", required_argument, NULL, OPT_USERS},
         {"insecure-listen", no_argument, NULL, OPT_INSECURE_LISTEN},

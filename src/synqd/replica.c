@@ -563,6 +563,7 @@ int replica_open(server *srv, const replica_opts *o, replica **out)
                        .n_peers = n,
                        .dir = dir,
                        .election_timeout_ms = o->election_timeout_ms,
+                       .snapshot_threshold = o->snapshot_entries,
                        .join = o->join,
                        .cb = {.apply = on_apply,
                               .snapshot = on_snapshot,

@@ -40,6 +40,7 @@ typedef struct {
     const char *peers;            /* --peers, as given */
     const char *dir;              /* Raft's storage: DIR/raft */
     unsigned election_timeout_ms; /* --election-timeout */
+    unsigned snapshot_entries;    /* --snapshot-entries; 0: the cluster's default */
     const char *client_address;   /* host:port clients reach this node at (for forwarding) */
     char *const *argv;            /* to restart with after losing leadership */
     bool join;                    /* --join: wait to be added (cluster-add), never bootstrap */

@@ -260,6 +260,11 @@ static int snap_job(job *j, void *data)
     return w->err;
 }
 
+static int snap_unburied_job(job *j, void *data)
+{
+    return job_get_state(j) == JOB_BURIED ? 0 : snap_job(j, data);
+}
+
 int replog_snapshot(store *s, int64_t wall_ms, unsigned char **buf, size_t *len)
 {
     snap_writer w = {.s = s, .cap = 65536, .wall = wall_ms};
@@ -276,8 +281,17 @@ int replog_snapshot(store *s, int64_t wall_ms, unsigned char **buf, size_t *len)
             snap_add(&w, &r);
         }
     }
+    /* Buried jobs last, each tube's in burial order: a restore appends each buried job it
+     * meets to its tube's buried list, so that list (which kick and peek-buried take from)
+     * comes back as it was, as a log replay's does; in id order it did not. */
     if (!w.err)
-        store_foreach_job(s, snap_job, &w);
+        store_foreach_job(s, snap_unburied_job, &w);
+    for (size_t i = 0; i < store_tube_count(s) && !w.err; i++) {
+        const tube *t = store_tube_at(s, i);
+        for (job *j = store_tube_next_buried(s, t, NULL); j && !w.err;
+             j = store_tube_next_buried(s, t, j))
+            snap_job(j, &w);
+    }
     if (w.err) {
         cluster_free(w.buf);
         return w.err;

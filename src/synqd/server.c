@@ -553,6 +553,7 @@ static int open_replica(server *s)
                        .peers = s->opts.peers,
                        .dir = s->opts.wal_dir,
                        .election_timeout_ms = s->opts.election_timeout_ms,
+                       .snapshot_entries = s->opts.snapshot_entries,
                        .client_address = addr,
                        .argv = s->opts.argv,
                        .join = s->opts.join};

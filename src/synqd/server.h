@@ -75,6 +75,7 @@ typedef struct server_opts {
                                      wal_dir/raft instead of a local log; 0: the single server */
     const char *peers;            /* --peers ID=HOST:PORT,... */
     uint32_t election_timeout_ms; /* --election-timeout; 0: 1000 */
+    uint32_t snapshot_entries;    /* --snapshot-entries; 0: 8192 */
     char *const *argv;            /* synqd's command line: a cluster node restarts with it */
     auth_users *users;            /* --users: every connection must authenticate (authz.h); the
                                      server_start call takes it over, freeing it in server_free (or on

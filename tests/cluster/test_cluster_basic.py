@@ -115,6 +115,36 @@ class ClusterCase(unittest.TestCase):
             self.check_run(c, wl)  # includes the old leader converged with the others
             self.assertEqual(c.stats(old)["leader"], str(leader))
 
+    def test_snapshot_entries_a_lagging_follower_installs_a_snapshot(self):
+        """--snapshot-entries 16: the nodes snapshot and compact their logs (libraft keeps
+        128 entries behind a snapshot), so a follower that was down for 300 entries can only
+        catch up by installing the leader's snapshot; it must then hold the same jobs
+        (buried ones included) as the others."""
+        with Cluster(3, ELECTION_TIMEOUT_MS, extra_args=["--snapshot-entries", "16"]) as c:
+            leader = c.wait_leader(10)
+            lagging = next(i for i in c.nodes if i != leader)
+            c.stop_node(lagging)
+            with c.client(leader) as lc:
+                for k in range(300):
+                    # higher ids get the more urgent priorities: reserve takes the newest
+                    # first, so the buried list's order is not the ids' order
+                    lc.send(b"put %d 0 30 1\r\nx\r\n" % (1000 - k))
+                    self.assertRegex(lc.read_line(), rb"^INSERTED \d+\r\n$")
+                for _ in range(5):
+                    lc.send(b"reserve-with-timeout 0\r\n")
+                    job_id, _ = lc.read_job("RESERVED")
+                    self.assertEqual(lc.cmd("bury %d 1" % job_id), b"BURIED\r\n")
+            snaps = [f for f in os.listdir(os.path.join(c.nodes[leader].dir, "raft"))
+                     if f.startswith("snapshot-")]
+            self.assertTrue(snaps, "the leader never took a snapshot")
+            c.restart(lagging)
+            nodes = c.wait_converged(20)
+            self.assertEqual(len(nodes), 3, nodes)
+            for f in ("applied-index", "digest"):
+                self.assertEqual(len({st[f] for st in nodes.values()}), 1, nodes)
+            self.assertEqual({st["jobs"] for st in nodes.values()}, {"300"}, nodes)
+            self.assertEqual(c.crashes(), {})
+
     def test_five_nodes_two_killed(self):
         with Cluster(5, ELECTION_TIMEOUT_MS) as c:
             leader = c.wait_leader(10)
