@@ -79,6 +79,8 @@ static void usage(FILE *out)
             "     --http [ADDR:]PORT   serve the web console and /metrics over HTTP\n"
             "                          (docs/tools.md; ADDR defaults to 127.0.0.1)\n"
             "     --http-token-file FILE  the console API's bearer token (needed off loopback)\n"
+            "     --http-tls yes|no    serve --http over TLS only, with the --tls-* files\n"
+            "                          (default no)\n"
             "     --metrics ADDR:PORT  the same as --http (docs/metrics.md)\n"
             "     --metrics-max-tubes N  tubes given per-tube metrics in one scrape\n"
             "                          (default %u; 0: all)\n"
@@ -254,6 +256,7 @@ enum {
     OPT_METRICS_MAX_TUBES,
     OPT_METRICS_TUBES,
     OPT_HTTP_TOKEN_FILE,
+    OPT_HTTP_TLS,
     OPT_SHUTDOWN_GRACE,
     OPT_TLS_PORT,
     OPT_TLS_CERT,
@@ -400,6 +403,13 @@ static int apply_option(options *opt, int c, const char *arg)
     case OPT_HTTP_TOKEN_FILE:
         opt->metrics_opts.token_file = arg;
         return NEXT_OPTION;
+    case OPT_HTTP_TLS:
+        if (strcmp(arg, "yes") != 0 && strcmp(arg, "no") != 0) {
+            fprintf(stderr, "synqd: --http-tls: expected yes or no, got %s\n", arg);
+            return SYNQD_EXIT_USAGE;
+        }
+        opt->tls.http = strcmp(arg, "yes") == 0;
+        return NEXT_OPTION;
     case 'I':
         opt->io_backend = arg;
         return NEXT_OPTION;
@@ -531,6 +541,7 @@ static bool parse_options(int argc, char **argv, options *opt, int *status)
         {"metrics", required_argument, NULL, 'M'},
         {"http", required_argument, NULL, 'M'},
         {"http-token-file", required_argument, NULL, OPT_HTTP_TOKEN_FILE},
+        {"http-tls", required_argument, NULL, OPT_HTTP_TLS},
         {"metrics-max-tubes", required_argument, NULL, OPT_METRICS_MAX_TUBES},
         {"metrics-tubes", required_argument, NULL, OPT_METRICS_TUBES},
         {"max-memory", required_argument, NULL, 'm'},
@@ -576,6 +587,11 @@ static bool parse_options(int argc, char **argv, options *opt, int *status)
     }
     if (!segment_fits_largest_put(&opt->server) || !synqd_tls_check(&opt->tls) ||
         !cluster_options_valid(&opt->server)) {
+        *status = SYNQD_EXIT_USAGE;
+        return false;
+    }
+    if (opt->tls.http && !opt->metrics) {
+        fprintf(stderr, "synqd: --http-tls yes needs --http [ADDR:]PORT\n");
         *status = SYNQD_EXIT_USAGE;
         return false;
     }
@@ -640,25 +656,28 @@ static int open_loop(const options *opt, sq_loop **loop)
 static int start_services(sq_loop *loop, options *opt, server **srv, metrics **mx)
 {
     int err = 0;
-    if (opt->tls.on && (err = synqd_tls_load(&opt->tls, "TLS", &opt->server.tls)) != 0)
+    sq_tls_ctx *tls = NULL; /* --tls-port's and --http-tls's configuration */
+    if ((opt->tls.on || opt->tls.http) && (err = synqd_tls_load(&opt->tls, "TLS", &tls)) != 0)
         return err;
     if ((err = synqd_auth_load(opt->users_file, opt->token_file, &opt->server.users,
                                &opt->metrics_token)) != 0) {
-        sq_tls_ctx_free(opt->server.tls);
-        opt->server.tls = NULL;
+        sq_tls_ctx_free(tls);
         return err;
     }
     if (opt->token_file)
         opt->metrics_opts.token = &opt->metrics_token;
+    opt->server.tls = opt->tls.on ? tls : NULL;
+    opt->metrics_opts.tls = opt->tls.http ? tls : NULL;
     err = server_start(loop, &opt->server, srv);
-    /* The TLS listener holds its own reference. */
-    sq_tls_ctx_free(opt->server.tls);
     opt->server.tls = NULL;
+    if (err == 0 && opt->metrics)
+        err = metrics_start(loop, *srv, &opt->metrics_opts, mx);
+    /* The listeners hold their own references. */
+    sq_tls_ctx_free(tls);
+    opt->metrics_opts.tls = NULL;
     if (err)
         return err;
     if (opt->metrics) {
-        if ((err = metrics_start(loop, *srv, &opt->metrics_opts, mx)) != 0)
-            return err;
         if (opt->server.verbose)
             fprintf(stderr, "synqd: http (console, metrics) on %s:%u\n", opt->metrics_host,
                     metrics_port(*mx));
@@ -678,6 +697,7 @@ static int start_services(sq_loop *loop, options *opt, server **srv, metrics **m
  */
 typedef struct {
     server *srv;
+    metrics *mx;          /* --http, or NULL: its TLS reloads on SIGHUP too */
     const synqd_tls *tls; /* the --tls-* flags, for SIGHUP */
     uint32_t grace_s;
     sq_timer grace_timer;
@@ -771,15 +791,17 @@ static void on_reload(sq_loop *loop, int signo, void *data)
     (void)loop;
     (void)signo;
     shutdown_state *sd = data;
-    if (!sd->tls->on) {
-        fprintf(stderr, "synqd: SIGHUP: nothing to reload (no --tls-port)\n");
+    if (!sd->tls->on && !sd->tls->http) {
+        fprintf(stderr, "synqd: SIGHUP: nothing to reload (no --tls-port, no --http-tls)\n");
         return;
     }
     sq_tls_ctx *ctx;
     if (synqd_tls_load(sd->tls, "SIGHUP: reloading TLS, keeping the configuration serving", &ctx) !=
         0)
         return;
-    if (server_reload_tls(sd->srv, ctx) == 0)
+    bool ok = (!sd->tls->on || server_reload_tls(sd->srv, ctx) == 0) &&
+              (!sd->tls->http || !sd->mx || metrics_reload_tls(sd->mx, ctx) == 0);
+    if (ok)
         fprintf(stderr, "synqd: SIGHUP: TLS certificates reloaded\n");
     sq_tls_ctx_free(ctx);
 }
@@ -900,6 +922,7 @@ int main(int argc, char **argv)
          * units wait for before starting what comes after synqd. */
         systemd_notify("READY=1");
         sd.srv = srv;
+        sd.mx = mx;
         err = run_until_signal(loop, &sd);
     }
     stop_services(loop, srv, mx, sd.exit_now);
