@@ -276,6 +276,10 @@ static void dispatch(mconn *mc, const char *body, size_t body_len)
     console_reply_init(&rep);
     mc->req.body = body;
     mc->req.body_len = body_len;
+    char peer[80] = "";
+    (void)sq_conn_peer(mc->conn, peer, sizeof peer);
+    auth_addr_of_peer(peer, mc->req.peer_addr);
+    mc->req.tls = sq_conn_tls_openssl(mc->conn);
     if (console_check(mc->m->console, &mc->req, &rep) == 0 &&
         !console_handle(mc->m->console, &mc->req, &rep, on_console_done, mc, &mc->call)) {
         mc->state = MC_PENDING;

@@ -541,6 +541,11 @@ const cmd_env *server_cmd_env(server *srv)
     return &srv->env.cmd;
 }
 
+auth_env *server_auth_env(server *srv)
+{
+    return srv->env.auth;
+}
+
 /* Testing hook: SYNQD_WAL_FAULT="op:nth:errno[:sticky]" (op one of pwrite,
  * fdatasync, fallocate; errno EIO or ENOSPC) makes the nth such call of the
  * log fail, so integration tests can check that a failing disk never yields
