@@ -697,8 +697,9 @@ static int start_services(sq_loop *loop, options *opt, server **srv, metrics **m
  */
 typedef struct {
     server *srv;
-    metrics *mx;          /* --http, or NULL: its TLS reloads on SIGHUP too */
-    const synqd_tls *tls; /* the --tls-* flags, for SIGHUP */
+    metrics *mx;            /* --http, or NULL: its TLS reloads on SIGHUP too */
+    const synqd_tls *tls;   /* the --tls-* flags, for SIGHUP */
+    const char *users_file; /* --users, for SIGHUP; NULL without */
     uint32_t grace_s;
     sq_timer grace_timer;
     bool stopping; /* the first signal came: quiesced, waiting for reserved jobs */
@@ -783,16 +784,21 @@ static void on_drain(sq_loop *loop, int signo, void *data)
     server_set_draining(sd->srv, on);
 }
 
-/* SIGHUP: the TLS files are read again; connections accepted from then on get the new
- * certificates, the open ones keep theirs. A configuration that does not load changes
- * nothing (the old one keeps serving) and is logged with the file. */
+/* SIGHUP: the --users file and the TLS files are read again. Open sessions keep their user
+ * by name with its new rules (or are logged out when it is gone); connections accepted from
+ * then on get the new certificates, the open ones keep theirs. A file that does not load
+ * changes nothing (the old one stays in force) and is logged with the file (and line). */
 static void on_reload(sq_loop *loop, int signo, void *data)
 {
     (void)loop;
     (void)signo;
     shutdown_state *sd = data;
+    if (sd->users_file)
+        (void)synqd_users_reload(sd->users_file, sd->srv);
     if (!sd->tls->on && !sd->tls->http) {
-        fprintf(stderr, "synqd: SIGHUP: nothing to reload (no --tls-port, no --http-tls)\n");
+        if (!sd->users_file)
+            fprintf(stderr, "synqd: SIGHUP: nothing to reload (no --tls-port, no --http-tls, "
+                            "no --users)\n");
         return;
     }
     sq_tls_ctx *ctx;
@@ -915,7 +921,8 @@ int main(int argc, char **argv)
         return status;
     server *srv = NULL;
     metrics *mx = NULL;
-    shutdown_state sd = {.grace_s = opt.shutdown_grace_s, .tls = &opt.tls};
+    shutdown_state sd = {
+        .grace_s = opt.shutdown_grace_s, .tls = &opt.tls, .users_file = opt.users_file};
     int err = start_services(loop, &opt, &srv, &mx);
     if (err == 0) {
         /* The log is replayed and the socket served: what Type=notify

@@ -546,6 +546,18 @@ auth_env *server_auth_env(server *srv)
     return srv->env.auth;
 }
 
+size_t server_reload_users(server *srv, auth_users *fresh)
+{
+    if (!srv->env.auth) {
+        auth_users_free(fresh);
+        return 0;
+    }
+    size_t logged_out = session_rebind_all(srv, fresh);
+    auth_users_free(srv->env.auth->users);
+    srv->env.auth->users = fresh;
+    return logged_out;
+}
+
 /* Testing hook: SYNQD_WAL_FAULT="op:nth:errno[:sticky]" (op one of pwrite,
  * fdatasync, fallocate; errno EIO or ENOSPC) makes the nth such call of the
  * log fail, so integration tests can check that a failing disk never yields

@@ -149,5 +149,9 @@ const struct cmd_env *server_cmd_env(server *s);
  * as the server; its users table changes on SIGHUP (server_reload_users). */
 struct auth_env;
 struct auth_env *server_auth_env(server *s);
+/* SIGHUP: fresh (owned from now on) replaces the --users table; open sessions keep their
+ * connection and are rebound by name (session_core_rebind). Returns how many sessions were
+ * logged out because their user is gone. Without --users, fresh is freed and 0 returned. */
+size_t server_reload_users(server *s, auth_users *fresh);
 
 #endif

@@ -3,7 +3,7 @@ logs in as a user of the file (HTTP Basic, or a client certificate over --http-t
 API action and read is checked against that user's rights as the protocol's commands are.
 Table-driven: every endpoint, against a user holding each right (and root, and a user with
 rights only elsewhere), allowed or refused; the failure limit shared with `auth`; the bearer
-token as the operator's key; the users file reloaded on SIGHUP as the API sees it."""
+token as the operator's key; same-origin POST still required."""
 import base64
 import os
 import shutil
