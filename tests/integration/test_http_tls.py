@@ -1,6 +1,7 @@
 """The HTTP endpoint (--http: console, /api/, /metrics) over TLS (--http-tls yes with the
 --tls-* files; docs/security.md "TLS on the HTTP endpoint"). Clients: Python's ssl with urllib,
 and `openssl s_client`; certificates from test_tls's Certs."""
+import base64
 import os
 import shutil
 import signal
@@ -183,6 +184,32 @@ class HttpTlsTest(unittest.TestCase):
             with srv:
                 time.sleep(0.2)
                 self.assertIn("clear text", srv.log_text())
+        finally:
+            shutil.rmtree(d, ignore_errors=True)
+
+    def test_client_certificate_names_the_api_user(self):
+        # CN=client is a certificate-only user with peek on t*; "root" logs in with Basic.
+        from test_auth import pbkdf2_hash, pw
+        d = tempfile.mkdtemp(prefix="synq-httptls-users-")
+        try:
+            users = os.path.join(d, "users")
+            with open(users, "w") as f:
+                f.write("client - t*:peek\nroot %s *:all\n" % pbkdf2_hash(pw("root")))
+            extra = ["--users", users, "--tls-auth-clients", "optional", "--tls-ca",
+                     certs().p("ca.crt")]
+            with HttpTlsServer(extra=extra) as srv:
+                with_cert = client_ctx(cert="client")
+                status, _h, body = srv.get("/api/tube-info?tube=t", ctx=with_cert)
+                self.assertEqual(status, 404, body)  # allowed: the tube does not exist
+                status, _h, body = srv.get("/api/stats", ctx=with_cert)
+                self.assertEqual(status, 403, body)
+                self.assertIn(b"NOT_AUTHORIZED", body)
+                status, headers, _b = srv.get("/api/tube-info?tube=t")  # no certificate
+                self.assertEqual(status, 401)
+                self.assertIn("Basic", headers["WWW-Authenticate"])
+                cred = base64.b64encode(("root:" + pw("root")).encode()).decode()
+                status, _h, body = srv.get("/api/stats", {"Authorization": "Basic " + cred})
+                self.assertEqual(status, 200, body)
         finally:
             shutil.rmtree(d, ignore_errors=True)
 
