@@ -290,6 +290,13 @@ static int apply_tls_option(synqd_tls *t, int c, const char *arg)
         t->port = (uint16_t)v;
         t->on = true;
         return NEXT_OPTION;
+    case OPT_HTTP_TLS:
+        if (strcmp(arg, "yes") != 0 && strcmp(arg, "no") != 0) {
+            fprintf(stderr, "synqd: --http-tls: expected yes or no, got %s\n", arg);
+            return SYNQD_EXIT_USAGE;
+        }
+        t->http = strcmp(arg, "yes") == 0;
+        return NEXT_OPTION;
     case OPT_TLS_CERT:
         t->opts.cert_file = arg;
         return NEXT_OPTION;
@@ -404,13 +411,6 @@ static int apply_option(options *opt, int c, const char *arg)
         return NEXT_OPTION;
     case OPT_HTTP_TOKEN_FILE:
         opt->metrics_opts.token_file = arg;
-        return NEXT_OPTION;
-    case OPT_HTTP_TLS:
-        if (strcmp(arg, "yes") != 0 && strcmp(arg, "no") != 0) {
-            fprintf(stderr, "synqd: --http-tls: expected yes or no, got %s\n", arg);
-            return SYNQD_EXIT_USAGE;
-        }
-        opt->tls.http = strcmp(arg, "yes") == 0;
         return NEXT_OPTION;
     case 'I':
         opt->io_backend = arg;
