@@ -5,6 +5,8 @@
 
 #include <stdio.h>
 
+#include "server.h"
+
 int synqd_auth_load(const char *users_file, const char *token_file, auth_users **users,
                     authtoken *token)
 {
@@ -21,4 +23,20 @@ int synqd_auth_load(const char *users_file, const char *token_file, auth_users *
         *users = NULL;
     }
     return err;
+}
+
+int synqd_users_reload(const char *users_file, server *srv)
+{
+    char why[512];
+    auth_users *fresh;
+    int err = auth_users_load(users_file, &fresh, why, sizeof why);
+    if (err) {
+        fprintf(stderr, "synqd: SIGHUP: --users: %s; keeping the users in force\n", why);
+        return err;
+    }
+    size_t n = fresh->n;
+    size_t logged_out = server_reload_users(srv, fresh);
+    fprintf(stderr, "synqd: SIGHUP: users reloaded from %s (%zu users; %zu sessions logged out)\n",
+            users_file, n, logged_out);
+    return 0;
 }

@@ -15,4 +15,10 @@
 int synqd_auth_load(const char *users_file, const char *token_file, auth_users **users,
                     authtoken *token);
 
+/* SIGHUP: reads users_file again and, when it parses, puts it in force on srv
+ * (server_reload_users), saying so on stderr; a file with an error is reported with its file
+ * and line and changes nothing (the users in force stay). 0 or the negative errno. */
+struct server;
+int synqd_users_reload(const char *users_file, struct server *srv);
+
 #endif

@@ -108,7 +108,7 @@ static bool origin_matches_host(const char *origin, const char *host)
     return sep && host[0] && strcasecmp(sep + 3, host) == 0;
 }
 
-int console_check(console *c, const console_req *req, console_reply *rep)
+int console_check(console *c, console_req *req, console_reply *rep)
 {
     if (req->method == HTTP_POST) {
         if (req->origin[0] && !origin_matches_host(req->origin, req->host)) {
@@ -122,8 +122,18 @@ int console_check(console *c, const console_req *req, console_reply *rep)
             return 403;
         }
     }
+    req->user = NULL;
     if (!is_api(req))
         return 0;
+    if (c->auth) {
+        /* The bearer token, when given too, is the operator's key: every right. */
+        const char *auth = req->authorization;
+        if (c->token_len && strncasecmp(auth, "Bearer ", 7) == 0)
+            return bytes_eq_ct(auth + 7, strlen(auth + 7), c->token, c->token_len)
+                       ? 0
+                       : (console_error(rep, 401, "unauthorized", "wrong bearer token"), 401);
+        return console_auth_user(c, req, rep);
+    }
     if (c->token_len) {
         const char *auth = req->authorization;
         if (strncasecmp(auth, "Bearer ", 7) != 0 ||
@@ -485,6 +495,7 @@ int console_start(sq_loop *loop, server *srv, const console_opts *o, console **o
     c->srv = srv;
     c->env = server_cmd_env(srv);
     c->loopback = o->loopback;
+    c->auth = server_auth_env(srv);
     sq_buf_init(&c->cmd_out, SQ_BUF_NO_LIMIT);
     sq_timer_init(&c->sample_timer, on_sample_timer, c);
     sq_timer_init(&c->bulk_timer, on_bulk_timer, c);
@@ -493,7 +504,7 @@ int console_start(sq_loop *loop, server *srv, const console_opts *o, console **o
         goto fail;
     /* /metrics and the page stay served (the alias --metrics was reachable before the
      * console existed); the API, which can delete every job, is refused. */
-    if (!o->loopback && !c->token_len)
+    if (!o->loopback && !c->token_len && !c->auth)
         fprintf(stderr, "synqd: warning: --http on an address other hosts can reach without "
                         "--http-token-file: the console's API is off (every /api/ request is "
                         "refused)\n");

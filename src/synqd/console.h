@@ -16,10 +16,16 @@
  *
  * Access (console_check): POST only from the same origin (Origin must name the Host the
  * request was sent to, and Sec-Fetch-Site, when the browser sends it, must not be cross-site
- * or same-site); a bearer token (--http-token-file) for every /api/ request when configured;
- * off loopback without one the API is refused; on loopback without one, Host must name a
- * loopback host, so a page of another site that a DNS rebinding points at 127.0.0.1 reads
- * nothing.
+ * or same-site). Then every /api/ request must show who sends it:
+ *  - with --users: a user of the file, by HTTP Basic (its password, verified as `auth` does,
+ *    under the same per-address failure limit) or by a client certificate over --http-tls;
+ *    each command the request runs is then checked against that user's rights (authz.h),
+ *    and list-tubes-like answers show only the user's tubes. The bearer token
+ *    (--http-token-file), when also given, is the operator's key: it grants every right;
+ *  - without --users: the bearer token for every /api/ request when configured;
+ *    off loopback without one the API is refused; on loopback without one, Host must name a
+ *    loopback host, so a page of another site that a DNS rebinding points at 127.0.0.1 reads
+ *    nothing.
  */
 #ifndef SYNQ_SYNQD_CONSOLE_H
 #define SYNQ_SYNQD_CONSOLE_H
@@ -28,6 +34,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "authlimit.h"
 #include "http.h"
 #include "server.h"
 #include "synq/buf.h"
@@ -61,6 +68,14 @@ typedef struct console_req {
     char authorization[CONSOLE_HEADER_BYTES];
     const char *body; /* POST: the body, body_len bytes */
     size_t body_len;
+    /* The connection: its peer's address (authlimit.h's text, for the failed-login limit)
+     * and, over --http-tls, OpenSSL's SSL (a client certificate can name a user); NULL on
+     * plain HTTP. */
+    char peer_addr[AUTH_ADDR_BYTES];
+    void *tls;
+    /* Set by console_check under --users: the user the request runs as, whose rights every
+     * API command is checked against (authz.h); NULL: no --users, or the bearer token. */
+    struct auth_user *user;
 } console_req;
 
 typedef struct console_reply {
@@ -100,9 +115,9 @@ int console_start(sq_loop *loop, server *srv, const console_opts *o, console **o
  * ignored. */
 void console_stop(console *c);
 
-/* 0 when req may proceed, else the status to refuse it with (401, 403, 421) with its body
- * in rep. The hook the security work fills: every request passes here first. */
-int console_check(console *c, const console_req *req, console_reply *rep);
+/* 0 when req may proceed (req->user set under --users), else the status to refuse it with
+ * (401, 403, 429) with its body in rep. Every request passes here first. */
+int console_check(console *c, console_req *req, console_reply *rep);
 
 /* Answers req into rep and returns true; or, for a request that runs over several passes,
  * returns false with *call set: done(data, rep) runs later, from the loop, unless

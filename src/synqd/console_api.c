@@ -18,6 +18,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "authz.h"
 #include "console_int.h"
 #include "procstat.h"
 #include "proto.h"
@@ -144,6 +145,30 @@ static bool arg_num(api *a, const char *name, uint64_t max, uint64_t dflt, uint6
 
 /* ---- running commands ---- */
 
+/* 403: the request's user lacks the right a command needs. */
+static bool refuse_user(api *a, const char *line, size_t len)
+{
+    const char *sp = memchr(line, ' ', len);
+    char msg[160];
+    snprintf(msg, sizeof msg, "user %s may not run: %.*s", a->req->user->name,
+             (int)(sp ? (size_t)(sp - line) : len), line);
+    console_error(a->rep, 403, "NOT_AUTHORIZED", msg);
+    return false;
+}
+
+/* Whether the request may read the server's own figures (summary, history): what `stats`
+ * needs, admin on `*`, under --users; a 403 otherwise. */
+static bool server_reader(api *a)
+{
+    auth_user *u = a->req->user;
+    if (!u || u->server_admin)
+        return true;
+    char msg[160];
+    snprintf(msg, sizeof msg, "user %s may not read the server's figures (needs *:admin)", u->name);
+    console_error(a->rep, 403, "NOT_AUTHORIZED", msg);
+    return false;
+}
+
 /* Runs one command line (printf-formatted) as the request's client; the reply is then
  * rep_text(a). False (with a 400 set) when the line would not fit the protocol's limit. */
 static bool run(api *a, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -160,9 +185,19 @@ static bool run(api *a, const char *fmt, ...)
     }
     sq_buf_clear(&a->c->cmd_out);
     a->rb = (reply_buf){&a->c->cmd_out, 0};
-    a->ctx = (cmd_ctx){a->c->env, a->cl, &a->rb, NULL}; /* the API has its token, not --users */
+    auth_user *user = a->req->user;
+    a->ctx = (cmd_ctx){a->c->env, a->cl, &a->rb, user};
     proto_cmd cmd;
     proto_status st = proto_parse(line, (size_t)n, &cmd);
+    /* --users: the user's rights decide, as they do for a session's command (the client here
+     * reserved nothing, so a delete needs admin on the job's tube). */
+    if (user && st == PROTO_OK) {
+        /* The API never reserves (so no watch count is needed), and the commands that look
+         * at the used tube run with a client (routes[]). */
+        session_auth sa = {.user = user};
+        if (!authz_allows(&sa, a->c->env->st, a->cl, &cmd))
+            return refuse_user(a, line, (size_t)n);
+    }
     memset(&a->next, 0, sizeof a->next);
     cmd_execute(&a->ctx, st, &cmd, &a->next);
     a->rep->journaled |= a->next.journaled;
@@ -419,6 +454,10 @@ static bool api_kick(api *a)
     /* No bound: every buried job, as `synq kick` without N (delayed jobs are never kicked
      * early by "kick all"). */
     if (!json_get(&a->args, "bound")) {
+        /* Counting the buried jobs is kick's business: under --users, kick's right first. */
+        auth_user *u = a->req->user;
+        if (u && !(auth_rights(u, tname, tname_len) & AUTH_RIGHT_ADMIN))
+            return refuse_user(a, "kick", 4);
         bound = store_tube_jobs_in(a->c->env->st, tname, tname_len, STORE_STATE_BIT(JOB_BURIED));
         if (bound > UINT32_MAX)
             bound = UINT32_MAX;
@@ -563,6 +602,8 @@ static bool api_stats(api *a)
 
 static bool api_summary(api *a)
 {
+    if (!server_reader(a))
+        return false;
     synqd_snapshot snap;
     server_snapshot(a->c->srv, &snap);
     procstat ps;
@@ -605,12 +646,18 @@ static bool api_tubes(api *a)
     size_t avail;
     (void)sq_buf_reserve(out, count * 320 + 64, &room, &avail);
     int err = json_put_raw(out, "[");
+    bool first = true;
     for (size_t i = 0; i < count && !err; i++) {
+        const tube *t = store_tube_at(st, i);
+        /* --users: the tubes list-tubes would show this user. */
+        if (a->req->user && !authz_tube_visible(a->req->user, t))
+            continue;
         sq_buf *doc = &a->c->cmd_out;
         sq_buf_clear(doc);
-        err = stats_format_tube(st, store_tube_at(st, i), doc);
-        if (!err && i)
+        err = stats_format_tube(st, t, doc);
+        if (!err && !first)
             err = json_put_raw(out, ", ");
+        first = false;
         if (!err)
             err = json_put_yaml(out, sq_buf_peek(doc), sq_buf_len(doc));
     }
@@ -666,6 +713,8 @@ static bool api_job(api *a)
 
 static bool api_history(api *a)
 {
+    if (!server_reader(a))
+        return false;
     console_api_history(a->c, a->rep);
     return true;
 }

@@ -49,7 +49,8 @@ struct console {
     server *srv;
     const cmd_env *env;
     bool loopback;
-    size_t token_len; /* 0: no token */
+    struct auth_env *auth; /* --users (server_auth_env), or NULL */
+    size_t token_len;      /* 0: no token */
     char token[256];
     sq_buf cmd_out;   /* one command's protocol reply */
     uint64_t deletes; /* jobs the console deleted (sessions' deletes are in cmd-delete) */
@@ -68,6 +69,10 @@ bool console_api(console *c, const console_req *req, console_reply *rep, console
 bool console_api_step(console_call *call, console_reply *rep);
 /* console_api.c: the history document. */
 void console_api_history(console *c, console_reply *rep);
+
+/* console_auth.c: under --users (c->auth), sets req->user to the user a client certificate
+ * or HTTP Basic names and returns 0; else the status (401, 429) with its body in rep. */
+int console_auth_user(console *c, console_req *req, console_reply *rep);
 
 /* console.c: sets rep to a JSON error {"error": word, "message": msg}. */
 void console_error(console_reply *rep, int status, const char *word, const char *msg);

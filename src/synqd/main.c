@@ -79,6 +79,8 @@ static void usage(FILE *out)
             "     --http [ADDR:]PORT   serve the web console and /metrics over HTTP\n"
             "                          (docs/tools.md; ADDR defaults to 127.0.0.1)\n"
             "     --http-token-file FILE  the console API's bearer token (needed off loopback)\n"
+            "     --http-tls yes|no    serve --http over TLS only, with the TLS files\n"
+            "                          (default no)\n"
             "     --metrics ADDR:PORT  the same as --http (docs/metrics.md)\n"
             "     --metrics-max-tubes N  tubes given per-tube metrics in one scrape\n"
             "                          (default %u; 0: all)\n"
@@ -112,7 +114,9 @@ static void usage(FILE *out)
             "\n"
             "Authentication (docs/security.md):\n"
             "     --users FILE         clients must authenticate (auth, or a client\n"
-            "                          certificate) as a user of FILE, with its rights\n"
+            "                          certificate) as a user of FILE, with its rights;\n"
+            "                          SIGHUP reloads it; the console API logs users in\n"
+            "                          with HTTP Basic\n"
             "     --insecure-listen    serve -l on a non-loopback address without --users\n"
             "                          (refused otherwise)\n"
             "     --metrics-token-file FILE  scrapes must send this bearer token\n"
@@ -256,6 +260,7 @@ enum {
     OPT_METRICS_MAX_TUBES,
     OPT_METRICS_TUBES,
     OPT_HTTP_TOKEN_FILE,
+    OPT_HTTP_TLS,
     OPT_SHUTDOWN_GRACE,
     OPT_TLS_PORT,
     OPT_TLS_CERT,
@@ -287,6 +292,13 @@ static int apply_tls_option(synqd_tls *t, int c, const char *arg)
             return SYNQD_EXIT_USAGE;
         t->port = (uint16_t)v;
         t->on = true;
+        return NEXT_OPTION;
+    case OPT_HTTP_TLS:
+        if (strcmp(arg, "yes") != 0 && strcmp(arg, "no") != 0) {
+            fprintf(stderr, "synqd: --http-tls: expected yes or no, got %s\n", arg);
+            return SYNQD_EXIT_USAGE;
+        }
+        t->http = strcmp(arg, "yes") == 0;
         return NEXT_OPTION;
     case OPT_TLS_CERT:
         t->opts.cert_file = arg;
@@ -550,6 +562,7 @@ static bool parse_options(int argc, char **argv, options *opt, int *status)
         {"metrics", required_argument, NULL, 'M'},
         {"http", required_argument, NULL, 'M'},
         {"http-token-file", required_argument, NULL, OPT_HTTP_TOKEN_FILE},
+        {"http-tls", required_argument, NULL, OPT_HTTP_TLS},
         {"metrics-max-tubes", required_argument, NULL, OPT_METRICS_MAX_TUBES},
         {"metrics-tubes", required_argument, NULL, OPT_METRICS_TUBES},
         {"max-memory", required_argument, NULL, 'm'},
@@ -596,6 +609,11 @@ static bool parse_options(int argc, char **argv, options *opt, int *status)
     }
     if (!segment_fits_largest_put(&opt->server) || !synqd_tls_check(&opt->tls) ||
         !cluster_options_valid(&opt->server)) {
+        *status = SYNQD_EXIT_USAGE;
+        return false;
+    }
+    if (opt->tls.http && !opt->metrics) {
+        fprintf(stderr, "synqd: --http-tls yes needs --http [ADDR:]PORT\n");
         *status = SYNQD_EXIT_USAGE;
         return false;
     }
@@ -660,25 +678,28 @@ static int open_loop(const options *opt, sq_loop **loop)
 static int start_services(sq_loop *loop, options *opt, server **srv, metrics **mx)
 {
     int err = 0;
-    if (opt->tls.on && (err = synqd_tls_load(&opt->tls, "TLS", &opt->server.tls)) != 0)
+    sq_tls_ctx *tls = NULL; /* --tls-port's and --http-tls's configuration */
+    if ((opt->tls.on || opt->tls.http) && (err = synqd_tls_load(&opt->tls, "TLS", &tls)) != 0)
         return err;
     if ((err = synqd_auth_load(opt->users_file, opt->token_file, &opt->server.users,
                                &opt->metrics_token)) != 0) {
-        sq_tls_ctx_free(opt->server.tls);
-        opt->server.tls = NULL;
+        sq_tls_ctx_free(tls);
         return err;
     }
     if (opt->token_file)
         opt->metrics_opts.token = &opt->metrics_token;
+    opt->server.tls = opt->tls.on ? tls : NULL;
+    opt->metrics_opts.tls = opt->tls.http ? tls : NULL;
     err = server_start(loop, &opt->server, srv);
-    /* The TLS listener holds its own reference. */
-    sq_tls_ctx_free(opt->server.tls);
     opt->server.tls = NULL;
+    if (err == 0 && opt->metrics)
+        err = metrics_start(loop, *srv, &opt->metrics_opts, mx);
+    /* The listeners hold their own references. */
+    sq_tls_ctx_free(tls);
+    opt->metrics_opts.tls = NULL;
     if (err)
         return err;
     if (opt->metrics) {
-        if ((err = metrics_start(loop, *srv, &opt->metrics_opts, mx)) != 0)
-            return err;
         if (opt->server.verbose)
             fprintf(stderr, "synqd: http (console, metrics) on %s:%u\n", opt->metrics_host,
                     metrics_port(*mx));
@@ -698,7 +719,9 @@ static int start_services(sq_loop *loop, options *opt, server **srv, metrics **m
  */
 typedef struct {
     server *srv;
-    const synqd_tls *tls; /* the --tls-* flags, for SIGHUP */
+    metrics *mx;            /* --http, or NULL: its TLS reloads on SIGHUP too */
+    const synqd_tls *tls;   /* the --tls-* flags, for SIGHUP */
+    const char *users_file; /* --users, for SIGHUP; NULL without */
     uint32_t grace_s;
     sq_timer grace_timer;
     bool stopping; /* the first signal came: quiesced, waiting for reserved jobs */
@@ -783,23 +806,30 @@ static void on_drain(sq_loop *loop, int signo, void *data)
     server_set_draining(sd->srv, on);
 }
 
-/* SIGHUP: the TLS files are read again; connections accepted from then on get the new
- * certificates, the open ones keep theirs. A configuration that does not load changes
- * nothing (the old one keeps serving) and is logged with the file. */
+/* SIGHUP: the --users file and the TLS files are read again. Open sessions keep their user
+ * by name with its new rules (or are logged out when it is gone); connections accepted from
+ * then on get the new certificates, the open ones keep theirs. A file that does not load
+ * changes nothing (the old one stays in force) and is logged with the file (and line). */
 static void on_reload(sq_loop *loop, int signo, void *data)
 {
     (void)loop;
     (void)signo;
     shutdown_state *sd = data;
-    if (!sd->tls->on) {
-        fprintf(stderr, "synqd: SIGHUP: nothing to reload (no --tls-port)\n");
+    if (sd->users_file)
+        (void)synqd_users_reload(sd->users_file, sd->srv);
+    if (!sd->tls->on && !sd->tls->http) {
+        if (!sd->users_file)
+            fprintf(stderr, "synqd: SIGHUP: nothing to reload (no --tls-port, no --http-tls, "
+                            "no --users)\n");
         return;
     }
     sq_tls_ctx *ctx;
     if (synqd_tls_load(sd->tls, "SIGHUP: reloading TLS, keeping the configuration serving", &ctx) !=
         0)
         return;
-    if (server_reload_tls(sd->srv, ctx) == 0)
+    bool ok = (!sd->tls->on || server_reload_tls(sd->srv, ctx) == 0) &&
+              (!sd->tls->http || !sd->mx || metrics_reload_tls(sd->mx, ctx) == 0);
+    if (ok)
         fprintf(stderr, "synqd: SIGHUP: TLS certificates reloaded\n");
     sq_tls_ctx_free(ctx);
 }
@@ -913,13 +943,15 @@ int main(int argc, char **argv)
         return status;
     server *srv = NULL;
     metrics *mx = NULL;
-    shutdown_state sd = {.grace_s = opt.shutdown_grace_s, .tls = &opt.tls};
+    shutdown_state sd = {
+        .grace_s = opt.shutdown_grace_s, .tls = &opt.tls, .users_file = opt.users_file};
     int err = start_services(loop, &opt, &srv, &mx);
     if (err == 0) {
         /* The log is replayed and the socket served: what Type=notify
          * units wait for before starting what comes after synqd. */
         systemd_notify("READY=1");
         sd.srv = srv;
+        sd.mx = mx;
         err = run_until_signal(loop, &sd);
     }
     stop_services(loop, srv, mx, sd.exit_now);

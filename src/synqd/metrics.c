@@ -33,6 +33,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/socket.h>
 
 #include "console.h"
 #include "exposure.h"
@@ -42,6 +43,8 @@
 #include "server.h"
 #include "synq/tcp.h"
 #include "synq/timer.h"
+#include "synq/tls.h"
+#include "tls_setup.h"
 
 typedef enum {
     MC_READING,   /* the request head is arriving */
@@ -87,6 +90,7 @@ struct metrics {
     list conns; /* mconn.link, newest first */
     size_t conn_count;
     bool stopping;
+    bool tls; /* --http-tls: the listener speaks TLS */
     console *console;
     list journaled; /* mconn.journal_link: replies of this pass that acknowledge a change */
 };
@@ -272,6 +276,10 @@ static void dispatch(mconn *mc, const char *body, size_t body_len)
     console_reply_init(&rep);
     mc->req.body = body;
     mc->req.body_len = body_len;
+    char peer[80] = "";
+    (void)sq_conn_peer(mc->conn, peer, sizeof peer);
+    auth_addr_of_peer(peer, mc->req.peer_addr);
+    mc->req.tls = sq_conn_tls_openssl(mc->conn);
     if (console_check(mc->m->console, &mc->req, &rep) == 0 &&
         !console_handle(mc->m->console, &mc->req, &rep, on_console_done, mc, &mc->call)) {
         mc->state = MC_PENDING;
@@ -440,6 +448,15 @@ static void on_timer(sq_loop *loop, sq_timer *t)
 
 static void before_wait(sq_loop *loop, void *data);
 
+/* Whether l can be reached from this host only (a getsockname() failure counts as exposed). */
+static bool listener_is_loopback(const sq_listener *l)
+{
+    struct sockaddr_storage ss;
+    socklen_t len;
+    return sq_listener_address(l, &ss, &len) == 0 &&
+           addr_is_loopback((const struct sockaddr *)&ss, len);
+}
+
 static void metrics_free(metrics *m)
 {
     sq_loop_remove_before_wait(m->loop, before_wait, m);
@@ -559,17 +576,27 @@ int metrics_start(sq_loop *loop, server *srv, const metrics_opts *o, metrics **o
     lo.conn.out_low_water = METRICS_CHUNK_BYTES / 4;
     lo.conn.out_limit = CONSOLE_MAX_REPLY_BYTES + 4096;
     lo.conn.write_timeout_ms = METRICS_WRITE_TIMEOUT_MS;
+    if (o->tls)
+        lo.conn.handshake_timeout_ms = SYNQD_TLS_HANDSHAKE_TIMEOUT_MS;
     int err = sq_tcp_listen(loop, &lo, on_accept, m, &m->listener);
+    if (err == 0 && o->tls)
+        err = sq_listener_set_tls(m->listener, o->tls);
     if (err) {
         fprintf(stderr, "synqd: metrics: listening on %s:%u: %s\n", host ? host : "127.0.0.1",
                 (unsigned)port, sq_strerror(err));
+        if (m->listener)
+            sq_listener_close(m->listener);
         metrics_free(m);
         return err;
     }
-    bool exposed =
-        exposure_warn(m->listener, "metrics: listening",
-                      m->token ? "can read the bearer token, which HTTP sends in clear text"
-                               : "can read the queues' figures");
+    m->tls = o->tls != NULL;
+    /* Over TLS the token is as safe off loopback as the queue's own TLS port; what is left to
+     * say is that, without a token, anyone who reaches the port reads the figures. */
+    bool exposed = !listener_is_loopback(m->listener);
+    if (exposed && !(m->tls && m->token))
+        (void)exposure_warn(m->listener, "metrics: listening",
+                            m->token ? "can read the bearer token, which HTTP sends in clear text"
+                                     : "can read the queues' figures");
     console_opts co = {.token_file = o->token_file, .loopback = !exposed};
     if ((err = console_start(loop, srv, &co, &m->console)) != 0 ||
         (err = sq_loop_add_before_wait(loop, before_wait, m)) != 0) {
@@ -580,6 +607,16 @@ int metrics_start(sq_loop *loop, server *srv, const metrics_opts *o, metrics **o
     }
     *out = m;
     return 0;
+}
+
+int metrics_reload_tls(metrics *m, struct sq_tls_ctx *ctx)
+{
+    if (!m->tls)
+        return -ENOTSUP;
+    int err = sq_listener_set_tls(m->listener, ctx);
+    if (err)
+        fprintf(stderr, "synqd: SIGHUP: http: %s\n", sq_strerror(err));
+    return err;
 }
 
 uint16_t metrics_port(const metrics *m)

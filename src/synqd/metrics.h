@@ -65,6 +65,10 @@ typedef struct metrics_opts {
     /* --http-token-file: the console API's bearer token (console.h); NULL = none. Borrowed
      * for metrics_start only. */
     const char *token_file;
+    /* --http-tls yes: the endpoint speaks only TLS with this server configuration (the
+     * --tls-* files); NULL: plain HTTP. Borrowed for metrics_start (the listener takes its own
+     * reference). */
+    struct sq_tls_ctx *tls;
 } metrics_opts;
 
 /* Fills o with the defaults (port 0, METRICS_DEFAULT_MAX_TUBES). */
@@ -79,6 +83,10 @@ typedef struct metrics metrics;
  * behind, and the cause is logged to stderr. Loop thread only, like
  * everything here. */
 int metrics_start(sq_loop *loop, server *srv, const metrics_opts *o, metrics **out);
+
+/* SIGHUP: connections accepted from now on speak TLS with ctx (the reloaded files); the open
+ * ones keep theirs. 0, or a negative errno (logged); -ENOTSUP when the endpoint is plain. */
+int metrics_reload_tls(metrics *m, struct sq_tls_ctx *ctx);
 
 /* The port the listener bound. */
 uint16_t metrics_port(const metrics *m);

@@ -423,6 +423,23 @@ const cmd_env *server_cmd_env(server *srv)
     return &srv->env.cmd;
 }
 
+auth_env *server_auth_env(server *srv)
+{
+    return srv->env.auth;
+}
+
+size_t server_reload_users(server *srv, auth_users *fresh)
+{
+    if (!srv->env.auth) {
+        auth_users_free(fresh);
+        return 0;
+    }
+    size_t logged_out = session_rebind_all(srv, fresh);
+    auth_users_free(srv->env.auth->users);
+    srv->env.auth->users = fresh;
+    return logged_out;
+}
+
 static void make_instance_id(server *srv)
 {
     unsigned char raw[8] = {0};

@@ -145,5 +145,14 @@ store *server_store(server *s);
  * console's API): the same store, limits and log. Lives as long as the server. */
 struct cmd_env;
 const struct cmd_env *server_cmd_env(server *s);
+/* --users: the users and the failed-`auth` limit the sessions share (authz.h), for
+ * authenticating outside a session (the console's API); NULL without --users. Lives as long
+ * as the server; its users table changes on SIGHUP (server_reload_users). */
+struct auth_env;
+struct auth_env *server_auth_env(server *s);
+/* SIGHUP: fresh (owned from now on) replaces the --users table; open sessions keep their
+ * connection and are rebound by name (session_core_rebind). Returns how many sessions were
+ * logged out because their user is gone. Without --users, fresh is freed and 0 returned. */
+size_t server_reload_users(server *s, auth_users *fresh);
 
 #endif

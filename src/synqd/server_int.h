@@ -99,6 +99,9 @@ void session_resume(session *se);
 void session_close(session *se, bool abort);
 /* Closes every session: gracefully, or with a reset when abort is set. */
 void session_close_all(server *srv, bool abort);
+/* session.c: every session's user rebound to fresh (session_core_rebind); how many were
+ * logged out because fresh lacks their user. */
+size_t session_rebind_all(server *srv, const auth_users *fresh);
 /* The store's answers to a session waiting in reserve (from its hooks). */
 void session_reserved(session *se, const job *j);
 void session_wait_ended(session *se, const char *reply, size_t reply_len);

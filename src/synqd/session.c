@@ -259,6 +259,14 @@ void session_accept(server *srv, sq_conn *conn)
     sq_conn_set_handlers(conn, &session_handlers, se);
 }
 
+size_t session_rebind_all(server *srv, const auth_users *fresh)
+{
+    size_t logged_out = 0;
+    for (list_node *n = srv->sessions.first; n; n = n->next)
+        logged_out += !session_core_rebind(&LIST_ENTRY(n, session, link)->core, fresh);
+    return logged_out;
+}
+
 void session_close_all(server *srv, bool abort)
 {
     /* session_close frees nothing (on_close does, later, from the loop): the list holds. */

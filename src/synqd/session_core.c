@@ -104,6 +104,18 @@ void session_core_login(session_core *sc, auth_user *u)
     sc->auth.denied_watches = authz_denied_watches(u, sc->cl);
 }
 
+bool session_core_rebind(session_core *sc, const auth_users *fresh)
+{
+    if (!sc->auth.user)
+        return true;
+    auth_user *u = auth_users_find(fresh, sc->auth.user->name, sc->auth.user->name_len);
+    sc->auth.user = NULL;
+    sc->auth.denied_watches = 0;
+    if (u)
+        session_core_login(sc, u);
+    return u != NULL;
+}
+
 /* auth <user> <password>. One login per connection: a second `auth` is refused without a
  * check, so that a session's rights never change under the tubes it already uses and
  * watches. */

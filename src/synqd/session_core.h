@@ -104,6 +104,11 @@ void session_core_set_peer(session_core *sc, const char *peer);
  * `auth` goes through the same path). */
 void session_core_login(session_core *sc, auth_user *u);
 
+/* After SIGHUP reloaded --users: a logged-in session becomes the user of the same name in
+ * fresh (same name, the new hash and rules), or, when fresh has none, is logged out: its next
+ * command but `auth` and `quit` answers NOT_AUTHORIZED. Returns false in that case. */
+bool session_core_rebind(session_core *sc, const auth_users *fresh);
+
 /* Runs what `in` holds, consuming what it used, appending replies to `out`, within `budget`
  * (NULL: no limit). In WAITING or CLOSED nothing runs. SESSION_YIELD when the budget stopped
  * it with input left (counted in the counters' budget_yields or output_stops). */

@@ -39,15 +39,17 @@ bool synqd_tls_parse_auth(const char *arg, sq_tls_verify *out)
 bool synqd_tls_check(const synqd_tls *t)
 {
     const sq_tls_opts *o = &t->opts;
-    if (!t->on) {
+    if (!t->on && !t->http) {
         if (o->cert_file || o->key_file || o->ca_file) {
-            fprintf(stderr, "synqd: --tls-cert, --tls-key and --tls-ca need --tls-port\n");
+            fprintf(stderr,
+                    "synqd: --tls-cert, --tls-key and --tls-ca need --tls-port or --http-tls\n");
             return false;
         }
         return true;
     }
     if (!o->cert_file || !o->key_file) {
-        fprintf(stderr, "synqd: --tls-port needs --tls-cert FILE and --tls-key FILE\n");
+        fprintf(stderr, "synqd: %s needs --tls-cert FILE and --tls-key FILE\n",
+                t->on ? "--tls-port" : "--http-tls yes");
         return false;
     }
     if (o->verify != SQ_TLS_VERIFY_NONE && !o->ca_file) {

@@ -18,6 +18,7 @@
 
 typedef struct synqd_tls {
     bool on;       /* --tls-port given */
+    bool http;     /* --http-tls yes: the --http endpoint speaks TLS with the same files */
     uint16_t port; /* --tls-port */
     sq_tls_opts opts;
 } synqd_tls;
@@ -28,8 +29,8 @@ void synqd_tls_default(synqd_tls *t);
 /* --tls-auth-clients ARG: "yes", "no" or "optional". false (nothing printed) for anything else. */
 bool synqd_tls_parse_auth(const char *arg, sq_tls_verify *out);
 
-/* Whether the TLS flags make sense together (a port with a certificate and a key, client
- * authentication with a CA); says what is missing on stderr when they do not. */
+/* Whether the TLS flags make sense together (a port or --http-tls with a certificate and a
+ * key, client authentication with a CA); says what is missing on stderr when they do not. */
 bool synqd_tls_check(const synqd_tls *t);
 
 /* Loads the configuration the flags name. 0 and *out, else a negative errno with the reason
