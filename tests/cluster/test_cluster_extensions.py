@@ -140,7 +140,7 @@ class ExtensionsCase(unittest.TestCase):
             # tube-set, every setting.
             conf = {"dl": {"max-reserves": "1", "dead-letter": '"dlq"'},
                     "bo": {"retry-backoff": "1500"}, "mr": {"max-reserved": "1"},
-                    "rt": {"rate": "5"}, "ex": {"expire": "4", "dead-letter": '"exq"'}}
+                    "rt": {"rate": "1"}, "ex": {"expire": "4", "dead-letter": '"exq"'}}
             for k, (tube, settings) in enumerate(sorted(conf.items())):
                 for name, value in settings.items():
                     cl = fc if k % 2 else lc
@@ -198,7 +198,7 @@ class ExtensionsCase(unittest.TestCase):
             self.assertEqual(list_ids(cl, "mvsrc", "buried") + list_ids(cl, "mvsrc", "delayed"),
                              [])
             self.assertEqual(list_ids(cl, "rb", "ready"), [exp["rb"]])
-            uid, gone = exp["uq"]
+            uid = exp["uq"][0]
             self.assertEqual(put(cl, "uq", b"again", key="k-live"), b"EXISTS %d\r\n" % uid)
             for tube, settings in exp["conf"].items():
                 info = dict(yaml_cmd(cl, "tube-info %s" % tube))
@@ -247,6 +247,18 @@ class ExtensionsCase(unittest.TestCase):
             self.assertEqual(cl.cmd("release %d 0 0" % dl2), b"RELEASED\r\n")
             self.assertEqual(job_stats(cl, dl2)["tube"], "dlq")
             self.assertEqual(dict(yaml_cmd(cl, "tube-info dl"))["dead-lettered"], str(counted + 1))
+            # rate 1 still limits: one reserve from a full bucket, then held (a token
+            # refills in a second: generous for the next command on this connection).
+            rt = [put_id(cl, "rt", b"rt%d" % k) for k in range(3)]
+            cl.cmd("watch rt")
+            cl.cmd("ignore mr")
+            got = []
+            cl.send(b"reserve-with-timeout 0\r\n")
+            got.append(cl.read_job("RESERVED")[0])
+            self.assertEqual(cl.cmd("reserve-with-timeout 0"), b"TIMED_OUT\r\n")
+            for jid in rt:
+                self.assertEqual(cl.cmd("delete %d" % jid), b"DELETED\r\n")
+            self.assertEqual(got, rt[:1])
             # expire 4 still applies: a job put now goes to exq within a generous window.
             ex = put_id(cl, "ex", b"expires")
             self.wait_for(lambda: job_stats(cl, ex)["tube"] == "exq", 20, "ex expired")
@@ -348,7 +360,8 @@ class ExtensionsCase(unittest.TestCase):
                     jid = put_id(lc, "filler", b"f")
                     self.assertEqual(lc.cmd("delete %d" % jid), b"DELETED\r\n")
                 else:
-                    self.fail("the leader took no snapshot in %d entries" % (8 * SNAPSHOT_THRESHOLD))  # put + delete
+                    self.fail("the leader took no snapshot in %d entries (a put and a delete each)"
+                              % (8 * SNAPSHOT_THRESHOLD))
             c.restart(lagging)
             self.converged(c, list(c.nodes), timeout=30)
             with open(c.nodes[lagging].log_path, "rb") as f:
