@@ -22,7 +22,9 @@ from cluster import Cluster  # noqa: E402
 from sqharness import parse_yaml  # noqa: E402
 
 ELECTION_TIMEOUT_MS = 500
-SNAPSHOT_THRESHOLD = 1024  # libraft's default in src/cluster/cluster.c
+# The nodes' --snapshot-entries: small, so a snapshot is taken and installed within the test
+# (the default, 8192, would need thousands of entries).
+SNAPSHOT_THRESHOLD = 256
 SETTINGS = ("max-reserves", "dead-letter", "retry-backoff", "max-reserved", "rate", "expire")
 
 
@@ -342,7 +344,8 @@ class ExtensionsCase(unittest.TestCase):
             self.assertEqual(c.crashes(), {})
 
     def test_snapshot_installed_on_lagging_node(self):
-        with Cluster(3, ELECTION_TIMEOUT_MS) as c:
+        with Cluster(3, ELECTION_TIMEOUT_MS,
+                     extra_args=("--snapshot-entries", SNAPSHOT_THRESHOLD)) as c:
             leader = c.wait_leader(10)
             lagging = next(i for i in c.nodes if i != leader)
             c.kill9(lagging)
