@@ -66,11 +66,18 @@ struct sq__tls {
     char error[TLS_ERROR_BYTES];
 };
 
-/* A client configuration's remembered session (session_resume), in the SSL_CTX's ex_data:
- * loops on several threads may share the configuration, hence the lock. */
+/* A client configuration's remembered sessions (session_resume), in the SSL_CTX's ex_data;
+ * loops on several threads may share the configuration, hence the lock. A TLS 1.3 ticket is
+ * offered once (RFC 8446 C.4: reuse links connections; OpenSSL also marks a session that one
+ * of its connections ended without close_notify as not resumable, which would spoil it for
+ * every other connection holding it), so the server's tickets (two per handshake) are kept
+ * newest first, a bounded stack; a TLS 1.2 session stays for every connection. */
+#define RESUME_KEEP 64
+
 struct resume_slot {
     CRYPTO_RWLOCK *lock;
-    SSL_SESSION *last;
+    unsigned n;
+    SSL_SESSION *kept[RESUME_KEEP]; /* oldest first */
 };
 
 static int resume_index = -1;
@@ -83,7 +90,8 @@ static void resume_slot_free(void *parent, void *ptr, CRYPTO_EX_DATA *ad, int id
     struct resume_slot *slot = ptr;
     if (!slot)
         return;
-    SSL_SESSION_free(slot->last);
+    for (unsigned i = 0; i < slot->n; i++)
+        SSL_SESSION_free(slot->kept[i]);
     CRYPTO_THREAD_lock_free(slot->lock);
     free(slot);
 }
@@ -98,17 +106,22 @@ static struct resume_slot *resume_slot_of(SSL_CTX *ctx)
     return resume_index < 0 ? NULL : SSL_CTX_get_ex_data(ctx, resume_index);
 }
 
-/* OpenSSL's new-session callback: keeps sess (returning 1 keeps OpenSSL's reference) in
- * place of the one before. */
+/* OpenSSL's new-session callback: keeps sess (returning 1 keeps OpenSSL's reference),
+ * dropping the oldest when full. */
 static int remember_session(SSL *ssl, SSL_SESSION *sess)
 {
     struct resume_slot *slot = resume_slot_of(SSL_get_SSL_CTX(ssl));
     if (!slot || !CRYPTO_THREAD_write_lock(slot->lock))
         return 0;
-    SSL_SESSION *old = slot->last;
-    slot->last = sess;
+    SSL_SESSION *dropped = NULL;
+    if (slot->n == RESUME_KEEP) {
+        dropped = slot->kept[0];
+        memmove(slot->kept, slot->kept + 1, (RESUME_KEEP - 1) * sizeof slot->kept[0]);
+        slot->n--;
+    }
+    slot->kept[slot->n++] = sess;
     CRYPTO_THREAD_unlock(slot->lock);
-    SSL_SESSION_free(old);
+    SSL_SESSION_free(dropped);
     return 1;
 }
 
@@ -131,15 +144,30 @@ static int enable_resume(SSL_CTX *ctx)
     return 0;
 }
 
-/* Offers the configuration's remembered session, if any, in ssl's hello. */
+/* Offers the newest remembered session, if any, in ssl's hello (a TLS 1.3 one only once). */
 static void offer_session(SSL *ssl)
 {
     struct resume_slot *slot = resume_slot_of(SSL_get_SSL_CTX(ssl));
-    if (!slot || !CRYPTO_THREAD_read_lock(slot->lock))
+    if (!slot || !CRYPTO_THREAD_write_lock(slot->lock))
         return;
-    if (slot->last)
-        (void)SSL_set_session(ssl, slot->last); /* takes its own reference */
+    SSL_SESSION *sess = NULL;
+    while (slot->n > 0 && !sess) {
+        sess = slot->kept[slot->n - 1];
+        bool once = SSL_SESSION_get_protocol_version(sess) == TLS1_3_VERSION;
+        if (!SSL_SESSION_is_resumable(sess) || once)
+            slot->n--; /* ours is handed to the caller below (or dropped) */
+        else
+            SSL_SESSION_up_ref(sess); /* stays kept */
+        if (!SSL_SESSION_is_resumable(sess)) {
+            SSL_SESSION_free(sess);
+            sess = NULL;
+        }
+    }
     CRYPTO_THREAD_unlock(slot->lock);
+    if (sess) {
+        (void)SSL_set_session(ssl, sess); /* takes its own reference */
+        SSL_SESSION_free(sess);
+    }
 }
 
 static SSL_CTX *ctx_of(sq_tls_ctx *ctx)
