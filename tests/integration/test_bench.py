@@ -109,7 +109,9 @@ class Bench(unittest.TestCase):
 
 
 class BenchTls(unittest.TestCase):
-    """-w connect against synqd's TLS port: full handshakes, then resumed ones."""
+    """synq-bench against synqd's TLS port, with --tls-ktls yes (kernel TLS where the kernel
+    has it, else OpenSSL's record layer, the same to the client): -w connect with full
+    handshakes, then resumed ones; cycle's puts, reserves and deletes."""
 
     @classmethod
     def setUpClass(cls):
@@ -125,7 +127,7 @@ class BenchTls(unittest.TestCase):
         cls.tls_port = sqharness._free_port()
         cls.server = sqharness.Server("synqd", ["--tls-port", cls.tls_port, "--tls-cert", cls.crt,
                                                 "--tls-key", key, "--tls-auth-clients",
-                                                "no"]).start()
+                                                "no", "--tls-ktls", "yes"]).start()
         cls.addClassCleanup(cls.server.stop)
 
     def connect_run(self, *extra):
@@ -135,6 +137,13 @@ class BenchTls(unittest.TestCase):
         doc = json.loads(r.stdout)
         self.assertEqual((doc["jobs"], doc["errors"], doc["tls"]), (80, 0, True), doc)
         return doc
+
+    def test_cycle_over_tls(self):
+        r = bench("-p", self.tls_port, "--tls", "--tls-ca", self.crt, "--tls-name", "localhost",
+                  "-c", 4, "-P", 8, "-s", 3000, "-n", 2000, "-t", "tls-cycle", "--json")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        doc = json.loads(r.stdout)
+        self.assertEqual((doc["jobs"], doc["errors"]), (2000, 0), doc)
 
     def test_full_handshakes_do_not_resume(self):
         self.assertEqual(self.connect_run()["tls_resumed"], 0)
