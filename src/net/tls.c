@@ -13,7 +13,8 @@
  *  - a read may need writability and a write readability (SSL_ERROR_WANT_WRITE from
  *    SSL_read, WANT_READ from SSL_write: key updates, alerts). F_TLS_WANT_WRITE and
  *    F_TLS_WANT_READ make tcp.c watch the other direction for the blocked one;
- *  - decrypted input OpenSSL holds (a record bigger than what the read asked for, reads
+ *  - input is read ahead (one read() takes what the socket holds, many records); what
+ *    OpenSSL holds, decrypted or not (a record bigger than what the read asked for, reads
  *    stopped by the per-wake bound or by backpressure) is not announced by the fd:
  *    F_TLS_READ_AGAIN reads it from the timer step;
  *  - output goes out record by record (SSL_MODE_ENABLE_PARTIAL_WRITE), each record consumed
@@ -296,6 +297,9 @@ static int ctx_new(const sq_tls_opts *o, bool server, sq_tls_ctx **out)
     }
     SSL_CTX_set_mode(ctx, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER |
                               SSL_MODE_RELEASE_BUFFERS);
+    /* One read() takes what the socket holds (up to a record buffer), not a record header
+     * then its body: half the reads under load (bench/tls). */
+    SSL_CTX_set_read_ahead(ctx, 1);
     if ((err = set_protocols(ctx, o->protocols)) < 0)
         goto fail;
     err = -EINVAL;
@@ -449,13 +453,18 @@ ssize_t sq__tls_read(sq_conn *c, char *dst, size_t want, bool *eof)
 {
     size_t got = 0;
     c->flags &= ~F_TLS_WANT_WRITE;
-    /* SSL_read_ex returns one record's worth at most: go on until the read is as full as a
-     * plain read() would have been. */
+    /* SSL_read_ex returns one record's worth at most: go on while OpenSSL holds more (read
+     * ahead), until the read is as full as a plain read() would have been. With nothing held
+     * the socket was most likely drained by the read-ahead: stop, as tcp.c does after a short
+     * plain read, rather than spend a read() on EAGAIN (the fd is watched level-triggered, so
+     * anything left wakes the loop again). */
     while (got < want) {
         size_t n = 0;
         ERR_clear_error();
         if (SSL_read_ex(c->tls->ssl, dst + got, want - got, &n)) {
             got += n;
+            if (!SSL_has_pending(c->tls->ssl))
+                break;
             continue;
         }
         int sys_errno = errno;
