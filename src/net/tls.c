@@ -117,7 +117,8 @@ static int remember_session(SSL *ssl, SSL_SESSION *sess)
     SSL_SESSION *dropped = NULL;
     if (slot->n == RESUME_KEEP) {
         dropped = slot->kept[0];
-        memmove(slot->kept, slot->kept + 1, (RESUME_KEEP - 1) * sizeof slot->kept[0]);
+        for (unsigned i = 1; i < RESUME_KEEP; i++)
+            slot->kept[i - 1] = slot->kept[i];
         slot->n--;
     }
     slot->kept[slot->n++] = sess;
