@@ -55,6 +55,15 @@ typedef struct sq_tls_opts {
                                  both. Anything older is refused with -EINVAL */
     const char *ciphersuites; /* TLS 1.3 suites (SSL_CTX_set_ciphersuites); NULL = OpenSSL's */
     const char *ciphers;      /* TLS 1.2 cipher list (SSL_CTX_set_cipher_list); NULL = OpenSSL's */
+    bool session_resume;      /* client: every connection offers the last session (TLS 1.3
+                                 ticket, TLS 1.2 session) a server gave any connection of this
+                                 configuration, for an abbreviated handshake; false: every
+                                 handshake is a full one. Ignored by a server, which always
+                                 accepts resumption (stateless tickets) */
+    bool ktls;                /* kernel TLS offload (SSL_OP_ENABLE_KTLS) where the kernel has
+                                 it (the tls module) and the cipher suits it; elsewhere OpenSSL
+                                 falls back to its own record layer, unseen. See
+                                 sq_conn_tls_ktls */
 } sq_tls_opts;
 
 /* Makes a server (sq_tls_server_new) or client (sq_tls_client_new) configuration from opts.
@@ -93,6 +102,15 @@ const char *sq_conn_tls_error(const sq_conn *c);
 /* The negotiated protocol ("TLSv1.3") once the handshake completed, else NULL. Valid until c
  * is freed (so in on_close too: NULL there means the handshake never completed). */
 const char *sq_conn_tls_version(const sq_conn *c);
+
+/* Whether c's handshake resumed an earlier session (abbreviated handshake, no certificate
+ * exchanged); false before the handshake completed. Valid until c is freed. */
+bool sq_conn_tls_resumed(const sq_conn *c);
+
+/* Whether the kernel encrypts c's output (kTLS send, with sq_tls_opts.ktls) and decrypts its
+ * input (kTLS receive: OpenSSL 3.0 offers it for TLS 1.2 only): bit 0 send, bit 1 receive;
+ * 0 for a connection without kTLS or before its handshake completed. Valid until c is freed. */
+unsigned sq_conn_tls_ktls(const sq_conn *c);
 
 /* OpenSSL's SSL behind c (an SSL *), for what this API does not name, such as the peer's
  * certificate (SSL_get0_peer_certificate) once the handshake completed; NULL for a plain

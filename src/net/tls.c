@@ -13,7 +13,8 @@
  *  - a read may need writability and a write readability (SSL_ERROR_WANT_WRITE from
  *    SSL_read, WANT_READ from SSL_write: key updates, alerts). F_TLS_WANT_WRITE and
  *    F_TLS_WANT_READ make tcp.c watch the other direction for the blocked one;
- *  - decrypted input OpenSSL holds (a record bigger than what the read asked for, reads
+ *  - input is read ahead (one read() takes what the socket holds, many records); what
+ *    OpenSSL holds, decrypted or not (a record bigger than what the read asked for, reads
  *    stopped by the per-wake bound or by backpressure) is not announced by the fd:
  *    F_TLS_READ_AGAIN reads it from the timer step;
  *  - output goes out record by record (SSL_MODE_ENABLE_PARTIAL_WRITE), each record consumed
@@ -21,7 +22,13 @@
  *    a record the socket took only part of stays in OpenSSL and the retry names the same
  *    bytes again (SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER: the output buffer may have moved);
  *  - OpenSSL's own buffers are released while idle (SSL_MODE_RELEASE_BUFFERS), as the
- *    engine's are, so an idle TLS connection holds no I/O buffer.
+ *    engine's are, so an idle TLS connection holds no I/O buffer;
+ *  - a client configuration with session_resume keeps the last session a server handed it
+ *    (OpenSSL's new-session callback: TLS 1.3 tickets come after the handshake, with the
+ *    first data) and offers it in every new connection's hello; the server decides;
+ *  - with ktls, OpenSSL moves the record layer into the kernel after the handshake when it
+ *    can (TCP_ULP "tls"); SSL_read/SSL_write then do plain socket I/O, so nothing here
+ *    changes, and a kernel without it leaves OpenSSL's own record layer in place.
  */
 #include "synq/tls.h"
 
@@ -44,6 +51,7 @@ const char *sq_tls_last_error(void)
 #ifdef SQ_HAVE_TLS
 
 #include <arpa/inet.h>
+#include <openssl/crypto.h>
 #include <openssl/err.h>
 #include <openssl/ssl.h>
 #include <openssl/x509v3.h>
@@ -54,8 +62,115 @@ struct sq__tls {
     SSL *ssl;            /* NULL once the connection was released */
     const char *version; /* once the handshake completed (static, OpenSSL's): kept past the
                             release, so on_close can tell a failed handshake from a session */
+    bool resumed;        /* the handshake resumed a session */
+    unsigned ktls;       /* kTLS after the handshake: bit 0 send, bit 1 receive */
     char error[TLS_ERROR_BYTES];
 };
+
+/* A client configuration's remembered sessions (session_resume), in the SSL_CTX's ex_data;
+ * loops on several threads may share the configuration, hence the lock. A TLS 1.3 ticket is
+ * offered once (RFC 8446 C.4: reuse links connections; OpenSSL also marks a session that one
+ * of its connections ended without close_notify as not resumable, which would spoil it for
+ * every other connection holding it), so the server's tickets (two per handshake) are kept
+ * newest first, a bounded stack; a TLS 1.2 session stays for every connection. */
+#define RESUME_KEEP 64
+
+struct resume_slot {
+    CRYPTO_RWLOCK *lock;
+    unsigned n;
+    SSL_SESSION *kept[RESUME_KEEP]; /* oldest first */
+};
+
+static int resume_index = -1;
+static CRYPTO_ONCE resume_once = CRYPTO_ONCE_STATIC_INIT;
+
+static void resume_slot_free(void *parent, void *ptr, CRYPTO_EX_DATA *ad, int idx, long argl,
+                             void *argp)
+{
+    (void)parent, (void)ad, (void)idx, (void)argl, (void)argp;
+    struct resume_slot *slot = ptr;
+    if (!slot)
+        return;
+    for (unsigned i = 0; i < slot->n; i++)
+        SSL_SESSION_free(slot->kept[i]);
+    CRYPTO_THREAD_lock_free(slot->lock);
+    free(slot);
+}
+
+static void resume_index_new(void)
+{
+    resume_index = SSL_CTX_get_ex_new_index(0, NULL, NULL, NULL, resume_slot_free);
+}
+
+static struct resume_slot *resume_slot_of(SSL_CTX *ctx)
+{
+    return resume_index < 0 ? NULL : SSL_CTX_get_ex_data(ctx, resume_index);
+}
+
+/* OpenSSL's new-session callback: keeps sess (returning 1 keeps OpenSSL's reference),
+ * dropping the oldest when full. */
+static int remember_session(SSL *ssl, SSL_SESSION *sess)
+{
+    struct resume_slot *slot = resume_slot_of(SSL_get_SSL_CTX(ssl));
+    if (!slot || !CRYPTO_THREAD_write_lock(slot->lock))
+        return 0;
+    SSL_SESSION *dropped = NULL;
+    if (slot->n == RESUME_KEEP) {
+        dropped = slot->kept[0];
+        for (unsigned i = 1; i < RESUME_KEEP; i++)
+            slot->kept[i - 1] = slot->kept[i];
+        slot->n--;
+    }
+    slot->kept[slot->n++] = sess;
+    CRYPTO_THREAD_unlock(slot->lock);
+    SSL_SESSION_free(dropped);
+    return 1;
+}
+
+/* Client side: the configuration remembers sessions for its next connections. 0 or -ENOMEM. */
+static int enable_resume(SSL_CTX *ctx)
+{
+    if (!CRYPTO_THREAD_run_once(&resume_once, resume_index_new) || resume_index < 0)
+        return -ENOMEM;
+    struct resume_slot *slot = calloc(1, sizeof *slot);
+    if (!slot)
+        return -ENOMEM;
+    slot->lock = CRYPTO_THREAD_lock_new();
+    if (!slot->lock || !SSL_CTX_set_ex_data(ctx, resume_index, slot)) {
+        CRYPTO_THREAD_lock_free(slot->lock);
+        free(slot);
+        return -ENOMEM;
+    }
+    SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_CLIENT | SSL_SESS_CACHE_NO_INTERNAL_STORE);
+    SSL_CTX_sess_set_new_cb(ctx, remember_session);
+    return 0;
+}
+
+/* Offers the newest remembered session, if any, in ssl's hello (a TLS 1.3 one only once). */
+static void offer_session(SSL *ssl)
+{
+    struct resume_slot *slot = resume_slot_of(SSL_get_SSL_CTX(ssl));
+    if (!slot || !CRYPTO_THREAD_write_lock(slot->lock))
+        return;
+    SSL_SESSION *sess = NULL;
+    while (slot->n > 0 && !sess) {
+        sess = slot->kept[slot->n - 1];
+        bool once = SSL_SESSION_get_protocol_version(sess) == TLS1_3_VERSION;
+        if (!SSL_SESSION_is_resumable(sess) || once)
+            slot->n--; /* ours is handed to the caller below (or dropped) */
+        else
+            SSL_SESSION_up_ref(sess); /* stays kept */
+        if (!SSL_SESSION_is_resumable(sess)) {
+            SSL_SESSION_free(sess);
+            sess = NULL;
+        }
+    }
+    CRYPTO_THREAD_unlock(slot->lock);
+    if (sess) {
+        (void)SSL_set_session(ssl, sess); /* takes its own reference */
+        SSL_SESSION_free(sess);
+    }
+}
 
 static SSL_CTX *ctx_of(sq_tls_ctx *ctx)
 {
@@ -174,9 +289,18 @@ static int ctx_new(const sq_tls_opts *o, bool server, sq_tls_ctx **out)
     uint64_t options = SSL_OP_NO_RENEGOTIATION | SSL_OP_IGNORE_UNEXPECTED_EOF;
     if (server)
         options |= SSL_OP_CIPHER_SERVER_PREFERENCE;
+    if (o->ktls)
+        options |= SSL_OP_ENABLE_KTLS;
     SSL_CTX_set_options(ctx, options);
+    if (!server && o->session_resume && (err = enable_resume(ctx)) < 0) {
+        config_fail("cannot keep sessions for resumption", NULL, 0);
+        goto fail;
+    }
     SSL_CTX_set_mode(ctx, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER |
                               SSL_MODE_RELEASE_BUFFERS);
+    /* One read() takes what the socket holds (up to a record buffer), not a record header
+     * then its body: half the reads under load (bench/tls). */
+    SSL_CTX_set_read_ahead(ctx, 1);
     if ((err = set_protocols(ctx, o->protocols)) < 0)
         goto fail;
     err = -EINVAL;
@@ -266,10 +390,12 @@ int sq__tls_attach(sq_conn *c, sq_tls_ctx *ctx, bool server, const char *server_
         free(t);
         return config_fail("SSL_new", NULL, -ENOMEM);
     }
-    if (server)
+    if (server) {
         SSL_set_accept_state(t->ssl);
-    else
+    } else {
         SSL_set_connect_state(t->ssl);
+        offer_session(t->ssl);
+    }
     if (server_name && set_server_name(t->ssl, server_name) < 0) {
         SSL_free(t->ssl);
         free(t);
@@ -315,6 +441,9 @@ int sq__tls_handshake(sq_conn *c)
     if (rc == 1) {
         c->flags &= ~F_TLS_HANDSHAKE;
         c->tls->version = SSL_get_version(c->tls->ssl);
+        c->tls->resumed = SSL_session_reused(c->tls->ssl) == 1;
+        c->tls->ktls = (BIO_get_ktls_send(SSL_get_wbio(c->tls->ssl)) ? 1u : 0u) |
+                       (BIO_get_ktls_recv(SSL_get_rbio(c->tls->ssl)) ? 2u : 0u);
         return 1;
     }
     int sys_errno = errno;
@@ -325,13 +454,18 @@ ssize_t sq__tls_read(sq_conn *c, char *dst, size_t want, bool *eof)
 {
     size_t got = 0;
     c->flags &= ~F_TLS_WANT_WRITE;
-    /* SSL_read_ex returns one record's worth at most: go on until the read is as full as a
-     * plain read() would have been. */
+    /* SSL_read_ex returns one record's worth at most: go on while OpenSSL holds more (read
+     * ahead), until the read is as full as a plain read() would have been. With nothing held
+     * the socket was most likely drained by the read-ahead: stop, as tcp.c does after a short
+     * plain read, rather than spend a read() on EAGAIN (the fd is watched level-triggered, so
+     * anything left wakes the loop again). */
     while (got < want) {
         size_t n = 0;
         ERR_clear_error();
         if (SSL_read_ex(c->tls->ssl, dst + got, want - got, &n)) {
             got += n;
+            if (!SSL_has_pending(c->tls->ssl))
+                break;
             continue;
         }
         int sys_errno = errno;
@@ -418,6 +552,16 @@ const char *sq_conn_tls_error(const sq_conn *c)
 const char *sq_conn_tls_version(const sq_conn *c)
 {
     return c->tls ? c->tls->version : NULL;
+}
+
+bool sq_conn_tls_resumed(const sq_conn *c)
+{
+    return c->tls && c->tls->resumed;
+}
+
+unsigned sq_conn_tls_ktls(const sq_conn *c)
+{
+    return c->tls ? c->tls->ktls : 0;
 }
 
 void *sq_conn_tls_openssl(const sq_conn *c)
@@ -531,6 +675,18 @@ const char *sq_conn_tls_version(const sq_conn *c)
 {
     (void)c;
     return NULL;
+}
+
+bool sq_conn_tls_resumed(const sq_conn *c)
+{
+    (void)c;
+    return false;
+}
+
+unsigned sq_conn_tls_ktls(const sq_conn *c)
+{
+    (void)c;
+    return 0;
 }
 
 void *sq_conn_tls_openssl(const sq_conn *c)

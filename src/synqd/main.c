@@ -101,6 +101,7 @@ static void usage(FILE *out)
             "                          (default yes: needs --tls-ca)\n"
             "     --tls-protocols \"TLSv1.2 TLSv1.3\"  the versions offered (the default)\n"
             "     --tls-ciphersuites LIST  TLS 1.3 suites (default OpenSSL's)\n"
+            "     --tls-ktls yes|no    kernel TLS offload where the kernel has it (default no)\n"
             "\n"
             "Cluster (docs/cluster.md; -b DIR then holds the node's Raft state):\n"
             "     --node ID            be cluster node ID (a positive integer)\n"
@@ -269,6 +270,7 @@ enum {
     OPT_TLS_AUTH_CLIENTS,
     OPT_TLS_PROTOCOLS,
     OPT_TLS_CIPHERSUITES,
+    OPT_TLS_KTLS,
     OPT_NODE,
     OPT_PEERS,
     OPT_ELECTION_TIMEOUT,
@@ -321,6 +323,13 @@ static int apply_tls_option(synqd_tls *t, int c, const char *arg)
         return NEXT_OPTION;
     case OPT_TLS_CIPHERSUITES:
         t->opts.ciphersuites = arg;
+        return NEXT_OPTION;
+    case OPT_TLS_KTLS:
+        if (strcmp(arg, "yes") != 0 && strcmp(arg, "no") != 0) {
+            fprintf(stderr, "synqd: --tls-ktls: expected yes or no, got %s\n", arg);
+            return SYNQD_EXIT_USAGE;
+        }
+        t->opts.ktls = strcmp(arg, "yes") == 0;
         return NEXT_OPTION;
     default:
         usage(stderr);
@@ -580,6 +589,7 @@ static bool parse_options(int argc, char **argv, options *opt, int *status)
         {"tls-auth-clients", required_argument, NULL, OPT_TLS_AUTH_CLIENTS},
         {"tls-protocols", required_argument, NULL, OPT_TLS_PROTOCOLS},
         {"tls-ciphersuites", required_argument, NULL, OPT_TLS_CIPHERSUITES},
+        {"tls-ktls", required_argument, NULL, OPT_TLS_KTLS},
         {"node", required_argument, NULL, OPT_NODE},
         {"peers", required_argument, NULL, OPT_PEERS},
         {"election-timeout", required_argument, NULL, OPT_ELECTION_TIMEOUT},

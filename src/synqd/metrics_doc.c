@@ -264,6 +264,10 @@ static void format_overload(writer *w, const synqd_counters *c, const synqd_over
            "TLS connections closed before their handshake completed (refused certificate, "
            "not TLS, --tls-port handshake timeout).",
            o->tls_handshake_failures);
+    metric(w, "synq_tls_ktls_connections_total", "counter",
+           "TLS connections whose records the kernel encrypts (--tls-ktls yes, a kernel with "
+           "the tls module).",
+           o->tls_ktls);
     metric(w, "synq_malloc_trims_total", "counter",
            "Times freed heap memory was given back to the kernel after many tubes or "
            "connections went away.",

@@ -120,6 +120,23 @@ void session_wait_ended(session *se, const char *reply, size_t reply_len)
     after_core(se, before, session_core_wait_ended(&se->core, reply, reply_len, out));
 }
 
+/* A TLS connection whose records the kernel handles (--tls-ktls yes): counted, and logged
+ * with -V, so an operator sees the offload is real. */
+static void note_ktls(session *se)
+{
+    server *srv = se->srv;
+    srv->overload.tls_ktls++;
+    if (!srv->opts.verbose)
+        return;
+    char peer[64] = "?";
+    (void)sq_conn_peer(se->conn, peer, sizeof peer);
+    unsigned k = sq_conn_tls_ktls(se->conn);
+    fprintf(stderr, "synqd: TLS connection from %s: kernel TLS %s\n", peer,
+            k == 3   ? "send and receive"
+            : k == 1 ? "send"
+                     : "receive");
+}
+
 static void on_read(sq_conn *c, sq_buf *in)
 {
     session *se = sq_conn_data(c);
@@ -133,6 +150,8 @@ static void on_read(sq_conn *c, sq_buf *in)
             a && sq_conn_is_tls(c) ? auth_cert_user(a->users, sq_conn_tls_openssl(c)) : NULL;
         if (u)
             session_core_login(&se->core, u);
+        if (sq_conn_tls_ktls(c))
+            note_ktls(se);
     }
     session_process(se);
 }

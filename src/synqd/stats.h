@@ -40,6 +40,7 @@ typedef struct synqd_overload_stats {
     uint64_t malloc_trims;           /* freed heap memory given back after a large release */
     uint64_t tls_handshake_failures; /* TLS connections closed before their handshake completed
                                         (refused, broken, or past the handshake timeout) */
+    uint64_t tls_ktls;               /* TLS connections the kernel encrypts (--tls-ktls yes) */
 } synqd_overload_stats;
 
 /* The log's figures for `stats` (zeros without a log). */

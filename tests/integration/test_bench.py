@@ -1,11 +1,15 @@
 """synq-bench against a real synqd: --json is one object with the run's
 parameters and results, --rate N is open loop and achieves about N jobs a
-second, and the command line follows synqd's (-h help, -v version, -V
-verbose, -H HOST[:PORT]). Python 3 standard library only."""
+second, the command line follows synqd's (-h help, -v version, -V
+verbose, -H HOST[:PORT]), and -w connect counts whole connections, over TLS
+with full handshakes unless --tls-resume makes them resume. Python 3
+standard library only (and the openssl command for a certificate)."""
 
 import json
 import os
+import shutil
 import subprocess
+import tempfile
 import unittest
 
 import sqharness
@@ -85,6 +89,71 @@ class Bench(unittest.TestCase):
         for args in (["--rate", "0"], ["--rate", "x"], ["-H", "[::1"], ["-H", "h:0"],
                      ["extra"]):
             self.assertEqual(bench(*args).returncode, 2, args)
+        for args in (["-w", "connect", "--rate", "10"], ["--tls-resume"]):
+            self.assertEqual(bench(*args).returncode, 2, args)
+
+    def test_connect_counts_connections(self):
+        r = bench("-p", self.server.port, "-w", "connect", "-c", 3, "-n", 60, "-t", "conn-run",
+                  "--json")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        doc = json.loads(r.stdout)
+        self.assertEqual((doc["workload"], doc["jobs"], doc["errors"]), ("connect", 60, 0))
+        self.assertEqual((doc["tls"], doc["tls_resumed"]), (False, 0))
+        self.assertEqual(doc["job_latency_us"]["count"], 60)
+        # Every job was a connection of its own: 3 open at a time, 60 in all.
+        c = sqharness.Client(self.server.port)
+        c.send(b"stats\r\n")
+        stats = dict(sqharness.parse_yaml(c.read_yaml_reply()))
+        c.close()
+        self.assertGreaterEqual(int(stats["total-connections"]), 60)
+
+
+class BenchTls(unittest.TestCase):
+    """synq-bench against synqd's TLS port, with --tls-ktls yes (kernel TLS where the kernel
+    has it, else OpenSSL's record layer, the same to the client): -w connect with full
+    handshakes, then resumed ones; cycle's puts, reserves and deletes."""
+
+    @classmethod
+    def setUpClass(cls):
+        if not shutil.which("openssl"):
+            raise unittest.SkipTest("no openssl command")
+        cls.dir = tempfile.mkdtemp(prefix="synq-bench-tls-")
+        cls.addClassCleanup(shutil.rmtree, cls.dir, True)
+        cls.crt, key = os.path.join(cls.dir, "srv.crt"), os.path.join(cls.dir, "srv.key")
+        subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", key,
+                        "-out", cls.crt, "-days", "30", "-subj", "/CN=localhost", "-addext",
+                        "subjectAltName=DNS:localhost,IP:127.0.0.1"],
+                       check=True, capture_output=True, timeout=60, stdin=subprocess.DEVNULL)
+        cls.tls_port = sqharness._free_port()
+        cls.server = sqharness.Server("synqd", ["--tls-port", cls.tls_port, "--tls-cert", cls.crt,
+                                                "--tls-key", key, "--tls-auth-clients",
+                                                "no", "--tls-ktls", "yes"]).start()
+        cls.addClassCleanup(cls.server.stop)
+
+    def connect_run(self, *extra):
+        r = bench("-p", self.tls_port, "--tls", "--tls-ca", self.crt, "--tls-name", "localhost",
+                  "-w", "connect", "-c", 4, "-n", 80, "--json", *extra)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        doc = json.loads(r.stdout)
+        self.assertEqual((doc["jobs"], doc["errors"], doc["tls"]), (80, 0, True), doc)
+        return doc
+
+    def test_cycle_over_tls(self):
+        r = bench("-p", self.tls_port, "--tls", "--tls-ca", self.crt, "--tls-name", "localhost",
+                  "-c", 4, "-P", 8, "-s", 3000, "-n", 2000, "-t", "tls-cycle", "--json")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        doc = json.loads(r.stdout)
+        self.assertEqual((doc["jobs"], doc["errors"]), (2000, 0), doc)
+
+    def test_full_handshakes_do_not_resume(self):
+        self.assertEqual(self.connect_run()["tls_resumed"], 0)
+
+    def test_tls_resume_resumes(self):
+        # The first connection of each of the 4 has no ticket yet; every later one takes one
+        # of the two its predecessor got (the server accepts any ticket of its own).
+        doc = self.connect_run("--tls-resume")
+        self.assertGreaterEqual(doc["tls_resumed"], 80 - 4, doc)
+        self.assertLess(doc["tls_resumed"], 80, doc)
 
 
 if __name__ == "__main__":

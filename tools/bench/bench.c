@@ -8,10 +8,12 @@
  *   cycler    put + reserve, then delete <id>  (workload cycle)
  *   consumer  reserve, then delete <id>        (other half of produce-consume)
  *   timeouter reserve-with-timeout 0           (workload reserve-timeout)
+ *   connector connect (and TLS handshake), use, close, again  (workload connect)
  * A slot is freed when its chain ends (INSERTED for a producer, DELETED
  * for cycler and consumer, TIMED_OUT for a timeouter) or on an error
- * reply. After each batch of replies, all free slots are refilled with one
- * write of a pre-built run of commands, so the tool costs one memcpy per
+ * reply; a connector's when its one `use` is answered (it then closes and
+ * connects anew: a job is one connection's whole life). After each batch of replies, all free slots
+ * are refilled with one write of a pre-built run of commands, so the tool costs one memcpy per
  * command and nothing is allocated per operation.
  *
  * beanstalkd answers a connection's commands in order with exactly one
@@ -36,11 +38,13 @@
 
 #include "bench.h"
 
-const char *const workload_names[4] = {"put", "cycle", "produce-consume", "reserve-timeout"};
+const char *const workload_names[WORKLOADS] = {"put", "cycle", "produce-consume", "reserve-timeout",
+                                               "connect"};
 const char *const op_names[OP_KINDS] = {
     "use", "watch", "ignore", "put", "reserve", "reserve-with-timeout", "delete"};
 
 static void finish(bench *b);
+static void start_connect(bench *b, bconn *bc);
 
 /* --- The in-flight ring ---------------------------------------------- */
 
@@ -90,12 +94,13 @@ static void send_setup(bconn *bc, uint64_t now)
 {
     char cmd[3 * (MAX_TUBE_NAME + 16)];
     size_t len = 0;
-    bool is_default = strcmp(bc->tube, "default") == 0;
-    bool uses = bc->role == ROLE_PRODUCER || bc->role == ROLE_CYCLER;
-    bool watches = bc->role != ROLE_PRODUCER;
+    /* A connector's whole exchange is one `use`, answered even for "default". */
+    bool is_default = strcmp(bc->tube, "default") == 0 && bc->role != ROLE_CONNECTOR;
+    bool uses = bc->role == ROLE_PRODUCER || bc->role == ROLE_CYCLER || bc->role == ROLE_CONNECTOR;
+    bool watches = bc->role != ROLE_PRODUCER && bc->role != ROLE_CONNECTOR;
     if (uses && !is_default) {
         len += (size_t)snprintf(cmd + len, sizeof cmd - len, "use %s\r\n", bc->tube);
-        ring_push(bc, OP_USE, now, now);
+        ring_push(bc, OP_USE, now, bc->role == ROLE_CONNECTOR ? bc->connect_ns : now);
     }
     if (watches && !is_default) {
         len += (size_t)snprintf(cmd + len, sizeof cmd - len, "watch %s\r\nignore default\r\n",
@@ -153,7 +158,7 @@ static uint64_t pace_take(bench *b, uint64_t now)
 static void refill(bconn *bc, uint64_t now)
 {
     bench *b = bc->b;
-    if (b->done || !bc->conn || bc->aborted)
+    if (b->done || !bc->conn || bc->aborted || bc->role == ROLE_CONNECTOR)
         return;
     unsigned free_slots = b->pipeline - bc->busy;
     if (paced(bc)) {
@@ -214,6 +219,7 @@ static void refill(bconn *bc, uint64_t now)
             ring_push(bc, OP_RESERVE, at, at);
             break;
         case ROLE_TIMEOUTER:
+        case ROLE_CONNECTOR: /* never here: refill returned */
             ring_push(bc, OP_RESERVE_TIMEOUT, at, at);
             break;
         }
@@ -270,7 +276,13 @@ static void handle_reply(bconn *bc, enum op_kind kind, const char *line, size_t 
     switch (kind) {
     case OP_USE:
         ok = HAS_PREFIX(line, len, "USING ");
+        /* A connector's `use` is its job: the connection's life ends with it. */
         chain_ends = false;
+        job_done = ok && bc->role == ROLE_CONNECTOR;
+        if (bc->role == ROLE_CONNECTOR) {
+            b->ops++;
+            b->settled++;
+        }
         break;
     case OP_WATCH:
     case OP_IGNORE:
@@ -418,6 +430,12 @@ static void on_read(sq_conn *c, sq_buf *in)
         return;
     }
     sq_buf_consume(in, (size_t)used);
+    if (bc->role == ROLE_CONNECTOR && bc->ring_len == 0) {
+        sq_conn_close(c); /* on_close connects anew */
+        if (b->total_jobs && b->settled >= b->total_jobs)
+            finish(b);
+        return;
+    }
     if (bc->deletes_len > 0)
         conn_write(bc, bc->deletes, bc->deletes_len);
     if (b->total_jobs && b->settled >= b->total_jobs) {
@@ -433,14 +451,16 @@ static void on_close(sq_conn *c, int err)
     bench *b = bc->b;
     bc->conn = NULL;
     b->open--;
-    if (!b->done) {
+    if (!b->done && bc->role == ROLE_CONNECTOR && !err && !bc->aborted && bc->ring_len == 0) {
+        start_connect(b, bc); /* the close we asked for: the next connection */
+    } else if (!b->done) {
         /* A connection we reset ourselves was reported when we did. */
         if (!bc->aborted)
             lg_error(&b->errors, "conn %u: connection closed during the run: %s", bc->index,
                      err ? sq_strerror(err) : "closed by the server");
         if (b->open == 0)
             finish(b);
-    } else if (b->open == 0) {
+    } else if (b->open == 0 && b->connecting == 0) {
         sq_loop_stop(b->loop);
     }
 }
@@ -551,11 +571,37 @@ static void on_connect(sq_conn *c, int err, void *data)
         sq_conn_set_handlers(c, &bench_handlers, bc);
         bc->conn = c;
         b->open++;
+        if (sq_conn_tls_resumed(c))
+            b->tls_resumed++;
+        if (b->started && bc->role == ROLE_CONNECTOR)
+            send_setup(bc, lg_now_ns());
     }
     if (b->connecting == 0 && !b->started)
         start_run(b);
     else if (b->connecting == 0 && b->done && b->open == 0)
         sq_loop_stop(b->loop);
+}
+
+/* Connects bc (anew, for a connector); the outcome comes to on_connect. */
+static void start_connect(bench *b, bconn *bc)
+{
+    if (b->total_jobs && b->issued >= b->total_jobs)
+        return;
+    bc->aborted = false;
+    bc->connect_ns = lg_now_ns();
+    if (bc->role == ROLE_CONNECTOR)
+        b->issued++;
+    b->connecting++;
+    int rc = b->tls
+                 ? sq_tcp_connect_tls(b->loop, b->host, b->port, &b->conn_opts, 5000, b->tls,
+                                      b->tls_name, on_connect, bc)
+                 : sq_tcp_connect(b->loop, b->host, b->port, &b->conn_opts, 5000, on_connect, bc);
+    if (rc < 0) {
+        /* Reported now; the callback will not run for this one. */
+        b->connecting--;
+        lg_error(&b->errors, "conn %u: sq_tcp_connect %s:%u: %s", bc->index, b->host, b->port,
+                 sq_strerror(rc));
+    }
 }
 
 static void finish(bench *b)
@@ -609,24 +655,13 @@ int main(int argc, char **argv)
     sq_timer_init(&b.watchdog, on_watchdog, &b);
     sq_timer_init(&b.pacer, on_pacer, &b);
 
-    sq_conn_opts opts;
-    sq_conn_opts_default(&opts);
+    sq_conn_opts_default(&b.conn_opts);
     /* A RESERVED reply is parsed only once whole, so input must hold one. */
-    if (opts.in_limit < 2 * b.body_bytes + MAX_REPLY_LINE)
-        opts.in_limit = 2 * b.body_bytes + MAX_REPLY_LINE;
-    b.in_limit = opts.in_limit;
-    b.connecting = b.conns;
-    for (unsigned i = 0; i < b.conns; i++) {
-        rc = b.tls ? sq_tcp_connect_tls(b.loop, b.host, b.port, &opts, 5000, b.tls, b.tls_name,
-                                        on_connect, &b.bc[i])
-                   : sq_tcp_connect(b.loop, b.host, b.port, &opts, 5000, on_connect, &b.bc[i]);
-        if (rc < 0) {
-            /* Reported now; the callback will not run for this one. */
-            b.connecting--;
-            lg_error(&b.errors, "conn %u: sq_tcp_connect %s:%u: %s", i, b.host, b.port,
-                     sq_strerror(rc));
-        }
-    }
+    if (b.conn_opts.in_limit < 2 * b.body_bytes + MAX_REPLY_LINE)
+        b.conn_opts.in_limit = 2 * b.body_bytes + MAX_REPLY_LINE;
+    b.in_limit = b.conn_opts.in_limit;
+    for (unsigned i = 0; i < b.conns; i++)
+        start_connect(&b, &b.bc[i]);
     if (b.connecting == 0)
         start_run(&b);
     rc = 0;

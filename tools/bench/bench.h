@@ -25,10 +25,11 @@
 #define MAX_ID_DIGITS 20
 #define SETUP_OPS 3 /* use, watch, ignore */
 
-enum workload { WL_PUT, WL_CYCLE, WL_PRODUCE_CONSUME, WL_RESERVE_TIMEOUT };
-extern const char *const workload_names[4];
+enum workload { WL_PUT, WL_CYCLE, WL_PRODUCE_CONSUME, WL_RESERVE_TIMEOUT, WL_CONNECT };
+#define WORKLOADS 5
+extern const char *const workload_names[WORKLOADS];
 
-enum role { ROLE_PRODUCER, ROLE_CYCLER, ROLE_CONSUMER, ROLE_TIMEOUTER };
+enum role { ROLE_PRODUCER, ROLE_CYCLER, ROLE_CONSUMER, ROLE_TIMEOUTER, ROLE_CONNECTOR };
 
 enum op_kind { OP_USE, OP_WATCH, OP_IGNORE, OP_PUT, OP_RESERVE, OP_RESERVE_TIMEOUT, OP_DELETE };
 #define OP_KINDS 7
@@ -45,7 +46,8 @@ typedef struct bconn {
     enum role role;
     const char *tube;
     unsigned tube_index;
-    unsigned busy; /* slots in flight */
+    unsigned busy;       /* slots in flight */
+    uint64_t connect_ns; /* when its connect started (a connector's job counts from it) */
     /* FIFO of commands awaiting their reply: when each was sent (in --rate
      * mode a chain's first commands count from their scheduled time) and
      * when the job chain it belongs to started. */
@@ -76,13 +78,15 @@ struct bench { /* NOLINT(clang-analyzer-optin.performance.Padding) */
     const char *tls_name; /* --tls-name: the name the server's certificate must carry */
 
     sq_loop *loop;
+    sq_conn_opts conn_opts;
     size_t in_limit; /* connections' input limit: the largest reply we can hold */
     bconn *bc;
     unsigned connecting, open;
     bool started, done;
     uint64_t start_ns, end_ns;
     uint64_t jobs, ops, issued;
-    uint64_t settled; /* job chains ended, successfully or not (ends -n runs) */
+    uint64_t settled;     /* job chains ended, successfully or not (ends -n runs) */
+    uint64_t tls_resumed; /* TLS handshakes that resumed a session (--tls-resume) */
     /* produce-consume with -n: each tube's share of the jobs, and the puts
      * and reserves sent on it (see refill()). */
     uint64_t tube_quota[MAX_TUBES], tube_puts[MAX_TUBES], tube_reserves[MAX_TUBES];

@@ -75,17 +75,22 @@ static void usage(FILE *f)
           "  -s BODY_BYTES   job body size (default 100)\n"
           "  -t TUBE[,TUBE]  tubes; connection i uses tube i mod count\n"
           "                  (default synq-bench; synq-bench-empty for reserve-timeout)\n"
-          "  -w WORKLOAD     put | cycle | produce-consume | reserve-timeout (default cycle)\n"
+          "  -w WORKLOAD     put | cycle | produce-consume | reserve-timeout | connect\n"
+          "                  (default cycle)\n"
           "      put              put only; a job = one INSERTED\n"
           "      cycle            put, reserve, delete per job, pipelined per connection\n"
           "      produce-consume  half the connections put, half reserve+delete\n"
           "                       on the same tubes; a job = one DELETED\n"
           "      reserve-timeout  reserve-with-timeout 0 on an empty tube;\n"
           "                       a job = one TIMED_OUT\n"
+          "      connect          connect (with --tls: handshake), use TUBE, close, again;\n"
+          "                       a job = one connection; -P does not apply\n"
           "  --tls           speak TLS (the server's certificate is verified)\n"
           "  --tls-ca FILE   CAs (PEM) to verify it with (default: the system's)\n"
           "  --tls-name NAME the name its certificate must carry (default: not checked)\n"
           "  --tls-cert FILE, --tls-key FILE  a client certificate and its key (PEM)\n"
+          "  --tls-resume    offer the last session the server gave (TLS 1.3 ticket) in\n"
+          "                  every new connection: resumed handshakes (default: full)\n"
           "  -r, --rate N    open loop: start N jobs a second, on a fixed schedule\n"
           "                  whatever the replies do (default: closed loop, each\n"
           "                  connection keeps -P in flight). Latency counts from each\n"
@@ -105,7 +110,8 @@ static void usage(FILE *f)
           "  RESULT workload=.. conns=.. pipeline=.. body=.. jobs=.. secs=.. jobs_per_s=..\n"
           "         ops=.. ops_per_s=.. p50_us=.. p90_us=.. p99_us=.. p999_us=.. max_us=.. "
           "errors=..\n"
-          "with --rate followed by rate=.. achieved_per_s=.. backlog=.. (due, never sent).\n"
+          "with --rate followed by rate=.. achieved_per_s=.. backlog=.. (due, never sent),\n"
+          "with --tls by tls_resumed=.. (handshakes that resumed a session).\n"
           "--json prints instead:\n"
           "  {\"tool\": \"synq-bench\", \"version\", \"workload\", \"host\", \"port\",\n"
           "   \"conns\", \"pipeline\", \"body_bytes\", \"tubes\": [..], \"duration_s\" or\n"
@@ -113,7 +119,8 @@ static void usage(FILE *f)
           "   \"jobs_per_s\", \"ops\", \"ops_per_s\", \"achieved_per_s\", \"backlog\",\n"
           "   \"latency_us\": {\"count\", \"mean\", \"p50\", \"p90\", \"p99\", \"p999\", \"max\"}\n"
           "   (all commands, as RESULT), \"job_latency_us\": {..},\n"
-          "   \"commands\": {\"put\": {..}, ..}, \"errors\"}\n",
+          "   \"commands\": {\"put\": {..}, ..}, \"tls\": true|false, \"tls_resumed\",\n"
+          "   \"errors\"}\n",
           f);
 }
 
@@ -140,17 +147,12 @@ static int parse_tubes(bench *b, char *list)
 int bench_parse_options(bench *b, int argc, char **argv)
 {
     static const struct option longopts[] = {
-        {"help", no_argument, NULL, 'h'},
-        {"version", no_argument, NULL, 'v'},
-        {"verbose", no_argument, NULL, 'V'},
-        {"json", no_argument, NULL, 'J'},
-        {"rate", required_argument, NULL, 'r'},
-        {"tls", no_argument, NULL, 'T'},
-        {"tls-ca", required_argument, NULL, 'A'},
-        {"tls-name", required_argument, NULL, 'N'},
-        {"tls-cert", required_argument, NULL, 'C'},
-        {"tls-key", required_argument, NULL, 'K'},
-        {0, 0, 0, 0},
+        {"help", no_argument, NULL, 'h'},           {"version", no_argument, NULL, 'v'},
+        {"verbose", no_argument, NULL, 'V'},        {"json", no_argument, NULL, 'J'},
+        {"rate", required_argument, NULL, 'r'},     {"tls", no_argument, NULL, 'T'},
+        {"tls-ca", required_argument, NULL, 'A'},   {"tls-name", required_argument, NULL, 'N'},
+        {"tls-cert", required_argument, NULL, 'C'}, {"tls-key", required_argument, NULL, 'K'},
+        {"tls-resume", no_argument, NULL, 'R'},     {0, 0, 0, 0},
     };
     bool tls = false;
     sq_tls_opts tls_opts = {0};
@@ -181,9 +183,9 @@ int bench_parse_options(bench *b, int argc, char **argv)
             break;
         case 'w': {
             unsigned i = 0;
-            while (i < 4 && strcmp(optarg, workload_names[i]) != 0)
+            while (i < WORKLOADS && strcmp(optarg, workload_names[i]) != 0)
                 i++;
-            if (i == 4) {
+            if (i == WORKLOADS) {
                 fprintf(stderr, "invalid -w '%s' (see --help)\n", optarg);
                 return -1;
             }
@@ -213,6 +215,9 @@ int bench_parse_options(bench *b, int argc, char **argv)
         case 'K':
             tls_opts.key_file = optarg;
             break;
+        case 'R':
+            tls_opts.session_resume = true;
+            break;
         case 'V':
             b->verbose = true;
             lg_progress_forced = true;
@@ -230,6 +235,15 @@ int bench_parse_options(bench *b, int argc, char **argv)
     }
     if (optind != argc) {
         fprintf(stderr, "unexpected argument '%s' (see --help)\n", argv[optind]);
+        return -1;
+    }
+    if (tls_opts.session_resume && !tls) {
+        fputs("--tls-resume needs --tls\n", stderr);
+        return -1;
+    }
+    if (b->workload == WL_CONNECT && b->rate_per_s > 0) {
+        fputs("--rate does not apply to -w connect (each connection does one job at a time)\n",
+              stderr);
         return -1;
     }
     if (tls && sq_tls_client_new(&tls_opts, &b->tls) < 0) {
@@ -279,6 +293,9 @@ static int setup_conns(bench *b)
             break;
         case WL_RESERVE_TIMEOUT:
             bc->role = ROLE_TIMEOUTER;
+            break;
+        case WL_CONNECT:
+            bc->role = ROLE_CONNECTOR;
             break;
         }
         bc->tube_index = tube_index % b->ntubes;

@@ -94,7 +94,9 @@ static void report_json(const bench *b, const hist *all, double secs)
         json_latency(f, &b->op_hist[k]);
         first = 0;
     }
-    fprintf(f, "}, \"errors\": %llu}\n", (unsigned long long)b->errors.count);
+    fprintf(f, "}, \"tls\": %s, \"tls_resumed\": %llu, \"errors\": %llu}\n",
+            b->tls ? "true" : "false", (unsigned long long)b->tls_resumed,
+            (unsigned long long)b->errors.count);
 }
 
 void bench_report(const bench *b)
@@ -128,5 +130,7 @@ void bench_report(const bench *b)
     if (b->rate_per_s > 0)
         printf(" rate=%.0f achieved_per_s=%.1f backlog=%llu", b->rate_per_s,
                secs > 0 ? (double)b->jobs / secs : 0.0, (unsigned long long)backlog(b));
+    if (b->tls)
+        printf(" tls_resumed=%llu", (unsigned long long)b->tls_resumed);
     putchar('\n');
 }
