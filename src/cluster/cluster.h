@@ -82,6 +82,9 @@ typedef struct {
     unsigned heartbeat_ms;        /* 0: election timeout / 10 */
     unsigned snapshot_threshold;  /* entries between snapshots; 0: 1024 */
     bool join; /* never bootstrap: an empty node waits to be added by the leader */
+    /* Cluster TLS (tlsxport.h): with tls_cert set, every Raft link is mutual TLS, peers
+     * verified against tls_ca (and named tls_name when set); NULL: libraft's plain TCP. */
+    const char *tls_cert, *tls_key, *tls_ca, *tls_name;
     cluster_callbacks cb;
     void *data;
 } cluster_opts;
