@@ -107,6 +107,9 @@ static void usage(FILE *out)
             "     --election-timeout MS  Raft's election timeout (default 1000)\n"
             "     --join               a new node: do not bootstrap, wait for the leader's\n"
             "                          cluster-add (synq cluster add)\n"
+            "     --cluster-tls yes|no  Raft links between nodes over mutual TLS with\n"
+            "                          --tls-cert/--tls-key, peers verified by --tls-ca\n"
+            "     --cluster-tls-name NAME  every peer's certificate must name NAME\n"
             "\n"
             "Authentication (docs/security.md):\n"
             "     --users FILE         clients must authenticate (auth, or a client\n"
@@ -266,6 +269,8 @@ enum {
     OPT_PEERS,
     OPT_ELECTION_TIMEOUT,
     OPT_JOIN,
+    OPT_CLUSTER_TLS,
+    OPT_CLUSTER_TLS_NAME,
     OPT_USERS,
     OPT_INSECURE_LISTEN,
     OPT_METRICS_TOKEN_FILE,
@@ -456,6 +461,16 @@ static int apply_option(options *opt, int c, const char *arg)
     case OPT_JOIN:
         o->join = true;
         return NEXT_OPTION;
+    case OPT_CLUSTER_TLS:
+        if (strcmp(arg, "yes") != 0 && strcmp(arg, "no") != 0) {
+            fprintf(stderr, "synqd: --cluster-tls: expected yes or no, got %s\n", arg);
+            return SYNQD_EXIT_USAGE;
+        }
+        o->cluster_tls = strcmp(arg, "yes") == 0;
+        return NEXT_OPTION;
+    case OPT_CLUSTER_TLS_NAME:
+        o->cluster_tls_name = arg;
+        return NEXT_OPTION;
     case OPT_ELECTION_TIMEOUT:
         if (!number_option("--election-timeout", "milliseconds", arg, 50, 60000, &v))
             return SYNQD_EXIT_USAGE;
@@ -552,6 +567,8 @@ static bool parse_options(int argc, char **argv, options *opt, int *status)
         {"peers", required_argument, NULL, OPT_PEERS},
         {"election-timeout", required_argument, NULL, OPT_ELECTION_TIMEOUT},
         {"join", no_argument, NULL, OPT_JOIN},
+        {"cluster-tls", required_argument, NULL, OPT_CLUSTER_TLS},
+        {"cluster-tls-name", required_argument, NULL, OPT_CLUSTER_TLS_NAME},
         {"users", required_argument, NULL, OPT_USERS},
         {"insecure-listen", no_argument, NULL, OPT_INSECURE_LISTEN},
         {"metrics-token-file", required_argument, NULL, OPT_METRICS_TOKEN_FILE},
@@ -588,6 +605,18 @@ static bool parse_options(int argc, char **argv, options *opt, int *status)
         opt->server.plain_off = true;
     }
     opt->server.tls_port = opt->tls.port;
+    if (opt->server.cluster_tls) {
+        const sq_tls_opts *t = &opt->tls.opts;
+        if (!opt->server.node_id || !t->cert_file || !t->ca_file) {
+            fprintf(stderr, "synqd: --cluster-tls yes needs --node, --tls-cert and --tls-ca "
+                            "(the cluster CA)\n");
+            *status = SYNQD_EXIT_USAGE;
+            return false;
+        }
+        opt->server.cluster_tls_cert = t->cert_file;
+        opt->server.cluster_tls_key = t->key_file ? t->key_file : t->cert_file;
+        opt->server.cluster_tls_ca = t->ca_file;
+    }
     return true;
 }
 

@@ -801,7 +801,11 @@ static int open_replica(server *s)
                        .election_timeout_ms = s->opts.election_timeout_ms,
                        .client_address = addr,
                        .argv = s->opts.argv,
-                       .join = s->opts.join};
+                       .join = s->opts.join,
+                       .tls_cert = s->opts.cluster_tls ? s->opts.cluster_tls_cert : NULL,
+                       .tls_key = s->opts.cluster_tls_key,
+                       .tls_ca = s->opts.cluster_tls_ca,
+                       .tls_name = s->opts.cluster_tls_name};
     replica *rp = NULL;
     int err = replica_open(s, &ro, &rp);
     if (err)
