@@ -72,6 +72,17 @@ def put(c, body):
     return int(m.group(1))
 
 
+def established_to(port):
+    """How many established TCP connections (IPv4, loopback) have `port` as their local port."""
+    n = 0
+    with open("/proc/net/tcp") as f:
+        for line in f.readlines()[1:]:
+            fields = line.split()
+            if fields[3] == "01" and int(fields[1].split(":")[1], 16) == port:
+                n += 1
+    return n
+
+
 def log_of(c, i):
     with open(c.nodes[i].log_path, "rb") as f:
         return f.read().decode(errors="replace")
@@ -104,9 +115,13 @@ class ClusterTls(unittest.TestCase):
                     ids[put(cl, body)] = body
             c.wait_converged(20)
             follower = next(i for i in c.nodes if i != leader)
-            with c.client(follower) as cl:  # relayed to the leader
+            with c.client(follower) as cl:  # relayed to the leader's TLS port
                 jid = put(cl, b"through-follower")
                 ids[jid] = b"through-follower"
+                self.assertGreaterEqual(established_to(c.tls_ports[leader]), 1,
+                                        "the relay does not reach the leader's TLS port")
+                self.assertEqual(established_to(c.nodes[leader].client_port), 0,
+                                 "a relay reaches the leader's plain port")
             c.kill9(leader)
             rest = [i for i in c.nodes if i != leader]
             new = c.wait_leader(10, among=rest)
