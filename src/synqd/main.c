@@ -318,6 +318,25 @@ static int apply_tls_option(synqd_tls *t, int c, const char *arg)
     }
 }
 
+/* --cluster-tls and --cluster-tls-name, then the client port's TLS options. */
+static int apply_cluster_tls_option(options *opt, int c, const char *arg)
+{
+    switch (c) {
+    case OPT_CLUSTER_TLS:
+        if (strcmp(arg, "yes") != 0 && strcmp(arg, "no") != 0) {
+            fprintf(stderr, "synqd: --cluster-tls: expected yes or no, got %s\n", arg);
+            return SYNQD_EXIT_USAGE;
+        }
+        opt->server.cluster_tls = strcmp(arg, "yes") == 0;
+        return NEXT_OPTION;
+    case OPT_CLUSTER_TLS_NAME:
+        opt->server.cluster_tls_name = arg;
+        return NEXT_OPTION;
+    default:
+        return apply_tls_option(&opt->tls, c, arg);
+    }
+}
+
 /* Applies the option c (getopt_long's answer) with its argument arg.
  * Returns NEXT_OPTION, or the status to exit with right away (-h, -v, an
  * invalid value: the message is printed). */
@@ -461,23 +480,13 @@ static int apply_option(options *opt, int c, const char *arg)
     case OPT_JOIN:
         o->join = true;
         return NEXT_OPTION;
-    case OPT_CLUSTER_TLS:
-        if (strcmp(arg, "yes") != 0 && strcmp(arg, "no") != 0) {
-            fprintf(stderr, "synqd: --cluster-tls: expected yes or no, got %s\n", arg);
-            return SYNQD_EXIT_USAGE;
-        }
-        o->cluster_tls = strcmp(arg, "yes") == 0;
-        return NEXT_OPTION;
-    case OPT_CLUSTER_TLS_NAME:
-        o->cluster_tls_name = arg;
-        return NEXT_OPTION;
     case OPT_ELECTION_TIMEOUT:
         if (!number_option("--election-timeout", "milliseconds", arg, 50, 60000, &v))
             return SYNQD_EXIT_USAGE;
         o->election_timeout_ms = (uint32_t)v;
         return NEXT_OPTION;
     default:
-        return apply_tls_option(&opt->tls, c, arg);
+        return apply_cluster_tls_option(opt, c, arg);
     }
 }
 
