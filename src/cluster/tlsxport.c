@@ -61,7 +61,7 @@ struct xlink {
     int handles; /* uv handles still to close */
     SSL *ssl;
     BIO *rbio, *wbio;
-    struct raft_uv_connect *req; /* an outgoing xlink until libraft has its stream */
+    struct raft_uv_connect *req; /* an outgoing link until libraft has its stream */
     raft_uv_connect_cb cb;
     raft_id peer_id;
     char peer[ADDR_MAX]; /* for logs: the peer's address */
@@ -100,7 +100,7 @@ static void log_once(xport *x, const char *peer, const char *why)
     fprintf(stderr, "synqd: cluster tls: %s: %s\n", peer, why);
 }
 
-/* A working xlink clears its peer's slot, so the next failure is logged again. */
+/* A working link clears its peer's slot, so the next failure is logged again. */
 static void log_ok(xport *x, const char *peer)
 {
     for (unsigned i = 0; i < LOG_SLOTS; i++)
@@ -124,10 +124,13 @@ static void ssl_fail(xlink *l, const char *what)
     if (v != X509_V_OK)
         snprintf(why, sizeof why, "%s: peer certificate refused: %s", what,
                  X509_verify_cert_error_string(v));
+    else if (e && l->state == L_HANDSHAKE)
+        snprintf(why, sizeof why, "%s failed (a plain peer?): %s", what,
+                 ERR_reason_error_string(e));
     else if (e)
         snprintf(why, sizeof why, "%s: %s", what, ERR_reason_error_string(e));
     else
-        snprintf(why, sizeof why, "%s: connection closed (not a TLS peer?)", what);
+        snprintf(why, sizeof why, "%s: the peer closed the connection", what);
     ERR_clear_error();
     link_fail(l, why);
 }
@@ -242,7 +245,7 @@ static int flush_tls(xlink *l)
     return 0;
 }
 
-/* ---- handing the xlink to libraft ---- */
+/* ---- handing the link to libraft ---- */
 
 static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
 {
@@ -310,7 +313,7 @@ static void hand_over(xlink *l)
 {
     uv_stream_t *s = open_pair(l);
     if (!s) {
-        link_fail(l, "opening the xlink to raft failed");
+        link_fail(l, "opening the link to raft failed");
         return;
     }
     l->state = L_OPEN;
@@ -443,7 +446,9 @@ static void on_tcp_read(uv_stream_t *s, ssize_t n, const uv_buf_t *buf)
         tls_progress(l);
     } else if (n < 0 && l->state != L_CLOSING) {
         if (l->state == L_OPEN)
-            link_close(l); /* the peer went away: an ordinary end of a xlink */
+            link_close(l); /* the peer went away: an ordinary end of a link */
+        else if (l->state == L_PREAMBLE)
+            link_fail(l, "closed before sending its node id (not a synq node?)");
         else
             ssl_fail(l, "TLS handshake");
     }
