@@ -189,7 +189,10 @@ static void on_written(uv_write_t *r, int status)
     if (l->state == L_CLOSING)
         return;
     if (status < 0) {
-        link_fail(l, to_tcp ? "sending to the peer failed" : "handing data to raft failed");
+        if (to_tcp)
+            link_fail(l, "sending to the peer failed");
+        else
+            link_close(l); /* libraft closed its end: an ordinary end of the link */
         return;
     }
     /* The queue drained below half: read the side that filled it again. */
@@ -352,7 +355,7 @@ static ssize_t take_preamble(xlink *l, const unsigned char *data, size_t n)
     size_t take = want - l->pre_len < n ? want - l->pre_len : n;
     memcpy(l->pre + l->pre_len, data, take);
     l->pre_len += take;
-    if (l->pre_len == PREAMBLE_HEAD) {
+    if (l->pre_len == PREAMBLE_HEAD && take > 0) { /* the header just completed: check it */
         uint64_t alen = get64(l->pre + 16);
         if (get64(l->pre) != PREAMBLE_MAGIC || alen == 0 || alen >= ADDR_MAX)
             return -1;
