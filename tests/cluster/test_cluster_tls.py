@@ -13,6 +13,7 @@ import re
 import shutil
 import socket
 import ssl
+import struct
 import subprocess
 import sys
 import tempfile
@@ -155,7 +156,18 @@ class ClusterTls(unittest.TestCase):
                 with self.assertRaises((ssl.SSLError, ConnectionResetError, OSError)):
                     with ctx.wrap_socket(s, server_hostname=NAME) as t:
                         t.recv(1)  # TLS 1.3: the refusal of our certificate comes after
+            # A good peer sending its preamble (magic, id, address length; then the address)
+            # in two records, then leaving: the node takes it and stays up.
+            with socket.create_connection((node.host, node.raft_port), timeout=5) as s:
+                with self.client_ctx().wrap_socket(s, server_hostname=NAME) as t:
+                    addr = b"127.0.0.1:9\0"
+                    t.sendall(struct.pack("<QQQ", 0x31534C54514E5953, 9, len(addr)))
+                    time.sleep(0.2)
+                    t.sendall(addr)
+                    time.sleep(0.2)
             time.sleep(0.3)
+            self.assertIsNotNone(c.try_stats(1))
+            self.assertEqual(c.crashes(), {})
             self.assertIn("peer certificate refused", log_of(c, 1))
             self.assertIn("TLS handshake failed (a plain peer?)", log_of(c, 1))
 
