@@ -67,7 +67,7 @@ test-tsan: deps-test
 		-DCMAKE_C_COMPILER=$(SAN_CC) >/dev/null
 	@cmake --build $(TSAN_BUILD) -j $(JOBS) --target synqd synq-cli synq-bench
 	cd $(TSAN_BUILD) && TSAN_OPTIONS="halt_on_error=1 exitcode=66" \
-		ctest --output-on-failure -j $(JOBS) -R 'cluster[.]test_cluster_(basic|jepsen)'
+		ctest --output-on-failure -j $(JOBS) -R 'cluster[.]test_cluster_(basic|jepsen|tls)'
 
 # clang-format and clang-tidy (scripts/lint; .ci/run runs it too). Not part
 # of make test, which only builds and runs the tests.

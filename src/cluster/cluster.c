@@ -20,6 +20,7 @@
 #include <uv.h>
 
 #include "synq/timer.h"
+#include "tlsxport.h"
 
 typedef struct request {
     struct raft_apply apply; /* first: the library hands back this pointer */
@@ -42,6 +43,7 @@ struct cluster {
     sq_io uv_io;
     sq_timer uv_timer;
     uint64_t tcp_seen; /* tcp_signature() when Nagle was last turned off */
+    bool tls;          /* the transport is tlsxport's, not libraft's TCP one */
     bool in_pass;
     bool closed;
     bool raft_closed; /* raft_close's callback ran */
@@ -432,6 +434,23 @@ static void drain_uv(cluster *c)
         uv_sleep(1);
 }
 
+static int open_transport(cluster *c, const cluster_opts *o)
+{
+    if (!c->tls)
+        return raft_uv_tcp_init(&c->transport, &c->uv);
+    tlsxport_opts t = {
+        .cert = o->tls_cert, .key = o->tls_key, .ca = o->tls_ca, .name = o->tls_name};
+    return tlsxport_init(&c->transport, &c->uv, &t);
+}
+
+static void close_transport(cluster *c)
+{
+    if (c->tls)
+        tlsxport_close(&c->transport);
+    else
+        raft_uv_tcp_close(&c->transport);
+}
+
 static void on_raft_closed(struct raft *r)
 {
     cluster *c = r->data;
@@ -451,7 +470,7 @@ static void shut_down(cluster *c)
             uv_sleep(1);
     }
     raft_uv_close(&c->io);
-    raft_uv_tcp_close(&c->transport);
+    close_transport(c);
     drain_uv(c);
     if (uv_loop_close(&c->uv) != 0)
         fprintf(stderr, "synqd: cluster: the raft loop still had open handles at exit\n");
@@ -490,8 +509,9 @@ int cluster_open(const cluster_opts *o, cluster **out)
     const char *step = "uv_loop_init";
     if ((rc = uv_loop_init(&c->uv)) != 0)
         goto fail_uv;
-    step = "raft_uv_tcp_init";
-    if ((rc = raft_uv_tcp_init(&c->transport, &c->uv)) != 0)
+    step = o->tls_cert ? "cluster TLS transport" : "raft_uv_tcp_init";
+    c->tls = o->tls_cert != NULL;
+    if ((rc = open_transport(c, o)) != 0)
         goto fail_loop;
     step = "raft_uv_init";
     if ((rc = raft_uv_init(&c->io, &c->uv, o->dir, &c->transport)) != 0)
@@ -548,7 +568,7 @@ fail_raft:
 fail_io:
     raft_uv_close(&c->io);
 fail_transport:
-    raft_uv_tcp_close(&c->transport);
+    close_transport(c);
 fail_loop:
     drain_uv(c);
     uv_loop_close(&c->uv);

@@ -2,7 +2,8 @@
  * cluster: one Raft node (Canonical's C Raft library, libraft-dev) driven by synq's event loop.
  *
  * Consensus is the library's: elections, log replication, durable storage of the log and of
- * snapshots (raft/uv.h: its segments under DIR, its TCP transport between the nodes). This
+ * snapshots (raft/uv.h: its segments under DIR, its TCP transport between the nodes, or with
+ * cluster TLS tlsxport.h's mutual-TLS one). This
  * module only wires it to an sq_loop and gives its user a small, store-agnostic interface:
  * propose an opaque entry, be told when entries are committed (on every node, in log order),
  * produce and install snapshots, and read the node's view (state, leader, term, indexes).
@@ -82,6 +83,9 @@ typedef struct {
     unsigned heartbeat_ms;        /* 0: election timeout / 10 */
     unsigned snapshot_threshold;  /* entries between snapshots; 0: 8192 */
     bool join; /* never bootstrap: an empty node waits to be added by the leader */
+    /* Cluster TLS (tlsxport.h): with tls_cert set, every Raft link is mutual TLS, peers
+     * verified against tls_ca (and named tls_name when set); NULL: libraft's plain TCP. */
+    const char *tls_cert, *tls_key, *tls_ca, *tls_name;
     cluster_callbacks cb;
     void *data;
 } cluster_opts;

@@ -435,7 +435,12 @@ static void try_connect(proxy *p)
     p->connecting = true;
     sq_conn_opts o;
     sq_conn_opts_default(&o);
-    if (sq_tcp_connect(p->srv->loop, host, port, &o, CONNECT_TIMEOUT_MS, on_connected, p) != 0) {
+    int rc =
+        p->srv->relay_tls
+            ? sq_tcp_connect_tls(p->srv->loop, host, port, &o, CONNECT_TIMEOUT_MS,
+                                 p->srv->relay_tls, p->srv->opts.cluster_tls_name, on_connected, p)
+            : sq_tcp_connect(p->srv->loop, host, port, &o, CONNECT_TIMEOUT_MS, on_connected, p);
+    if (rc != 0) {
         p->connecting = false;
         proxy_close(p);
     }

@@ -112,6 +112,9 @@ static void usage(FILE *out)
             "                          (default 8192)\n"
             "     --join               a new node: do not bootstrap, wait for the leader's\n"
             "                          cluster-add (synq cluster add)\n"
+            "     --cluster-tls yes|no  Raft links between nodes over mutual TLS with\n"
+            "                          --tls-cert/--tls-key, peers verified by --tls-ca\n"
+            "     --cluster-tls-name NAME  every peer's certificate must name NAME\n"
             "\n"
             "Authentication (docs/security.md):\n"
             "     --users FILE         clients must authenticate (auth, or a client\n"
@@ -276,6 +279,8 @@ enum {
     OPT_ELECTION_TIMEOUT,
     OPT_SNAPSHOT_ENTRIES,
     OPT_JOIN,
+    OPT_CLUSTER_TLS,
+    OPT_CLUSTER_TLS_NAME,
     OPT_USERS,
     OPT_INSECURE_LISTEN,
     OPT_METRICS_TOKEN_FILE,
@@ -337,7 +342,27 @@ static int apply_tls_option(synqd_tls *t, int c, const char *arg)
     }
 }
 
-/* --node, --peers, --join, --election-timeout, --snapshot-entries; the rest is TLS's. */
+/* --cluster-tls and --cluster-tls-name, then the client port's TLS options. */
+static int apply_cluster_tls_option(options *opt, int c, const char *arg)
+{
+    switch (c) {
+    case OPT_CLUSTER_TLS:
+        if (strcmp(arg, "yes") != 0 && strcmp(arg, "no") != 0) {
+            fprintf(stderr, "synqd: --cluster-tls: expected yes or no, got %s\n", arg);
+            return SYNQD_EXIT_USAGE;
+        }
+        opt->server.cluster_tls = strcmp(arg, "yes") == 0;
+        return NEXT_OPTION;
+    case OPT_CLUSTER_TLS_NAME:
+        opt->server.cluster_tls_name = arg;
+        return NEXT_OPTION;
+    default:
+        return apply_tls_option(&opt->tls, c, arg);
+    }
+}
+
+/* --node, --peers, --join, --election-timeout, --snapshot-entries; the rest is cluster
+ * TLS's and TLS's. */
 static int apply_cluster_option(options *opt, int c, const char *arg)
 {
     server_opts *o = &opt->server;
@@ -365,7 +390,7 @@ static int apply_cluster_option(options *opt, int c, const char *arg)
         o->snapshot_entries = (uint32_t)v;
         return NEXT_OPTION;
     default:
-        return apply_tls_option(&opt->tls, c, arg);
+        return apply_cluster_tls_option(opt, c, arg);
     }
 }
 
@@ -595,6 +620,8 @@ static bool parse_options(int argc, char **argv, options *opt, int *status)
         {"election-timeout", required_argument, NULL, OPT_ELECTION_TIMEOUT},
         {"snapshot-entries", required_argument, NULL, OPT_SNAPSHOT_ENTRIES},
         {"join", no_argument, NULL, OPT_JOIN},
+        {"cluster-tls", required_argument, NULL, OPT_CLUSTER_TLS},
+        {"cluster-tls-name", required_argument, NULL, OPT_CLUSTER_TLS_NAME},
         {"users", required_argument, NULL, OPT_USERS},
         {"insecure-listen", no_argument, NULL, OPT_INSECURE_LISTEN},
         {"metrics-token-file", required_argument, NULL, OPT_METRICS_TOKEN_FILE},
@@ -636,6 +663,18 @@ static bool parse_options(int argc, char **argv, options *opt, int *status)
         opt->server.plain_off = true;
     }
     opt->server.tls_port = opt->tls.port;
+    if (opt->server.cluster_tls) {
+        const sq_tls_opts *t = &opt->tls.opts;
+        if (!opt->server.node_id || !t->cert_file || !t->ca_file) {
+            fprintf(stderr, "synqd: --cluster-tls yes needs --node, --tls-cert and --tls-ca "
+                            "(the cluster CA)\n");
+            *status = SYNQD_EXIT_USAGE;
+            return false;
+        }
+        opt->server.cluster_tls_cert = t->cert_file;
+        opt->server.cluster_tls_key = t->key_file ? t->key_file : t->cert_file;
+        opt->server.cluster_tls_ca = t->ca_file;
+    }
     return true;
 }
 

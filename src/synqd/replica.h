@@ -44,6 +44,7 @@ typedef struct {
     const char *client_address;   /* host:port clients reach this node at (for forwarding) */
     char *const *argv;            /* to restart with after losing leadership */
     bool join;                    /* --join: wait to be added (cluster-add), never bootstrap */
+    const char *tls_cert, *tls_key, *tls_ca, *tls_name; /* cluster TLS; tls_cert NULL: off */
 } replica_opts;
 
 /* Parses --peers (for main's early checks): 0, or -EINVAL with a reason in err. */

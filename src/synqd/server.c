@@ -559,11 +559,24 @@ static void client_address(const server *s, char *out, size_t len)
         host = own[0] ? own : "127.0.0.1";
     }
     uint16_t port = s->listener ? sq_listener_port(s->listener) : s->opts.port;
+    if (s->opts.cluster_tls) /* followers relay over TLS: a client's bytes never cross in clear */
+        port = s->tls_listener ? server_tls_port(s) : s->opts.tls_port;
     snprintf(out, len, "%s:%u", host, (unsigned)port);
 }
 
 static int open_replica(server *s)
 {
+    if (s->opts.cluster_tls) {
+        sq_tls_opts t = {.cert_file = s->opts.cluster_tls_cert,
+                         .key_file = s->opts.cluster_tls_key,
+                         .ca_file = s->opts.cluster_tls_ca,
+                         .verify = SQ_TLS_VERIFY_REQUIRED};
+        if (sq_tls_client_new(&t, &s->relay_tls) != 0) {
+            fprintf(stderr, "synqd: cluster tls: the relay's client configuration: %s\n",
+                    sq_tls_last_error());
+            return -EINVAL;
+        }
+    }
     char addr[CLUSTER_ADDR_MAX + 8];
     client_address(s, addr, sizeof addr);
     replica_opts ro = {.node_id = s->opts.node_id,
@@ -573,7 +586,11 @@ static int open_replica(server *s)
                        .snapshot_entries = s->opts.snapshot_entries,
                        .client_address = addr,
                        .argv = s->opts.argv,
-                       .join = s->opts.join};
+                       .join = s->opts.join,
+                       .tls_cert = s->opts.cluster_tls ? s->opts.cluster_tls_cert : NULL,
+                       .tls_key = s->opts.cluster_tls_key,
+                       .tls_ca = s->opts.cluster_tls_ca,
+                       .tls_name = s->opts.cluster_tls_name};
     replica *rp = NULL;
     int err = replica_open(s, &ro, &rp);
     if (err)
@@ -675,6 +692,7 @@ void server_free(server *s)
     }
     replica_close(s->rp);
     forward_reap(s);
+    sq_tls_ctx_free(s->relay_tls);
     store_free(s->st);
     sq_buf_free(&s->scratch);
     free_auth(s, s->opts.users);

@@ -80,9 +80,12 @@ typedef struct server_opts {
     auth_users *users;            /* --users: every connection must authenticate (authz.h); the
                                      server_start call takes it over, freeing it in server_free (or on
                                      failure). NULL: no authentication */
-    bool join;            /* --join: a new node waiting for cluster-add, not bootstrapping */
-    bool insecure_listen; /* --insecure-listen: serve a non-loopback plain listener without
-                             --users (with a warning) instead of refusing to start */
+    bool join;        /* --join: a new node waiting for cluster-add, not bootstrapping */
+    bool cluster_tls; /* --cluster-tls yes: Raft links are mutual TLS (cluster/tlsxport.h) */
+    const char *cluster_tls_cert, *cluster_tls_key, *cluster_tls_ca; /* --tls-cert/-key/-ca */
+    const char *cluster_tls_name; /* --cluster-tls-name: the name every peer's certificate bears */
+    bool insecure_listen;         /* --insecure-listen: serve a non-loopback plain listener without
+                                     --users (with a warning) instead of refusing to start */
 } server_opts;
 
 typedef struct server server;

@@ -55,6 +55,7 @@ struct server {
     server_opts opts;
     sq_listener *listener;     /* plain TCP; NULL with -p 0 */
     sq_listener *tls_listener; /* --tls-port, or NULL */
+    sq_tls_ctx *relay_tls;     /* --cluster-tls: forward.c relays to the leader's TLS port */
     store *st;
     session_env env;         /* what every session and command shares */
     synqd_counters counters; /* changed only by session_core.c */
