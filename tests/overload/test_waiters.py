@@ -20,6 +20,7 @@ WAITERS = 5000
 WAIT_TUBES = 50
 WATCHES = 100000
 RATE_JOBS = 2000
+RATE_ROUNDS = 3
 RSS_PER_WAITER_KIB = 16  # generous: a session, its buffers and two watches
 
 
@@ -130,8 +131,8 @@ class Waiters(unittest.TestCase):
         producer = Client(srv.port)
         self.addCleanup(producer.close)
         self.assertEqual(producer.cmd(b"use hot"), b"USING hot\r\n")
-        producer.send(b"".join(b"put 0 0 60 1\r\nx\r\n" for _ in range(2 * RATE_JOBS)))
-        for _ in range(2 * RATE_JOBS):
+        producer.send(b"".join(b"put 0 0 60 1\r\nx\r\n" for _ in range(2 * RATE_ROUNDS * RATE_JOBS)))
+        for _ in range(2 * RATE_ROUNDS * RATE_JOBS):
             self.assertTrue(producer.read_line().startswith(b"INSERTED "))
 
         def rate(c):
@@ -146,7 +147,6 @@ class Waiters(unittest.TestCase):
         self.addCleanup(one.close)
         self.assertEqual(one.cmd(b"watch hot"), b"WATCHING 2\r\n")
         self.assertEqual(one.cmd(b"ignore default"), b"WATCHING 1\r\n")
-        one_rate = rate(one)
 
         many = Client(srv.port, timeout=60)
         self.addCleanup(many.close)
@@ -155,7 +155,12 @@ class Waiters(unittest.TestCase):
         for _ in range(WATCHES + 1):
             last = many.read_line()
         self.assertEqual(last, b"WATCHING %d\r\n" % (WATCHES + 2))
-        many_rate = rate(many)
+        # Rounds alternate between the two clients and the best of each is compared: a round is
+        # half a second, and on a shared machine one of them can lose most of its CPU.
+        one_rate = many_rate = 0
+        for _ in range(RATE_ROUNDS):
+            one_rate = max(one_rate, rate(one))
+            many_rate = max(many_rate, rate(many))
         print("reserve+delete: %.0f/s watching one tube, %.0f/s watching %d (%.0f%%)"
               % (one_rate, many_rate, WATCHES + 2, 100 * many_rate / one_rate))
         # Generous: the same work per reserve either way; the machine is shared and noisy.
