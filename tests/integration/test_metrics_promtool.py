@@ -158,7 +158,7 @@ class MetricsPromtool(unittest.TestCase):
         have = metric_names(self.text)
         functions = {"sum", "rate", "irate", "increase", "histogram_quantile", "by", "le",
                      "topk", "max", "min", "avg", "count", "without", "time", "tube",
-                     "cmd", "kind", "part", "on", "ignoring", "group_left", "bool",
+                     "cmd", "command", "kind", "part", "on", "ignoring", "group_left", "bool",
                      "clamp_min", "instance", "job", "deriv", "delta", "abs"}
         for e in exprs:
             # Metric names: identifiers outside quotes, ranges and label matchers.
