@@ -7,6 +7,7 @@
 #include "histogram.h"
 
 #include <string.h>
+#include <time.h>
 
 #include "check.h"
 
@@ -16,6 +17,10 @@ static const uint64_t job_wait_bounds_ms[] = {1,      5,       10,       50,    
 static const uint64_t fsync_bounds_us[] = {50,     100,     250,     500,     1000,   2500,
                                            5000,   10000,   25000,   50000,   100000, 250000,
                                            500000, 1000000, 2500000, 10000000};
+/* A command served from memory takes microseconds; one that scans (list-jobs, flush-tube's
+ * first step, stats-tube of a huge tube) or waits on a slow allocator, milliseconds. */
+static const uint64_t command_bounds_us[] = {5,    10,   25,   50,    100,   250,    500,
+                                             1000, 2500, 5000, 10000, 25000, 100000, 1000000};
 static const uint64_t batch_bounds[] = {1,   2,   4,   8,    16,   32,    64,
                                         128, 256, 512, 1024, 4096, 16384, 65536};
 
@@ -47,4 +52,14 @@ void synqd_histograms_init(synqd_histograms *hs)
     hist_init(&hs->fsync_us, fsync_bounds_us, sizeof fsync_bounds_us / sizeof fsync_bounds_us[0],
               1e-6);
     hist_init(&hs->fsync_records, batch_bounds, sizeof batch_bounds / sizeof batch_bounds[0], 1);
+    for (size_t t = 0; t < CMD_COUNT_; t++)
+        hist_init(&hs->command_us[t], command_bounds_us,
+                  sizeof command_bounds_us / sizeof command_bounds_us[0], 1e-6);
+}
+
+uint64_t hist_clock_us(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
 }

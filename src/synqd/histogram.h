@@ -15,6 +15,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "proto.h"
+
 #define HIST_MAX_BOUNDS 20
 
 typedef struct histogram {
@@ -32,11 +34,17 @@ typedef struct synqd_histograms {
     histogram job_run_ms;    /* reserve to delete, of each reserved job deleted */
     histogram fsync_us;      /* one group commit's fdatasync calls */
     histogram fsync_records; /* records made durable by one group commit */
+    /* By command (the command table, so the label set is bounded): from the command's input
+     * in hand (its line; a put's body) to its reply queued (docs/metrics.md). */
+    histogram command_us[CMD_COUNT_];
 } synqd_histograms;
 
 /* Zero counts over the given bounds (n <= HIST_MAX_BOUNDS). */
 void hist_init(histogram *h, const uint64_t *bounds, size_t n, double unit);
 void hist_observe(histogram *h, uint64_t v);
 void synqd_histograms_init(synqd_histograms *hs);
+
+/* CLOCK_MONOTONIC in microseconds: the clock command durations are measured with. */
+uint64_t hist_clock_us(void);
 
 #endif

@@ -221,8 +221,43 @@ static void format_histogram(writer *w, const char *name, const char *help, cons
                                (double)h->sum * h->unit, name, h->count);
 }
 
+/* synq_command_duration_seconds{command="..."}: one histogram per command of the command
+ * table (a bounded label set), printed once the command has run, so an idle server's scrape
+ * does not carry 39 empty histograms. */
+static void format_command_histograms(writer *w, const synqd_histograms *hs)
+{
+    static const char name[] = "synq_command_duration_seconds";
+    family(w, name, "histogram",
+           "Time from a command's input in hand (its line; a put's body) to its reply queued.");
+    for (int t = 0; t < CMD_COUNT_ && !w->err; t++) {
+        const histogram *h = &hs->command_us[t];
+        if (!h->count)
+            continue;
+        const char *cmd = proto_cmds[t].name;
+        int len = (int)proto_cmds[t].name_len;
+        if (len > 0 && cmd[len - 1] == ' ')
+            len--;
+        uint64_t cumulative = 0;
+        for (size_t i = 0; i <= h->n && !w->err; i++) {
+            cumulative += h->counts[i];
+            char le[32];
+            if (i < h->n)
+                (void)snprintf(le, sizeof le, "%g", (double)h->bounds[i] * h->unit);
+            else
+                memcpy(le, "+Inf", 5);
+            w->err = sq_buf_printf(w->out, "%s_bucket{command=\"%.*s\",le=\"%s\"} %" PRIu64 "\n",
+                                   name, len, cmd, le, cumulative);
+        }
+        if (!w->err)
+            w->err = sq_buf_printf(
+                w->out, "%s_sum{command=\"%.*s\"} %.6f\n%s_count{command=\"%.*s\"} %" PRIu64 "\n",
+                name, len, cmd, (double)h->sum * h->unit, name, len, cmd, h->count);
+    }
+}
+
 static void format_histograms(writer *w, const synqd_histograms *hs, bool has_log)
 {
+    format_command_histograms(w, hs);
     format_histogram(w, "synq_job_wait_seconds",
                      "Age of a job each time it is reserved: put to reserve, delays and "
                      "earlier reservations included.",

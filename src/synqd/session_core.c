@@ -171,7 +171,22 @@ static bool gate(session_core *sc, proto_status st, const proto_cmd *cmd, reply_
     return true;
 }
 
-static bool process_command_line(session_core *sc, sq_buf *in, reply_buf *out)
+/* A command whose reply was just queued: its time since *start_us goes to its histogram, and
+ * that clock read is the next command's start, so a pass reads the clock once per command and
+ * once more at its start. */
+static void observe_command(session_core *sc, int type, uint64_t *start_us)
+{
+    synqd_histograms *h = sc->env->cmd.hist;
+    if (!h || type < 0 || type >= CMD_COUNT_)
+        return;
+    uint64_t now_us = hist_clock_us();
+    hist_observe(&h->command_us[type], now_us > *start_us ? now_us - *start_us : 0);
+    *start_us = now_us;
+}
+
+/* *done: the command whose reply this queued, or -1 (nothing, a malformed line, a put whose
+ * body is still to come). */
+static bool process_command_line(session_core *sc, sq_buf *in, reply_buf *out, int *done)
 {
     size_t consumed;
     long n = proto_find_line(sq_buf_peek(in), sq_buf_len(in), &consumed);
@@ -203,6 +218,8 @@ static bool process_command_line(session_core *sc, sq_buf *in, reply_buf *out)
         sc->auth.denied_watches = authz_denied_watches(sc->auth.user, sc->cl);
     sq_buf_consume(in, consumed);
     apply(sc, &next, out);
+    if (st == PROTO_OK && sc->state != SESSION_BODY)
+        *done = (int)cmd.type;
     return true;
 }
 
@@ -220,7 +237,7 @@ static bool process_skip_line(session_core *sc, sq_buf *in, reply_buf *out)
     return true;
 }
 
-static bool process_body(session_core *sc, sq_buf *in, reply_buf *out)
+static bool process_body(session_core *sc, sq_buf *in, reply_buf *out, int *done)
 {
     size_t body_len = (size_t)sc->put.body_len;
     if (sq_buf_len(in) < body_len + 2)
@@ -231,6 +248,7 @@ static bool process_body(session_core *sc, sq_buf *in, reply_buf *out)
     cmd_ctx ctx = {&sc->env->cmd, sc->cl, out, sc->auth.user};
     cmd_next next;
     cmd_finish_put(&ctx, &sc->put, p, crlf_ok, &next);
+    *done = sc->put.key ? CMD_PUT_UNIQUE : CMD_PUT;
     free(sc->put.key);
     sc->put.key = NULL;
     sq_buf_consume(in, body_len + 2);
@@ -282,6 +300,7 @@ session_verdict session_core_input(session_core *sc, sq_buf *in, sq_buf *out,
     reply_buf rb = {out, 0};
     bool more = true;
     uint32_t ran = 0;
+    uint64_t start_us = sc->env->cmd.hist ? hist_clock_us() : 0;
     if (sc->state == SESSION_BATCH_READY) {
         cmd_ctx ctx = {&sc->env->cmd, sc->cl, &rb, sc->auth.user};
         sc->state = SESSION_COMMAND;
@@ -297,15 +316,16 @@ session_verdict session_core_input(session_core *sc, sq_buf *in, sq_buf *out,
         }
         if (runs)
             ran++;
+        int done = -1;
         switch (sc->state) {
         case SESSION_COMMAND:
-            more = process_command_line(sc, in, &rb);
+            more = process_command_line(sc, in, &rb, &done);
             break;
         case SESSION_SKIP_LINE:
             more = process_skip_line(sc, in, &rb);
             break;
         case SESSION_BODY:
-            more = process_body(sc, in, &rb);
+            more = process_body(sc, in, &rb, &done);
             break;
         case SESSION_SKIP_BODY:
             more = process_skip_body(sc, in, &rb);
@@ -317,6 +337,7 @@ session_verdict session_core_input(session_core *sc, sq_buf *in, sq_buf *out,
             more = false;
             break;
         }
+        observe_command(sc, done, &start_us);
     }
     return verdict(sc, &rb);
 }

@@ -102,8 +102,29 @@ class MetricsPromtool(unittest.TestCase):
                      'tube_pause{tube="emails"} 100', "current_jobs_buried 1",
                      "# TYPE synq_binlog_bytes gauge", "process_cpu_seconds_total ",
                      "# TYPE synq_fsync_duration_seconds histogram",
-                     "# TYPE synq_job_wait_seconds histogram"):
+                     "# TYPE synq_job_wait_seconds histogram",
+                     "# TYPE synq_command_duration_seconds histogram"):
             self.assertIn(want, self.text)
+
+    def test_command_durations_count_each_command_once(self):
+        # busy_scrape's commands, each counted in its own command's histogram; the waiting
+        # reserve-with-timeout counts too (when it began to wait). Commands never sent have
+        # no series.
+        want = {"put": 8, "use": 2, "watch": 2, "ignore": 1, "reserve-with-timeout": 5,
+                "delete": 1, "bury": 1, "release": 1, "pause-tube": 1}
+        counts = dict(re.findall(
+            r'^synq_command_duration_seconds_count\{command="([^"]+)"\} (\d+)$', self.text,
+            re.M))
+        self.assertEqual({k: int(v) for k, v in counts.items()}, want)
+        for cmd, n in want.items():
+            inf = re.search(r'^synq_command_duration_seconds_bucket\{command="%s",le="\+Inf"\} '
+                            r'(\d+)$' % re.escape(cmd), self.text, re.M)
+            self.assertIsNotNone(inf, cmd)
+            self.assertEqual(int(inf.group(1)), n, cmd)
+            total = re.search(r'^synq_command_duration_seconds_sum\{command="%s"\} ([0-9.]+)$'
+                              % re.escape(cmd), self.text, re.M)
+            self.assertIsNotNone(total, cmd)
+            self.assertGreaterEqual(float(total.group(1)), 0.0)
 
     def test_promtool_check_metrics_is_clean(self):
         p = subprocess.run([PROMTOOL, "check", "metrics"], input=self.text.encode(),
@@ -137,7 +158,7 @@ class MetricsPromtool(unittest.TestCase):
         have = metric_names(self.text)
         functions = {"sum", "rate", "irate", "increase", "histogram_quantile", "by", "le",
                      "topk", "max", "min", "avg", "count", "without", "time", "tube",
-                     "cmd", "kind", "part", "on", "ignoring", "group_left", "bool",
+                     "cmd", "command", "kind", "part", "on", "ignoring", "group_left", "bool",
                      "clamp_min", "instance", "job", "deriv", "delta", "abs"}
         for e in exprs:
             # Metric names: identifiers outside quotes, ranges and label matchers.

@@ -454,9 +454,10 @@ TEST(document_is_well_formed_exposition)
     ASSERT_TRUE(!expect_type);
     /* beanstalkd's stats fields (5 job states, 22 cmd-*, 10 more, 2 rusage, 5 binlog), 6
      * process_*, 7 overload counters, TLS handshake failures, kTLS connections, draining, build
-     * info, 2 job memory gauges, store memory, 2 families of the log's own, 4 histograms (job
-     * waits and runs, fsync time and batch), 13 tube families, the tubes omitted. */
-    ASSERT_EQ(nseen, 84);
+     * info, 2 job memory gauges, store memory, 2 families of the log's own, 5 histograms (job
+     * waits and runs, fsync time and batch, command durations), 13 tube families, the tubes
+     * omitted. */
+    ASSERT_EQ(nseen, 85);
     ASSERT_GT(samples, 50);
     free(r.raw);
     for (int i = 0; i < 3; i++)
