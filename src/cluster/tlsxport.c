@@ -206,14 +206,10 @@ static void on_written(uv_write_t *r, int status)
     }
 }
 
-static int queue_write(xlink *l, bool to_tcp, const void *data, size_t len, wreq *w)
+/* Writes the len bytes of w->data (w from malloc, freed when written) to the TCP side or
+ * libraft's pipe. */
+static int queue_write(xlink *l, bool to_tcp, size_t len, wreq *w)
 {
-    if (!w) {
-        w = malloc(sizeof *w + len);
-        if (!w)
-            return -1;
-        memcpy(w->data, data, len);
-    }
     w->l = l;
     w->to_tcp = to_tcp;
     w->buf = uv_buf_init(w->data, (unsigned)len);
@@ -223,6 +219,16 @@ static int queue_write(xlink *l, bool to_tcp, const void *data, size_t len, wreq
         return -1;
     }
     return 0;
+}
+
+/* queue_write of a copy of data. */
+static int queue_copy(xlink *l, bool to_tcp, const void *data, size_t len)
+{
+    wreq *w = malloc(sizeof *w + len);
+    if (!w)
+        return -1;
+    memcpy(w->data, data, len);
+    return queue_write(l, to_tcp, len, w);
 }
 
 /* Sends what OpenSSL produced. */
@@ -238,7 +244,7 @@ static int flush_tls(xlink *l)
             free(w);
             return -1;
         }
-        if (queue_write(l, true, NULL, (size_t)n, w) != 0)
+        if (queue_write(l, true, (size_t)n, w) != 0)
             return -1;
     }
     if (l->pipe_open && !l->pipe_paused && l->tcp.write_queue_size > QUEUE_HIGH) {
@@ -428,7 +434,7 @@ static void tls_progress(xlink *l)
             off = (size_t)took;
         }
         if (l->state == L_OPEN && off < (size_t)n &&
-            queue_write(l, false, buf + off, (size_t)n - off, NULL) != 0) {
+            queue_copy(l, false, buf + off, (size_t)n - off) != 0) {
             link_fail(l, "handing data to raft failed");
             break;
         }
