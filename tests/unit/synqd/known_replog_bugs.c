@@ -262,10 +262,9 @@ TEST(leadership_lost_with_records_not_yet_proposed_rebuilds_the_store)
 }
 
 /*
- * Gap: pause-tube is not replicated. The store journals no pause (store.h: the journal is not
- * fired for pause-tube), so a leader's pause reaches no follower, and a failover ends it; issue
- * 14 lists pause-tube among the replicated changes and its deadline among those the leader
- * chooses and the entries carry.
+ * Fixed (replica.c): pause-tube was not replicated (the store journals no pause), so a leader's
+ * pause reached no follower and a failover ended it. Each pause-tube is now its own PAUSE entry
+ * carrying the deadline the leader chose (op_pause models replica_paused).
  */
 TEST(pause_tube_reaches_the_followers)
 {
@@ -274,8 +273,7 @@ TEST(pause_tube_reaches_the_followers)
     fx_node *L = fx_elect(&h, 0);
     op_put(L, "paused", "waits", 1, 0);
     pass_end(&h, L);
-    ASSERT_EQ(store_pause_tube(L->st, "paused", 6, 3600), STORE_OK);
-    pass_end(&h, L);
+    op_pause(L, "paused", 3600);
     fx_converge(&h, L);
     ASSERT_TRUE(tube_is_paused(store_find_tube(L->st, "paused", 6)));
     for (unsigned i = 1; i < 3; i++)

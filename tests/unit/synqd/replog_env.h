@@ -160,6 +160,11 @@ static inline void fx_apply_entry(fx_node *n, const unsigned char *e, size_t len
         n->skipped_own++;
         return;
     }
+    if (en.kind == REPLOG_PAUSE) {
+        if (replog_apply_pause(n->st, &en, fx_wall(n)) != 0)
+            n->apply_errors++;
+        return;
+    }
     if (replog_apply(n->st, en.records, en.records_len, fx_wall(n), fx_count, n) != 0)
         n->apply_errors++;
     else
@@ -570,6 +575,17 @@ static inline uint64_t op_put(fx_node *n, const char *tube_s, const char *body, 
     ASSERT_EQ(store_use(n->st, n->cl, tube_s, strlen(tube_s)), STORE_OK);
     ASSERT_EQ(store_put(n->st, n->cl, pri, delay_s, 60, body, strlen(body), &j), STORE_OK);
     return job_id(j);
+}
+
+/* pause-tube on the leader, proposed as its own PAUSE entry carrying the deadline the leader
+ * chose (replica_paused and propose_pauses in replica.c). */
+static inline void op_pause(fx_node *n, const char *tube_s, uint32_t delay_s)
+{
+    size_t len = strlen(tube_s), entry_len = 0;
+    ASSERT_EQ(store_pause_tube(n->st, tube_s, len, delay_s), STORE_OK);
+    unsigned char *e = replog_pause_entry(n->origin, tube_s, len,
+                                          fx_wall(n) + (int64_t)delay_s * 1000, &entry_len);
+    fx_propose(n, e, entry_len, false);
 }
 
 /* Reserves from `tube` alone; the job's id, 0 if none is ready. */
