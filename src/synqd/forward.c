@@ -84,6 +84,13 @@ void forward_reap(server *srv)
     }
 }
 
+bool forward_from_node(const server *srv, const sq_conn *conn)
+{
+    const server_opts *o = &srv->opts;
+    return o->cluster_tls && o->cluster_tls_name && sq_conn_is_tls(conn) &&
+           auth_cert_is_node(sq_conn_tls_openssl(conn), o->cluster_tls_name);
+}
+
 /* ---- client -> leader ---- */
 
 static bool is_put(const char *line, size_t len)
@@ -133,11 +140,19 @@ static void answer_locally(proxy *p)
  * can tell a node's connection from a client's; every node has the same setting. Called at the
  * first relay, after the client's first read, so a TLS client's handshake is complete and its
  * certificate can be read. */
-static bool announce(proxy *p)
+static bool announce(proxy *p, const char *first, size_t first_len)
 {
     p->announced = true;
     server *srv = p->srv;
     if (!srv->relay_tls || !srv->opts.cluster_tls_name)
+        return true;
+    /* Another node relays its client through this one (it still takes this node for the
+     * leader): its own line, which names the client, goes on as it is, and its answer back to
+     * it (counted as any reply). */
+    relayid theirs;
+    size_t used;
+    if (forward_from_node(srv, p->client) &&
+        relayid_parse(first, first_len, &theirs, &used) == RELAYID_LINE)
         return true;
     char peer[RELAYID_PEER_BYTES] = "";
     if (sq_conn_peer(p->client, peer, sizeof peer) != 0)
@@ -157,7 +172,7 @@ static bool announce(proxy *p)
 
 static void relay(proxy *p, const char *bytes, size_t n)
 {
-    if ((!p->announced && !announce(p)) || sq_conn_write(p->up, bytes, n) != 0)
+    if ((!p->announced && !announce(p, bytes, n)) || sq_conn_write(p->up, bytes, n) != 0)
         proxy_close(p);
 }
 

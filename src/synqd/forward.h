@@ -28,4 +28,12 @@ void forward_reap(server *srv);
 /* This node now serves: held clients become its sessions; relayed ones are closed. */
 void forward_adopt_all(server *srv);
 
+/* Whether conn's peer is a cluster node, whose relay line (relayid.h) is believed: under
+ * --cluster-tls with --cluster-tls-name, its certificate verified against the cluster CA (the
+ * TLS port's --tls-ca) and is issued for that name. Without the name the CA alone cannot tell
+ * a node from a client, whose certificates come from the same --tls-ca: nobody is a node then,
+ * and relayed clients are seen as their follower, as they were before relay lines. Call once
+ * conn's handshake completed (from its first read on). */
+bool forward_from_node(const server *srv, const sq_conn *conn);
+
 #endif

@@ -138,17 +138,6 @@ static void note_ktls(session *se)
                      : "receive");
 }
 
-/* Whether the connection's peer is a cluster node: its certificate verified against the
- * cluster CA (the TLS port's --tls-ca) and is issued for --cluster-tls-name. Without the name
- * the CA alone cannot tell a node from a client, since client certificates come from the same
- * --tls-ca: nobody is a node then, and relayed clients keep the follower's address. */
-static bool from_cluster_node(const session *se)
-{
-    const server_opts *o = &se->srv->opts;
-    return o->cluster_tls && o->cluster_tls_name && sq_conn_is_tls(se->conn) &&
-           auth_cert_is_node(sq_conn_tls_openssl(se->conn), o->cluster_tls_name);
-}
-
 /* The session is the client a follower relays (relayid.h): its address counts for the `auth`
  * limit, and the user its certificate named there (if this node's users file has it) is the
  * session's user. The node's own certificate names nobody. */
@@ -182,7 +171,7 @@ static void take_relayed(session *se, const relayid *id)
  * False while the line may still be arriving (only a node's connection waits for it). */
 static bool relay_line_checked(session *se, sq_buf *in)
 {
-    if (!from_cluster_node(se)) {
+    if (!forward_from_node(se->srv, se->conn)) {
         se->relay_checked = true;
         return true;
     }
