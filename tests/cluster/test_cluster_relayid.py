@@ -17,8 +17,6 @@ certificate for user alice):
 
 Exits 77 (ctest: skipped) when synqd has no --node or openssl is missing."""
 
-import base64
-import hashlib
 import os
 import shutil
 import socket
@@ -31,16 +29,10 @@ import unittest
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import cluster  # noqa: E402
 from cluster import Client, Cluster, ProtocolError  # noqa: E402
-from test_cluster_tls import NAME, make_certs  # noqa: E402
+from test_auth import pbkdf2_hash  # noqa: E402  (tests/integration, on cluster's path)
+from test_cluster_tls import NAME, log_of, make_certs  # noqa: E402
 
 PASSWORDS = {"admin": "admin-pw", "bob": "bob-pw"}
-SALT = b"0123456789abcdef"
-
-
-def pbkdf2_hash(password):
-    key = hashlib.pbkdf2_hmac("sha256", password.encode(), SALT, 1000)
-    return "pbkdf2-sha256$1000$%s$%s" % (base64.b64encode(SALT).decode(),
-                                          base64.b64encode(key).decode())
 
 
 def write_users(d):
@@ -110,11 +102,6 @@ def auth(c, user, password=None):
     line = c.cmd("auth %s %s" % (user, PASSWORDS[user] if password is None else password))
     if line != b"OK_AUTH\r\n":
         raise ProtocolError("auth %s: %r" % (user, line))
-
-
-def log_of(c, i):
-    with open(c.nodes[i].log_path, "rb") as f:
-        return f.read().decode(errors="replace")
 
 
 class RelayIdentity(unittest.TestCase):
