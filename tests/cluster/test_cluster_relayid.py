@@ -12,8 +12,8 @@ certificate for user alice):
 - a client sending the relay line itself, to the leader's plain port or (holding a client
   certificate of the CA, not a node's) to its TLS port, is answered as for an unknown line,
   not logged in as the user it names, and its failures count under its own address;
-- without cluster TLS, the old behaviour: the follower sends no relay line and its clients
-  share its address's failure limit.
+- without cluster TLS, or under it without --cluster-tls-name, the old behaviour: the
+  follower sends no relay line and its clients share its address's failure limit.
 
 Exits 77 (ctest: skipped) when synqd has no --node or openssl is missing."""
 
@@ -75,9 +75,10 @@ class UsersCluster(Cluster):
     Under --users a follower answers nothing itself, so stats-cluster goes, as admin, to the
     leader, whose document every node then returns: wait_leader still finds it."""
 
-    def __init__(self, users, certs=None):
+    def __init__(self, users, certs=None, name=NAME):
         super().__init__(3, 1000, extra_args=["--users", users, "-V"])
         self.certs = certs
+        self.name = name
         self.tls_ports = {}
 
     def argv(self, node):
@@ -89,7 +90,8 @@ class UsersCluster(Cluster):
         c = lambda f: os.path.join(self.certs, f)  # noqa: E731
         return argv + ["--tls-port", str(self.tls_ports[node.id]), "--cluster-tls", "yes",
                        "--tls-cert", c("node.pem"), "--tls-key", c("node.key"),
-                       "--tls-ca", c("ca.pem"), "--cluster-tls-name", NAME]
+                       "--tls-ca", c("ca.pem")] + (["--cluster-tls-name", self.name]
+                                                   if self.name else [])
 
     def stats(self, i, timeout=1.0):
         with self.client(i, timeout) as c:
@@ -222,11 +224,22 @@ class RelayIdentity(unittest.TestCase):
         self.assertNotIn("client 127.0.0.9:1 relayed", log_of(self.c, self.leader))
 
 
-class WithoutClusterTls(unittest.TestCase):
-    def test_old_behaviour(self):
-        d = tempfile.mkdtemp(prefix="synq-relayid-plain-")
+class WithoutRelayLine(unittest.TestCase):
+    """Without cluster TLS, or with it but no --cluster-tls-name, the leader sees the
+    follower, as before relay lines."""
+
+    def test_without_cluster_tls(self):
+        self.check_old_behaviour(tls=False)
+
+    def test_cluster_tls_without_name(self):
+        self.check_old_behaviour(tls=True)
+
+    def check_old_behaviour(self, tls):
+        d = tempfile.mkdtemp(prefix="synq-relayid-old-")
         try:
-            with UsersCluster(write_users(d)) as c:
+            if tls:
+                make_certs(d)
+            with UsersCluster(write_users(d), d if tls else None, name=None) as c:
                 leader = c.wait_leader(20)
                 f = next(i for i in c.nodes if i != leader)
                 node = c.nodes[f]
