@@ -2,7 +2,9 @@
  * forward: a cluster node that is not the serving leader relays its clients to the leader.
  *
  * Each client connection gets one connection to the leader's client port; bytes go through
- * unchanged both ways, so a beanstalkd client sees exactly what the leader answers. The relay
+ * unchanged both ways, so a beanstalkd client sees exactly what the leader answers. Under
+ * cluster TLS with --cluster-tls-name that connection starts with one line of the relay's own
+ * saying who the client is, whose answer the relay takes (relayid.h). The relay
  * frames the client's commands (a put's body is passed through, never parsed) and counts the
  * leader's replies (RESERVED/FOUND/OK carry a body, RESERVED_BATCH a number of RESERVED
  * blocks) for one reason: `stats-cluster` is answered by this node, in order, once every reply
