@@ -4,6 +4,7 @@
 #include "authcert.h"
 
 #include <stddef.h>
+#include <string.h>
 
 #ifdef SQ_HAVE_TLS
 
@@ -57,6 +58,16 @@ auth_user *auth_cert_user(const auth_users *us, void *ssl)
     return u;
 }
 
+bool auth_cert_is_node(void *ssl, const char *name)
+{
+    if (!ssl || !name || !*name)
+        return false;
+    X509 *cert = SSL_get0_peer_certificate(ssl);
+    if (!cert || SSL_get_verify_result(ssl) != X509_V_OK)
+        return false;
+    return X509_check_host(cert, name, strlen(name), 0, NULL) == 1;
+}
+
 #else
 
 auth_user *auth_cert_user(const auth_users *us, void *ssl)
@@ -64,6 +75,13 @@ auth_user *auth_cert_user(const auth_users *us, void *ssl)
     (void)us;
     (void)ssl;
     return NULL;
+}
+
+bool auth_cert_is_node(void *ssl, const char *name)
+{
+    (void)ssl;
+    (void)name;
+    return false;
 }
 
 #endif

@@ -8,10 +8,19 @@
 #ifndef SYNQ_SYNQD_AUTHCERT_H
 #define SYNQ_SYNQD_AUTHCERT_H
 
+#include <stdbool.h>
+
 #include "users.h"
 
 /* The user the peer certificate of ssl (an SSL *, sq_conn_tls_openssl(); NULL allowed) names,
  * or NULL. Call once the handshake completed. */
 auth_user *auth_cert_user(const auth_users *us, void *ssl);
+
+/* Whether the peer certificate of ssl (as above; NULL allowed) verified and is issued for name
+ * (a subjectAltName DNS name, or the common name when it has none, wildcards allowed: what
+ * OpenSSL's host check reads, the rule tlsxport applies to Raft peers with
+ * --cluster-tls-name). Such a peer is a cluster node (relayid.h). Call once the handshake
+ * completed. */
+bool auth_cert_is_node(void *ssl, const char *name);
 
 #endif

@@ -8,8 +8,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "authcert.h"
+#include "relayid.h"
 #include "replica.h"
 #include "server_int.h"
+#include "synq/tls.h"
 
 /* A reply line longer than this is not beanstalkd's: the count is given up (bytes still pass). */
 #define MAX_REPLY_LINE 512u
@@ -31,8 +34,10 @@ typedef struct proxy {
     uint64_t reply_body_left;
     uint64_t batch_left; /* RESERVED blocks a RESERVED_BATCH reply still has */
     bool in_batch;
-    bool uncounted;  /* a reply line made no sense: stop counting, stats-cluster is relayed */
-    bool local_wait; /* a stats-cluster waits for outstanding to reach 0 */
+    bool uncounted;       /* a reply line made no sense: stop counting, stats-cluster is relayed */
+    bool local_wait;      /* a stats-cluster waits for outstanding to reach 0 */
+    bool announced;       /* the relay line (relayid.h) was sent, or is not sent on this link */
+    bool relay_reply_due; /* the leader's answer to it is still to come (never passed on) */
 } proxy;
 
 static const sq_conn_handlers client_handlers, up_handlers;
@@ -79,6 +84,13 @@ void forward_reap(server *srv)
     }
 }
 
+bool forward_from_node(const server *srv, const sq_conn *conn)
+{
+    const server_opts *o = &srv->opts;
+    return o->cluster_tls && o->cluster_tls_name && sq_conn_is_tls(conn) &&
+           auth_cert_is_node(sq_conn_tls_openssl(conn), o->cluster_tls_name);
+}
+
 /* ---- client -> leader ---- */
 
 static bool is_put(const char *line, size_t len)
@@ -123,9 +135,44 @@ static void answer_locally(proxy *p)
     sq_conn_wrote(p->client);
 }
 
+/* Before the client's first byte: who the client is, for the leader to believe of a node
+ * (relayid.h). Only over cluster TLS with --cluster-tls-name, the one setup in which the leader
+ * can tell a node's connection from a client's; every node has the same setting. Called at the
+ * first relay, after the client's first read, so a TLS client's handshake is complete and its
+ * certificate can be read. */
+static bool announce(proxy *p, const char *first, size_t first_len)
+{
+    p->announced = true;
+    server *srv = p->srv;
+    if (!srv->relay_tls || !srv->opts.cluster_tls_name)
+        return true;
+    /* Another node relays its client through this one (it still takes this node for the
+     * leader): its own line, which names the client, goes on as it is, and its answer back to
+     * it (counted as any reply). */
+    relayid theirs;
+    size_t used;
+    if (forward_from_node(srv, p->client) &&
+        relayid_parse(first, first_len, &theirs, &used) == RELAYID_LINE)
+        return true;
+    char peer[RELAYID_PEER_BYTES] = "";
+    if (sq_conn_peer(p->client, peer, sizeof peer) != 0)
+        peer[0] = '\0'; /* an AF_UNIX client: no address */
+    const auth_user *u = srv->env.auth && sq_conn_is_tls(p->client)
+                             ? auth_cert_user(srv->env.auth->users, sq_conn_tls_openssl(p->client))
+                             : NULL;
+    char line[RELAYID_LINE_BYTES + 1];
+    size_t n = relayid_format(line, peer, u ? u->name : NULL, u ? u->name_len : 0);
+    if (n == 0) /* an address or a user the line cannot carry: the leader learns less */
+        n = relayid_format(line, NULL, u ? u->name : NULL, u ? u->name_len : 0);
+    if (n == 0)
+        n = relayid_format(line, NULL, NULL, 0);
+    p->relay_reply_due = true;
+    return sq_conn_write(p->up, line, n) == 0;
+}
+
 static void relay(proxy *p, const char *bytes, size_t n)
 {
-    if (sq_conn_write(p->up, bytes, n) != 0)
+    if ((!p->announced && !announce(p, bytes, n)) || sq_conn_write(p->up, bytes, n) != 0)
         proxy_close(p);
 }
 
@@ -302,8 +349,41 @@ static bool pass_back(proxy *p, sq_buf *in, size_t n)
     return true;
 }
 
+/* The leader's answer to the relay line: taken, never passed to the client, which did not send
+ * it. Anything but RELAYED (an older leader, or one that does not take this node's
+ * certificate for a node's) is one line too: the client is then served as before, under this
+ * node's address, which is said once. False while the line is incomplete. */
+static bool take_relay_reply(proxy *p, sq_buf *in)
+{
+    const char *d = sq_buf_peek(in);
+    size_t len = sq_buf_len(in);
+    const char *eol = memmem(d, len, "\r\n", 2);
+    if (!eol && len > MAX_REPLY_LINE) {
+        p->relay_reply_due = false; /* no leader's answer: count nothing, pass what comes */
+        p->uncounted = true;
+        return true;
+    }
+    if (!eol)
+        return false;
+    size_t ll = (size_t)(eol - d) + 2;
+    bool taken = ll == sizeof RELAYID_REPLY - 1 && memcmp(d, RELAYID_REPLY, ll) == 0;
+    if (!taken && !p->srv->relay_refusal_logged) {
+        p->srv->relay_refusal_logged = true;
+        fprintf(stderr,
+                "synqd: cluster: the leader answered the relay line with %.*s: it sees relayed "
+                "clients as this node (same --cluster-tls-name and synqd version on every "
+                "node?)\n",
+                (int)(ll - 2 < 64 ? ll - 2 : 64), d);
+    }
+    p->relay_reply_due = false;
+    sq_buf_consume(in, ll);
+    return true;
+}
+
 static void up_input(proxy *p, sq_buf *in)
 {
+    if (p->relay_reply_due && !take_relay_reply(p, in))
+        return;
     while (!p->closing && sq_buf_len(in) > 0) {
         const char *d = sq_buf_peek(in);
         size_t len = sq_buf_len(in);

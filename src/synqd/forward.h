@@ -2,7 +2,9 @@
  * forward: a cluster node that is not the serving leader relays its clients to the leader.
  *
  * Each client connection gets one connection to the leader's client port; bytes go through
- * unchanged both ways, so a beanstalkd client sees exactly what the leader answers. The relay
+ * unchanged both ways, so a beanstalkd client sees exactly what the leader answers. Under
+ * cluster TLS with --cluster-tls-name that connection starts with one line of the relay's own
+ * saying who the client is, whose answer the relay takes (relayid.h). The relay
  * frames the client's commands (a put's body is passed through, never parsed) and counts the
  * leader's replies (RESERVED/FOUND/OK carry a body, RESERVED_BATCH a number of RESERVED
  * blocks) for one reason: `stats-cluster` is answered by this node, in order, once every reply
@@ -27,5 +29,13 @@ void forward_close_all(server *srv);
 void forward_reap(server *srv);
 /* This node now serves: held clients become its sessions; relayed ones are closed. */
 void forward_adopt_all(server *srv);
+
+/* Whether conn's peer is a cluster node, whose relay line (relayid.h) is believed: under
+ * --cluster-tls with --cluster-tls-name, its certificate verified against the cluster CA (the
+ * TLS port's --tls-ca) and is issued for that name. Without the name the CA alone cannot tell
+ * a node from a client, whose certificates come from the same --tls-ca: nobody is a node then,
+ * and relayed clients are seen as their follower, as they were before relay lines. Call once
+ * conn's handshake completed (from its first read on). */
+bool forward_from_node(const server *srv, const sq_conn *conn);
 
 #endif

@@ -44,6 +44,7 @@ struct session {
     bool yielded;       /* the core stopped for its budget with input left */
     bool eof_pending;   /* the peer's FIN came while yielded: handle it after that input */
     bool cert_seen;     /* the first read looked for a client certificate's user */
+    bool relay_checked; /* the first read looked for a cluster node's relay line (relayid.h) */
     bool out_waiting;   /* on the out_wait list */
     bool bulk_queued;   /* on the bulk list */
     bool unsynced;      /* acknowledged a change the log has not flushed */
@@ -56,6 +57,7 @@ struct server {
     sq_listener *listener;     /* plain TCP; NULL with -p 0 */
     sq_listener *tls_listener; /* --tls-port, or NULL */
     sq_tls_ctx *relay_tls;     /* --cluster-tls: forward.c relays to the leader's TLS port */
+    bool relay_refusal_logged; /* forward.c said once that the leader refused a relay line */
     store *st;
     session_env env;         /* what every session and command shares */
     synqd_counters counters; /* changed only by session_core.c */

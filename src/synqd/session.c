@@ -22,6 +22,7 @@
 
 #include "authcert.h"
 #include "forward.h"
+#include "relayid.h"
 #include "server_int.h"
 #include "synq/tls.h"
 
@@ -137,10 +138,62 @@ static void note_ktls(session *se)
                      : "receive");
 }
 
+/* The session is the client a follower relays (relayid.h): its address counts for the `auth`
+ * limit, and the user its certificate named there (if this node's users file has it) is the
+ * session's user. The node's own certificate names nobody. */
+static void take_relayed(session *se, const relayid *id)
+{
+    server *srv = se->srv;
+    se->cert_seen = true;
+    auth_env *a = srv->env.auth;
+    auth_user *u = a && id->user_len ? auth_users_find(a->users, id->user, id->user_len) : NULL;
+    if (a) {
+        session_core_set_peer(&se->core, id->peer);
+        if (u)
+            session_core_login(&se->core, u);
+    }
+    sq_buf *out = sq_conn_out(se->conn);
+    sq_buf_append(out, RELAYID_REPLY, sizeof RELAYID_REPLY - 1);
+    sq_conn_wrote(se->conn);
+    if (sq_conn_tls_ktls(se->conn))
+        note_ktls(se);
+    if (srv->opts.verbose) {
+        char node[80] = "?";
+        (void)sq_conn_peer(se->conn, node, sizeof node);
+        fprintf(stderr, "synqd: client %s relayed by node %s%s%.*s%s\n",
+                id->peer[0] ? id->peer : "(local socket)", node,
+                id->user_len ? " with a certificate of user " : "", (int)id->user_len, id->user,
+                id->user_len && !u ? " (not in this node's --users: not logged in)" : "");
+    }
+}
+
+/* The first bytes of a connection: from a cluster node, a relay line (taken here) or none.
+ * False while the line may still be arriving (only a node's connection waits for it). */
+static bool relay_line_checked(session *se, sq_buf *in)
+{
+    if (!forward_from_node(se->srv, se->conn)) {
+        se->relay_checked = true;
+        return true;
+    }
+    relayid id;
+    size_t used = 0;
+    relayid_status st = relayid_parse(sq_buf_peek(in), sq_buf_len(in), &id, &used);
+    if (st == RELAYID_PARTIAL)
+        return false;
+    se->relay_checked = true;
+    if (st == RELAYID_LINE) {
+        sq_buf_consume(in, used);
+        take_relayed(se, &id);
+    }
+    return true;
+}
+
 static void on_read(sq_conn *c, sq_buf *in)
 {
     session *se = sq_conn_data(c);
     se->in = in;
+    if (!se->relay_checked && !relay_line_checked(se, in))
+        return;
     /* The first read of a TLS connection comes after its handshake: the moment to see whether
      * its certificate names a user (it then needs no `auth`). */
     if (!se->cert_seen) {
