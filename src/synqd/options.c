@@ -93,8 +93,9 @@ static void usage(FILE *out)
             "                          cluster-add (synq cluster add)\n"
             "     --cluster-tls yes|no  Raft links between nodes over mutual TLS with\n"
             "                          --tls-cert/--tls-key, peers verified by --tls-ca\n"
-            "     --cluster-tls-name NAME  every peer's certificate must name NAME; then\n"
-            "                          relayed clients keep their address and certificate\n"
+            "     --cluster-tls-name NAME  (needed with --cluster-tls yes) every peer's\n"
+            "                          certificate must name NAME; relayed clients keep\n"
+            "                          their address and certificate\n"
             "\n"
             "Authentication (docs/security.md):\n"
             "     --users FILE         clients must authenticate (auth, or a client\n"
@@ -597,6 +598,16 @@ bool synqd_parse_options(int argc, char **argv, synqd_options *opt, int *status)
         if (!opt->server.node_id || !t->cert_file || !t->ca_file) {
             fprintf(stderr, "synqd: --cluster-tls yes needs --node, --tls-cert and --tls-ca "
                             "(the cluster CA)\n");
+            *status = SYNQD_EXIT_USAGE;
+            return false;
+        }
+        /* --tls-ca also verifies the client port's certificates: a client's certificate from
+         * the same CA would pass for a node's (and could speak Raft). Only a name the CA
+         * issues to nodes alone tells them apart. */
+        if (!opt->server.cluster_tls_name || !*opt->server.cluster_tls_name) {
+            fprintf(stderr, "synqd: --cluster-tls yes needs --cluster-tls-name NAME, a name the "
+                            "CA gives only to nodes' certificates (without it any certificate "
+                            "of --tls-ca, a client's too, would pass for a node)\n");
             *status = SYNQD_EXIT_USAGE;
             return false;
         }

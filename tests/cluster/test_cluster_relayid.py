@@ -12,8 +12,9 @@ certificate for user alice):
 - a client sending the relay line itself, to the leader's plain port or (holding a client
   certificate of the CA, not a node's) to its TLS port, is answered as for an unknown line,
   not logged in as the user it names, and its failures count under its own address;
-- without cluster TLS, or under it without --cluster-tls-name, the old behaviour: the
-  follower sends no relay line and its clients share its address's failure limit.
+- without cluster TLS, the old behaviour: the follower sends no relay line and its clients
+  share its address's failure limit; --cluster-tls yes without --cluster-tls-name does not
+  start (a client certificate of the CA would pass for a node's).
 
 Exits 77 (ctest: skipped) when synqd has no --node or openssl is missing."""
 
@@ -225,21 +226,31 @@ class RelayIdentity(unittest.TestCase):
 
 
 class WithoutRelayLine(unittest.TestCase):
-    """Without cluster TLS, or with it but no --cluster-tls-name, the leader sees the
-    follower, as before relay lines."""
+    """Without cluster TLS the leader sees the follower, as before relay lines; cluster TLS
+    without a name to tell nodes from clients is refused at start."""
 
     def test_without_cluster_tls(self):
-        self.check_old_behaviour(tls=False)
+        self.check_old_behaviour()
 
-    def test_cluster_tls_without_name(self):
-        self.check_old_behaviour(tls=True)
+    def test_cluster_tls_without_name_does_not_start(self):
+        d = tempfile.mkdtemp(prefix="synq-relayid-noname-")
+        try:
+            make_certs(d)
+            c = UsersCluster(write_users(d), d, name=None)
+            c.root = d
+            c._layout()
+            argv = c.argv(c.nodes[1])
+            argv = argv[argv.index(cluster.synqd_path()):]
+            r = subprocess.run(argv, capture_output=True, text=True, timeout=20)
+            self.assertEqual(r.returncode, 5, r.stderr)  # SYNQD_EXIT_USAGE
+            self.assertIn("--cluster-tls yes needs --cluster-tls-name", r.stderr)
+        finally:
+            shutil.rmtree(d, ignore_errors=True)
 
-    def check_old_behaviour(self, tls):
+    def check_old_behaviour(self):
         d = tempfile.mkdtemp(prefix="synq-relayid-old-")
         try:
-            if tls:
-                make_certs(d)
-            with UsersCluster(write_users(d), d if tls else None, name=None) as c:
+            with UsersCluster(write_users(d)) as c:
                 leader = c.wait_leader(20)
                 f = next(i for i in c.nodes if i != leader)
                 node = c.nodes[f]
