@@ -2,6 +2,13 @@
 helpers run synq against the test's server and check the server's state over the
 harness's own protocol client, and `synq top` on a pseudo-terminal.
 
+Every test starts a fresh server (synqd, and Debian's beanstalkd as the
+reference when installed: sqharness.register makes one class per target),
+runs the `synq` binary from SQ_BIN_DIR as a subprocess, and checks its real
+stdout, stderr and exit status. Where a command changes server state, the
+state is checked independently over the harness's own protocol client, so a
+CLI that prints the right thing but does the wrong thing still fails.
+
 Exit codes under test: 0 ok, 1 the server said no, 2 usage, 3 connection or
 protocol error. Python 3 standard library only."""
 

@@ -1,13 +1,6 @@
 """The `synq` client's surface against a real server: the connection, the global
-options and environment, usage errors, the tube option, help and version.
-
-Every test starts a fresh server (synqd, and Debian's beanstalkd as the
-reference when installed: sqharness.register makes one class per target),
-runs the `synq` binary from SQ_BIN_DIR as a subprocess, and checks its real
-stdout, stderr and exit status. Where a command changes server state, the
-state is checked independently over the harness's own protocol client, so a
-CLI that prints the right thing but does the wrong thing still fails
-(helpers in cliharness.py)."""
+options and environment, usage errors, the tube option, help and version. How they run:
+cliharness.py."""
 
 import os
 import re

@@ -1,13 +1,6 @@
 """The `synq` client's job commands against a real server: put, peek, reserve,
-delete, release, bury, kick, touch, pause, drain and raw.
-
-Every test starts a fresh server (synqd, and Debian's beanstalkd as the
-reference when installed: sqharness.register makes one class per target),
-runs the `synq` binary from SQ_BIN_DIR as a subprocess, and checks its real
-stdout, stderr and exit status. Where a command changes server state, the
-state is checked independently over the harness's own protocol client, so a
-CLI that prints the right thing but does the wrong thing still fails
-(helpers in cliharness.py)."""
+delete, release, bury, kick, touch, pause, drain and raw. How they run:
+cliharness.py."""
 
 import json
 import os

@@ -57,11 +57,12 @@ int login_line(const char *user, const char *file, char line[LOGIN_LINE_MAX + 1]
                      user);
             return -1;
         }
-        if (strlen(env) >= sizeof password) {
+        size_t n = strlen(env);
+        if (n >= sizeof password) {
             snprintf(why, whylen, LOGIN_PASSWORD_ENV " is too long for auth");
             return -1;
         }
-        strcpy(password, env);
+        memcpy(password, env, n + 1);
     }
     if (password[0] == '\0') {
         snprintf(why, whylen, "the password for --user %s is empty", user);
