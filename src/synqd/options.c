@@ -94,6 +94,7 @@ static void usage(FILE *out)
             "     --cluster-tls yes|no  Raft links between nodes over mutual TLS with\n"
             "                          --tls-cert/--tls-key, peers verified by --tls-ca\n"
             "     --cluster-tls-name NAME  every peer's certificate must name NAME\n"
+            "                          (SIGHUP reloads the files for new links)\n"
             "\n"
             "Authentication (docs/security.md):\n"
             "     --users FILE         clients must authenticate (auth, or a client\n"
