@@ -129,6 +129,8 @@ class CliUserLogin(unittest.TestCase):
     def test_raw_sends_auth_first_and_prints_only_its_own_replies(self):
         p = self.synq("raw", "list-tube-used", "use emails-x", user="mailer")
         self.assertEqual((p.returncode, p.stdout), (0, b"USING default\r\nUSING emails-x\r\n"))
+        p = self.synq("raw", "use other", user="mailer")  # a refusal word: exit 1
+        self.assertEqual((p.returncode, p.stdout), (1, b"NOT_AUTHORIZED\r\n"))
 
     def test_a_missing_right_says_not_authorized_and_who(self):
         p = self.synq("put", "-t", "other", "x", user="mailer")
