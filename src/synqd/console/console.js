@@ -84,12 +84,12 @@ function askLogin(res, err, sentBasic) {
     : err.word === "bad-auth" ? "wrong user name or password (401)"
       : sentBasic ? "the login was refused (401): " + err.message
         : "log in as a user of the server (401)";
-  if (challenge.startsWith("bearer")) {
-    $("#token-form").hidden = false;
-  } else if (err.status === 429 || challenge.startsWith("basic")) {
+  if (err.status === 429 || challenge.startsWith("basic")) {
     if (login.basic) logout(why);
     $("#login-form").hidden = false;
     $("#login-error").textContent = why;
+  } else {
+    $("#token-form").hidden = false; // a bearer token is wanted, or the one given is wrong
   }
 }
 
