@@ -712,11 +712,6 @@ static const char *self_check(SSL_CTX *ctx)
     return why;
 }
 
-static char *copy_path(const char *s)
-{
-    return s ? strdup(s) : NULL;
-}
-
 static void free_xport(xport *x)
 {
     SSL_CTX_free(x->ctx);
@@ -747,10 +742,10 @@ int tlsxport_init(struct raft_uv_transport *t, uv_loop_t *loop, const tlsxport_o
         return RAFT_NOMEM;
     }
     x->ctx = ctx;
-    x->files.cert = copy_path(o->cert);
-    x->files.key = copy_path(o->key);
-    x->files.ca = copy_path(o->ca);
-    x->files.name = copy_path(o->name);
+    x->files.cert = strdup(o->cert);
+    x->files.key = strdup(o->key);
+    x->files.ca = strdup(o->ca);
+    x->files.name = o->name ? strdup(o->name) : NULL;
     if (!x->files.cert || !x->files.key || !x->files.ca || (o->name && !x->files.name)) {
         free_xport(x);
         return RAFT_NOMEM;
