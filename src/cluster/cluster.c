@@ -443,6 +443,13 @@ static int open_transport(cluster *c, const cluster_opts *o)
     return tlsxport_init(&c->transport, &c->uv, &t);
 }
 
+int cluster_reload_tls(cluster *c)
+{
+    /* Called from a signal callback of c->loop, the thread every uv pass runs on, and never
+     * from inside a pass: nothing else can be using the transport meanwhile. */
+    return c->tls ? tlsxport_reload(&c->transport) : 0;
+}
+
 static void close_transport(cluster *c)
 {
     if (c->tls)

@@ -118,6 +118,11 @@ void cluster_get_status(cluster *c, cluster_status *out);
 /* Runs the library's pending work now (writes queued by a proposal made in this pass). */
 void cluster_pump(cluster *c);
 
+/* SIGHUP: the cluster TLS files are read again for the Raft links made from now on
+ * (tlsxport_reload; the open links keep theirs). 0 (also without cluster TLS: nothing to do),
+ * or -EINVAL with the reason logged and the old certificates still in force. */
+int cluster_reload_tls(cluster *c);
+
 /* A human-readable name of a status passed to cb.done. */
 const char *cluster_strerror(int status);
 

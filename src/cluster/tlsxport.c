@@ -8,7 +8,9 @@
  */
 #include "tlsxport.h"
 
+#include <errno.h>
 #include <netdb.h>
+#include <openssl/bn.h>
 #include <openssl/err.h>
 #include <openssl/ssl.h>
 #include <openssl/x509v3.h>
@@ -32,7 +34,10 @@ typedef struct xlink xlink;
 
 typedef struct {
     uv_loop_t *loop;
-    SSL_CTX *ctx;
+    SSL_CTX *ctx; /* new links' configuration; tlsxport_reload replaces it */
+    struct {
+        char *cert, *key, *ca, *name; /* copies of tlsxport_opts, read again on reload */
+    } files;
     struct raft_uv_transport *t;
     raft_id id;
     char address[ADDR_MAX];
@@ -632,48 +637,120 @@ static void x_close(struct raft_uv_transport *t, raft_uv_transport_close_cb cb)
         maybe_closed(x);
 }
 
-/* ---- setup ---- */
+/* ---- setup and reload ---- */
 
-static int ctx_fail(struct raft_uv_transport *t, SSL_CTX *ctx, const char *what, const char *file)
+/* Fills err with what failed, on which file, and OpenSSL's reason; returns NULL for the
+ * caller to return. */
+static SSL_CTX *ctx_fail(char *err, size_t errlen, SSL_CTX *ctx, const char *what, const char *file)
 {
     unsigned long e = ERR_get_error();
-    snprintf(t->errmsg, sizeof t->errmsg, "%s %s: %s", what, file,
-             e ? ERR_reason_error_string(e) : "failed");
-    fprintf(stderr, "synqd: cluster tls: %s\n", t->errmsg);
+    snprintf(err, errlen, "%s %s: %s", what, file, e ? ERR_reason_error_string(e) : "failed");
     ERR_clear_error();
     SSL_CTX_free(ctx);
-    return RAFT_INVALID;
+    return NULL;
 }
 
-int tlsxport_init(struct raft_uv_transport *t, uv_loop_t *loop, const tlsxport_opts *o)
+/* A context from the files: this node's certificate and key, the cluster CA as the only
+ * issuer of peers, both roles verifying. NULL with the reason in err. */
+static SSL_CTX *load_ctx(const tlsxport_opts *o, char *err, size_t errlen)
 {
-    memset(t, 0, sizeof *t);
     SSL_CTX *ctx = SSL_CTX_new(TLS_method());
     if (!ctx)
-        return ctx_fail(t, NULL, "creating the TLS context", "");
+        return ctx_fail(err, errlen, NULL, "creating the TLS context", "");
     SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
     SSL_CTX_set_options(ctx, SSL_OP_NO_RENEGOTIATION);
     if (SSL_CTX_use_certificate_chain_file(ctx, o->cert) != 1)
-        return ctx_fail(t, ctx, "loading the certificate", o->cert);
+        return ctx_fail(err, errlen, ctx, "loading the certificate", o->cert);
     if (SSL_CTX_use_PrivateKey_file(ctx, o->key, SSL_FILETYPE_PEM) != 1 ||
         SSL_CTX_check_private_key(ctx) != 1)
-        return ctx_fail(t, ctx, "loading the key", o->key);
+        return ctx_fail(err, errlen, ctx, "loading the key", o->key);
     if (SSL_CTX_load_verify_locations(ctx, o->ca, NULL) != 1)
-        return ctx_fail(t, ctx, "loading the cluster CA", o->ca);
+        return ctx_fail(err, errlen, ctx, "loading the cluster CA", o->ca);
     /* Both roles verify: a node presents its certificate to the node it connects to too. */
     SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT, NULL);
     if (o->name) {
         X509_VERIFY_PARAM *p = SSL_CTX_get0_param(ctx);
         if (X509_VERIFY_PARAM_set1_host(p, o->name, 0) != 1)
-            return ctx_fail(t, ctx, "setting the peer name", o->name);
+            return ctx_fail(err, errlen, ctx, "setting the peer name", o->name);
     }
+    return ctx;
+}
+
+/* Writes "serial S, subject N" of ctx's certificate into out (for the reload's log line). */
+static void describe_cert(SSL_CTX *ctx, char *out, size_t outlen)
+{
+    X509 *cert = SSL_CTX_get0_certificate(ctx);
+    char *serial = NULL, subject[160] = "?";
+    BIGNUM *bn = cert ? ASN1_INTEGER_to_BN(X509_get0_serialNumber(cert), NULL) : NULL;
+    if (bn)
+        serial = BN_bn2hex(bn);
+    if (cert)
+        X509_NAME_oneline(X509_get_subject_name(cert), subject, sizeof subject);
+    snprintf(out, outlen, "serial %s, subject %s", serial ? serial : "?", subject);
+    OPENSSL_free(serial);
+    BN_free(bn);
+}
+
+/* Would the peers accept ctx's own certificate? They check it against the same CA file (every
+ * node has the cluster's) and name: when that fails, every new link of this node will be
+ * refused, which the operator should hear about now rather than from the peers' logs. NULL
+ * when it verifies, else the reason. */
+static const char *self_check(SSL_CTX *ctx)
+{
+    X509 *cert = SSL_CTX_get0_certificate(ctx);
+    STACK_OF(X509) *chain = NULL;
+    SSL_CTX_get0_chain_certs(ctx, &chain);
+    X509_STORE_CTX *v = X509_STORE_CTX_new();
+    const char *why = "cannot check the certificate (out of memory)";
+    if (cert && v && X509_STORE_CTX_init(v, SSL_CTX_get_cert_store(ctx), cert, chain) == 1) {
+        X509_VERIFY_PARAM_set1(X509_STORE_CTX_get0_param(v), SSL_CTX_get0_param(ctx));
+        why = X509_verify_cert(v) == 1 ? NULL
+                                       : X509_verify_cert_error_string(X509_STORE_CTX_get_error(v));
+    }
+    X509_STORE_CTX_free(v);
+    ERR_clear_error();
+    return why;
+}
+
+static void free_xport(xport *x)
+{
+    SSL_CTX_free(x->ctx);
+    free(x->files.cert);
+    free(x->files.key);
+    free(x->files.ca);
+    free(x->files.name);
+    free(x);
+}
+
+int tlsxport_init(struct raft_uv_transport *t, uv_loop_t *loop, const tlsxport_opts *o)
+{
+    memset(t, 0, sizeof *t);
+    SSL_CTX *ctx = load_ctx(o, t->errmsg, sizeof t->errmsg);
+    if (!ctx) {
+        fprintf(stderr, "synqd: cluster tls: %s\n", t->errmsg);
+        return RAFT_INVALID;
+    }
+    const char *unverified = self_check(ctx);
+    if (unverified)
+        fprintf(stderr,
+                "synqd: cluster tls: warning: %s does not verify against %s (%s): peers "
+                "will refuse this node\n",
+                o->cert, o->ca, unverified);
     xport *x = calloc(1, sizeof *x);
     if (!x) {
         SSL_CTX_free(ctx);
         return RAFT_NOMEM;
     }
-    x->loop = loop;
     x->ctx = ctx;
+    x->files.cert = strdup(o->cert);
+    x->files.key = strdup(o->key);
+    x->files.ca = strdup(o->ca);
+    x->files.name = o->name ? strdup(o->name) : NULL;
+    if (!x->files.cert || !x->files.key || !x->files.ca || (o->name && !x->files.name)) {
+        free_xport(x);
+        return RAFT_NOMEM;
+    }
+    x->loop = loop;
     x->t = t;
     t->impl = x;
     t->init = x_init;
@@ -683,12 +760,41 @@ int tlsxport_init(struct raft_uv_transport *t, uv_loop_t *loop, const tlsxport_o
     return 0;
 }
 
+int tlsxport_reload(struct raft_uv_transport *t)
+{
+    xport *x = t->impl;
+    const tlsxport_opts o = {
+        .cert = x->files.cert, .key = x->files.key, .ca = x->files.ca, .name = x->files.name};
+    char err[sizeof t->errmsg];
+    SSL_CTX *ctx = load_ctx(&o, err, sizeof err);
+    if (!ctx) {
+        fprintf(stderr,
+                "synqd: SIGHUP: cluster tls: %s; the Raft links keep the certificates in force\n",
+                err);
+        return -EINVAL;
+    }
+    const char *unverified = self_check(ctx);
+    /* Each link's SSL holds its own reference to the context it was made from (SSL_new), so
+     * the open links go on with the old one, freed with the last of them. */
+    SSL_CTX_free(x->ctx);
+    x->ctx = ctx;
+    char what[256];
+    describe_cert(ctx, what, sizeof what);
+    fprintf(stderr, "synqd: SIGHUP: cluster tls: Raft certificates reloaded (%s) for new links\n",
+            what);
+    if (unverified)
+        fprintf(stderr,
+                "synqd: SIGHUP: cluster tls: warning: %s does not verify against %s (%s): peers "
+                "will refuse this node's new links\n",
+                o.cert, o.ca, unverified);
+    return 0;
+}
+
 void tlsxport_close(struct raft_uv_transport *t)
 {
     xport *x = t->impl;
     if (!x)
         return;
-    SSL_CTX_free(x->ctx);
-    free(x);
+    free_xport(x);
     t->impl = NULL;
 }

@@ -29,6 +29,18 @@ typedef struct {
 /* 0, or a RAFT_* error with the reason in t->errmsg (and logged). */
 int tlsxport_init(struct raft_uv_transport *t, uv_loop_t *loop, const tlsxport_opts *o);
 
+/*
+ * Reads the files tlsxport_init was given again (SIGHUP). Links made from then on, both ways,
+ * present the new certificate and check peers against the new CA; open links keep the
+ * configuration they were made with until they close (libraft reconnects a closed one, with
+ * the new). A file that does not load, or a key that does not match, changes nothing: the
+ * reason is logged and -EINVAL returned. A certificate the CA file does not verify is put in
+ * force (the operator may be rolling the CA) with a warning that peers will refuse it. Call
+ * it on the thread of the uv loop the transport was given (the only one that touches it).
+ * 0 or -EINVAL.
+ */
+int tlsxport_reload(struct raft_uv_transport *t);
+
 /* Frees what tlsxport_init allocated; call after libraft closed the transport. */
 void tlsxport_close(struct raft_uv_transport *t);
 

@@ -232,7 +232,8 @@ static void on_drain(sq_loop *loop, int signo, void *data)
 
 /* SIGHUP: the --users file and the TLS files are read again. Open sessions keep their user
  * by name with its new rules (or are logged out when it is gone); connections accepted from
- * then on get the new certificates, the open ones keep theirs. A file that does not load
+ * then on get the new certificates, the open ones keep theirs (on a --cluster-tls node, the
+ * Raft links and the relay made from then on too). A file that does not load
  * changes nothing (the old one stays in force) and is logged with the file (and line). */
 static void on_reload(sq_loop *loop, int signo, void *data)
 {
@@ -252,7 +253,8 @@ static void on_reload(sq_loop *loop, int signo, void *data)
         0)
         return;
     bool ok = (!sd->tls->on || server_reload_tls(sd->srv, ctx) == 0) &&
-              (!sd->tls->http || !sd->mx || metrics_reload_tls(sd->mx, ctx) == 0);
+              (!sd->tls->http || !sd->mx || metrics_reload_tls(sd->mx, ctx) == 0) &&
+              server_reload_cluster_tls(sd->srv) == 0;
     if (ok)
         fprintf(stderr, "synqd: SIGHUP: TLS certificates reloaded\n");
     sq_tls_ctx_free(ctx);

@@ -98,6 +98,11 @@ int replica_take_error(replica *rp)
     return rc;
 }
 
+int replica_reload_tls(replica *rp)
+{
+    return cluster_reload_tls(rp->cl);
+}
+
 bool replica_serving(const replica *rp)
 {
     return rp->serving;

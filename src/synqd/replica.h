@@ -67,6 +67,10 @@ void replica_paused(replica *rp, const char *name, size_t len, uint32_t delay_s)
 /* End of a loop pass: proposes the pass's changes and holds the replies acknowledging them. */
 void replica_flush(replica *rp);
 
+/* SIGHUP: the Raft links made from now on use the cluster TLS files read again (cluster.h,
+ * cluster_reload_tls). 0, or -EINVAL with the old certificates kept (logged). */
+int replica_reload_tls(replica *rp);
+
 /* Is this node the leader, past its LEADER entry: may it run commands itself? */
 bool replica_serving(const replica *rp);
 

@@ -567,15 +567,9 @@ static void client_address(const server *s, char *out, size_t len)
 static int open_replica(server *s)
 {
     if (s->opts.cluster_tls) {
-        sq_tls_opts t = {.cert_file = s->opts.cluster_tls_cert,
-                         .key_file = s->opts.cluster_tls_key,
-                         .ca_file = s->opts.cluster_tls_ca,
-                         .verify = SQ_TLS_VERIFY_REQUIRED};
-        if (sq_tls_client_new(&t, &s->relay_tls) != 0) {
-            fprintf(stderr, "synqd: cluster tls: the relay's client configuration: %s\n",
-                    sq_tls_last_error());
+        if (server_relay_tls_new(s, "cluster tls: the relay's client configuration",
+                                 &s->relay_tls) != 0)
             return -EINVAL;
-        }
     }
     char addr[CLUSTER_ADDR_MAX + 8];
     client_address(s, addr, sizeof addr);

@@ -115,6 +115,11 @@ uint16_t server_tls_port(const server *s);
  * configuration they were accepted with until they close. 0 or a negative errno (logged). */
 int server_reload_tls(server *s, sq_tls_ctx *ctx);
 
+/* SIGHUP: a cluster node with --cluster-tls reads its TLS files again for the Raft links made
+ * from now on (the open ones keep theirs). 0 (also when there is nothing to reload), or
+ * -EINVAL with the old certificates kept (logged). */
+int server_reload_cluster_tls(server *s);
+
 /* Drain mode (SIGUSR1 on, SIGUSR2 off): put answers DRAINING. Once the server quiesces it
  * stays on (turning it off is ignored). */
 void server_set_draining(server *s, bool on);

@@ -147,6 +147,9 @@ int server_open_listeners(server *srv);
 int server_listen(server *srv);
 /* Closes both listeners (idempotent). */
 void server_close_listeners(server *srv);
+/* server_listen.c: the client configuration a follower relays to the leader's TLS port with
+ * (--cluster-tls: the node certificate, the cluster CA). 0, or -EINVAL (logged with what). */
+int server_relay_tls_new(const server *srv, const char *what, sq_tls_ctx **out);
 
 /* The store runs on the loop's monotonic clock shifted by this much, so a
  * job restored from the log can be older than the machine's uptime. */

@@ -114,6 +114,40 @@ int server_open_listeners(server *srv)
     return err;
 }
 
+int server_relay_tls_new(const server *srv, const char *what, sq_tls_ctx **out)
+{
+    sq_tls_opts t = {.cert_file = srv->opts.cluster_tls_cert,
+                     .key_file = srv->opts.cluster_tls_key,
+                     .ca_file = srv->opts.cluster_tls_ca,
+                     .verify = SQ_TLS_VERIFY_REQUIRED};
+    if (sq_tls_client_new(&t, out) == 0)
+        return 0;
+    fprintf(stderr, "synqd: %s: %s\n", what, sq_tls_last_error());
+    return -EINVAL;
+}
+
+int server_reload_cluster_tls(server *s)
+{
+    if (!s->rp || !s->opts.cluster_tls)
+        return 0;
+    /* The relay first: when its files do not load, neither would the Raft links', and both
+     * keep what they have. A relay already connected keeps its own reference. */
+    sq_tls_ctx *relay;
+    if (server_relay_tls_new(s,
+                             "SIGHUP: cluster tls: the relay's client configuration, "
+                             "keeping the one in force",
+                             &relay) != 0)
+        return -EINVAL;
+    int err = replica_reload_tls(s->rp);
+    if (err) {
+        sq_tls_ctx_free(relay);
+        return err;
+    }
+    sq_tls_ctx_free(s->relay_tls);
+    s->relay_tls = relay;
+    return 0;
+}
+
 int server_listen(server *srv)
 {
     const server_opts *o = &srv->opts;

@@ -41,7 +41,7 @@
 const char *const workload_names[WORKLOADS] = {"put", "cycle", "produce-consume", "reserve-timeout",
                                                "connect"};
 const char *const op_names[OP_KINDS] = {
-    "use", "watch", "ignore", "put", "reserve", "reserve-with-timeout", "delete"};
+    "auth", "use", "watch", "ignore", "put", "reserve", "reserve-with-timeout", "delete"};
 
 static void finish(bench *b);
 static void start_connect(bench *b, bconn *bc);
@@ -266,6 +266,24 @@ static void unexpected(bconn *bc, enum op_kind kind, const char *line, size_t le
              text, why ? ": " : "", why ? why : "");
 }
 
+static void log_in_refused(bconn *bc, const char *line, size_t len)
+{
+    bench *b = bc->b;
+    char text[96];
+    lg_printable(text, sizeof text, line, len);
+    const char *why = IS_LINE(line, len, "BAD_AUTH")
+                          ? "a wrong user or password, or too many failed logins from this "
+                            "address in the last minute"
+                      : IS_LINE(line, len, "UNKNOWN_COMMAND")
+                          ? "the server has no users to log in to (synqd without --users): "
+                            "drop --user"
+                          : "not a reply auth has";
+    lg_error(&b->errors, "conn %u: auth as '%s' refused (%s): %s; stopping the run", bc->index,
+             b->user, text, why);
+    conn_abort(bc);
+    finish(b);
+}
+
 /* Checks one reply (line without CRLF, body if RESERVED) against the
  * command it answers and advances the connection's state. */
 static void handle_reply(bconn *bc, enum op_kind kind, const char *line, size_t len,
@@ -274,6 +292,16 @@ static void handle_reply(bconn *bc, enum op_kind kind, const char *line, size_t 
     bench *b = bc->b;
     bool ok = false, chain_ends = true, job_done = false;
     switch (kind) {
+    case OP_AUTH:
+        ok = IS_LINE(line, len, "OK_AUTH");
+        chain_ends = false;
+        if (!ok) {
+            /* Every command after it would be refused: a run without the login measures
+             * nothing, so it ends here. */
+            log_in_refused(bc, line, len);
+            return;
+        }
+        break;
     case OP_USE:
         ok = HAS_PREFIX(line, len, "USING ");
         /* A connector's `use` is its job: the connection's life ends with it. */
@@ -322,7 +350,11 @@ static void handle_reply(bconn *bc, enum op_kind kind, const char *line, size_t 
     }
     if (!ok)
         unexpected(bc, kind, line, len,
-                   kind == OP_RESERVE_TIMEOUT && body ? "the tube is not empty" : NULL);
+                   kind == OP_RESERVE_TIMEOUT && body ? "the tube is not empty"
+                   : IS_LINE(line, len, "NOT_AUTHORIZED")
+                       ? (b->user ? "the user has not the right this needs on the tube"
+                                  : "the server wants a login first: give --user USER")
+                       : NULL);
     if (kind >= OP_FIRST_TIMED)
         b->ops++;
     if (kind >= OP_FIRST_TIMED && chain_ends) {
@@ -573,6 +605,10 @@ static void on_connect(sq_conn *c, int err, void *data)
         b->open++;
         if (sq_conn_tls_resumed(c))
             b->tls_resumed++;
+        if (b->user) { /* first on the connection: every command after it runs as the user */
+            conn_write(bc, b->auth_line, b->auth_len);
+            ring_push(bc, OP_AUTH, lg_now_ns(), lg_now_ns());
+        }
         if (b->started && bc->role == ROLE_CONNECTOR)
             send_setup(bc, lg_now_ns());
     }

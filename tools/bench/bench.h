@@ -17,13 +17,14 @@
 
 #include "hist.h"
 #include "loadgen.h"
+#include "login.h"
 
 #define MAX_TUBES 64
 #define MAX_TUBE_NAME 200        /* beanstalkd's limit */
 #define MAX_REPLY_LINE 256       /* no reply we expect is longer */
 #define MAX_BODY_BYTES (1 << 20) /* -s limit */
 #define MAX_ID_DIGITS 20
-#define SETUP_OPS 3 /* use, watch, ignore */
+#define SETUP_OPS 4 /* auth, use, watch, ignore */
 
 enum workload { WL_PUT, WL_CYCLE, WL_PRODUCE_CONSUME, WL_RESERVE_TIMEOUT, WL_CONNECT };
 #define WORKLOADS 5
@@ -31,8 +32,17 @@ extern const char *const workload_names[WORKLOADS];
 
 enum role { ROLE_PRODUCER, ROLE_CYCLER, ROLE_CONSUMER, ROLE_TIMEOUTER, ROLE_CONNECTOR };
 
-enum op_kind { OP_USE, OP_WATCH, OP_IGNORE, OP_PUT, OP_RESERVE, OP_RESERVE_TIMEOUT, OP_DELETE };
-#define OP_KINDS 7
+enum op_kind {
+    OP_AUTH,
+    OP_USE,
+    OP_WATCH,
+    OP_IGNORE,
+    OP_PUT,
+    OP_RESERVE,
+    OP_RESERVE_TIMEOUT,
+    OP_DELETE
+};
+#define OP_KINDS 8
 #define OP_FIRST_TIMED OP_PUT /* setup commands are not measured */
 extern const char *const op_names[OP_KINDS];
 
@@ -76,6 +86,9 @@ struct bench { /* NOLINT(clang-analyzer-optin.performance.Padding) */
     bool json, verbose;
     sq_tls_ctx *tls;      /* --tls: connections speak TLS with it; NULL: plain */
     const char *tls_name; /* --tls-name: the name the server's certificate must carry */
+    const char *user;     /* --user: auth_line goes first on every connection; NULL: none */
+    char auth_line[LOGIN_LINE_MAX + 1];
+    size_t auth_len;
 
     sq_loop *loop;
     sq_conn_opts conn_opts;

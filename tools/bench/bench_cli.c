@@ -91,6 +91,11 @@ static void usage(FILE *f)
           "  --tls-cert FILE, --tls-key FILE  a client certificate and its key (PEM)\n"
           "  --tls-resume    offer the last session the server gave (TLS 1.3 ticket) in\n"
           "                  every new connection: resumed handshakes (default: full)\n"
+          "  --user USER     log in as USER (synqd --users): 'auth USER PASSWORD' goes\n"
+          "                  first on every connection (not timed; a refused login ends\n"
+          "                  the run)\n"
+          "  --password-file FILE  USER's password: the file's first line (default: env\n"
+          "                  SYNQ_PASSWORD; never on the command line)\n"
           "  -r, --rate N    open loop: start N jobs a second, on a fixed schedule\n"
           "                  whatever the replies do (default: closed loop, each\n"
           "                  connection keeps -P in flight). Latency counts from each\n"
@@ -147,15 +152,24 @@ static int parse_tubes(bench *b, char *list)
 int bench_parse_options(bench *b, int argc, char **argv)
 {
     static const struct option longopts[] = {
-        {"help", no_argument, NULL, 'h'},           {"version", no_argument, NULL, 'v'},
-        {"verbose", no_argument, NULL, 'V'},        {"json", no_argument, NULL, 'J'},
-        {"rate", required_argument, NULL, 'r'},     {"tls", no_argument, NULL, 'T'},
-        {"tls-ca", required_argument, NULL, 'A'},   {"tls-name", required_argument, NULL, 'N'},
-        {"tls-cert", required_argument, NULL, 'C'}, {"tls-key", required_argument, NULL, 'K'},
-        {"tls-resume", no_argument, NULL, 'R'},     {0, 0, 0, 0},
+        {"help", no_argument, NULL, 'h'},
+        {"version", no_argument, NULL, 'v'},
+        {"verbose", no_argument, NULL, 'V'},
+        {"json", no_argument, NULL, 'J'},
+        {"rate", required_argument, NULL, 'r'},
+        {"tls", no_argument, NULL, 'T'},
+        {"tls-ca", required_argument, NULL, 'A'},
+        {"tls-name", required_argument, NULL, 'N'},
+        {"tls-cert", required_argument, NULL, 'C'},
+        {"tls-key", required_argument, NULL, 'K'},
+        {"tls-resume", no_argument, NULL, 'R'},
+        {"user", required_argument, NULL, 'u'},
+        {"password-file", required_argument, NULL, 'F'},
+        {0, 0, 0, 0},
     };
     bool tls = false;
     sq_tls_opts tls_opts = {0};
+    const char *password_file = NULL;
     const lg_common common_opts = {&b->host, &b->port, &b->conns, &b->pipeline, &b->duration_s};
     uint64_t v;
     bool tubes_given = false;
@@ -218,6 +232,12 @@ int bench_parse_options(bench *b, int argc, char **argv)
         case 'R':
             tls_opts.session_resume = true;
             break;
+        case 'u':
+            b->user = optarg;
+            break;
+        case 'F':
+            password_file = optarg;
+            break;
         case 'V':
             b->verbose = true;
             lg_progress_forced = true;
@@ -235,6 +255,16 @@ int bench_parse_options(bench *b, int argc, char **argv)
     }
     if (optind != argc) {
         fprintf(stderr, "unexpected argument '%s' (see --help)\n", argv[optind]);
+        return -1;
+    }
+    if (password_file && !b->user) {
+        fputs("--password-file needs --user USER\n", stderr);
+        return -1;
+    }
+    char why[256];
+    if (b->user &&
+        login_line(b->user, password_file, b->auth_line, &b->auth_len, why, sizeof why) != 0) {
+        fprintf(stderr, "%s\n", why);
         return -1;
     }
     if (tls_opts.session_resume && !tls) {

@@ -23,6 +23,7 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "login.h"
 #include "synq/version.h"
 
 #define CLI_VERSION SYNQ_VERSION
@@ -42,6 +43,11 @@ typedef struct cli {
     double timeout_s; /* connect and per-reply timeout */
     bool json;
     bool verbose;
+    /* --user: "auth USER PASSWORD\r\n" (login.h), sent first on every connection;
+     * user NULL: none is sent. */
+    const char *user;
+    char auth_line[LOGIN_LINE_MAX + 1];
+    size_t auth_len;
     /* Errors: cli_err() keeps the last one here and, unless keep_errors is
      * set (top, while it owns the screen), also prints it on stderr. */
     bool keep_errors;
@@ -79,8 +85,10 @@ typedef struct cli_job {
  * newline in fmt is optional), and keeps the text in c->last_error. */
 void cli_err(cli *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
-/* Connects to c->host:c->port within c->timeout_s. Returns CLI_OK or
- * CLI_FAIL after printing "synq: cannot connect to HOST:PORT: REASON". */
+/* Connects to c->host:c->port within c->timeout_s and, with --user, logs in
+ * (auth) before anything else. Returns CLI_OK, or CLI_FAIL after printing
+ * "synq: cannot connect to HOST:PORT: REASON", or after a refused login
+ * CLI_NO (BAD_AUTH) or CLI_FAIL (a server that has no auth), explained. */
 int cli_connect(cli *c);
 /* Closes the connection (if open) and frees the receive buffer. */
 void cli_close(cli *c);

@@ -289,9 +289,9 @@ static bool takes_data(const char *line)
 static bool is_error_word(const char *line)
 {
     static const char *const errors[] = {
-        "NOT_FOUND",  "TIMED_OUT",       "DEADLINE_SOON",  "JOB_TOO_BIG",
-        "DRAINING",   "OUT_OF_MEMORY",   "INTERNAL_ERROR", "NOT_IGNORED",
-        "BAD_FORMAT", "UNKNOWN_COMMAND", "EXPECTED_CRLF",
+        "NOT_FOUND",     "TIMED_OUT",      "DEADLINE_SOON", "JOB_TOO_BIG", "DRAINING",
+        "OUT_OF_MEMORY", "INTERNAL_ERROR", "NOT_IGNORED",   "BAD_FORMAT",  "UNKNOWN_COMMAND",
+        "EXPECTED_CRLF", "NOT_AUTHORIZED", "BAD_AUTH",
     };
     for (size_t i = 0; i < sizeof errors / sizeof errors[0]; i++)
         if (strcmp(line, errors[i]) == 0)

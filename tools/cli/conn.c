@@ -112,6 +112,35 @@ fail:
     return err;
 }
 
+/* --user: auth first, so every command after it runs as the user. */
+static int log_in(cli *c)
+{
+    char *line;
+    int rc = cli_send(c, c->auth_line, c->auth_len);
+    if (rc == CLI_OK)
+        rc = cli_read_line(c, &line, 0);
+    if (rc != CLI_OK)
+        return rc;
+    if (strcmp(line, "OK_AUTH") == 0)
+        return CLI_OK;
+    if (strcmp(line, "BAD_AUTH") == 0) {
+        cli_err(c,
+                "%s refused the login as '%s' (BAD_AUTH): a wrong user or password, too many "
+                "failed logins from this address in the last minute, or a connection already "
+                "logged in by its client certificate\n",
+                c->addr, c->user);
+        return CLI_NO;
+    }
+    if (strcmp(line, "UNKNOWN_COMMAND") == 0) {
+        cli_err(c,
+                "%s has no users to log in to (auth: UNKNOWN_COMMAND; synqd without "
+                "--users, or another server): drop --user\n",
+                c->addr);
+        return CLI_FAIL;
+    }
+    return cli_reply_error(c, "auth", line);
+}
+
 int cli_connect(cli *c)
 {
     if (c->fd >= 0)
@@ -138,7 +167,10 @@ int cli_connect(cli *c)
         return CLI_FAIL;
     }
     c->fd = fd;
-    return CLI_OK;
+    int rc = c->user ? log_in(c) : CLI_OK;
+    if (rc != CLI_OK)
+        cli_close(c); /* a later cli_connect (top's reconnect) starts again, login included */
+    return rc;
 }
 
 void cli_close(cli *c)
@@ -316,6 +348,19 @@ static const struct {
 
 int cli_reply_error(cli *c, const char *what, const char *got)
 {
+    if (strcmp(got, "NOT_AUTHORIZED") == 0) {
+        if (c->user)
+            cli_err(c,
+                    "%s: not authorized (NOT_AUTHORIZED): user '%s' has not the right this "
+                    "needs on the tube (docs/security.md, Permissions)\n",
+                    what, c->user);
+        else
+            cli_err(c,
+                    "%s: not authorized (NOT_AUTHORIZED): %s wants a login first: give "
+                    "--user USER, with the password in SYNQ_PASSWORD or --password-file\n",
+                    what, c->addr);
+        return CLI_NO;
+    }
     for (size_t i = 0; i < sizeof refusals / sizeof refusals[0]; i++) {
         size_t len = strlen(refusals[i].word);
         if (strncmp(got, refusals[i].word, len) == 0 && (got[len] == '\0' || got[len] == ' ')) {

@@ -159,7 +159,8 @@ static const command *find_command(const char *name)
 
 static void main_help(FILE *f)
 {
-    fprintf(f, "Usage: synq [-H HOST[:PORT]] [-p PORT] [--timeout S] [--json] [-V] COMMAND [ARGS]\n"
+    fprintf(f, "Usage: synq [-H HOST[:PORT]] [-p PORT] [--user USER [--password-file FILE]]\n"
+               "            [--timeout S] [--json] [-V] COMMAND [ARGS]\n"
                "\n"
                "A command-line client for synqd (and any beanstalkd-protocol server).\n"
                "\n"
@@ -168,6 +169,11 @@ static void main_help(FILE *f)
                "                    server host, and port if given ([ADDR]:PORT for IPv6;\n"
                "                    env SYNQ_HOST, default 127.0.0.1)\n"
                "  -p, --port PORT   server port (env SYNQ_PORT, default 11300)\n"
+               "  --user USER       log in as USER (synqd --users): 'auth USER PASSWORD' is\n"
+               "                    sent first on every connection\n"
+               "  --password-file FILE\n"
+               "                    USER's password: the file's first line (default: env\n"
+               "                    SYNQ_PASSWORD; never on the command line)\n"
                "  --timeout S       connect/reply timeout in seconds (default 10)\n"
                "  --json            machine-readable output\n"
                "  -V, --verbose     more output\n"
@@ -190,7 +196,8 @@ void cli_command_help(FILE *f, const char *name)
     fprintf(f, "Usage: synq %s\n\n%s.\n", cmd->usage, cmd->summary);
     if (cmd->details)
         fprintf(f, "\n%s", cmd->details);
-    fprintf(f, "\nGlobal options (-H, -p, --timeout, --json, -V) go before the command;\n"
+    fprintf(f, "\nGlobal options (-H, -p, --user, --password-file, --timeout, --json, -V) go\n"
+               "before the command; "
                "--json and -V are also accepted after it.\n");
 }
 
@@ -334,6 +341,8 @@ static int parse_global(cli *c, int argc, char **argv, int *at)
         {"server", required_argument, NULL, 'H'},
         {"port", required_argument, NULL, 'p'},
         {"timeout", required_argument, NULL, 'T'},
+        {"user", required_argument, NULL, 'u'},
+        {"password-file", required_argument, NULL, 'F'},
         {"json", no_argument, NULL, 'J'},
         {"verbose", no_argument, NULL, 'V'},
         {"help", no_argument, NULL, 'h'},
@@ -342,8 +351,15 @@ static int parse_global(cli *c, int argc, char **argv, int *at)
     };
     opterr = 0;
     int opt;
+    const char *password_file = NULL;
     while ((opt = getopt_long(argc, argv, "+:H:p:hvV", longopts, NULL)) != -1) {
         switch (opt) {
+        case 'u':
+            c->user = optarg;
+            break;
+        case 'F':
+            password_file = optarg;
+            break;
         case 'H':
             if (set_server(c, optarg) != CLI_OK)
                 return CLI_USAGE;
@@ -382,6 +398,12 @@ static int parse_global(cli *c, int argc, char **argv, int *at)
         return CLI_USAGE;
     if (port == 0)
         return cli_usage_error(NULL, "invalid port '0'");
+    if (password_file && !c->user)
+        return cli_usage_error(NULL, "--password-file needs --user USER");
+    char why[256];
+    if (c->user &&
+        login_line(c->user, password_file, c->auth_line, &c->auth_len, why, sizeof why) != 0)
+        return cli_usage_error(NULL, "%s", why);
     if (optind >= argc)
         return cli_usage_error(NULL, "missing COMMAND");
     *at = optind;

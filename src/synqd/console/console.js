@@ -2,6 +2,14 @@
 // canvas, and runs the actions through POST /api/... (same origin; a bearer token when the
 // server asks for one). Every value from the server goes into the page as text
 // (textContent), never as markup, so a job body or a tube name cannot inject anything.
+//
+// Logging in (synqd --users): the page's own form takes a user name and password, keeps them
+// in this script's memory only (never storage: a reload or a closed tab forgets them) and
+// sends them as HTTP Basic on every API call. Calls go out with credentials "omit" so that a
+// 401 comes back to the page (which shows its form and why) instead of making the browser
+// pop up its own Basic prompt; only a client certificate needs the browser's credentials, so
+// when a call without them cannot even connect (a TLS port that requires a certificate), or
+// the user picks "client certificate", the page sends them from then on.
 "use strict";
 
 const $ = (sel) => document.querySelector(sel);
@@ -13,24 +21,94 @@ const MANY_TUBES = 500;
 
 function token() { return sessionStorage.getItem("synq-token") || ""; }
 
+// Who the API calls run as: a user logged in through the form (user, and the Basic header
+// made from its password), or the browser's own credentials (a client certificate). In
+// memory only.
+const login = { user: null, basic: null, browserCredentials: false };
+
+// An API refusal: status (401, 403, 429, ...), the server's error word and message.
+class ApiError extends Error {
+  constructor(status, word, message) {
+    super(word ? word + (message ? ": " + message : "") : "HTTP " + status);
+    this.status = status;
+    this.word = word;
+  }
+}
+
+function basicHeader(user, password) {
+  const bytes = new TextEncoder().encode(user + ":" + password);
+  let bin = "";
+  for (const b of bytes) bin += String.fromCharCode(b);
+  return "Basic " + btoa(bin);
+}
+
 async function api(path, body) {
-  const headers = {};
-  if (token()) headers["Authorization"] = "Bearer " + token();
-  const init = { headers, cache: "no-store" };
+  const headers = {}, sentBasic = login.basic;
+  if (login.basic) headers["Authorization"] = login.basic;
+  else if (token()) headers["Authorization"] = "Bearer " + token();
+  const init = { headers, cache: "no-store", credentials: login.browserCredentials ? "same-origin" : "omit" };
   if (body !== undefined) {
     init.method = "POST";
     headers["Content-Type"] = "application/json";
     init.body = JSON.stringify(body);
   }
-  const res = await fetch("/api/" + path, init);
+  let res;
+  try {
+    res = await fetch("/api/" + path, init);
+  } catch (e) {
+    // Without the browser's credentials a TLS port that wants a client certificate refuses
+    // the connection itself: try once more with them (only TLS has client certificates).
+    if (login.browserCredentials || login.basic || location.protocol !== "https:") throw e;
+    login.browserCredentials = true;
+    return api(path, body);
+  }
   let data = null;
   try { data = await res.json(); } catch (e) { data = null; }
-  if (res.status === 401) $("#token-form").hidden = false;
   if (!res.ok) {
-    const msg = data && data.error ? data.error + (data.message ? ": " + data.message : "") : "HTTP " + res.status;
-    throw new Error(msg);
+    const err = new ApiError(res.status, data && data.error, data && data.message);
+    if (res.status === 401 || res.status === 429) askLogin(res, err, sentBasic);
+    throw err;
   }
   return data;
+}
+
+// ---- logging in ----
+
+// A 401 or 429: the form the server's challenge asks for (Basic: user and password; Bearer:
+// the API token), with the reason in words. sentBasic: the credentials the refused request
+// carried (a request sent before a new login must not log that one out).
+function askLogin(res, err, sentBasic) {
+  if (sentBasic !== login.basic) return;
+  const challenge = (res.headers.get("WWW-Authenticate") || "").toLowerCase();
+  const why = err.status === 429 ? "too many failed logins from this address: wait a minute, then log in again (429)"
+    : err.word === "bad-auth" ? "wrong user name or password (401)"
+      : sentBasic ? "the login was refused (401): " + err.message
+        : "log in as a user of the server (401)";
+  if (err.status === 429 || challenge.startsWith("basic")) {
+    if (login.basic) logout(why);
+    $("#login-form").hidden = false;
+    $("#login-error").textContent = why;
+  } else {
+    $("#token-form").hidden = false; // a bearer token is wanted, or the one given is wrong
+  }
+}
+
+function showLogin() {
+  $("#who").hidden = !login.user;
+  $("#who-name").textContent = login.user ? "user " + login.user : "";
+}
+
+function logout(why) {
+  login.user = null;
+  login.basic = null;
+  $("#login-form").hidden = false;
+  $("#login-error").textContent = why || "logged out";
+  $("#tubes tbody").replaceChildren();
+  $("#jobs tbody").replaceChildren();
+  $("#tube-panel").hidden = true;
+  state.tube = null;
+  state.tubes = [];
+  showLogin();
 }
 
 function say(msg, isErr) {
@@ -179,7 +257,7 @@ async function refreshJobs() {
   let jobs;
   try {
     jobs = await api("jobs?tube=" + encodeURIComponent(tube) + "&state=" + st + "&count=100");
-  } catch (e) { say("jobs: " + e.message, true); return; }
+  } catch (e) { say("jobs: " + refusal(e), true); return; }
   if (tube !== state.tube || st !== state.jobState) return;
   $("#jobs tbody").replaceChildren(...jobs.map((j) => {
     const tr = el("tr");
@@ -204,12 +282,21 @@ async function refreshJobs() {
   $("#jobs-more").textContent = jobs.length === 100 ? "showing the first 100 jobs" : jobs.length + " jobs";
 }
 
+// An error in words: a 403 says that the user lacks the right, a 429 that logins are held.
+function refusal(e) {
+  if (!(e instanceof ApiError)) return e.message;
+  if (e.status === 403) return "not allowed (403): " + e.message;
+  if (e.status === 429) return "too many failed logins (429): wait a minute";
+  if (e.status === 401) return "not logged in (401): " + e.message;
+  return e.message;
+}
+
 async function act(path, body, done) {
   try {
     const r = await api(path, body);
     const n = r.kicked ?? r.flushed ?? r.moved;
     say(done + (n !== undefined && path !== "kick-job" ? ": " + n : ""));
-  } catch (e) { say(path + ": " + e.message, true); }
+  } catch (e) { say(path + ": " + refusal(e), true); }
   state.tubesAt = 0;
   await refresh();
 }
@@ -228,24 +315,38 @@ async function refresh() {
   }
 }
 
+// The server's figures (summary, history) need admin on every tube under --users: a user
+// without it gets 403 for them and still sees its tubes.
+function forbiddenIsNull(e) {
+  if (e instanceof ApiError && e.status === 403) return null;
+  throw e;
+}
+
 async function refreshAll() {
   try {
     const now = Date.now();
     const wantTubes = state.tubes.length < MANY_TUBES || now - state.tubesAt >= 5000;
-    const [sum, tubes, hist] = await Promise.all([api("summary"), wantTubes ? api("tubes") : null,
-      api("history")]);
+    // The tubes first and alone: under --users a wrong password then costs one failed login
+    // of the address's five a minute, not one per parallel request.
+    const tubes = wantTubes ? await api("tubes") : null;
+    const [sum, hist] = await Promise.all([api("summary").catch(forbiddenIsNull),
+      api("history").catch(forbiddenIsNull)]);
     $("#conn").textContent = "live";
     $("#conn").className = "badge ok";
-    renderSummary(sum);
+    showLogin();
+    $("#figures-note").hidden = sum !== null;
+    if (sum) renderSummary(sum);
+    else $("#summary").replaceChildren();
     if (tubes) {
       state.tubes = tubes;
       state.tubesAt = now;
       renderTubes();
     }
-    renderHistory(hist);
+    if (hist) renderHistory(hist);
   } catch (e) {
-    $("#conn").textContent = "offline: " + e.message;
-    $("#conn").className = "badge bad";
+    const refused = e instanceof ApiError && (e.status === 401 || e.status === 429);
+    $("#conn").textContent = refused ? "not logged in" : "offline: " + e.message;
+    $("#conn").className = refused ? "badge warn" : "badge bad";
   }
   await refreshJobs();
 }
@@ -276,6 +377,23 @@ function wire() {
   });
   $("#move").addEventListener("click", () => act("move", { from: state.tube, to: $("#move-to").value, state: $("#move-state").value }, "moved"));
   $("#pause").addEventListener("click", () => act("pause", { tube: state.tube, delay: Number($("#pause-s").value) }, "paused " + state.tube));
+  $("#login-form").addEventListener("submit", (ev) => {
+    ev.preventDefault();
+    const user = $("#login-user").value, password = $("#login-password").value;
+    $("#login-password").value = "";
+    login.user = user;
+    login.basic = basicHeader(user, password);
+    $("#login-form").hidden = true;
+    $("#login-error").textContent = "";
+    state.tubesAt = 0;
+    refresh();
+  });
+  $("#login-cert").addEventListener("click", () => {
+    login.browserCredentials = true;
+    $("#login-form").hidden = true;
+    refresh();
+  });
+  $("#logout").addEventListener("click", () => logout("logged out"));
   $("#token-form").addEventListener("submit", (ev) => {
     ev.preventDefault();
     sessionStorage.setItem("synq-token", $("#token").value);
