@@ -421,6 +421,14 @@ static void on_apply(void *data, const unsigned char *e, size_t len, uint64_t in
     if (en.kind == REPLOG_LEADER) {
         rp->leader_client_id = en.leader_id;
         memcpy(rp->leader_client, en.leader_address, sizeof rp->leader_client);
+        /* A new leader's first entry is where a whole-cluster restart ends its replay: the
+         * buried jobs then come back in a restarted single server's (and beanstalkd's) order.
+         * Every node does it here, at the same index, so they keep one order; a failover
+         * reorders them as a restart would. Nothing is served before: the leader serves once
+         * this entry is applied, and followers' stores change only by entries. */
+        if (jobrec_bury_in_id_order(rp->srv->st, wall_now(rp)) != 0)
+            fprintf(stderr, "synqd: cluster: ordering the buried jobs: out of memory (kick "
+                            "may take another buried job first on this node than on others)\n");
         forward_leader_changed(rp->srv);
         return;
     }
