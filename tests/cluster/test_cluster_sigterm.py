@@ -1,0 +1,92 @@
+"""SIGTERM of cluster nodes under load: each node stopped this way must exit by itself with
+status 0 (no crash, no hang: a node still running STOP_TIMEOUT_S after the signal is killed
+and counted as hung), and no acknowledged job may be lost, no acknowledged delete undone.
+
+Rounds alternate between the leader and a follower; the node is started again on its
+directory and the next round waits for an agreed leader. Producers and workers on random
+nodes run through all of it (tests/cluster/workload.py), then the checker reads every node's
+final state (checker.py).
+
+    SQ_BIN_DIR=build python3 tests/cluster/test_cluster_sigterm.py              # 6 rounds
+    SQ_BIN_DIR=build python3 tests/cluster/test_cluster_sigterm.py --rounds 100
+
+Exits 77 (ctest: skipped) with the reason when synqd has no --node."""
+
+import argparse
+import os
+import random
+import signal
+import sys
+import time
+import unittest
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import checker  # noqa: E402
+import cluster  # noqa: E402
+import workload  # noqa: E402
+from cluster import Cluster  # noqa: E402
+
+ELECTION_TIMEOUT_MS = 500
+ROUNDS = 6
+SEED = None
+
+
+class SigtermCase(unittest.TestCase):
+    def test_sigterm_under_load_exits_0_and_loses_nothing(self):
+        rng = random.Random(SEED)
+        with Cluster(3, ELECTION_TIMEOUT_MS) as c:
+            c.wait_leader(10)
+            wl = workload.Workload(c.endpoints, producers=3, workers=2,
+                                   seed=rng.random()).start()
+            statuses = []
+            try:
+                for n in range(ROUNDS):
+                    leader = c.wait_leader(15)
+                    victim = leader if n % 2 == 0 else rng.choice(
+                        [i for i in c.nodes if i != leader])
+                    acked = wl.acked("put")
+                    deadline = time.monotonic() + 10
+                    while wl.acked("put") < acked + 5 and time.monotonic() < deadline:
+                        time.sleep(0.02)  # messages are arriving when the signal comes
+                    node = c.nodes[victim]
+                    start = time.monotonic()
+                    c.stop_node(victim)  # SIGTERM; SIGKILL after cluster.STOP_TIMEOUT_S
+                    took = time.monotonic() - start
+                    status = node.proc.returncode
+                    statuses.append(status)
+                    print("round %d: SIGTERM %s %d: exit status %s after %.2f s"
+                          % (n, "leader" if victim == leader else "follower", victim, status,
+                             took))
+                    c.restart(victim)
+                c.wait_leader(15)
+                time.sleep(1.0)
+            finally:
+                history = wl.stop()
+            self.assertEqual(wl.errors, [])
+            final = workload.final_state(c, history)
+            print(checker.summary(history, final))
+            self.assertEqual(checker.check(history, final), [])
+            self.assertEqual(c.crashes(), {}, "nodes exited by themselves")
+            # -9: hung (killed STOP_TIMEOUT_S after the SIGTERM); another negative: the signal
+            # that crashed it; 1: an error exit (or a sanitizer's report).
+            bad = [(n, st) for n, st in enumerate(statuses) if st != 0]
+            self.assertEqual(bad, [], "rounds whose node did not exit 0 after SIGTERM")
+
+
+def main():
+    global ROUNDS, SEED
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--rounds", type=int, default=ROUNDS)
+    ap.add_argument("--seed", type=int, default=None)
+    args, rest = ap.parse_known_args()
+    ROUNDS = args.rounds
+    SEED = args.seed if args.seed is not None else random.randrange(1 << 30)
+    print("seed %d, %d rounds" % (SEED, ROUNDS))
+    cluster.skip_unless_cluster()
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(1))  # so atexit stops the nodes
+    prog = unittest.main(argv=[sys.argv[0]] + rest, exit=False, verbosity=2)
+    sys.exit(0 if prog.result.wasSuccessful() else 1)
+
+
+if __name__ == "__main__":
+    main()
