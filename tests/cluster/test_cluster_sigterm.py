@@ -72,6 +72,41 @@ class SigtermCase(unittest.TestCase):
             bad = [(n, st) for n, st in enumerate(statuses) if st != 0]
             self.assertEqual(bad, [], "rounds whose node did not exit 0 after SIGTERM")
 
+    def test_sigterm_of_a_leader_that_then_loses_its_majority_exits_0(self):
+        """SIGTERM while the leader waits for a reserved job (--shutdown-grace), with a delete
+        it cannot commit (both followers SIGSTOPped): it steps down with a change not known to
+        be committed, where it would restart itself (execv) to rebuild its store; that exec
+        used to forget the SIGTERM, and the node ran on as a follower."""
+        with Cluster(3, ELECTION_TIMEOUT_MS) as c:
+            leader = c.wait_leader(10)
+            followers = [i for i in c.nodes if i != leader]
+            with c.client(leader) as lc:
+                for _ in range(2):
+                    self.assertRegex(lc.cmd(b"put 0 0 60 1\r\nx"), rb"^INSERTED \d+\r\n$")
+                lc.send(b"reserve-with-timeout 0\r\n")
+                lc.read_job("RESERVED")  # held: the grace waits for it
+                lc.send(b"reserve-with-timeout 0\r\n")
+                other, _ = lc.read_job("RESERVED")
+                for i in followers:
+                    c.sigstop(i)
+                lc.send(b"delete %d\r\n" % other)  # cannot commit: its reply is held
+                node = c.nodes[leader]
+                node.proc.send_signal(signal.SIGTERM)
+                try:
+                    node.proc.wait(cluster.STOP_TIMEOUT_S * 2)
+                except Exception:
+                    pass
+                status = node.proc.poll()
+            for i in followers:
+                c.sigcont(i)
+            node.killed = True  # stopped by this test, not a crash
+            self.assertEqual(status, 0, "the leader after SIGTERM (None: still running)")
+            c.restart(leader)
+            c.wait_leader(15)
+            nodes = c.wait_converged(20)
+            self.assertEqual(len({st["digest"] for st in nodes.values()}), 1, nodes)
+            self.assertEqual(c.crashes(), {})
+
 
 def main():
     global ROUNDS, SEED
