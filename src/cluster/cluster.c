@@ -560,8 +560,13 @@ int cluster_open(const cluster_opts *o, cluster **out)
     return 0;
 
 fail_raft:
+    /* libraft 0.15 gives no reason when its transport cannot bind or listen (raft_start's
+     * io->start): say what that most likely was. */
     fprintf(stderr, "synqd: cluster: %s: %s (%s)\n", step, raft_strerror(rc),
-            raft_errmsg(&c->raft));
+            *raft_errmsg(&c->raft) || rc != RAFT_IOERR || strcmp(step, "raft_start") != 0
+                ? raft_errmsg(&c->raft)
+                : "no reason given: most likely the Raft address could not be bound, e.g. "
+                  "its port is in use");
     shut_down(c);
     free(c);
     return -EIO;
