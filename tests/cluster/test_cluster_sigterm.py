@@ -21,8 +21,8 @@ import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import checker  # noqa: E402
 import cluster  # noqa: E402
+import test_cluster_basic  # noqa: E402  (its check_run: the workload's history checked)
 import workload  # noqa: E402
 from cluster import Cluster  # noqa: E402
 
@@ -84,12 +84,8 @@ class SigtermCase(unittest.TestCase):
                 c.wait_leader(15)
                 time.sleep(1.0)
             finally:
-                history = wl.stop()
-            self.assertEqual(wl.errors, [])
-            final = workload.final_state(c, history)
-            print(checker.summary(history, final))
-            self.assertEqual(checker.check(history, final), [])
-            self.assertEqual(c.crashes(), {}, "nodes exited by themselves")
+                wl.stop()
+            test_cluster_basic.ClusterCase.check_run(self, c, wl)
             # -9: hung (killed STOP_TIMEOUT_S after the SIGTERM); another negative: the signal
             # that crashed it; 1: an error exit (or a sanitizer's report).
             bad = [(n, st) for n, st in enumerate(statuses) if st != 0]
