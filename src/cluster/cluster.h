@@ -94,9 +94,11 @@ typedef struct {
  * through cb.restore before this returns). 0, or a negative errno with the reason logged. */
 int cluster_open(const cluster_opts *o, cluster **out);
 
-/* Stops the node (pending proposals end with a nonzero status) and frees it; runs the uv loop
- * until the library has closed its files and sockets. */
-void cluster_close(cluster *c);
+/* Leaves the node for the process's exit, as kill -9 would: synq's loop stops driving it, the
+ * library is not closed (no callback runs any more) and nothing is freed. The process must exit
+ * or exec right after; the library's files are consistent on disk whenever it dies, and its
+ * descriptors are close-on-exec. Why not raft_close: see cluster.c. */
+void cluster_abandon(cluster *c);
 
 /* Memory for an entry: the library takes ownership of it in cluster_propose. */
 unsigned char *cluster_alloc(size_t len);

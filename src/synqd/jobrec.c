@@ -4,6 +4,7 @@
 #include "jobrec.h"
 
 #include <errno.h>
+#include <stdlib.h>
 #include <string.h>
 
 static uint8_t wal_state_of(job_state st)
@@ -147,4 +148,59 @@ int jobrec_apply(store *s, const wal_record *r, int64_t wall)
         rec.delay_s = (uint32_t)((rec.ready_in_ms + 999) / 1000);
     }
     return store_restore_job(s, &rec, NULL) == STORE_OK ? 0 : -ENOMEM;
+}
+
+static int cmp_id(const void *a, const void *b)
+{
+    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+    return x < y ? -1 : x > y;
+}
+
+/* *ids: the tube's buried ids (*n of them, the caller frees), or NULL when they are in id
+ * order already. 0 or -ENOMEM. */
+static int buried_out_of_order(const store *s, const tube *t, uint64_t **ids, size_t *n)
+{
+    *ids = NULL;
+    *n = 0;
+    bool sorted = true;
+    uint64_t last = 0;
+    for (const job *j = store_tube_next_buried(s, t, NULL); j;
+         j = store_tube_next_buried(s, t, j)) {
+        sorted = sorted && job_id(j) > last;
+        last = job_id(j);
+        (*n)++;
+    }
+    if (sorted)
+        return 0;
+    *ids = malloc(*n * sizeof **ids);
+    if (!*ids)
+        return -ENOMEM;
+    size_t k = 0;
+    for (const job *j = store_tube_next_buried(s, t, NULL); j; j = store_tube_next_buried(s, t, j))
+        (*ids)[k++] = job_id(j);
+    return 0;
+}
+
+int jobrec_bury_in_id_order(store *s, int64_t wall_ms)
+{
+    for (size_t i = 0; i < store_tube_count(s); i++) {
+        uint64_t *ids;
+        size_t n;
+        int rc = buried_out_of_order(s, store_tube_at(s, i), &ids, &n);
+        if (rc)
+            return rc;
+        if (!ids)
+            continue;
+        qsort(ids, n, sizeof *ids, cmp_id);
+        /* Each job's own record again: restoring a buried job links it at the end of its
+         * tube's buried list, so taken in id order they end up in id order. */
+        for (size_t k = 0; k < n && rc == 0; k++) {
+            wal_record r = jobrec_of(s, store_find_job(s, ids[k]), WAL_REC_STATE, wall_ms);
+            rc = jobrec_apply(s, &r, wall_ms);
+        }
+        free(ids);
+        if (rc)
+            return rc;
+    }
+    return 0;
 }

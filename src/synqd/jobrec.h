@@ -32,4 +32,16 @@ wal_record jobrec_of_tube(const tube *t, store_tube_conf *conf);
  */
 int jobrec_apply(store *s, const wal_record *r, int64_t wall_ms);
 
+/*
+ * Puts each tube's buried jobs in id order, the order kick and peek-buried take them in after
+ * a restart: beanstalkd's replay rebuilds its buried lists in the order its binlog first names
+ * each job (its put, unless compaction copied it), not in the order they were buried. Within a
+ * run the order stays the burial order. The single server calls this when its log replay ends
+ * (persist_open); a cluster node when it applies a LEADER entry, so every node does it at the
+ * same point of the log, a whole-cluster restart ends with it, and all keep one order. Changes
+ * nothing else of a job (counters, priority, age) and journals nothing. 0, or -ENOMEM (the
+ * order is then partly sorted).
+ */
+int jobrec_bury_in_id_order(store *s, int64_t wall_ms);
+
 #endif

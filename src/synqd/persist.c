@@ -138,6 +138,14 @@ int persist_open(const persist_opts *o, store *s, wal_open_report *report, persi
         free(p);
         return rc;
     }
+    /* The replay linked each buried job as its newest record met it: in burial order. A
+     * restart gives beanstalkd's order (jobrec.h). */
+    rc = jobrec_bury_in_id_order(s, p->replay_wall_ms);
+    if (rc < 0) {
+        (void)wal_close(p->w);
+        free(p);
+        return rc;
+    }
     *out = p;
     return 0;
 }

@@ -2,7 +2,8 @@
  * persist: connects a store (queue state in memory) to a write-ahead log.
  *
  * At start, persist_open() replays the log into the store with
- * store_restore_job/store_forget_job. While the server runs, the store's
+ * store_restore_job/store_forget_job, then puts each tube's buried jobs in id
+ * order, as beanstalkd's restart does (jobrec_bury_in_id_order). While the server runs, the store's
  * journal hook calls persist_journal() for every change, which appends the
  * matching record (no system call); the server calls persist_flush() once
  * per event-loop pass, before it sends the replies of the commands it ran

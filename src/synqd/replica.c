@@ -250,22 +250,31 @@ static void release_held(replica *rp, uint64_t upto)
 
 static void restart_self(replica *rp)
 {
+    /* SIGTERM came first (this node was waiting for reserved jobs, or for its last replies):
+     * an exec would forget it and run on, so it stops as asked instead; its store is rebuilt
+     * from the log at the next start all the same. */
+    bool stopping = server_quiescing(rp->srv);
     fprintf(stderr,
             "synqd: cluster: node %llu lost leadership with changes not known to be committed; "
-            "restarting to rebuild its store from the replicated log\n",
-            (unsigned long long)rp->node_id);
+            "%s\n",
+            (unsigned long long)rp->node_id,
+            stopping ? "shutting down as asked (its store is rebuilt from the replicated log at "
+                       "the next start)"
+                     : "restarting to rebuild its store from the replicated log");
     fflush(stderr);
     server *srv = rp->srv;
     session_close_all(srv, true);
     forward_close_all(srv);
-    /* The Raft node is not closed: execv drops it as a kill -9 would, which the log is built to
-     * survive (every entry this node acknowledged is on disk; its files and sockets are
-     * close-on-exec, so the new image binds the raft port again). Closing it cleanly meant
+    /* The Raft node is not closed: execv (or _exit) drops it as a kill -9 would, which the log
+     * is built to survive (every entry this node acknowledged is on disk; its files and sockets
+     * are close-on-exec, so the new image binds the raft port again). Closing it cleanly meant
      * running uv until libraft's close completed, and libraft 0.15 can crash handling a
      * message that arrives meanwhile: two SIGSEGVs in 100 Jepsen rounds, both in this
-     * shut_down, with the new leader's traffic pouring in. */
+     * shut_down, with the new leader's traffic pouring in (cluster_abandon). */
     rp->cl = NULL;
     server_close_listeners(srv);
+    if (stopping)
+        _exit(0);
     execv("/proc/self/exe", rp->argv);
     fprintf(stderr, "synqd: cluster: restarting: %s; exiting instead\n", strerror(errno));
     _exit(1);
@@ -426,6 +435,14 @@ static void on_apply(void *data, const unsigned char *e, size_t len, uint64_t in
     if (en.kind == REPLOG_LEADER) {
         rp->leader_client_id = en.leader_id;
         memcpy(rp->leader_client, en.leader_address, sizeof rp->leader_client);
+        /* A new leader's first entry is where a whole-cluster restart ends its replay: the
+         * buried jobs then come back in a restarted single server's (and beanstalkd's) order.
+         * Every node does it here, at the same index, so they keep one order; a failover
+         * reorders them as a restart would. Nothing is served before: the leader serves once
+         * this entry is applied, and followers' stores change only by entries. */
+        if (jobrec_bury_in_id_order(rp->srv->st, wall_now(rp)) != 0)
+            fprintf(stderr, "synqd: cluster: ordering the buried jobs: out of memory (kick "
+                            "may take another buried job first on this node than on others)\n");
         forward_leader_changed(rp->srv);
         return;
     }
@@ -595,7 +612,10 @@ void replica_close(replica *rp)
 {
     if (!rp)
         return;
-    cluster_close(rp->cl);
+    /* The clients' work is done (main ran the loop until the sessions were idle, so replies
+     * waiting for a commit had their chance); the Raft node is left as kill -9 would leave it
+     * (cluster_abandon says why not raft_close). */
+    cluster_abandon(rp->cl);
     replog_batch_free(&rp->batch);
     free(rp);
 }

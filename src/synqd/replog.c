@@ -283,7 +283,9 @@ int replog_snapshot(store *s, int64_t wall_ms, unsigned char **buf, size_t *len)
     }
     /* Buried jobs last, each tube's in burial order: a restore appends each buried job it
      * meets to its tube's buried list, so that list (which kick and peek-buried take from)
-     * comes back as it was, as a log replay's does; in id order it did not. */
+     * comes back as it was here. A follower that installs it must take the same buried job
+     * first as the leader; a restart reorders them only at the next LEADER entry, on every
+     * node alike (jobrec_bury_in_id_order). */
     if (!w.err)
         store_foreach_job(s, snap_unburied_job, &w);
     for (size_t i = 0; i < store_tube_count(s) && !w.err; i++) {

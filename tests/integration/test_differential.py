@@ -287,10 +287,6 @@ class Differential(unittest.TestCase):
             self.run_ops(seed, gen, ours, ref, OPS_PER_SEED, history, seen)
         return seen
 
-    @unittest.skipIf(sqharness.cluster_mode(),
-                     "a whole 3-node cluster restarted on its Raft logs brings its buried jobs "
-                     "back in another order than beanstalkd's binlog (peek-buried differs; the "
-                     "jobs and states are the same): a known open difference, docs/cluster.md")
     def test_with_logs_and_restarts_both_servers_recover_the_same_state(self):
         """Both servers keep a log (synqd -b -f 0, beanstalkd -b -f 0); every
         few hundred commands both are stopped and restarted on their logs,

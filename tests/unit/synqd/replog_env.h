@@ -154,8 +154,11 @@ static inline void fx_apply_entry(fx_node *n, const unsigned char *e, size_t len
         n->apply_errors++;
         return;
     }
-    if (en.kind == REPLOG_LEADER)
+    if (en.kind == REPLOG_LEADER) {
+        if (jobrec_bury_in_id_order(n->st, fx_wall(n)) != 0)
+            n->apply_errors++;
         return;
+    }
     if (en.origin == n->origin) {
         n->skipped_own++;
         return;

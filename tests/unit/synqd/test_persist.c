@@ -361,6 +361,56 @@ TEST(counters_and_delay_survive_a_restart)
     free(dir);
 }
 
+/* Buried jobs come back in id order, as beanstalkd's restart gives them (its replay rebuilds
+ * the buried lists in the order its binlog first names each job: its put's). Within a run kick
+ * takes the oldest burial first; the log replays each bury's record in that order, which
+ * restored the burial order instead, and the differential test caught synqd kicking another
+ * job than beanstalkd after a restart. */
+TEST(a_restart_brings_buried_jobs_back_in_id_order)
+{
+    char *dir = tmp_dir();
+    env e = {.now_ms = 5000, .wall_ms = 1700000000000};
+    env_open(&e, dir, 0, NULL, NULL);
+    uint64_t ids[5];
+    for (int i = 0; i < 5; i++)
+        ids[i] = put(&e, 10, 0, "x");
+    ASSERT_EQ(store_use(e.s, e.c, "other", 5), STORE_OK);
+    uint64_t other = put(&e, 10, 0, "o");
+    static const int burial[] = {3, 0, 4, 1}; /* ids[2] stays ready */
+    for (size_t i = 0; i < sizeof burial / sizeof burial[0]; i++) {
+        job *j = NULL;
+        ASSERT_EQ(store_reserve_job(e.s, e.c, ids[burial[i]], &j), STORE_OK);
+        ASSERT_EQ(store_bury(e.s, e.c, ids[burial[i]], 7), STORE_OK);
+    }
+    job *jo = NULL;
+    ASSERT_EQ(store_reserve_job(e.s, e.c, other, &jo), STORE_OK);
+    ASSERT_EQ(store_bury(e.s, e.c, other, 7), STORE_OK);
+    ASSERT_EQ(store_use(e.s, e.c, "default", 7), STORE_OK);
+    ASSERT_EQ(job_id(store_peek_buried(e.s, e.c)), ids[3]); /* in a run: the oldest burial */
+    saved_stats before = save_stats(&e, ids[3]);
+    ASSERT_EQ(persist_take_error(e.p), 0);
+    ASSERT_EQ(persist_flush(e.p), 0);
+    env_close(&e);
+
+    env f = {.now_ms = 3600000, .wall_ms = 1700000010000};
+    env_open(&f, dir, 0, NULL, NULL);
+    job_stats after = stats_of(&f, ids[3]);
+    assert_same_stats(&after, &before); /* counters, priority and state as they were */
+    static const int restarted[] = {0, 1, 3, 4};
+    for (size_t i = 0; i < sizeof restarted / sizeof restarted[0]; i++) {
+        job *j = store_peek_buried(f.s, f.c);
+        ASSERT_TRUE(j);
+        ASSERT_EQ(job_id(j), ids[restarted[i]]);
+        ASSERT_EQ(store_kick_job(f.s, job_id(j)), STORE_OK);
+    }
+    ASSERT_TRUE(!store_peek_buried(f.s, f.c));
+    ASSERT_EQ(store_use(f.s, f.c, "other", 5), STORE_OK);
+    ASSERT_EQ(job_id(store_peek_buried(f.s, f.c)), other);
+    env_close(&f);
+    rm_dir(dir);
+    free(dir);
+}
+
 TEST(compaction_copies_keep_the_counters)
 {
     char *dir = tmp_dir();

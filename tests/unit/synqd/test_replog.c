@@ -298,42 +298,102 @@ TEST(snapshot_of_an_empty_store)
     side_close(&L);
 }
 
-/* A delay is a wall-clock instant in the records: the follower, whose monotonic clock has
- * another origin and which applies the entry 40 s late, keeps the same instant. */
+/* The burial order the two tests below make: ids[2] stays ready. */
+static const int BURIAL[] = {3, 0, 4, 1};
+#define N_BURIED (sizeof BURIAL / sizeof BURIAL[0])
+
+/* Five puts on the side, four of them reserved and buried in BURIAL's order (not their ids'). */
+static void put_and_bury(side *sd, uint64_t ids[5])
+{
+    for (int i = 0; i < 5; i++)
+        ids[i] = put(sd, "b", 0);
+    for (size_t i = 0; i < N_BURIED; i++) {
+        job *j = NULL;
+        ASSERT_EQ(store_reserve_job(sd->s, sd->c, ids[BURIAL[i]], &j), STORE_OK);
+        ASSERT_EQ(store_bury(sd->s, sd->c, ids[BURIAL[i]], 7), STORE_OK);
+    }
+}
+
+/* Reads the buried order of the side's used tube by kicking each job peek-buried names. */
+static size_t kick_order(side *sd, uint64_t *out, size_t max)
+{
+    size_t n = 0;
+    job *j;
+    while (n < max && (j = store_peek_buried(sd->s, sd->c))) {
+        out[n++] = job_id(j);
+        ASSERT_EQ(store_kick_job(sd->s, job_id(j)), STORE_OK);
+    }
+    return n;
+}
+
 /* A snapshot brings buried jobs back in their burial order, the order kick and peek-buried
- * take them in (a log replay's order; in id order, a restarted cluster's peek-buried differed
- * from a single server's). */
+ * take them in on the node that wrote it: a follower that installs it must take the same
+ * buried job first as the leader does. */
 TEST(snapshot_keeps_the_burial_order)
 {
     side L, f;
     side_open(&L, 5000, 1700000000000);
     side_open(&f, 1000, 1700000000000);
     uint64_t ids[5];
-    for (int i = 0; i < 5; i++)
-        ids[i] = put(&L, "b", 0);
-    static const int order[] = {3, 0, 4, 1}; /* ids[2] stays ready */
-    for (size_t i = 0; i < sizeof order / sizeof order[0]; i++) {
-        job *j = NULL;
-        ASSERT_EQ(store_reserve_job(L.s, L.c, ids[order[i]], &j), STORE_OK);
-        ASSERT_EQ(store_bury(L.s, L.c, ids[order[i]], 7), STORE_OK);
-    }
+    put_and_bury(&L, ids);
     unsigned char *snap = NULL;
     size_t len = 0;
     ASSERT_EQ(replog_snapshot(L.s, L.wall_ms, &snap, &len), 0);
     ASSERT_EQ(replog_restore(f.s, snap, len, f.wall_ms, side_count, &f), 0);
     ASSERT_EQ(digest(f.s), digest(L.s));
-    for (size_t i = 0; i < sizeof order / sizeof order[0]; i++) {
-        job *j = store_peek_buried(f.s, f.c);
-        ASSERT_TRUE(j);
-        ASSERT_EQ(job_id(j), ids[order[i]]);
-        ASSERT_EQ(store_kick_job(f.s, job_id(j)), STORE_OK);
-    }
-    ASSERT_TRUE(!store_peek_buried(f.s, f.c));
+    uint64_t got[5];
+    ASSERT_EQ(kick_order(&f, got, 5), N_BURIED);
+    for (size_t i = 0; i < N_BURIED; i++)
+        ASSERT_EQ(got[i], ids[BURIAL[i]]);
     cluster_free(snap);
     side_close(&f);
     side_close(&L);
 }
 
+/* A follower applying the leader's entries keeps the leader's burial order; what a LEADER entry
+ * makes every node do (replica.c) puts each tube's buried jobs in id order on both alike, as a
+ * restart does (and beanstalkd's), keeping their counters, priorities and ages. */
+TEST(buried_jobs_in_id_order_on_leader_and_follower_alike)
+{
+    side L, f;
+    side_open(&L, 5000, 1700000000000);
+    side_open(&f, 1000, 1700000000000);
+    uint64_t ids[5];
+    put_and_bury(&L, ids);
+    size_t len = 0;
+    unsigned char *e = take_entry(&L, &len);
+    ASSERT_EQ(apply(&f, e, len), 0);
+    cluster_free(e);
+    ASSERT_EQ(job_id(store_peek_buried(f.s, f.c)), ids[3]); /* the leader's order */
+    side_advance(&L, 2000);
+    side_advance(&f, 2000);
+    job_stats before;
+    job_get_stats(L.s, store_find_job(L.s, ids[3]), &before);
+    ASSERT_EQ(jobrec_bury_in_id_order(L.s, L.wall_ms), 0);
+    ASSERT_EQ(jobrec_bury_in_id_order(f.s, f.wall_ms), 0);
+    ASSERT_EQ(digest(f.s), digest(L.s));
+    job_stats after;
+    job_get_stats(L.s, store_find_job(L.s, ids[3]), &after);
+    ASSERT_EQ(after.state, JOB_BURIED);
+    ASSERT_EQ(after.pri, before.pri);
+    ASSERT_EQ(after.age_s, before.age_s);
+    ASSERT_EQ(after.reserves, before.reserves);
+    ASSERT_EQ(after.buries, before.buries);
+    ASSERT_EQ(L.b.len, 0); /* no record: every node does the same by itself */
+    uint64_t got_l[5], got_f[5];
+    ASSERT_EQ(kick_order(&L, got_l, 5), N_BURIED);
+    ASSERT_EQ(kick_order(&f, got_f, 5), N_BURIED);
+    static const int by_id[] = {0, 1, 3, 4};
+    for (size_t i = 0; i < N_BURIED; i++) {
+        ASSERT_EQ(got_l[i], ids[by_id[i]]);
+        ASSERT_EQ(got_f[i], ids[by_id[i]]);
+    }
+    side_close(&f);
+    side_close(&L);
+}
+
+/* A delay is a wall-clock instant in the records: the follower, whose monotonic clock has
+ * another origin and which applies the entry 40 s late, keeps the same instant. */
 TEST(delay_deadline_is_carried_as_wall_clock)
 {
     side L, f;
