@@ -48,6 +48,53 @@ static uint32_t wait_ms(const server *srv)
     return e * 5;
 }
 
+/*
+ * A relay's connection outlives its proxy: a graceful close flushes what is queued and waits
+ * for the peer's FIN (or the engine's linger timeout) before its on_close. Until then it is on
+ * srv->forward_closing, so that shutdown can wait for it and abort it when the wait is over
+ * (the loop must not be freed under a connection still open).
+ */
+typedef struct closing_conn {
+    list_node link;
+    server *srv;
+    sq_conn *conn;
+} closing_conn;
+
+static void on_closing_read(sq_conn *c, sq_buf *in)
+{
+    (void)c;
+    sq_buf_consume(in, sq_buf_len(in)); /* nobody is left to read it */
+}
+
+static void on_closing_close(sq_conn *c, int err)
+{
+    (void)err;
+    closing_conn *cc = sq_conn_data(c);
+    if (!cc)
+        return;
+    list_remove(&cc->srv->forward_closing, &cc->link);
+    free(cc);
+}
+
+static const sq_conn_handlers closing_handlers = {
+    .on_read = on_closing_read,
+    .on_close = on_closing_close,
+};
+
+/* Closes a connection no proxy looks at any more. */
+static void close_detached(server *srv, sq_conn *c)
+{
+    closing_conn *cc = malloc(sizeof *cc);
+    if (cc) {
+        cc->srv = srv, cc->conn = c;
+        list_append(&srv->forward_closing, &cc->link);
+    } else {
+        fprintf(stderr, "synqd: forward: out of memory: a closing relay is not tracked\n");
+    }
+    sq_conn_set_handlers(c, &closing_handlers, cc);
+    sq_conn_close(c);
+}
+
 static void proxy_close(proxy *p)
 {
     if (p->closing)
@@ -56,13 +103,11 @@ static void proxy_close(proxy *p)
     sq_timer_stop(p->srv->loop, &p->wait_timer);
     list_remove(&p->srv->forwards, &p->link);
     if (p->up) {
-        sq_conn_set_handlers(p->up, &up_handlers, NULL);
-        sq_conn_close(p->up);
+        close_detached(p->srv, p->up);
         p->up = NULL;
     }
     if (p->client) {
-        sq_conn_set_handlers(p->client, &client_handlers, NULL);
-        sq_conn_close(p->client);
+        close_detached(p->srv, p->client);
         p->client = NULL;
     }
     /* Freed at the end of the pass (forward_reap), not here: the callers up the stack (a relay
@@ -453,10 +498,11 @@ static void on_up_eof(sq_conn *c)
      * is still open: detach it and close it here, or its later on_close would find a proxy
      * freed meanwhile (the likely cause of a SIGSEGV seen once in a 50-round Jepsen run). */
     proxy *p = sq_conn_data(c);
-    sq_conn_set_handlers(c, &up_handlers, NULL);
-    sq_conn_close(c);
-    if (!p)
+    if (!p) {
+        sq_conn_close(c);
         return;
+    }
+    close_detached(p->srv, c);
     p->up = NULL;
     proxy_close(p); /* the client gets what came, then its close */
 }
@@ -570,6 +616,17 @@ void forward_close_all(server *srv)
 {
     while (!list_empty(&srv->forwards))
         proxy_close(LIST_ENTRY(srv->forwards.first, proxy, link));
+}
+
+bool forward_closing(const server *srv)
+{
+    return !list_empty(&srv->forward_closing);
+}
+
+void forward_abort_closing(server *srv)
+{
+    for (list_node *n = srv->forward_closing.first; n; n = n->next)
+        sq_conn_abort(LIST_ENTRY(n, closing_conn, link)->conn); /* on_close comes next pass */
 }
 
 void forward_adopt_all(server *srv)

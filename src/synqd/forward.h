@@ -25,6 +25,10 @@ void forward_accept(server *srv, sq_conn *conn);
 void forward_leader_changed(server *srv);
 /* Closes every relayed and held client. */
 void forward_close_all(server *srv);
+/* Whether connections of closed relays are still closing (flushing, awaiting the FIN). */
+bool forward_closing(const server *srv);
+/* Resets them (at shutdown, once the wait for them is over); they are gone after a pass. */
+void forward_abort_closing(server *srv);
 /* Frees the relays closed during this pass (server.c, once per pass and at exit). */
 void forward_reap(server *srv);
 /* This node now serves: held clients become its sessions; relayed ones are closed. */

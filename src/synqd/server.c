@@ -662,12 +662,13 @@ void server_shutdown(server *s)
 
 bool server_idle(const server *s)
 {
-    return list_empty(&s->sessions);
+    return list_empty(&s->sessions) && !forward_closing(s);
 }
 
 void server_abort_sessions(server *s)
 {
     session_close_all(s, true);
+    forward_abort_closing(s);
 }
 
 void server_free(server *s)

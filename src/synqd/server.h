@@ -139,6 +139,7 @@ uint64_t server_reserved_jobs(const server *s);
  * still sent). Run the loop until server_idle() (or a deadline, then
  * server_abort_sessions() and one more iteration) before server_free(). */
 void server_shutdown(server *s);
+/* No session open and no relay connection still closing. */
 bool server_idle(const server *s);
 void server_abort_sessions(server *s);
 /* Flushes and closes the log and frees everything. */

@@ -63,13 +63,14 @@ struct server {
     synqd_counters counters; /* changed only by session_core.c */
     sq_timer store_timer;
     uint64_t store_timer_due;
-    list sessions;       /* session.link, newest first */
-    list resume;         /* session.resume_link, in the order they were queued */
-    persist *ps;         /* NULL without -b, and on a cluster node */
-    replica *rp;         /* a cluster node's replication (replica.h), or NULL */
-    list held;           /* session.held_link: replies waiting for their entry's commit */
-    list forwards;       /* forward.c's relayed clients */
-    list forward_graves; /* forward.c's closed ones, freed at the end of the pass */
+    list sessions;        /* session.link, newest first */
+    list resume;          /* session.resume_link, in the order they were queued */
+    persist *ps;          /* NULL without -b, and on a cluster node */
+    replica *rp;          /* a cluster node's replication (replica.h), or NULL */
+    list held;            /* session.held_link: replies waiting for their entry's commit */
+    list forwards;        /* forward.c's relayed clients */
+    list forward_graves;  /* forward.c's closed ones, freed at the end of the pass */
+    list forward_closing; /* forward.c's connections of those, still closing in the engine */
     synqd_histograms hist;
     uint64_t records_at_sync; /* the log's records_written at its last fdatasync */
     wal_fault wal_fault;      /* used only with SYNQD_WAL_FAULT (tests) */

@@ -29,12 +29,6 @@ from cluster import Cluster  # noqa: E402
 ELECTION_TIMEOUT_MS = 500
 ROUNDS = 6
 SEED = None
-# In a sanitizer build a follower's exit reports a leak that this test is not about: the relay
-# connections forward_close_all closed at shutdown are still closing (waiting for the leader's
-# FIN) when the loop is freed. Leak checks stay off for these nodes so that the exit status
-# tells crashes, hangs and sanitizer errors; every other sanitizer check stays on.
-os.environ["ASAN_OPTIONS"] = ":".join(
-    x for x in (os.environ.get("ASAN_OPTIONS"), "detect_leaks=0") if x)
 PORT_CLASH = b"the Raft address could not be bound"
 
 
