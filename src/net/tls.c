@@ -206,6 +206,17 @@ static int tls_fail(sq_conn *c, int ssl_err, int sys_errno)
     return -EPROTO;
 }
 
+/* Before a TLS I/O call: SSL_get_error reads the thread's error queue, so it must hold nothing
+ * from before. It almost never does (tls_fail and config_fail empty it), and a look costs a
+ * quarter of the instructions of ERR_clear_error, which resets every slot of the queue: called
+ * before every SSL_read_ex and SSL_write_ex, that was 1.4% of synqd's CPU under bench/tls, and
+ * as much of synq-bench's. */
+static void clear_stale_errors(void)
+{
+    if (ERR_peek_error() != 0)
+        ERR_clear_error();
+}
+
 /* A configuration step that failed: records what was being done and OpenSSL's reason. */
 static int config_fail(const char *what, const char *arg, int err)
 {
@@ -436,7 +447,7 @@ static int tls_blocked(sq_conn *c, int ssl_err, int sys_errno, unsigned want_wri
 int sq__tls_handshake(sq_conn *c)
 {
     c->flags &= ~(F_TLS_WANT_READ | F_TLS_WANT_WRITE);
-    ERR_clear_error();
+    clear_stale_errors();
     int rc = SSL_do_handshake(c->tls->ssl);
     if (rc == 1) {
         c->flags &= ~F_TLS_HANDSHAKE;
@@ -461,7 +472,7 @@ ssize_t sq__tls_read(sq_conn *c, char *dst, size_t want, bool *eof)
      * anything left wakes the loop again). */
     while (got < want) {
         size_t n = 0;
-        ERR_clear_error();
+        clear_stale_errors();
         if (SSL_read_ex(c->tls->ssl, dst + got, want - got, &n)) {
             got += n;
             if (!SSL_has_pending(c->tls->ssl))
@@ -488,7 +499,7 @@ ssize_t sq__tls_write(sq_conn *c, const char *src, size_t len)
     c->flags &= ~F_TLS_WANT_READ;
     while (sent < len) {
         size_t n = 0;
-        ERR_clear_error();
+        clear_stale_errors();
         if (SSL_write_ex(c->tls->ssl, src + sent, len - sent, &n)) {
             sent += n;
             continue;
@@ -507,7 +518,7 @@ int sq__tls_shutdown(sq_conn *c)
     if (c->flags & F_TLS_HANDSHAKE)
         return 0; /* no session to close: the TCP close alone ends it */
     c->flags &= ~F_TLS_WANT_READ;
-    ERR_clear_error();
+    clear_stale_errors();
     int rc = SSL_shutdown(c->tls->ssl);
     if (rc >= 0)
         return 0; /* 0: ours is sent, the peer's close_notify is not awaited */
