@@ -45,6 +45,9 @@ enum {
     F_TLS_WANT_WRITE = 1u << 16,
     F_TLS_READ_AGAIN = 1u << 17,
     F_OUT_HELD = 1u << 18, /* sq_conn_hold_output: queued output is not sent */
+    /* TLS: OpenSSL may hold its record buffers (a TLS call since they were last freed); the
+     * timer frees them once the connection had no I/O for a while (tcp.c). */
+    F_TLS_BUFFERS = 1u << 19,
 };
 
 struct sq_conn {
