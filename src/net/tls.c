@@ -212,7 +212,7 @@ static int tls_fail(sq_conn *c, int ssl_err, int sys_errno)
  * from before. It almost never does (tls_fail and config_fail empty it), and a look costs a
  * quarter of the instructions of ERR_clear_error, which resets every slot of the queue: called
  * before every SSL_read_ex and SSL_write_ex, that was 1.4% of synqd's CPU under bench/tls, and
- * as much of synq-bench's. */
+ * 1% of synq-bench's. */
 static void clear_stale_errors(void)
 {
     if (ERR_peek_error() != 0)
