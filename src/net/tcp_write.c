@@ -1,10 +1,10 @@
 /*
  * The output side of a TCP connection (contract in include/synq/tcp.h; the connection's life
  * is in tcp.c): queueing output (sq_conn_write and the rest), and the flush of the loop's step
- * 6, which sends the output buffer with one send() (through TLS: one SSL_write of the whole
- * output), then half-closes once everything went out, through close_notify on TLS, and
- * finishes a graceful close. Nothing here writes to the socket outside that step: see the
- * model in tcp.c.
+ * 6, which sends the output buffer with one send() (through TLS: SSL_write_ex of the whole
+ * output, in records of up to 16 KiB), then half-closes once everything went out (after
+ * close_notify on TLS), and finishes a graceful close. Nothing here writes to the socket
+ * outside that step: see the model in tcp.c.
  */
 #include "synq/tcp.h"
 
