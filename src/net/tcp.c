@@ -1,6 +1,7 @@
 /*
- * TCP connections (contract in include/synq/tcp.h); listeners and
- * outbound connects, which create them, are in tcp_listen.c.
+ * TCP connections (contract in include/synq/tcp.h): their life, reading, timeouts and closing.
+ * Listeners and outbound connects, which create them, are in tcp_listen.c; the output side
+ * (queueing replies, the flush at step 6, the half-close after it) in tcp_write.c.
  *
  * Model. A connection owns one sq_io, one sq_timer and one deferred node,
  * all embedded. Socket I/O happens in three places only:
@@ -46,26 +47,27 @@
 /* Bounded work per wake-up, so one busy peer cannot starve the others. */
 #define READS_PER_WAKE 4
 
+/* How long a TLS connection without I/O keeps OpenSSL's record buffers (two of about 17 KiB):
+ * a busy one keeps them instead of freeing and allocating both for every record, as
+ * SSL_MODE_RELEASE_BUFFERS did (about 1,300 instructions per record written and read, under
+ * bench/tls's cycle load), and an idle one holds none, as with the engine's own buffers. */
+#define TLS_BUFFERS_IDLE_MS 1000
+
 /* Sizes are size_t so that a product of them is computed in size_t. */
 #define KIB ((size_t)1024)
 #define MIB (1024 * KIB)
 
 /* Which drained blocks the loop keeps as spares (buf_int.h). Input: a read chunk, grown once
  * for a partial frame at most; connections take and give it back within one read, so a few
- * do. Output: replies wait in their blocks until the end of the loop pass, so there is one
- * per connection served in a pass, up to 64; a burst's bigger block is freed once sent. An
- * idle loop holds at most 512 KiB + 1 MiB of them. */
+ * do (at most 512 KiB of them in an idle loop). Output's are in tcp_write.c. */
 #define IN_SPARE_MAX_BYTES (128 * KIB)
 #define IN_SPARE_SLOTS 4
-static const sq__spare_policy out_spare_policy = {4 * KIB, 16 * KIB, 64};
 
 #define container_of(ptr, type, member) ((type *)((char *)(ptr)-offsetof(type, member)))
 
 static void conn_io_cb(sq_loop *loop, sq_io *io, unsigned events);
 static void conn_timer_cb(sq_loop *loop, sq_timer *timer);
 static void conn_run(sq_loop *loop, sq__deferred *node);
-static void conn_update_io(sq_conn *c);
-static void conn_arm_timer(sq_conn *c);
 static void conn_readable(sq_conn *c);
 
 void sq_conn_opts_default(sq_conn_opts *opts)
@@ -125,16 +127,6 @@ sq_conn *sq__conn_new(sq_loop *loop, int fd, const sq_conn_opts *opts)
     return c;
 }
 
-/* Brings the loop's total of queued output up to date with this
- * connection's output buffer. Called wherever the buffer changed; sizes are
- * unsigned, so the difference wraps and the sum comes out right. */
-static void conn_count_out(sq_conn *c)
-{
-    size_t len = sq_buf_len(&c->out);
-    c->loop->tcp_out_bytes += len - c->out_counted;
-    c->out_counted = len;
-}
-
 static void conn_forget_addrs(sq_conn *c)
 {
     if (c->addrs)
@@ -148,25 +140,13 @@ static void conn_forget_addrs(sq_conn *c)
  * to read or write, and gives it back once the block drained (buf_int.h). An idle connection,
  * however busy it was, holds neither buffer; one waiting for the rest of a frame holds that
  * frame's bytes in a block of their size. conn_settle_in runs after every call of the handler
- * with input, conn_settle_out after every send and wherever the output may have been left
- * empty, so the blocks go back as soon as they are free.
+ * with input, sq__conn_settle_out (tcp_write.c) after every send and wherever the output may
+ * have been left empty, so the blocks go back as soon as they are free.
  */
 static void conn_settle_in(sq_conn *c)
 {
     sq__spare_policy p = {c->opts.read_chunk, IN_SPARE_MAX_BYTES, IN_SPARE_SLOTS};
     sq__buf_settle(&c->in, &c->loop->tcp_in_spare, &p);
-}
-
-static void conn_settle_out(sq_conn *c)
-{
-    sq__buf_settle(&c->out, &c->loop->tcp_out_spare, &out_spare_policy);
-}
-
-/* Before a write into the output buffer: a connection that holds none takes the spare. */
-static void conn_take_out(sq_conn *c)
-{
-    if (c->out.cap == 0 && !(c->flags & F_RELEASED))
-        sq__buf_from_spare(&c->out, &c->loop->tcp_out_spare, 1);
 }
 
 /* After a call of the handler: input as conn_settle_in says, output only if it is empty (a
@@ -175,7 +155,7 @@ static void conn_settle(sq_conn *c)
 {
     conn_settle_in(c);
     if (sq_buf_len(&c->out) == 0)
-        conn_settle_out(c);
+        sq__conn_settle_out(c);
 }
 
 static void conn_free(sq_conn *c)
@@ -184,7 +164,7 @@ static void conn_free(sq_conn *c)
     sq__loop_undefer(c->loop, &c->node);
     sq_timer_stop(c->loop, &c->timer);
     sq_buf_clear(&c->out);
-    conn_count_out(c);
+    sq__conn_count_out(c);
     sq_buf_clear(&c->in);
     conn_settle(c);
     sq__tls_free(c);
@@ -222,8 +202,8 @@ void sq__conn_release(sq_conn *c, int err, bool reset)
     /* Output can no longer be sent; the input buffer is kept because a
      * handler closing from on_read may still consume from it. */
     sq_buf_clear(&c->out);
-    conn_count_out(c);
-    conn_settle_out(c);
+    sq__conn_count_out(c);
+    sq__conn_settle_out(c);
     sq__loop_defer(c->loop, &c->node);
 }
 
@@ -233,102 +213,12 @@ void sq__conn_fail_connect(sq_conn *c, int err)
     sq__conn_release(c, err, false);
 }
 
-/* The one send of a flush (through TLS: the records of the whole output, one by one). Returns
- * the bytes taken, 0 when the socket is full, -1 after an error released c. */
-static ssize_t conn_send(sq_conn *c, size_t len)
-{
-    ssize_t n;
-    if (c->tls) {
-        n = sq__tls_write(c, sq_buf_peek(&c->out), len);
-    } else {
-        /* send() rather than write(): MSG_NOSIGNAL turns a write to a reset
-         * connection into EPIPE instead of killing the process. */
-        n = send(c->io.fd, sq_buf_peek(&c->out), len, MSG_NOSIGNAL);
-        if (n < 0)
-            n = errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR ? 0 : -errno;
-    }
-    if (n < 0) {
-        sq__conn_release(c, (int)n, true);
-        return -1;
-    }
-    return n;
-}
-
-/* Before the TCP half-close, a TLS connection sends close_notify. False when that has to
- * wait for writability (or an error released c). */
-static bool conn_tls_shutdown(sq_conn *c)
-{
-    int r = c->tls ? sq__tls_shutdown(c) : 0;
-    if (r < 0)
-        sq__conn_release(c, r, true);
-    if (r > 0) {
-        c->flags |= F_WRITE_BLOCKED;
-        conn_update_io(c);
-    }
-    return r == 0;
-}
-
-/* The loop's step 6: flush output, half-close, finish closes. */
-static void conn_flush(sq_conn *c)
-{
-    size_t len = sq_buf_len(&c->out);
-    uint64_t now = sq_loop_now_ms(c->loop);
-    if (c->flags & F_TLS_HANDSHAKE)
-        return; /* output waits for the handshake, which queues this again when done */
-    if (c->flags & F_OUT_HELD)
-        return; /* sq_conn_hold_output(c, false) queues this again */
-    if (len > 0) {
-        ssize_t n = conn_send(c, len);
-        if (n < 0)
-            return;
-        if (n > 0) {
-            sq_buf_consume(&c->out, (size_t)n);
-            conn_count_out(c);
-            c->last_io_ms = c->last_write_ms = now;
-            len -= (size_t)n;
-        }
-    }
-    /* Sent whole, the block goes back; a burst drained to a quarter keeps only what is left. */
-    conn_settle_out(c);
-    if (len > 0)
-        c->flags |= F_WRITE_BLOCKED;
-    else
-        c->flags &= ~F_WRITE_BLOCKED;
-    if (len == 0) {
-        c->flags |= F_OUT_IDLE;
-        if ((c->flags & F_SHUT_WANTED) && !(c->flags & F_SHUT_DONE)) {
-            if (!conn_tls_shutdown(c))
-                return;
-            if (shutdown(c->io.fd, SHUT_WR) < 0 && errno != ENOTCONN) {
-                sq__conn_release(c, -errno, true);
-                return;
-            }
-            c->flags |= F_SHUT_DONE;
-            c->last_write_ms = now; /* linger counts from the FIN */
-        }
-        if ((c->flags & F_CLOSING) && (c->flags & F_EOF)) {
-            sq__conn_release(c, 0, false);
-            return;
-        }
-    }
-    if ((c->flags & F_BACKPRESSURE) && len <= c->opts.out_low_water) {
-        c->flags &= ~F_BACKPRESSURE;
-        if (c->h.on_drain && !(c->flags & F_CLOSING)) {
-            /* on_drain runs from the timer (step 4 of the next iteration)
-             * so what it writes passes the before-wait hooks first. */
-            c->flags |= F_NOTIFY_DRAIN;
-        }
-    }
-    conn_update_io(c);
-    conn_arm_timer(c);
-}
-
 static void conn_run(sq_loop *loop, sq__deferred *node)
 {
     (void)loop;
     sq_conn *c = container_of(node, sq_conn, node);
     if (!(c->flags & F_RELEASED))
-        conn_flush(c);
+        sq__conn_flush(c);
     if (!(c->flags & F_RELEASED))
         return;
     /* sq__conn_release() inside conn_flush() re-queued the node for the next
@@ -352,7 +242,7 @@ static bool conn_wants_read(const sq_conn *c)
     return !(c->flags & F_BACKPRESSURE) && sq_buf_len(&c->in) < c->opts.in_limit;
 }
 
-static void conn_update_io(sq_conn *c)
+void sq__conn_update_io(sq_conn *c)
 {
     if (c->flags & F_RELEASED)
         return;
@@ -375,7 +265,7 @@ static void conn_update_io(sq_conn *c)
         if (c->tls && !(c->flags & (F_CLOSING | F_TLS_READ_AGAIN)) && conn_wants_read(c) &&
             sq__tls_pending(c)) {
             c->flags |= F_TLS_READ_AGAIN;
-            conn_arm_timer(c);
+            sq__conn_arm_timer(c);
         }
     }
     if (ev == c->io.events_)
@@ -428,11 +318,23 @@ static uint64_t conn_deadline(const sq_conn *c)
     return d;
 }
 
-static void conn_arm_timer(sq_conn *c)
+/* When an idle TLS connection gives OpenSSL's buffers back, or UINT64_MAX. Not a deadline:
+ * the timer does it and the connection goes on. */
+static uint64_t conn_tls_buffers_due(const sq_conn *c)
+{
+    if ((c->flags & (F_TLS_BUFFERS | F_TLS_HANDSHAKE)) != F_TLS_BUFFERS)
+        return UINT64_MAX;
+    return c->last_io_ms + TLS_BUFFERS_IDLE_MS;
+}
+
+void sq__conn_arm_timer(sq_conn *c)
 {
     if (c->flags & F_RELEASED)
         return;
     uint64_t due = conn_deadline(c);
+    uint64_t buffers_due = conn_tls_buffers_due(c);
+    if (buffers_due < due)
+        due = buffers_due;
     if (c->flags & (F_NOTIFY_INPUT | F_NOTIFY_DRAIN | F_TLS_READ_AGAIN))
         due = sq_loop_now_ms(c->loop);
     if (due == UINT64_MAX)
@@ -487,6 +389,11 @@ static void conn_timer_cb(sq_loop *loop, sq_timer *timer)
     conn_settle(c); /* either may have consumed input or left the output empty */
     if (c->flags & F_RELEASED)
         return;
+    if (conn_tls_buffers_due(c) <= sq_loop_now_ms(loop)) {
+        /* Bytes OpenSSL still holds keep them until the next idle spell after more I/O. */
+        c->flags &= ~F_TLS_BUFFERS;
+        sq__tls_release_buffers(c);
+    }
     if (conn_deadline(c) <= sq_loop_now_ms(loop)) {
         if (c->flags & F_CONNECTING) {
             sq__conn_fail_connect(c, -ETIMEDOUT);
@@ -500,8 +407,8 @@ static void conn_timer_cb(sq_loop *loop, sq_timer *timer)
         }
         return;
     }
-    conn_update_io(c);
-    conn_arm_timer(c);
+    sq__conn_update_io(c);
+    sq__conn_arm_timer(c);
 }
 
 void sq__conn_started(sq_conn *c)
@@ -518,8 +425,8 @@ void sq__conn_started(sq_conn *c)
 
 void sq__conn_watch(sq_conn *c)
 {
-    conn_update_io(c);
-    conn_arm_timer(c);
+    sq__conn_update_io(c);
+    sq__conn_arm_timer(c);
 }
 
 /* One read() of at most read_chunk (and never past in_limit). Returns the
@@ -638,8 +545,8 @@ static void conn_io_cb(sq_loop *loop, sq_io *io, unsigned events)
         else if (sq_buf_len(&c->out) > 0)
             sq__loop_defer(c->loop, &c->node);
     }
-    conn_update_io(c);
-    conn_arm_timer(c);
+    sq__conn_update_io(c);
+    sq__conn_arm_timer(c);
 }
 
 /* --- Connection API ---------------------------------------------------- */
@@ -665,94 +572,6 @@ int sq_conn_fd(const sq_conn *c)
     return c->io.fd;
 }
 
-sq_buf *sq_conn_out(sq_conn *c)
-{
-    conn_take_out(c);
-    return &c->out;
-}
-
-/* After output was queued: schedule the flush, watch the water marks. */
-void sq_conn_wrote(sq_conn *c)
-{
-    if (c->flags & F_RELEASED) {
-        sq_buf_clear(&c->out);
-        conn_count_out(c);
-        return;
-    }
-    conn_count_out(c);
-    size_t len = sq_buf_len(&c->out);
-    if (len == 0)
-        return;
-    if (c->flags & F_OUT_IDLE) {
-        /* The write timeout counts from when output started waiting. */
-        c->flags &= ~F_OUT_IDLE;
-        c->last_write_ms = sq_loop_now_ms(c->loop);
-    }
-    sq__loop_defer(c->loop, &c->node);
-    if (len > c->opts.out_high_water && !(c->flags & F_BACKPRESSURE)) {
-        c->flags |= F_BACKPRESSURE;
-        conn_update_io(c);
-    }
-    conn_arm_timer(c);
-}
-
-void sq_conn_hold_output(sq_conn *c, bool hold)
-{
-    if (hold) {
-        c->flags |= F_OUT_HELD;
-        return;
-    }
-    if (!(c->flags & F_OUT_HELD))
-        return;
-    c->flags &= ~F_OUT_HELD;
-    if (!(c->flags & F_RELEASED))
-        sq__loop_defer(c->loop, &c->node);
-}
-
-int sq_conn_write(sq_conn *c, const void *bytes, size_t len)
-{
-    if (c->flags & (F_RELEASED | F_SHUT_WANTED | F_CONNECTING))
-        return -EPIPE;
-    if (len == 0)
-        return 0;
-    conn_take_out(c);
-    int err = sq_buf_append(&c->out, bytes, len);
-    if (err < 0)
-        return err;
-    sq_conn_wrote(c);
-    return 0;
-}
-
-int sq_conn_writev(sq_conn *c, const struct iovec *iov, int iovcnt)
-{
-    if (c->flags & (F_RELEASED | F_SHUT_WANTED | F_CONNECTING))
-        return -EPIPE;
-    size_t total = 0;
-    for (int i = 0; i < iovcnt; i++)
-        total += iov[i].iov_len;
-    /* All or nothing: check the limit before appending any piece. */
-    if (total > c->opts.out_limit - sq_buf_len(&c->out))
-        return -ENOBUFS;
-    conn_take_out(c);
-    char *dst;
-    size_t avail;
-    int err = sq_buf_reserve(&c->out, total, &dst, &avail);
-    if (err < 0)
-        return err;
-    for (int i = 0; i < iovcnt; i++) {
-        memcpy(dst, iov[i].iov_base, iov[i].iov_len);
-        dst += iov[i].iov_len;
-    }
-    sq_buf_commit(&c->out, total);
-    sq_conn_wrote(c);
-    return 0;
-}
-
-size_t sq_conn_pending(const sq_conn *c)
-{
-    return sq_buf_len(&c->out);
-}
-
 void sq_conn_pause_read(sq_conn *c)
 {
     c->flags |= F_PAUSED;
@@ -770,9 +589,9 @@ void sq_conn_resume_read(sq_conn *c)
      * hooks of the iteration. */
     if (sq_buf_len(&c->in) > 0 || ((c->flags & F_EOF) && !(c->flags & F_EOF_TOLD))) {
         c->flags |= F_NOTIFY_INPUT;
-        conn_arm_timer(c);
+        sq__conn_arm_timer(c);
     }
-    conn_update_io(c);
+    sq__conn_update_io(c);
 }
 
 void sq_conn_yield(sq_conn *c)
@@ -780,12 +599,7 @@ void sq_conn_yield(sq_conn *c)
     if (c->flags & (F_RELEASED | F_CLOSING | F_PAUSED) || sq_buf_len(&c->in) == 0)
         return;
     c->flags |= F_NOTIFY_INPUT;
-    conn_arm_timer(c);
-}
-
-size_t sq_tcp_out_pending(const sq_loop *loop)
-{
-    return loop->tcp_out_bytes;
+    sq__conn_arm_timer(c);
 }
 
 void sq_conn_close(sq_conn *c)
@@ -800,8 +614,8 @@ void sq_conn_close(sq_conn *c)
     c->flags &= ~(F_NOTIFY_INPUT | F_NOTIFY_DRAIN | F_BACKPRESSURE);
     c->last_write_ms = sq_loop_now_ms(c->loop);
     sq__loop_defer(c->loop, &c->node);
-    conn_update_io(c);
-    conn_arm_timer(c);
+    sq__conn_update_io(c);
+    sq__conn_arm_timer(c);
 }
 
 void sq_conn_shutdown(sq_conn *c)

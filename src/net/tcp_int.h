@@ -1,8 +1,9 @@
 /*
- * Internal interface between the two halves of the TCP module: tcp.c (a
- * connection's life: reading, flushing, timeouts, closing) and
- * tcp_listen.c (how connections come to exist: listeners, accept, outbound
- * connect). Not installed.
+ * Internal interface between the parts of the TCP module: tcp.c (a
+ * connection's life: reading, timeouts, closing), tcp_write.c (its output:
+ * queueing, the flush at step 6, the half-close) and tcp_listen.c (how
+ * connections come to exist: listeners, accept, outbound connect). Not
+ * installed.
  */
 #ifndef SQ_TCP_INT_H
 #define SQ_TCP_INT_H
@@ -44,6 +45,9 @@ enum {
     F_TLS_WANT_WRITE = 1u << 16,
     F_TLS_READ_AGAIN = 1u << 17,
     F_OUT_HELD = 1u << 18, /* sq_conn_hold_output: queued output is not sent */
+    /* TLS: OpenSSL may hold its record buffers (a TLS call since they were last freed); the
+     * timer frees them once the connection had no I/O for a while (tcp.c). */
+    F_TLS_BUFFERS = 1u << 19,
 };
 
 struct sq_conn {
@@ -85,6 +89,23 @@ void sq__conn_started(sq_conn *c);
 /* (Re)computes the events watched and arms the timer for the nearest
  * deadline; for a connecting socket, writability and the connect timeout. */
 void sq__conn_watch(sq_conn *c);
+
+/* Recomputes only the events watched (sq__conn_watch without the timer). */
+void sq__conn_update_io(sq_conn *c);
+
+/* Arms the timer for the nearest deadline or notification, if it is not armed nearer. */
+void sq__conn_arm_timer(sq_conn *c);
+
+/* The deferred node's work (tcp_write.c): sends the output, half-closes once it is all out,
+ * finishes a graceful close. May release c. */
+void sq__conn_flush(sq_conn *c);
+
+/* Brings the loop's total of queued output up to date with c's output buffer (tcp_write.c):
+ * after anything that changed the buffer. */
+void sq__conn_count_out(sq_conn *c);
+
+/* Gives c's drained output block back to the loop's spares, or shrinks a burst's (tcp_write.c). */
+void sq__conn_settle_out(sq_conn *c);
 
 /* Closes the socket now and queues on_close for step 6. reset sends an RST (SO_LINGER 0)
  * instead of a FIN. Safe from anywhere; the sq_conn stays valid until the deferred node ran

@@ -1,7 +1,8 @@
 /*
  * Internal interface between tcp.c (a connection's life) and tls.c (the TLS layer under it).
  * tcp.c calls these only for a connection with c->tls set; they keep the F_TLS_* flags of
- * tcp_int.h up to date, which tcp.c reads to choose the events it watches. Not installed.
+ * tcp_int.h up to date, which tcp.c reads to choose the events it watches (and, for
+ * F_TLS_BUFFERS, when to free OpenSSL's buffers). Not installed.
  */
 #ifndef SQ_TLS_INT_H
 #define SQ_TLS_INT_H
@@ -42,6 +43,11 @@ ssize_t sq__tls_write(sq_conn *c, const char *src, size_t len);
  * handshake never completed), 1 when the socket is full (retry on writability), or a
  * negative errno. */
 int sq__tls_shutdown(sq_conn *c);
+
+/* Frees OpenSSL's record buffers of an idle session (the next TLS call allocates them
+ * again). Does nothing while they hold bytes: input not yet read by the handler, or output
+ * the socket did not take. */
+void sq__tls_release_buffers(sq_conn *c);
 
 /* Whether OpenSSL holds input already read from the socket. */
 bool sq__tls_pending(const sq_conn *c);
