@@ -229,12 +229,17 @@ static void on_gather_timer(sq_loop *loop, sq_io *io, unsigned events)
     (void)events;
     replica *rp = io->data;
     uint64_t expirations;
-    while (read(rp->gather_fd, &expirations, sizeof expirations) > 0) {
-    }
-    rp->gathering = false; /* this pass's replica_flush proposes what was gathered */
+    bool expired = false;
+    while (read(rp->gather_fd, &expirations, sizeof expirations) > 0)
+        expired = true;
+    /* Nothing to read: a readiness from before the timer was stopped and armed again (arming
+     * clears the count), which must not end the newer gather. */
+    if (expired)
+        rp->gathering = false; /* this pass's replica_flush proposes what was gathered */
 }
 
-/* A CHANGES entry was done after round_trip_ns, its commit released `released` sessions. */
+/* A CHANGES entry is done (committed and applied) and its commit released `released`
+ * sessions: the round trip's average takes it in, and the next entry waits for them. */
 static void start_gathering(replica *rp, unsigned released)
 {
     uint64_t rtt = monotonic_ns() - rp->proposed_ns;
