@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/timerfd.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -50,6 +51,15 @@ struct replica {
     char leader_client[CLUSTER_ADDR_MAX]; /* from the newest LEADER entry applied */
     uint64_t leader_client_id;
     char *const *argv;
+    /* Gathering (replica_flush): after a commit, the next CHANGES entry waits for the sessions
+     * it released to send their next commands, bounded by gather_fd, a timerfd. */
+    sq_io gather_io;
+    uint64_t proposed_ns;   /* when the CHANGES entry in flight was proposed */
+    uint64_t round_trip_ns; /* its propose-to-done time, a moving average */
+    int gather_fd;          /* -1: could not be made, entries go out at once */
+    unsigned gather_want;   /* sessions the commit released */
+    unsigned gather_seen;   /* sessions that replied since */
+    bool gathering;
     /* Membership changes under way, each answering a waiting session (NULL once it left). */
     struct {
         uint64_t token;
@@ -181,13 +191,94 @@ static void propose_pauses(replica *rp)
     rp->n_pauses = 0;
 }
 
+/* ---- gathering ----
+ *
+ * One entry in flight splits the producers in two: those waiting for the entry in flight, and
+ * those whose replies it released, whose next puts arrive a client's turnaround after the
+ * commit and so missed the entry proposed at once; each entry carried ~25 of 50 producers'
+ * puts. Each entry costs every node a disk write and a few wake-ups, on the leader's side and
+ * the followers', so entries half full meant twice the work per put. After a commit that
+ * released sessions, the next entry waits until as many sessions have replied since (their
+ * next commands ran), or at most one round trip (what a change that misses an entry waits
+ * anyway): the producers come back together and entries carry ~all of them (measured in
+ * docs/performance.md "Cluster"). Nothing is replied earlier: only the proposal waits. */
+
+static uint64_t monotonic_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+static void arm_gather_timer(replica *rp, uint64_t ns)
+{
+    struct itimerspec t = {
+        .it_value = {.tv_sec = (time_t)(ns / 1000000000u), .tv_nsec = (long)(ns % 1000000000u)}};
+    if (timerfd_settime(rp->gather_fd, 0, &t, NULL) != 0) {
+        fprintf(stderr, "synqd: cluster: arming the gather timer: %s\n", strerror(errno));
+        rp->gathering = false; /* no bound: do not wait at all */
+    }
+}
+
+static void stop_gathering(replica *rp)
+{
+    if (rp->gathering) {
+        rp->gathering = false;
+        arm_gather_timer(rp, 0); /* 0 disarms */
+    }
+}
+
+static void on_gather_timer(sq_loop *loop, sq_io *io, unsigned events)
+{
+    (void)loop;
+    (void)events;
+    replica *rp = io->data;
+    uint64_t expirations;
+    bool expired = false;
+    while (read(rp->gather_fd, &expirations, sizeof expirations) > 0)
+        expired = true;
+    /* Nothing to read: a readiness from before the timer was stopped and armed again (arming
+     * clears the count), which must not end the newer gather. */
+    if (expired)
+        rp->gathering = false; /* this pass's replica_flush proposes what was gathered */
+}
+
+/* A CHANGES entry is done (committed and applied) and its commit released `released`
+ * sessions: the round trip's average takes it in, and the next entry waits for them. */
+static void start_gathering(replica *rp, unsigned released)
+{
+    uint64_t rtt = monotonic_ns() - rp->proposed_ns;
+    rp->round_trip_ns = rp->round_trip_ns ? (rp->round_trip_ns * 7 + rtt) / 8 : rtt;
+    if (rp->gather_fd < 0 || released < 2)
+        return; /* one producer has nobody to wait for */
+    rp->gather_want = released;
+    rp->gather_seen = 0;
+    rp->gathering = true;
+    uint64_t bound = rp->round_trip_ns < 50000 ? 50000 : rp->round_trip_ns;
+    arm_gather_timer(rp, bound < 5000000 ? bound : 5000000);
+}
+
+/* This pass's replying sessions count towards the gather; true while it goes on. */
+static bool still_gathering(replica *rp)
+{
+    if (!rp->gathering)
+        return false;
+    for (const list_node *n = rp->srv->unsynced.first; n; n = n->next)
+        rp->gather_seen++;
+    if (rp->gather_seen >= rp->gather_want)
+        stop_gathering(rp);
+    return rp->gathering;
+}
+
 void replica_flush(replica *rp)
 {
-    if (rp->batch.len && rp->changes_in_flight) {
+    bool gathering = still_gathering(rp);
+    if (rp->batch.len && (rp->changes_in_flight || gathering)) {
         /* One CHANGES entry in flight at a time: libraft 0.15 commits only the leader's last
          * stored index, so under a steady stream of entries (one a pass) nothing would ever
-         * commit; the passes meanwhile go into the next entry, proposed once this one
-         * committed (or failed). Its token is taken now: this pass's replies wait for it. */
+         * commit (and two in flight measured no faster); the passes meanwhile go into the next
+         * entry, proposed once this one committed (or failed) and the gathering after it
+         * ended. Its token is taken now: this pass's replies wait for it. */
         if (!rp->pending_token)
             rp->pending_token = ++rp->next_token;
         rp->last_change = rp->pending_token;
@@ -201,6 +292,7 @@ void replica_flush(replica *rp)
             rp->in_flight++;
             rp->changes_in_flight++;
             rp->change_token = token;
+            rp->proposed_ns = monotonic_ns();
             rp->proposed = true;
         } else {
             /* The store holds changes that will never be replicated: nobody may see them
@@ -231,8 +323,10 @@ void replica_flush(replica *rp)
     }
 }
 
-static void release_held(replica *rp, uint64_t upto)
+/* Lets the replies waiting for tokens up to upto go; returns how many sessions that was. */
+static unsigned release_held(replica *rp, uint64_t upto)
 {
+    unsigned released = 0;
     server *srv = rp->srv;
     list_node *n = srv->held.first;
     while (n) {
@@ -243,7 +337,9 @@ static void release_held(replica *rp, uint64_t upto)
         list_remove(&srv->held, &se->held_link);
         se->held = false;
         sq_conn_hold_output(se->conn, false);
+        released++;
     }
+    return released;
 }
 
 /* ---- leadership ---- */
@@ -287,6 +383,7 @@ static void step_down(replica *rp)
                  rp->pending_token || rp->n_pauses;
     rp->leading = rp->serving = false;
     rp->leader_token = 0;
+    stop_gathering(rp);
     store_set_replica(rp->srv->st, true);
     if (dirty)
         restart_self(rp);
@@ -400,7 +497,8 @@ static void on_done(void *data, uint64_t token, int status)
     }
     if (token <= rp->next_token && rp->in_flight)
         rp->in_flight--;
-    if (token == rp->change_token && rp->changes_in_flight) {
+    bool change = token == rp->change_token && rp->changes_in_flight;
+    if (change) {
         rp->changes_in_flight--;
         /* The batch that waited goes out at the end of this loop pass (before_wait). */
         rp->proposed = rp->proposed || rp->batch.len > 0;
@@ -408,7 +506,9 @@ static void on_done(void *data, uint64_t token, int status)
     if (status == 0) {
         if (token > rp->committed_change)
             rp->committed_change = token;
-        release_held(rp, token);
+        unsigned released = release_held(rp, token);
+        if (change)
+            start_gathering(rp, released);
         return;
     }
     /* Leadership lost (or shutting down) with this entry's fate unknown: its clients get no
@@ -546,6 +646,15 @@ int replica_check_peers(const char *spec, uint64_t node_id, char *err, size_t er
     return -EINVAL;
 }
 
+static void close_gather_timer(replica *rp)
+{
+    if (rp->gather_fd < 0)
+        return;
+    sq_io_stop(rp->srv->loop, &rp->gather_io);
+    close(rp->gather_fd);
+    rp->gather_fd = -1;
+}
+
 static uint64_t random_origin(void)
 {
     uint64_t v = 0;
@@ -577,6 +686,15 @@ int replica_open(server *srv, const replica_opts *o, replica **out)
     rp->argv = o->argv;
     snprintf(rp->client_address, sizeof rp->client_address, "%s", o->client_address);
     store_set_replica(srv->st, true);
+    rp->gather_fd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
+    sq_io_init(&rp->gather_io, rp->gather_fd, on_gather_timer, rp);
+    if (rp->gather_fd < 0 || sq_io_set(srv->loop, &rp->gather_io, SQ_EV_READ) != 0) {
+        fprintf(stderr, "synqd: cluster: the gather timer: %s; proposing without gathering\n",
+                rp->gather_fd < 0 ? strerror(errno) : "out of memory");
+        if (rp->gather_fd >= 0)
+            close(rp->gather_fd);
+        rp->gather_fd = -1;
+    }
     char dir[4096];
     snprintf(dir, sizeof dir, "%s/raft", o->dir);
     cluster_opts co = {.loop = srv->loop,
@@ -601,6 +719,7 @@ int replica_open(server *srv, const replica_opts *o, replica **out)
     int rc = cluster_open(&co, &rp->cl);
     if (rc) {
         srv->rp = NULL;
+        close_gather_timer(rp);
         free(rp);
         return rc;
     }
@@ -616,6 +735,7 @@ void replica_close(replica *rp)
      * waiting for a commit had their chance); the Raft node is left as kill -9 would leave it
      * (cluster_abandon says why not raft_close). */
     cluster_abandon(rp->cl);
+    close_gather_timer(rp);
     replog_batch_free(&rp->batch);
     free(rp);
 }
