@@ -19,6 +19,7 @@ never as a hang.  Python 3 standard library only.
 
 import contextlib
 import os
+import random
 import re
 import shutil
 import signal
@@ -49,15 +50,53 @@ class ProtocolError(AssertionError):
 
 # ---------------------------------------------------------------- servers
 
-def _free_port():
-    """Return a loopback port that was free a moment ago.
+# Test servers take ports below the kernel's ephemeral range. A port that bind(0) hands out is
+# one the kernel may give any outgoing connection's local end next (relays, Raft links, the
+# tests' own clients), so a server stopped and restarted on its port (kill -9 and restart of a
+# node, a restart with -b) could find it taken in between; below the range only another bind
+# can take it.
+_LOWEST_PORT = 20000  # above the well-known ports tests probe (11300)
 
-    Binding port 0 lets the kernel pick; there is a small race between closing
-    this socket and the server binding it, which Server.start() covers by
-    retrying on a new port when the server exits early."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+
+def _ephemeral_low():
+    try:
+        with open("/proc/sys/net/ipv4/ip_local_port_range") as f:
+            return int(f.read().split()[0])
+    except (OSError, ValueError, IndexError):
+        return 32768
+
+
+def free_ports(n):
+    """n distinct loopback ports, free a moment ago, below the ephemeral range (the sockets
+    are held until all are chosen, so none is returned twice). There is a small race between
+    this and the server's bind, which Server.start() and the cluster harness cover by retrying
+    on new ports when a server exits early."""
+    high = _ephemeral_low() - 1
+    rnd = random.SystemRandom()
+    socks = []
+    try:
+        for _ in range(100 * n):
+            if len(socks) == n:
+                break
+            s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            try:
+                s.bind(("127.0.0.1", rnd.randint(_LOWEST_PORT, high) if high > _LOWEST_PORT
+                        else 0))
+            except OSError:
+                s.close()
+                continue
+            socks.append(s)
+        if len(socks) < n:
+            raise ProtocolError("no %d free ports below %d" % (n, high + 1))
+        return [s.getsockname()[1] for s in socks]
+    finally:
+        for s in socks:
+            s.close()
+
+
+def _free_port():
+    """One loopback port that was free a moment ago (free_ports)."""
+    return free_ports(1)[0]
 
 
 def server_argv(kind, port, extra_args=()):
@@ -171,7 +210,8 @@ class Server:
             self._nodes = [{"id": n + 1, "port": ports[n][0], "peers": peers,
                             "dir": os.path.join(base, "node%d" % (n + 1))} for n in range(3)]
         if not getattr(self, "_nodes", None):
-            ports = [(_free_port(), _free_port()) for _ in range(3)]
+            p = free_ports(6)
+            ports = list(zip(p[::2], p[1::2]))
             with open(ports_file, "w") as f:
                 f.write("".join("%d %d\n" % p for p in ports))
             peers = ",".join("%d=127.0.0.1:%d" % (n + 1, ports[n][1]) for n in range(3))
