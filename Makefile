@@ -66,7 +66,7 @@ test-tsan: deps-test
 	@cmake -S . -B $(TSAN_BUILD) -DSQ_TSAN=ON -DCMAKE_BUILD_TYPE=Debug \
 		-DCMAKE_C_COMPILER=$(SAN_CC) >/dev/null
 	@cmake --build $(TSAN_BUILD) -j $(JOBS) --target synqd synq-cli synq-bench
-	cd $(TSAN_BUILD) && TSAN_OPTIONS="halt_on_error=1 exitcode=66" \
+	cd $(TSAN_BUILD) && TSAN_OPTIONS="halt_on_error=1 exitcode=66 suppressions=$(CURDIR)/tests/tsan.supp" \
 		ctest --output-on-failure -j $(JOBS) -R 'cluster[.]test_cluster_(basic|jepsen|tls)'
 
 # clang-format and clang-tidy (scripts/lint; .ci/run runs it too). Not part
